@@ -1,0 +1,56 @@
+// swift-tools-version: 6.1
+// Verity: reinforcement learning with verifiable reward on language models, in one Swift program.
+// Layout and data flow: DESIGN.md. System packages: liblua5.4-dev, libopenblas-dev (Debian).
+import PackageDescription
+
+/// Release-grade optimisation for the numeric kernels even in debug builds, so tests stay fast.
+let kernelSettings: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
+let package = Package(
+    name: "Verity",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "verity", targets: ["verity"]),
+        .library(name: "VerityTensor", targets: ["VerityTensor"]),
+        .library(name: "VerityModel", targets: ["VerityModel"]),
+        .library(name: "VerityTokenizer", targets: ["VerityTokenizer"]),
+        .library(name: "VeritySampling", targets: ["VeritySampling"]),
+        .library(name: "VerityVerify", targets: ["VerityVerify"]),
+        .library(name: "VerityLua", targets: ["VerityLua"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
+    ],
+    targets: [
+        // MARK: - System libraries and the only C in the package
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CLua", pkgConfig: "lua5.4", providers: [.apt(["liblua5.4-dev"])]),
+        .target(name: "CLuaShim", dependencies: ["CLua"]),
+
+        // MARK: - Libraries
+        .target(name: "VerityTensor", dependencies: ["CBLAS"], swiftSettings: kernelSettings),
+        .target(name: "VerityTokenizer"),
+        .target(name: "VerityModel", dependencies: ["VerityTensor", "VerityTokenizer"], swiftSettings: kernelSettings),
+        .target(name: "VeritySampling", dependencies: ["VerityTensor", "VerityModel", "VerityTokenizer"], swiftSettings: kernelSettings),
+        .target(name: "VerityVerify"),
+        .target(name: "VerityScripts", path: "Scripts", exclude: ["bench"],
+                resources: [.copy("lib"), .copy("rewards"), .copy("prompts"), .copy("losses"), .copy("schedules"), .copy("recipes")]),
+        .target(name: "VerityLua", dependencies: ["CLua", "CLuaShim", "VerityVerify", "VerityTokenizer", "VerityScripts",
+                                                 .product(name: "Crypto", package: "swift-crypto")]),
+        .executableTarget(name: "verity", dependencies: [
+            "VerityTensor", "VerityModel", "VerityTokenizer", "VeritySampling", "VerityVerify", "VerityLua",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: kernelSettings),
+
+        // MARK: - Tests (one target per library; reference fixtures shared through VerityFixtures)
+        .target(name: "VerityFixtures", path: "Tests/Fixtures", exclude: ["README.md"],
+                resources: [.copy("tiny-qwen2"), .copy("qwen2.5-tokenizer"), .copy("rl-losses"), .copy("configs"), .copy("grader")]),
+        .testTarget(name: "VerityTensorTests", dependencies: ["VerityTensor", "VerityFixtures"]),
+        .testTarget(name: "VerityModelTests", dependencies: ["VerityModel", "VerityFixtures"]),
+        .testTarget(name: "VerityTokenizerTests", dependencies: ["VerityTokenizer", "VerityFixtures"]),
+        .testTarget(name: "VeritySamplingTests", dependencies: ["VeritySampling", "VerityFixtures"]),
+        .testTarget(name: "VerityVerifyTests", dependencies: ["VerityVerify", "VerityFixtures"]),
+        .testTarget(name: "VerityLuaTests", dependencies: ["VerityLua", "VerityFixtures"]),
+    ]
+)

@@ -1,0 +1,1 @@
+// VerityLua: placeholder so the package builds; replaced by the module's real sources.

@@ -1,0 +1,1 @@
+// VerityModel: placeholder so the package builds; replaced by the module's real sources.

@@ -1,0 +1,1 @@
+// VerityVerify: placeholder so the package builds; replaced by the module's real sources.

@@ -1,0 +1,10 @@
+// Placeholder test for VerityLua: checks that the shared fixtures are bundled. Replaced by real tests.
+import XCTest
+import VerityFixtures
+
+final class VerityLuaFixturesPresentTests: XCTestCase {
+    func testFixtureConfigIsBundled() throws {
+        let data = try Fixtures.data("tiny-qwen2/config.json")
+        XCTAssertGreaterThan(data.count, 100)
+    }
+}
