@@ -30,7 +30,7 @@ let package = Package(
 
         // MARK: - Libraries
         .target(name: "VerityTensor", dependencies: ["CBLAS"], swiftSettings: kernelSettings),
-        .target(name: "VerityTokenizer"),
+        .target(name: "VerityTokenizer", swiftSettings: kernelSettings),
         .target(name: "VerityModel", dependencies: ["VerityTensor", "VerityTokenizer"], swiftSettings: kernelSettings),
         .target(name: "VeritySampling", dependencies: ["VerityTensor", "VerityModel", "VerityTokenizer"], swiftSettings: kernelSettings),
         .target(name: "VerityVerify"),
