@@ -21,6 +21,7 @@ struct ExtraReference: Decodable {
         let text_skip_special: String
     }
     let texts: [String]
+    let splits: [String: [[String]]]
     let encode: [String: Encodings]
     let decode: [DecodeCase]
 }
@@ -74,6 +75,42 @@ final class ExtraReferenceTests: XCTestCase {
                                "\(name) plain-text case \(k): \(text.debugDescription)")
             }
         }
+    }
+
+    /// The hand-written matchers cut every text exactly where `tokenizers`' regex does.
+    func testSplitPiecesMatchTokenizers() throws {
+        let reference = try JSONDecoder().decode(ExtraReference.self, from: Fixtures.data("qwen2.5-tokenizer/extra_reference.json"))
+        let patterns: [String: SplitPattern] = ["qwen2": .qwen2, "llama3": .llama3, "gpt2": .gpt2]
+        XCTAssertEqual(Set(reference.splits.keys), Set(patterns.keys))
+        for (name, pattern) in patterns {
+            let expected = try XCTUnwrap(reference.splits[name])
+            for (k, text) in reference.texts.enumerated() {
+                let pieces = pattern.split(text).map { ByteLevel.token(ofBytes: $0.utf8) }
+                XCTAssertEqual(pieces, expected[k], "\(name) case \(k): \(text.debugDescription)")
+            }
+        }
+    }
+
+    /// The Llama-3 pattern on a vocabulary with multi-digit tokens (where `\\p{N}{1,3}` matters).
+    func testLlama3DigitGroupsOnSyntheticVocabulary() throws {
+        let data = try Fixtures.data("qwen2.5-tokenizer/extra_reference.json")
+        let fixture = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let spec = try XCTUnwrap(fixture["digits_tokenizer"])
+        let cases = try XCTUnwrap(fixture["digits_cases"] as? [[String: Any]])
+        let url = try temporaryFolder(self).appendingPathComponent("tokenizer.json")
+        try JSONSerialization.data(withJSONObject: spec).write(to: url)
+        let tokenizer = try Tokenizer(tokenizerJSON: url)
+        XCTAssertEqual(tokenizer.splitPattern, .llama3)
+        XCTAssertGreaterThan(cases.count, 10)
+        var multiDigit = 0
+        for c in cases {
+            let text = try XCTUnwrap(c["text"] as? String)
+            let ids = try XCTUnwrap(c["ids"] as? [Int])
+            XCTAssertEqual(tokenizer.encode(text), ids, text.debugDescription)
+            XCTAssertEqual(tokenizer.decode(ids), text.precomposedStringWithCanonicalMapping)
+            multiDigit += ids.filter { (tokenizer.token(forID: $0)?.count ?? 0) == 3 && tokenizer.token(forID: $0)?.allSatisfy(\.isNumber) == true }.count
+        }
+        XCTAssertGreaterThan(multiDigit, 3, "the cases must use three-digit tokens")
     }
 
     func testPlainTextSpecialTokensWithShippedTokenizer() throws {
