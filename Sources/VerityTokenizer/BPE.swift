@@ -94,81 +94,129 @@ struct PairTable {
 
 // MARK: - Byte-keyed table
 
-/// Open-addressing map from a byte string to a short list of token ids (the piece cache, and the
-/// whole-token lookup used with `ignore_merges`). Keys and values live in flat arenas.
+/// Open-addressing map from a byte string to a short list of token ids (the piece cache, the
+/// token table, and the whole-token lookup used with `ignore_merges`). Slots hold the hash and
+/// the arena positions inline, so a probe touches one slot and, on a hash match, the key bytes.
 struct ByteKeyTable {
-    private struct Entry {
-        var hash: UInt64
-        var keyStart: Int32
-        var keyCount: Int32
-        var valueStart: Int32
-        var valueCount: Int32
+    private struct Slot {
+        var tag: UInt32 = 0
+        var keyStart: UInt32 = 0
+        var valueStart: UInt32 = 0
+        var keyCount: UInt16 = 0
+        var valueCount: UInt16 = 0  // 0: empty (every stored value list is non-empty)
     }
-    private var slots: [Int32]
-    private var entries: [Entry] = []
+    private var slots: [Slot]
     private var keyBytes: [UInt8] = []
     private(set) var values: [Int32] = []
     private var mask: Int
     /// Entries stored.
-    var count: Int { entries.count }
+    private(set) var count = 0
     /// Entries allowed before `insert` clears the table (bounded memory for the cache).
     let limit: Int
+    /// The longest key and value list an entry can hold.
+    static let maxLength = Int(UInt16.max)
 
     init(slotCount: Int, limit: Int) {
         var cap = 16
         while cap < slotCount { cap <<= 1 }
-        slots = [Int32](repeating: -1, count: cap)
+        slots = [Slot](repeating: Slot(), count: cap)
         mask = cap - 1
-        self.limit = min(limit, cap / 2)
+        self.limit = min(limit, cap * 3 / 4)
     }
 
     /// The value range of the entry for `key`, or nil.
     @inline(__always)
     func find(_ p: UnsafePointer<UInt8>, _ n: Int, hash: UInt64) -> Range<Int>? {
-        slots.withUnsafeBufferPointer { sl -> Range<Int>? in
-            entries.withUnsafeBufferPointer { en -> Range<Int>? in
-                keyBytes.withUnsafeBufferPointer { kb -> Range<Int>? in
-                    var s = Int(truncatingIfNeeded: hash) & mask
-                    while true {
-                        let e = Int(sl[s])
-                        if e < 0 { return nil }
-                        let entry = en[e]
-                        if entry.hash == hash && Int(entry.keyCount) == n {
-                            let start = Int(entry.keyStart)
-                            var same = true
-                            var k = 0
-                            while k < n {
-                                if kb[start + k] != p[k] { same = false; break }
-                                k += 1
-                            }
-                            if same { return Int(entry.valueStart)..<Int(entry.valueStart + entry.valueCount) }
+        let tag = UInt32(truncatingIfNeeded: hash >> 32)
+        return slots.withUnsafeBufferPointer { sl -> Range<Int>? in
+            keyBytes.withUnsafeBufferPointer { kb -> Range<Int>? in
+                var s = Int(truncatingIfNeeded: hash) & mask
+                while true {
+                    let slot = sl[s]
+                    if slot.valueCount == 0 { return nil }
+                    if slot.tag == tag && Int(slot.keyCount) == n {
+                        let start = Int(slot.keyStart)
+                        var same = true
+                        var k = 0
+                        while k < n {
+                            if kb[start + k] != p[k] { same = false; break }
+                            k += 1
                         }
-                        s = (s + 1) & mask
+                        if same { return Int(slot.valueStart)..<(Int(slot.valueStart) + Int(slot.valueCount)) }
                     }
+                    s = (s + 1) & mask
                 }
             }
         }
     }
 
     /// Stores `ids` for `key` (which must be absent), clearing the table first when it is full.
+    /// Keys or value lists longer than `maxLength`, and empty value lists, are not stored.
     mutating func insert(_ p: UnsafePointer<UInt8>, _ n: Int, hash: UInt64, ids: UnsafeBufferPointer<Int32>) {
-        if entries.count >= limit { removeAll() }
-        let entry = Entry(hash: hash, keyStart: Int32(keyBytes.count), keyCount: Int32(n),
-                          valueStart: Int32(values.count), valueCount: Int32(ids.count))
+        guard n <= ByteKeyTable.maxLength, !ids.isEmpty, ids.count <= ByteKeyTable.maxLength else { return }
+        if count >= limit { removeAll() }
+        let slot = Slot(tag: UInt32(truncatingIfNeeded: hash >> 32), keyStart: UInt32(keyBytes.count),
+                        valueStart: UInt32(values.count), keyCount: UInt16(n), valueCount: UInt16(ids.count))
         keyBytes.append(contentsOf: UnsafeBufferPointer(start: p, count: n))
         values.append(contentsOf: ids)
         var s = Int(truncatingIfNeeded: hash) & mask
-        while slots[s] >= 0 { s = (s + 1) & mask }
-        slots[s] = Int32(entries.count)
-        entries.append(entry)
+        while slots[s].valueCount != 0 { s = (s + 1) & mask }
+        slots[s] = slot
+        count += 1
+    }
+
+    /// Sets a one-id value for `key`, replacing the value of an existing entry.
+    mutating func setSingle(_ p: UnsafePointer<UInt8>, _ n: Int, hash: UInt64, id: Int32) {
+        if let range = find(p, n, hash: hash), range.count == 1 {
+            values[range.lowerBound] = id
+            return
+        }
+        var value = id
+        withUnsafePointer(to: &value) { insert(p, n, hash: hash, ids: UnsafeBufferPointer(start: $0, count: 1)) }
     }
 
     /// Empties the table, keeping its capacity.
     mutating func removeAll() {
-        for i in slots.indices { slots[i] = -1 }
-        entries.removeAll(keepingCapacity: true)
+        for i in slots.indices { slots[i].valueCount = 0 }
+        count = 0
         keyBytes.removeAll(keepingCapacity: true)
         values.removeAll(keepingCapacity: true)
+    }
+}
+
+// MARK: - Token table
+
+/// Token string -> id, keyed by the exact UTF-8 bytes (Swift's String hashing normalizes Unicode,
+/// which is slow on 151k byte-level tokens and would conflate canonically equivalent tokens).
+struct TokenTable: @unchecked Sendable {
+    private var table: ByteKeyTable
+
+    init(capacity: Int) {
+        table = ByteKeyTable(slotCount: max(16, capacity + capacity / 2), limit: Int.max)
+    }
+
+    /// The id of the token with these exact bytes.
+    func id(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int32? {
+        guard let r = table.find(p, n, hash: hashBytes(p, n)) else { return nil }
+        return table.values[r.lowerBound]
+    }
+
+    /// The id of a token string.
+    func id(_ token: String) -> Int32? {
+        var token = token
+        return token.withUTF8 { b in
+            guard let p = b.baseAddress else { return nil }
+            return id(p, b.count)
+        }
+    }
+
+    /// Maps `token` to `id`, replacing an earlier id.
+    mutating func set(_ token: String, _ id: Int32) {
+        var token = token
+        token.withUTF8 { b in
+            guard let p = b.baseAddress else { return }
+            table.setSingle(p, b.count, hash: hashBytes(p, b.count), id: id)
+        }
     }
 }
 
@@ -193,7 +241,7 @@ struct BPEModel: @unchecked Sendable {
 
 /// Reusable buffers and the piece cache of one encoding thread.
 final class EncodeWorkspace {
-    var cache = ByteKeyTable(slotCount: 1 << 17, limit: 60_000)
+    var cache = ByteKeyTable(slotCount: 1 << 17, limit: 90_000)
     var symbols: [Int32] = []
     var ranks: [UInt64] = []
     var normalized: [UInt8] = []

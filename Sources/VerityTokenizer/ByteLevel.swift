@@ -48,6 +48,20 @@ enum ByteLevel {
         bytes(ofToken: token) ?? Array(token.utf8)
     }
 
+    /// Appends `decodedBytes(ofToken:)` to `out` without an intermediate array.
+    static func appendDecodedBytes(ofToken token: String, to out: inout [UInt8]) {
+        let start = out.count
+        for scalar in token.unicodeScalars {
+            let u = Int(scalar.value)
+            guard u < byteOfScalar.count, byteOfScalar[u] >= 0 else {
+                out.removeLast(out.count - start)
+                out.append(contentsOf: token.utf8)
+                return
+            }
+            out.append(UInt8(byteOfScalar[u]))
+        }
+    }
+
     /// The byte-level string for raw bytes.
     static func token(ofBytes bytes: some Sequence<UInt8>) -> String {
         var s = String.UnicodeScalarView()

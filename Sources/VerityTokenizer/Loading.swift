@@ -158,26 +158,30 @@ extension Tokenizer {
                              mergeLines: [Int], added: [AddedToken], nfc: Bool, pattern: SplitPattern?,
                              addPrefixSpace: Bool, unk: String?, fuseUnk: Bool, ignoreMerges: Bool,
                              config: TokenizerConfig?, folder: URL) throws {
-        var ids: [String: Int32] = [:]
-        ids.reserveCapacity(vocab.count)
-        for (id, s) in vocab.enumerated() { if let s { ids[s] = Int32(id) } }
+        var ids = TokenTable(capacity: vocab.count + added.count)
+        for (id, s) in vocab.enumerated() { if let s { ids.set(s, Int32(id)) } }
         var pairs = PairTable(capacityFor: merges.count)
+        var joined: [UInt8] = []
         for (k, (a, b)) in merges.enumerated() {
             let place = mergeLines.isEmpty ? "model.merges[\(k)]" : "line \(mergeLines[k])"
-            guard let ia = ids[a] else { throw TokenizerError.unknownMergeToken(file: mergesFile, place: place, token: a) }
-            guard let ib = ids[b] else { throw TokenizerError.unknownMergeToken(file: mergesFile, place: place, token: b) }
-            guard let im = ids[a + b] else { throw TokenizerError.unknownMergeToken(file: mergesFile, place: place, token: a + b) }
+            guard let ia = ids.id(a) else { throw TokenizerError.unknownMergeToken(file: mergesFile, place: place, token: a) }
+            guard let ib = ids.id(b) else { throw TokenizerError.unknownMergeToken(file: mergesFile, place: place, token: b) }
+            joined.removeAll(keepingCapacity: true)
+            joined.append(contentsOf: a.utf8)
+            joined.append(contentsOf: b.utf8)
+            let merged = joined.withUnsafeBufferPointer { buf in buf.baseAddress.flatMap { ids.id($0, buf.count) } }
+            guard let im = merged else { throw TokenizerError.unknownMergeToken(file: mergesFile, place: place, token: a + b) }
             pairs.insert(left: ia, right: ib, rank: Int32(k), merged: im)
         }
         var byteToID = [Int32](repeating: -1, count: 256)
         for b in 0..<256 {
-            if let scalar = Unicode.Scalar(ByteLevel.scalarOfByte[b]), let id = ids[String(Character(scalar))] {
+            if let scalar = Unicode.Scalar(ByteLevel.scalarOfByte[b]), let id = ids.id(String(Character(scalar))) {
                 byteToID[b] = id
             }
         }
         var unknownID: Int32?
         if let unk {
-            guard let id = ids[unk] ?? added.first(where: { $0.content == unk }).map({ Int32($0.id) }) else {
+            guard let id = ids.id(unk) ?? added.first(where: { $0.content == unk }).map({ Int32($0.id) }) else {
                 throw TokenizerError.invalidValue(file: file, key: "model.unk_token", reason: "\(unk.debugDescription) is not in the vocabulary")
             }
             unknownID = id
@@ -212,7 +216,7 @@ extension Tokenizer {
         func resolve(_ name: String?, key: String) throws -> Int? {
             guard let name else { return nil }
             if let id = lookup[name] { return id }
-            if let id = ids[name] { return Int(id) }
+            if let id = ids.id(name) { return Int(id) }
             throw TokenizerError.invalidValue(file: config?.file ?? file, key: key,
                                               reason: "\(name.debugDescription) is not a token of this tokenizer")
         }
@@ -229,7 +233,8 @@ extension Tokenizer {
                 template = text
             }
         }
-        self.init(model: model, normalizeNFC: nfc, pattern: pattern, addPrefixSpace: addPrefixSpace, vocabulary: vocab,
+        for t in added { ids.set(t.content, Int32(t.id)) }
+        self.init(model: model, normalizeNFC: nfc, pattern: pattern, addPrefixSpace: addPrefixSpace, vocabulary: vocab, tokenTable: ids,
                   addedTokens: added, special: (eos, pad, bos), chatTemplate: template)
     }
 }
@@ -254,6 +259,10 @@ private func vocabulary(_ members: [(key: String, value: JSONValue)], file: Stri
         guard let id = m.value.intValue, id >= 0, id < Int(Int32.max) else {
             throw TokenizerError.invalidValue(file: file, key: "\(key)[\(m.key.debugDescription)]",
                                               reason: "expected a non-negative integer id, found \(m.value)")
+        }
+        guard m.key.utf8.count <= ByteKeyTable.maxLength else {
+            throw TokenizerError.invalidValue(file: file, key: "\(key)[\(String(m.key.prefix(20)).debugDescription)…]",
+                                              reason: "token longer than \(ByteKeyTable.maxLength) bytes")
         }
         maxID = max(maxID, id)
     }

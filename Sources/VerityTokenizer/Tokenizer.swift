@@ -32,7 +32,7 @@ public final class Tokenizer: @unchecked Sendable {
 
     // Id tables.
     let tokenStrings: [String?]
-    let tokenIDs: [String: Int]
+    let tokenIDs: TokenTable
     let byteStart: [Int32]
     let byteCount: [Int32]
     let tokenBytes: [UInt8]
@@ -61,7 +61,7 @@ public final class Tokenizer: @unchecked Sendable {
 
     /// Assembles a tokenizer from resolved parts (see Loading.swift).
     init(model: BPEModel, normalizeNFC: Bool, pattern: SplitPattern?, addPrefixSpace: Bool,
-         vocabulary: [String?], addedTokens: [AddedToken], special ids: (eos: Int?, pad: Int?, bos: Int?),
+         vocabulary: [String?], tokenTable: TokenTable, addedTokens: [AddedToken], special ids: (eos: Int?, pad: Int?, bos: Int?),
          chatTemplate: String?) {
         self.model = model
         self.normalizeNFC = normalizeNFC
@@ -71,10 +71,6 @@ public final class Tokenizer: @unchecked Sendable {
         let maxAdded = addedTokens.map(\.id).max() ?? -1
         if strings.count <= maxAdded { strings.append(contentsOf: [String?](repeating: nil, count: maxAdded + 1 - strings.count)) }
         for t in addedTokens { strings[t.id] = t.content }
-        var map: [String: Int] = [:]
-        map.reserveCapacity(strings.count)
-        for (id, s) in vocabulary.enumerated() { if let s { map[s] = id } }
-        for t in addedTokens { map[t.content] = t.id }
         var starts = [Int32](repeating: 0, count: strings.count)
         var counts = [Int32](repeating: -1, count: strings.count)
         var bytes: [UInt8] = []
@@ -82,14 +78,13 @@ public final class Tokenizer: @unchecked Sendable {
         for (id, s) in strings.enumerated() {
             guard let s else { continue }
             starts[id] = Int32(bytes.count)
-            let b = ByteLevel.decodedBytes(ofToken: s)
-            bytes.append(contentsOf: b)
-            counts[id] = Int32(b.count)
+            ByteLevel.appendDecodedBytes(ofToken: s, to: &bytes)
+            counts[id] = Int32(bytes.count) - starts[id]
         }
         var special = [Bool](repeating: false, count: strings.count)
         for t in addedTokens where t.special { special[t.id] = true }
         self.tokenStrings = strings
-        self.tokenIDs = map
+        self.tokenIDs = tokenTable
         self.byteStart = starts
         self.byteCount = counts
         self.tokenBytes = bytes
@@ -110,7 +105,7 @@ public final class Tokenizer: @unchecked Sendable {
     // MARK: - Lookups
 
     /// The id of a token string (a byte-level vocabulary entry such as "Ġworld", or an added token).
-    public func id(forToken token: String) -> Int? { tokenIDs[token] }
+    public func id(forToken token: String) -> Int? { tokenIDs.id(token).map { Int($0) } }
 
     /// The token string of an id (byte-level form for regular tokens), or nil when the id is unknown.
     public func token(forID id: Int) -> String? {
