@@ -107,6 +107,9 @@ struct BenchTokenizer: ParsableCommand {
         if let peerMBps = object["mb_per_s_median"] as? Double, peerMBps > 0 {
             result["ratio_to_peer_mb_per_s"] = mbps / peerMBps
         }
+        if let peerLoad = object["load_seconds_median"] as? Double, peerLoad > 0 {
+            result["ratio_to_peer_load_seconds"] = (result["load_seconds_median"] as? Double ?? .nan) / peerLoad
+        }
         if let peerTokens = object["tokens"] as? Int { result["same_token_count_as_peer"] = peerTokens == tokens }
         if let peerBytes = object["text_bytes"] as? Int { result["same_text_bytes_as_peer"] = peerBytes == bytes }
         return object

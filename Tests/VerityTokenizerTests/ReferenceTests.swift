@@ -54,6 +54,19 @@ enum Loaded {
     }
 }
 
+/// SplitMix64, for test-order shuffles.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
 // MARK: - Tests
 
 final class ReferenceTests: XCTestCase {
@@ -128,6 +141,30 @@ final class ReferenceTests: XCTestCase {
                 XCTAssertEqual(scan, heap, piece.debugDescription)
             }
         }
+    }
+
+    /// One tokenizer shared by several threads gives the reference ids on every thread.
+    func testConcurrentEncodingMatchesReference() throws {
+        let tokenizer = try Loaded.qwenJSON.get()
+        let reference = try Loaded.qwenReference.get()
+        final class Counter: @unchecked Sendable {
+            let lock = NSLock()
+            var mismatches = 0
+            var checked = 0
+        }
+        let counter = Counter()
+        DispatchQueue.concurrentPerform(iterations: 8) { k in
+            var generator = SeededGenerator(seed: UInt64(k + 1))
+            for c in reference.encode.shuffled(using: &generator) {
+                let same = tokenizer.encode(c.text) == c.ids
+                counter.lock.lock()
+                counter.checked += 1
+                if !same { counter.mismatches += 1 }
+                counter.lock.unlock()
+            }
+        }
+        XCTAssertEqual(counter.checked, 8 * reference.encode.count)
+        XCTAssertEqual(counter.mismatches, 0)
     }
 
     func testConfigValues() throws {
