@@ -162,6 +162,8 @@ extension Tokenizer {
         for (id, s) in vocab.enumerated() { if let s { ids.set(s, Int32(id)) } }
         var pairs = PairTable(capacityFor: merges.count)
         var joined: [UInt8] = []
+        // BPE trainers give merge k's result the id after merge k-1's; try that id before hashing.
+        var guess = -1
         for (k, (a, b)) in merges.enumerated() {
             let place = mergeLines.isEmpty ? "model.merges[\(k)]" : "line \(mergeLines[k])"
             guard let ia = ids.id(a) else { throw TokenizerError.unknownMergeToken(file: mergesFile, place: place, token: a) }
@@ -169,9 +171,15 @@ extension Tokenizer {
             joined.removeAll(keepingCapacity: true)
             joined.append(contentsOf: a.utf8)
             joined.append(contentsOf: b.utf8)
-            let merged = joined.withUnsafeBufferPointer { buf in buf.baseAddress.flatMap { ids.id($0, buf.count) } }
+            var merged: Int32?
+            if guess >= 0, guess < vocab.count, let candidate = vocab[guess], candidate.utf8.elementsEqual(joined) {
+                merged = Int32(guess)
+            } else {
+                merged = joined.withUnsafeBufferPointer { buf in buf.baseAddress.flatMap { ids.id($0, buf.count) } }
+            }
             guard let im = merged else { throw TokenizerError.unknownMergeToken(file: mergesFile, place: place, token: a + b) }
             pairs.insert(left: ia, right: ib, rank: Int32(k), merged: im)
+            guess = Int(im) + 1
         }
         var byteToID = [Int32](repeating: -1, count: 256)
         for b in 0..<256 {
