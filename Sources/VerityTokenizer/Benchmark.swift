@@ -6,105 +6,115 @@
 // the same rule. No assertions on speed live anywhere: this only measures.
 import Foundation
 
+/// Namespace of the tokenizer benchmark (kept off the module's top level so that other modules'
+/// benchmark helpers cannot clash with these names).
+public enum TokenizerBenchmark {}
+
 // MARK: - Corpus
 
-/// The benchmark documents: `problem` then `solution` of each MATH500 record, in file order,
-/// the whole list repeated until the UTF-8 total reaches `targetBytes`.
-public func benchmarkDocuments(jsonl url: URL, targetBytes: Int) throws -> [String] {
-    let file = url.path
-    let data: Data
-    do {
-        data = try Data(contentsOf: url)
-    } catch {
-        throw TokenizerError.unreadable(file: file, reason: error.localizedDescription)
-    }
-    var base: [String] = []
-    var lineNumber = 0
-    for line in data.split(separator: 0x0A) {
-        lineNumber += 1
-        let value = try JSONParser(file: "\(file) line \(lineNumber)").parse(Data(line))
-        for key in ["problem", "solution"] {
-            guard let text = value[key]?.stringValue else {
-                throw TokenizerError.invalidValue(file: file, key: "line \(lineNumber).\(key)", reason: "missing or not a string")
+extension TokenizerBenchmark {
+    /// The benchmark documents: `problem` then `solution` of each MATH500 record, in file order,
+    /// the whole list repeated until the UTF-8 total reaches `targetBytes`.
+    public static func documents(jsonl url: URL, targetBytes: Int) throws -> [String] {
+        let file = url.path
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw TokenizerError.unreadable(file: file, reason: error.localizedDescription)
+        }
+        var base: [String] = []
+        var lineNumber = 0
+        for line in data.split(separator: 0x0A) {
+            lineNumber += 1
+            let value = try JSONParser(file: "\(file) line \(lineNumber)").parse(Data(line))
+            for key in ["problem", "solution"] {
+                guard let text = value[key]?.stringValue else {
+                    throw TokenizerError.invalidValue(file: file, key: "line \(lineNumber).\(key)", reason: "missing or not a string")
+                }
+                base.append(text)
             }
-            base.append(text)
         }
-    }
-    guard !base.isEmpty else { throw TokenizerError.invalidValue(file: file, key: "(lines)", reason: "no records") }
-    var docs: [String] = []
-    var total = 0
-    while total < targetBytes {
-        for d in base {
-            docs.append(d)
-            total += d.utf8.count
+        guard !base.isEmpty else { throw TokenizerError.invalidValue(file: file, key: "(lines)", reason: "no records") }
+        var docs: [String] = []
+        var total = 0
+        while total < targetBytes {
+            for d in base {
+                docs.append(d)
+                total += d.utf8.count
+            }
         }
+        return docs
     }
-    return docs
 }
 
 // MARK: - CPU accounting
 
-/// CPU time of the whole machine and of this process, in clock ticks (Linux /proc).
-public struct CPUSnapshot: Sendable {
-    /// Busy ticks of all CPUs.
-    public let busy: Double
-    /// All ticks of all CPUs.
-    public let total: Double
-    /// User + system ticks of this process.
-    public let own: Double
+extension TokenizerBenchmark {
+    /// CPU time of the whole machine and of this process, in clock ticks (Linux /proc).
+    public struct CPUSnapshot: Sendable {
+        /// Busy ticks of all CPUs.
+        public let busy: Double
+        /// All ticks of all CPUs.
+        public let total: Double
+        /// User + system ticks of this process.
+        public let own: Double
 
-    /// Reads /proc/stat and /proc/self/stat; nil when they are unavailable.
-    public static func now() -> CPUSnapshot? {
-        guard let stat = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
-              let first = stat.split(separator: "\n").first,
-              let mine = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8) else { return nil }
-        let fields = first.split(separator: " ").dropFirst().compactMap { Double($0) }
-        guard fields.count >= 8 else { return nil }
-        let total = fields[0..<8].reduce(0, +)
-        let idle = fields[3] + fields[4]
-        // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-        guard let close = mine.lastIndex(of: ")") else { return nil }
-        let rest = mine[mine.index(after: close)...].split(separator: " ")
-        guard rest.count > 13, let utime = Double(rest[11]), let stime = Double(rest[12]) else { return nil }
-        return CPUSnapshot(busy: total - idle, total: total, own: utime + stime)
-    }
+        /// Reads /proc/stat and /proc/self/stat; nil when they are unavailable.
+        public static func now() -> CPUSnapshot? {
+            guard let stat = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+                  let first = stat.split(separator: "\n").first,
+                  let mine = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8) else { return nil }
+            let fields = first.split(separator: " ").dropFirst().compactMap { Double($0) }
+            guard fields.count >= 8 else { return nil }
+            let total = fields[0..<8].reduce(0, +)
+            let idle = fields[3] + fields[4]
+            // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+            guard let close = mine.lastIndex(of: ")") else { return nil }
+            let rest = mine[mine.index(after: close)...].split(separator: " ")
+            guard rest.count > 13, let utime = Double(rest[11]), let stime = Double(rest[12]) else { return nil }
+            return CPUSnapshot(busy: total - idle, total: total, own: utime + stime)
+        }
 
-    /// The share (0–1) of all CPUs' time that other processes used between `self` and `later`.
-    public func otherShare(until later: CPUSnapshot) -> Double? {
-        let dt = later.total - total
-        guard dt > 0 else { return nil }
-        return max(0, ((later.busy - busy) - (later.own - own)) / dt)
+        /// The share (0–1) of all CPUs' time that other processes used between `self` and `later`.
+        public func otherShare(until later: CPUSnapshot) -> Double? {
+            let dt = later.total - total
+            guard dt > 0 else { return nil }
+            return max(0, ((later.busy - busy) - (later.own - own)) / dt)
+        }
     }
 }
 
 // MARK: - Measurement
 
-/// The figures of one benchmark run.
-public struct TokenizerBenchmarkRun: Sendable {
-    /// Wall-clock seconds to encode every document once.
-    public let seconds: Double
-    /// Total tokens produced.
-    public let tokens: Int
-    /// CPU share other processes took during the run (nil when /proc is unavailable).
-    public let otherCPUShare: Double?
-}
+extension TokenizerBenchmark {
+    /// The figures of one benchmark run.
+    public struct Run: Sendable {
+        /// Wall-clock seconds to encode every document once.
+        public let seconds: Double
+        /// Total tokens produced.
+        public let tokens: Int
+        /// CPU share other processes took during the run (nil when /proc is unavailable).
+        public let otherCPUShare: Double?
+    }
 
-/// Encodes all documents once, one `encode` call per document, and times it.
-public func runTokenizerBenchmark(_ tokenizer: Tokenizer, documents: [String]) -> TokenizerBenchmarkRun {
-    let before = CPUSnapshot.now()
-    let start = DispatchTime.now().uptimeNanoseconds
-    var tokens = 0
-    for d in documents { tokens += tokenizer.encodeInt32(d).count }
-    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-    let after = CPUSnapshot.now()
-    var share: Double?
-    if let before, let after { share = before.otherShare(until: after) }
-    return TokenizerBenchmarkRun(seconds: seconds, tokens: tokens, otherCPUShare: share)
-}
+    /// Encodes all documents once, one `encode` call per document, and times it.
+    public static func run(_ tokenizer: Tokenizer, documents: [String]) -> Run {
+        let before = CPUSnapshot.now()
+        let start = DispatchTime.now().uptimeNanoseconds
+        var tokens = 0
+        for d in documents { tokens += tokenizer.encodeInt32(d).count }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let after = CPUSnapshot.now()
+        var share: Double?
+        if let before, let after { share = before.otherShare(until: after) }
+        return Run(seconds: seconds, tokens: tokens, otherCPUShare: share)
+    }
 
-/// The median of a non-empty list.
-public func median(_ values: [Double]) -> Double {
-    let s = values.sorted()
-    guard !s.isEmpty else { return .nan }
-    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    /// The median of a list (NaN when empty).
+    public static func median(_ values: [Double]) -> Double {
+        let s = values.sorted()
+        guard !s.isEmpty else { return .nan }
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
 }

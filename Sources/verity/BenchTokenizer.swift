@@ -44,12 +44,12 @@ struct BenchTokenizer: ParsableCommand {
             loadTimes.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
         }
         guard let tok else { return }
-        let docs = try benchmarkDocuments(jsonl: URL(fileURLWithPath: data), targetBytes: Int(megabytes * 1e6))
+        let docs = try TokenizerBenchmark.documents(jsonl: URL(fileURLWithPath: data), targetBytes: Int(megabytes * 1e6))
         let bytes = docs.reduce(0) { $0 + $1.utf8.count }
-        var runs: [TokenizerBenchmarkRun] = []
-        for _ in 0..<max(1, repeats) { runs.append(runTokenizerBenchmark(tok, documents: docs)) }
-        let mbps = median(runs.map { Double(bytes) / 1e6 / $0.seconds })
-        let tps = median(runs.map { Double($0.tokens) / $0.seconds })
+        var runs: [TokenizerBenchmark.Run] = []
+        for _ in 0..<max(1, repeats) { runs.append(TokenizerBenchmark.run(tok, documents: docs)) }
+        let mbps = TokenizerBenchmark.median(runs.map { Double(bytes) / 1e6 / $0.seconds })
+        let tps = TokenizerBenchmark.median(runs.map { Double($0.tokens) / $0.seconds })
         var result: [String: Any] = [
             "bench": "tokenizer",
             "tokenizer": tokenizer,
@@ -57,7 +57,7 @@ struct BenchTokenizer: ParsableCommand {
             "text_bytes": bytes,
             "tokens": runs[0].tokens,
             "threads": 1,
-            "load_seconds_median": median(loadTimes),
+            "load_seconds_median": TokenizerBenchmark.median(loadTimes),
             "load_seconds": loadTimes,
             "mb_per_s_median": mbps,
             "tokens_per_s_median": tps,
@@ -74,7 +74,7 @@ struct BenchTokenizer: ParsableCommand {
             print(String(decoding: out, as: UTF8.self))
         } else {
             print(String(format: "verity: %.2f MB/s, %.0f tokens/s over %d bytes (%d tokens); load %.3f s",
-                         mbps, tps, bytes, runs[0].tokens, median(loadTimes)))
+                         mbps, tps, bytes, runs[0].tokens, TokenizerBenchmark.median(loadTimes)))
             if let ratio = result["ratio_to_peer_mb_per_s"] as? Double {
                 print(String(format: "ratio to HF tokenizers (MB/s): %.2f", ratio))
             }

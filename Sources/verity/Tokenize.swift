@@ -37,10 +37,10 @@ struct Tokenize: ParsableCommand {
         let mode: SpecialTokenHandling = plainSpecialTokens ? .plainText : .parse
         if let text {
             let ids = tok.encode(text, specialTokens: mode)
-            print(json ? idsJSONLine(ids) : ids.map(String.init).joined(separator: ","))
+            print(json ? VerityTokenizer.Tokenizer.idsJSONLine(ids) : ids.map(String.init).joined(separator: ","))
         } else if let file {
             for ids in try tok.encodeJSONLines(URL(fileURLWithPath: file), specialTokens: mode) {
-                print(idsJSONLine(ids))
+                print(VerityTokenizer.Tokenizer.idsJSONLine(ids))
             }
         }
     }
@@ -73,6 +73,6 @@ struct Detokenize: ParsableCommand {
         }
         let tok = try VerityTokenizer.Tokenizer(folder: URL(fileURLWithPath: tokenizer))
         let text = tok.decode(list, skipSpecialTokens: skipSpecialTokens)
-        print(json ? "{\"text\":\(jsonStringLiteral(text))}" : text)
+        print(json ? "{\"text\":\(VerityTokenizer.Tokenizer.jsonStringLiteral(text))}" : text)
     }
 }

@@ -13,7 +13,7 @@ final class BadInputTests: XCTestCase {
     /// A small, valid byte-level BPE tokenizer.json with `model` members overridden by `model`.
     func tokenizerJSON(model: String? = nil, preTokenizerRegex: String = SplitPattern.qwen2Regex,
                        normalizer: String = #"{"type": "NFC"}"#, decoder: String = #"{"type": "ByteLevel"}"#) -> String {
-        let regex = jsonStringLiteral(preTokenizerRegex)
+        let regex = Tokenizer.jsonStringLiteral(preTokenizerRegex)
         let defaultModel = #"{"type": "BPE", "dropout": null, "unk_token": null, "vocab": {"a": 0, "b": 1, "ab": 2, "Ġ": 3}, "merges": ["a b"]}"#
         return """
             {"version": "1.0",

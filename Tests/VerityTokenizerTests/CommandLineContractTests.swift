@@ -11,10 +11,10 @@ final class CommandLineContractTests: XCTestCase {
         let reference = try Loaded.qwenReference.get()
         let folder = try temporaryFolder(self)
         let url = folder.appendingPathComponent("texts.jsonl")
-        try Data(reference.encode.map { jsonStringLiteral($0.text) + "\n" }.joined().utf8).write(to: url)
+        try Data(reference.encode.map { Tokenizer.jsonStringLiteral($0.text) + "\n" }.joined().utf8).write(to: url)
         let ids = try tokenizer.encodeJSONLines(url)
         XCTAssertEqual(ids, reference.encode.map(\.ids))
-        XCTAssertEqual(idsJSONLine([9707, 1879]), #"{"ids":[9707,1879]}"#)
+        XCTAssertEqual(Tokenizer.idsJSONLine([9707, 1879]), #"{"ids":[9707,1879]}"#)
     }
 
     func testJSONLinesFileErrorsNameFileAndLine() throws {
