@@ -41,6 +41,7 @@ static void record_location(lua_State *L, verity_ctx *c, int first_level) {
     lua_Debug ar;
     for (int level = first_level; level < 64 && lua_getstack(L, level, &ar); level++) {
         if (!lua_getinfo(L, "Sl", &ar)) continue;
+        if (strncmp(ar.source, "=[verity", 8) == 0) continue;  // the host's own prelude
         if (ar.currentline > 0) {
             const char *src = ar.source;
             if (src[0] == '@' || src[0] == '=') src++;
@@ -150,12 +151,14 @@ size_t verity_memory_used(lua_State *L) { return getctx(L)->used; }
 /// `load` restricted to text chunks: the mode argument is always "t"; the env argument is kept
 /// only when the caller gave one (an explicit nil is different from none for load).
 static int text_only_load(lua_State *L) {
+    int given = lua_gettop(L);
+    lua_settop(L, 4);
     int n = lua_gettop(L);
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_pushvalue(L, 1);
     lua_pushvalue(L, 2);
     lua_pushliteral(L, "t");
-    if (n >= 4) {
+    if (given >= 4) {
         lua_pushvalue(L, 4);
         lua_call(L, 4, LUA_MULTRET);
     } else {

@@ -57,9 +57,28 @@ public struct HostServices: Sendable {
 
 /// Runs once per state: defines `require`, `verity` and `print`, and returns `math.randomseed`.
 private let prelude = """
-local find, host = ...
+local find, host, allow_io = ...
 local loaded, loading = {}, {}
-local error, type, setmetatable = error, type, setmetatable
+local error, type, setmetatable, tostring = error, type, setmetatable, tostring
+local hint = " (--allow-io opens io and os; modules load with require)"
+local function closed_library(name)
+  local function refuse(_, key)
+    error(name .. "." .. tostring(key) .. " is not available: the " .. name .. " library is closed in the sandbox" .. hint, 2)
+  end
+  return setmetatable({}, { __index = refuse, __newindex = refuse, __metatable = false })
+end
+local function closed_function(name)
+  return function() error(name .. " is not available in the sandbox" .. hint, 2) end
+end
+if not allow_io then
+  io = closed_library("io")
+  os = closed_library("os")
+end
+debug = closed_library("debug")
+package = closed_library("package")
+dofile = closed_function("dofile")
+loadfile = closed_function("loadfile")
+string.dump = closed_function("string.dump")
 function require(name)
   if type(name) ~= "string" then
     error("bad argument #1 to 'require' (module name expected, got " .. type(name) .. ")", 2)
@@ -106,7 +125,8 @@ extension LuaState {
         lua_setfield(L, -2, "random")
         push("5.4")
         lua_setfield(L, -2, "lua_version")
-        try protectedCall(nargs: 2, nresults: 1)
+        lua_pushboolean(L, options.allowIO ? 1 : 0)
+        try protectedCall(nargs: 3, nresults: 1)
         if lua_type(L, -1) == LUA_TFUNCTION { reseedMath = popFunction() }
     }
 

@@ -82,6 +82,8 @@ public final class LuaState {
     var reseedMath: LuaFunction?
     /// A syntax error met by `require` during the current call, re-thrown as `.syntax`.
     var pendingSyntaxError: LuaError?
+    /// The script `run(file:)` is running (the location of last resort for an error with none).
+    var runningFile: String?
     private var registryIndex: Int32 { verity_registryindex() }
 
     /// Creates a state. `recipeRoot` (the recipe's folder) is searched first by `require`, then
@@ -181,6 +183,8 @@ public final class LuaState {
     /// Runs a script file and returns its first result (a recipe's table, a module's value).
     public func run(file url: URL, displayName: String) throws -> LuaValue {
         try loadChunk(url: url, displayName: displayName)
+        runningFile = displayName
+        defer { runningFile = nil }
         try protectedCall(nargs: 0, nresults: 1)
         let value = self.value(at: -1)
         lua_settop(L, -2)
@@ -216,7 +220,7 @@ public final class LuaState {
         lua_settop(L, -2)
         let source = String(cString: verity_error_source(L))
         let line = Int(verity_error_line(L))
-        let file: String? = source.isEmpty ? nil : source
+        let file: String? = source.isEmpty ? runningFile : source
         let where_ = line > 0 ? line : nil
         if let pending = pendingSyntaxError, case .syntax(_, _, let text) = pending, message.contains(text) {
             pendingSyntaxError = nil

@@ -109,6 +109,12 @@ public struct RewardResult: Equatable {
     public var reward: Double
     /// Extra metrics (averaged into the step's metrics by the trainer).
     public var metrics: [String: Double]
+
+    /// A result from its parts.
+    public init(reward: Double, metrics: [String: Double] = [:]) {
+        self.reward = reward
+        self.metrics = metrics
+    }
 }
 
 /// `reward = function(sample) -> number[, metrics]`.

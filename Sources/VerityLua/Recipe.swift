@@ -136,6 +136,13 @@ func schemaField(_ path: [String], in fields: [Field] = recipeSchema) -> Field? 
 public struct Recipe {
     /// Training data settings.
     public struct Train: Equatable {
+        /// Settings from their values.
+        public init(data: String, repeatTo: Int, batchSize: Int, shuffle: Bool) {
+            self.data = data
+            self.repeatTo = repeatTo
+            self.batchSize = batchSize
+            self.shuffle = shuffle
+        }
         /// JSONL file of examples, as written in the recipe.
         public var data: String
         /// Repeat the examples to this many rows per epoch (0 = no repetition).
@@ -164,6 +171,11 @@ public struct Recipe {
     }
     /// Advantage settings.
     public struct Advantage: Equatable {
+        /// Settings from their values.
+        public init(epsilon: Double, normalizeStd: Bool) {
+            self.epsilon = epsilon
+            self.normalizeStd = normalizeStd
+        }
         /// Added to the group standard deviation.
         public var epsilon: Double
         /// Divide by the group standard deviation (GRPO) or not (Dr.GRPO).
@@ -171,6 +183,15 @@ public struct Recipe {
     }
     /// Rollout (sampling) settings.
     public struct Rollout: Equatable {
+        /// Settings from their values.
+        public init(n: Int, temperature: Double, topP: Double, topK: Int, maxTokens: Int, maxPromptTokens: Int) {
+            self.n = n
+            self.temperature = temperature
+            self.topP = topP
+            self.topK = topK
+            self.maxTokens = maxTokens
+            self.maxPromptTokens = maxPromptTokens
+        }
         /// Samples per prompt.
         public var n: Int
         /// Sampling temperature.
@@ -186,6 +207,14 @@ public struct Recipe {
     }
     /// AdamW settings.
     public struct Optimizer: Equatable {
+        /// Settings from their values.
+        public init(lr: Double, betas: (Double, Double), eps: Double, weightDecay: Double, maxGradNorm: Double) {
+            self.lr = lr
+            self.betas = betas
+            self.eps = eps
+            self.weightDecay = weightDecay
+            self.maxGradNorm = maxGradNorm
+        }
         /// Learning rate (when no `schedules.lr` is given).
         public var lr: Double
         /// Adam betas.
@@ -203,6 +232,12 @@ public struct Recipe {
     }
     /// Policy-update settings.
     public struct Update: Equatable {
+        /// Settings from their values.
+        public init(clipRatio: Double, epochs: Int, miniBatchSize: Int) {
+            self.clipRatio = clipRatio
+            self.epochs = epochs
+            self.miniBatchSize = miniBatchSize
+        }
         /// PPO clip ratio.
         public var clipRatio: Double
         /// PPO epochs per batch.
@@ -268,7 +303,7 @@ struct RecipeValidator {
 
     /// Where a key is written: `file:line` of its first `key =`, or the --set flag.
     func place(_ path: String) -> (String, Int?) {
-        if overridden.contains(path) { return ("--set \(path)", nil) }
+        if overridden.contains(path) { return ("\(file) (set by --set \(path))", nil) }
         let key = path.split(separator: ".").last.map(String.init) ?? path
         for (i, line) in source.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let text = String(line)

@@ -42,11 +42,13 @@ public struct LoadedRecipe {
 /// Loads recipes (see the file comment).
 public enum RecipeLoader {
     /// Loads, validates and dry-runs the recipe at `path` (as the user wrote it, relative to the
-    /// current directory or absolute). `overrides` are `key.path=value` strings.
+    /// current directory or absolute). `overrides` are `key.path=value` strings. `onPrompt`
+    /// receives the rendered training prompt as soon as the dry run has it (before the reward runs).
     public static func load(path: String, overrides: [String] = [], options: LuaOptions = LuaOptions(),
                             services: HostServices = HostServices(),
-                            currentDirectory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)) throws -> LoadedRecipe {
-        let url = URL(fileURLWithPath: path, relativeTo: currentDirectory).standardizedFileURL
+                            currentDirectory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
+                            onPrompt: ((String) -> Void)? = nil) throws -> LoadedRecipe {
+        let url = (path.hasPrefix("/") ? URL(fileURLWithPath: path) : currentDirectory.appendingPathComponent(path)).standardizedFileURL
         let folderDisplay = (path as NSString).deletingLastPathComponent
         let root = ScriptRoot(url: url.deletingLastPathComponent(), display: folderDisplay)
         let state = try LuaState(options: options, services: services, recipeRoot: root)
@@ -66,7 +68,7 @@ public enum RecipeLoader {
         let data = try resolveData(recipe.train.data, key: "train.data", recipe: recipe, recipeFolder: url.deletingLastPathComponent(),
                                    currentDirectory: currentDirectory)
         let example = try firstExample(data, display: recipe.train.data)
-        let dry = try dryRun(recipe, example: example, state: state)
+        let dry = try dryRun(recipe, example: example, state: state, onPrompt: onPrompt)
         return LoadedRecipe(state: state, recipe: recipe, trainData: data, dryRun: dry)
     }
 
@@ -118,9 +120,10 @@ public enum RecipeLoader {
     }
 
     /// Calls every plugin once on the first example and checks each contract.
-    static func dryRun(_ recipe: Recipe, example: JSONValue, state: LuaState) throws -> DryRun {
+    static func dryRun(_ recipe: Recipe, example: JSONValue, state: LuaState, onPrompt: ((String) -> Void)?) throws -> DryRun {
         let table = state.makeTable(example)
         let prompt = try renderPrompt(recipe.prompt, chatFormat: recipe.chatFormat, example: table, state: state)
+        onPrompt?(prompt)
         let evalPrompt = try recipe.eval.prompt.map {
             try renderPrompt($0, chatFormat: recipe.chatFormat, example: table, state: state)
         }
