@@ -25,7 +25,7 @@ typedef struct verity_ctx {
     int enforce;              // 1 while Lua code of a protected call runs
     long long budget;         // instructions per outermost call; 0 = none
     long long remaining;      // instructions left in the current call
-    int counting;             // 1 while the budget applies
+    int counting;             // 1 while the budget applies (off only inside the message handler)
     int depth;                // nesting of verity_pcall
     int stop;                 // enum verity_stop of the current call
     char source[256];         // innermost Lua frame of the last error
@@ -113,6 +113,8 @@ lua_State *verity_newstate(size_t memory_limit, long long instruction_budget, vo
     c->budget = instruction_budget > 0 ? instruction_budget : 0;
     c->host = host;
     c->line = -1;
+    c->counting = c->budget > 0;
+    c->remaining = c->budget;
     lua_State *L = lua_newstate(guarded_alloc, c);
     if (L == NULL) {
         free(c);
@@ -128,8 +130,10 @@ lua_State *verity_newstate(size_t memory_limit, long long instruction_budget, vo
 
 void verity_close(lua_State *L) {
     verity_ctx *c = getctx(L);
+    // Finalizers run at close: give them one call's budget so that a looping __gc cannot hang.
     c->enforce = 0;
-    c->counting = 0;
+    c->remaining = c->budget;
+    c->counting = c->budget > 0;
     lua_close(L);
     free(c);
 }
@@ -141,6 +145,8 @@ void verity_set_limits(lua_State *L, size_t memory_limit, long long instruction_
     verity_ctx *c = getctx(L);
     c->limit = memory_limit;
     c->budget = instruction_budget > 0 ? instruction_budget : 0;
+    c->counting = c->budget > 0;
+    c->remaining = c->budget;
     install_hook(L, c);
 }
 

@@ -59,13 +59,14 @@ public struct HostServices: Sendable {
 private let prelude = """
 local find, host, allow_io = ...
 local loaded, loading = {}, {}
-local error, type, setmetatable, tostring = error, type, setmetatable, tostring
+local error, type, tostring, rawget = error, type, tostring, rawget
+local raw_setmetatable = setmetatable
 local hint = " (--allow-io opens io and os; modules load with require)"
 local function closed_library(name)
   local function refuse(_, key)
     error(name .. "." .. tostring(key) .. " is not available: the " .. name .. " library is closed in the sandbox" .. hint, 2)
   end
-  return setmetatable({}, { __index = refuse, __newindex = refuse, __metatable = false })
+  return raw_setmetatable({}, { __index = refuse, __newindex = refuse, __metatable = false })
 end
 local function closed_function(name)
   return function() error(name .. " is not available in the sandbox" .. hint, 2) end
@@ -79,6 +80,15 @@ package = closed_library("package")
 dofile = closed_function("dofile")
 loadfile = closed_function("loadfile")
 string.dump = closed_function("string.dump")
+-- Lua runs __gc finalizers with debug hooks off, so a looping finalizer would escape the
+-- instruction budget: refuse metatables that carry __gc (Lua only marks an object for
+-- finalization if its metatable has the field when setmetatable is called).
+function setmetatable(t, mt)
+  if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
+    error("setmetatable: __gc finalizers are not allowed in the sandbox (they would run outside the instruction budget)", 2)
+  end
+  return raw_setmetatable(t, mt)
+end
 function require(name)
   if type(name) ~= "string" then
     error("bad argument #1 to 'require' (module name expected, got " .. type(name) .. ")", 2)
@@ -89,7 +99,7 @@ function require(name)
   local chunk, where, level = find(name)
   if not chunk then error(where, level) end
   loading[name] = true
-  local done <close> = setmetatable({}, { __close = function() loading[name] = nil end })
+  local done <close> = raw_setmetatable({}, { __close = function() loading[name] = nil end })
   local r = chunk(name, where)
   if r == nil then r = true end
   loaded[name] = r

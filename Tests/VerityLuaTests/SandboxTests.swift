@@ -165,3 +165,15 @@ final class SandboxTests: XCTestCase {
         XCTAssertEqual(line, 3)
     }
 }
+
+final class FinalizerTests: XCTestCase {
+    func testGcFinalizersAreRefused() throws {
+        // Lua runs __gc with hooks off, so a looping finalizer would escape the budget; refuse it.
+        for mt in ["{ __gc = function() while true do end end }", "{ __gc = true }"] {
+            let e = expectLuaError { try runLua("local t = {}\nsetmetatable(t, \(mt))", options: LuaOptions(instructionBudget: 100_000), name: "gc.lua") }
+            XCTAssertTrue(e?.description.contains("gc.lua:2: setmetatable: __gc finalizers are not allowed in the sandbox") ?? false,
+                          "\(String(describing: e))")
+        }
+        XCTAssertEqual(try runLua("return getmetatable(setmetatable({}, { __index = { x = 7 } })).__index.x"), [.integer(7)])
+    }
+}
