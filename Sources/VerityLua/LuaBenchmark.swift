@@ -35,6 +35,8 @@ public struct LuaBenchReport: Sendable {
     public var characters: Int
     /// The runs, in order.
     public var runs: [LuaBenchRun]
+    /// What graded the responses.
+    public var grader: String
     /// The goal for one reward call, grading included.
     public var goalMicros: Double = 20
 
@@ -60,7 +62,7 @@ public struct LuaBenchReport: Sendable {
         "step_ms": \(f(reward * Double(responses) / 1000)), \
         "format_reward_us": \(f(median(\.formatRewardMicros))), "prompt_render_us": \(f(median(\.promptMicros))), \
         "loss_mix_us": \(f(median(\.lossMixMicros))), "other_cpu_share_median": \(f(median(\.otherCPUShare))), \
-        "grader": "benchmark closure (last \\\\boxed{} + string compare), not the product grader", \
+        "grader": "\(RunRecord.jsonEscape(grader))", \
         "runs": [\(runsJSON)]}
         """
     }
@@ -121,8 +123,13 @@ public enum LuaBenchmark {
     }
 
     /// Runs `repeats` measurements; each calls every path once per response (N calls), in batches.
-    public static func run(responses count: Int = 1024, characters: Int = 3000, repeats: Int = 3) throws -> LuaBenchReport {
-        let services = HostServices(grade: benchGrade, log: { _ in })
+    /// `grade` replaces the benchmark's grading closure (pass the real verifier's `grade` binding
+    /// to measure it); `graderName` labels it in the report.
+    public static func run(responses count: Int = 1024, characters: Int = 3000, repeats: Int = 3,
+                           grade: (@Sendable (String, String, String) throws -> GradeResult)? = nil,
+                           graderName: String = "benchmark closure (last \\boxed{} + string compare), not the product grader") throws -> LuaBenchReport {
+        let grade = grade ?? benchGrade
+        let services = HostServices(grade: grade, log: { _ in })
         let state = try LuaState(options: LuaOptions(), services: services)
         let reward = RewardPlugin(try loadValue(state, "return require 'rewards.boxed_equal'"))
         let format = RewardPlugin(try loadValue(state, "return require 'rewards.format'"))
@@ -151,7 +158,7 @@ public enum LuaBenchmark {
             while start < count {
                 let range = start..<min(count, start + batch)
                 times[0].append(try timePerCall(range) { i in sink += try reward(samples[i], in: state).reward })
-                times[1].append(try timePerCall(range) { i in sink += try benchGrade(texts[i], "12.8", "paper").correct ? 1 : 0 })
+                times[1].append(try timePerCall(range) { i in sink += try grade(texts[i], "12.8", "paper").correct ? 1 : 0 })
                 times[2].append(try timePerCall(range) { i in sink += try empty(samples[i], in: state).reward })
                 times[3].append(try timePerCall(range) { i in sink += try format(samples[i], in: state).reward })
                 times[4].append(try timePerCall(range) { _ in
@@ -167,7 +174,7 @@ public enum LuaBenchmark {
                                     otherCPUShare: CPUSample.otherShare(cpu0, cpu1)))
         }
         if sink.isNaN { throw LuaError.state(message: "benchmark produced NaN") }
-        return LuaBenchReport(responses: count, characters: characters, runs: runs)
+        return LuaBenchReport(responses: count, characters: characters, runs: runs, grader: graderName)
     }
 
     static func loadValue(_ state: LuaState, _ source: String) throws -> LuaFunction {

@@ -26,7 +26,13 @@ struct BenchLua: ParsableCommand {
     func run() throws {
         let report: LuaBenchReport
         do {
-            report = try LuaBenchmark.run(responses: responses, characters: chars, repeats: repeats)
+            // The CLI's verifier when one is wired (Check.swift), else the benchmark's own closure.
+            if let grade = cliHostServices().grade {
+                report = try LuaBenchmark.run(responses: responses, characters: chars, repeats: repeats, grade: grade,
+                                              graderName: "the CLI's verity.math.grade service (profile paper)")
+            } else {
+                report = try LuaBenchmark.run(responses: responses, characters: chars, repeats: repeats)
+            }
         } catch let error as LuaError {
             FileHandle.standardError.write(Data("verity bench lua: \(error)\n".utf8))
             throw ExitCode(1)
