@@ -27,6 +27,11 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CLua", pkgConfig: "lua5.4", providers: [.apt(["liblua5.4-dev"])]),
         .target(name: "CLuaShim", dependencies: ["CLua"]),
+        .executableTarget(name: "verity-luac", dependencies: ["CLuaShim"]),
+        .plugin(name: "LuaSyntaxCheck", capability: .buildTool(), dependencies: ["verity-luac"]),
+        .plugin(name: "CheckScripts",
+                capability: .command(intent: .custom(verb: "check-scripts", description: "Syntax-check every .lua under Scripts/")),
+                dependencies: ["verity-luac"]),
 
         // MARK: - Libraries
         .target(name: "VerityTensor", dependencies: ["CBLAS"], swiftSettings: kernelSettings),
@@ -35,8 +40,9 @@ let package = Package(
         .target(name: "VeritySampling", dependencies: ["VerityTensor", "VerityModel", "VerityTokenizer"], swiftSettings: kernelSettings),
         .target(name: "VerityVerify"),
         .target(name: "VerityScripts", path: "Scripts", exclude: ["bench"],
-                resources: [.copy("lib"), .copy("rewards"), .copy("prompts"), .copy("losses"), .copy("schedules"), .copy("recipes")]),
-        .target(name: "VerityLua", dependencies: ["CLua", "CLuaShim", "VerityVerify", "VerityTokenizer", "VerityScripts",
+                resources: [.copy("lib"), .copy("rewards"), .copy("prompts"), .copy("losses"), .copy("schedules"), .copy("recipes")],
+                plugins: ["LuaSyntaxCheck"]),
+        .target(name: "VerityLua", dependencies: ["CLua", "CLuaShim", "VerityScripts",
                                                  .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(name: "verity", dependencies: [
             "VerityTensor", "VerityModel", "VerityTokenizer", "VeritySampling", "VerityVerify", "VerityLua",
@@ -51,6 +57,7 @@ let package = Package(
         .testTarget(name: "VerityTokenizerTests", dependencies: ["VerityTokenizer", "VerityFixtures"]),
         .testTarget(name: "VeritySamplingTests", dependencies: ["VeritySampling", "VerityFixtures"]),
         .testTarget(name: "VerityVerifyTests", dependencies: ["VerityVerify", "VerityFixtures"]),
-        .testTarget(name: "VerityLuaTests", dependencies: ["VerityLua", "VerityFixtures"]),
+        .testTarget(name: "VerityLuaTests", dependencies: ["VerityLua", "VerityFixtures",
+                                                           .product(name: "Crypto", package: "swift-crypto")]),
     ]
 )

@@ -11,6 +11,7 @@ struct Verity: AsyncParsableCommand {
             Bench.self,
             Tokenize.self,
             Detokenize.self,
+            Check.self,
         ]
     )
 }
@@ -21,6 +22,7 @@ struct Bench: AsyncParsableCommand {
         abstract: "Benchmarks (JSON with --json), each against a limit measured in the same run.",
         subcommands: [
             BenchTokenizer.self,
+            BenchLua.self,
         ]
     )
 }

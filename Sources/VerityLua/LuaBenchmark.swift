@@ -1,0 +1,238 @@
+// The Lua overhead benchmark behind `verity bench lua`: reward calls on N synthetic responses of a
+// given length (the bundled paper reward, grading through `verity.math.grade`), prompt renders,
+// loss-mix calls and the pure-Lua format reward, each in microseconds per call, set against two
+// limits measured in the same run: the same grading closure called straight from Swift (what the
+// reward would cost with no Lua at all) and an empty Lua reward (the floor of any Lua call). The
+// grader here is a benchmark closure doing the binding's work (last \boxed{} found and compared),
+// not the product's grader. Not here: printing (the CLI) and timed assertions (none anywhere).
+import Foundation
+
+// MARK: - Report
+
+/// Figures of one benchmark run (microseconds per call).
+public struct LuaBenchRun: Sendable {
+    /// Reward plugin call through Lua, grading included.
+    public var rewardMicros: Double
+    /// The same grading closure called directly from Swift.
+    public var directGradeMicros: Double
+    /// An empty Lua reward (sample table built, function called, number checked).
+    public var emptyRewardMicros: Double
+    /// Pure-Lua format reward (finds the last \boxed{} in Lua).
+    public var formatRewardMicros: Double
+    /// Prompt plugin plus chat format.
+    public var promptMicros: Double
+    /// Loss-mix call.
+    public var lossMixMicros: Double
+    /// Share of all CPU time that other processes used during the run (0...1).
+    public var otherCPUShare: Double
+}
+
+/// Medians over runs plus the runs themselves.
+public struct LuaBenchReport: Sendable {
+    /// Responses per step.
+    public var responses: Int
+    /// Characters per response.
+    public var characters: Int
+    /// The runs, in order.
+    public var runs: [LuaBenchRun]
+    /// What graded the responses.
+    public var grader: String
+    /// The goal for one reward call, grading included.
+    public var goalMicros: Double = 20
+
+    /// The median of one figure over the runs.
+    public func median(_ f: (LuaBenchRun) -> Double) -> Double {
+        let v = runs.map(f).sorted()
+        guard !v.isEmpty else { return .nan }
+        return v.count % 2 == 1 ? v[v.count / 2] : (v[v.count / 2 - 1] + v[v.count / 2]) / 2
+    }
+
+    /// The report as one JSON object.
+    public var json: String {
+        let reward = median(\.rewardMicros), direct = median(\.directGradeMicros), empty = median(\.emptyRewardMicros)
+        func f(_ x: Double) -> String { x.isFinite ? String(format: "%.4f", x) : "null" }
+        let runsJSON = runs.map {
+            "{\"reward_us\": \(f($0.rewardMicros)), \"direct_grade_us\": \(f($0.directGradeMicros)), \"empty_reward_us\": \(f($0.emptyRewardMicros)), \"format_reward_us\": \(f($0.formatRewardMicros)), \"prompt_render_us\": \(f($0.promptMicros)), \"loss_mix_us\": \(f($0.lossMixMicros)), \"other_cpu_share\": \(f($0.otherCPUShare))}"
+        }.joined(separator: ", ")
+        return """
+        {"bench": "lua", "responses": \(responses), "chars": \(characters), "repeats": \(runs.count), \
+        "reward_us": \(f(reward)), "reward_goal_us": \(f(goalMicros)), "reward_ratio_to_goal": \(f(reward / goalMicros)), \
+        "direct_grade_us": \(f(direct)), "reward_ratio_to_direct_grade": \(f(reward / direct)), \
+        "lua_overhead_us": \(f(reward - direct)), "empty_reward_us": \(f(empty)), \
+        "step_ms": \(f(reward * Double(responses) / 1000)), \
+        "format_reward_us": \(f(median(\.formatRewardMicros))), "prompt_render_us": \(f(median(\.promptMicros))), \
+        "loss_mix_us": \(f(median(\.lossMixMicros))), "other_cpu_share_median": \(f(median(\.otherCPUShare))), \
+        "grader": "\(RunRecord.jsonEscape(grader))", \
+        "runs": [\(runsJSON)]}
+        """
+    }
+}
+
+// MARK: - Running
+
+/// Runs the Lua overhead benchmark.
+public enum LuaBenchmark {
+    /// The paper's example pi1 (data/train/pi1.jsonl), embedded so the benchmark needs no files.
+    static let example: JSONValue = .object([
+        "id": .string("pi1"),
+        "problem": .string("The pressure \\( P \\) exerted by wind on a sail varies jointly as the area \\( A \\) of the sail and the cube of the wind's velocity \\( V \\). When the velocity is \\( 8 \\) miles per hour, the pressure on a sail of \\( 2 \\) square feet is \\( 4 \\) pounds. Find the wind velocity when the pressure on \\( 4 \\) square feet of sail is \\( 32 \\) pounds."),
+        "prompt": .string("The pressure \\( P \\) exerted by wind on a sail varies jointly as the area \\( A \\) of the sail and the cube of the wind's velocity \\( V \\). When the velocity is \\( 8 \\) miles per hour, the pressure on a sail of \\( 2 \\) square feet is \\( 4 \\) pounds. Find the wind velocity when the pressure on \\( 4 \\) square feet of sail is \\( 32 \\) pounds. Let's think step by step and output the final answer within \\boxed{}."),
+        "answer": .string("12.8"), "source": .string("deepscaler"), "index": .integer(124),
+    ])
+
+    /// The benchmark's grading closure: the last `\boxed{...}` (braces matched) compared with the
+    /// gold after trimming spaces — string in, verdict out, the shape of the real binding.
+    static let benchGrade: @Sendable (String, String, String) throws -> GradeResult = { response, gold, _ in
+        let bytes = Array(response.utf8)
+        let needle = Array("\\boxed{".utf8)
+        var start = -1
+        var i = bytes.count - needle.count
+        while i >= 0 {
+            if bytes[i] == needle[0], Array(bytes[i..<(i + needle.count)]) == needle { start = i + needle.count; break }
+            i -= 1
+        }
+        guard start >= 0 else { return GradeResult(correct: false, extracted: nil) }
+        var depth = 1, j = start
+        while j < bytes.count {
+            if bytes[j] == UInt8(ascii: "{") { depth += 1 } else if bytes[j] == UInt8(ascii: "}") {
+                depth -= 1
+                if depth == 0 { break }
+            }
+            j += 1
+        }
+        guard depth == 0 else { return GradeResult(correct: false, extracted: nil) }
+        let answer = String(decoding: bytes[start..<j], as: UTF8.self).trimmingCharacters(in: .whitespaces)
+        return GradeResult(correct: answer == gold.trimmingCharacters(in: .whitespaces), extracted: answer)
+    }
+
+    /// Synthetic responses: seeded filler text of `characters` bytes, half ending with the right box.
+    static func responses(count: Int, characters: Int, seed: UInt64) -> [String] {
+        var rng = Xoshiro256(seed: seed)
+        let words = ["the", "pressure", "is", "proportional", "to", "area", "and", "velocity", "cubed", "so", "we", "get",
+                     "$k = \\frac{1}{256}$", "then", "$V^3 = 2048$", "hence", "step", "by", "solving", "for"]
+        return (0..<count).map { n in
+            let tail = n % 2 == 0 ? " The final answer is $\\boxed{12.8}$." : " So the answer is $\\boxed{8\\sqrt[3]{4}}$."
+            var s = ""
+            s.reserveCapacity(characters + 16)
+            while s.utf8.count < characters - tail.utf8.count {
+                s += words[Int(rng.next(in: 0, Int64(words.count - 1)))] + " "
+            }
+            let filler = String(s.utf8.prefix(characters - tail.utf8.count)) ?? s
+            return filler + tail
+        }
+    }
+
+    /// Runs `repeats` measurements; each calls every path once per response (N calls), in batches.
+    /// `grade` replaces the benchmark's grading closure (pass the real verifier's `grade` binding
+    /// to measure it); `graderName` labels it in the report.
+    public static func run(responses count: Int = 1024, characters: Int = 3000, repeats: Int = 3,
+                           grade: (@Sendable (String, String, String) throws -> GradeResult)? = nil,
+                           graderName: String = "benchmark closure (last \\boxed{} + string compare), not the product grader") throws -> LuaBenchReport {
+        let grade = grade ?? benchGrade
+        let services = HostServices(grade: grade, log: { _ in })
+        let state = try LuaState(options: LuaOptions(), services: services)
+        let reward = RewardPlugin(try loadValue(state, "return require 'rewards.boxed_equal'"))
+        let format = RewardPlugin(try loadValue(state, "return require 'rewards.format'"))
+        let empty = RewardPlugin(try loadValue(state, "return function(sample) return 0.0 end"))
+        let prompt = PromptPlugin(try loadValue(state, "return require 'prompts.paper'"))
+        let chat = ChatFormatPlugin(try loadValue(state, "return require('lib.chat').qwen25_math"))
+        let loss = LossMixPlugin(try loadValue(state, "return require 'losses.paper'"))
+        let table = state.makeTable(example)
+        let texts = responses(count: count, characters: characters, seed: 7)
+        let samples = texts.map {
+            RewardSample(response: $0, answer: "12.8", problem: "", prompt: "", example: table, finishReason: "stop", tokens: 700)
+        }
+        let terms = Dictionary(uniqueKeysWithValues: knownLossTerms.map { ($0, 0.5) })
+        var runs: [LuaBenchRun] = []
+        var sink = 0.0
+        // Warm-up pass (page in code, let the allocator settle).
+        for s in samples.prefix(64) { sink += try reward(s, in: state).reward }
+        // Each run walks the N responses in batches of 64 and times every path on the same batch
+        // back to back, so that a burst of load from other processes hits all paths alike; a
+        // figure is the median over batches of the per-call time.
+        let batch = 64
+        for _ in 0..<max(1, repeats) {
+            let cpu0 = CPUSample.now()
+            var times = [[Double]](repeating: [], count: 6)
+            var start = 0
+            while start < count {
+                let range = start..<min(count, start + batch)
+                times[0].append(try timePerCall(range) { i in sink += try reward(samples[i], in: state).reward })
+                times[1].append(try timePerCall(range) { i in sink += try grade(texts[i], "12.8", "paper").correct ? 1 : 0 })
+                times[2].append(try timePerCall(range) { i in sink += try empty(samples[i], in: state).reward })
+                times[3].append(try timePerCall(range) { i in sink += try format(samples[i], in: state).reward })
+                times[4].append(try timePerCall(range) { _ in
+                    sink += Double(try RecipeLoader.renderPrompt(prompt, chatFormat: chat, example: table, state: state).utf8.count)
+                })
+                times[5].append(try timePerCall(range) { i in sink += try loss(step: i, terms: terms, in: state)["pg"] ?? 0 })
+                start += batch
+            }
+            let cpu1 = CPUSample.now()
+            let m = times.map(medianOf)
+            runs.append(LuaBenchRun(rewardMicros: m[0], directGradeMicros: m[1], emptyRewardMicros: m[2],
+                                    formatRewardMicros: m[3], promptMicros: m[4], lossMixMicros: m[5],
+                                    otherCPUShare: CPUSample.otherShare(cpu0, cpu1)))
+        }
+        if sink.isNaN { throw LuaError.state(message: "benchmark produced NaN") }
+        return LuaBenchReport(responses: count, characters: characters, runs: runs, grader: graderName)
+    }
+
+    static func loadValue(_ state: LuaState, _ source: String) throws -> LuaFunction {
+        let chunk = try state.load(source: source, name: "=[bench]")
+        guard case .function(let f) = try state.call(chunk).first ?? .nil else {
+            throw LuaError.state(message: "benchmark chunk did not return a function: \(source)")
+        }
+        return f
+    }
+
+    static func timePerCall(_ range: Range<Int>, _ body: (Int) throws -> Void) throws -> Double {
+        let t0 = monotonicNanos()
+        for i in range { try body(i) }
+        return Double(monotonicNanos() - t0) / 1000 / Double(range.count)
+    }
+
+    static func medianOf(_ values: [Double]) -> Double {
+        let v = values.sorted()
+        guard !v.isEmpty else { return .nan }
+        return v.count % 2 == 1 ? v[v.count / 2] : (v[v.count / 2 - 1] + v[v.count / 2]) / 2
+    }
+}
+
+func monotonicNanos() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
+// MARK: - CPU share of other processes
+
+/// Busy and total jiffies of the machine (/proc/stat) and this process's CPU time (/proc/self/stat).
+struct CPUSample {
+    var busy: Double, total: Double, own: Double
+
+    static func now() -> CPUSample {
+        var busy = 0.0, total = 0.0, own = 0.0
+        if let stat = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+           let line = stat.split(separator: "\n").first(where: { $0.hasPrefix("cpu ") }) {
+            let v = line.split(separator: " ").dropFirst().compactMap { Double($0) }
+            if v.count >= 8 {
+                total = v.prefix(8).reduce(0, +)
+                busy = total - v[3] - v[4]  // minus idle and iowait
+            }
+        }
+        if let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
+           let close = stat.lastIndex(of: ")") {
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            // After the command name: state is field 3; utime and stime are fields 14 and 15.
+            if fields.count > 13, let u = Double(fields[11]), let s = Double(fields[12]) { own = u + s }
+        }
+        return CPUSample(busy: busy, total: total, own: own)
+    }
+
+    /// Share of all CPU time between two samples used by other processes (0 when unknown).
+    static func otherShare(_ a: CPUSample, _ b: CPUSample) -> Double {
+        let total = b.total - a.total
+        guard total > 0 else { return 0 }
+        return max(0, (b.busy - a.busy) - (b.own - a.own)) / total
+    }
+}

@@ -1,0 +1,193 @@
+// Loading a recipe end to end: run the recipe file in a fresh sandboxed state (its folder first on
+// the `require` path), apply `--set` overrides, validate, seed, read the first training example,
+// and dry-run every plugin on it so that a broken contract fails at load time, not at step 500.
+// Also writes the run folder's record of what was loaded (resolved recipe, script hashes, sandbox
+// settings). Not here: training (the trainer consumes `LoadedRecipe`).
+import Foundation
+
+// MARK: - Loaded recipe
+
+/// What the dry run produced on the first training example.
+public struct DryRun {
+    /// The first training example.
+    public var example: JSONValue
+    /// The rendered training prompt.
+    public var prompt: String
+    /// The rendered evaluation prompt, when the recipe names `eval.prompt`.
+    public var evalPrompt: String?
+    /// The response used for the reward check (`\boxed{answer}`).
+    public var response: String
+    /// The reward of that response.
+    public var reward: RewardResult
+    /// Loss-mix coefficients at step 0 (all terms measured as 0).
+    public var lossMix: [String: Double]
+    /// Each schedule at step 0.
+    public var schedules: [String: Double]
+}
+
+/// A recipe loaded, validated and dry-run, with the state its plugins live in.
+public struct LoadedRecipe {
+    /// The state (use it from the thread that loaded it).
+    public var state: LuaState
+    /// The typed recipe.
+    public var recipe: Recipe
+    /// The training data file as found on disk.
+    public var trainData: URL
+    /// Results of the load-time dry run.
+    public var dryRun: DryRun
+}
+
+// MARK: - Loading
+
+/// Loads recipes (see the file comment).
+public enum RecipeLoader {
+    /// Loads, validates and dry-runs the recipe at `path` (as the user wrote it, relative to the
+    /// current directory or absolute). `overrides` are `key.path=value` strings. `onPrompt`
+    /// receives the rendered training prompt as soon as the dry run has it (before the reward runs).
+    public static func load(path: String, overrides: [String] = [], options: LuaOptions = LuaOptions(),
+                            services: HostServices = HostServices(),
+                            currentDirectory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
+                            onPrompt: ((String) -> Void)? = nil) throws -> LoadedRecipe {
+        let url = (path.hasPrefix("/") ? URL(fileURLWithPath: path) : currentDirectory.appendingPathComponent(path)).standardizedFileURL
+        let folderDisplay = (path as NSString).deletingLastPathComponent
+        let root = ScriptRoot(url: url.deletingLastPathComponent(), display: folderDisplay)
+        let state = try LuaState(options: options, services: services, recipeRoot: root)
+        let source: String
+        do { source = try String(contentsOf: url, encoding: .utf8) } catch {
+            throw LuaError.file(path: path, message: "cannot read the recipe: \(error.localizedDescription)")
+        }
+        let value = try state.run(file: url, displayName: path)
+        guard case .table(let table) = value else {
+            throw LuaError.recipe(file: path, line: nil, message: "recipe \(path) returned \(describe(value)), expected a table")
+        }
+        let (overridden, paths) = try applyOverrides(overrides, to: table, file: path)
+        let name = url.deletingPathExtension().lastPathComponent
+        let recipe = try Recipe.build(from: overridden, file: path, source: source, overridden: paths, defaultName: name)
+        state.graderProfile = recipe.grader
+        try state.seed(UInt64(bitPattern: Int64(recipe.seed)))
+        let data = try resolveData(recipe.train.data, key: "train.data", recipe: recipe, recipeFolder: url.deletingLastPathComponent(),
+                                   currentDirectory: currentDirectory)
+        let example = try firstExample(data, display: recipe.train.data)
+        let dry = try dryRun(recipe, example: example, state: state, onPrompt: onPrompt)
+        return LoadedRecipe(state: state, recipe: recipe, trainData: data, dryRun: dry)
+    }
+
+    /// Finds a data file named in a recipe: relative to the current directory, then to the recipe's folder.
+    public static func resolveData(_ path: String, key: String, recipe: Recipe, recipeFolder: URL,
+                                   currentDirectory: URL) throws -> URL {
+        let candidates = path.hasPrefix("/") ? [URL(fileURLWithPath: path)]
+            : [currentDirectory.appendingPathComponent(path), recipeFolder.appendingPathComponent(path)]
+        for c in candidates where FileManager.default.fileExists(atPath: c.path) { return c.standardizedFileURL }
+        throw LuaError.recipe(file: recipe.file, line: nil, message:
+            "`\(key)` in \(recipe.file) names \(luaQuote(path)), which exists neither under the current directory nor beside the recipe")
+    }
+
+    /// The first non-empty line of a JSONL file, which must be a JSON object.
+    public static func firstExample(_ url: URL, display: String) throws -> JSONValue {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw LuaError.file(path: display, message: "cannot read: \(error.localizedDescription)")
+        }
+        var lineNumber = 0
+        for line in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+            lineNumber += 1
+            if line.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) { continue }
+            let value: JSONValue
+            do { value = try JSONDecoder().decode(JSONValue.self, from: Data(line)) } catch {
+                throw LuaError.file(path: "\(display):\(lineNumber)", message: "not valid JSON: \(error)")
+            }
+            guard case .object = value else {
+                throw LuaError.file(path: "\(display):\(lineNumber)", message: "expected a JSON object per line")
+            }
+            return value
+        }
+        throw LuaError.file(path: display, message: "no examples (the file is empty)")
+    }
+
+    /// Renders the training prompt for an example: the prompt plugin, then the chat format if it returned messages.
+    public static func renderPrompt(_ plugin: PromptPlugin, chatFormat: ChatFormatPlugin?, example: LuaTableRef,
+                                    state: LuaState) throws -> String {
+        switch try plugin(example, in: state) {
+        case .text(let text):
+            return text
+        case .messages(let messages):
+            guard let chatFormat else {
+                throw LuaError.contract(plugin: plugin.kind, location: plugin.function.location, message:
+                    "\(plugin.kind) in \(plugin.function.location) returned chat messages, but the recipe names no chat_format to render them")
+            }
+            return try chatFormat(messages, addGenerationPrompt: true, in: state)
+        }
+    }
+
+    /// Calls every plugin once on the first example and checks each contract.
+    static func dryRun(_ recipe: Recipe, example: JSONValue, state: LuaState, onPrompt: ((String) -> Void)?) throws -> DryRun {
+        let table = state.makeTable(example)
+        let prompt = try renderPrompt(recipe.prompt, chatFormat: recipe.chatFormat, example: table, state: state)
+        onPrompt?(prompt)
+        let evalPrompt = try recipe.eval.prompt.map {
+            try renderPrompt($0, chatFormat: recipe.chatFormat, example: table, state: state)
+        }
+        let answer = example["answer"]?.text ?? ""
+        let response = "\\boxed{\(answer)}"
+        let sample = RewardSample(response: response, answer: answer, problem: example["problem"]?.text ?? "",
+                                  prompt: prompt, example: table, finishReason: "stop", tokens: 0)
+        let reward = try recipe.reward(sample, in: state)
+        let terms = Dictionary(uniqueKeysWithValues: knownLossTerms.map { ($0, 0.0) })
+        let mix = try recipe.loss(step: 0, terms: terms, in: state)
+        var schedules: [String: Double] = [:]
+        for (name, s) in recipe.schedules {
+            schedules[name] = try s(step: 0, total: recipe.steps, in: state)
+            _ = try s(step: recipe.steps, total: recipe.steps, in: state)
+        }
+        return DryRun(example: example, prompt: prompt, evalPrompt: evalPrompt, response: response, reward: reward,
+                      lossMix: mix, schedules: schedules)
+    }
+}
+
+// MARK: - Run folder
+
+/// Writes what a run loaded into its folder: `recipe.lua` (the resolved table), `scripts.sha256`
+/// (`sha256sum -c` format, paths relative to the repository / recipe) and `sandbox.json`.
+public enum RunRecord {
+    /// Writes the three files into `folder` (created if needed); each is written to a temporary
+    /// file and renamed into place.
+    public static func write(_ loaded: LoadedRecipe, to folder: URL) throws {
+        let fm = FileManager.default
+        do { try fm.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
+            throw LuaError.file(path: folder.path, message: "cannot create the run folder: \(error.localizedDescription)")
+        }
+        let state = loaded.state, options = state.options
+        var header = "-- Resolved recipe written by verity from \(loaded.recipe.file): overrides applied, defaults filled.\n"
+        header += "-- Functions are shown by where they are defined; their files' hashes are in scripts.sha256.\n"
+        if options.allowIO { header += "-- WARNING: this run opened the io and os libraries (--allow-io).\n" }
+        let recipeText = header + "return " + LuaValue.table(loaded.recipe.resolved).luaLiteral(indent: "") + "\n"
+        let hashes = state.loadedScripts.map { "\($0.sha256)  \($0.displayName)\n" }.joined()
+        let roots = state.roots.map { "\"\(jsonEscape($0.display))\"" }.joined(separator: ", ")
+        let sandbox = """
+        {"allow_io": \(options.allowIO), "instruction_budget": \(options.instructionBudget), \
+        "memory_limit_bytes": \(options.memoryLimit), "require_roots": [\(roots)]}
+
+        """
+        try writeAtomically(recipeText, to: folder.appendingPathComponent("recipe.lua"))
+        try writeAtomically(hashes, to: folder.appendingPathComponent("scripts.sha256"))
+        try writeAtomically(sandbox, to: folder.appendingPathComponent("sandbox.json"))
+    }
+
+    static func writeAtomically(_ text: String, to url: URL) throws {
+        let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp")
+        do {
+            try Data(text.utf8).write(to: tmp)
+            if rename(tmp.path, url.path) != 0 {
+                throw LuaError.file(path: url.path, message: "cannot rename \(tmp.lastPathComponent) into place (errno \(errno))")
+            }
+        } catch let e as LuaError {
+            throw e
+        } catch {
+            throw LuaError.file(path: url.path, message: "cannot write: \(error.localizedDescription)")
+        }
+    }
+
+    static func jsonEscape(_ s: String) -> String {
+        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+    }
+}

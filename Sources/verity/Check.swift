@@ -1,0 +1,74 @@
+// `verity check RECIPE.lua`: loads a recipe in the sandbox, applies --set overrides, validates it,
+// dry-runs every plugin on the first training example, and prints the rendered prompt and the
+// reward of the example's own answer. Exits non-zero with the typed error otherwise. Flag parsing
+// and printing only; the work is `RecipeLoader` in VerityLua.
+import ArgumentParser
+import Foundation
+import VerityLua
+
+/// `verity check`: validate a recipe before training.
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Load, validate and dry-run a recipe on its first training example.")
+
+    @Argument(help: "The recipe file (a Lua script returning a table).")
+    var recipe: String
+
+    @Option(name: .customLong("set"), help: "Override a recipe key before validation, e.g. --set rollout.n=16 (repeatable).")
+    var overrides: [String] = []
+
+    @Flag(name: .customLong("allow-io"), help: "Open Lua's io and os libraries to scripts (recorded in the run folder).")
+    var allowIO = false
+
+    @Option(name: .customLong("lib"), help: "An extra folder `require` may load modules from (repeatable).")
+    var libraries: [String] = []
+
+    @Option(name: .customLong("run-dir"), help: "Write recipe.lua, scripts.sha256 and sandbox.json into this folder.")
+    var runDir: String?
+
+    @Option(name: .customLong("lua-instructions"), help: "Instruction budget per Lua call (0 = unlimited).")
+    var instructions: Int = LuaOptions().instructionBudget
+
+    @Option(name: .customLong("lua-memory-mb"), help: "Memory cap of the Lua state in MiB (0 = unlimited).")
+    var memoryMB: Int = LuaOptions().memoryLimit >> 20
+
+    func run() throws {
+        let options = LuaOptions(instructionBudget: instructions, memoryLimit: memoryMB << 20,
+                                 allowIO: allowIO, libraryRoots: libraries)
+        do {
+            let loaded = try RecipeLoader.load(path: recipe, overrides: overrides, options: options,
+                                               services: cliHostServices(), onPrompt: { prompt in
+                print("--- rendered prompt (first training example) ---")
+                print(prompt, terminator: prompt.hasSuffix("\n") ? "" : "\n")
+                print("--- end of prompt ---")
+            })
+            let r = loaded.recipe, dry = loaded.dryRun
+            let metrics = dry.reward.metrics.keys.sorted().map { "\($0)=\(dry.reward.metrics[$0] ?? 0)" }.joined(separator: " ")
+            print("reward of the example's own answer \(dry.response): \(dry.reward.reward)" + (metrics.isEmpty ? "" : "  [\(metrics)]"))
+            print("loss mix at step 0: " + dry.lossMix.keys.sorted().map { "\($0)=\(dry.lossMix[$0] ?? 0)" }.joined(separator: " "))
+            if !dry.schedules.isEmpty {
+                print("schedules at step 0: " + dry.schedules.keys.sorted().map { "\($0)=\(dry.schedules[$0] ?? 0)" }.joined(separator: " "))
+            }
+            if let evalPrompt = dry.evalPrompt { print("eval prompt: \(evalPrompt.utf8.count) bytes") }
+            print("recipe \(r.file): ok — \(r.name), \(r.algorithm), \(r.steps) steps, model \(r.model), data \(loaded.trainData.path)")
+            print("scripts loaded (sha256):")
+            for s in loaded.state.loadedScripts { print("  \(s.sha256)  \(s.displayName)") }
+            if allowIO { print("warning: io and os were opened to scripts (--allow-io)") }
+            if let runDir {
+                try RunRecord.write(loaded, to: URL(fileURLWithPath: runDir))
+                print("wrote \(runDir)/recipe.lua, scripts.sha256, sandbox.json")
+            }
+        } catch let error as LuaError {
+            FileHandle.standardError.write(Data("verity check: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// The verifier and tokenizer behind `verity.math.*` and `verity.tokens` for the CLI.
+/// Integration point: wire `VerityVerify.Grader(profile:)` (extract / equal / grade) and the
+/// run's `VerityTokenizer` here. Until they are wired, those Lua functions raise a clear
+/// "not available" error rather than using a stand-in grader.
+func cliHostServices() -> HostServices {
+    HostServices()
+}
