@@ -1,0 +1,358 @@
+// The semantic comparator behind the `math-verify` and `verity` profiles: answer normalization
+// (units, \text, degrees, money, thousands separators, percentages), parsing into `Expr`, and
+// structure-aware equality (unordered sets and lists, intervals with openness, relations with
+// flips and scaling, inequality ↔ interval, ±, matrices, text). The two profiles share this code and
+// differ only by `SemanticOptions`, which records the Math-Verify behaviours (RULES.md E.3–E.4)
+// that the `verity` profile deliberately does not copy.
+
+// MARK: - Options
+
+/// Switches that separate Math-Verify's observed behaviour from Verity's own rules.
+struct SemanticOptions: Sendable {
+    /// Numeric tolerance.
+    var tolerance: Tolerance
+    /// English number words (`seventeen` = 17).
+    var numberWords: Bool
+    /// `65e0`, `6e-4` as scientific notation.
+    var sciE: Bool
+    /// `9.` as 9.
+    var trailingPeriod: Bool
+    /// `°`, `1\,940`, `1 250`, `(2,∞)` and similar written forms.
+    var lenientWriting: Bool
+    /// `6 + 9j` as a complex number.
+    var imaginaryJ: Bool
+    /// `x%` also equals x (not only x/100).
+    var percentEitherWay: Bool
+    /// A numbered base subscript may be dropped (`52_8` = 52).
+    var baseSubscriptLenient: Bool
+    /// A column vector equals the tuple of its entries.
+    var vectorTuple: Bool
+    /// Trailing plain words after a number are a unit (`12.8 miles per hour`).
+    var trailingWordsAreUnits: Bool
+
+    static let mathVerify = SemanticOptions(tolerance: .rounded6, numberWords: false, sciE: false, trailingPeriod: false,
+                                            lenientWriting: false, imaginaryJ: false, percentEitherWay: true,
+                                            baseSubscriptLenient: true, vectorTuple: false, trailingWordsAreUnits: false)
+    static let verity = SemanticOptions(tolerance: .relative(1e-9), numberWords: true, sciE: true, trailingPeriod: true,
+                                        lenientWriting: true, imaginaryJ: true, percentEitherWay: true,
+                                        baseSubscriptLenient: false, vectorTuple: true, trailingWordsAreUnits: true)
+}
+
+// MARK: - Normalization
+
+enum Semantic {
+    static let unitWords: Set<String> = [
+        "cm", "m", "km", "mm", "in", "inch", "inches", "ft", "feet", "foot", "yd", "yard", "yards", "mile", "miles", "meter",
+        "meters", "metre", "metres", "centimeter", "centimeters", "kg", "g", "gram", "grams", "lb", "lbs", "pound", "pounds",
+        "s", "sec", "second", "seconds", "min", "minute", "minutes", "hr", "hour", "hours", "day", "days", "week", "weeks",
+        "month", "months", "year", "years", "unit", "units", "square", "sq", "cubic", "degree", "degrees", "dollar",
+        "dollars", "cent", "cents", "mph", "per", "and", "l", "liter", "liters", "ml", "cups", "cup", "people", "ways",
+        "times", "points", "students", "marbles", "apples", "mm^2", "cm^2", "m^2", "ft^2", "in^2", "units^2",
+        "percent", "radians", "rad", "sqft", "hours.", "feet.",
+    ]
+
+    /// Strip the decorations that never change an answer's value; returns the text and whether it carried a percent sign.
+    static func normalize(_ input: Bytes, _ o: SemanticOptions) -> (Bytes, Bool) {
+        var s = input.trimmed()
+        if s.count > 20_000 { return (s, false) }
+        // Delimiters and spacing macros.
+        for (a, b) in [("\\displaystyle", ""), ("\\!", ""), ("\\left", ""), ("\\right", ""), ("\\$", ""), ("$", ""),
+                       ("\\(", ""), ("\\)", ""), ("\\[", ""), ("\\]", ""), ("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"),
+                       ("\\cfrac", "\\frac"), ("^{\\circ}", ""), ("^\\circ", ""), ("{}^\\circ", ""), ("\\degree", ""), ("\\,", " "), ("\\;", " "),
+                       ("\\ ", " "), ("~", " "), ("\\textbf", "\\text"), ("\\mathrm", "\\text"), ("\\textrm", "\\text"), ("\\mbox", "\\text"),
+                       ("\\textnormal", "\\text"), ("\\mathbf", "\\text"), ("\\quad", " "), ("{,}", ",")] {
+            s = s.replacing(Bytes(a), Bytes(b))
+        }
+        if o.lenientWriting {
+            s = s.replacing(Bytes("\u{00B0}"), []).replacing(Bytes("\u{221E}"), Bytes("\\infty"))
+        }
+        if o.imaginaryJ && s.contains(106) && !s.contains(105) && !s.contains(92) { s = s.map { $0 == 106 ? 105 : $0 } }
+        s = s.trimmed()
+        if o.trailingPeriod { while s.last == 46 { s.removeLast() } }
+        // Percent.
+        var percent = false
+        if s.ends(Bytes("\\%")) { s.removeLast(2); percent = true } else if s.last == 37 { s.removeLast(); percent = true }
+        else if s.ends(Bytes(" percent")) { s.removeLast(8); percent = true }
+        s = s.trimmed()
+        // Trailing \text{unit} (and ^2 after it).
+        s = dropTrailingUnits(s, o)
+        // Thousands separators.
+        s = stripThousands(s, o)
+        return (s.trimmed(), percent)
+    }
+
+    /// Remove `\text{...}` groups at the end whose words are units, and plain unit words after a number.
+    static func dropTrailingUnits(_ s: Bytes, _ o: SemanticOptions) -> Bytes {
+        var s = s
+        for _ in 0..<3 {
+            var t = s.trimmed()
+            if t.ends(Bytes("^2")) || t.ends(Bytes("^3")) { t.removeLast(2); t = t.trimmed() }
+            guard t.last == 125, let k = t.findLast(Bytes("\\text{")) else { break }
+            let inner = Bytes(t[(k + 6)..<(t.count - 1)]).trimmed()
+            let head = Bytes(t[..<k]).trimmed()
+            if head.isEmpty { break }
+            let words = inner.split(on: [32]).filter { !$0.isEmpty }
+            if !words.isEmpty && words.allSatisfy({ w in w.allSatisfy { isAlpha($0) || $0 == 94 || isDigit($0) || $0 == 46 } }) {
+                s = head
+            } else { break }
+        }
+        // Plain words after a leading number: "5 meters", "12.8 miles per hour", "36 dollars".
+        let t = s.trimmed()
+        if let sp = t.find([32]) {
+            let head = Bytes(t[..<sp]), tail = Bytes(t[(sp + 1)...]).trimmed()
+            let words = tail.split(on: [32]).filter { !$0.isEmpty }
+            let numeric = pyFloat(head.removingAll(44)) != nil
+            if numeric && !words.isEmpty && words.allSatisfy({ $0.allSatisfy(isAlpha) }) {
+                if o.trailingWordsAreUnits || words.allSatisfy({ unitWords.contains($0.string) }) && words.count == 1 { return head }
+            }
+        }
+        return s
+    }
+
+    /// `10,080`, `1\,940` (already a space), `32,\!348`, `1 250` → digits only, where the grouping is proper.
+    static func stripThousands(_ s: Bytes, _ o: SemanticOptions) -> Bytes {
+        // Proper comma grouping on a number alone.
+        func grouped(_ t: Bytes, sep: UInt8) -> Bytes? {
+            var u = t[...]
+            var sign: Bytes = []
+            if u.first == 45 { sign = [45]; u = u.dropFirst() }
+            let parts = Bytes(u).split(on: [sep])
+            guard parts.count >= 2, let f = parts.first, f.count >= 1, f.count <= 3, allDigits(f) else { return nil }
+            for (k, p) in parts.enumerated().dropFirst() {
+                if k == parts.count - 1 {
+                    let ip = p.split(on: [46])
+                    guard ip[0].count == 3, allDigits(ip[0]), ip.count <= 2, ip.count == 1 || allDigits(ip[1]) else { return nil }
+                } else { guard p.count == 3, allDigits(p) else { return nil } }
+            }
+            return sign + parts.joined()
+        }
+        let t = s.trimmed()
+        if let g = grouped(t.removingAll(32).count == t.count ? t : t, sep: 44) { return g }
+        if o.lenientWriting {
+            let collapsed = t.replacing(Bytes(", "), [44])
+            if let g = grouped(collapsed, sep: 44) { return g }
+            if let g = grouped(t, sep: 32) { return g }
+        }
+        return s
+    }
+
+    // MARK: - Parsing
+
+    static func parse(_ s: Bytes, _ o: SemanticOptions) -> Expr? {
+        var opt = ParseOptions()
+        opt.ascii = o.sciE
+        if s.isEmpty { return nil }
+        if let e = parseMath(s, opt) { return e }
+        // Fall back to text: \text{word} or a bare word.
+        return nil
+    }
+
+    /// Text answers: `\text{Evelyn}`, `even`, `(C)` → lower-cased words.
+    static func textForm(_ s: Bytes) -> Bytes {
+        var t = s
+        for k in ["\\text", "\\textbf", "\\mathrm", "\\textit"] { t = t.replacing(Bytes(k), []) }
+        return t.filter { $0 != 123 && $0 != 125 && $0 != 40 && $0 != 41 && !isSpace($0) }.lowered()
+    }
+
+    /// A multiple-choice letter written as `C`, `(C)`, `\text{(C)}`, `\textbf{C}`.
+    static func choiceLetter(_ s: Bytes) -> UInt8? {
+        let t = textForm(s).uppered()
+        if t.count == 1, t[0] >= 65, t[0] <= 69 { return t[0] }
+        return nil
+    }
+
+    // MARK: - Equality
+
+    /// Whether `pred` equals `gold` (both already-extracted answers).
+    static func equal(gold: Bytes, pred: Bytes, _ o: SemanticOptions) -> Bool {
+        let (g, gp) = normalize(gold, o), (p, pp) = normalize(pred, o)
+        if p.isEmpty || g.isEmpty { return false }
+        if g == p && gp == pp { return true }
+        if let gl = choiceLetter(g) { return choiceLetter(p) == gl }
+        var ge = parse(g, o), pe = parse(p, o)
+        if o.numberWords {
+            if ge == nil, let w = QwenEval.wordToNumberStrict(g) { ge = parseMath(w) }
+            if pe == nil, let w = QwenEval.wordToNumberStrict(p) { pe = parseMath(w) }
+        }
+        guard var x = ge, var y = pe else {
+            return textForm(g) == textForm(p) && !textForm(g).isEmpty
+        }
+        if o.baseSubscriptLenient { x = dropBase(x); y = dropBase(y) }
+        if gp != pp {
+            let hundredth = Expr.num(Rat(1, 100)!)
+            let xs = gp ? Expr.mul([x, hundredth]) : x, ys = pp ? Expr.mul([y, hundredth]) : y
+            if exprEqual(xs, ys, o, 0) { return true }
+            if o.percentEitherWay && exprEqual(x, y, o, 0) { return true }
+            return false
+        }
+        if exprEqual(x, y, o, 0) { return true }
+        if case .text = x, case .text = y { return textForm(g) == textForm(p) }
+        return false
+    }
+
+    static func dropBase(_ e: Expr) -> Expr { e }
+
+    /// Structural equality with gold `a` and prediction `b`.
+    static func exprEqual(_ a: Expr, _ b: Expr, _ o: SemanticOptions, _ depth: Int) -> Bool {
+        if depth > 12 { return false }
+        if a == b { return true }
+        switch (a, b) {
+        case (.text(let x), .text(let y)): return textForm(Bytes(x)) == textForm(Bytes(y))
+        case (.rel(let xs, let xo), .rel(let ys, let yo)):
+            if xo.allSatisfy({ $0 == "=" }) && yo.allSatisfy({ $0 == "=" }) && xo.count > 1 || yo.count > 1 {
+                if let l1 = xs.last, let l2 = ys.last, isAssignment(a), isAssignment(b) { return exprEqual(l1, l2, o, depth + 1) }
+            }
+            if let ia = interval(of: a), let ib = interval(of: b) { return exprEqual(ia, ib, o, depth + 1) }
+            return relationEqual(xs, xo, ys, yo, o)
+        case (.rel, _):
+            if isAssignment(a), case .rel(let xs, _) = a, let r = xs.last { return exprEqual(r, b, o, depth + 1) }
+            if let ia = interval(of: a) { return exprEqual(ia, b, o, depth + 1) }
+            return false
+        case (_, .rel):
+            if isAssignment(b), case .rel(let ys, _) = b, let r = ys.last { return exprEqual(a, r, o, depth + 1) }
+            if let ib = interval(of: b) { return exprEqual(a, ib, o, depth + 1) }
+            return false
+        case (.pm(let u, let v), _):
+            return exprEqual(.set([.add([u, v]), .add([u, .neg(v)])]), b, o, depth + 1)
+        case (_, .pm(let u, let v)):
+            return exprEqual(a, .set([.add([u, v]), .add([u, .neg(v)])]), o, depth + 1)
+        case (.tuple(let xs, let o1, let c1), .tuple(let ys, let o2, let c2)):
+            if o1 == 0 && o2 == 0 { return multisetEqual(xs, ys, o, depth) }
+            if (o1 == 0) != (o2 == 0) { return false }
+            guard xs.count == ys.count else { return false }
+            if xs.count == 2 && (o1 != o2 || c1 != c2) { return false }
+            return zip(xs, ys).allSatisfy { exprEqual($0, $1, o, depth + 1) }
+        case (.set(let xs), .set(let ys)): return multisetEqual(xs, ys, o, depth)
+        case (.set(let xs), .tuple(let ys, 0, 0)), (.tuple(let xs, 0, 0), .set(let ys)): return multisetEqual(xs, ys, o, depth)
+        case (.set(let xs), _) where xs.count == 1: return exprEqual(xs[0], b, o, depth + 1)
+        case (_, .set(let ys)) where ys.count == 1: return exprEqual(a, ys[0], o, depth + 1)
+        case (.union(let xs), .union(let ys)): return multisetEqual(xs, ys, o, depth)
+        case (.matrix(let m1), .matrix(let m2)):
+            guard m1.count == m2.count else { return false }
+            for (r1, r2) in zip(m1, m2) {
+                guard r1.count == r2.count, zip(r1, r2).allSatisfy({ exprEqual($0, $1, o, depth + 1) }) else { return false }
+            }
+            return true
+        case (.matrix(let m), .tuple(let ys, let op, _)), (.tuple(let ys, let op, _), .matrix(let m)):
+            guard o.vectorTuple, op == 40 || op == 91, m.allSatisfy({ $0.count == 1 }), m.count == ys.count else { return false }
+            return zip(m.map { $0[0] }, ys).allSatisfy { exprEqual($0, $1, o, depth + 1) }
+        default:
+            if a.isScalar && b.isScalar { return scalarEqual(a, b, o.tolerance) }
+            return false
+        }
+    }
+
+    static func multisetEqual(_ xs: [Expr], _ ys: [Expr], _ o: SemanticOptions, _ depth: Int) -> Bool {
+        guard xs.count == ys.count, xs.count <= 64 else { return false }
+        var used = [Bool](repeating: false, count: ys.count)
+        for x in xs {
+            var found = false
+            for (j, y) in ys.enumerated() where !used[j] && exprEqual(x, y, o, depth + 1) { used[j] = true; found = true; break }
+            if !found { return false }
+        }
+        return true
+    }
+
+    /// `x = ...` with a single-symbol left side (possibly a chain `x = a = b`).
+    static func isAssignment(_ e: Expr) -> Bool {
+        guard case .rel(let xs, let ops) = e, ops.allSatisfy({ $0 == "=" }) else { return false }
+        if case .sym = xs[0] { return true }
+        if case .fn = xs[0] { return true }
+        if case .mul(let fs) = xs[0], fs.count == 2, case .sym = fs[0], case .tuple = fs[1] { return true }
+        return ops.count > 1
+    }
+
+    /// A one-variable inequality (or `x \in I`) as an interval.
+    static func interval(of e: Expr) -> Expr? {
+        guard case .rel(let xs, let ops) = e else { return nil }
+        let inf = Expr.sym("inf"), ninf = Expr.neg(.sym("inf"))
+        func isVar(_ x: Expr) -> Bool { if case .sym(let n) = x { return !constantNames.contains(n) }; return false }
+        if ops == ["in"], isVar(xs[0]) { return xs[1] }
+        if ops.count == 1 {
+            let (l, r, op) = (xs[0], xs[1], ops[0])
+            if isVar(l) {
+                switch op {
+                case "<": return .tuple([ninf, r], 40, 41)
+                case "<=": return .tuple([ninf, r], 40, 93)
+                case ">": return .tuple([r, inf], 40, 41)
+                case ">=": return .tuple([r, inf], 91, 41)
+                default: return nil
+                }
+            }
+            if isVar(r) {
+                switch op {
+                case "<": return .tuple([l, inf], 40, 41)
+                case "<=": return .tuple([l, inf], 91, 41)
+                case ">": return .tuple([ninf, l], 40, 41)
+                case ">=": return .tuple([ninf, l], 40, 93)
+                default: return nil
+                }
+            }
+        }
+        if ops.count == 2, isVar(xs[1]) {
+            if ops.allSatisfy({ $0 == "<" || $0 == "<=" }) {
+                return .tuple([xs[0], xs[2]], ops[0] == "<" ? 40 : 91, ops[1] == "<" ? 41 : 93)
+            }
+            if ops.allSatisfy({ $0 == ">" || $0 == ">=" }) {
+                return .tuple([xs[2], xs[0]], ops[1] == ">" ? 40 : 91, ops[0] == ">" ? 41 : 93)
+            }
+        }
+        return nil
+    }
+
+    /// Relations: equal when L−R agree up to a nonzero constant factor (positive for inequalities, after flipping).
+    static func relationEqual(_ xs: [Expr], _ xo: [String], _ ys: [Expr], _ yo: [String], _ o: SemanticOptions) -> Bool {
+        guard xo.count == 1, yo.count == 1 else {
+            return xo == yo && xs.count == ys.count && zip(xs, ys).allSatisfy { scalarEqual($0, $1, o.tolerance) }
+        }
+        func canon(_ l: Expr, _ op: String, _ r: Expr) -> (String, Expr) {
+            switch op {
+            case ">": return ("<", .add([r, .neg(l)]))
+            case ">=": return ("<=", .add([r, .neg(l)]))
+            case "<", "<=": return (op, .add([l, .neg(r)]) )
+            default: return (op, .add([l, .neg(r)]))
+            }
+        }
+        let (op1, d1) = canon(xs[0], xo[0], xs[1]), (op2, d2) = canon(ys[0], yo[0], ys[1])
+        // Direction: a < b is l - r < 0, flipped form r - l > 0 → we negate for '>' forms.
+        let n1: Expr = (xo[0] == ">" || xo[0] == ">=") ? .neg(d1) : d1
+        let n2: Expr = (yo[0] == ">" || yo[0] == ">=") ? .neg(d2) : d2
+        guard op1 == op2 else { return false }
+        if op1 == "=" || op1 == "!=" { return proportional(d1, d2, positiveOnly: false) }
+        return proportional(n1, n2, positiveOnly: true)
+    }
+
+    /// Whether a = c·b for a constant c ≠ 0 (c > 0 when `positiveOnly`), by evaluation at seeded points.
+    static func proportional(_ a: Expr, _ b: Expr, positiveOnly: Bool) -> Bool {
+        if scalarEqual(a, b, .relative(1e-9)) { return true }
+        if !positiveOnly && scalarEqual(a, .neg(b), .relative(1e-9)) { return true }
+        var vars = Set<String>()
+        a.collectSymbols(into: &vars); b.collectSymbols(into: &vars)
+        if vars.isEmpty || vars.count > 6 { return false }
+        var rng = SplitMix64(seed: 0xC0FFEE)
+        var ratio: Double? = nil
+        var agree = 0
+        for _ in 0..<12 {
+            var env: [String: Cx] = [:]
+            for n in vars { env[n] = Cx(-3 + 6 * Double(rng.next() >> 11) / Double(1 << 53)) }
+            var budget = 20_000
+            guard let va = evalC(a, env, &budget), let vb = evalC(b, env, &budget), va.isFinite, vb.isFinite,
+                  va.im == 0, vb.im == 0, abs(vb.re) > 1e-9 else { continue }
+            let r = va.re / vb.re
+            if let q = ratio { if abs(r - q) > 1e-8 * max(1, abs(q)) { return false } } else { ratio = r }
+            agree += 1
+        }
+        guard let q = ratio, agree >= 3, abs(q) > 1e-12 else { return false }
+        return !positiveOnly || q > 0
+    }
+}
+
+extension QwenEval {
+    /// Number words only when the whole string is made of number words (not word2number's permissive filter).
+    static func wordToNumberStrict(_ s: Bytes) -> Bytes? {
+        let low = s.map { $0 == 45 ? 32 : $0 }.lowered()
+        let words = low.split(whereSeparator: isSpace).map { Bytes($0).string }
+        guard !words.isEmpty, words.allSatisfy({ numberWords[$0] != nil || $0 == "and" }) else { return nil }
+        return wordToNumber(Bytes(words.filter { $0 != "and" }.joined(separator: " ")))
+    }
+}
