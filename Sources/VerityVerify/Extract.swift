@@ -59,6 +59,7 @@ enum Scan {
                 if let e = rest.find(Bytes("\\]")) ?? rest.find(Bytes("$$")) { rest = Bytes(rest[..<e]) }
             } else { rest = head }
         }
+        for stop in [". I hope", "<|", ". Hence", ". This"] { if let e = rest.find(Bytes(stop)) { rest = Bytes(rest[..<e]) } }
         var a = rest.trimmed().replacing(Bytes("**"), []).trimmed()
         a = a.lstripping([58]).trimmed()
         if a.first == 36, let e = Bytes(a.dropFirst()).find([36]) { a = Bytes(a[1...e]) }
@@ -89,6 +90,40 @@ enum Scan {
         }
         guard let b = best?.1.trimmed(), !b.isEmpty else { return nil }
         return b
+    }
+
+    /// All closed boxes at the end of the text that are separated only by commas, "and", spacing or math delimiters,
+    /// joined with ", " (a list of answers written one box each); nil when there is no closed non-empty box.
+    static func boxGroup(_ t: Bytes) -> Bytes? {
+        var spans: [(Int, Int, Bytes)] = []
+        var i = 0
+        while spans.count < 64, let k = t.find(Bytes("\\boxed{"), from: i) {
+            var depth = 0, q = k + 6, close = -1
+            while q < t.count {
+                if t[q] == 123 { depth += 1 } else if t[q] == 125 { depth -= 1; if depth == 0 { close = q; break } }
+                q += 1
+            }
+            if close < 0 { break }
+            let inner = Bytes(t[(k + 7)..<close]).trimmed()
+            if !inner.isEmpty { spans.append((k, close + 1, inner)) }
+            i = close + 1
+        }
+        guard var group = spans.last.map({ [$0] }) else { return nil }
+        var j = spans.count - 2
+        while j >= 0 {
+            let gap = Bytes(t[spans[j].1..<group[0].0])
+            var g = gap
+            for sep in ["\\text{and}", "\\text{ and }", "\\quad", "\\qquad", "\\]", "\\[", "\\)", "\\(", "and", "or", "$", ",", ";", "\\,"] {
+                g = g.replacing(Bytes(sep), [])
+            }
+            if !g.allSatisfy(isSpace) || gap.count > 60 { break }
+            group.insert(spans[j], at: 0)
+            j -= 1
+        }
+        if group.count == 1 { return group[0].2 }
+        var out = Bytes()
+        for (n, s) in group.enumerated() { if n > 0 { out += Bytes(", ") }; out += s.2 }
+        return out
     }
 
     /// Text after the last `</think>`, or the whole text.
@@ -124,12 +159,61 @@ enum MathVerify {
 // MARK: - Verity extraction and grading
 
 enum VerityRules {
+    /// A run of three or more letters not introduced by a backslash, that is not a function name or inside `\text{}`.
+    static func looksLikeProse(_ a: Bytes) -> Bool {
+        var i = 0
+        var words = 0
+        while i < a.count {
+            if a[i] == 92 {
+                i += 1
+                while i < a.count && isAlpha(a[i]) { i += 1 }
+                continue
+            }
+            if isAlpha(a[i]) {
+                let st = i
+                while i < a.count && isAlpha(a[i]) { i += 1 }
+                if i - st >= 4 && asciiFunctions[Bytes(a[st..<i]).string] == nil && Bytes(a[st..<i]) != Bytes("pi") { words += 1 }
+                continue
+            }
+            i += 1
+        }
+        return words >= 1
+    }
+
     /// Verity's extraction: after any `</think>`, the last non-empty closed box, else a Minerva or answer phrase; else nil.
     static func extract(_ response: Bytes) -> Bytes? {
         let t = Scan.afterThink(response)
-        if let b = Scan.lastBox(t, allowUnclosed: false) { return b }
-        if let k = t.findLast(Bytes("final answer is $")), let e = t.find(Bytes("$. I hope"), from: k) { return Bytes(t[(k + 17)..<e]).trimmed() }
-        return Scan.afterPhrase(t, Scan.answerPhrases)
+        // The last stated answer wins: a Minerva line or answer phrase after the last box overrides it.
+        let lastBoxAt = max(t.findLast(Bytes("\\boxed")) ?? -1, t.findLast(Bytes("\\fbox")) ?? -1)
+        if let k = t.findLast(Bytes("final answer is $")), k > lastBoxAt, let e = t.find(Bytes("$. I hope"), from: k) {
+            return Bytes(t[(k + 17)..<e]).trimmed()
+        }
+        if lastBoxAt >= 0 {
+            let tail = Bytes(t[lastBoxAt...])
+            if let a = Scan.afterPhrase(tail, Scan.answerPhrases), parses(a) { return a }
+            if let b = Scan.boxGroup(t) { return b }
+            if let b = Scan.lastBox(t, allowUnclosed: false) { return b }
+        }
+        if let a = Scan.afterPhrase(t, Scan.answerPhrases) {
+            if parses(a) { return a }
+            if let m = Scan.lastMathSpan(a), parses(m, words: true) { return m }
+            let n = QwenEval.lastNumber(a.removingAll(44))
+            return n.isEmpty ? a : n
+        }
+        // A short response is its own answer: the whole text if it is mathematics, else its last math span.
+        if t.count <= 400 {
+            let whole = t.trimmed()
+            if parses(whole) { return whole }
+            if let m = Scan.lastMathSpan(t), parses(m, words: true) { return m }
+        }
+        return nil
+    }
+
+    /// Whether `a` normalizes and parses as an answer (and is not a sentence).
+    static func parses(_ a: Bytes, words: Bool = false) -> Bool {
+        let (n, _) = Semantic.normalize(a, .verity)
+        if !words && looksLikeProse(n) && !(n.allSatisfy(isAlpha)) { return false }
+        return !n.isEmpty && (Semantic.parse(n, .verity) != nil || QwenEval.wordToNumberStrict(n) != nil || Semantic.choiceLetter(n) != nil)
     }
 
     /// Whether two bare answers are equal under Verity's rules.

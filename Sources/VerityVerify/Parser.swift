@@ -111,7 +111,7 @@ struct MathParser {
         skipSpace()
         let table: [(String, String)] = [
             ("\\leqslant", "<="), ("\\geqslant", ">="), ("\\leq", "<="), ("\\geq", ">="), ("\\le", "<="), ("\\ge", ">="),
-            ("\\neq", "!="), ("\\ne", "!="), ("\\lt", "<"), ("\\gt", ">"), ("\\in", "in"), ("\\approx", "="),
+            ("\\neq", "!="), ("\\ne", "!="), ("\\lt", "<"), ("\\gt", ">"), ("\\in", "in"), ("\\approx", "~"),
             ("<=", "<="), (">=", ">="), ("!=", "!="), ("=", "="), ("<", "<"), (">", ">"),
             ("\u{2264}", "<="), ("\u{2265}", ">="), ("\u{2260}", "!="), ("\u{2208}", "in"),
         ]
@@ -548,6 +548,7 @@ struct MathParser {
             let t = inner.trimmed()
             if t.isEmpty { return parseAtomOrEmpty() }
             if t.count == 1 && isAlpha(t[0]) { return subscripted(symbol(t.string)) }
+            if t.count >= 2 && t.allSatisfy({ isAlpha($0) || $0 == 32 || $0 == 39 }) { return .text(t.string) }
             if let e = parseMath(t, opt), !(e.hasText) {
                 if case .text = e { return e }
                 return e

@@ -55,6 +55,22 @@ enum Semantic {
     static func normalize(_ input: Bytes, _ o: SemanticOptions) -> (Bytes, Bool) {
         var s = input.trimmed()
         if s.count > 20_000 { return (s, false) }
+        // A doubled backslash before a command name outside a matrix is an escaping accident (`\\frac`).
+        if !s.has(Bytes("\\begin")) {
+            var out = Bytes(), i = 0
+            while i < s.count {
+                if s[i] == 92 && i + 2 < s.count && s[i + 1] == 92 && isAlpha(s[i + 2]) { i += 1; continue }
+                out.append(s[i]); i += 1
+            }
+            s = out
+        }
+        // Protect row separators `\\` from the single-backslash rules below.
+        s = s.replacing(Bytes("\\\\"), [1])
+        if o.lenientWriting {
+            s = s.replacing(Bytes("\\text{ and }"), Bytes(",")).replacing(Bytes("\\text{and}"), Bytes(","))
+                .replacing(Bytes(" and "), Bytes(", ")).replacing(Bytes("\\quad"), Bytes(" "))
+            s = fixSqrtDigits(s)
+        }
         // Delimiters and spacing macros.
         for (a, b) in [("\\displaystyle", ""), ("\\!", ""), ("\\left", ""), ("\\right", ""), ("\\$", ""), ("$", ""),
                        ("\\(", ""), ("\\)", ""), ("\\[", ""), ("\\]", ""), ("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"),
@@ -78,7 +94,28 @@ enum Semantic {
         s = dropTrailingUnits(s, o)
         // Thousands separators.
         s = stripThousands(s, o)
+        s = s.replacing([1], Bytes("\\\\"))
         return (s.trimmed(), percent)
+    }
+
+    /// `\sqrt 53` and `\sqrt53` → `\sqrt{53}` (the whole digit run, as a reader means it).
+    static func fixSqrtDigits(_ s: Bytes) -> Bytes {
+        let key = Bytes("\\sqrt")
+        guard s.has(key) else { return s }
+        var out = Bytes(), i = 0
+        while i < s.count {
+            if s.has(key, at: i) {
+                out += key; i += key.count
+                var j = i
+                while j < s.count && s[j] == 32 { j += 1 }
+                var k = j
+                while k < s.count && isDigit(s[k]) { k += 1 }
+                if k > j { out += [123] + Bytes(s[j..<k]) + [125]; i = k }
+                continue
+            }
+            out.append(s[i]); i += 1
+        }
+        return out
     }
 
     /// Remove `\text{...}` groups at the end whose words are units, and plain unit words after a number.
@@ -102,7 +139,7 @@ enum Semantic {
             let head = Bytes(t[..<sp]), tail = Bytes(t[(sp + 1)...]).trimmed()
             let words = tail.split(on: [32]).filter { !$0.isEmpty }
             let numeric = pyFloat(head.removingAll(44)) != nil
-            if numeric && !words.isEmpty && words.allSatisfy({ $0.allSatisfy(isAlpha) }) {
+            if numeric && !words.isEmpty && words.allSatisfy({ $0.allSatisfy(isAlpha) && ($0.count >= 3 || unitWords.contains($0.string)) }) {
                 if o.trailingWordsAreUnits || words.allSatisfy({ unitWords.contains($0.string) }) && words.count == 1 { return head }
             }
         }
@@ -117,7 +154,7 @@ enum Semantic {
             var sign: Bytes = []
             if u.first == 45 { sign = [45]; u = u.dropFirst() }
             let parts = Bytes(u).split(on: [sep])
-            guard parts.count >= 2, let f = parts.first, f.count >= 1, f.count <= 3, allDigits(f) else { return nil }
+            guard parts.count >= 2, let f = parts.first, f.count >= 1, f.count <= 3, allDigits(f), f[0] != 48 else { return nil }
             for (k, p) in parts.enumerated().dropFirst() {
                 if k == parts.count - 1 {
                     let ip = p.split(on: [46])
@@ -127,7 +164,9 @@ enum Semantic {
             return sign + parts.joined()
         }
         let t = s.trimmed()
-        if let g = grouped(t.removingAll(32).count == t.count ? t : t, sep: 44) { return g }
+        if let g = grouped(t, sep: 44) { return g }
+        // `0,111`: a decimal comma (no thousands group starts with 0).
+        if o.lenientWriting, t.count > 2, t[0] == 48, t[1] == 44, allDigits(Bytes(t[2...])) { return [48, 46] + Bytes(t[2...]) }
         if o.lenientWriting {
             let collapsed = t.replacing(Bytes(", "), [44])
             if let g = grouped(collapsed, sep: 44) { return g }
@@ -171,8 +210,8 @@ enum Semantic {
         if let gl = choiceLetter(g) { return choiceLetter(p) == gl }
         var ge = parse(g, o), pe = parse(p, o)
         if o.numberWords {
-            if ge == nil, let w = QwenEval.wordToNumberStrict(g) { ge = parseMath(w) }
-            if pe == nil, let w = QwenEval.wordToNumberStrict(p) { pe = parseMath(w) }
+            if let w = QwenEval.wordToNumberStrict(g) { ge = parseMath(w) }
+            if let w = QwenEval.wordToNumberStrict(p) { pe = parseMath(w) }
         }
         guard var x = ge, var y = pe else {
             return textForm(g) == textForm(p) && !textForm(g).isEmpty
@@ -186,7 +225,13 @@ enum Semantic {
             return false
         }
         if exprEqual(x, y, o, 0) { return true }
-        if case .text = x, case .text = y { return textForm(g) == textForm(p) }
+        if isText(x) || isText(y) { return textForm(g) == textForm(p) && !textForm(g).isEmpty }
+        return false
+    }
+
+    /// A `\text{...}` answer.
+    static func isText(_ e: Expr) -> Bool {
+        if case .text = e { return true }
         return false
     }
 
@@ -200,16 +245,16 @@ enum Semantic {
         case (.text(let x), .text(let y)): return textForm(Bytes(x)) == textForm(Bytes(y))
         case (.rel(let xs, let xo), .rel(let ys, let yo)):
             if xo.allSatisfy({ $0 == "=" }) && yo.allSatisfy({ $0 == "=" }) && xo.count > 1 || yo.count > 1 {
-                if let l1 = xs.last, let l2 = ys.last, isAssignment(a), isAssignment(b) { return exprEqual(l1, l2, o, depth + 1) }
+                if isAssignment(a), isAssignment(b), let l1 = assignedValue(a), let l2 = assignedValue(b) { return exprEqual(l1, l2, o, depth + 1) }
             }
             if let ia = interval(of: a), let ib = interval(of: b) { return exprEqual(ia, ib, o, depth + 1) }
             return relationEqual(xs, xo, ys, yo, o)
         case (.rel, _):
-            if isAssignment(a), case .rel(let xs, _) = a, let r = xs.last { return exprEqual(r, b, o, depth + 1) }
+            if isAssignment(a), let r = assignedValue(a) { return exprEqual(r, b, o, depth + 1) }
             if let ia = interval(of: a) { return exprEqual(ia, b, o, depth + 1) }
             return false
         case (_, .rel):
-            if isAssignment(b), case .rel(let ys, _) = b, let r = ys.last { return exprEqual(a, r, o, depth + 1) }
+            if isAssignment(b), let r = assignedValue(b) { return exprEqual(a, r, o, depth + 1) }
             if let ib = interval(of: b) { return exprEqual(a, ib, o, depth + 1) }
             return false
         case (.pm(let u, let v), _):
@@ -220,7 +265,7 @@ enum Semantic {
             if o1 == 0 && o2 == 0 { return multisetEqual(xs, ys, o, depth) }
             if (o1 == 0) != (o2 == 0) { return false }
             guard xs.count == ys.count else { return false }
-            if xs.count == 2 && (o1 != o2 || c1 != c2) { return false }
+            if o1 != o2 || c1 != c2 { return false }
             return zip(xs, ys).allSatisfy { exprEqual($0, $1, o, depth + 1) }
         case (.set(let xs), .set(let ys)): return multisetEqual(xs, ys, o, depth)
         case (.set(let xs), .tuple(let ys, 0, 0)), (.tuple(let xs, 0, 0), .set(let ys)): return multisetEqual(xs, ys, o, depth)
@@ -242,24 +287,44 @@ enum Semantic {
         }
     }
 
-    static func multisetEqual(_ xs: [Expr], _ ys: [Expr], _ o: SemanticOptions, _ depth: Int) -> Bool {
-        guard xs.count == ys.count, xs.count <= 64 else { return false }
-        var used = [Bool](repeating: false, count: ys.count)
-        for x in xs {
-            var found = false
-            for (j, y) in ys.enumerated() where !used[j] && exprEqual(x, y, o, depth + 1) { used[j] = true; found = true; break }
-            if !found { return false }
+    static func multisetEqual(_ xs0: [Expr], _ ys0: [Expr], _ o: SemanticOptions, _ depth: Int) -> Bool {
+        func expand(_ es: [Expr]) -> [Expr] {
+            es.flatMap { e -> [Expr] in if case .pm(let u, let v) = e { return [.add([u, v]), .add([u, .neg(v)])] }; return [e] }
         }
-        return true
+        let xs = expand(xs0), ys = expand(ys0)
+        guard xs.count <= 64, ys.count <= 64, !xs.isEmpty || ys.isEmpty else { return false }
+        if xs.count == ys.count {
+            var used = [Bool](repeating: false, count: ys.count)
+            var ok = true
+            for x in xs {
+                var found = false
+                for (j, y) in ys.enumerated() where !used[j] && exprEqual(x, y, o, depth + 1) { used[j] = true; found = true; break }
+                if !found { ok = false; break }
+            }
+            if ok { return true }
+        }
+        // As sets: duplicates do not count.
+        return xs.allSatisfy { x in ys.contains { exprEqual(x, $0, o, depth + 1) } }
+            && ys.allSatisfy { y in xs.contains { exprEqual($0, y, o, depth + 1) } }
     }
 
-    /// `x = ...` with a single-symbol left side (possibly a chain `x = a = b`).
+    /// `x = 5`, `(p,q) = (3,2)`, `x = 5+5+1 = 11`, `x = 1/3 \approx 0.33`: a left side with unknowns, a constant value.
     static func isAssignment(_ e: Expr) -> Bool {
-        guard case .rel(let xs, let ops) = e, ops.allSatisfy({ $0 == "=" }) else { return false }
-        if case .sym = xs[0] { return true }
-        if case .fn = xs[0] { return true }
-        if case .mul(let fs) = xs[0], fs.count == 2, case .sym = fs[0], case .tuple = fs[1] { return true }
-        return ops.count > 1
+        guard case .rel(let xs, let ops) = e, ops.allSatisfy({ $0 == "=" || $0 == "~" }) else { return false }
+        var l = Set<String>(), r = Set<String>()
+        xs[0].collectSymbols(into: &l)
+        assignedValue(e)?.collectSymbols(into: &r)
+        if case .sym(let n) = xs[0], !r.contains(n), ops.count == 1 { return true }
+        return !l.isEmpty && r.isEmpty
+    }
+
+    /// The value of an assignment chain: the last term joined by `=` before any `≈`.
+    static func assignedValue(_ e: Expr) -> Expr? {
+        guard case .rel(let xs, let ops) = e else { return nil }
+        if ops.first == "~" { return xs[1] }
+        var k = 0
+        while k < ops.count && ops[k] == "=" { k += 1 }
+        return xs[k]
     }
 
     /// A one-variable inequality (or `x \in I`) as an interval.
