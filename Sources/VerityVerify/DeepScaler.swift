@@ -281,7 +281,7 @@ enum DeepScaler {
             if j - i - 1 >= 2 { return false }
             if j - i - 1 >= 1 && j < expr.count && expr[j] == 94 { return false }
         }
-        let opt = ParseOptions(imaginaryI: false, eulerE: false, ascii: true)
+        let opt = ParseOptions(imaginaryI: false, eulerE: false, ascii: true, sciE: false, trailingDot: false, unicode: false, dropNumberSubscript: false, piConstant: true, textCommands: false, mixedNumbers: false)
         guard let x = parseMath(a, opt), let y = parseMath(b, opt), x.isScalar, y.isScalar else { return false }
         return scalarEqual(x, y, .exact)
     }

@@ -189,7 +189,7 @@ func close(_ a: Cx, _ b: Cx, _ tol: Tolerance) -> Bool {
     case .relative(let r): return d <= r * m
     case .rounded6:
         if a.im == 0 && b.im == 0 && (a.re * 1e6).rounded() == (b.re * 1e6).rounded() { return true }
-        return d <= 1e-6 * m
+        return d <= 1e-12 * m
     }
 }
 
@@ -202,8 +202,12 @@ func scalarEqual(_ a: Expr, _ b: Expr, _ tol: Tolerance) -> Bool {
     var budget = 20_000
     if vars.isEmpty {
         if let qa = evalQ(a, &budget), let qb = evalQ(b, &budget) {
-            if case .relative(let r) = tol { return abs(qa.double - qb.double) <= r * max(abs(qa.double), abs(qb.double)) }
-            return qa == qb
+            if qa == qb { return true }
+            switch tol {
+            case .relative(let r): return abs(qa.double - qb.double) <= r * max(abs(qa.double), abs(qb.double))
+            case .rounded6: return close(Cx(qa.double), Cx(qb.double), .rounded6)
+            case .exact: return false
+            }
         }
         budget = 20_000
         guard let va = evalC(a, [:], &budget), let vb = evalC(b, [:], &budget) else { return false }

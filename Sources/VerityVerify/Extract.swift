@@ -140,6 +140,7 @@ enum Scan {
 enum MathVerify {
     /// Math-Verify-style extraction: last box, answer phrase, last LaTeX span, last number.
     static func extract(_ t: Bytes) -> Bytes? {
+        if let b = Scan.boxGroup(t) { return b }
         if let b = Scan.lastBox(t, allowUnclosed: false) { return b }
         if let k = t.find(Bytes("final answer is $")), let e = t.find(Bytes("$. I hope"), from: k) { return Bytes(t[(k + 17)..<e]).trimmed() }
         if let a = Scan.afterPhrase(t, Scan.answerPhrases), Semantic.parse(Semantic.normalize(a, .mathVerify).0, .mathVerify) != nil { return a }

@@ -14,6 +14,20 @@ struct ParseOptions: Sendable {
     var eulerE = true
     /// `**` and multi-letter function names without a backslash are understood.
     var ascii = true
+    /// `2e5` is scientific notation.
+    var sciE = true
+    /// `9.` at the very end is 9.
+    var trailingDot = true
+    /// Unicode `∞`, `π`, `√` are understood.
+    var unicode = true
+    /// A subscript on a number (a base, `52_8`) is dropped.
+    var dropNumberSubscript = false
+    /// `\pi` is the constant (sympy's LaTeX parser makes it a plain symbol).
+    var piConstant = true
+    /// `\text{}`, `\mathrm{}` and similar wrappers are understood.
+    var textCommands = true
+    /// `1\frac{1}{2}` and `1 \frac{1}{2}` are mixed numbers (3/2).
+    var mixedNumbers = true
 }
 
 /// Parse `s` into an expression, or nil when it is not mathematics this parser understands.
@@ -196,6 +210,17 @@ struct MathParser {
         if peek() == 45 { i += 1; guard let u = parseProduct() else { return nil }; return .neg(u) }
         guard let first = parsePower() else { return nil }
         factors.append(first)
+        if opt.mixedNumbers, case .num(let w) = first, w.isInteger, w.n >= 0 {
+            let save = i
+            skipSpace()
+            if s.has(Bytes("\\frac"), at: i) || s.has(Bytes("\\dfrac"), at: i) || s.has(Bytes("\\tfrac"), at: i),
+               let f = parsePower(), case .mul(let parts) = f, parts.count == 2, case .num(let a) = parts[0],
+               case .pow(.num(let b), .num(let m)) = parts[1], m == Rat(-1), a.isInteger, b.isInteger, a.n >= 0, b.n > a.n {
+                let frac: Expr = .mul([.num(a), .pow(.num(b), .num(Rat(-1)))])
+                if !startsAtom() { return .add([first, frac]) }
+                factors = [first, frac]
+            } else { i = save }
+        }
         while !failed {
             skipSpace()
             if eat("\\cdot") || eat("\\times") || eat("\u{00B7}") || eat("\u{00D7}") || eat("\u{22C5}") || (peek() == 42 && peek(1) != 42 && { i += 1; return true }()) {
@@ -338,6 +363,7 @@ struct MathParser {
         case 92:
             return parseCommand()
         default:
+            if !opt.unicode { return nil }
             for (u, e) in [("\u{03C0}", Expr.sym("pi")), ("\u{221E}", Expr.sym("inf"))] where s.has(Bytes(u), at: i) {
                 i += Bytes(u).count; return e
             }
@@ -358,10 +384,10 @@ struct MathParser {
             while i < s.count && isDigit(s[i]) { i += 1 }
         } else if i < s.count && s[i] == 46 && !(i + 1 < s.count && isDigit(s[i + 1])) && start < i {
             // "9." is 9 with a stray period only at the very end.
-            if i + 1 == s.count { i += 1; return numberValue(Bytes(s[start..<(i - 1)])) }
+            if i + 1 == s.count && opt.trailingDot { i += 1; return numberValue(Bytes(s[start..<(i - 1)])) }
         }
         // Scientific notation in ASCII (1e5, 2.5E-3), only when followed by digits.
-        if opt.ascii && i < s.count && (s[i] == 101 || s[i] == 69) {
+        if opt.sciE && i < s.count && (s[i] == 101 || s[i] == 69) {
             var j = i + 1
             if j < s.count && (s[j] == 43 || s[j] == 45) { j += 1 }
             if j < s.count && isDigit(s[j]) && !(j + 1 < s.count && isAlpha(s[j + 1])) {
@@ -376,7 +402,12 @@ struct MathParser {
                 }
             }
         }
-        return numberValue(Bytes(s[start..<i]))
+        let v = numberValue(Bytes(s[start..<i]))
+        if opt.dropNumberSubscript && i < s.count && s[i] == 95 {
+            i += 1
+            if peek() == 123 { guard let e = s.find([125], from: i) else { return nil }; i = e + 1 } else if i < s.count { i += 1 }
+        }
+        return v
     }
 
     /// The exact value of a decimal literal, or a double when it has too many digits.
@@ -517,7 +548,7 @@ struct MathParser {
         case "binom", "dbinom", "tbinom", "choose":
             guard let a = parseArg(), let b = parseArg() else { return nil }
             return .fn("binom", [a, b])
-        case "pi": return .sym("pi")
+        case "pi": return .sym(opt.piConstant ? "pi" : "pi_var")
         case "infty", "infin", "infinity": return .sym("inf")
         case "emptyset", "varnothing": return .set([])
         case "left", "right", "bigl", "bigr", "Bigl", "Bigr", "big", "Big":
@@ -533,6 +564,7 @@ struct MathParser {
             guard eat("\\rfloor") || eat("\\rceil") else { return nil }
             return .fn(w == "lfloor" ? "floor" : "ceil", [a])
         case "text", "textbf", "textit", "mathrm", "mathbf", "mathit", "operatorname", "mbox", "textrm", "mathsf", "boldsymbol", "mathnormal", "textnormal", "hbox":
+            if !opt.textCommands { return nil }
             skipSpace()
             guard peek() == 123 else { return parseAtom() }
             let start = i + 1
@@ -564,7 +596,7 @@ struct MathParser {
         case "log", "lg": return parseFunction("log")
         case "begin": return parseEnvironment()
         case "displaystyle", "limits", "nolimits", "quad", "qquad", "space", "textstyle":
-            return parseAtom()
+            return opt.textCommands ? parseAtom() : nil
         default:
             if let f = latexFunctions[w] { return parseFunction(f) }
             if greekLetters.contains(w) { return subscripted(.sym(w)) }

@@ -472,6 +472,17 @@ extension QwenEval {
         return symbolicEqual(prediction, reference)
     }
 
+    /// `1\\,940` → `1940` (sympy's LaTeX lexer skips the thin space inside a number).
+    static func joinThinSpaces(_ s: Bytes) -> Bytes {
+        guard s.has(Bytes("\\,")) else { return s }
+        var out = Bytes(), i = 0
+        while i < s.count {
+            if s[i] == 92 && i + 1 < s.count && s[i + 1] == 44 && i > 0 && isDigit(s[i - 1]) && i + 2 < s.count && isDigit(s[i + 2]) { i += 2; continue }
+            out.append(s[i]); i += 1
+        }
+        return out
+    }
+
     /// `regex.match(r"(\(|\[).+(\)|\])", s)`: starts with a bracket and has a closing one later.
     static func bracketed(_ s: Bytes) -> Bool {
         guard s.count >= 3, s[0] == 40 || s[0] == 91 else { return false }
@@ -534,13 +545,15 @@ extension QwenEval {
     }
 
     /// C.11 `symbolic_equal` with this package's parser in place of sympy.
-    static func symbolicEqual(_ a: Bytes, _ b: Bytes) -> Bool {
-        let opt = ParseOptions(imaginaryI: false, eulerE: false, ascii: true)
+    static func symbolicEqual(_ a0: Bytes, _ b0: Bytes) -> Bool {
+        let a = joinThinSpaces(a0), b = joinThinSpaces(b0)
+        let opt = ParseOptions(imaginaryI: false, eulerE: false, ascii: true, sciE: false, trailingDot: false, unicode: false, dropNumberSubscript: false, piConstant: false, textCommands: false, mixedNumbers: false)
         guard let x = parseMath(a.replacing(Bytes("\\\\"), [92]), opt) ?? parseMath(a, opt),
               let y = parseMath(b.replacing(Bytes("\\\\"), [92]), opt) ?? parseMath(b, opt) else { return false }
         if x == y { return true }
-        if x.isScalar && y.isScalar {
-            return scalarEqual(x, y, .exact) || scalarEqual(x, y, .relative(1e-4))
+        if x.isScalar && y.isScalar { return scalarEqual(x, y, .exact) || scalarEqual(x, y, .relative(1e-4)) }
+        if case .set(let xs) = x, case .set(let ys) = y {
+            return xs.allSatisfy { e in ys.contains { scalarEqual(e, $0, .exact) } } && ys.allSatisfy { e in xs.contains { scalarEqual(e, $0, .exact) } }
         }
         if case .rel(let xs, let xo) = x, case .rel(let ys, let yo) = y, xo == ["="], yo == ["="] {
             let dx = Expr.add([xs[0], .neg(xs[1])]), dy = Expr.add([ys[0], .neg(ys[1])])

@@ -29,13 +29,19 @@ struct SemanticOptions: Sendable {
     var vectorTuple: Bool
     /// Trailing plain words after a number are a unit (`12.8 miles per hour`).
     var trailingWordsAreUnits: Bool
+    /// `a \le x < b` is the interval [a, b).
+    var chainToInterval: Bool
+    /// `P = v` compared to `v` whatever P is (Math-Verify compares the right side of any equation).
+    var anyEquationRHS: Bool
 
     static let mathVerify = SemanticOptions(tolerance: .rounded6, numberWords: false, sciE: false, trailingPeriod: false,
                                             lenientWriting: false, imaginaryJ: false, percentEitherWay: true,
-                                            baseSubscriptLenient: true, vectorTuple: false, trailingWordsAreUnits: false)
+                                            baseSubscriptLenient: true, vectorTuple: false, trailingWordsAreUnits: false,
+                                            chainToInterval: false, anyEquationRHS: true)
     static let verity = SemanticOptions(tolerance: .relative(1e-9), numberWords: true, sciE: true, trailingPeriod: true,
                                         lenientWriting: true, imaginaryJ: true, percentEitherWay: true,
-                                        baseSubscriptLenient: false, vectorTuple: true, trailingWordsAreUnits: true)
+                                        baseSubscriptLenient: false, vectorTuple: true, trailingWordsAreUnits: true,
+                                        chainToInterval: true, anyEquationRHS: false)
 }
 
 // MARK: - Normalization
@@ -46,7 +52,7 @@ enum Semantic {
         "meters", "metre", "metres", "centimeter", "centimeters", "kg", "g", "gram", "grams", "lb", "lbs", "pound", "pounds",
         "s", "sec", "second", "seconds", "min", "minute", "minutes", "hr", "hour", "hours", "day", "days", "week", "weeks",
         "month", "months", "year", "years", "unit", "units", "square", "sq", "cubic", "degree", "degrees", "dollar",
-        "dollars", "cent", "cents", "mph", "per", "and", "l", "liter", "liters", "ml", "cups", "cup", "people", "ways",
+        "mph", "l", "liter", "liters", "ml", "cups", "cup", "people", "ways",
         "times", "points", "students", "marbles", "apples", "mm^2", "cm^2", "m^2", "ft^2", "in^2", "units^2",
         "percent", "radians", "rad", "sqft", "hours.", "feet.",
     ]
@@ -56,7 +62,7 @@ enum Semantic {
         var s = input.trimmed()
         if s.count > 20_000 { return (s, false) }
         // A doubled backslash before a command name outside a matrix is an escaping accident (`\\frac`).
-        if !s.has(Bytes("\\begin")) {
+        if o.lenientWriting && !s.has(Bytes("\\begin")) {
             var out = Bytes(), i = 0
             while i < s.count {
                 if s[i] == 92 && i + 2 < s.count && s[i + 1] == 92 && isAlpha(s[i + 2]) { i += 1; continue }
@@ -66,11 +72,10 @@ enum Semantic {
         }
         // Protect row separators `\\` from the single-backslash rules below.
         s = s.replacing(Bytes("\\\\"), [1])
-        if o.lenientWriting {
-            s = s.replacing(Bytes("\\text{ and }"), Bytes(",")).replacing(Bytes("\\text{and}"), Bytes(","))
-                .replacing(Bytes(" and "), Bytes(", ")).replacing(Bytes("\\quad"), Bytes(" "))
-            s = fixSqrtDigits(s)
+        for (a, b) in [("\\text{ and }", ","), ("\\text{and}", ","), ("\\text{ or }", ","), ("\\text{or}", ","), (" and ", ", "), (" or ", ", "), ("\\quad", " ")] {
+            s = s.replacing(Bytes(a), Bytes(b))
         }
+        if o.lenientWriting { s = fixSqrtDigits(s) }
         // Delimiters and spacing macros.
         for (a, b) in [("\\displaystyle", ""), ("\\!", ""), ("\\left", ""), ("\\right", ""), ("\\$", ""), ("$", ""),
                        ("\\(", ""), ("\\)", ""), ("\\[", ""), ("\\]", ""), ("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"),
@@ -89,6 +94,7 @@ enum Semantic {
         var percent = false
         if s.ends(Bytes("\\%")) { s.removeLast(2); percent = true } else if s.last == 37 { s.removeLast(); percent = true }
         else if s.ends(Bytes(" percent")) { s.removeLast(8); percent = true }
+        else if s.ends(Bytes(" percentage")) { s.removeLast(11); percent = true }
         s = s.trimmed()
         // Trailing \text{unit} (and ^2 after it).
         s = dropTrailingUnits(s, o)
@@ -167,11 +173,8 @@ enum Semantic {
         if let g = grouped(t, sep: 44) { return g }
         // `0,111`: a decimal comma (no thousands group starts with 0).
         if o.lenientWriting, t.count > 2, t[0] == 48, t[1] == 44, allDigits(Bytes(t[2...])) { return [48, 46] + Bytes(t[2...]) }
-        if o.lenientWriting {
-            let collapsed = t.replacing(Bytes(", "), [44])
-            if let g = grouped(collapsed, sep: 44) { return g }
-            if let g = grouped(t, sep: 32) { return g }
-        }
+        if let g = grouped(t.replacing(Bytes(", "), [44]), sep: 44) { return g }
+        if o.lenientWriting, let g = grouped(t, sep: 32) { return g }
         return s
     }
 
@@ -179,7 +182,10 @@ enum Semantic {
 
     static func parse(_ s: Bytes, _ o: SemanticOptions) -> Expr? {
         var opt = ParseOptions()
-        opt.ascii = o.sciE
+        opt.sciE = o.sciE
+        opt.trailingDot = o.trailingPeriod
+        opt.unicode = o.lenientWriting
+        opt.dropNumberSubscript = o.baseSubscriptLenient
         if s.isEmpty { return nil }
         if let e = parseMath(s, opt) { return e }
         // Fall back to text: \text{word} or a bare word.
@@ -221,7 +227,7 @@ enum Semantic {
             let hundredth = Expr.num(Rat(1, 100)!)
             let xs = gp ? Expr.mul([x, hundredth]) : x, ys = pp ? Expr.mul([y, hundredth]) : y
             if exprEqual(xs, ys, o, 0) { return true }
-            if o.percentEitherWay && exprEqual(x, y, o, 0) { return true }
+            if o.percentEitherWay && (pp || o.lenientWriting) && exprEqual(x, y, o, 0) { return true }
             return false
         }
         if exprEqual(x, y, o, 0) { return true }
@@ -247,15 +253,17 @@ enum Semantic {
             if xo.allSatisfy({ $0 == "=" }) && yo.allSatisfy({ $0 == "=" }) && xo.count > 1 || yo.count > 1 {
                 if isAssignment(a), isAssignment(b), let l1 = assignedValue(a), let l2 = assignedValue(b) { return exprEqual(l1, l2, o, depth + 1) }
             }
-            if let ia = interval(of: a), let ib = interval(of: b) { return exprEqual(ia, ib, o, depth + 1) }
+            if let ia = interval(of: a, chains: o.chainToInterval), let ib = interval(of: b, chains: o.chainToInterval) { return exprEqual(ia, ib, o, depth + 1) }
             return relationEqual(xs, xo, ys, yo, o)
         case (.rel, _):
             if isAssignment(a), let r = assignedValue(a) { return exprEqual(r, b, o, depth + 1) }
-            if let ia = interval(of: a) { return exprEqual(ia, b, o, depth + 1) }
+            if o.anyEquationRHS, case .rel(let xs, let ops) = a, ops == ["="], let r = xs.last { return exprEqual(r, b, o, depth + 1) }
+            if let ia = interval(of: a, chains: o.chainToInterval) { return exprEqual(ia, b, o, depth + 1) }
             return false
         case (_, .rel):
             if isAssignment(b), let r = assignedValue(b) { return exprEqual(a, r, o, depth + 1) }
-            if let ib = interval(of: b) { return exprEqual(a, ib, o, depth + 1) }
+            if o.anyEquationRHS, case .rel(let ys, let ops) = b, ops == ["="], let r = ys.last { return exprEqual(a, r, o, depth + 1) }
+            if let ib = interval(of: b, chains: o.chainToInterval) { return exprEqual(a, ib, o, depth + 1) }
             return false
         case (.pm(let u, let v), _):
             return exprEqual(.set([.add([u, v]), .add([u, .neg(v)])]), b, o, depth + 1)
@@ -263,9 +271,13 @@ enum Semantic {
             return exprEqual(a, .set([.add([u, v]), .add([u, .neg(v)])]), o, depth + 1)
         case (.tuple(let xs, let o1, let c1), .tuple(let ys, let o2, let c2)):
             if o1 == 0 && o2 == 0 { return multisetEqual(xs, ys, o, depth) }
-            if (o1 == 0) != (o2 == 0) { return false }
+            if (o1 == 0) != (o2 == 0) { return (o1 == 40 || o2 == 40) && multisetEqual(xs, ys, o, depth) }
             guard xs.count == ys.count else { return false }
-            if o1 != o2 || c1 != c2 { return false }
+            // An infinite endpoint is never included: `[-\infty, 3]` is `(-\infty, 3]`.
+            func isInf(_ e: Expr) -> Bool { if case .sym("inf") = e { return true }; if case .neg(.sym("inf")) = e { return true }; return false }
+            let openOK = o1 == o2 || (xs.count == 2 && isInf(xs[0]) && isInf(ys[0]))
+            let closeOK = c1 == c2 || (xs.count == 2 && isInf(xs[1]) && isInf(ys[1]))
+            if !openOK || !closeOK { return false }
             return zip(xs, ys).allSatisfy { exprEqual($0, $1, o, depth + 1) }
         case (.set(let xs), .set(let ys)): return multisetEqual(xs, ys, o, depth)
         case (.set(let xs), .tuple(let ys, 0, 0)), (.tuple(let xs, 0, 0), .set(let ys)): return multisetEqual(xs, ys, o, depth)
@@ -315,6 +327,11 @@ enum Semantic {
         xs[0].collectSymbols(into: &l)
         assignedValue(e)?.collectSymbols(into: &r)
         if case .sym(let n) = xs[0], !r.contains(n), ops.count == 1 { return true }
+        // `f(x) = 2x`: a function name applied to its variable.
+        if ops.count == 1, case .mul(let fs) = xs[0], fs.count == 2, case .sym(let f) = fs[0], f.count == 1, !r.contains(f) {
+            if case .sym = fs[1] { return true }
+            if case .tuple = fs[1] { return true }
+        }
         return !l.isEmpty && r.isEmpty
     }
 
@@ -328,7 +345,7 @@ enum Semantic {
     }
 
     /// A one-variable inequality (or `x \in I`) as an interval.
-    static func interval(of e: Expr) -> Expr? {
+    static func interval(of e: Expr, chains: Bool = true) -> Expr? {
         guard case .rel(let xs, let ops) = e else { return nil }
         let inf = Expr.sym("inf"), ninf = Expr.neg(.sym("inf"))
         func isVar(_ x: Expr) -> Bool { if case .sym(let n) = x { return !constantNames.contains(n) }; return false }
@@ -354,7 +371,7 @@ enum Semantic {
                 }
             }
         }
-        if ops.count == 2, isVar(xs[1]) {
+        if ops.count == 2, isVar(xs[1]), chains {
             if ops.allSatisfy({ $0 == "<" || $0 == "<=" }) {
                 return .tuple([xs[0], xs[2]], ops[0] == "<" ? 40 : 91, ops[1] == "<" ? 41 : 93)
             }
