@@ -281,9 +281,17 @@ enum DeepScaler {
             if j - i - 1 >= 2 { return false }
             if j - i - 1 >= 1 && j < expr.count && expr[j] == 94 { return false }
         }
-        let opt = ParseOptions(imaginaryI: false, eulerE: false, ascii: true, sciE: false, trailingDot: false, unicode: false, dropNumberSubscript: false, piConstant: true, textCommands: false, mixedNumbers: false)
+        let opt = ParseOptions(imaginaryI: false, eulerE: false, ascii: true, sciE: false, trailingDot: false, unicode: false, dropNumberSubscript: false, functionsNeedParen: true, piConstant: true, textCommands: false, mixedNumbers: false)
         guard let x = parseMath(a, opt), let y = parseMath(b, opt), x.isScalar, y.isScalar else { return false }
+        // sympy Floats: a decimal literal makes the difference a binary float, so it must be exactly zero.
+        if hasDecimal(a) || hasDecimal(b) { return scalarEqual(x, y, .float53) }
         return scalarEqual(x, y, .exact)
+    }
+
+    /// Whether a decimal literal `d.d` occurs.
+    static func hasDecimal(_ s: Bytes) -> Bool {
+        for i in 0..<s.count where s[i] == 46 && i + 1 < s.count && isDigit(s[i + 1]) { return true }
+        return false
     }
 
     // MARK: - LaTeX to text (pylatexenc 2.10 subset) and the `_parse_latex` symbol map
@@ -312,17 +320,19 @@ enum DeepScaler {
     static func l2t(_ s: Bytes, _ p: inout Int, stopAtBrace: Bool, _ budget: inout Int) -> Bytes {
         budget -= 1
         var out = Bytes()
+        var inEnv = 0
         if budget < 0 { p = s.count; return out }
         while p < s.count {
             let c = s[p]
             if c == 125 { if stopAtBrace { p += 1; return out }; p += 1; continue }
             if c == 123 { p += 1; out += l2t(s, &p, stopAtBrace: true, &budget); continue }
+            if c == 38 && inEnv > 0 { out.append(32); p += 1; continue }
             if c == 92 {
                 p += 1
                 guard p < s.count else { break }
                 if !isAlpha(s[p]) {
                     let ch = s[p]; p += 1
-                    if ch == 92 { out.append(10); continue }
+                    if ch == 92 { out += inEnv > 0 ? Bytes("; ") : [10]; continue }
                     if ch == 44 || ch == 59 || ch == 58 || ch == 32 { out.append(32); continue }
                     if ch == 33 { continue }
                     out.append(ch); continue
@@ -346,9 +356,13 @@ enum DeepScaler {
                 case "begin":
                     _ = arg(s, &p, &budget)
                     out += Bytes("[ ")
+                    inEnv += 1
                 case "end":
                     _ = arg(s, &p, &budget)
                     out += Bytes(" ]")
+                    inEnv -= 1
+                case "inf", "sup", "lim", "max", "min", "det", "gcd", "lcm", "arg", "deg", "dim", "ker", "hom", "exp":
+                    out += Bytes(name)
                 default:
                     if let r = symbolMacros[name] { out += Bytes(r) }
                 }

@@ -163,8 +163,10 @@ enum Tolerance: Sendable {
     case exact
     /// Python `isclose(rel_tol=1e-4)` (Qwen2.5-Eval `numeric_equal`).
     case relative(Double)
-    /// math_verify: equal after rounding to 6 decimals, or relative 1e-6.
+    /// math_verify: equal after rounding to 6 decimals.
     case rounded6
+    /// sympy Float arithmetic: the double difference must be exactly zero.
+    case float53
 }
 
 /// Seeded SplitMix64, the only random source of the comparators (deterministic per comparison).
@@ -186,6 +188,7 @@ func close(_ a: Cx, _ b: Cx, _ tol: Tolerance) -> Bool {
     let d = (a - b).abs, m = max(a.abs, b.abs)
     switch tol {
     case .exact: return d <= 1e-12 * max(m, 1e-300) || d < 1e-300
+    case .float53: return d == 0
     case .relative(let r): return d <= r * m
     case .rounded6:
         if a.im == 0 && b.im == 0 && (a.re * 1e6).rounded() == (b.re * 1e6).rounded() { return true }
@@ -207,6 +210,10 @@ func scalarEqual(_ a: Expr, _ b: Expr, _ tol: Tolerance) -> Bool {
             case .relative(let r): return abs(qa.double - qb.double) <= r * max(abs(qa.double), abs(qb.double))
             case .rounded6: return close(Cx(qa.double), Cx(qb.double), .rounded6)
             case .exact: return false
+            case .float53:
+                budget = 20_000
+                guard let va = evalC(a, [:], &budget), let vb = evalC(b, [:], &budget) else { return false }
+                return (va - vb).abs == 0
             }
         }
         budget = 20_000

@@ -22,6 +22,8 @@ struct ParseOptions: Sendable {
     var unicode = true
     /// A subscript on a number (a base, `52_8`) is dropped.
     var dropNumberSubscript = false
+    /// ASCII function names count only when a `(` follows (sympy `parse_expr` splits `ln8` into letters).
+    var functionsNeedParen = false
     /// `\pi` is the constant (sympy's LaTeX parser makes it a plain symbol).
     var piConstant = true
     /// `\text{}`, `\mathrm{}` and similar wrappers are understood.
@@ -432,11 +434,11 @@ struct MathParser {
         let start = i
         while i < s.count && isAlpha(s[i]) { i += 1 }
         let word = Bytes(s[start..<i]).string
-        if opt.ascii {
+        if opt.ascii && !(opt.functionsNeedParen && peek() != 40) {
             if let f = asciiFunctions[word] { return parseFunction(f) }
             if word == "pi" { return .sym("pi") }
             if word == "inf" || word == "infty" || word == "infinity" || word == "oo" { return .sym("inf") }
-            for (prefix, f) in asciiFunctionPrefixes where word.hasPrefix(prefix) && word.count > prefix.count {
+            for (prefix, f) in asciiFunctionPrefixes where word.hasPrefix(prefix) && word.count > prefix.count && !opt.functionsNeedParen {
                 i = start + prefix.utf8.count
                 return parseFunction(f)
             }
