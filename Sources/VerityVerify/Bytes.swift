@@ -36,20 +36,25 @@ extension Array where Element == UInt8 {
         }
     }
 
-    /// Index of the last occurrence of `needle`, or nil.
-    func findLast(_ needle: Bytes) -> Int? {
-        let n = needle.count, m = count
+    /// Index of the last occurrence of `needle` that ends at or before `before` (default: the end), or nil.
+    func findLast(_ needle: Bytes, before: Int? = nil) -> Int? {
+        let n = needle.count, m = Swift.min(before ?? count, count)
         if n == 0 || m < n { return nil }
-        var i = m - n
-        while i >= 0 {
-            if self[i] == needle[0] {
-                var j = 1
-                while j < n && self[i + j] == needle[j] { j += 1 }
-                if j == n { return i }
+        return withUnsafeBufferPointer { h in
+            needle.withUnsafeBufferPointer { nd in
+                let first = nd[0]
+                var i = m - n
+                while i >= 0 {
+                    if h[i] == first {
+                        var j = 1
+                        while j < n && h[i + j] == nd[j] { j += 1 }
+                        if j == n { return i }
+                    }
+                    i -= 1
+                }
+                return nil
             }
-            i -= 1
         }
-        return nil
     }
 
     /// Whether `needle` occurs.
@@ -212,4 +217,61 @@ func pyFloat(_ s: Bytes) -> Double? {
     if !sawDigit || (sawExp && !expDigits) { return nil }
     guard let v = Double(clean.string) else { return nil }
     return sign * v
+}
+
+// MARK: - Static-string overloads (no allocation for literal needles)
+
+extension Array where Element == UInt8 {
+    /// `find` with a literal needle.
+    @inline(__always) func find(_ needle: StaticString, from: Int = 0) -> Int? {
+        needle.withUTF8Buffer { find(Bytes($0), from: from) }
+    }
+    /// `findLast` with a literal needle.
+    @inline(__always) func findLast(_ needle: StaticString, before: Int? = nil) -> Int? {
+        needle.withUTF8Buffer { findLast(Bytes($0), before: before) }
+    }
+    /// `has` with a literal needle, without allocating.
+    @inline(__always) func has(_ needle: StaticString) -> Bool {
+        needle.withUTF8Buffer { nd in
+            let n = nd.count, m = count
+            if n == 0 { return true }
+            if m < n { return false }
+            return withUnsafeBufferPointer { h in
+                let first = nd[0]
+                var i = 0
+                while i <= m - n {
+                    if h[i] == first {
+                        var j = 1
+                        while j < n && h[i + j] == nd[j] { j += 1 }
+                        if j == n { return true }
+                    }
+                    i += 1
+                }
+                return false
+            }
+        }
+    }
+    /// `has(_:at:)` with a literal needle.
+    @inline(__always) func has(_ p: StaticString, at i: Int) -> Bool {
+        p.withUTF8Buffer { nd in
+            if i < 0 || i + nd.count > count { return false }
+            var j = 0
+            while j < nd.count { if self[i + j] != nd[j] { return false }; j += 1 }
+            return true
+        }
+    }
+    /// `replacing` with literal operands; allocates only when the needle occurs.
+    @inline(__always) func replacing(_ a: StaticString, _ b: StaticString) -> Bytes {
+        has(a) ? a.withUTF8Buffer { x in b.withUTF8Buffer { y in replacing(Bytes(x), Bytes(y)) } } : self
+    }
+    /// `replacing` with a literal needle.
+    @inline(__always) func replacing(_ a: StaticString, _ b: Bytes) -> Bytes {
+        has(a) ? a.withUTF8Buffer { x in replacing(Bytes(x), b) } : self
+    }
+    /// `starts` with a literal prefix.
+    @inline(__always) func starts(_ p: StaticString) -> Bool { has(p, at: 0) }
+    /// `ends` with a literal suffix.
+    @inline(__always) func ends(_ p: StaticString) -> Bool { p.withUTF8Buffer { has(p, at: count - $0.count) } }
+    /// `occurrences` with a literal needle.
+    @inline(__always) func occurrences(_ needle: StaticString) -> Int { has(needle) ? needle.withUTF8Buffer { occurrences(Bytes($0)) } : 0 }
 }

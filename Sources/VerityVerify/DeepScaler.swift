@@ -9,7 +9,7 @@ enum DeepScaler {
 
     /// `last_boxed_only_string` + `remove_boxed`: the inside of the last `\boxed{...}`, or nil.
     static func extract(_ s: Bytes) -> Bytes? {
-        guard let k = s.findLast(Bytes("\\boxed")) else { return nil }
+        guard let k = s.findLast("\\boxed") else { return nil }
         var depth = 0, j = k
         var close = -1
         while j < s.count {
@@ -24,10 +24,11 @@ enum DeepScaler {
     }
 
     /// D.3: the gold answer (extracted when it holds a box).
-    static func gold(_ g: Bytes) -> Bytes? { g.has(Bytes("\\boxed")) ? extract(g) : g }
+    static func gold(_ g: Bytes) -> Bytes? { g.has("\\boxed") ? extract(g) : g }
 
     /// D.4: whether `given` matches `truth` (D.5 or D.6).
     static func equal(given: Bytes, truth: Bytes) -> Bool {
+        if given.count > maxNormalized || truth.count > maxNormalized { return given == truth }
         if normalizeMathd(truth) == normalizeMathd(given) { return true }
         return gradeSympy(given: given, truth: truth)
     }
@@ -37,25 +38,25 @@ enum DeepScaler {
     /// `math_normalize.normalize_answer`.
     static func normalizeMathd(_ a: Bytes) -> Bytes {
         var s = a.trimmed()
-        if s.starts(Bytes("\\text{")) && s.last == 125 && s.count > 7 { s = Bytes(s[6..<(s.count - 1)]).trimmed() }
+        if s.starts("\\text{") && s.last == 125 && s.count > 7 { s = Bytes(s[6..<(s.count - 1)]).trimmed() }
         return stripHendrycks(s) ?? s
     }
 
     /// Hendrycks `_strip_string`; nil where the Python raises (the caller then keeps its input).
     static func stripHendrycks(_ input: Bytes) -> Bytes? {
-        var s = input.removingAll(10).replacing(Bytes("\\!"), []).replacing(Bytes("\\\\"), [92])
-        s = s.replacing(Bytes("tfrac"), Bytes("frac")).replacing(Bytes("dfrac"), Bytes("frac"))
-        s = s.replacing(Bytes("\\left"), []).replacing(Bytes("\\right"), [])
-        s = s.replacing(Bytes("^{\\circ}"), []).replacing(Bytes("^\\circ"), [])
-        s = s.replacing(Bytes("\\$"), [])
+        var s = input.removingAll(10).replacing("\\!", []).replacing("\\\\", [92])
+        s = s.replacing("tfrac", "frac").replacing("dfrac", "frac")
+        s = s.replacing("\\left", []).replacing("\\right", [])
+        s = s.replacing("^{\\circ}", []).replacing("^\\circ", [])
+        s = s.replacing("\\$", [])
         let unitKey = Bytes("\\text{ ")
         if s.has(unitKey) {
             let parts = s.split(on: unitKey)
             guard parts.count == 2 else { return nil }
             s = parts[0]
         }
-        s = s.replacing(Bytes("\\%"), [])
-        s = s.replacing(Bytes(" ."), Bytes(" 0.")).replacing(Bytes("{."), Bytes("{0."))
+        s = s.replacing("\\%", [])
+        s = s.replacing(" .", " 0.").replacing("{.", "{0.")
         if s.isEmpty { return s }
         if s[0] == 46 { s.insert(48, at: 0) }
         let eq = s.split(on: [61])
@@ -104,15 +105,15 @@ enum DeepScaler {
     /// `grader._normalize`.
     static func normalizeSympy(_ input: Bytes) -> Bytes {
         var s = input
-        if s.starts(Bytes("\\text{")) && s.last == 125 && s.count > 7 { s = Bytes(s[6..<(s.count - 1)]) }
-        s = s.replacing(Bytes("\\%"), [37]).replacing(Bytes("\\$"), [36]).removingAll(36).removingAll(37)
-        s = s.replacing(Bytes(" or "), Bytes(" , ")).replacing(Bytes(" and "), Bytes(" , "))
-        s = s.replacing(Bytes("million"), Bytes("*10^6")).replacing(Bytes("billion"), Bytes("*10^9")).replacing(Bytes("trillion"), Bytes("*10^12"))
+        if s.starts("\\text{") && s.last == 125 && s.count > 7 { s = Bytes(s[6..<(s.count - 1)]) }
+        s = s.replacing("\\%", [37]).replacing("\\$", [36]).removingAll(36).removingAll(37)
+        s = s.replacing(" or ", " , ").replacing(" and ", " , ")
+        s = s.replacing("million", "*10^6").replacing("billion", "*10^9").replacing("trillion", "*10^12")
         for u in unitNames { s = removeUnitPattern(s, u) }
         s = removeCirc(s)
         if s.count > 0 && s.first == 123 && s.last == 125 { s = Bytes(s[1..<(s.count - 1)]) }
         // ",\! *"
-        while let k = s.find(Bytes(",\\!")) {
+        while let k = s.find(",\\!") {
             var e = k + 3
             while e < s.count && s[e] == 32 { e += 1 }
             s = Bytes(s[..<k]) + Bytes(s[e...])
@@ -146,7 +147,7 @@ enum DeepScaler {
         while i < s.count {
             if s.has(u, at: i) {
                 var e = i + u.count
-                if s.has(Bytes("es"), at: e) { e += 2 }
+                if s.has("es", at: e) { e += 2 }
                 if e < s.count && s[e] == 115 { e += 1 }
                 var f = e
                 while f < s.count && s[f] == 32 { f += 1 }
@@ -166,13 +167,13 @@ enum DeepScaler {
 
     /// `re.sub(r"\^ *\\circ", "", s)`.
     static func removeCirc(_ s: Bytes) -> Bytes {
-        guard s.has(Bytes("\\circ")) else { return s }
+        guard s.has("\\circ") else { return s }
         var out = Bytes(), i = 0
         while i < s.count {
             if s[i] == 94 {
                 var j = i + 1
                 while j < s.count && s[j] == 32 { j += 1 }
-                if s.has(Bytes("\\circ"), at: j) { i = j + 5; continue }
+                if s.has("\\circ", at: j) { i = j + 5; continue }
             }
             out.append(s[i]); i += 1
         }
@@ -272,9 +273,9 @@ enum DeepScaler {
     /// `should_allow_eval` + `simplify(gt - given) == 0`, with the package evaluator.
     static func equalUnderSympy(_ a: Bytes, _ b: Bytes) -> Bool {
         let expr = [40] + a + Bytes(")-(") + b + [41]
-        let letters = Set(expr.replacing(Bytes("sqrt"), []).replacing(Bytes("frac"), []).filter(isAlpha))
+        let letters = Set(expr.replacing("sqrt", []).replacing("frac", []).filter(isAlpha))
         if letters.count > 2 { return false }
-        if expr.has(Bytes("^{")) || expr.has(Bytes("^(")) { return false }
+        if expr.has("^{") || expr.has("^(") { return false }
         for i in 0..<expr.count where expr[i] == 94 {
             var j = i + 1
             while j < expr.count && isDigit(expr[j]) { j += 1 }
@@ -297,12 +298,12 @@ enum DeepScaler {
     // MARK: - LaTeX to text (pylatexenc 2.10 subset) and the `_parse_latex` symbol map
 
     static func latexToText(_ input: Bytes) -> Bytes {
-        let s = input.replacing(Bytes("\\tfrac"), Bytes("\\frac")).replacing(Bytes("\\dfrac"), Bytes("\\frac")).replacing(Bytes("\\frac"), Bytes(" \\frac"))
+        let s = input.replacing("\\tfrac", "\\frac").replacing("\\dfrac", "\\frac").replacing("\\frac", " \\frac")
         var p = 0
         var depthBudget = 200
         var out = l2t(s, &p, stopAtBrace: false, &depthBudget)
-        out = out.replacing(Bytes("\u{221A}"), Bytes("sqrt")).replacing(Bytes("\u{03C0}"), Bytes("pi")).replacing(Bytes("\u{221E}"), Bytes("inf"))
-            .replacing(Bytes("\u{222A}"), Bytes("U")).replacing(Bytes("\u{00B7}"), Bytes("*")).replacing(Bytes("\u{00D7}"), Bytes("*"))
+        out = out.replacing("\u{221A}", "sqrt").replacing("\u{03C0}", "pi").replacing("\u{221E}", "inf")
+            .replacing("\u{222A}", "U").replacing("\u{00B7}", "*").replacing("\u{00D7}", "*")
         return out.trimmed()
     }
 

@@ -12,8 +12,7 @@ enum Scan {
         var tries = 0
         while tries < 64 {
             tries += 1
-            let region = Bytes(t[..<end])
-            let kb = region.findLast(Bytes("\\boxed")), kf = region.findLast(Bytes("\\fbox"))
+            let kb = t.findLast("\\boxed", before: end), kf = t.findLast("\\fbox", before: end)
             guard let k = max(kb ?? -1, kf ?? -1) as Int?, k >= 0 else { return nil }
             let start = k + (k == kb ? 6 : 5)
             var j = start
@@ -56,14 +55,14 @@ enum Scan {
             if head.isEmpty || head == [36] || head == Bytes("$$") || head == Bytes("\\[") {
                 // Display math on the next lines.
                 rest = Bytes(rest[(nl + 1)...])
-                if let e = rest.find(Bytes("\\]")) ?? rest.find(Bytes("$$")) { rest = Bytes(rest[..<e]) }
+                if let e = rest.find("\\]") ?? rest.find("$$") { rest = Bytes(rest[..<e]) }
             } else { rest = head }
         }
         for stop in [". I hope", "<|", ". Hence", ". This"] { if let e = rest.find(Bytes(stop)) { rest = Bytes(rest[..<e]) } }
-        var a = rest.trimmed().replacing(Bytes("**"), []).trimmed()
+        var a = rest.trimmed().replacing("**", []).trimmed()
         a = a.lstripping([58]).trimmed()
         if a.first == 36, let e = Bytes(a.dropFirst()).find([36]) { a = Bytes(a[1...e]) }
-        a = a.replacing(Bytes("\\["), []).replacing(Bytes("\\]"), []).replacing(Bytes("\\("), []).replacing(Bytes("\\)"), []).removingAll(36)
+        a = a.replacing("\\[", []).replacing("\\]", []).replacing("\\(", []).replacing("\\)", []).removingAll(36)
         a = a.trimmed()
         while a.last == 46 { a.removeLast() }
         return a.isEmpty ? nil : a.trimmed()
@@ -72,8 +71,8 @@ enum Scan {
     /// The last `$...$`, `\(...\)` or `\[...\]` span.
     static func lastMathSpan(_ t: Bytes) -> Bytes? {
         var best: (Int, Bytes)? = nil
-        if let e = t.findLast(Bytes("\\]")), let s = Bytes(t[..<e]).findLast(Bytes("\\[")) { best = (e, Bytes(t[(s + 2)..<e])) }
-        if let e = t.findLast(Bytes("\\)")), let s = Bytes(t[..<e]).findLast(Bytes("\\(")), e > (best?.0 ?? -1) { best = (e, Bytes(t[(s + 2)..<e])) }
+        if let e = t.findLast("\\]"), let s = Bytes(t[..<e]).findLast("\\[") { best = (e, Bytes(t[(s + 2)..<e])) }
+        if let e = t.findLast("\\)"), let s = Bytes(t[..<e]).findLast("\\("), e > (best?.0 ?? -1) { best = (e, Bytes(t[(s + 2)..<e])) }
         // `$...$`: pair dollars from the start.
         var i = 0
         var open = -1
@@ -97,7 +96,7 @@ enum Scan {
     static func boxGroup(_ t: Bytes) -> Bytes? {
         var spans: [(Int, Int, Bytes)] = []
         var i = 0
-        while spans.count < 64, let k = t.find(Bytes("\\boxed{"), from: i) {
+        while spans.count < 64, let k = t.find("\\boxed{", from: i) {
             var depth = 0, q = k + 6, close = -1
             while q < t.count {
                 if t[q] == 123 { depth += 1 } else if t[q] == 125 { depth -= 1; if depth == 0 { close = q; break } }
@@ -128,7 +127,7 @@ enum Scan {
 
     /// Text after the last `</think>`, or the whole text.
     static func afterThink(_ t: Bytes) -> Bytes {
-        if let k = t.findLast(Bytes("</think>")) { return Bytes(t[(k + 8)...]) }
+        if let k = t.findLast("</think>") { return Bytes(t[(k + 8)...]) }
         return t
     }
 
@@ -137,16 +136,29 @@ enum Scan {
 
 // MARK: - Math-Verify extraction
 
+/// Extracted answers longer than this (bytes) are not answers: they are dropped, which bounds all later work.
+let maxAnswer = 8192
+
 enum MathVerify {
     /// Math-Verify-style extraction: last box, answer phrase, last LaTeX span, last number.
     static func extract(_ t: Bytes) -> Bytes? {
+        guard let a = extractUnbounded(t), a.count <= maxAnswer else { return nil }
+        return a
+    }
+
+    static func extractUnbounded(_ t: Bytes) -> Bytes? {
         if let b = Scan.boxGroup(t) { return b }
         if let b = Scan.lastBox(t, allowUnclosed: false) { return b }
-        if let k = t.find(Bytes("final answer is $")), let e = t.find(Bytes("$. I hope"), from: k) { return Bytes(t[(k + 17)..<e]).trimmed() }
-        if let a = Scan.afterPhrase(t, Scan.answerPhrases), Semantic.parse(Semantic.normalize(a, .mathVerify).0, .mathVerify) != nil { return a }
-        if let m = Scan.lastMathSpan(t) { return m }
+        if let k = t.find("final answer is $"), let e = t.find("$. I hope", from: k) { return Bytes(t[(k + 17)..<e]).trimmed() }
+        if let a = Scan.afterPhrase(t, Scan.answerPhrases), !a.has("\\boxed"),
+           Semantic.parse(Semantic.normalize(a, .mathVerify).0, .mathVerify) != nil { return a }
+        // Later matches win: the last math span or the last plain number, whichever ends later.
+        let span = Scan.lastMathSpan(t)
+        let spanEnd = max(t.findLast([36]) ?? -1, t.findLast("\\)") ?? -1, t.findLast("\\]") ?? -1)
         let n = QwenEval.lastNumber(t.removingAll(44))
-        return n.isEmpty ? nil : n
+        let numberAt = n.isEmpty ? -1 : (t.findLast(n) ?? -1)
+        if let m = span, spanEnd >= numberAt { return m }
+        return n.isEmpty ? span : n
     }
 
     /// `verify(parse(gold), parse(pred))`, approximated with the semantic comparator.
@@ -183,10 +195,15 @@ enum VerityRules {
 
     /// Verity's extraction: after any `</think>`, the last non-empty closed box, else a Minerva or answer phrase; else nil.
     static func extract(_ response: Bytes) -> Bytes? {
+        guard let a = extractUnbounded(response), a.count <= maxAnswer else { return nil }
+        return a
+    }
+
+    static func extractUnbounded(_ response: Bytes) -> Bytes? {
         let t = Scan.afterThink(response)
         // The last stated answer wins: a Minerva line or answer phrase after the last box overrides it.
-        let lastBoxAt = max(t.findLast(Bytes("\\boxed")) ?? -1, t.findLast(Bytes("\\fbox")) ?? -1)
-        if let k = t.findLast(Bytes("final answer is $")), k > lastBoxAt, let e = t.find(Bytes("$. I hope"), from: k) {
+        let lastBoxAt = max(t.findLast("\\boxed") ?? -1, t.findLast("\\fbox") ?? -1)
+        if let k = t.findLast("final answer is $"), k > lastBoxAt, let e = t.find("$. I hope", from: k) {
             return Bytes(t[(k + 17)..<e]).trimmed()
         }
         if lastBoxAt >= 0 {
@@ -219,6 +236,7 @@ enum VerityRules {
 
     /// Whether two bare answers are equal under Verity's rules.
     static func equalAnswers(gold: Bytes, pred: Bytes) -> Bool {
+        if gold.count > maxAnswer || pred.count > maxAnswer { return false }
         if gold.count <= 24 && pred.count <= 24, let fast = fastEqual(gold, pred) { return fast }
         return Semantic.equal(gold: gold, pred: pred, .verity)
     }

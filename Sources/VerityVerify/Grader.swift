@@ -117,3 +117,22 @@ let maxInput = 4 << 20
 
 /// `\boxed{s}`.
 func wrapBoxed(_ s: Bytes) -> Bytes { Bytes("\\boxed{") + s + [125] }
+
+// MARK: - Qwen2.5-Eval gold answers
+
+extension Grader {
+    /// The gold answer Qwen2.5-Eval compares against (RULES.md A.6): `text` is the `solution` for math/math500 and
+    /// minerva_math, `final_answer[0]` for olympiadbench, and the `answer` field (as Python prints it) otherwise.
+    public static func qwenEvalGold(_ text: String, dataset: String) -> String {
+        let t = Bytes(text)
+        if t.count > maxInput { return "" }
+        switch dataset {
+        case "math", "math500": return QwenEval.strip(QwenEval.extract(t)).string
+        case "minerva_math":
+            return QwenEval.extract(t, skipUnit: true).replacing(Bytes("\\neq"), Bytes("\\ne"))
+                .replacing(Bytes("\\leq"), Bytes("\\le")).replacing(Bytes("\\geq"), Bytes("\\ge")).string
+        case "olympiadbench": return QwenEval.strip(t.stripping([36])).string
+        default: return QwenEval.strip(t).string
+        }
+    }
+}

@@ -6,14 +6,17 @@
 
 // MARK: - Extraction (A)
 
+/// Answers longer than this (bytes) skip the literal normalizers and compare as strings: bounded work (RULES.md F.5).
+let maxNormalized = 2048
+
 enum QwenEval {
     static let boxed = Bytes("boxed")
 
     /// A.1–A.3: the candidate answer of a response, normalized once (A.3).
     static func extract(_ text: Bytes, skipUnit: Bool = false) -> Bytes {
-        let t = text.replacing(Bytes("\u{043A}\u{0438}"), [])
+        let t = text.replacing("\u{043A}\u{0438}", [])
         var pred: Bytes
-        if let k = t.find(Bytes("final answer is $")), let rest = Optional(Bytes(t[(k + 17)...])), let e = rest.find(Bytes("$. I hope")) {
+        if let k = t.find("final answer is $"), let rest = Optional(Bytes(t[(k + 17)...])), let e = rest.find("$. I hope") {
             pred = Bytes(rest[..<e]).trimmed()
         } else if let k = t.findLast(boxed) {
             let ans = Bytes(t[(k + 5)...])
@@ -30,11 +33,11 @@ enum QwenEval {
             } else {
                 pred = (ans.split(on: [36]).first ?? []).trimmed()
             }
-        } else if let k = t.findLast(Bytes("he answer is")) {
+        } else if let k = t.findLast("he answer is") {
             pred = Bytes(t[(k + 12)...]).trimmed()
-        } else if let k = t.findLast(Bytes("final answer is")) {
+        } else if let k = t.findLast("final answer is") {
             pred = Bytes(t[(k + 15)...]).trimmed()
-        } else if let k = t.find(Bytes("答案是")) {
+        } else if let k = t.find("答案是") {
             pred = (Bytes(t[(k + 9)...]).trimmed().split(on: Bytes("\n\n")).first ?? []).trimmed()
         } else {
             pred = lastNumber(t.removingAll(44))
@@ -59,7 +62,7 @@ enum QwenEval {
 
     /// The last match of `-?\d*\.?\d+`, or empty.
     static func lastNumber(_ t: Bytes) -> Bytes {
-        var last: Bytes = []
+        var lastRange = 0..<0
         var i = 0
         while i < t.count {
             // Try a match starting at i (regex leftmost semantics, scanning forward).
@@ -78,10 +81,10 @@ enum QwenEval {
                 end = -1
             }
             if end > i && !(end == i + 1 && t[i] == 45) {
-                last = Bytes(t[i..<end]); i = end
+                lastRange = i..<end; i = end
             } else { i += 1 }
         }
-        return last
+        return Bytes(t[lastRange])
     }
 
     /// A.4 + A.5: the prediction as the evaluation compares it (normalized twice, multiple-choice fix-up).
@@ -131,49 +134,53 @@ enum QwenEval {
 extension QwenEval {
     /// `strip_string(s, skip_unit)` (RULES.md B.1–B.27), byte for byte.
     static func strip(_ input: Bytes, skipUnit: Bool = false) -> Bytes {
+        // Bounded work: an "answer" this long is left as it is (the reference would normalize it, slowly).
+        if input.count > maxNormalized { return input.trimmed() }
         var s = input.trimmed().removingAll(10).rstripping([46])
-        s = s.replacing(Bytes("\\!"), [])
+        s = s.replacing("\\!", [])
         // B.3 matrices
-        while let k = s.find(Bytes("\\begin{array}{")) {
+        while let k = s.find("\\begin{array}{") {
             guard let e = s.find([125], from: k + 14) else { break }
             s = Bytes(s[..<k]) + Bytes("\\begin{pmatrix}") + Bytes(s[(e + 1)...])
         }
-        s = s.replacing(Bytes("\\end{array}"), Bytes("\\end{pmatrix}")).replacing(Bytes("bmatrix"), Bytes("pmatrix"))
-        s = s.replacing(Bytes("tfrac"), Bytes("frac")).replacing(Bytes("dfrac"), Bytes("frac"))
-        s = s.replacing(Bytes("\\neq"), Bytes("\\ne")).replacing(Bytes("\\leq"), Bytes("\\le")).replacing(Bytes("\\geq"), Bytes("\\ge"))
-        s = s.replacing(Bytes("\\left"), []).replacing(Bytes("\\right"), [])
-        s = s.replacing(Bytes("\\{"), [123]).replacing(Bytes("\\}"), [125])
+        s = s.replacing("\\end{array}", "\\end{pmatrix}").replacing("bmatrix", "pmatrix")
+        s = s.replacing("tfrac", "frac").replacing("dfrac", "frac")
+        s = s.replacing("\\neq", "\\ne").replacing("\\leq", "\\le").replacing("\\geq", "\\ge")
+        s = s.replacing("\\left", []).replacing("\\right", [])
+        s = s.replacing("\\{", [123]).replacing("\\}", [125])
         // B.6 trailing \text{...}
-        if s.last == 125, let k = s.find(Bytes("\\text{")) {
+        if s.last == 125, let k = s.find("\\text{") {
             let t = Bytes(s[..<k]).trimmed()
             if !t.isEmpty && t != s { s = t }
         }
         // B.7 unit words, two passes
         if !skipUnit {
+            var present = [Bool](repeating: false, count: 256)
+            for c in s { present[Int(c)] = true }
             for _ in 0..<2 {
-                for w in unitPatterns {
+                for (w, need) in zip(unitPatterns, unitNeeds) where need.allSatisfy({ present[Int($0)] }) {
                     let r = removeUnit(s, w)
                     if !r.isEmpty { s = r }
                 }
             }
         }
-        s = s.replacing(Bytes("^{\\circ}"), []).replacing(Bytes("^\\circ"), [])
-        s = s.replacing(Bytes("\\$"), []).removingAll(36)
-        s = s.replacing(Bytes("\\("), []).replacing(Bytes("\\)"), [])
+        s = s.replacing("^{\\circ}", []).replacing("^\\circ", [])
+        s = s.replacing("\\$", []).removingAll(36)
+        s = s.replacing("\\(", []).replacing("\\)", [])
         // B.10 number words
         if let w = wordToNumber(s) { s = w }
         // B.11 unwrap \text{X}
         s = unwrapText(s)
         for key in ["x=", "y=", "z=", "x\\in", "y\\in", "z\\in", "x\\to", "y\\to", "z\\to"] { s = s.replacing(Bytes(key), []) }
-        s = s.replacing(Bytes("\\emptyset"), Bytes("{}")).replacing(Bytes("(-\\infty,\\infty)"), Bytes("\\mathbb{R}"))
-        s = s.replacing(Bytes("\\%"), []).removingAll(37)
-        s = s.replacing(Bytes(" ."), Bytes(" 0.")).replacing(Bytes("{."), Bytes("{0."))
-        s = s.replacing(Bytes("infinity"), Bytes("\\infty"))
-        if !s.has(Bytes("\\infty")) { s = s.replacing(Bytes("inf"), Bytes("\\infty")) }
-        s = s.replacing(Bytes("+\\inity"), Bytes("\\infty"))
-        s = s.replacing(Bytes("and"), []).replacing(Bytes("\\mathbf"), [])
+        s = s.replacing("\\emptyset", "{}").replacing("(-\\infty,\\infty)", "\\mathbb{R}")
+        s = s.replacing("\\%", []).removingAll(37)
+        s = s.replacing(" .", " 0.").replacing("{.", "{0.")
+        s = s.replacing("infinity", "\\infty")
+        if !s.has("\\infty") { s = s.replacing("inf", "\\infty") }
+        s = s.replacing("+\\inity", "\\infty")
+        s = s.replacing("and", []).replacing("\\mathbf", [])
         // B.19 \mbox{...} with content (shortest)
-        while let k = s.find(Bytes("\\mbox{")), let e = s.find([125], from: k + 6) { s = Bytes(s[..<k]) + Bytes(s[(e + 1)...]) }
+        while let k = s.find("\\mbox{"), let e = s.find([125], from: k + 6) { s = Bytes(s[..<k]) + Bytes(s[(e + 1)...]) }
         if s.contains(106) && !s.contains(105) { s = s.map { $0 == 106 ? 105 : $0 } }
         s = trailingZeros(s)
         if s.isEmpty { return s }
@@ -191,7 +198,7 @@ extension QwenEval {
     static func unwrapText(_ s: Bytes) -> Bytes {
         var s = s
         var from = 0
-        while let k = s.find(Bytes("\\text{"), from: from), let e = s.find([125], from: k + 6) {
+        while let k = s.find("\\text{", from: from), let e = s.find([125], from: k + 6) {
             s = Bytes(s[..<k]) + Bytes(s[(k + 6)..<e]) + Bytes(s[(e + 1)...])
             from = k
         }
@@ -280,6 +287,8 @@ extension QwenEval {
         "meter", "inch",
     ]
     static let unitPatterns: [Bytes] = { let w = unitWords.map(Bytes.init); return w + w.map { $0 + [115] } }()
+    /// The literal bytes each pattern needs (its '.' wildcards excluded): a pattern is tried only when all occur.
+    static let unitNeeds: [[UInt8]] = unitPatterns.map { Array(Set($0.filter { $0 != 46 })) }
 
     /// Length of the character at `i` and whether Python's `\w` matches it.
     @inline(__always) static func charInfo(_ s: Bytes, _ i: Int) -> (Int, Bool) {
@@ -422,6 +431,7 @@ extension QwenEval {
     /// `math_equal(prediction, reference)` (RULES.md C.1–C.12).
     static func mathEqual(_ pred: Bytes, _ ref: Bytes, depth: Int = 0) -> Bool {
         if depth > 8 { return false }
+        if pred.count > maxNormalized || ref.count > maxNormalized { return pred == ref }
         if pred.trimmed().lowered() == ref.trimmed().lowered() { return true }
         if ref.count == 1 && ref[0] >= 65 && ref[0] <= 69 && choiceCleanShort(pred) == ref { return true }
         if let p = parseDigits(pred), let g = parseDigits(ref) {
@@ -431,7 +441,7 @@ extension QwenEval {
         if pred.isEmpty { return false }
         var reference = ref.trimmed()
         let prediction = pred.trimmed()
-        if prediction.has(Bytes("pmatrix")) && !reference.has(Bytes("pmatrix")) { reference = strToPmatrix(reference) }
+        if prediction.has("pmatrix") && !reference.has("pmatrix") { reference = strToPmatrix(reference) }
         // C.7 bracket-blind string match
         var ps = prediction, rs = reference
         if (ps.first == 91 && ps.last == 93 && reference.first != 40) || (ps.first == 40 && ps.last == 41 && reference.first != 91) {
@@ -474,7 +484,7 @@ extension QwenEval {
 
     /// `1\\,940` → `1940` (sympy's LaTeX lexer skips the thin space inside a number).
     static func joinThinSpaces(_ s: Bytes) -> Bytes {
-        guard s.has(Bytes("\\,")) else { return s }
+        guard s.has("\\,") else { return s }
         var out = Bytes(), i = 0
         while i < s.count {
             if s[i] == 92 && i + 1 < s.count && s[i + 1] == 44 && i > 0 && isDigit(s[i - 1]) && i + 2 < s.count && isDigit(s[i + 2]) { i += 2; continue }
@@ -490,8 +500,8 @@ extension QwenEval {
     }
 
     static func isMatrix(_ s: Bytes) -> Bool {
-        (s.starts(Bytes("\\begin{pmatrix}")) || s.starts(Bytes("\\begin{bmatrix}"))) &&
-            (s.ends(Bytes("\\end{pmatrix}")) || s.ends(Bytes("\\end{bmatrix}"))) && s.count >= 28
+        (s.starts("\\begin{pmatrix}") || s.starts("\\begin{bmatrix}")) &&
+            (s.ends("\\end{pmatrix}") || s.ends("\\end{bmatrix}")) && s.count >= 28
     }
 
     static func matrixLines(_ s: Bytes) -> [Bytes] {
@@ -548,8 +558,8 @@ extension QwenEval {
     static func symbolicEqual(_ a0: Bytes, _ b0: Bytes) -> Bool {
         let a = joinThinSpaces(a0), b = joinThinSpaces(b0)
         let opt = ParseOptions(imaginaryI: false, eulerE: false, ascii: true, sciE: false, trailingDot: false, unicode: false, dropNumberSubscript: false, piConstant: false, textCommands: false, mixedNumbers: false)
-        guard let x = parseMath(a.replacing(Bytes("\\\\"), [92]), opt) ?? parseMath(a, opt),
-              let y = parseMath(b.replacing(Bytes("\\\\"), [92]), opt) ?? parseMath(b, opt) else { return false }
+        guard let x = parseMath(a.replacing("\\\\", [92]), opt) ?? parseMath(a, opt),
+              let y = parseMath(b.replacing("\\\\", [92]), opt) ?? parseMath(b, opt) else { return false }
         if x == y { return true }
         if x.isScalar && y.isScalar { return scalarEqual(x, y, .exact) || scalarEqual(x, y, .relative(1e-4)) }
         if case .set(let xs) = x, case .set(let ys) = y {

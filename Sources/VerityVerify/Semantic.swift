@@ -57,12 +57,19 @@ enum Semantic {
         "percent", "radians", "rad", "sqft", "hours.", "feet.",
     ]
 
+    static let decorations: [(Bytes, Bytes)] = [("\\displaystyle", ""), ("\\!", ""), ("\\left", ""), ("\\right", ""), ("\\$", ""), ("$", ""),
+                       ("\\(", ""), ("\\)", ""), ("\\[", ""), ("\\]", ""), ("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"),
+                       ("\\cfrac", "\\frac"), ("^{\\circ}", ""), ("^\\circ", ""), ("{}^\\circ", ""), ("\\degree", ""), ("\\,", " "), ("\\;", " "),
+                       ("\\ ", " "), ("~", " "), ("\\textbf", "\\text"), ("\\mathrm", "\\text"), ("\\textrm", "\\text"), ("\\mbox", "\\text"),
+                       ("\\textnormal", "\\text"), ("\\mathbf", "\\text"), ("\\quad", " "), ("{,}", ",")].map { (Bytes($0.0), Bytes($0.1)) }
+    static let listWords: [(Bytes, Bytes)] = [("\\text{ and }", ","), ("\\text{and}", ","), ("\\text{ or }", ","), ("\\text{or}", ","), (" and ", ", "), (" or ", ", "), ("\\quad", " ")].map { (Bytes($0.0), Bytes($0.1)) }
+
     /// Strip the decorations that never change an answer's value; returns the text and whether it carried a percent sign.
     static func normalize(_ input: Bytes, _ o: SemanticOptions) -> (Bytes, Bool) {
         var s = input.trimmed()
         if s.count > 20_000 { return (s, false) }
         // A doubled backslash before a command name outside a matrix is an escaping accident (`\\frac`).
-        if o.lenientWriting && !s.has(Bytes("\\begin")) {
+        if o.lenientWriting && !s.has("\\begin") {
             var out = Bytes(), i = 0
             while i < s.count {
                 if s[i] == 92 && i + 2 < s.count && s[i + 1] == 92 && isAlpha(s[i + 2]) { i += 1; continue }
@@ -71,30 +78,22 @@ enum Semantic {
             s = out
         }
         // Protect row separators `\\` from the single-backslash rules below.
-        s = s.replacing(Bytes("\\\\"), [1])
-        for (a, b) in [("\\text{ and }", ","), ("\\text{and}", ","), ("\\text{ or }", ","), ("\\text{or}", ","), (" and ", ", "), (" or ", ", "), ("\\quad", " ")] {
-            s = s.replacing(Bytes(a), Bytes(b))
-        }
+        s = s.replacing("\\\\", [1])
+        for (a, b) in listWords where s.has(a) { s = s.replacing(a, b) }
         if o.lenientWriting { s = fixSqrtDigits(s) }
         // Delimiters and spacing macros.
-        for (a, b) in [("\\displaystyle", ""), ("\\!", ""), ("\\left", ""), ("\\right", ""), ("\\$", ""), ("$", ""),
-                       ("\\(", ""), ("\\)", ""), ("\\[", ""), ("\\]", ""), ("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"),
-                       ("\\cfrac", "\\frac"), ("^{\\circ}", ""), ("^\\circ", ""), ("{}^\\circ", ""), ("\\degree", ""), ("\\,", " "), ("\\;", " "),
-                       ("\\ ", " "), ("~", " "), ("\\textbf", "\\text"), ("\\mathrm", "\\text"), ("\\textrm", "\\text"), ("\\mbox", "\\text"),
-                       ("\\textnormal", "\\text"), ("\\mathbf", "\\text"), ("\\quad", " "), ("{,}", ",")] {
-            s = s.replacing(Bytes(a), Bytes(b))
-        }
+        for (a, b) in decorations where s.has(a) { s = s.replacing(a, b) }
         if o.lenientWriting {
-            s = s.replacing(Bytes("\u{00B0}"), []).replacing(Bytes("\u{221E}"), Bytes("\\infty"))
+            s = s.replacing("\u{00B0}", []).replacing("\u{221E}", "\\infty")
         }
         if o.imaginaryJ && s.contains(106) && !s.contains(105) && !s.contains(92) { s = s.map { $0 == 106 ? 105 : $0 } }
         s = s.trimmed()
         if o.trailingPeriod { while s.last == 46 { s.removeLast() } }
         // Percent.
         var percent = false
-        if s.ends(Bytes("\\%")) { s.removeLast(2); percent = true } else if s.last == 37 { s.removeLast(); percent = true }
-        else if s.ends(Bytes(" percent")) { s.removeLast(8); percent = true }
-        else if s.ends(Bytes(" percentage")) { s.removeLast(11); percent = true }
+        if s.ends("\\%") { s.removeLast(2); percent = true } else if s.last == 37 { s.removeLast(); percent = true }
+        else if s.ends(" percent") { s.removeLast(8); percent = true }
+        else if s.ends(" percentage") { s.removeLast(11); percent = true }
         s = s.trimmed()
         // Trailing \text{unit} (and ^2 after it).
         s = dropTrailingUnits(s, o)
@@ -129,8 +128,8 @@ enum Semantic {
         var s = s
         for _ in 0..<3 {
             var t = s.trimmed()
-            if t.ends(Bytes("^2")) || t.ends(Bytes("^3")) { t.removeLast(2); t = t.trimmed() }
-            guard t.last == 125, let k = t.findLast(Bytes("\\text{")) else { break }
+            if t.ends("^2") || t.ends("^3") { t.removeLast(2); t = t.trimmed() }
+            guard t.last == 125, let k = t.findLast("\\text{") else { break }
             let inner = Bytes(t[(k + 6)..<(t.count - 1)]).trimmed()
             let head = Bytes(t[..<k]).trimmed()
             if head.isEmpty { break }
@@ -173,7 +172,7 @@ enum Semantic {
         if let g = grouped(t, sep: 44) { return g }
         // `0,111`: a decimal comma (no thousands group starts with 0).
         if o.lenientWriting, t.count > 2, t[0] == 48, t[1] == 44, allDigits(Bytes(t[2...])) { return [48, 46] + Bytes(t[2...]) }
-        if let g = grouped(t.replacing(Bytes(", "), [44]), sep: 44) { return g }
+        if let g = grouped(t.replacing(", ", [44]), sep: 44) { return g }
         if o.lenientWriting, let g = grouped(t, sep: 32) { return g }
         return s
     }
