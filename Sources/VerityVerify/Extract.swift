@@ -213,6 +213,8 @@ enum VerityRules {
             if let b = Scan.lastBox(t, allowUnclosed: false) { return b }
         }
         if let a = Scan.afterPhrase(t, Scan.answerPhrases) {
+            // An unclosed box after the phrase means the response was cut off: no answer.
+            if a.has("\\boxed") || a.has("\\fbox") { return nil }
             if parses(a) { return a }
             if let m = Scan.lastMathSpan(a), parses(m, words: true) { return m }
             let n = QwenEval.lastNumber(a.removingAll(44))

@@ -9,6 +9,7 @@ struct Verity: AsyncParsableCommand {
         abstract: "Reinforcement learning with verifiable reward on language models.",
         subcommands: [
             Bench.self,
+            GradeCommand.self,
         ]
     )
 }
@@ -18,6 +19,7 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks (JSON with --json), each against a limit measured in the same run.",
         subcommands: [
+            BenchVerify.self,
         ]
     )
 }
