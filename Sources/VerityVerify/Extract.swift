@@ -155,7 +155,7 @@ enum MathVerify {
         // Later matches win: the last math span or the last plain number, whichever ends later.
         let span = Scan.lastMathSpan(t)
         let spanEnd = max(t.findLast([36]) ?? -1, t.findLast("\\)") ?? -1, t.findLast("\\]") ?? -1)
-        let n = QwenEval.lastNumber(t.removingAll(44))
+        let n = QwenEval.lastNumber(t)
         let numberAt = n.isEmpty ? -1 : (t.findLast(n) ?? -1)
         if let m = span, spanEnd >= numberAt { return m }
         return n.isEmpty ? span : n
@@ -217,7 +217,7 @@ enum VerityRules {
             if a.has("\\boxed") || a.has("\\fbox") { return nil }
             if parses(a) { return a }
             if let m = Scan.lastMathSpan(a), parses(m, words: true) { return m }
-            let n = QwenEval.lastNumber(a.removingAll(44))
+            let n = QwenEval.lastNumber(a)
             return n.isEmpty ? a : n
         }
         // A short response is its own answer: the whole text if it is mathematics, else its last math span.

@@ -22,14 +22,17 @@ enum QwenEval {
             let ans = Bytes(t[(k + 5)...])
             if ans.isEmpty { return [] }
             if ans[0] == 123 {
-                var depth = 1, j = 1
-                var a = Bytes()
-                while j < ans.count {
-                    let c = ans[j]
-                    if c == 123 { depth += 1 } else if c == 125 { depth -= 1; if depth == 0 { break } }
-                    a.append(c); j += 1
+                // Copy up to the brace that closes the first one (or to the end when it never closes).
+                let close: Int = ans.withUnsafeBufferPointer { b in
+                    var depth = 1, j = 1
+                    while j < b.count {
+                        let c = b[j]
+                        if c == 123 { depth += 1 } else if c == 125 { depth -= 1; if depth == 0 { return j } }
+                        j += 1
+                    }
+                    return b.count
                 }
-                pred = a
+                pred = Bytes(ans[1..<close])
             } else {
                 pred = (ans.split(on: [36]).first ?? []).trimmed()
             }
@@ -40,32 +43,38 @@ enum QwenEval {
         } else if let k = t.find("答案是") {
             pred = (Bytes(t[(k + 9)...]).trimmed().split(on: Bytes("\n\n")).first ?? []).trimmed()
         } else {
-            pred = lastNumber(t.removingAll(44))
+            pred = lastNumber(t)
         }
         // A.3: newlines with following whitespace, then one leading ':' and one trailing '.' and '/'.
-        var out = Bytes(); out.reserveCapacity(pred.count)
-        var j = 0
-        while j < pred.count {
-            if pred[j] == 10 {
-                j += 1
-                while j < pred.count && (isSpace(pred[j])) { j += 1 }
-                continue
+        if pred.contains(10) {
+            var out = Bytes(); out.reserveCapacity(pred.count)
+            var j = 0
+            while j < pred.count {
+                if pred[j] == 10 {
+                    j += 1
+                    while j < pred.count && (isSpace(pred[j])) { j += 1 }
+                    continue
+                }
+                out.append(pred[j]); j += 1
             }
-            out.append(pred[j]); j += 1
+            pred = out
         }
-        pred = out
         if pred.first == 58 { pred.removeFirst() }
         if pred.last == 46 { pred.removeLast() }
         if pred.last == 47 { pred.removeLast() }
         return strip(pred, skipUnit: skipUnit)
     }
 
-    /// The last match of `-?\d*\.?\d+`, or empty.
-    static func lastNumber(_ t: Bytes) -> Bytes {
+    /// The last match of `-?\\d*\\.?\\d+` in `t` with its commas removed, or empty. Matches lie inside runs of
+    /// `[-0-9.,]`, so only the last run holding a digit is scanned (left to right, as the regex does).
+    static func lastNumber(_ text: Bytes) -> Bytes {
+        guard let lastDigit = text.lastIndex(where: isDigit) else { return [] }
+        var a = lastDigit
+        while a > 0 && (isDigit(text[a - 1]) || text[a - 1] == 45 || text[a - 1] == 46 || text[a - 1] == 44) { a -= 1 }
+        let t = Bytes(text[a...lastDigit]).removingAll(44)
         var lastRange = 0..<0
         var i = 0
         while i < t.count {
-            // Try a match starting at i (regex leftmost semantics, scanning forward).
             var j = i
             if t[j] == 45 { j += 1 }
             let ds = j
@@ -77,8 +86,6 @@ enum QwenEval {
                 end = k
             } else if j > ds {
                 end = j
-            } else if j < t.count && t[j] == 46 {
-                end = -1
             }
             if end > i && !(end == i + 1 && t[i] == 45) {
                 lastRange = i..<end; i = end
