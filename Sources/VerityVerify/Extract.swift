@@ -147,16 +147,21 @@ enum MathVerify {
     }
 
     static func extractUnbounded(_ t: Bytes) -> Bytes? {
+        let lastBoxAt = max(t.findLast("\\boxed") ?? -1, t.findLast("\\fbox") ?? -1)
+        if let k = t.findLast("final answer is $"), k > lastBoxAt, let e = t.find("$. I hope", from: k) { return Bytes(t[(k + 17)..<e]).trimmed() }
         if let b = Scan.boxGroup(t) { return b }
         if let b = Scan.lastBox(t, allowUnclosed: false) { return b }
-        if let k = t.find("final answer is $"), let e = t.find("$. I hope", from: k) { return Bytes(t[(k + 17)..<e]).trimmed() }
-        if let a = Scan.afterPhrase(t, Scan.answerPhrases), !a.has("\\boxed"),
+        if let a = Scan.afterPhrase(t, Scan.answerPhrases), !a.has("\\boxed"), !VerityRules.looksLikeProse(a),
            Semantic.parse(Semantic.normalize(a, .mathVerify).0, .mathVerify) != nil { return a }
         // Later matches win: the last math span or the last plain number, whichever ends later.
         let span = Scan.lastMathSpan(t)
         let spanEnd = max(t.findLast([36]) ?? -1, t.findLast("\\)") ?? -1, t.findLast("\\]") ?? -1)
-        let n = QwenEval.lastNumber(t)
-        let numberAt = n.isEmpty ? -1 : (t.findLast(n) ?? -1)
+        var n = QwenEval.lastNumber(t)
+        var numberAt = n.isEmpty ? -1 : (t.findLast(n) ?? -1)
+        // A number glued to letters (`AZYUK2A`) is not an answer.
+        if numberAt >= 0 && ((numberAt > 0 && isAlpha(t[numberAt - 1])) || (numberAt + n.count < t.count && isAlpha(t[numberAt + n.count]))) {
+            n = []; numberAt = -1
+        }
         if let m = span, spanEnd >= numberAt { return m }
         return n.isEmpty ? span : n
     }
@@ -247,7 +252,7 @@ enum VerityRules {
     static func grade(response: Bytes, gold: Bytes, goldIsBare: Bool) -> Grade {
         guard let p = extract(response) else { return Grade(correct: false, extracted: nil) }
         let g = goldIsBare ? gold : (extract(gold) ?? gold)
-        if let gl = Semantic.choiceLetter(g), Semantic.choiceLetter(p) == nil {
+        if let gl = Semantic.choiceLetter(g), Semantic.choiceLetter(p, strict: false) == nil {
             // A choice written inside a sentence: "the answer is (C) 12".
             let letters = p.uppered().enumerated().filter { (j, c) in
                 c >= 65 && c <= 69 && (j == 0 || !isWord(p[j - 1])) && (j + 1 == p.count || !isWord(p[j + 1]))

@@ -365,10 +365,9 @@ struct MathParser {
         case 92:
             return parseCommand()
         default:
+            if s.has("\u{03C0}", at: i) { i += 2; return .sym("pi") }
             if !opt.unicode { return nil }
-            for (u, e) in [("\u{03C0}", Expr.sym("pi")), ("\u{221E}", Expr.sym("inf"))] where s.has(Bytes(u), at: i) {
-                i += Bytes(u).count; return e
-            }
+            if s.has("\u{221E}", at: i) { i += 3; return .sym("inf") }
             if s.has(Bytes("\u{221A}"), at: i) {
                 i += 3
                 guard let a = parsePostfix() else { return nil }

@@ -69,7 +69,7 @@ enum Semantic {
         var s = input.trimmed()
         if s.count > 20_000 { return (s, false) }
         // A doubled backslash before a command name outside a matrix is an escaping accident (`\\frac`).
-        if o.lenientWriting && !s.has("\\begin") {
+        if !s.has("\\begin") {
             var out = Bytes(), i = 0
             while i < s.count {
                 if s[i] == 92 && i + 2 < s.count && s[i + 1] == 92 && isAlpha(s[i + 2]) { i += 1; continue }
@@ -199,9 +199,13 @@ enum Semantic {
     }
 
     /// A multiple-choice letter written as `C`, `(C)`, `\text{(C)}`, `\textbf{C}`.
-    static func choiceLetter(_ s: Bytes) -> UInt8? {
-        let t = textForm(s).uppered()
-        if t.count == 1, t[0] >= 65, t[0] <= 69 { return t[0] }
+    static func choiceLetter(_ s: Bytes, strict: Bool = true) -> UInt8? {
+        let t = textForm(s)
+        guard t.count == 1 else { return nil }
+        let u = t[0] & ~0x20
+        guard u >= 65, u <= 69 else { return nil }
+        // A gold lower-case letter counts only when marked as a choice (`(c)`, `\text{c}`): a bare `e` is Euler's number.
+        if !strict || s.contains(u) || s.contains(40) || s.has("\\text") { return u }
         return nil
     }
 
@@ -212,7 +216,7 @@ enum Semantic {
         let (g, gp) = normalize(gold, o), (p, pp) = normalize(pred, o)
         if p.isEmpty || g.isEmpty { return false }
         if g == p && gp == pp { return true }
-        if let gl = choiceLetter(g) { return choiceLetter(p) == gl }
+        if let gl = choiceLetter(g) { return choiceLetter(p, strict: false) == gl }
         var ge = parse(g, o), pe = parse(p, o)
         if o.numberWords {
             if let w = QwenEval.wordToNumberStrict(g) { ge = parseMath(w) }
@@ -226,7 +230,11 @@ enum Semantic {
             let hundredth = Expr.num(Rat(1, 100)!)
             let xs = gp ? Expr.mul([x, hundredth]) : x, ys = pp ? Expr.mul([y, hundredth]) : y
             if exprEqual(xs, ys, o, 0) { return true }
-            if o.percentEitherWay && (pp || o.lenientWriting) && exprEqual(x, y, o, 0) { return true }
+            // Math-Verify also accepts a plain integer for an integer percentage (`25\\%` = 25) but not the reverse
+            // direction for decimals; Verity accepts both readings of a percent sign.
+            var integral = false
+            if case .num(let r) = x, r.isInteger { integral = true }
+            if o.percentEitherWay && (pp || o.lenientWriting || integral) && exprEqual(x, y, o, 0) { return true }
             return false
         }
         if exprEqual(x, y, o, 0) { return true }
