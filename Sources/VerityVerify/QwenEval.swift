@@ -6,6 +6,18 @@
 
 // MARK: - Extraction (A)
 
+/// A set of byte values (256 bits).
+struct ByteMask: Sendable {
+    var w0: UInt64 = 0, w1: UInt64 = 0, w2: UInt64 = 0, w3: UInt64 = 0
+    @inline(__always) mutating func insert(_ c: UInt8) {
+        let bit = UInt64(1) << UInt64(c & 63)
+        switch c >> 6 { case 0: w0 |= bit; case 1: w1 |= bit; case 2: w2 |= bit; default: w3 |= bit }
+    }
+    @inline(__always) func isSubset(of o: ByteMask) -> Bool {
+        (w0 & ~o.w0) | (w1 & ~o.w1) | (w2 & ~o.w2) | (w3 & ~o.w3) == 0
+    }
+}
+
 /// Answers longer than this (bytes) skip the literal normalizers and compare as strings: bounded work (RULES.md F.5).
 let maxNormalized = 2048
 
@@ -162,10 +174,16 @@ extension QwenEval {
         }
         // B.7 unit words, two passes
         if !skipUnit {
-            var present = [Bool](repeating: false, count: 256)
-            for c in s { present[Int(c)] = true }
+            var present = ByteMask()
+            for c in s { present.insert(c) }
+            let candidates: [Int] = unitMasks.withUnsafeBufferPointer { masks in
+                var out: [Int] = []
+                for k in 0..<masks.count where masks[k].isSubset(of: present) { out.append(k) }
+                return out
+            }
             for _ in 0..<2 {
-                for (w, need) in zip(unitPatterns, unitNeeds) where need.allSatisfy({ present[Int($0)] }) {
+                for k in candidates {
+                    let w = unitPatterns[k]
                     let r = removeUnit(s, w)
                     if !r.isEmpty { s = r }
                 }
@@ -295,7 +313,11 @@ extension QwenEval {
     ]
     static let unitPatterns: [Bytes] = { let w = unitWords.map(Bytes.init); return w + w.map { $0 + [115] } }()
     /// The literal bytes each pattern needs (its '.' wildcards excluded): a pattern is tried only when all occur.
-    static let unitNeeds: [[UInt8]] = unitPatterns.map { Array(Set($0.filter { $0 != 46 })) }
+    static let unitMasks: [ByteMask] = unitPatterns.map { p in
+        var m = ByteMask()
+        for c in p where c != 46 { m.insert(c) }
+        return m
+    }
 
     /// Length of the character at `i` and whether Python's `\w` matches it.
     @inline(__always) static func charInfo(_ s: Bytes, _ i: Int) -> (Int, Bool) {
