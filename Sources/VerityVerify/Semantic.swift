@@ -89,8 +89,8 @@ enum Semantic {
         if o.imaginaryJ && s.contains(106) && !s.contains(105) && !s.contains(92) { s = s.map { $0 == 106 ? 105 : $0 } }
         s = s.trimmed()
         if o.trailingPeriod { while s.last == 46 { s.removeLast() } }
-        // A sentence's final period after a non-digit (`\\frac{3}{2}.`) is dropped by every profile.
-        else if s.count >= 2 && s.last == 46 && !isDigit(s[s.count - 2]) { s.removeLast() }
+        // Math-Verify reads a final period after a fraction (`\\frac{3}{2}.`) as punctuation, not after other forms.
+        else if s.ends("}.") && (s.starts("\\frac") || s.starts("-\\frac")) { s.removeLast() }
         // Percent.
         var percent = false
         if s.ends("\\%") { s.removeLast(2); percent = true } else if s.last == 37 { s.removeLast(); percent = true }
