@@ -2,6 +2,12 @@
 // character-class rules, so they run here on UTF-8 bytes instead of Swift `Character`s (grapheme
 // breaking is far slower and never needed). This file holds no grading rule itself.
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 // MARK: - Byte strings
 
 /// A UTF-8 byte string, the working representation of every normalizer.
@@ -14,22 +20,21 @@ extension Array where Element == UInt8 {
     /// The bytes decoded as a Swift string (invalid sequences repaired).
     var string: String { String(decoding: self, as: UTF8.self) }
 
-    /// Index of the first occurrence of `needle` at or after `from`, or nil.
+    /// Index of the first occurrence of `needle` at or after `from`, or nil (first byte located with `memchr`).
     func find(_ needle: Bytes, from: Int = 0) -> Int? {
         let n = needle.count, m = count
         if n == 0 { return from <= m ? from : nil }
-        if m < n || from > m - n { return nil }
-        let first = needle[0]
+        let start = Swift.max(from, 0)
+        if m < n || start > m - n { return nil }
         return withUnsafeBufferPointer { h in
             needle.withUnsafeBufferPointer { nd in
-                var i = Swift.max(from, 0)
+                guard let base = h.baseAddress, let nb = nd.baseAddress else { return nil }
+                var i = start
                 while i <= m - n {
-                    if h[i] == first {
-                        var j = 1
-                        while j < n && h[i + j] == nd[j] { j += 1 }
-                        if j == n { return i }
-                    }
-                    i += 1
+                    guard let hit = memchr(base + i, Int32(nb[0]), m - n - i + 1) else { return nil }
+                    let k = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                    if n == 1 || memcmp(base + k + 1, nb + 1, n - 1) == 0 { return k }
+                    i = k + 1
                 }
                 return nil
             }
@@ -42,15 +47,15 @@ extension Array where Element == UInt8 {
         if n == 0 || m < n { return nil }
         return withUnsafeBufferPointer { h in
             needle.withUnsafeBufferPointer { nd in
-                let first = nd[0]
-                var i = m - n
-                while i >= 0 {
-                    if h[i] == first {
-                        var j = 1
-                        while j < n && h[i + j] == nd[j] { j += 1 }
-                        if j == n { return i }
-                    }
-                    i -= 1
+                guard let base = h.baseAddress, let nb = nd.baseAddress else { return nil }
+                var limit = m - n + 1   // candidate starts lie in [0, limit)
+                while limit > 0 {
+                    let first = nb[0]
+                    var k = limit - 1
+                    while k >= 0 && base[k] != first { k -= 1 }
+                    if k < 0 { return nil }
+                    if n == 1 || memcmp(base + k + 1, nb + 1, n - 1) == 0 { return k }
+                    limit = k
                 }
                 return nil
             }
@@ -237,15 +242,13 @@ extension Array where Element == UInt8 {
             if n == 0 { return true }
             if m < n { return false }
             return withUnsafeBufferPointer { h in
-                let first = nd[0]
+                guard let base = h.baseAddress, let nb = nd.baseAddress else { return false }
                 var i = 0
                 while i <= m - n {
-                    if h[i] == first {
-                        var j = 1
-                        while j < n && h[i + j] == nd[j] { j += 1 }
-                        if j == n { return true }
-                    }
-                    i += 1
+                    guard let hit = memchr(base + i, Int32(nb[0]), m - n - i + 1) else { return false }
+                    let k = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                    if n == 1 || memcmp(base + k + 1, nb + 1, n - 1) == 0 { return true }
+                    i = k + 1
                 }
                 return false
             }
