@@ -52,6 +52,13 @@ extension Array where Element == UInt8 {
                 while limit > 0 {
                     let first = nb[0]
                     var k = limit - 1
+                    // Eight bytes at a time: a word holds `first` when (w ^ pattern) has a zero byte.
+                    let pattern = UInt64(first) &* 0x0101_0101_0101_0101
+                    while k >= 7 {
+                        let w = UnsafeRawPointer(base + (k - 7)).loadUnaligned(as: UInt64.self) ^ pattern
+                        if (w &- 0x0101_0101_0101_0101) & ~w & 0x8080_8080_8080_8080 != 0 { break }
+                        k -= 8
+                    }
                     while k >= 0 && base[k] != first { k -= 1 }
                     if k < 0 { return nil }
                     if n == 1 || memcmp(base + k + 1, nb + 1, n - 1) == 0 { return k }
