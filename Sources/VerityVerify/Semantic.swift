@@ -221,8 +221,8 @@ enum Semantic {
         if let gl = choiceLetter(g) { return choiceLetter(p, strict: false) == gl }
         var ge = parse(g, o), pe = parse(p, o)
         if o.numberWords {
-            if let w = QwenEval.wordToNumberStrict(g) { ge = parseMath(w) }
-            if let w = QwenEval.wordToNumberStrict(p) { pe = parseMath(w) }
+            if let w = QwenEval.wordToNumberStrict(QwenEval.unwrapText(g)) { ge = parseMath(w) }
+            if let w = QwenEval.wordToNumberStrict(QwenEval.unwrapText(p)) { pe = parseMath(w) }
         }
         guard var x = ge, var y = pe else {
             return textForm(g) == textForm(p) && !textForm(g).isEmpty

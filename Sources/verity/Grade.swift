@@ -17,8 +17,8 @@ struct GradeCommand: ParsableCommand {
         """
     )
 
-    @Option(help: "The gold answer.") var gold: String?
-    @Option(name: .customLong("pred"), help: "The prediction (a bare answer, or a full response with --raw).") var prediction: String?
+    @Option(parsing: .unconditional, help: "The gold answer.") var gold: String?
+    @Option(name: .customLong("pred"), parsing: .unconditional, help: "The prediction (a bare answer, or a full response with --raw).") var prediction: String?
     @Option(help: "A JSONL file of {\"gold\", \"prediction\", \"kind\"?} objects.") var cases: String?
     @Option(help: "Grading profile: paper, qwen-eval, math-verify or verity.") var profile: String = "verity"
     @Flag(help: "Treat --pred as a full response to extract the answer from.") var raw = false
