@@ -134,10 +134,35 @@ enum DeepScaler {
         return s
     }
 
-    /// `int(x)` printed for a double with integral value.
+    /// `str(int(x))` for a double with integral value (exact decimal digits, as Python prints big integers).
     static func pyIntString(_ f: Double) -> String {
         if abs(f) < 9e18 { return String(Int(f)) }
-        return String(format2: f)
+        guard f.isFinite else { return "" }
+        // f = significand · 2^k with an integer significand: multiply a little-endian base-1e9 number by 2, k times.
+        var limbs: [UInt64] = [UInt64(f.magnitude.significandBitPattern | (1 << 52))]
+        var k = Int(f.exponent) - 52
+        var carryLimbs: [UInt64] = []
+        while k > 0 {
+            var carry: UInt64 = 0
+            carryLimbs.removeAll(keepingCapacity: true)
+            for l in limbs {
+                let v = l * 2 + carry
+                carryLimbs.append(v % 1_000_000_000); carry = v / 1_000_000_000
+            }
+            if carry > 0 { carryLimbs.append(carry) }
+            limbs = carryLimbs
+            k -= 1
+        }
+        // Normalize the first limb (it may exceed 1e9 before any doubling).
+        var norm: [UInt64] = [], carry: UInt64 = 0
+        for l in limbs { let v = l + carry; norm.append(v % 1_000_000_000); carry = v / 1_000_000_000 }
+        while carry > 0 { norm.append(carry % 1_000_000_000); carry /= 1_000_000_000 }
+        var out = String(norm.last ?? 0)
+        for l in norm.dropLast().reversed() {
+            let d = String(l)
+            out += String(repeating: "0", count: 9 - d.count) + d
+        }
+        return (f < 0 ? "-" : "") + out
     }
 
     /// `re.sub(unit + r"(es)?(s)? *(\^[0-9]+)?", "", s)`.
@@ -392,7 +417,3 @@ enum DeepScaler {
     }
 }
 
-extension String {
-    /// A Python-like integer print of a large double.
-    init(format2 f: Double) { self = String(Int64(exactly: f.rounded()) ?? 0) }
-}

@@ -444,11 +444,7 @@ struct MathParser {
         }
         // Single letters: split the run (implicit multiplication is applied by the caller).
         i = start + 1
-        var name = String(UnicodeScalar(s[start]))
-        if word.count == 1 || !opt.ascii || true {
-            name = String(UnicodeScalar(s[start]))
-        }
-        return subscripted(symbol(name))
+        return subscripted(symbol(String(UnicodeScalar(s[start]))))
     }
 
     /// Attach a subscript to a symbol: `x_1`, `a_{10}`.

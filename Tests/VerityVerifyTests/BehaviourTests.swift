@@ -1,5 +1,6 @@
 // Behaviour of the extractors and comparators on named examples from RULES.md and the issue:
 // each profile's documented quirks (reproduced on purpose) and the verity profile's own rules.
+import Foundation
 import XCTest
 @testable import VerityVerify
 
@@ -85,5 +86,20 @@ final class BehaviourTests: XCTestCase {
         XCTAssertTrue(g.grade(gold: "$x >= 5$", prediction: "Therefore $x \\geq 5$ is the solution.", kind: .raw).correct)
         XCTAssertTrue(g.grade(gold: "$9$", prediction: "Answer \\( 9 \\)", kind: .raw).correct)
         XCTAssertEqual(g.grade(gold: "1", prediction: "\\frac{2}{2}", kind: .answer).extracted, "\\frac{2}{2}")
+    }
+}
+
+final class HelperTests: XCTestCase {
+    func testPythonIntegerPrintOfLargeDoubles() {
+        XCTAssertEqual(DeepScaler.pyIntString(1e20), "100000000000000000000")
+        XCTAssertEqual(DeepScaler.pyIntString(-12345), "-12345")
+        XCTAssertEqual(DeepScaler.pyIntString(pow(2.0, 70)), "1180591620717411303424")
+    }
+
+    func testWordToNumberSemantics() {
+        XCTAssertEqual(QwenEval.wordToNumber(Bytes("twelve point eight"))?.string, "12.8")
+        XCTAssertEqual(QwenEval.wordToNumber(Bytes("ten dogs"))?.string, "10")
+        XCTAssertEqual(QwenEval.wordToNumber(Bytes("two hundred"))?.string, "200")
+        XCTAssertNil(QwenEval.wordToNumber(Bytes("x+1")))
     }
 }
