@@ -12,6 +12,7 @@ struct Verity: AsyncParsableCommand {
             Tokenize.self,
             Detokenize.self,
             Check.self,
+            GradeCommand.self,
         ]
     )
 }
@@ -23,6 +24,7 @@ struct Bench: AsyncParsableCommand {
         subcommands: [
             BenchTokenizer.self,
             BenchLua.self,
+            BenchVerify.self,
         ]
     )
 }

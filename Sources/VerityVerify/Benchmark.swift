@@ -1,0 +1,155 @@
+// The grading throughput benchmark behind `verity bench verify`: single-thread grades per second
+// on MATH500-style pairs for each profile, beside a same-run floor (plain byte comparison of the
+// same pairs) and the CPU share other processes took meanwhile (from /proc/stat minus this
+// process's own time). It measures; it asserts nothing.
+import Foundation
+
+// MARK: - Results
+
+/// One profile's figures.
+public struct VerifyBenchRow: Sendable, Codable {
+    /// Profile name.
+    public var profile: String
+    /// Bare-answer pairs graded per second (median of the repeats).
+    public var pairsPerSecond: Double
+    /// Full ~3,000-character responses graded per second (median).
+    public var responsesPerSecond: Double
+    /// Microseconds per response grade (median).
+    public var microsecondsPerResponse: Double
+    /// pairsPerSecond / 20,000 (the target).
+    public var ratioToTarget: Double
+    /// pairsPerSecond / floor (byte-equality comparisons per second of the same pairs, same run).
+    public var ratioToFloor: Double
+}
+
+/// The whole report.
+public struct VerifyBenchReport: Sendable, Codable {
+    /// Number of distinct pairs per pass.
+    public var pairs: Int
+    /// Repeats (medians are reported).
+    public var repeats: Int
+    /// Byte-equality comparisons per second of the same pairs (the floor).
+    public var floorPerSecond: Double
+    /// CPU share taken by other processes during the run, 0–1 (nil where /proc/stat is absent).
+    public var otherCPUShare: Double?
+    /// Per-profile figures.
+    public var rows: [VerifyBenchRow]
+}
+
+// MARK: - Benchmark
+
+/// Grading throughput benchmark.
+public enum VerifyBenchmark {
+    /// MATH500-style pairs from a JSONL file with `answer` (and optionally `answer_qwen`): each answer against
+    /// itself, against its normalized form, and against a perturbed form.
+    public static func pairs(fromJSONL url: URL) throws -> [(gold: String, prediction: String)] {
+        let data = try Data(contentsOf: url)
+        var out: [(String, String)] = []
+        var lineNo = 0
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+            lineNo += 1
+            guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let a = obj["answer"] as? String else {
+                throw VerifyBenchError.badLine(file: url.path, line: lineNo)
+            }
+            out.append((a, a))
+            out.append((a, (obj["answer_qwen"] as? String) ?? a))
+            out.append((a, a + "+1"))
+        }
+        return out
+    }
+
+    /// Run the benchmark: `repeats` passes per profile over `pairs` (bare answers) and over responses built from them.
+    public static func run(pairs: [(gold: String, prediction: String)], repeats: Int = 3, minSeconds: Double = 0.3) -> VerifyBenchReport {
+        let filler = String(repeating: "We simplify the expression step by step and check each term. ", count: 48)
+        let responses = pairs.map { (filler + "Therefore the answer is $\\boxed{" + $0.prediction + "}$.", $0.gold) }
+        let cpu0 = CPUSample.now()
+        var sink = 0
+        // Floor: byte equality of the same strings.
+        var floors: [Double] = []
+        for _ in 0..<repeats {
+            floors.append(rate(minSeconds) { for p in pairs { if p.gold.utf8.elementsEqual(p.prediction.utf8) { sink &+= 1 } }; return pairs.count })
+        }
+        var rows: [VerifyBenchRow] = []
+        for profile in GradingProfile.allCases {
+            let g = Grader(profile: profile)
+            var pr: [Double] = [], rr: [Double] = []
+            for _ in 0..<repeats {
+                pr.append(rate(minSeconds) { for p in pairs { if g.equal(gold: p.gold, prediction: p.prediction) { sink &+= 1 } }; return pairs.count })
+                rr.append(rate(minSeconds) { for r in responses { if g.grade(response: r.0, gold: r.1).correct { sink &+= 1 } }; return responses.count })
+            }
+            let p = median(pr), r = median(rr), f = median(floors)
+            rows.append(VerifyBenchRow(profile: profile.rawValue, pairsPerSecond: p, responsesPerSecond: r,
+                                       microsecondsPerResponse: 1e6 / r, ratioToTarget: p / 20_000, ratioToFloor: p / f))
+        }
+        let cpu1 = CPUSample.now()
+        if sink == Int.min { print(sink) }
+        return VerifyBenchReport(pairs: pairs.count, repeats: repeats, floorPerSecond: median(floors),
+                                 otherCPUShare: CPUSample.otherShare(cpu0, cpu1), rows: rows)
+    }
+
+    /// Items per second of `body` (which returns how many items it did), run for at least `minSeconds`.
+    static func rate(_ minSeconds: Double, _ body: () -> Int) -> Double {
+        let start = DispatchTime.now().uptimeNanoseconds
+        var n = 0
+        var elapsed = 0.0
+        repeat {
+            n += body()
+            elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        } while elapsed < minSeconds
+        return Double(n) / elapsed
+    }
+
+    static func median(_ xs: [Double]) -> Double {
+        let s = xs.sorted()
+        return s.isEmpty ? 0 : s[s.count / 2]
+    }
+}
+
+/// Errors of the benchmark's input.
+public enum VerifyBenchError: Error, CustomStringConvertible {
+    /// A line that is not a JSON object with a string `answer`.
+    case badLine(file: String, line: Int)
+    /// A readable description naming the file and line.
+    public var description: String {
+        switch self {
+        case .badLine(let f, let l): return "\(f):\(l): expected a JSON object with a string key 'answer'"
+        }
+    }
+}
+
+// MARK: - CPU accounting
+
+/// Machine-wide busy jiffies (/proc/stat) and this process's CPU time, to estimate other processes' share.
+struct CPUSample {
+    var busy: Double
+    var total: Double
+    var own: Double
+
+    static func now() -> CPUSample {
+        var busy = 0.0, total = 0.0
+        if let s = try? String(contentsOfFile: "/proc/stat", encoding: .utf8), let line = s.split(separator: "\n").first, line.hasPrefix("cpu ") {
+            let v = line.split(separator: " ").dropFirst().compactMap { Double($0) }
+            if v.count >= 5 {
+                total = v.reduce(0, +)
+                busy = total - v[3] - v[4]
+            }
+        }
+        var ru = rusage()
+        #if os(Linux)
+        getrusage(RUSAGE_SELF.rawValue == 0 ? __rusage_who_t(0) : __rusage_who_t(RUSAGE_SELF.rawValue), &ru)
+        #else
+        getrusage(RUSAGE_SELF, &ru)
+        #endif
+        let own = Double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + Double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6
+        return CPUSample(busy: busy, total: total, own: own)
+    }
+
+    /// (busy − own) / total over the interval, with jiffies at 100 Hz; nil without /proc/stat.
+    static func otherShare(_ a: CPUSample, _ b: CPUSample) -> Double? {
+        let dt = b.total - a.total
+        guard dt > 0 else { return nil }
+        let otherBusy = (b.busy - a.busy) - (b.own - a.own) * 100
+        return max(0, otherBusy / dt)
+    }
+}
