@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "VerityScripts", path: "Scripts", exclude: ["bench"],
                 resources: [.copy("lib"), .copy("rewards"), .copy("prompts"), .copy("losses"), .copy("schedules"), .copy("recipes")],
                 plugins: ["LuaSyntaxCheck"]),
-        .target(name: "VerityLua", dependencies: ["CLua", "CLuaShim", "VerityScripts",
+        .target(name: "VerityLua", dependencies: ["CLua", "CLuaShim", "VerityScripts", "VerityVerify", "VerityTokenizer",
                                                  .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(name: "verity", dependencies: [
             "VerityTensor", "VerityModel", "VerityTokenizer", "VeritySampling", "VerityVerify", "VerityLua",

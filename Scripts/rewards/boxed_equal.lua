@@ -1,8 +1,8 @@
 -- The paper's training reward: 1 when the last \boxed{} of the response is equivalent to the gold
--- answer under the DeepScaleR rule (grader RULES.md part D, profile "paper"), else 0; no format
+-- answer under the recipe's `grader` profile ("paper" = DeepScaleR's rule, RULES.md part D), else 0; no format
 -- reward. verl grades the decoded prompt + response; the prompt's own "\boxed{}" only matters when
 -- the response has no box, which scores 0 either way, so the response alone is graded here.
 return function(sample)
-  local correct = verity.math.grade(sample.response, sample.answer, "paper")
+  local correct = verity.math.grade(sample.response, sample.answer)
   return correct and 1.0 or 0.0
 end

@@ -3,8 +3,8 @@
 // loss-mix calls and the pure-Lua format reward, each in microseconds per call, set against two
 // limits measured in the same run: the same grading closure called straight from Swift (what the
 // reward would cost with no Lua at all) and an empty Lua reward (the floor of any Lua call). The
-// grader here is a benchmark closure doing the binding's work (last \boxed{} found and compared),
-// not the product's grader. Not here: printing (the CLI) and timed assertions (none anywhere).
+// grader is the product's verifier (VerityVerify through `HostServices.standard()`). Not here:
+// printing (the CLI) and timed assertions (none anywhere).
 import Foundation
 
 // MARK: - Report
@@ -80,31 +80,6 @@ public enum LuaBenchmark {
         "answer": .string("12.8"), "source": .string("deepscaler"), "index": .integer(124),
     ])
 
-    /// The benchmark's grading closure: the last `\boxed{...}` (braces matched) compared with the
-    /// gold after trimming spaces — string in, verdict out, the shape of the real binding.
-    static let benchGrade: @Sendable (String, String, String) throws -> GradeResult = { response, gold, _ in
-        let bytes = Array(response.utf8)
-        let needle = Array("\\boxed{".utf8)
-        var start = -1
-        var i = bytes.count - needle.count
-        while i >= 0 {
-            if bytes[i] == needle[0], Array(bytes[i..<(i + needle.count)]) == needle { start = i + needle.count; break }
-            i -= 1
-        }
-        guard start >= 0 else { return GradeResult(correct: false, extracted: nil) }
-        var depth = 1, j = start
-        while j < bytes.count {
-            if bytes[j] == UInt8(ascii: "{") { depth += 1 } else if bytes[j] == UInt8(ascii: "}") {
-                depth -= 1
-                if depth == 0 { break }
-            }
-            j += 1
-        }
-        guard depth == 0 else { return GradeResult(correct: false, extracted: nil) }
-        let answer = String(decoding: bytes[start..<j], as: UTF8.self).trimmingCharacters(in: .whitespaces)
-        return GradeResult(correct: answer == gold.trimmingCharacters(in: .whitespaces), extracted: answer)
-    }
-
     /// Synthetic responses: seeded filler text of `characters` bytes, half ending with the right box.
     static func responses(count: Int, characters: Int, seed: UInt64) -> [String] {
         var rng = Xoshiro256(seed: seed)
@@ -123,14 +98,14 @@ public enum LuaBenchmark {
     }
 
     /// Runs `repeats` measurements; each calls every path once per response (N calls), in batches.
-    /// `grade` replaces the benchmark's grading closure (pass the real verifier's `grade` binding
-    /// to measure it); `graderName` labels it in the report.
+    /// Rewards grade with the product's verifier (`HostServices.standard()`) under `profile`.
     public static func run(responses count: Int = 1024, characters: Int = 3000, repeats: Int = 3,
-                           grade: (@Sendable (String, String, String) throws -> GradeResult)? = nil,
-                           graderName: String = "benchmark closure (last \\boxed{} + string compare), not the product grader") throws -> LuaBenchReport {
-        let grade = grade ?? benchGrade
-        let services = HostServices(grade: grade, log: { _ in })
+                           profile: String = "paper") throws -> LuaBenchReport {
+        var services = HostServices.standard()
+        services.log = { _ in }
+        guard let grade = services.grade else { throw LuaError.state(message: "no verifier in the standard services") }
         let state = try LuaState(options: LuaOptions(), services: services)
+        state.graderProfile = profile
         let reward = RewardPlugin(try loadValue(state, "return require 'rewards.boxed_equal'"))
         let format = RewardPlugin(try loadValue(state, "return require 'rewards.format'"))
         let empty = RewardPlugin(try loadValue(state, "return function(sample) return 0.0 end"))
@@ -158,7 +133,7 @@ public enum LuaBenchmark {
             while start < count {
                 let range = start..<min(count, start + batch)
                 times[0].append(try timePerCall(range) { i in sink += try reward(samples[i], in: state).reward })
-                times[1].append(try timePerCall(range) { i in sink += try grade(texts[i], "12.8", "paper").correct ? 1 : 0 })
+                times[1].append(try timePerCall(range) { i in sink += try grade(texts[i], "12.8", profile).correct ? 1 : 0 })
                 times[2].append(try timePerCall(range) { i in sink += try empty(samples[i], in: state).reward })
                 times[3].append(try timePerCall(range) { i in sink += try format(samples[i], in: state).reward })
                 times[4].append(try timePerCall(range) { _ in
@@ -174,7 +149,7 @@ public enum LuaBenchmark {
                                     otherCPUShare: CPUSample.otherShare(cpu0, cpu1)))
         }
         if sink.isNaN { throw LuaError.state(message: "benchmark produced NaN") }
-        return LuaBenchReport(responses: count, characters: characters, runs: runs, grader: graderName)
+        return LuaBenchReport(responses: count, characters: characters, runs: runs, grader: "verity.math.grade, profile \(profile)")
     }
 
     static func loadValue(_ state: LuaState, _ source: String) throws -> LuaFunction {

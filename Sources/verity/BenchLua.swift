@@ -20,19 +20,16 @@ struct BenchLua: ParsableCommand {
     @Option(help: "Characters per response.")
     var chars = 3000
 
+    @Option(help: "Grader profile of the reward (paper, qwen-eval, math-verify, verity).")
+    var profile = "paper"
+
     @Option(help: "Repeats (medians are reported).")
     var repeats = 3
 
     func run() throws {
         let report: LuaBenchReport
         do {
-            // The CLI's verifier when one is wired (Check.swift), else the benchmark's own closure.
-            if let grade = cliHostServices().grade {
-                report = try LuaBenchmark.run(responses: responses, characters: chars, repeats: repeats, grade: grade,
-                                              graderName: "the CLI's verity.math.grade service (profile paper)")
-            } else {
-                report = try LuaBenchmark.run(responses: responses, characters: chars, repeats: repeats)
-            }
+            report = try LuaBenchmark.run(responses: responses, characters: chars, repeats: repeats, profile: profile)
         } catch let error as LuaError {
             FileHandle.standardError.write(Data("verity bench lua: \(error)\n".utf8))
             throw ExitCode(1)

@@ -26,6 +26,9 @@ struct Check: ParsableCommand {
     @Option(name: .customLong("run-dir"), help: "Write recipe.lua, scripts.sha256 and sandbox.json into this folder.")
     var runDir: String?
 
+    @Option(name: .customLong("tokenizer"), help: "A folder with tokenizer files, for `verity.tokens` in scripts.")
+    var tokenizer: String?
+
     @Option(name: .customLong("lua-instructions"), help: "Instruction budget per Lua call (0 = unlimited).")
     var instructions: Int = LuaOptions().instructionBudget
 
@@ -37,7 +40,7 @@ struct Check: ParsableCommand {
                                  allowIO: allowIO, libraryRoots: libraries)
         do {
             let loaded = try RecipeLoader.load(path: recipe, overrides: overrides, options: options,
-                                               services: cliHostServices(), onPrompt: { prompt in
+                                               services: try cliHostServices(tokenizerFolder: tokenizer), onPrompt: { prompt in
                 print("--- rendered prompt (first training example) ---")
                 print(prompt, terminator: prompt.hasSuffix("\n") ? "" : "\n")
                 print("--- end of prompt ---")
@@ -65,10 +68,9 @@ struct Check: ParsableCommand {
     }
 }
 
-/// The verifier and tokenizer behind `verity.math.*` and `verity.tokens` for the CLI.
-/// Integration point: wire `VerityVerify.Grader(profile:)` (extract / equal / grade) and the
-/// run's `VerityTokenizer` here. Until they are wired, those Lua functions raise a clear
-/// "not available" error rather than using a stand-in grader.
-func cliHostServices() -> HostServices {
-    HostServices()
+/// The verifier and tokenizer behind `verity.math.*` and `verity.tokens` for the CLI: the real
+/// graders always, and the tokenizer of `tokenizerFolder` when one is named.
+func cliHostServices(tokenizerFolder: String? = nil) throws -> HostServices {
+    guard let tokenizerFolder else { return .standard() }
+    return try .standard(modelFolder: URL(fileURLWithPath: tokenizerFolder))
 }
