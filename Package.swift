@@ -57,7 +57,7 @@ let package = Package(
         .testTarget(name: "VerityTokenizerTests", dependencies: ["VerityTokenizer", "VerityFixtures"]),
         .testTarget(name: "VeritySamplingTests", dependencies: ["VeritySampling", "VerityFixtures"]),
         .testTarget(name: "VerityVerifyTests", dependencies: ["VerityVerify", "VerityFixtures"]),
-        .testTarget(name: "VerityLuaTests", dependencies: ["VerityLua", "VerityFixtures",
+        .testTarget(name: "VerityLuaTests", dependencies: ["VerityLua", "VerityFixtures", "VerityTokenizer",
                                                            .product(name: "Crypto", package: "swift-crypto")]),
     ]
 )

@@ -5,10 +5,11 @@
 import Foundation
 import VerityFixtures
 import VerityLua
+import VerityTokenizer
 import XCTest
 
 final class ChatFormatTests: XCTestCase {
-    struct Case { var messages: [ChatMessage]; var addGenerationPrompt: Bool; var text: String }
+    struct Case { var messages: [ChatMessage]; var addGenerationPrompt: Bool; var text: String; var ids: [Int] }
 
     func cases(_ fixture: String) throws -> [Case] {
         let json = try JSONSerialization.jsonObject(with: try Fixtures.data(fixture)) as? [String: Any]
@@ -18,7 +19,7 @@ final class ChatFormatTests: XCTestCase {
                 ChatMessage(role: $0["role"] ?? "", content: $0["content"] ?? "")
             }
             return Case(messages: messages, addGenerationPrompt: try XCTUnwrap(c["add_generation_prompt"] as? Bool),
-                        text: try XCTUnwrap(c["text"] as? String))
+                        text: try XCTUnwrap(c["text"] as? String), ids: try XCTUnwrap(c["ids"] as? [Int]))
         }
     }
 
@@ -35,8 +36,12 @@ final class ChatFormatTests: XCTestCase {
         for fixture in ["qwen2.5-tokenizer/reference.json", "tiny-qwen2/reference.json"] {
             let all = try cases(fixture)
             XCTAssertEqual(all.count, 3, fixture)
+            // The rendered text, tokenized by the fixture's own tokenizer, gives transformers' ids.
+            let tokenizer = try Tokenizer(folder: Fixtures.url(fixture).deletingLastPathComponent())
             for c in all {
-                XCTAssertEqual(try chatml(c.messages, addGenerationPrompt: c.addGenerationPrompt, in: state), c.text, fixture)
+                let text = try chatml(c.messages, addGenerationPrompt: c.addGenerationPrompt, in: state)
+                XCTAssertEqual(text, c.text, fixture)
+                XCTAssertEqual(tokenizer.encode(text), c.ids, fixture)
             }
         }
     }
