@@ -9,6 +9,8 @@ struct Verity: AsyncParsableCommand {
         abstract: "Reinforcement learning with verifiable reward on language models.",
         subcommands: [
             Bench.self,
+            Inspect.self,
+            Score.self,
         ]
     )
 }
@@ -18,6 +20,7 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks (JSON with --json), each against a limit measured in the same run.",
         subcommands: [
+            BenchModel.self,
         ]
     )
 }
