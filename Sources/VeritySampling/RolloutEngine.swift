@@ -64,6 +64,9 @@ public struct EngineOptions: Sendable {
     public var memoryBudgetBytes: Int = Int(min(ProcessInfo.processInfo.physicalMemory / 4, UInt64(Int.max)))
     /// Prefill identical prompts and common prefixes once (off: every sample prefills its whole prompt).
     public var sharePrefixes = true
+    /// Decode steps with at least this many rows use sgemm instead of the batch-invariant skinny kernel (nil: never).
+    /// Faster at large batches, but a row's numbers then depend on the batch size (float rounding only).
+    public var sgemmMinRows: Int? = nil
 
     /// Default options.
     public init() {}
@@ -492,6 +495,15 @@ public final class RolloutEngine {
         let cdim = c.hiddenSize, h = c.numAttentionHeads, g = c.numKeyValueHeads, d = c.headDim, inter = c.intermediateSize
         let kvd = g * d, hd = h * d, th = options.threads
         let eps = Float(c.rmsNormEps)
+        let useBLAS = options.sgemmMinRows.map { r >= $0 } ?? false
+        func mm(x: UnsafePointer<Float>, rows: Int, inner: Int, weight: UnsafePointer<Float>, outputs: Int, bias: UnsafePointer<Float>?,
+                out: UnsafeMutablePointer<Float>, threads: Int) {
+            if useBLAS {
+                linearBLAS(x, rows: rows, cin: inner, weight, bias, cout: outputs, out: out)
+            } else {
+                DecodeKernels.matmulNT(x: x, rows: rows, inner: inner, weight: weight, outputs: outputs, bias: bias, out: out, threads: threads)
+            }
+        }
         let x = Tensor(uninitialized: [r, cdim]), n1 = Tensor(uninitialized: [r, cdim]), hbuf = Tensor(uninitialized: [r, cdim])
         let q = Tensor(uninitialized: [r, hd]), kNew = Tensor(uninitialized: [r, kvd]), vNew = Tensor(uninitialized: [r, kvd])
         let att = Tensor(uninitialized: [r, hd]), o = Tensor(uninitialized: [r, cdim])
@@ -515,9 +527,9 @@ public final class RolloutEngine {
         var spans = [DecodeKernels.Span](repeating: DecodeKernels.Span(keys: x.data, values: x.data, count: 0), count: spanStart[r])
         for (l, L) in layerPtrs.enumerated() {
             Kernels.rmsNormForward(x.data, weight: L.inputNorm, out: n1.data, rstd: nil, rows: r, width: cdim, eps: eps)
-            DecodeKernels.matmulNT(x: n1.data, rows: r, inner: cdim, weight: L.q, outputs: hd, bias: L.qb, out: q.data, threads: th)
-            DecodeKernels.matmulNT(x: n1.data, rows: r, inner: cdim, weight: L.k, outputs: kvd, bias: L.kb, out: kNew.data, threads: th)
-            DecodeKernels.matmulNT(x: n1.data, rows: r, inner: cdim, weight: L.v, outputs: kvd, bias: L.vb, out: vNew.data, threads: th)
+            mm(x: n1.data, rows: r, inner: cdim, weight: L.q, outputs: hd, bias: L.qb, out: q.data, threads: th)
+            mm(x: n1.data, rows: r, inner: cdim, weight: L.k, outputs: kvd, bias: L.kb, out: kNew.data, threads: th)
+            mm(x: n1.data, rows: r, inner: cdim, weight: L.v, outputs: kvd, bias: L.vb, out: vNew.data, threads: th)
             Kernels.rope(q.data, out: q.data, rows: r, heads: h, headDim: d, cos: rope.cos.data, sin: rope.sin.data, inverse: false, accumulate: false)
             Kernels.rope(kNew.data, out: kNew.data, rows: r, heads: g, headDim: d, cos: rope.cos.data, sin: rope.sin.data, inverse: false, accumulate: false)
             for (i, ch) in chains.enumerated() {
@@ -531,19 +543,19 @@ public final class RolloutEngine {
             }
             DecodeKernels.cachedAttention(q: q.data, out: att.data, rows: r, spans: spans, spanStart: spanStart, heads: h, kvHeads: g,
                                           headDim: d, maxKeys: maxKeys, threads: th)
-            DecodeKernels.matmulNT(x: att.data, rows: r, inner: hd, weight: L.o, outputs: cdim, bias: L.ob, out: o.data, threads: th)
+            mm(x: att.data, rows: r, inner: hd, weight: L.o, outputs: cdim, bias: L.ob, out: o.data, threads: th)
             Kernels.add(x.data, o.data, into: hbuf.data, count: r * cdim)
             Kernels.rmsNormForward(hbuf.data, weight: L.postNorm, out: n1.data, rstd: nil, rows: r, width: cdim, eps: eps)
-            DecodeKernels.matmulNT(x: n1.data, rows: r, inner: cdim, weight: L.gate, outputs: inter, bias: L.gateb, out: gate.data, threads: th)
-            DecodeKernels.matmulNT(x: n1.data, rows: r, inner: cdim, weight: L.up, outputs: inter, bias: L.upb, out: up.data, threads: th)
+            mm(x: n1.data, rows: r, inner: cdim, weight: L.gate, outputs: inter, bias: L.gateb, out: gate.data, threads: th)
+            mm(x: n1.data, rows: r, inner: cdim, weight: L.up, outputs: inter, bias: L.upb, out: up.data, threads: th)
             Kernels.swigluForward(gate: gate.data, up: up.data, out: gate.data, count: r * inter)
-            DecodeKernels.matmulNT(x: gate.data, rows: r, inner: inter, weight: L.down, outputs: cdim, bias: L.downb, out: o.data, threads: th)
+            mm(x: gate.data, rows: r, inner: inter, weight: L.down, outputs: cdim, bias: L.downb, out: o.data, threads: th)
             Kernels.add(hbuf.data, o.data, into: x.data, count: r * cdim)
         }
         for ch in chains { ch.last?.count += 1 }
         Kernels.rmsNormForward(x.data, weight: model.finalNorm.value.data, out: n1.data, rstd: nil, rows: r, width: cdim, eps: eps)
         let logits = Tensor(uninitialized: [r, c.vocabSize])
-        DecodeKernels.matmulNT(x: n1.data, rows: r, inner: cdim, weight: model.outputWeight.value.data, outputs: c.vocabSize,
+        mm(x: n1.data, rows: r, inner: cdim, weight: model.outputWeight.value.data, outputs: c.vocabSize,
                                bias: nil, out: logits.data, threads: th)
         return logits
     }

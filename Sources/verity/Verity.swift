@@ -9,6 +9,7 @@ struct Verity: AsyncParsableCommand {
         abstract: "Reinforcement learning with verifiable reward on language models.",
         subcommands: [
             Bench.self,
+            Generate.self,
             Inspect.self,
             Score.self,
         ]
@@ -21,6 +22,7 @@ struct Bench: AsyncParsableCommand {
         abstract: "Benchmarks (JSON with --json), each against a limit measured in the same run.",
         subcommands: [
             BenchModel.self,
+            BenchSample.self,
         ]
     )
 }
