@@ -4,9 +4,11 @@
 // and a streaming-bandwidth probe for the benchmark's roofline. Every output element is computed
 // by the same sequence of float operations whatever the batch size or thread count (work is split
 // over output columns only), so a row's numbers never depend on what else is in the batch. It is
-// not a general GEMM (large prefill products go through BLAS.gemm like the trainer's).
+// not a general GEMM (large prefill products go through BLAS.gemm like the trainer's). The skinny
+// product's loop is in C (CDecodeKernels) for AVX2/FMA with run-time dispatch.
 import Foundation
 import VerityTensor
+import CDecodeKernels
 
 // MARK: - SIMD helpers
 
@@ -20,7 +22,8 @@ typealias V8 = SIMD8<Float>
 /// Decode-time kernels: skinny products, cached attention, logsumexp, bandwidth probe.
 public enum DecodeKernels {
     /// out[i·N + j] = Σ_k x[i·K + k]·w[j·K + k] (+ bias[j]) for x [M, K], W [N, K]; the weight streams once for all M rows.
-    /// Each element's arithmetic is independent of M and of `threads` (the split is over N).
+    /// Each element's arithmetic is independent of M and of `threads` (the split is over N). The loop is C
+    /// (CDecodeKernels) so it can use AVX2/FMA, chosen at run time.
     public static func matmulNT(x: UnsafePointer<Float>, rows m: Int, inner k: Int, weight w: UnsafePointer<Float>, outputs n: Int,
                                 bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, threads: Int) {
         if m == 0 || n == 0 { return }
@@ -29,21 +32,15 @@ public enum DecodeKernels {
         let perTask = max(1, (1 << 16) / max(1, 4 * k))
         let tasks = max(1, min(threads, blocks / perTask))
         Parallel.forEachTask(tasks) { t in
-            let b0 = blocks * t / tasks, b1 = blocks * (t + 1) / tasks
-            for b in b0..<b1 {
-                let j0 = b * 4
-                if j0 + 4 <= n {
-                    var i = 0
-                    while i + 2 <= m { block4x2(x + i * k, k, w + j0 * k, bias.map { $0 + j0 }, out + i * n + j0, n); i += 2 }
-                    if i < m { block4x1(x + i * k, k, w + j0 * k, bias.map { $0 + j0 }, out + i * n + j0) }
-                } else {
-                    for j in j0..<n { for i in 0..<m { out[i * n + j] = dot(x + i * k, w + j * k, k) + (bias?[j] ?? 0) } }
-                }
-            }
+            let j0 = min(n, 4 * (blocks * t / tasks)), j1 = min(n, 4 * (blocks * (t + 1) / tasks))
+            if j1 > j0 { verity_matmul_nt(x, m, k, w, n, j0, j1, bias, out) }
         }
     }
 
-    /// One dot product with the lane layout the blocked paths use (8 lanes over k, lane sum, scalar tail).
+    /// Whether the skinny product runs its AVX2/FMA path on this machine.
+    public static var skinnyProductUsesAVX2: Bool { verity_matmul_nt_uses_avx2() != 0 }
+
+    /// One dot product (8 lanes over k, lane sum, scalar tail), used by the cached attention.
     @inline(__always)
     static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ k: Int) -> Float {
         var acc = V8(), p = 0
@@ -51,56 +48,6 @@ public enum DecodeKernels {
         var s = acc.sum()
         while p < k { s += a[p] * b[p]; p += 1 }
         return s
-    }
-
-    @inline(__always)
-    static func finish(_ acc: V8, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ k: Int, _ tail: Int, _ bias: Float) -> Float {
-        var s = acc.sum()
-        var p = tail
-        while p < k { s += x[p] * w[p]; p += 1 }
-        return s + bias
-    }
-
-    @inline(__always)
-    static func block4x1(_ x: UnsafePointer<Float>, _ k: Int, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
-                         _ out: UnsafeMutablePointer<Float>) {
-        var a0 = V8(), a1 = V8(), a2 = V8(), a3 = V8()
-        let w1 = w + k, w2 = w + 2 * k, w3 = w + 3 * k
-        var p = 0
-        while p + 8 <= k {
-            let xv = ld8(x + p)
-            a0 += xv * ld8(w + p); a1 += xv * ld8(w1 + p); a2 += xv * ld8(w2 + p); a3 += xv * ld8(w3 + p)
-            p += 8
-        }
-        out[0] = finish(a0, x, w, k, p, bias?[0] ?? 0)
-        out[1] = finish(a1, x, w1, k, p, bias?[1] ?? 0)
-        out[2] = finish(a2, x, w2, k, p, bias?[2] ?? 0)
-        out[3] = finish(a3, x, w3, k, p, bias?[3] ?? 0)
-    }
-
-    @inline(__always)
-    static func block4x2(_ x: UnsafePointer<Float>, _ k: Int, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
-                         _ out: UnsafeMutablePointer<Float>, _ ldo: Int) {
-        var a0 = V8(), a1 = V8(), a2 = V8(), a3 = V8()
-        var c0 = V8(), c1 = V8(), c2 = V8(), c3 = V8()
-        let x1 = x + k, w1 = w + k, w2 = w + 2 * k, w3 = w + 3 * k
-        var p = 0
-        while p + 8 <= k {
-            let xv = ld8(x + p), yv = ld8(x1 + p)
-            let v0 = ld8(w + p), v1 = ld8(w1 + p), v2 = ld8(w2 + p), v3 = ld8(w3 + p)
-            a0 += xv * v0; a1 += xv * v1; a2 += xv * v2; a3 += xv * v3
-            c0 += yv * v0; c1 += yv * v1; c2 += yv * v2; c3 += yv * v3
-            p += 8
-        }
-        out[0] = finish(a0, x, w, k, p, bias?[0] ?? 0)
-        out[1] = finish(a1, x, w1, k, p, bias?[1] ?? 0)
-        out[2] = finish(a2, x, w2, k, p, bias?[2] ?? 0)
-        out[3] = finish(a3, x, w3, k, p, bias?[3] ?? 0)
-        let o1 = out + ldo
-        o1[0] = finish(c0, x1, w, k, p, bias?[0] ?? 0)
-        o1[1] = finish(c1, x1, w1, k, p, bias?[1] ?? 0)
-        o1[2] = finish(c2, x1, w2, k, p, bias?[2] ?? 0)
-        o1[3] = finish(c3, x1, w3, k, p, bias?[3] ?? 0)
     }
 
     // MARK: Cached attention
