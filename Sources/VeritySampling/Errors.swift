@@ -37,4 +37,6 @@ extension SamplingError: LocalizedError {
     public var errorDescription: String? { description }
 }
 
-func mib(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
+func mib(_ bytes: Int) -> String {
+    bytes >= 1_048_576 ? String(format: "%.1f MiB", Double(bytes) / 1_048_576) : String(format: "%.1f KiB", Double(bytes) / 1024)
+}

@@ -1,14 +1,15 @@
 // RolloutEngine: batched generation with a KV cache, prefix sharing and exact log-probs, over the
 // trainer's own `TransformerModel` weights. Prompts are put in a prefix tree (identical prompts are
-// one leaf, a common system prompt is one shared node); each node is prefilled once, with the
-// trainer's kernels (RMSNorm, RoPE, GQA attention, SwiGLU, sgemm), when its first sample is
-// admitted. All live rows then decode together, one token per row per step, through the skinny
-// kernels of DecodeKernels, so each weight matrix is read once per step for the whole batch. Rows
-// finish on EOS / stop ids / stop strings / max tokens and free their slot and their cache segment;
-// waiting samples join as slots and memory free up (continuous batching). Each sample draws from
-// its own generator seeded by (seed, prompt, sample) and every per-row number is independent of
-// the batch and the thread count, so a sample's tokens are too. It is not a server, and it does
-// not preempt rows: a row is admitted only when its whole cache fits in the budget.
+// one leaf, a common system prompt is one shared node); each node is prefilled once, when its first
+// sample is admitted (nodes admitted together are prefilled in one pass). All live rows then decode
+// together, one token per row per step, so each weight matrix is read once per step for the whole
+// batch. Prefill and decode are the same forward over the cache: the trainer's RMSNorm, RoPE,
+// SwiGLU and embedding kernels, and DecodeKernels' batch-invariant product and cached attention, so
+// every per-row number (hence every token) is independent of the batch, the thread count, prefix
+// sharing and how prompts were grouped. Rows finish on EOS / stop ids / stop strings / max tokens and
+// free their slot and cache segment; waiting samples join as slots and memory free up (continuous
+// batching). Each sample draws from its own generator seeded by (seed, prompt, sample). It is not a
+// server, and it does not preempt rows: a row is admitted only when its whole cache fits the budget.
 import Foundation
 import VerityTensor
 import VerityModel
@@ -336,30 +337,48 @@ public final class RolloutEngine {
             return true
         }
 
-        /// Admits waiting samples while slots and memory allow; prefills their prompt chain on first use.
+        /// Admits waiting samples while slots and memory allow; prefills the prompt nodes they need (together) first.
         func admit() throws {
-            while live.count < options.maxBatch && nextPending < total {
+            var batch: [Int] = []
+            var newNodes: [PrefixNode] = []
+            var planned = Set<ObjectIdentifier>()
+            var plannedBytes = 0
+            let ownRows = req.maxNewTokens - 1
+            while live.count + batch.count < options.maxBatch && nextPending < total {
                 let idx = nextPending
-                let p = idx / n, s = idx % n
                 guard let lf = leaf[unitOf[idx]] else { preconditionFailure("every unit has a leaf") }
-                let chain = lf.chain
-                let ownRows = req.maxNewTokens - 1
-                let need = chain.filter { $0.segment == nil }.reduce(0) { $0 + $1.tokens.count * bytesPerPosition } + ownRows * bytesPerPosition
-                if !ledger.fits(need) {
-                    if live.isEmpty {
+                let fresh = lf.chain.filter { $0.segment == nil && !planned.contains(ObjectIdentifier($0)) }
+                let need = fresh.reduce(0) { $0 + $1.tokens.count * bytesPerPosition } + ownRows * bytesPerPosition
+                if !ledger.fits(plannedBytes + need) {
+                    if live.isEmpty && batch.isEmpty {
+                        let p = idx / n
                         throw SamplingError.rowDoesNotFit(prompt: p, promptTokens: req.prompts[p].count, maxNewTokens: req.maxNewTokens,
                                                           neededBytes: need + ledger.used, budgetBytes: ledger.budget)
                     }
-                    return
+                    break
                 }
-                for node in chain where node.segment == nil {
-                    let tp = CPUShareProbe.now()
-                    prefill(node, ledger: ledger)
-                    stats.prefillTokens += node.tokens.count
-                    stats.prefillSeconds += CPUShareProbe.now() - tp
-                }
-                guard let logits = lf.lastLogits, let parentSeg = lf.segment else { preconditionFailure("leaf prefilled with logits") }
+                plannedBytes += need
+                for node in fresh { planned.insert(ObjectIdentifier(node)); newNodes.append(node) }
+                batch.append(idx)
                 nextPending += 1
+            }
+            // Prefill level by level: a node is ready once its parent is cached.
+            var todo = newNodes
+            while !todo.isEmpty {
+                let ready = todo.filter { $0.parent == nil || $0.parent?.segment != nil }
+                precondition(!ready.isEmpty, "prefix tree order")
+                let tp = CPUShareProbe.now()
+                prefill(ready, ledger: ledger)
+                stats.prefillTokens += ready.reduce(0) { $0 + $1.tokens.count }
+                stats.prefillSeconds += CPUShareProbe.now() - tp
+                let done = Set(ready.map(ObjectIdentifier.init))
+                todo.removeAll { done.contains(ObjectIdentifier($0)) }
+            }
+            for idx in batch {
+                let p = idx / n, s = idx % n
+                guard let lf = leaf[unitOf[idx]], let logits = lf.lastLogits, let parentSeg = lf.segment else {
+                    preconditionFailure("leaf prefilled with logits")
+                }
                 stats.promptTokensAllSamples += req.prompts[p].count
                 let row = LiveRow(promptIndex: p, sampleIndex: s, promptLength: req.prompts[p].count,
                                   generator: rowGenerator(seed: req.seed, prompt: p, sample: s), detok: detokenizer?())
@@ -368,7 +387,7 @@ public final class RolloutEngine {
                     observer?(LogitsEvent(promptIndex: p, sampleIndex: s, tokenIndex: 0, logits: buf))
                     return req.sampling.draw(logits: base, vocab: c.vocabSize, generator: &row.generator)
                 }
-                for node in chain {
+                for node in lf.chain {
                     node.remaining -= 1
                     if node.remaining == 0 { node.segment = nil; node.lastLogits = nil }
                 }
@@ -379,7 +398,7 @@ public final class RolloutEngine {
             }
         }
 
-        try admit()
+        repeat { try admit() } while live.isEmpty && nextPending < total
         while !live.isEmpty {
             stats.peakLiveRows = max(stats.peakLiveRows, live.count)
             let ts = CPUShareProbe.now()
@@ -408,7 +427,7 @@ public final class RolloutEngine {
             for (i, row) in live.enumerated() where !accept(row, drawn[i]) { still.append(row) }
             live = still
             stats.decodeSeconds += CPUShareProbe.now() - ts
-            try admit()
+            repeat { try admit() } while live.isEmpty && nextPending < total
             progress?(GenerationProgress(generatedTokens: stats.generatedTokens, finishedSamples: finished, totalSamples: total,
                                          liveRows: live.count, elapsed: CPUShareProbe.now() - t0, maxTokens: total * req.maxNewTokens))
         }
@@ -420,143 +439,142 @@ public final class RolloutEngine {
 
     // MARK: Prefill
 
-    /// Linear layer through sgemm exactly as `Ops.linear`: out[N, Cout] = x[N, Cin]·Wᵀ + b.
+    /// Linear layer through sgemm as `Ops.linear`: out[N, Cout] = x[N, Cin]·Wᵀ + b (only with `sgemmMinRows`).
     func linearBLAS(_ x: UnsafePointer<Float>, rows: Int, cin: Int, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>?,
                     cout: Int, out: UnsafeMutablePointer<Float>) {
         if let b { for r in 0..<rows { (out + r * cout).update(from: b, count: cout) } }
         BLAS.gemm(transB: true, m: rows, n: cout, k: cin, a: x, lda: cin, b: w, ldb: cin, beta: b == nil ? 0 : 1, c: out, ldc: cout)
     }
 
-    /// Runs `node`'s tokens through the model over its ancestors' cache, filling its segment (and its last logits if a prompt ends there).
-    func prefill(_ node: PrefixNode, ledger: MemoryLedger) {
-        let t = node.tokens.count, a = node.start
-        let cdim = c.hiddenSize, h = c.numAttentionHeads, g = c.numKeyValueHeads, d = c.headDim, inter = c.intermediateSize
-        let kvd = g * d, hd = h * d
-        let eps = Float(c.rmsNormEps)
-        let seg = KVSegment(parent: node.parent?.segment, start: a, capacity: t, layers: c.numHiddenLayers, width: kvd, ledger: ledger)
-        let ancestors = seg.parent?.chain ?? []
-        let x = Tensor(uninitialized: [t, cdim]), n1 = Tensor(uninitialized: [t, cdim]), hbuf = Tensor(uninitialized: [t, cdim])
-        let q = Tensor(uninitialized: [t, hd]), att = Tensor(uninitialized: [t, hd]), o = Tensor(uninitialized: [t, cdim])
-        let gate = Tensor(uninitialized: [t, inter]), up = Tensor(uninitialized: [t, inter])
-        let kAll = a > 0 ? Tensor(uninitialized: [a + t, kvd]) : nil, vAll = a > 0 ? Tensor(uninitialized: [a + t, kvd]) : nil
-        Kernels.embeddingForward(table: model.embedding.value.data, ids: node.tokens, width: cdim, out: x.data)
-        let rope = RopeTable(positions: Array(a..<(a + t)), inverseFrequencies: model.inverseFrequencies)
-        let shape = AttentionShape(batch: 1, queries: t, keys: a + t, heads: h, kvHeads: g, headDim: d, queryOffset: a)
-        for (l, L) in layerPtrs.enumerated() {
-            Kernels.rmsNormForward(x.data, weight: L.inputNorm, out: n1.data, rstd: nil, rows: t, width: cdim, eps: eps)
-            linearBLAS(n1.data, rows: t, cin: cdim, L.q, L.qb, cout: hd, out: q.data)
-            linearBLAS(n1.data, rows: t, cin: cdim, L.k, L.kb, cout: kvd, out: seg.keys(l))
-            linearBLAS(n1.data, rows: t, cin: cdim, L.v, L.vb, cout: kvd, out: seg.values(l))
-            Kernels.rope(q.data, out: q.data, rows: t, heads: h, headDim: d, cos: rope.cos.data, sin: rope.sin.data, inverse: false, accumulate: false)
-            Kernels.rope(seg.keys(l), out: seg.keys(l), rows: t, heads: g, headDim: d, cos: rope.cos.data, sin: rope.sin.data, inverse: false, accumulate: false)
-            var kp = UnsafePointer(seg.keys(l)), vp = UnsafePointer(seg.values(l))
-            if let kAll, let vAll {
-                var row = 0
-                for s in ancestors {
-                    (kAll.data + row * kvd).update(from: s.keys(l), count: s.count * kvd)
-                    (vAll.data + row * kvd).update(from: s.values(l), count: s.count * kvd)
-                    row += s.count
+    /// Prompt tokens per prefill pass (bounds the activations: rows × intermediate floats).
+    static let prefillChunkTokens = 2048
+
+    /// Prefills `nodes` (parents already cached), several nodes per pass; sets each node's segment and, where a prompt ends, its last logits.
+    func prefill(_ nodes: [PrefixNode], ledger: MemoryLedger) {
+        let kvd = c.numKeyValueHeads * c.headDim
+        var group: [PrefixNode] = []
+        var groupTokens = 0
+        func flush() {
+            guard !group.isEmpty else { return }
+            var ids: [Int32] = [], positions: [Int] = [], plans: [RowPlan] = [], logitRows: [Int] = [], logitNodes: [PrefixNode] = []
+            var segs: [KVSegment] = []
+            for node in group {
+                let seg = KVSegment(parent: node.parent?.segment, start: node.start, capacity: node.tokens.count, layers: c.numHiddenLayers,
+                                    width: kvd, ledger: ledger)
+                segs.append(seg)
+                let chain = seg.chain
+                for (j, t) in node.tokens.enumerated() {
+                    ids.append(t)
+                    positions.append(node.start + j)
+                    plans.append(RowPlan(chain: chain, index: j))
                 }
-                (kAll.data + row * kvd).update(from: seg.keys(l), count: t * kvd)
-                (vAll.data + row * kvd).update(from: seg.values(l), count: t * kvd)
-                kp = UnsafePointer(kAll.data)
-                vp = UnsafePointer(vAll.data)
+                if node.endsPrompt { logitRows.append(ids.count - 1); logitNodes.append(node) }
             }
-            Kernels.attentionForward(q: q.data, k: kp, v: vp, out: att.data, lse: nil, shape: shape)
-            linearBLAS(att.data, rows: t, cin: hd, L.o, L.ob, cout: cdim, out: o.data)
-            Kernels.add(x.data, o.data, into: hbuf.data, count: t * cdim)
-            Kernels.rmsNormForward(hbuf.data, weight: L.postNorm, out: n1.data, rstd: nil, rows: t, width: cdim, eps: eps)
-            linearBLAS(n1.data, rows: t, cin: cdim, L.gate, L.gateb, cout: inter, out: gate.data)
-            linearBLAS(n1.data, rows: t, cin: cdim, L.up, L.upb, cout: inter, out: up.data)
-            Kernels.swigluForward(gate: gate.data, up: up.data, out: gate.data, count: t * inter)
-            linearBLAS(gate.data, rows: t, cin: inter, L.down, L.downb, cout: cdim, out: o.data)
-            Kernels.add(hbuf.data, o.data, into: x.data, count: t * cdim)
+            let logits = forward(ids: ids, positions: positions, plans: plans, logitRows: logitRows)
+            for (node, seg) in zip(group, segs) { seg.count = node.tokens.count; node.segment = seg }
+            let v = c.vocabSize
+            for (i, node) in logitNodes.enumerated() { node.lastLogits = Array(UnsafeBufferPointer(start: logits.data + i * v, count: v)) }
+            group = []
+            groupTokens = 0
         }
-        seg.count = t
-        node.segment = seg
-        if node.endsPrompt {
-            let last = x.data + (t - 1) * cdim
-            Kernels.rmsNormForward(last, weight: model.finalNorm.value.data, out: n1.data, rstd: nil, rows: 1, width: cdim, eps: eps)
-            var logits = [Float](repeating: 0, count: c.vocabSize)
-            logits.withUnsafeMutableBufferPointer { lb in
-                guard let base = lb.baseAddress else { return }
-                DecodeKernels.matmulNT(x: n1.data, rows: 1, inner: cdim, weight: model.outputWeight.value.data, outputs: c.vocabSize,
-                                       bias: nil, out: base, threads: options.threads)
-            }
-            node.lastLogits = logits
+        for node in nodes {
+            if groupTokens + node.tokens.count > Self.prefillChunkTokens { flush() }
+            group.append(node)
+            groupTokens += node.tokens.count
         }
+        flush()
     }
 
-    // MARK: Decode
+    // MARK: Forward over the cache
 
-    /// One decode step for all live rows: feeds each row's last token at its next position, caches its K/V, returns logits [R, V].
-    func decodeStep(_ rows: [LiveRow]) -> Tensor {
-        let r = rows.count
+    /// One token's place in the cache: it writes slot `index` of `chain.last` and attends to every earlier cached position.
+    struct RowPlan {
+        /// The segments from the root to the one this token is written into.
+        let chain: [KVSegment]
+        /// The slot in `chain.last`.
+        let index: Int
+    }
+
+    /// Runs tokens through the model, each at its position, caching its K/V per `plans` and attending over its chain;
+    /// returns logits [logitRows.count, V] of the listed rows. Decode (one token per live row) and prefill (a prompt
+    /// node's tokens) are both this; every per-row number is independent of the other rows and of the thread count.
+    func forward(ids: [Int32], positions: [Int], plans: [RowPlan], logitRows: [Int]) -> Tensor {
+        let r = ids.count
         let cdim = c.hiddenSize, h = c.numAttentionHeads, g = c.numKeyValueHeads, d = c.headDim, inter = c.intermediateSize
         let kvd = g * d, hd = h * d, th = options.threads
         let eps = Float(c.rmsNormEps)
         let useBLAS = options.sgemmMinRows.map { r >= $0 } ?? false
         func mm(x: UnsafePointer<Float>, rows: Int, inner: Int, weight: UnsafePointer<Float>, outputs: Int, bias: UnsafePointer<Float>?,
-                out: UnsafeMutablePointer<Float>, threads: Int) {
+                out: UnsafeMutablePointer<Float>) {
             if useBLAS {
                 linearBLAS(x, rows: rows, cin: inner, weight, bias, cout: outputs, out: out)
             } else {
-                DecodeKernels.matmulNT(x: x, rows: rows, inner: inner, weight: weight, outputs: outputs, bias: bias, out: out, threads: threads)
+                DecodeKernels.matmulNT(x: x, rows: rows, inner: inner, weight: weight, outputs: outputs, bias: bias, out: out, threads: th)
             }
         }
         let x = Tensor(uninitialized: [r, cdim]), n1 = Tensor(uninitialized: [r, cdim]), hbuf = Tensor(uninitialized: [r, cdim])
         let q = Tensor(uninitialized: [r, hd]), kNew = Tensor(uninitialized: [r, kvd]), vNew = Tensor(uninitialized: [r, kvd])
         let att = Tensor(uninitialized: [r, hd]), o = Tensor(uninitialized: [r, cdim])
         let gate = Tensor(uninitialized: [r, inter]), up = Tensor(uninitialized: [r, inter])
-        let ids = rows.map { $0.tokens[$0.tokens.count - 1] }
         Kernels.embeddingForward(table: model.embedding.value.data, ids: ids, width: cdim, out: x.data)
-        let positions = rows.map { $0.promptLength + $0.tokens.count - 1 }
         let rope = RopeTable(positions: positions, inverseFrequencies: model.inverseFrequencies)
-        // Each row's cache chain (root first, its own segment last) and the slot the new token takes.
-        var chains: [[KVSegment]] = []
         var spanStart = [0]
         var maxKeys = 0
-        for row in rows {
-            guard let own = row.own else { preconditionFailure("live row without a cache segment") }
-            precondition(own.count < own.capacity, "row segment full")
-            let ch = own.chain
-            chains.append(ch)
-            spanStart.append(spanStart[spanStart.count - 1] + ch.count)
-            maxKeys = max(maxKeys, own.endPosition + 1)
+        for (i, p) in plans.enumerated() {
+            guard let dest = p.chain.last else { preconditionFailure("empty cache chain") }
+            precondition(p.index < dest.capacity && dest.start + p.index == positions[i], "cache slot mismatch")
+            spanStart.append(spanStart[spanStart.count - 1] + p.chain.count)
+            maxKeys = max(maxKeys, positions[i] + 1)
         }
         var spans = [DecodeKernels.Span](repeating: DecodeKernels.Span(keys: x.data, values: x.data, count: 0), count: spanStart[r])
         for (l, L) in layerPtrs.enumerated() {
             Kernels.rmsNormForward(x.data, weight: L.inputNorm, out: n1.data, rstd: nil, rows: r, width: cdim, eps: eps)
-            mm(x: n1.data, rows: r, inner: cdim, weight: L.q, outputs: hd, bias: L.qb, out: q.data, threads: th)
-            mm(x: n1.data, rows: r, inner: cdim, weight: L.k, outputs: kvd, bias: L.kb, out: kNew.data, threads: th)
-            mm(x: n1.data, rows: r, inner: cdim, weight: L.v, outputs: kvd, bias: L.vb, out: vNew.data, threads: th)
+            mm(x: n1.data, rows: r, inner: cdim, weight: L.q, outputs: hd, bias: L.qb, out: q.data)
+            mm(x: n1.data, rows: r, inner: cdim, weight: L.k, outputs: kvd, bias: L.kb, out: kNew.data)
+            mm(x: n1.data, rows: r, inner: cdim, weight: L.v, outputs: kvd, bias: L.vb, out: vNew.data)
             Kernels.rope(q.data, out: q.data, rows: r, heads: h, headDim: d, cos: rope.cos.data, sin: rope.sin.data, inverse: false, accumulate: false)
             Kernels.rope(kNew.data, out: kNew.data, rows: r, heads: g, headDim: d, cos: rope.cos.data, sin: rope.sin.data, inverse: false, accumulate: false)
-            for (i, ch) in chains.enumerated() {
-                guard let own = ch.last else { continue }
-                (own.keys(l) + own.count * kvd).update(from: kNew.data + i * kvd, count: kvd)
-                (own.values(l) + own.count * kvd).update(from: vNew.data + i * kvd, count: kvd)
-                for (j, s) in ch.enumerated() {
-                    let cnt = s === own ? own.count + 1 : s.count
+            for (i, p) in plans.enumerated() {
+                guard let dest = p.chain.last else { continue }
+                (dest.keys(l) + p.index * kvd).update(from: kNew.data + i * kvd, count: kvd)
+                (dest.values(l) + p.index * kvd).update(from: vNew.data + i * kvd, count: kvd)
+                for (j, s) in p.chain.enumerated() {
+                    let cnt = s === dest ? p.index + 1 : s.count
                     spans[spanStart[i] + j] = DecodeKernels.Span(keys: s.keys(l), values: s.values(l), count: cnt)
                 }
             }
             DecodeKernels.cachedAttention(q: q.data, out: att.data, rows: r, spans: spans, spanStart: spanStart, heads: h, kvHeads: g,
                                           headDim: d, maxKeys: maxKeys, threads: th)
-            mm(x: att.data, rows: r, inner: hd, weight: L.o, outputs: cdim, bias: L.ob, out: o.data, threads: th)
+            mm(x: att.data, rows: r, inner: hd, weight: L.o, outputs: cdim, bias: L.ob, out: o.data)
             Kernels.add(x.data, o.data, into: hbuf.data, count: r * cdim)
             Kernels.rmsNormForward(hbuf.data, weight: L.postNorm, out: n1.data, rstd: nil, rows: r, width: cdim, eps: eps)
-            mm(x: n1.data, rows: r, inner: cdim, weight: L.gate, outputs: inter, bias: L.gateb, out: gate.data, threads: th)
-            mm(x: n1.data, rows: r, inner: cdim, weight: L.up, outputs: inter, bias: L.upb, out: up.data, threads: th)
+            mm(x: n1.data, rows: r, inner: cdim, weight: L.gate, outputs: inter, bias: L.gateb, out: gate.data)
+            mm(x: n1.data, rows: r, inner: cdim, weight: L.up, outputs: inter, bias: L.upb, out: up.data)
             Kernels.swigluForward(gate: gate.data, up: up.data, out: gate.data, count: r * inter)
-            mm(x: gate.data, rows: r, inner: inter, weight: L.down, outputs: cdim, bias: L.downb, out: o.data, threads: th)
+            mm(x: gate.data, rows: r, inner: inter, weight: L.down, outputs: cdim, bias: L.downb, out: o.data)
             Kernels.add(hbuf.data, o.data, into: x.data, count: r * cdim)
         }
-        for ch in chains { ch.last?.count += 1 }
-        Kernels.rmsNormForward(x.data, weight: model.finalNorm.value.data, out: n1.data, rstd: nil, rows: r, width: cdim, eps: eps)
-        let logits = Tensor(uninitialized: [r, c.vocabSize])
-        mm(x: n1.data, rows: r, inner: cdim, weight: model.outputWeight.value.data, outputs: c.vocabSize,
-                               bias: nil, out: logits.data, threads: th)
+        let m = logitRows.count
+        let last = Tensor(uninitialized: [max(1, m), cdim])
+        for (i, row) in logitRows.enumerated() { (last.data + i * cdim).update(from: x.data + row * cdim, count: cdim) }
+        Kernels.rmsNormForward(last.data, weight: model.finalNorm.value.data, out: n1.data, rstd: nil, rows: m, width: cdim, eps: eps)
+        let logits = Tensor(uninitialized: [max(1, m), c.vocabSize])
+        mm(x: n1.data, rows: m, inner: cdim, weight: model.outputWeight.value.data, outputs: c.vocabSize, bias: nil, out: logits.data)
+        return logits
+    }
+
+    // MARK: Decode
+
+    /// One decode step for all live rows: feeds each row's last token at its next position, caches its K/V, returns logits [R, V].
+    func decodeStep(_ rows: [LiveRow]) -> Tensor {
+        var plans: [RowPlan] = []
+        for row in rows {
+            guard let own = row.own else { preconditionFailure("live row without a cache segment") }
+            plans.append(RowPlan(chain: own.chain, index: own.count))
+        }
+        let logits = forward(ids: rows.map { $0.tokens[$0.tokens.count - 1] }, positions: rows.map { $0.promptLength + $0.tokens.count - 1 },
+                             plans: plans, logitRows: Array(rows.indices))
+        for row in rows { row.own?.count += 1 }
         return logits
     }
 }
