@@ -38,6 +38,21 @@ func maxAbs(_ a: [Float], _ b: [Float]) -> Float {
     return zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
 }
 
+/// Loss = mean over t < L−1 of −log p(ids[t+1] | ids[≤t]) with gradients accumulated into the model; returns the loss.
+func lossAndBackward(_ model: TransformerModel, ids: [Int32]) throws -> Float {
+    model.zeroGrad()
+    let n = ids.count - 1
+    let h = try model.hiddenStates(ids: ids, batch: 1, trainable: true)
+    // The last position has no next token: give it a dummy target and weight 0.
+    let targets = Array(ids.dropFirst()) + [0]
+    let (lp, _) = model.tokenLogProbs(hidden: h, targets: targets, trainable: true)
+    var w = [Float](repeating: -1 / Float(n), count: n)
+    w.append(0)
+    let loss = Ops.weightedSum(lp, weights: w)
+    loss.backward()
+    return loss.value.data[0]
+}
+
 // MARK: - Tests
 
 final class ParityTests: XCTestCase {
@@ -93,21 +108,6 @@ final class ParityTests: XCTestCase {
             XCTAssertLessThanOrEqual(err, 1e-4, "activation \(name)")
         }
         print("PARITY activations: max abs err \(worst) over \(acts.entries.count) tensors")
-    }
-
-    /// Loss = mean over t < L−1 of −log p(ids[t+1] | ids[≤t]) with gradients accumulated into the model; returns the loss.
-    func lossAndBackward(_ model: TransformerModel, ids: [Int32]) throws -> Float {
-        model.zeroGrad()
-        let n = ids.count - 1
-        let h = try model.hiddenStates(ids: ids, batch: 1, trainable: true)
-        // The last position has no next token: give it a dummy target and weight 0.
-        let targets = Array(ids.dropFirst()) + [0]
-        let (lp, _) = model.tokenLogProbs(hidden: h, targets: targets, trainable: true)
-        var w = [Float](repeating: -1 / Float(n), count: n)
-        w.append(0)
-        let loss = Ops.weightedSum(lp, weights: w)
-        loss.backward()
-        return loss.value.data[0]
     }
 
     func checkGradients(_ model: TransformerModel, grads: SafeTensorsFile, tol: Double, lossTol: Float, label: String) throws {
