@@ -163,7 +163,7 @@ public enum Ops {
     public static func attention(_ q: Variable, _ k: Variable, _ v: Variable, shape: AttentionShape, keyStart: [Int]? = nil) -> Variable {
         let hd = shape.heads * shape.headDim, kd = shape.kvHeads * shape.headDim
         precondition(q.value.count == shape.batch * shape.queries * hd, "attention: q \(q.shape) vs \(shape)")
-        precondition(k.value.count == shape.batch * shape.keys * kd && v.value.count == k.value.count, "attention: k \(k.shape) v \(v.shape) vs \(shape)")
+        precondition(k.value.count == shape.batch * shape.kvRowsPerBatch * kd && v.value.count == k.value.count, "attention: k \(k.shape) v \(v.shape) vs \(shape)")
         let y = Tensor(uninitialized: q.shape)
         let lse = Tensor(uninitialized: [shape.batch, shape.heads, shape.queries])
         Kernels.attentionForward(q: q.value.data, k: k.value.data, v: v.value.data, out: y.data, lse: lse.data, shape: shape, keyStart: keyStart)
