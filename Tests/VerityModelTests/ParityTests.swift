@@ -131,3 +131,45 @@ final class ParityTests: XCTestCase {
         try checkGradients(model, grads: grads, tol: 1e-4, lossTol: 1e-4, label: "float32")
     }
 }
+
+// MARK: - Building blocks for cached decoding
+
+final class IncrementalDecodeTests: XCTestCase {
+    /// Prefill 32 tokens keeping each layer's k/v, then decode 1 token at position 32 against that cache with the same
+    /// `layer` code: its hidden state equals the full 33-token forward's last row.
+    func testDecodeWithCacheMatchesFullForward() throws {
+        let model = try TransformerModel.load(directory: Fixtures.url("tiny-qwen2"))
+        let ids = try TinyReference.load().gradients.input_ids  // 33 tokens
+        let c = model.config, kd = c.numKeyValueHeads * c.headDim, n = ids.count - 1
+        let full = try model.hiddenStates(ids: ids, batch: 1, trainable: false)
+        var cacheK = [[Float]](repeating: [], count: c.numHiddenLayers), cacheV = cacheK
+        // Prefill.
+        var x = model.embed(ids: Array(ids.prefix(n)), trainable: false)
+        let rope = RopeTable(positions: Array(0..<n), inverseFrequencies: model.inverseFrequencies)
+        let shape = AttentionShape(batch: 1, queries: n, heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads, headDim: c.headDim)
+        for l in 0..<c.numHiddenLayers {
+            x = model.layer(l, x, rope: rope, trainable: false) { q, k, v in
+                cacheK[l] = k.value.values
+                cacheV[l] = v.value.values
+                return Ops.attention(q, k, v, shape: shape)
+            }
+        }
+        // Decode one token at position n into a cache of capacity n + 4.
+        let cap = n + 4
+        var y = model.embed(ids: [ids[n]], trainable: false)
+        let rope1 = RopeTable(positions: [n], inverseFrequencies: model.inverseFrequencies)
+        let shape1 = AttentionShape(batch: 1, queries: 1, keys: n + 1, heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads,
+                                    headDim: c.headDim, queryOffset: n, kvRowsPerBatch: cap)
+        for l in 0..<c.numHiddenLayers {
+            y = model.layer(l, y, rope: rope1, trainable: false) { q, k, v in
+                let kc = Tensor(zeros: [cap, kd]), vc = Tensor(zeros: [cap, kd])
+                for i in 0..<(n * kd) { kc.data[i] = cacheK[l][i]; vc.data[i] = cacheV[l][i] }
+                for i in 0..<kd { kc.data[n * kd + i] = k.value.data[i]; vc.data[n * kd + i] = v.value.data[i] }
+                return Ops.attention(q, Variable(kc), Variable(vc), shape: shape1)
+            }
+        }
+        let last = model.normalize(y, trainable: false).value.values
+        let ref = Array(full.value.values[(n * c.hiddenSize)...])
+        XCTAssertLessThan(maxAbs(last, ref), 1e-5)
+    }
+}
