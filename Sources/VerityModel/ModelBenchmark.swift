@@ -17,8 +17,6 @@ public struct ModelBenchmarkOptions: Sendable {
     public var repeats = 3
     /// Threads for BLAS and kernels.
     public var threads = 2
-    /// Layers (default: the config's).
-    public var layers: Int? = nil
     /// Seed of the random weights and tokens.
     public var seed: UInt64 = 1
 
@@ -43,28 +41,51 @@ public func qwen25HalfBShape(layers: Int = 24) -> ModelConfig {
 
 /// Figures of one benchmark run (JSON keys in snake_case).
 public struct ModelBenchmarkResult: Codable, Sendable {
+    /// The benchmark's name ("model").
     public var benchmark = "model"
+    /// The model shape measured, in words.
     public var shape: String
+    /// Sequences per batch.
     public var batch: Int
+    /// Tokens per sequence.
     public var sequence: Int
+    /// Threads for BLAS and kernels.
     public var threads: Int
+    /// Timed repetitions.
     public var repeats: Int
+    /// Parameters of the random model.
     public var parameters: Int
+    /// [M, N, K] of the sgemm limit (the model's largest product).
     public var sgemm_shape: [Int]
+    /// The limit: median sgemm GFLOP/s over the run.
     public var sgemm_gflops: Double
+    /// Each sgemm measurement (one before each repeat).
     public var sgemm_gflops_all: [Double]
+    /// Model FLOPs per token of a forward.
     public var flops_per_token_forward: Double
+    /// Model FLOPs per token of forward+backward.
     public var flops_per_token_train: Double
+    /// How the model FLOPs are counted.
     public var flops_formula: String
+    /// Median seconds of a no-grad forward of the batch (with token log-probs).
     public var forward_seconds: Double
+    /// Forward tokens per second.
     public var forward_tokens_per_s: Double
+    /// Forward model-FLOPs utilisation against the sgemm rate.
     public var forward_mfu: Double
+    /// Median seconds of forward+backward of the batch.
     public var train_seconds: Double
+    /// Forward+backward tokens per second.
     public var train_tokens_per_s: Double
+    /// Forward+backward model-FLOPs utilisation against the sgemm rate.
     public var train_mfu: Double
+    /// Each forward+backward time.
     public var train_seconds_all: [Double]
+    /// Each forward time.
     public var forward_seconds_all: [Double]
+    /// Share of all cores other processes used during the run (nil off Linux).
     public var other_processes_cpu_share: Double?
+    /// OpenBLAS build description.
     public var blas: String
 }
 

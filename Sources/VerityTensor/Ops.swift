@@ -55,11 +55,11 @@ public enum Ops {
         var parents = [x, w]
         if let b { parents.append(b) }
         return Variable(result: y, parents: parents) { dy in
-            if let dx = x.gradPointer() {
-                BLAS.gemm(m: n, n: cin, k: cout, a: dy.data, lda: cout, b: w.value.data, ldb: cin, beta: 1, c: dx, ldc: cin)
+            if let (dx, beta) = x.gradProductTarget() {
+                BLAS.gemm(m: n, n: cin, k: cout, a: dy.data, lda: cout, b: w.value.data, ldb: cin, beta: beta, c: dx, ldc: cin)
             }
-            if let dw = w.gradPointer() {
-                BLAS.gemm(transA: true, m: cout, n: cin, k: n, a: dy.data, lda: cout, b: x.value.data, ldb: cin, beta: 1, c: dw, ldc: cin)
+            if let (dw, beta) = w.gradProductTarget() {
+                BLAS.gemm(transA: true, m: cout, n: cin, k: n, a: dy.data, lda: cout, b: x.value.data, ldb: cin, beta: beta, c: dw, ldc: cin)
             }
             if let b, let db = b.gradPointer() {
                 for r in 0..<n { Kernels.axpy(1, dy.data + r * cout, into: db, count: cout) }
