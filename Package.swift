@@ -48,7 +48,7 @@ let package = Package(
         .target(name: "VerityFixtures", path: "Tests/Fixtures", exclude: ["README.md"],
                 resources: [.copy("tiny-qwen2"), .copy("qwen2.5-tokenizer"), .copy("rl-losses"), .copy("configs"), .copy("grader")]),
         .testTarget(name: "VerityTensorTests", dependencies: ["VerityTensor", "VerityFixtures"]),
-        .testTarget(name: "VerityModelTests", dependencies: ["VerityModel", "VerityFixtures"]),
+        .testTarget(name: "VerityModelTests", dependencies: ["VerityModel", "VerityFixtures"], resources: [.copy("Reference")]),
         .testTarget(name: "VerityTokenizerTests", dependencies: ["VerityTokenizer", "VerityFixtures"]),
         .testTarget(name: "VeritySamplingTests", dependencies: ["VeritySampling", "VerityFixtures"]),
         .testTarget(name: "VerityVerifyTests", dependencies: ["VerityVerify", "VerityFixtures"]),

@@ -17,8 +17,6 @@ public struct ModelBenchmarkOptions: Sendable {
     public var repeats = 3
     /// Threads for BLAS and kernels.
     public var threads = 2
-    /// Layers (default: the config's).
-    public var layers: Int? = nil
     /// Seed of the random weights and tokens.
     public var seed: UInt64 = 1
 
@@ -43,27 +41,51 @@ public func qwen25HalfBShape(layers: Int = 24) -> ModelConfig {
 
 /// Figures of one benchmark run (JSON keys in snake_case).
 public struct ModelBenchmarkResult: Codable, Sendable {
+    /// The benchmark's name ("model").
     public var benchmark = "model"
+    /// The model shape measured, in words.
     public var shape: String
+    /// Sequences per batch.
     public var batch: Int
+    /// Tokens per sequence.
     public var sequence: Int
+    /// Threads for BLAS and kernels.
     public var threads: Int
+    /// Timed repetitions.
     public var repeats: Int
+    /// Parameters of the random model.
     public var parameters: Int
+    /// [M, N, K] of the sgemm limit (the model's largest product).
     public var sgemm_shape: [Int]
+    /// The limit: median sgemm GFLOP/s over the run.
     public var sgemm_gflops: Double
+    /// Each sgemm measurement (one before each repeat).
+    public var sgemm_gflops_all: [Double]
+    /// Model FLOPs per token of a forward.
     public var flops_per_token_forward: Double
+    /// Model FLOPs per token of forward+backward.
     public var flops_per_token_train: Double
+    /// How the model FLOPs are counted.
     public var flops_formula: String
+    /// Median seconds of a no-grad forward of the batch (with token log-probs).
     public var forward_seconds: Double
+    /// Forward tokens per second.
     public var forward_tokens_per_s: Double
+    /// Forward model-FLOPs utilisation against the sgemm rate.
     public var forward_mfu: Double
+    /// Median seconds of forward+backward of the batch.
     public var train_seconds: Double
+    /// Forward+backward tokens per second.
     public var train_tokens_per_s: Double
+    /// Forward+backward model-FLOPs utilisation against the sgemm rate.
     public var train_mfu: Double
+    /// Each forward+backward time.
     public var train_seconds_all: [Double]
+    /// Each forward time.
     public var forward_seconds_all: [Double]
+    /// Share of all cores other processes used during the run (nil off Linux).
     public var other_processes_cpu_share: Double?
+    /// OpenBLAS build description.
     public var blas: String
 }
 
@@ -95,12 +117,13 @@ public enum ModelBenchmark {
     /// Measures sgemm, forward and forward+backward on a random model of `config`'s shape.
     public static func run(config: ModelConfig, options o: ModelBenchmarkOptions, log: (String) -> Void) throws -> ModelBenchmarkResult {
         BLAS.setThreads(o.threads)
+        MemoryTuning.reuseFreedMemory()
         let probe = CPUShareProbe()
         let tokens = o.batch * o.sequence
         let c = config
         let sg = [tokens, c.intermediateSize, c.hiddenSize]
-        let gflops = sgemmGFlops(m: sg[0], n: sg[1], k: sg[2], repeats: 5)
-        log("sgemm \(sg): \(String(format: "%.1f", gflops)) GFLOP/s")
+        var sgemmRates = [sgemmGFlops(m: sg[0], n: sg[1], k: sg[2], repeats: 5)]
+        log("sgemm \(sg): \(String(format: "%.1f", sgemmRates[0])) GFLOP/s")
         var gen = SeededGenerator(seed: o.seed)
         let model = TransformerModel.random(config: c, std: 0.02, generator: &gen)
         let ids = (0..<tokens).map { _ in Int32(gen.next() % UInt64(c.vocabSize)) }
@@ -116,6 +139,7 @@ public enum ModelBenchmark {
         let trainFlops = 3 * fwdFlops
         var fwd: [Double] = [], train: [Double] = []
         for r in 0..<max(1, o.repeats) {
+            if r > 0 { sgemmRates.append(sgemmGFlops(m: sg[0], n: sg[1], k: sg[2], repeats: 3)) }
             var t0 = CPUShareProbe.now()
             do {
                 let h = try model.hiddenStates(ids: ids, batch: o.batch, trainable: false)
@@ -135,12 +159,14 @@ public enum ModelBenchmark {
             log("repeat \(r + 1): forward \(String(format: "%.2f", fwd.last ?? 0)) s, forward+backward \(String(format: "%.2f", train.last ?? 0)) s")
         }
         model.zeroGrad()
+        // The limit: median of the sgemm rates measured before each repeat, so a busy spell hits both sides alike.
+        let gflops = median(sgemmRates)
         let fs = median(fwd), ts = median(train)
         let ftps = Double(tokens) / fs, ttps = Double(tokens) / ts
         return ModelBenchmarkResult(
             shape: "Qwen2.5-0.5B (hidden \(c.hiddenSize), \(c.numHiddenLayers) layers, \(c.numAttentionHeads) heads, \(c.numKeyValueHeads) KV heads, intermediate \(c.intermediateSize), vocab \(c.vocabSize), tied)",
             batch: o.batch, sequence: o.sequence, threads: o.threads, repeats: o.repeats, parameters: model.parameterCount,
-            sgemm_shape: sg, sgemm_gflops: gflops,
+            sgemm_shape: sg, sgemm_gflops: gflops, sgemm_gflops_all: sgemmRates,
             flops_per_token_forward: fwdFlops, flops_per_token_train: trainFlops,
             flops_formula: "forward = 2*(weight-matrix params + V*C) + 2*L*H*D*T (causal attention); train = 3*forward",
             forward_seconds: fs, forward_tokens_per_s: ftps, forward_mfu: ftps * fwdFlops / (gflops * 1e9),

@@ -9,16 +9,27 @@ import VerityTensor
 
 /// What `verity inspect` reports about a model folder (JSON keys are part of the CLI contract).
 public struct ModelInspection: Codable, Sendable {
+    /// `model_type` (qwen2 or llama).
     public var model_type: String
+    /// Hidden width C.
     public var hidden_size: Int
+    /// MLP width.
     public var intermediate_size: Int
+    /// Decoder layers.
     public var num_hidden_layers: Int
+    /// Query heads.
     public var num_attention_heads: Int
+    /// Key/value heads.
     public var num_key_value_heads: Int
+    /// Head dimension.
     public var head_dim: Int
+    /// Vocabulary size V.
     public var vocab_size: Int
+    /// Whether the output projection is the embedding.
     public var tie_word_embeddings: Bool
+    /// RoPE base.
     public var rope_theta: Double
+    /// RoPE scaling type, if any.
     public var rope_scaling: String?
     /// Dtypes found in the safetensors files (e.g. "F32", "BF16"), comma-separated.
     public var dtype: String

@@ -131,31 +131,55 @@ public final class TransformerModel {
         let t = ids.count / batch
         let pos = positions ?? (0..<batch).flatMap { _ in Array(0..<t) }
         guard pos.count == ids.count else { throw ModelError.badInput(detail: "\(pos.count) positions for \(ids.count) ids") }
-        let c = config
-        func w(_ v: Variable) -> Variable { trainable ? v : Variable(v.value) }
-        func wo(_ v: Variable?) -> Variable? { v.map(w) }
         let rope = RopeTable(positions: pos, inverseFrequencies: inverseFrequencies)
-        let shape = AttentionShape(batch: batch, queries: t, heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads, headDim: c.headDim)
-        let eps = Float(c.rmsNormEps)
-        var x = Ops.embedding(w(embedding), ids: ids)
+        let shape = AttentionShape(batch: batch, queries: t, heads: config.numAttentionHeads, kvHeads: config.numKeyValueHeads,
+                                   headDim: config.headDim)
+        var x = embed(ids: ids, trainable: trainable)
         record?("embed_tokens", x.value)
-        for (l, L) in layers.enumerated() {
-            let n1 = Ops.rmsNorm(x, w(L.inputNorm), eps: eps)
-            record?("layers.\(l).input_layernorm_out", n1.value)
-            let q = Ops.rope(Ops.linear(n1, w(L.q), wo(L.qBias)), table: rope, heads: c.numAttentionHeads)
-            let k = Ops.rope(Ops.linear(n1, w(L.k), wo(L.kBias)), table: rope, heads: c.numKeyValueHeads)
-            let v = Ops.linear(n1, w(L.v), wo(L.vBias))
-            let a = Ops.linear(Ops.attention(q, k, v, shape: shape), w(L.o), wo(L.oBias))
-            record?("layers.\(l).self_attn_out", a.value)
-            let h = Ops.add(x, a)
-            let n2 = Ops.rmsNorm(h, w(L.postNorm), eps: eps)
-            let act = Ops.swiglu(Ops.linear(n2, w(L.gate), wo(L.gateBias)), Ops.linear(n2, w(L.up), wo(L.upBias)))
-            x = Ops.add(h, Ops.linear(act, w(L.down), wo(L.downBias)))
+        for l in layers.indices {
+            x = layer(l, x, rope: rope, trainable: trainable, record: record) { q, k, v in Ops.attention(q, k, v, shape: shape) }
             record?("layers.\(l).out", x.value)
         }
-        let out = Ops.rmsNorm(x, w(finalNorm), eps: eps)
+        let out = normalize(x, trainable: trainable)
         record?("norm_out", out.value)
         return out
+    }
+
+    // MARK: - Building blocks (shared with cached inference)
+
+    /// A parameter as used in a forward: the tracked leaf when training, an untracked constant otherwise.
+    func param(_ v: Variable, _ trainable: Bool) -> Variable { trainable ? v : Variable(v.value) }
+
+    /// Token embeddings [N, C] of `ids` (which must be in range).
+    public func embed(ids: [Int32], trainable: Bool) -> Variable {
+        Ops.embedding(param(embedding, trainable), ids: ids)
+    }
+
+    /// Decoder layer `l` on x [N, C]: RMSNorm → q/k/v (RoPE'd with `rope`, one row per token) → `attend(q, k, v)` → o_proj →
+    /// residual → RMSNorm → SwiGLU MLP → residual. `attend` receives q [N, H·D], k and v [N, KV·D] and returns [N, H·D]:
+    /// full causal attention for training and scoring, or a KV-cache write + attention over the cache for decoding.
+    public func layer(_ l: Int, _ x: Variable, rope: RopeTable, trainable: Bool, record: ((String, Tensor) -> Void)? = nil,
+                      attend: (Variable, Variable, Variable) -> Variable) -> Variable {
+        let c = config, L = layers[l]
+        func w(_ v: Variable) -> Variable { param(v, trainable) }
+        func wo(_ v: Variable?) -> Variable? { v.map(w) }
+        let eps = Float(c.rmsNormEps)
+        let n1 = Ops.rmsNorm(x, w(L.inputNorm), eps: eps)
+        record?("layers.\(l).input_layernorm_out", n1.value)
+        let q = Ops.rope(Ops.linear(n1, w(L.q), wo(L.qBias)), table: rope, heads: c.numAttentionHeads)
+        let k = Ops.rope(Ops.linear(n1, w(L.k), wo(L.kBias)), table: rope, heads: c.numKeyValueHeads)
+        let v = Ops.linear(n1, w(L.v), wo(L.vBias))
+        let a = Ops.linear(attend(q, k, v), w(L.o), wo(L.oBias))
+        record?("layers.\(l).self_attn_out", a.value)
+        let h = Ops.add(x, a)
+        let n2 = Ops.rmsNorm(h, w(L.postNorm), eps: eps)
+        let act = Ops.swiglu(Ops.linear(n2, w(L.gate), wo(L.gateBias)), Ops.linear(n2, w(L.up), wo(L.upBias)))
+        return Ops.add(h, Ops.linear(act, w(L.down), wo(L.downBias)))
+    }
+
+    /// The final RMSNorm of hidden states x [N, C].
+    public func normalize(_ x: Variable, trainable: Bool) -> Variable {
+        Ops.rmsNorm(x, param(finalNorm, trainable), eps: Float(config.rmsNormEps))
     }
 
     /// Full logits [B·T, V] of the given rows of hidden states (no gradient; for scoring and tests, not for batches of training).

@@ -23,9 +23,12 @@ public struct AttentionShape: Sendable, Equatable {
     public var headDim: Int
     /// Query i of a row sits at key index queryOffset + i and sees keys 0...queryOffset+i.
     public var queryOffset: Int
+    /// Rows between consecutive batch rows in the k/v buffers (a preallocated cache's capacity; defaults to `keys`).
+    public var kvRowsPerBatch: Int
 
-    /// A shape; `keys` defaults to `queryOffset + queries`.
-    public init(batch: Int, queries: Int, keys: Int? = nil, heads: Int, kvHeads: Int, headDim: Int, queryOffset: Int = 0) {
+    /// A shape; `keys` defaults to `queryOffset + queries`, `kvRowsPerBatch` to `keys`.
+    public init(batch: Int, queries: Int, keys: Int? = nil, heads: Int, kvHeads: Int, headDim: Int, queryOffset: Int = 0,
+                kvRowsPerBatch: Int? = nil) {
         precondition(heads % kvHeads == 0, "heads \(heads) not a multiple of kvHeads \(kvHeads)")
         self.batch = batch
         self.queries = queries
@@ -34,6 +37,8 @@ public struct AttentionShape: Sendable, Equatable {
         self.kvHeads = kvHeads
         self.headDim = headDim
         self.queryOffset = queryOffset
+        self.kvRowsPerBatch = kvRowsPerBatch ?? (keys ?? (queryOffset + queries))
+        precondition(self.kvRowsPerBatch >= self.keys, "kvRowsPerBatch \(self.kvRowsPerBatch) < keys \(self.keys)")
     }
 
     /// 1/sqrt(D), the score scale.
@@ -57,8 +62,8 @@ extension Kernels {
             for hh in 0..<h {
                 let kvh = hh / group
                 let qb = q + b * t * h * d + hh * d
-                let kb = k + b * s * g * d + kvh * d
-                let vb = v + b * s * g * d + kvh * d
+                let kb = k + b * sh.kvRowsPerBatch * g * d + kvh * d
+                let vb = v + b * sh.kvRowsPerBatch * g * d + kvh * d
                 BLAS.gemm(transB: true, m: t, n: s, k: d, alpha: sh.scale, a: qb, lda: h * d, b: kb, ldb: g * d, c: scores, ldc: s)
                 Parallel.chunks(t, minChunk: max(1, parallelGrain / max(1, s))) { rr in
                     for i in rr {
@@ -95,8 +100,8 @@ extension Kernels {
             for hh in 0..<h {
                 let kvh = hh / group
                 let qb = q + b * t * h * d + hh * d
-                let kb = k + b * s * g * d + kvh * d
-                let vb = v + b * s * g * d + kvh * d
+                let kb = k + b * sh.kvRowsPerBatch * g * d + kvh * d
+                let vb = v + b * sh.kvRowsPerBatch * g * d + kvh * d
                 let dob = dOut + b * t * h * d + hh * d
                 BLAS.gemm(transB: true, m: t, n: s, k: d, alpha: scale, a: qb, lda: h * d, b: kb, ldb: g * d, c: p, ldc: s)
                 BLAS.gemm(transB: true, m: t, n: s, k: d, a: dob, lda: h * d, b: vb, ldb: g * d, c: dp, ldc: s)
@@ -130,13 +135,13 @@ extension Kernels {
                 }
                 // p now holds P, dp holds dScores·scale.
                 if let dv {
-                    BLAS.gemm(transA: true, m: s, n: d, k: t, a: p, lda: s, b: dob, ldb: h * d, beta: 1, c: dv + b * s * g * d + kvh * d, ldc: g * d)
+                    BLAS.gemm(transA: true, m: s, n: d, k: t, a: p, lda: s, b: dob, ldb: h * d, beta: 1, c: dv + b * sh.kvRowsPerBatch * g * d + kvh * d, ldc: g * d)
                 }
                 if let dq {
                     BLAS.gemm(m: t, n: d, k: s, a: dp, lda: s, b: kb, ldb: g * d, beta: 1, c: dq + b * t * h * d + hh * d, ldc: h * d)
                 }
                 if let dk {
-                    BLAS.gemm(transA: true, m: s, n: d, k: t, a: dp, lda: s, b: qb, ldb: h * d, beta: 1, c: dk + b * s * g * d + kvh * d, ldc: g * d)
+                    BLAS.gemm(transA: true, m: s, n: d, k: t, a: dp, lda: s, b: qb, ldb: h * d, beta: 1, c: dk + b * sh.kvRowsPerBatch * g * d + kvh * d, ldc: g * d)
                 }
             }
         }

@@ -56,6 +56,17 @@ public final class Variable {
         requiresGrad ? gradBuffer().data : nil
     }
 
+    /// The gradient pointer for an op that writes a whole product into it: (pointer, beta) where beta is 0 when the
+    /// buffer is new and uninitialised (so the product overwrites it without a zero-fill) and 1 when it accumulates.
+    /// nil when this node does not track gradients.
+    func gradProductTarget() -> (UnsafeMutablePointer<Float>, Float)? {
+        guard requiresGrad else { return nil }
+        if let g = grad { return (g.data, 1) }
+        let g = Tensor(uninitialized: value.shape)
+        grad = g
+        return (g.data, 0)
+    }
+
     /// Drops the accumulated gradient.
     public func zeroGrad() { grad = nil }
 

@@ -24,11 +24,16 @@ public enum Kernels {
     /// Elements per task below which a kernel stays on one core.
     public static let parallelGrain = 1 << 15
 
-    /// e^x for eight lanes (Cephes expf polynomial, within ~2 ulp; inputs clamped to [-87.3, 88.3]).
+    /// e^x for eight lanes (Cephes expf polynomial, within ~2 ulp; inputs clamped to [-87.3, 88.3]). Rounding to the
+    /// nearest integer and building 2^n use the 1.5·2²³ "magic number" and integer bit operations, so nothing here
+    /// calls a generic float↔int conversion.
     @inline(__always)
     public static func exp8(_ x0: F8) -> F8 {
-        var x = x0.clamped(lowerBound: F8(repeating: -87.3), upperBound: F8(repeating: 88.3))
-        let fx = (x * 1.44269504088896341 + 0.5).rounded(.down)
+        var x = x0
+        for i in 0..<8 { x[i] = Swift.min(Swift.max(x[i], -87.3), 88.3) }
+        let magic = F8(repeating: 12582912)  // 1.5·2²³: adding it rounds to an integer kept in the low mantissa bits
+        let t = x * 1.44269504088896341 + magic
+        let fx = t - magic
         x = x - fx * 0.693359375
         x = x + fx * 2.12194440e-4
         var y = F8(repeating: 1.9875691500e-4)
@@ -38,9 +43,9 @@ public enum Kernels {
         y = y * x + 1.6666665459e-1
         y = y * x + 5.0000001201e-1
         y = y * (x * x) + x + 1
-        let n = SIMD8<Int32>(fx, rounding: .towardZero)
-        let bits = SIMD8<UInt32>(truncatingIfNeeded: (n &+ 127) &<< 23)
-        return y * unsafeBitCast(bits, to: F8.self)
+        // bits(t) = 0x4B400000 + n; 2^n has bits (n + 127) << 23.
+        let bits = unsafeBitCast(t, to: SIMD8<UInt32>.self) &- SIMD8<UInt32>(repeating: 0x4B40_0000 - 127)
+        return y * unsafeBitCast(bits &<< SIMD8<UInt32>(repeating: 23), to: F8.self)
     }
 
     /// e^x for one float, the scalar twin of `exp8` (same polynomial).

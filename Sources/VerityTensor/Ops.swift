@@ -55,11 +55,11 @@ public enum Ops {
         var parents = [x, w]
         if let b { parents.append(b) }
         return Variable(result: y, parents: parents) { dy in
-            if let dx = x.gradPointer() {
-                BLAS.gemm(m: n, n: cin, k: cout, a: dy.data, lda: cout, b: w.value.data, ldb: cin, beta: 1, c: dx, ldc: cin)
+            if let (dx, beta) = x.gradProductTarget() {
+                BLAS.gemm(m: n, n: cin, k: cout, a: dy.data, lda: cout, b: w.value.data, ldb: cin, beta: beta, c: dx, ldc: cin)
             }
-            if let dw = w.gradPointer() {
-                BLAS.gemm(transA: true, m: cout, n: cin, k: n, a: dy.data, lda: cout, b: x.value.data, ldb: cin, beta: 1, c: dw, ldc: cin)
+            if let (dw, beta) = w.gradProductTarget() {
+                BLAS.gemm(transA: true, m: cout, n: cin, k: n, a: dy.data, lda: cout, b: x.value.data, ldb: cin, beta: beta, c: dw, ldc: cin)
             }
             if let b, let db = b.gradPointer() {
                 for r in 0..<n { Kernels.axpy(1, dy.data + r * cout, into: db, count: cout) }
@@ -163,7 +163,7 @@ public enum Ops {
     public static func attention(_ q: Variable, _ k: Variable, _ v: Variable, shape: AttentionShape, keyStart: [Int]? = nil) -> Variable {
         let hd = shape.heads * shape.headDim, kd = shape.kvHeads * shape.headDim
         precondition(q.value.count == shape.batch * shape.queries * hd, "attention: q \(q.shape) vs \(shape)")
-        precondition(k.value.count == shape.batch * shape.keys * kd && v.value.count == k.value.count, "attention: k \(k.shape) v \(v.shape) vs \(shape)")
+        precondition(k.value.count == shape.batch * shape.kvRowsPerBatch * kd && v.value.count == k.value.count, "attention: k \(k.shape) v \(v.shape) vs \(shape)")
         let y = Tensor(uninitialized: q.shape)
         let lse = Tensor(uninitialized: [shape.batch, shape.heads, shape.queries])
         Kernels.attentionForward(q: q.value.data, k: k.value.data, v: v.value.data, out: y.data, lse: lse.data, shape: shape, keyStart: keyStart)

@@ -3,6 +3,9 @@
 // not a scheduler and never nests.
 import Dispatch
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 // MARK: - Parallel
 
@@ -43,4 +46,21 @@ public enum Parallel {
 final class UncheckedBox<T>: @unchecked Sendable {
     @usableFromInline let value: T
     @usableFromInline init(_ value: T) { self.value = value }
+}
+
+// MARK: - Allocator tuning
+
+/// Process-wide memory settings for long numeric runs.
+public enum MemoryTuning {
+    /// Keeps freed large blocks in the heap for reuse (glibc mallopt), so per-step activations do not pay page faults
+    /// on fresh mmap'd memory every step. A no-op where glibc is absent.
+    public static func reuseFreedMemory() {
+        #if canImport(Glibc)
+        typealias MallOpt = @convention(c) (Int32, Int32) -> Int32
+        guard let sym = dlsym(nil, "mallopt") else { return }
+        let mallopt = unsafeBitCast(sym, to: MallOpt.self)
+        _ = mallopt(-3, 1 << 30)      // M_MMAP_THRESHOLD (glibc malloc.h)
+        _ = mallopt(-1, Int32.max)    // M_TRIM_THRESHOLD
+        #endif
+    }
 }

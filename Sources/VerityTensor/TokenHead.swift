@@ -7,8 +7,9 @@ import Foundation
 // MARK: - Token head kernels
 
 extension Kernels {
-    /// Rows per logits chunk for vocabulary size V: about 16 M floats (64 MB) per chunk, at least 8 rows.
-    public static func headChunkRows(vocab: Int) -> Int { max(8, (1 << 24) / max(vocab, 1)) }
+    /// Rows per logits chunk for vocabulary size V: about 64 M floats (256 MB) per chunk, at least 8 rows. Large chunks
+    /// keep the backward's dW += dzᵀ·h passes over the [V, C] gradient few (each pass streams all of dW).
+    public static func headChunkRows(vocab: Int) -> Int { max(8, (1 << 26) / max(vocab, 1)) }
 
     /// For rows of h [N, C] and W [V, C]: logp[i] = log_softmax(h_i·Wᵀ)[target_i], entropy[i] = −Σ p log p, lse[i] = logsumexp.
     public static func tokenHeadForward(hidden h: UnsafePointer<Float>, weight w: UnsafePointer<Float>, targets: [Int32],
@@ -86,8 +87,13 @@ extension Kernels {
     @inline(__always)
     static func rowLogSumExp(_ z: UnsafePointer<Float>, _ v: Int) -> (Float, Float) {
         var mx8 = F8(repeating: -.infinity), j = 0
-        while j + 8 <= v { mx8 = pointwiseMax(mx8, load8(z + j)); j += 8 }
-        var mx = mx8.max()
+        while j + 8 <= v {
+            let zz = load8(z + j)
+            for l in 0..<8 { mx8[l] = Swift.max(mx8[l], zz[l]) }
+            j += 8
+        }
+        var mx = -Float.infinity
+        for l in 0..<8 { mx = Swift.max(mx, mx8[l]) }
         while j < v { mx = max(mx, z[j]); j += 1 }
         let m8 = F8(repeating: mx)
         var s8 = F8(), sz8 = F8()

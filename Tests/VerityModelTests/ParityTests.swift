@@ -38,6 +38,21 @@ func maxAbs(_ a: [Float], _ b: [Float]) -> Float {
     return zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
 }
 
+/// Loss = mean over t < L−1 of −log p(ids[t+1] | ids[≤t]) with gradients accumulated into the model; returns the loss.
+func lossAndBackward(_ model: TransformerModel, ids: [Int32]) throws -> Float {
+    model.zeroGrad()
+    let n = ids.count - 1
+    let h = try model.hiddenStates(ids: ids, batch: 1, trainable: true)
+    // The last position has no next token: give it a dummy target and weight 0.
+    let targets = Array(ids.dropFirst()) + [0]
+    let (lp, _) = model.tokenLogProbs(hidden: h, targets: targets, trainable: true)
+    var w = [Float](repeating: -1 / Float(n), count: n)
+    w.append(0)
+    let loss = Ops.weightedSum(lp, weights: w)
+    loss.backward()
+    return loss.value.data[0]
+}
+
 // MARK: - Tests
 
 final class ParityTests: XCTestCase {
@@ -95,21 +110,6 @@ final class ParityTests: XCTestCase {
         print("PARITY activations: max abs err \(worst) over \(acts.entries.count) tensors")
     }
 
-    /// Loss = mean over t < L−1 of −log p(ids[t+1] | ids[≤t]) with gradients accumulated into the model; returns the loss.
-    func lossAndBackward(_ model: TransformerModel, ids: [Int32]) throws -> Float {
-        model.zeroGrad()
-        let n = ids.count - 1
-        let h = try model.hiddenStates(ids: ids, batch: 1, trainable: true)
-        // The last position has no next token: give it a dummy target and weight 0.
-        let targets = Array(ids.dropFirst()) + [0]
-        let (lp, _) = model.tokenLogProbs(hidden: h, targets: targets, trainable: true)
-        var w = [Float](repeating: -1 / Float(n), count: n)
-        w.append(0)
-        let loss = Ops.weightedSum(lp, weights: w)
-        loss.backward()
-        return loss.value.data[0]
-    }
-
     func checkGradients(_ model: TransformerModel, grads: SafeTensorsFile, tol: Double, lossTol: Float, label: String) throws {
         let ref = try TinyReference.load()
         let loss = try lossAndBackward(model, ids: ref.gradients.input_ids)
@@ -129,5 +129,47 @@ final class ParityTests: XCTestCase {
         let model = try TransformerModel.load(directory: dir)
         let grads = try SafeTensorsFile(url: dir.appendingPathComponent("grads.safetensors"))
         try checkGradients(model, grads: grads, tol: 1e-4, lossTol: 1e-4, label: "float32")
+    }
+}
+
+// MARK: - Building blocks for cached decoding
+
+final class IncrementalDecodeTests: XCTestCase {
+    /// Prefill 32 tokens keeping each layer's k/v, then decode 1 token at position 32 against that cache with the same
+    /// `layer` code: its hidden state equals the full 33-token forward's last row.
+    func testDecodeWithCacheMatchesFullForward() throws {
+        let model = try TransformerModel.load(directory: Fixtures.url("tiny-qwen2"))
+        let ids = try TinyReference.load().gradients.input_ids  // 33 tokens
+        let c = model.config, kd = c.numKeyValueHeads * c.headDim, n = ids.count - 1
+        let full = try model.hiddenStates(ids: ids, batch: 1, trainable: false)
+        var cacheK = [[Float]](repeating: [], count: c.numHiddenLayers), cacheV = cacheK
+        // Prefill.
+        var x = model.embed(ids: Array(ids.prefix(n)), trainable: false)
+        let rope = RopeTable(positions: Array(0..<n), inverseFrequencies: model.inverseFrequencies)
+        let shape = AttentionShape(batch: 1, queries: n, heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads, headDim: c.headDim)
+        for l in 0..<c.numHiddenLayers {
+            x = model.layer(l, x, rope: rope, trainable: false) { q, k, v in
+                cacheK[l] = k.value.values
+                cacheV[l] = v.value.values
+                return Ops.attention(q, k, v, shape: shape)
+            }
+        }
+        // Decode one token at position n into a cache of capacity n + 4.
+        let cap = n + 4
+        var y = model.embed(ids: [ids[n]], trainable: false)
+        let rope1 = RopeTable(positions: [n], inverseFrequencies: model.inverseFrequencies)
+        let shape1 = AttentionShape(batch: 1, queries: 1, keys: n + 1, heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads,
+                                    headDim: c.headDim, queryOffset: n, kvRowsPerBatch: cap)
+        for l in 0..<c.numHiddenLayers {
+            y = model.layer(l, y, rope: rope1, trainable: false) { q, k, v in
+                let kc = Tensor(zeros: [cap, kd]), vc = Tensor(zeros: [cap, kd])
+                for i in 0..<(n * kd) { kc.data[i] = cacheK[l][i]; vc.data[i] = cacheV[l][i] }
+                for i in 0..<kd { kc.data[n * kd + i] = k.value.data[i]; vc.data[n * kd + i] = v.value.data[i] }
+                return Ops.attention(q, Variable(kc), Variable(vc), shape: shape1)
+            }
+        }
+        let last = model.normalize(y, trainable: false).value.values
+        let ref = Array(full.value.values[(n * c.hiddenSize)...])
+        XCTAssertLessThan(maxAbs(last, ref), 1e-5)
     }
 }

@@ -100,6 +100,11 @@ final class GradientCheckTests: XCTestCase {
         gradientCheck("attention offset", inputs: [randomTensor([6, 16], seed: 12), randomTensor([12, 8], seed: 13), randomTensor([12, 8], seed: 14)]) {
             Ops.attention($0[0], $0[1], $0[2], shape: sh2, keyStart: [0, 2])
         }
+        // Keys/values in a larger per-row buffer (a cache of capacity 8 holding 6 keys).
+        let sh3 = AttentionShape(batch: 2, queries: 2, keys: 6, heads: 2, kvHeads: 1, headDim: 8, queryOffset: 4, kvRowsPerBatch: 8)
+        gradientCheck("attention cache layout", inputs: [randomTensor([4, 16], seed: 17), randomTensor([16, 8], seed: 18), randomTensor([16, 8], seed: 19)]) {
+            Ops.attention($0[0], $0[1], $0[2], shape: sh3)
+        }
     }
 
     func testTokenLogProbsAndEntropy() {
@@ -166,5 +171,68 @@ final class GradientCheckTests: XCTestCase {
     func testRandomIsSeeded() {
         var a = SeededGenerator(seed: 42), b = SeededGenerator(seed: 42)
         XCTAssertEqual((0..<5).map { _ in a.next() }, (0..<5).map { _ in b.next() })
+    }
+}
+
+// MARK: - Large sizes (the multi-core paths)
+
+final class ParallelPathTests: XCTestCase {
+    /// RMSNorm, SwiGLU, RoPE and add above the threading threshold, against plain Double loops.
+    func testLargeKernelsMatchPlainLoops() {
+        let rows = 700, c = 128
+        let x = randomTensor([rows, c], seed: 40), w = randomTensor([c], seed: 41), dy = randomTensor([rows, c], seed: 42)
+        let xv = Variable(x, requiresGrad: true), wv = Variable(w, requiresGrad: true)
+        let y = Ops.rmsNorm(xv, wv, eps: 1e-6)
+        y.backward(seed: dy)
+        var dwRef = [Double](repeating: 0, count: c)
+        var worstY = 0.0, worstDx = 0.0
+        for r in 0..<rows {
+            var ss = 0.0
+            for j in 0..<c { ss += Double(x.data[r * c + j]) * Double(x.data[r * c + j]) }
+            let s = 1 / (ss / Double(c) + 1e-6).squareRoot()
+            var dot = 0.0
+            for j in 0..<c { dot += Double(dy.data[r * c + j]) * Double(w.data[j]) * Double(x.data[r * c + j]) * s }
+            for j in 0..<c {
+                let xh = Double(x.data[r * c + j]) * s
+                worstY = max(worstY, abs(Double(y.value.data[r * c + j]) - xh * Double(w.data[j])))
+                let dx = s * (Double(dy.data[r * c + j]) * Double(w.data[j]) - xh * dot / Double(c))
+                worstDx = max(worstDx, abs(Double(xv.grad?.data[r * c + j] ?? 0) - dx))
+                dwRef[j] += Double(dy.data[r * c + j]) * xh
+            }
+        }
+        let worstDw = (0..<c).map { abs(Double(wv.grad?.data[$0] ?? 0) - dwRef[$0]) / max(1, abs(dwRef[$0])) }.max() ?? 0
+        XCTAssertLessThan(worstY, 1e-4)
+        XCTAssertLessThan(worstDx, 1e-4)
+        XCTAssertLessThan(worstDw, 1e-4)
+
+        let n = 100_003
+        let g = randomTensor([n], seed: 43), u = randomTensor([n], seed: 44)
+        let out = Ops.swiglu(Variable(g), Variable(u)).value
+        var worst = 0.0
+        for i in 0..<n {
+            let gd = Double(g.data[i])
+            worst = max(worst, abs(Double(out.data[i]) - gd / (1 + Foundation.exp(-gd)) * Double(u.data[i])))
+        }
+        XCTAssertLessThan(worst, 1e-5)
+
+        let sum = Ops.add(Variable(g), Variable(u)).value
+        XCTAssertEqual((0..<n).map { sum.data[$0] }, (0..<n).map { g.data[$0] + u.data[$0] })
+
+        let positions = (0..<3000).map { $0 * 7 % 512 }
+        let inv = RopeTable.inverseFrequencies(headDim: 16, theta: 10000)
+        let table = RopeTable(positions: positions, inverseFrequencies: inv)
+        let q = randomTensor([3000, 32], seed: 45)
+        let rq = Ops.rope(Variable(q), table: table, heads: 2).value
+        var worstR = 0.0
+        for r in 0..<3000 {
+            for h in 0..<2 {
+                for j in 0..<8 {
+                    let a = Double(q.data[r * 32 + h * 16 + j]), b = Double(q.data[r * 32 + h * 16 + j + 8])
+                    let ang = Double(Float(positions[r]) * inv[j])
+                    worstR = max(worstR, abs(Double(rq.data[r * 32 + h * 16 + j]) - (a * Foundation.cos(ang) - b * Foundation.sin(ang))))
+                }
+            }
+        }
+        XCTAssertLessThan(worstR, 1e-4)
     }
 }
