@@ -31,9 +31,17 @@ public enum DecodeKernels {
         // About 256 KB of weights per task at least, so tiny products stay on one core.
         let perTask = max(1, (1 << 16) / max(1, 4 * k))
         let tasks = max(1, min(threads, blocks / perTask))
+        // Rows go in chunks that stay in L2 while the task's weight rows stream past (prefill has thousands of rows).
+        let rowChunk = 64
         Parallel.forEachTask(tasks) { t in
             let j0 = min(n, 4 * (blocks * t / tasks)), j1 = min(n, 4 * (blocks * (t + 1) / tasks))
-            if j1 > j0 { verity_matmul_nt(x, m, k, w, n, j0, j1, bias, out) }
+            guard j1 > j0 else { return }
+            var i0 = 0
+            while i0 < m {
+                let rows = min(rowChunk, m - i0)
+                verity_matmul_nt(x + i0 * k, rows, k, w, n, j0, j1, bias, out + i0 * n)
+                i0 += rows
+            }
         }
     }
 
