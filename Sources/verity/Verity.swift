@@ -8,11 +8,14 @@ struct Verity: AsyncParsableCommand {
         commandName: "verity",
         abstract: "Reinforcement learning with verifiable reward on language models.",
         subcommands: [
-            Bench.self,
+            Inspect.self,
+            Score.self,
+            Generate.self,
             Tokenize.self,
             Detokenize.self,
             Check.self,
             GradeCommand.self,
+            Bench.self,
         ]
     )
 }
@@ -22,6 +25,8 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks (JSON with --json), each against a limit measured in the same run.",
         subcommands: [
+            BenchModel.self,
+            BenchSample.self,
             BenchTokenizer.self,
             BenchLua.self,
             BenchVerify.self,

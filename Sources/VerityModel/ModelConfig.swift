@@ -1,0 +1,305 @@
+// ModelConfig: the Hugging Face config.json of a Qwen2 or Llama checkpoint, decoded with the HF key
+// names (both the transformers 4 layout, rope_theta/torch_dtype at top level, and the 5 layout,
+// rope_parameters/dtype). It validates what the model code relies on and derives head_dim, RoPE
+// frequencies (including Llama 3's rope_scaling) and the parameter count. It does not load weights.
+import Foundation
+import VerityTensor
+
+// MARK: - RoPE scaling
+
+/// `rope_scaling` of type "llama3" (Llama 3.1/3.2): long-wavelength frequencies divided by `factor`, smoothly blended between.
+public struct Llama3RopeScaling: Sendable, Equatable {
+    /// Division factor for low frequencies.
+    public var factor: Double
+    /// Wavelengths longer than original/lowFreqFactor are scaled.
+    public var lowFreqFactor: Double
+    /// Wavelengths shorter than original/highFreqFactor are kept.
+    public var highFreqFactor: Double
+    /// The context length the base frequencies were trained for.
+    public var originalMaxPositionEmbeddings: Double
+}
+
+// MARK: - Config
+
+/// A decoded and validated config.json for the `qwen2` and `llama` model types.
+public struct ModelConfig: Sendable, Equatable {
+    /// `model_type`: "qwen2" or "llama".
+    public var modelType: String
+    /// `hidden_size` (C).
+    public var hiddenSize: Int
+    /// `intermediate_size` of the MLP.
+    public var intermediateSize: Int
+    /// `num_hidden_layers`.
+    public var numHiddenLayers: Int
+    /// `num_attention_heads` (H).
+    public var numAttentionHeads: Int
+    /// `num_key_value_heads` (KV; defaults to H).
+    public var numKeyValueHeads: Int
+    /// `head_dim` (defaults to hidden_size / num_attention_heads).
+    public var headDim: Int
+    /// `vocab_size` (V).
+    public var vocabSize: Int
+    /// `rms_norm_eps`.
+    public var rmsNormEps: Double
+    /// `rope_theta` (or `rope_parameters.rope_theta`).
+    public var ropeTheta: Double
+    /// `tie_word_embeddings`: the output projection is the embedding matrix.
+    public var tieWordEmbeddings: Bool
+    /// `max_position_embeddings`.
+    public var maxPositionEmbeddings: Int
+    /// Whether q/k/v projections carry biases (always for qwen2; `attention_bias` for llama).
+    public var attentionBias: Bool
+    /// Whether o_proj carries a bias (llama `attention_bias`; never for qwen2).
+    public var outputBias: Bool
+    /// Whether the MLP projections carry biases (llama `mlp_bias`).
+    public var mlpBias: Bool
+    /// `rope_scaling` of type llama3, if any.
+    public var ropeScaling: Llama3RopeScaling?
+    /// `torch_dtype` / `dtype` as written (informational).
+    public var torchDtype: String?
+    /// `bos_token_id`, if any.
+    public var bosTokenId: Int?
+    /// `eos_token_id` as a list (HF allows an int or a list).
+    public var eosTokenIds: [Int]
+    /// The whole JSON object as read, kept so a saved checkpoint preserves keys Verity ignores.
+    public var raw: [String: JSONValue]
+
+    /// Decodes and validates config.json at `url`; errors name the file and key.
+    public static func load(from url: URL) throws -> ModelConfig {
+        guard let data = FileManager.default.contents(atPath: url.path) else { throw ModelError.fileMissing(file: url.path) }
+        return try decode(data, file: url.path)
+    }
+
+    /// Decodes and validates config.json bytes; `file` names the source in errors.
+    public static func decode(_ data: Data, file: String) throws -> ModelConfig {
+        let value: JSONValue
+        do { value = try JSONDecoder().decode(JSONValue.self, from: data) } catch {
+            throw ModelError.badConfig(file: file, key: "(root)", detail: "not valid JSON: \(error.localizedDescription)")
+        }
+        guard case .object(let o) = value else { throw ModelError.badConfig(file: file, key: "(root)", detail: "not a JSON object") }
+        let r = ConfigReader(object: o, file: file)
+        let modelType = try r.string("model_type")
+        guard modelType == "qwen2" || modelType == "llama" else { throw ModelError.unknownModelType(file: file, value: modelType) }
+        let hidden = try r.int("hidden_size", positive: true)
+        let heads = try r.int("num_attention_heads", positive: true)
+        let kvHeads = try r.optionalInt("num_key_value_heads", positive: true) ?? heads
+        guard heads % kvHeads == 0 else {
+            throw ModelError.badConfig(file: file, key: "num_key_value_heads", detail: "\(kvHeads) does not divide num_attention_heads \(heads)")
+        }
+        let headDim = try r.optionalInt("head_dim", positive: true) ?? (hidden / heads)
+        guard headDim % 2 == 0, r.has("head_dim") || hidden % heads == 0 else {
+            throw ModelError.badConfig(file: file, key: "head_dim", detail: "head dimension \(headDim) must be even and divide hidden_size")
+        }
+        let act = try r.optionalString("hidden_act") ?? "silu"
+        guard act == "silu" else { throw ModelError.badConfig(file: file, key: "hidden_act", detail: "'\(act)' is not supported (silu)") }
+        var theta = try r.optionalDouble("rope_theta")
+        var scalingObject: [String: JSONValue]? = nil
+        if case .object(let rp)? = o["rope_parameters"] {
+            if theta == nil, let t = rp["rope_theta"]?.doubleValue { theta = t }
+            if let type = rp["rope_type"]?.stringValue, type != "default" { scalingObject = rp }
+        }
+        if let rs = o["rope_scaling"], rs != .null {
+            guard case .object(let rso) = rs else { throw ModelError.badConfig(file: file, key: "rope_scaling", detail: "must be an object or null") }
+            scalingObject = rso
+        }
+        var scaling: Llama3RopeScaling? = nil
+        if let s = scalingObject {
+            let type = s["rope_type"]?.stringValue ?? s["type"]?.stringValue ?? "(none)"
+            if type != "default" {
+                guard type == "llama3" else {
+                    throw ModelError.badConfig(file: file, key: "rope_scaling", detail: "rope_type '\(type)' is not supported (only llama3)")
+                }
+                func num(_ k: String) throws -> Double {
+                    guard let v = s[k]?.doubleValue, v > 0 else {
+                        throw ModelError.badConfig(file: file, key: "rope_scaling.\(k)", detail: "missing or not a positive number")
+                    }
+                    return v
+                }
+                scaling = Llama3RopeScaling(factor: try num("factor"), lowFreqFactor: try num("low_freq_factor"),
+                                            highFreqFactor: try num("high_freq_factor"),
+                                            originalMaxPositionEmbeddings: try num("original_max_position_embeddings"))
+                if let sc = scaling, sc.highFreqFactor <= sc.lowFreqFactor {
+                    throw ModelError.badConfig(file: file, key: "rope_scaling.high_freq_factor", detail: "must exceed low_freq_factor")
+                }
+            }
+        }
+        let isQwen = modelType == "qwen2"
+        let attnBias = isQwen ? true : (try r.optionalBool("attention_bias") ?? false)
+        var eos: [Int] = []
+        switch o["eos_token_id"] {
+        case .number(let n)?: eos = [Int(n)]
+        case .array(let a)?: eos = a.compactMap { $0.doubleValue.map { Int($0) } }
+        default: eos = []
+        }
+        return ModelConfig(
+            modelType: modelType, hiddenSize: hidden,
+            intermediateSize: try r.int("intermediate_size", positive: true),
+            numHiddenLayers: try r.int("num_hidden_layers", positive: true),
+            numAttentionHeads: heads, numKeyValueHeads: kvHeads, headDim: headDim,
+            vocabSize: try r.int("vocab_size", positive: true),
+            rmsNormEps: try r.optionalDouble("rms_norm_eps") ?? 1e-6,
+            ropeTheta: theta ?? 10000,
+            tieWordEmbeddings: try r.optionalBool("tie_word_embeddings") ?? false,
+            maxPositionEmbeddings: try r.optionalInt("max_position_embeddings", positive: true) ?? 32768,
+            attentionBias: attnBias, outputBias: isQwen ? false : attnBias,
+            mlpBias: isQwen ? false : (try r.optionalBool("mlp_bias") ?? false),
+            ropeScaling: scaling,
+            torchDtype: try r.optionalString("torch_dtype") ?? r.optionalString("dtype"),
+            bosTokenId: try r.optionalInt("bos_token_id", positive: false),
+            eosTokenIds: eos, raw: o)
+    }
+
+    // MARK: Derived quantities
+
+    /// RoPE inverse frequencies [D/2], with llama3 scaling applied when configured (transformers' _compute_llama3_parameters).
+    public var ropeInverseFrequencies: [Float] {
+        let base = RopeTable.inverseFrequencies(headDim: headDim, theta: ropeTheta)
+        guard let s = ropeScaling else { return base }
+        let lowWavelen = s.originalMaxPositionEmbeddings / s.lowFreqFactor
+        let highWavelen = s.originalMaxPositionEmbeddings / s.highFreqFactor
+        return base.map { f in
+            let inv = Double(f)
+            let wavelen = 2 * Double.pi / inv
+            if wavelen < highWavelen { return f }
+            if wavelen > lowWavelen { return Float(inv / s.factor) }
+            let smooth = (s.originalMaxPositionEmbeddings / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor)
+            return Float((1 - smooth) * inv / s.factor + smooth * inv)
+        }
+    }
+
+    /// Every parameter's HF name and shape, in checkpoint order (embedding, layers, final norm, lm_head if untied).
+    public var parameterShapes: [(String, [Int])] {
+        let c = hiddenSize, hd = numAttentionHeads * headDim, kd = numKeyValueHeads * headDim, i = intermediateSize
+        var out: [(String, [Int])] = [("model.embed_tokens.weight", [vocabSize, c])]
+        for l in 0..<numHiddenLayers {
+            let p = "model.layers.\(l)."
+            out.append((p + "self_attn.q_proj.weight", [hd, c]))
+            if attentionBias { out.append((p + "self_attn.q_proj.bias", [hd])) }
+            out.append((p + "self_attn.k_proj.weight", [kd, c]))
+            if attentionBias { out.append((p + "self_attn.k_proj.bias", [kd])) }
+            out.append((p + "self_attn.v_proj.weight", [kd, c]))
+            if attentionBias { out.append((p + "self_attn.v_proj.bias", [kd])) }
+            out.append((p + "self_attn.o_proj.weight", [c, hd]))
+            if outputBias { out.append((p + "self_attn.o_proj.bias", [c])) }
+            out.append((p + "mlp.gate_proj.weight", [i, c]))
+            if mlpBias { out.append((p + "mlp.gate_proj.bias", [i])) }
+            out.append((p + "mlp.up_proj.weight", [i, c]))
+            if mlpBias { out.append((p + "mlp.up_proj.bias", [i])) }
+            out.append((p + "mlp.down_proj.weight", [c, i]))
+            if mlpBias { out.append((p + "mlp.down_proj.bias", [c])) }
+            out.append((p + "input_layernorm.weight", [c]))
+            out.append((p + "post_attention_layernorm.weight", [c]))
+        }
+        out.append(("model.norm.weight", [c]))
+        if !tieWordEmbeddings { out.append(("lm_head.weight", [vocabSize, c])) }
+        return out
+    }
+
+    /// The number of parameters (tied embeddings counted once), as transformers' num_parameters() reports.
+    public var parameterCount: Int { parameterShapes.reduce(0) { $0 + $1.1.reduce(1, *) } }
+}
+
+// MARK: - Key reading
+
+/// Typed access to config keys with errors naming the file and key.
+struct ConfigReader {
+    let object: [String: JSONValue]
+    let file: String
+
+    func has(_ k: String) -> Bool { object[k] != nil && object[k] != .null }
+
+    func string(_ k: String) throws -> String {
+        guard let v = object[k] else { throw ModelError.badConfig(file: file, key: k, detail: "missing") }
+        guard case .string(let s) = v else { throw ModelError.badConfig(file: file, key: k, detail: "expected a string, found \(v)") }
+        return s
+    }
+
+    func optionalString(_ k: String) throws -> String? {
+        guard has(k) else { return nil }
+        return try string(k)
+    }
+
+    func int(_ k: String, positive: Bool) throws -> Int {
+        guard let v = object[k], v != .null else { throw ModelError.badConfig(file: file, key: k, detail: "missing") }
+        guard case .number(let d) = v, d == d.rounded(), abs(d) < 1e15 else {
+            throw ModelError.badConfig(file: file, key: k, detail: "expected an integer, found \(v)")
+        }
+        if positive && d <= 0 { throw ModelError.badConfig(file: file, key: k, detail: "must be positive, found \(Int(d))") }
+        return Int(d)
+    }
+
+    func optionalInt(_ k: String, positive: Bool) throws -> Int? {
+        guard has(k) else { return nil }
+        return try int(k, positive: positive)
+    }
+
+    func optionalDouble(_ k: String) throws -> Double? {
+        guard has(k), let v = object[k] else { return nil }
+        guard case .number(let d) = v else { throw ModelError.badConfig(file: file, key: k, detail: "expected a number, found \(v)") }
+        return d
+    }
+
+    func optionalBool(_ k: String) throws -> Bool? {
+        guard has(k), let v = object[k] else { return nil }
+        guard case .bool(let b) = v else { throw ModelError.badConfig(file: file, key: k, detail: "expected true or false, found \(v)") }
+        return b
+    }
+}
+
+// MARK: - JSON value
+
+/// A JSON value, to read config.json loosely and write it back with its unknown keys intact.
+public enum JSONValue: Codable, Sendable, Equatable, CustomStringConvertible {
+    /// null
+    case null
+    /// true / false
+    case bool(Bool)
+    /// any number
+    case number(Double)
+    /// a string
+    case string(String)
+    /// an array
+    case array([JSONValue])
+    /// an object
+    case object([String: JSONValue])
+
+    /// Decodes any JSON value.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() { self = .null } else if let b = try? c.decode(Bool.self) { self = .bool(b) }
+        else if let d = try? c.decode(Double.self) { self = .number(d) }
+        else if let s = try? c.decode(String.self) { self = .string(s) }
+        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
+        else { self = .object(try c.decode([String: JSONValue].self)) }
+    }
+
+    /// Encodes the value (integral numbers as integers).
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .null: try c.encodeNil()
+        case .bool(let b): try c.encode(b)
+        case .number(let d): if d == d.rounded() && abs(d) < 1e15 { try c.encode(Int(d)) } else { try c.encode(d) }
+        case .string(let s): try c.encode(s)
+        case .array(let a): try c.encode(a)
+        case .object(let o): try c.encode(o)
+        }
+    }
+
+    /// The number, if this is one.
+    public var doubleValue: Double? { if case .number(let d) = self { return d } else { return nil } }
+    /// The string, if this is one.
+    public var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
+
+    /// Compact JSON-like text for error messages.
+    public var description: String {
+        switch self {
+        case .null: return "null"
+        case .bool(let b): return "\(b)"
+        case .number(let d): return d == d.rounded() && abs(d) < 1e15 ? "\(Int(d))" : "\(d)"
+        case .string(let s): return "\"\(s)\""
+        case .array(let a): return "[" + a.map(\.description).joined(separator: ", ") + "]"
+        case .object(let o): return "{" + o.keys.sorted().map { "\"\($0)\": \(o[$0]?.description ?? "")" }.joined(separator: ", ") + "}"
+        }
+    }
+}

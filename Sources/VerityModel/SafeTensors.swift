@@ -1,0 +1,317 @@
+// SafeTensors: reading and writing the safetensors format (8-byte little-endian header length, a
+// JSON header of {name: {dtype, shape, data_offsets}}, then raw little-endian data). Files are
+// memory-mapped; F32 tensors are used in place when aligned, BF16/F16 are widened to float32.
+// Sharded checkpoints (model.safetensors.index.json) are read through SafeTensorsCheckpoint. Every
+// check of the header happens at open time, so a lying file fails with its name and the tensor.
+// Format reference: https://github.com/huggingface/safetensors (README, "Format").
+import Foundation
+import VerityTensor
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// MARK: - Dtypes
+
+/// The element types Verity reads or writes.
+public enum SafeTensorsDType: String, Sendable {
+    /// IEEE float32.
+    case f32 = "F32"
+    /// bfloat16 (the top 16 bits of a float32).
+    case bf16 = "BF16"
+    /// IEEE float16.
+    case f16 = "F16"
+
+    /// Bytes per element.
+    public var size: Int { self == .f32 ? 4 : 2 }
+}
+
+/// Bytes per element of every dtype the format defines (to validate offsets of tensors we do not read).
+let safetensorsDTypeSizes: [String: Int] = [
+    "BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
+    "I32": 4, "U32": 4, "F32": 4, "F64": 8, "I64": 8, "U64": 8,
+]
+
+// MARK: - Mapped file
+
+/// A read-write private (copy-on-write) memory mapping of a whole file.
+final class MappedFile: @unchecked Sendable {
+    let base: UnsafeMutableRawPointer
+    let size: Int
+
+    init(path: String) throws {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw ModelError.fileMissing(file: path) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw ModelError.fileMissing(file: path) }
+        size = Int(st.st_size)
+        guard size > 0 else { throw ModelError.truncated(file: path, detail: "the file is empty") }
+        guard let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
+            throw ModelError.fileMissing(file: path)
+        }
+        base = p
+    }
+
+    deinit { munmap(base, size) }
+}
+
+// MARK: - One file
+
+/// One safetensors file, mapped and with its header validated.
+public final class SafeTensorsFile: @unchecked Sendable {
+    /// A tensor's entry in the header.
+    public struct Entry: Sendable {
+        /// The dtype string as written (F32, BF16, ...).
+        public let dtype: String
+        /// The tensor's shape.
+        public let shape: [Int]
+        /// Byte range within the data section.
+        public let begin: Int
+        /// End of the byte range (exclusive).
+        public let end: Int
+    }
+
+    /// The file's path (as given).
+    public let path: String
+    /// Header entries by tensor name.
+    public let entries: [String: Entry]
+    /// The `__metadata__` strings.
+    public let metadata: [String: String]
+    private let file: MappedFile
+    private let dataStart: Int
+
+    /// Maps `url` and validates its header: every offset in range, every size matching dtype × shape.
+    public init(url: URL) throws {
+        path = url.path
+        file = try MappedFile(path: path)
+        guard file.size >= 8 else { throw ModelError.truncated(file: path, detail: "\(file.size) bytes, fewer than the 8-byte header length") }
+        let headerLength = Int(UInt64(littleEndian: file.base.loadUnaligned(as: UInt64.self)))
+        guard headerLength > 0, headerLength <= 100_000_000 else {
+            throw ModelError.badHeader(file: path, detail: "header length \(headerLength) is not plausible")
+        }
+        guard 8 + headerLength <= file.size else {
+            throw ModelError.truncated(file: path, detail: "header of \(headerLength) bytes but the file has \(file.size)")
+        }
+        dataStart = 8 + headerLength
+        let headerData = Data(bytes: file.base + 8, count: headerLength)
+        guard let json = try? JSONSerialization.jsonObject(with: headerData), let dict = json as? [String: Any] else {
+            throw ModelError.badHeader(file: path, detail: "the header is not a JSON object")
+        }
+        var entries: [String: Entry] = [:]
+        var metadata: [String: String] = [:]
+        let dataSize = file.size - dataStart
+        for (name, value) in dict {
+            if name == "__metadata__" {
+                if let m = value as? [String: Any] { for (k, v) in m { metadata[k] = "\(v)" } }
+                continue
+            }
+            guard let e = value as? [String: Any], let dtype = e["dtype"] as? String,
+                  let shapeAny = e["shape"] as? [Any], let offs = e["data_offsets"] as? [Any], offs.count == 2 else {
+                throw ModelError.badHeader(file: path, detail: "entry '\(name)' lacks dtype, shape or data_offsets")
+            }
+            let shape = shapeAny.compactMap { ($0 as? NSNumber)?.intValue }
+            let o = offs.compactMap { ($0 as? NSNumber)?.intValue }
+            guard shape.count == shapeAny.count, shape.allSatisfy({ $0 >= 0 }), o.count == 2 else {
+                throw ModelError.badHeader(file: path, detail: "entry '\(name)' has a non-integer shape or offset")
+            }
+            guard let esize = safetensorsDTypeSizes[dtype] else {
+                throw ModelError.unsupportedDtype(file: path, tensor: name, dtype: dtype)
+            }
+            let need = shape.reduce(1, *) * esize
+            guard o[0] >= 0, o[1] >= o[0] else {
+                throw ModelError.badOffsets(file: path, tensor: name, detail: "[\(o[0]), \(o[1])] is not an increasing range")
+            }
+            guard o[1] <= dataSize else {
+                throw ModelError.badOffsets(file: path, tensor: name,
+                                            detail: "[\(o[0]), \(o[1])] ends past the data section of \(dataSize) bytes (file truncated or header wrong)")
+            }
+            guard o[1] - o[0] == need else {
+                throw ModelError.badOffsets(file: path, tensor: name,
+                                            detail: "[\(o[0]), \(o[1])] holds \(o[1] - o[0]) bytes but \(dtype) \(shape) needs \(need)")
+            }
+            entries[name] = Entry(dtype: dtype, shape: shape, begin: o[0], end: o[1])
+        }
+        self.entries = entries
+        self.metadata = metadata
+    }
+
+    /// The tensor `name` as float32 (aligned F32 data is used in place, copy-on-write; BF16/F16 are widened).
+    public func tensor(_ name: String) throws -> Tensor {
+        guard let e = entries[name] else { throw ModelError.missingTensor(file: path, tensor: name) }
+        guard let dtype = SafeTensorsDType(rawValue: e.dtype) else {
+            throw ModelError.unsupportedDtype(file: path, tensor: name, dtype: e.dtype)
+        }
+        let src = file.base + dataStart + e.begin
+        let n = e.shape.reduce(1, *)
+        switch dtype {
+        case .f32:
+            if Int(bitPattern: src) % MemoryLayout<Float>.alignment == 0 {
+                return Tensor(shape: e.shape, borrowing: src.assumingMemoryBound(to: Float.self), owner: file)
+            }
+            let t = Tensor(uninitialized: e.shape)
+            for i in 0..<n { t.data[i] = Float(bitPattern: UInt32(littleEndian: src.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
+            return t
+        case .bf16:
+            let t = Tensor(uninitialized: e.shape)
+            for i in 0..<n {
+                let h = UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
+                t.data[i] = Float(bitPattern: UInt32(h) << 16)
+            }
+            return t
+        case .f16:
+            let t = Tensor(uninitialized: e.shape)
+            for i in 0..<n {
+                t.data[i] = halfToFloat(UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+            }
+            return t
+        }
+    }
+}
+
+// MARK: - Checkpoints (single or sharded)
+
+/// The tensors of a model folder: `model.safetensors`, or the shards listed by `model.safetensors.index.json`.
+public final class SafeTensorsCheckpoint: @unchecked Sendable {
+    /// The opened files.
+    public let files: [SafeTensorsFile]
+    private let fileOf: [String: SafeTensorsFile]
+    /// The file a missing tensor is reported against (the single file or the index).
+    public let displayPath: String
+
+    /// Opens `directory/model.safetensors.index.json` with its shards if present, else `directory/model.safetensors`.
+    public init(directory: URL) throws {
+        let index = directory.appendingPathComponent("model.safetensors.index.json")
+        let single = directory.appendingPathComponent("model.safetensors")
+        if FileManager.default.fileExists(atPath: index.path) {
+            displayPath = index.path
+            guard let data = FileManager.default.contents(atPath: index.path) else { throw ModelError.fileMissing(file: index.path) }
+            guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+                throw ModelError.badHeader(file: index.path, detail: "not a JSON object")
+            }
+            guard let map = json["weight_map"] as? [String: String] else {
+                throw ModelError.badHeader(file: index.path, detail: "key 'weight_map' missing or not an object of strings")
+            }
+            var opened: [String: SafeTensorsFile] = [:]
+            var fileOf: [String: SafeTensorsFile] = [:]
+            for (tensor, shard) in map.sorted(by: { $0.key < $1.key }) {
+                guard !shard.contains("/") else { throw ModelError.badHeader(file: index.path, detail: "shard name '\(shard)' is not a plain file name") }
+                let f: SafeTensorsFile
+                if let o = opened[shard] { f = o } else {
+                    f = try SafeTensorsFile(url: directory.appendingPathComponent(shard))
+                    opened[shard] = f
+                }
+                guard f.entries[tensor] != nil else { throw ModelError.missingTensor(file: f.path, tensor: tensor) }
+                fileOf[tensor] = f
+            }
+            files = opened.keys.sorted().compactMap { opened[$0] }
+            self.fileOf = fileOf
+        } else {
+            displayPath = single.path
+            let f = try SafeTensorsFile(url: single)
+            files = [f]
+            var fileOf: [String: SafeTensorsFile] = [:]
+            for name in f.entries.keys { fileOf[name] = f }
+            self.fileOf = fileOf
+        }
+    }
+
+    /// All tensor names.
+    public var names: [String] { fileOf.keys.sorted() }
+
+    /// The header entry of `name`, if present.
+    public func entry(_ name: String) -> SafeTensorsFile.Entry? { fileOf[name]?.entries[name] }
+
+    /// The tensor `name` as float32, checked against `shape` when given.
+    public func tensor(_ name: String, shape: [Int]? = nil) throws -> Tensor {
+        guard let f = fileOf[name] else { throw ModelError.missingTensor(file: displayPath, tensor: name) }
+        if let shape, let e = f.entries[name], e.shape != shape {
+            throw ModelError.wrongShape(file: f.path, tensor: name, expected: shape, found: e.shape)
+        }
+        return try f.tensor(name)
+    }
+
+    /// The file holding `name`.
+    public func path(of name: String) -> String { fileOf[name]?.path ?? displayPath }
+}
+
+// MARK: - Writing
+
+/// Writes safetensors files that `safetensors`/`transformers` load.
+public enum SafeTensorsWriter {
+    /// Writes `tensors` (name, value) to `url` in `dtype` (F32 or BF16, round-to-nearest-even), with `__metadata__` format "pt".
+    public static func write(_ tensors: [(String, Tensor)], to url: URL, dtype: SafeTensorsDType, metadata: [String: String] = [:]) throws {
+        precondition(dtype != .f16, "Verity writes F32 or BF16")
+        var header = "{\"__metadata__\":{"
+        let meta = ["format": "pt"].merging(metadata) { _, new in new }
+        header += meta.keys.sorted().map { "\(jsonString($0)):\(jsonString(meta[$0] ?? ""))" }.joined(separator: ",")
+        header += "}"
+        var offset = 0
+        for (name, t) in tensors {
+            let bytes = t.count * dtype.size
+            header += ",\(jsonString(name)):{\"dtype\":\"\(dtype.rawValue)\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}"
+            offset += bytes
+        }
+        header += "}"
+        while (header.utf8.count) % 8 != 0 { header += " " }
+        var out = Data()
+        out.reserveCapacity(8 + header.utf8.count + offset)
+        var len = UInt64(header.utf8.count).littleEndian
+        withUnsafeBytes(of: &len) { out.append(contentsOf: $0) }
+        out.append(contentsOf: Array(header.utf8))
+        for (_, t) in tensors {
+            switch dtype {
+            case .f32:
+                var buf = [UInt32](repeating: 0, count: t.count)
+                for i in 0..<t.count { buf[i] = t.data[i].bitPattern.littleEndian }
+                buf.withUnsafeBytes { out.append(contentsOf: $0) }
+            default:
+                var buf = [UInt16](repeating: 0, count: t.count)
+                for i in 0..<t.count { buf[i] = floatToBFloat16(t.data[i]).littleEndian }
+                buf.withUnsafeBytes { out.append(contentsOf: $0) }
+            }
+        }
+        do { try out.write(to: url) } catch { throw ModelError.writeFailed(file: url.path, detail: "\(error)") }
+    }
+
+    static func jsonString(_ s: String) -> String {
+        var r = "\""
+        for ch in s.unicodeScalars {
+            switch ch {
+            case "\"": r += "\\\""
+            case "\\": r += "\\\\"
+            case "\n": r += "\\n"
+            default:
+                if ch.value < 0x20 { r += String(format: "\\u%04x", ch.value) } else { r.unicodeScalars.append(ch) }
+            }
+        }
+        return r + "\""
+    }
+}
+
+// MARK: - Number conversions
+
+/// bfloat16 bits of x, rounded to nearest even (NaN stays NaN) — the rounding torch's .to(bfloat16) uses.
+public func floatToBFloat16(_ x: Float) -> UInt16 {
+    if x.isNaN { return 0x7FC0 }
+    let b = x.bitPattern
+    let rounded = b &+ 0x7FFF &+ ((b >> 16) & 1)
+    return UInt16(truncatingIfNeeded: rounded >> 16)
+}
+
+/// x rounded to the nearest bfloat16 value, as float32.
+public func roundToBFloat16(_ x: Float) -> Float { Float(bitPattern: UInt32(floatToBFloat16(x)) << 16) }
+
+/// The float32 value of IEEE half-precision bits.
+public func halfToFloat(_ h: UInt16) -> Float {
+    let sign = UInt32(h & 0x8000) << 16
+    let exp = Int((h >> 10) & 0x1F)
+    let mant = UInt32(h & 0x3FF)
+    if exp == 0 {
+        let v = Float(mant) * 0x1p-24
+        return sign == 0 ? v : -v
+    }
+    if exp == 31 { return Float(bitPattern: sign | 0x7F80_0000 | (mant << 13)) }
+    return Float(bitPattern: sign | (UInt32(exp + 112) << 23) | (mant << 13))
+}

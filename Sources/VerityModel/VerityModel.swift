@@ -1,1 +1,0 @@
-// VerityModel: placeholder so the package builds; replaced by the module's real sources.

@@ -1,0 +1,53 @@
+// PromptsFile: reads the prompts of `verity generate --prompts FILE.jsonl` (one JSON object per
+// line with `prompt_ids`, a list of token ids) and parses `--prompt-ids 1,2,3`. Text prompts
+// (`prompt`) need the tokenizer, which the caller supplies; without one they are an error naming
+// the file and line. It does not apply chat templates.
+import Foundation
+
+// MARK: - Prompt input
+
+/// Readers for prompt token ids given on the command line or in a JSONL file.
+public enum PromptInput {
+    /// Parses "1,2,3" (spaces allowed) into token ids; `flag` names the source in errors.
+    public static func parseIds(_ text: String, flag: String = "--prompt-ids") throws -> [Int32] {
+        let parts = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !parts.isEmpty else { throw SamplingError.badParameter(name: flag, value: "'\(text)'", detail: "no token ids") }
+        return try parts.map { p in
+            guard let v = Int32(p), v >= 0 else { throw SamplingError.badParameter(name: flag, value: "'\(p)'", detail: "not a non-negative integer token id") }
+            return v
+        }
+    }
+
+    /// Reads `prompt_ids` (or `prompt` text through `tokenize`) from each non-blank line of a JSONL file.
+    public static func readJSONL(_ url: URL, tokenize: ((String) throws -> [Int32])? = nil) throws -> [[Int32]] {
+        let file = url.path
+        guard let data = FileManager.default.contents(atPath: file) else { throw SamplingError.badFile(file: file, line: nil, detail: "cannot read the file") }
+        var out: [[Int32]] = []
+        for (i, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
+            if trimmed.isEmpty { continue }
+            let n = i + 1
+            guard let obj = (try? JSONSerialization.jsonObject(with: Data(trimmed.utf8))) as? [String: Any] else {
+                throw SamplingError.badFile(file: file, line: n, detail: "not a JSON object")
+            }
+            if let ids = obj["prompt_ids"] {
+                guard let arr = ids as? [Any], !arr.isEmpty else { throw SamplingError.badFile(file: file, line: n, detail: "prompt_ids must be a non-empty list of token ids") }
+                out.append(try arr.map { e in
+                    guard let num = e as? NSNumber, let v = Int32(exactly: num.doubleValue), v >= 0 else {
+                        throw SamplingError.badFile(file: file, line: n, detail: "prompt_ids: \(e) is not a token id")
+                    }
+                    return v
+                })
+            } else if let text = obj["prompt"] as? String {
+                guard let tokenize else {
+                    throw SamplingError.badFile(file: file, line: n, detail: "text prompts need the tokenizer; give prompt_ids")
+                }
+                out.append(try tokenize(text))
+            } else {
+                throw SamplingError.badFile(file: file, line: n, detail: "needs a prompt_ids list (or prompt text)")
+            }
+        }
+        guard !out.isEmpty else { throw SamplingError.badFile(file: file, line: nil, detail: "no prompts") }
+        return out
+    }
+}

@@ -1,1 +1,0 @@
-// VeritySampling: placeholder so the package builds; replaced by the module's real sources.

@@ -1,0 +1,133 @@
+// Autograd: reverse-mode differentiation over coarse ops. A Variable holds a value, an optional
+// gradient, its parents and one closure that, given the gradient of its value, adds into its
+// parents' gradients (each op in Ops.swift writes that closure beside its forward). `backward()`
+// walks the graph once in reverse topological order and frees intermediate gradients and saved
+// tensors as it goes. It is not a tensor library with broadcasting rules or an optimiser.
+import Foundation
+
+// MARK: - Variable
+
+/// A node of the autograd graph: a value, its gradient, and how to pass that gradient to its parents.
+public final class Variable {
+    /// The forward value.
+    public let value: Tensor
+    /// The accumulated gradient of the loss with respect to `value` (nil until something flows in).
+    public internal(set) var grad: Tensor?
+    /// Whether gradients are tracked for this node (leaves: as created; results: any parent tracked).
+    public let requiresGrad: Bool
+    /// The inputs this node was computed from (empty for leaves and untracked results).
+    var parents: [Variable]
+    /// Adds this node's gradient into its parents' gradients; nil for leaves and untracked results.
+    var backwardFn: ((Tensor) -> Void)?
+
+    /// A leaf: a parameter (`requiresGrad: true`) or a constant input.
+    public init(_ value: Tensor, requiresGrad: Bool = false) {
+        self.value = value
+        self.requiresGrad = requiresGrad
+        self.parents = []
+        self.backwardFn = nil
+    }
+
+    /// An op result; tracked only when a parent is.
+    init(result value: Tensor, parents: [Variable], backward: @escaping (Tensor) -> Void) {
+        let tracked = parents.contains { $0.requiresGrad }
+        self.value = value
+        self.requiresGrad = tracked
+        self.parents = tracked ? parents : []
+        self.backwardFn = tracked ? backward : nil
+    }
+
+    /// The value's shape.
+    public var shape: [Int] { value.shape }
+
+    /// Whether this node is a leaf (no recorded parents).
+    public var isLeaf: Bool { parents.isEmpty }
+
+    /// The gradient tensor, allocated zero-filled on first use; ops accumulate into it.
+    public func gradBuffer() -> Tensor {
+        if let g = grad { return g }
+        let g = Tensor(zeros: value.shape)
+        grad = g
+        return g
+    }
+
+    /// The gradient pointer when this node tracks gradients, else nil (ops skip work for nil).
+    func gradPointer() -> UnsafeMutablePointer<Float>? {
+        requiresGrad ? gradBuffer().data : nil
+    }
+
+    /// The gradient pointer for an op that writes a whole product into it: (pointer, beta) where beta is 0 when the
+    /// buffer is new and uninitialised (so the product overwrites it without a zero-fill) and 1 when it accumulates.
+    /// nil when this node does not track gradients.
+    func gradProductTarget() -> (UnsafeMutablePointer<Float>, Float)? {
+        guard requiresGrad else { return nil }
+        if let g = grad { return (g.data, 1) }
+        let g = Tensor(uninitialized: value.shape)
+        grad = g
+        return (g.data, 0)
+    }
+
+    /// Drops the accumulated gradient.
+    public func zeroGrad() { grad = nil }
+
+    /// Replaces the gradient (for an optimiser or an all-reduce hook).
+    public func setGrad(_ g: Tensor?) {
+        if let g { precondition(g.count == value.count, "gradient \(g.shape) for value \(value.shape)") }
+        grad = g
+    }
+
+    // MARK: - Backward
+
+    /// Back-propagates from this node with seed gradient `seed` (default: ones, i.e. d(self)/d(self) for a scalar loss).
+    public func backward(seed: Tensor? = nil) {
+        guard requiresGrad else { return }
+        let s = seed ?? { let t = Tensor(uninitialized: value.shape); t.fill(1); return t }()
+        precondition(s.count == value.count, "seed \(s.shape) for value \(value.shape)")
+        gradBuffer().addInPlace(s)
+        for node in topologicalOrder().reversed() {
+            guard let fn = node.backwardFn else { continue }
+            if let g = node.grad { fn(g) }
+            // Free what this node held: its gradient, saved tensors and parent links.
+            node.backwardFn = nil
+            node.parents = []
+            node.grad = nil
+        }
+    }
+
+    /// Nodes reachable from self with every node after all of its parents.
+    func topologicalOrder() -> [Variable] {
+        var order: [Variable] = []
+        var seen = Set<ObjectIdentifier>()
+        var stack: [(Variable, Int)] = [(self, 0)]
+        seen.insert(ObjectIdentifier(self))
+        while let (node, i) = stack.popLast() {
+            if i < node.parents.count {
+                stack.append((node, i + 1))
+                let p = node.parents[i]
+                if p.requiresGrad && !seen.contains(ObjectIdentifier(p)) {
+                    seen.insert(ObjectIdentifier(p))
+                    stack.append((p, 0))
+                }
+            } else {
+                order.append(node)
+            }
+        }
+        return order
+    }
+}
+
+// MARK: - Gradient hooks
+
+/// Combines gradients across data-parallel workers before the optimiser step (identity on one worker).
+public protocol GradientReducer: AnyObject {
+    /// Replaces each tensor by the reduction (mean) of that tensor over all workers, in place.
+    func allReduce(_ gradients: [Tensor])
+}
+
+/// The single-process reducer: leaves gradients unchanged.
+public final class LocalGradientReducer: GradientReducer {
+    /// A reducer for one worker.
+    public init() {}
+    /// Does nothing: one worker's gradient is already the mean.
+    public func allReduce(_ gradients: [Tensor]) {}
+}

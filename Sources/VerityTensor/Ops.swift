@@ -1,0 +1,215 @@
+// Ops: the differentiable coarse operations of the transformer, each forward written beside its
+// backward closure (linear, add, RMSNorm, RoPE, GQA causal attention, SwiGLU, embedding, token
+// log-prob + entropy, and the small reductions a loss needs). Numerics live in Kernels/Attention/
+// TokenHead; this file only wires values, saved tensors and gradients. No broadcasting beyond what
+// each op documents.
+import Foundation
+
+// MARK: - RoPE tables
+
+/// cos/sin tables [N, D/2] for the rotate-half RoPE at N given positions (transformers' Qwen2/Llama rotary embedding).
+public struct RopeTable {
+    /// cos(pos·inv_freq_j) per row and j < D/2.
+    public let cos: Tensor
+    /// sin(pos·inv_freq_j) per row and j < D/2.
+    public let sin: Tensor
+    /// The head dimension D.
+    public let headDim: Int
+
+    /// Tables for `positions` with the given inverse frequencies (D/2 of them); angles are float32 products as in transformers.
+    public init(positions: [Int], inverseFrequencies: [Float]) {
+        let half = inverseFrequencies.count
+        headDim = 2 * half
+        cos = Tensor(uninitialized: [positions.count, half])
+        sin = Tensor(uninitialized: [positions.count, half])
+        for (r, p) in positions.enumerated() {
+            for j in 0..<half {
+                let angle = Float(p) * inverseFrequencies[j]
+                cos.data[r * half + j] = Float(Foundation.cos(Double(angle)))
+                sin.data[r * half + j] = Float(Foundation.sin(Double(angle)))
+            }
+        }
+    }
+
+    /// inv_freq_j = θ^(−2j/D) for j < D/2 (float32, as transformers' default rope init).
+    public static func inverseFrequencies(headDim: Int, theta: Double) -> [Float] {
+        (0..<(headDim / 2)).map { j in 1 / Float(Foundation.pow(theta, Double(2 * j) / Double(headDim))) }
+    }
+}
+
+// MARK: - Ops
+
+/// Differentiable operations on Variables; each records its backward when an input tracks gradients.
+public enum Ops {
+    /// y = x·Wᵀ + b over the last dimension: x [..., Cin], W [Cout, Cin], b [Cout] (nn.Linear).
+    public static func linear(_ x: Variable, _ w: Variable, _ b: Variable? = nil) -> Variable {
+        let cin = w.shape[1], cout = w.shape[0]
+        precondition(x.value.lastDim == cin, "linear: input \(x.shape) vs weight \(w.shape)")
+        let n = x.value.rows
+        let y = Tensor(uninitialized: Array(x.shape.dropLast()) + [cout])
+        if let b {
+            for r in 0..<n { (y.data + r * cout).update(from: b.value.data, count: cout) }
+        }
+        BLAS.gemm(transB: true, m: n, n: cout, k: cin, a: x.value.data, lda: cin, b: w.value.data, ldb: cin,
+                  beta: b == nil ? 0 : 1, c: y.data, ldc: cout)
+        var parents = [x, w]
+        if let b { parents.append(b) }
+        return Variable(result: y, parents: parents) { dy in
+            if let (dx, beta) = x.gradProductTarget() {
+                BLAS.gemm(m: n, n: cin, k: cout, a: dy.data, lda: cout, b: w.value.data, ldb: cin, beta: beta, c: dx, ldc: cin)
+            }
+            if let (dw, beta) = w.gradProductTarget() {
+                BLAS.gemm(transA: true, m: cout, n: cin, k: n, a: dy.data, lda: cout, b: x.value.data, ldb: cin, beta: beta, c: dw, ldc: cin)
+            }
+            if let b, let db = b.gradPointer() {
+                for r in 0..<n { Kernels.axpy(1, dy.data + r * cout, into: db, count: cout) }
+            }
+        }
+    }
+
+    /// a + b, same element count (residual connections).
+    public static func add(_ a: Variable, _ b: Variable) -> Variable {
+        precondition(a.value.count == b.value.count, "add: \(a.shape) vs \(b.shape)")
+        let y = Tensor(uninitialized: a.shape)
+        Kernels.add(a.value.data, b.value.data, into: y.data, count: y.count)
+        return Variable(result: y, parents: [a, b]) { dy in
+            if let da = a.gradPointer() { Kernels.axpy(1, dy.data, into: da, count: dy.count) }
+            if let db = b.gradPointer() { Kernels.axpy(1, dy.data, into: db, count: dy.count) }
+        }
+    }
+
+    /// a ⊙ b, same element count.
+    public static func mul(_ a: Variable, _ b: Variable) -> Variable {
+        precondition(a.value.count == b.value.count, "mul: \(a.shape) vs \(b.shape)")
+        let y = Tensor(uninitialized: a.shape)
+        for i in 0..<y.count { y.data[i] = a.value.data[i] * b.value.data[i] }
+        return Variable(result: y, parents: [a, b]) { dy in
+            if let da = a.gradPointer() { for i in 0..<dy.count { da[i] += dy.data[i] * b.value.data[i] } }
+            if let db = b.gradPointer() { for i in 0..<dy.count { db[i] += dy.data[i] * a.value.data[i] } }
+        }
+    }
+
+    /// s · x.
+    public static func scale(_ x: Variable, _ s: Float) -> Variable {
+        let y = Tensor(zeros: x.shape)
+        Kernels.axpy(s, x.value.data, into: y.data, count: y.count)
+        return Variable(result: y, parents: [x]) { dy in
+            if let dx = x.gradPointer() { Kernels.axpy(s, dy.data, into: dx, count: dy.count) }
+        }
+    }
+
+    /// Σ x as a scalar [1] (accumulated in Double).
+    public static func sum(_ x: Variable) -> Variable {
+        weightedSum(x, weights: nil)
+    }
+
+    /// Mean of x as a scalar [1].
+    public static func mean(_ x: Variable) -> Variable {
+        scale(sum(x), 1 / Float(max(1, x.value.count)))
+    }
+
+    /// Σ wᵢ·xᵢ as a scalar [1] (plain sum when `weights` is nil); weights must match x's element count.
+    public static func weightedSum(_ x: Variable, weights: [Float]?) -> Variable {
+        if let weights { precondition(weights.count == x.value.count, "weightedSum: \(weights.count) weights for \(x.shape)") }
+        var s = 0.0
+        for i in 0..<x.value.count { s += Double(x.value.data[i]) * Double(weights?[i] ?? 1) }
+        let y = Tensor(shape: [1], values: [Float(s)])
+        return Variable(result: y, parents: [x]) { dy in
+            guard let dx = x.gradPointer() else { return }
+            let g = dy.data[0]
+            for i in 0..<x.value.count { dx[i] += g * (weights?[i] ?? 1) }
+        }
+    }
+
+    /// Row i of a 2-D x as a 1-D vector.
+    public static func row(_ x: Variable, _ i: Int) -> Variable {
+        let c = x.value.lastDim
+        precondition(x.shape.count == 2 && i >= 0 && i < x.shape[0], "row \(i) of \(x.shape)")
+        let y = Tensor(uninitialized: [c])
+        y.data.update(from: x.value.data + i * c, count: c)
+        return Variable(result: y, parents: [x]) { dy in
+            if let dx = x.gradPointer() { Kernels.axpy(1, dy.data, into: dx + i * c, count: c) }
+        }
+    }
+
+    /// RMSNorm over the last dimension: w ⊙ x / sqrt(mean(x²) + eps) (Qwen2RMSNorm / LlamaRMSNorm).
+    public static func rmsNorm(_ x: Variable, _ w: Variable, eps: Float) -> Variable {
+        let c = x.value.lastDim, n = x.value.rows
+        precondition(w.value.count == c, "rmsNorm: input \(x.shape) vs weight \(w.shape)")
+        let y = Tensor(uninitialized: x.shape)
+        let rstd = Tensor(uninitialized: [n])
+        Kernels.rmsNormForward(x.value.data, weight: w.value.data, out: y.data, rstd: rstd.data, rows: n, width: c, eps: eps)
+        return Variable(result: y, parents: [x, w]) { dy in
+            Kernels.rmsNormBackward(dy: dy.data, x: x.value.data, weight: w.value.data, rstd: rstd.data,
+                                    dx: x.gradPointer(), dw: w.gradPointer(), rows: n, width: c)
+        }
+    }
+
+    /// Rotate-half RoPE on x [N, heads·D] with the table's per-row angles.
+    public static func rope(_ x: Variable, table: RopeTable, heads: Int) -> Variable {
+        let d = table.headDim, n = x.value.rows
+        precondition(x.value.lastDim == heads * d && table.cos.shape[0] == n, "rope: input \(x.shape), table \(table.cos.shape), heads \(heads)")
+        let y = Tensor(uninitialized: x.shape)
+        Kernels.rope(x.value.data, out: y.data, rows: n, heads: heads, headDim: d, cos: table.cos.data, sin: table.sin.data,
+                     inverse: false, accumulate: false)
+        return Variable(result: y, parents: [x]) { dy in
+            guard let dx = x.gradPointer() else { return }
+            Kernels.rope(dy.data, out: dx, rows: n, heads: heads, headDim: d, cos: table.cos.data, sin: table.sin.data,
+                         inverse: true, accumulate: true)
+        }
+    }
+
+    /// Causal grouped-query attention: q [B·T, H·D], k/v [B·S, KV·D] → [B·T, H·D].
+    public static func attention(_ q: Variable, _ k: Variable, _ v: Variable, shape: AttentionShape, keyStart: [Int]? = nil) -> Variable {
+        let hd = shape.heads * shape.headDim, kd = shape.kvHeads * shape.headDim
+        precondition(q.value.count == shape.batch * shape.queries * hd, "attention: q \(q.shape) vs \(shape)")
+        precondition(k.value.count == shape.batch * shape.kvRowsPerBatch * kd && v.value.count == k.value.count, "attention: k \(k.shape) v \(v.shape) vs \(shape)")
+        let y = Tensor(uninitialized: q.shape)
+        let lse = Tensor(uninitialized: [shape.batch, shape.heads, shape.queries])
+        Kernels.attentionForward(q: q.value.data, k: k.value.data, v: v.value.data, out: y.data, lse: lse.data, shape: shape, keyStart: keyStart)
+        return Variable(result: y, parents: [q, k, v]) { dy in
+            Kernels.attentionBackward(dOut: dy.data, q: q.value.data, k: k.value.data, v: v.value.data, lse: lse.data,
+                                      dq: q.gradPointer(), dk: k.gradPointer(), dv: v.gradPointer(), shape: shape, keyStart: keyStart)
+        }
+    }
+
+    /// silu(gate) ⊙ up (the SwiGLU MLP activation).
+    public static func swiglu(_ gate: Variable, _ up: Variable) -> Variable {
+        precondition(gate.value.count == up.value.count, "swiglu: \(gate.shape) vs \(up.shape)")
+        let y = Tensor(uninitialized: gate.shape)
+        Kernels.swigluForward(gate: gate.value.data, up: up.value.data, out: y.data, count: y.count)
+        return Variable(result: y, parents: [gate, up]) { dy in
+            Kernels.swigluBackward(dy: dy.data, gate: gate.value.data, up: up.value.data,
+                                   dGate: gate.gradPointer(), dUp: up.gradPointer(), count: dy.count)
+        }
+    }
+
+    /// Rows of `table` [V, C] at `ids` → [N, C] (nn.Embedding); ids must be in 0..<V (checked by the caller).
+    public static func embedding(_ table: Variable, ids: [Int32]) -> Variable {
+        let c = table.value.lastDim
+        let y = Tensor(uninitialized: [ids.count, c])
+        Kernels.embeddingForward(table: table.value.data, ids: ids, width: c, out: y.data)
+        return Variable(result: y, parents: [table]) { dy in
+            guard let dt = table.gradPointer() else { return }
+            Kernels.embeddingBackward(dy: dy.data, ids: ids, width: c, dTable: dt)
+        }
+    }
+
+    /// Per-row log-probability of `targets` and entropy under softmax(hidden·Wᵀ), chunked over rows so full logits are never held.
+    /// hidden [N, C], weight [V, C]; returns ([N] log-probs, [N] entropies).
+    public static func tokenLogProbs(_ hidden: Variable, weight: Variable, targets: [Int32], chunkRows: Int? = nil)
+        -> (logprobs: Variable, entropy: Variable) {
+        let c = hidden.value.lastDim, n = hidden.value.rows, vocab = weight.shape[0]
+        precondition(weight.value.lastDim == c && targets.count == n, "tokenLogProbs: hidden \(hidden.shape), weight \(weight.shape), \(targets.count) targets")
+        let both = Tensor(uninitialized: [2, n])
+        let lse = Tensor(uninitialized: [n])
+        Kernels.tokenHeadForward(hidden: hidden.value.data, weight: weight.value.data, targets: targets, rows: n, width: c, vocab: vocab,
+                                 logprobs: both.data, entropy: both.data + n, lse: lse.data, chunkRows: chunkRows)
+        let joint = Variable(result: both, parents: [hidden, weight]) { dy in
+            Kernels.tokenHeadBackward(hidden: hidden.value.data, weight: weight.value.data, targets: targets, rows: n, width: c, vocab: vocab,
+                                      lse: lse.data, entropyValues: both.data + n, gradLogprobs: dy.data, gradEntropy: dy.data + n,
+                                      dHidden: hidden.gradPointer(), dWeight: weight.gradPointer(), chunkRows: chunkRows)
+        }
+        return (row(joint, 0), row(joint, 1))
+    }
+}

@@ -1,0 +1,124 @@
+// Tensor: a dense, row-major float32 array with a shape. It owns its memory (or keeps alive the
+// object that does, e.g. a memory-mapped file) and has reference semantics: kernels write through
+// `data`. It is not a lazy or strided view type, and it knows nothing of gradients (see Variable).
+import Foundation
+
+// MARK: - Tensor
+
+/// A dense row-major float32 tensor with reference semantics.
+public final class Tensor: @unchecked Sendable {
+    /// The extent of each dimension, outermost first.
+    public let shape: [Int]
+    /// The number of elements (product of `shape`).
+    public let count: Int
+    /// The first element; `count` floats follow contiguously.
+    public let data: UnsafeMutablePointer<Float>
+    /// Keeps foreign memory alive (a mapped file); nil when this tensor allocated `data` itself.
+    private let owner: AnyObject?
+
+    /// A zero-filled tensor of the given shape.
+    public init(zeros shape: [Int]) {
+        let n = shape.reduce(1, *)
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
+        self.shape = shape
+        self.count = n
+        self.data = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
+        self.data.initialize(repeating: 0, count: max(n, 1))
+        self.owner = nil
+    }
+
+    /// An uninitialised tensor of the given shape, for kernels that overwrite every element.
+    public init(uninitialized shape: [Int]) {
+        let n = shape.reduce(1, *)
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
+        self.shape = shape
+        self.count = n
+        self.data = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
+        self.owner = nil
+    }
+
+    /// A tensor holding a copy of `values`, which must have `shape`'s element count.
+    public convenience init(shape: [Int], values: [Float]) {
+        self.init(uninitialized: shape)
+        precondition(values.count == count, "\(values.count) values for shape \(shape)")
+        values.withUnsafeBufferPointer { src in
+            if let base = src.baseAddress { data.update(from: base, count: count) }
+        }
+    }
+
+    /// A tensor over memory owned by `owner` (kept alive as long as the tensor lives).
+    public init(shape: [Int], borrowing pointer: UnsafeMutablePointer<Float>, owner: AnyObject) {
+        self.shape = shape
+        self.count = shape.reduce(1, *)
+        self.data = pointer
+        self.owner = owner
+    }
+
+    deinit {
+        if owner == nil { data.deallocate() }
+    }
+
+    // MARK: - Access
+
+    /// The elements as a Swift array (a copy).
+    public var values: [Float] { Array(UnsafeBufferPointer(start: data, count: count)) }
+
+    /// The elements as a buffer pointer over the tensor's memory.
+    public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: data, count: count) }
+
+    /// Element at a flat row-major index.
+    public subscript(flat i: Int) -> Float {
+        get { data[i] }
+        set { data[i] = newValue }
+    }
+
+    /// The size of the last dimension (1 for a scalar).
+    public var lastDim: Int { shape.last ?? 1 }
+
+    /// The number of rows when the tensor is read as [count / lastDim, lastDim].
+    public var rows: Int { lastDim == 0 ? 0 : count / lastDim }
+
+    /// A fresh tensor with the same shape and values.
+    public func copy() -> Tensor {
+        let t = Tensor(uninitialized: shape)
+        t.data.update(from: data, count: count)
+        return t
+    }
+
+    /// The same memory under a new shape with the same element count (shares storage).
+    public func reshaped(_ newShape: [Int]) -> Tensor {
+        precondition(newShape.reduce(1, *) == count, "cannot reshape \(shape) to \(newShape)")
+        return Tensor(shape: newShape, borrowing: data, owner: self)
+    }
+
+    /// Sets every element to zero.
+    public func zero() { data.update(repeating: 0, count: count) }
+
+    /// Sets every element to `value`.
+    public func fill(_ value: Float) { data.update(repeating: value, count: count) }
+}
+
+// MARK: - Whole-tensor helpers
+
+extension Tensor {
+    /// The largest absolute difference to another tensor of the same element count.
+    public func maxAbsDifference(_ other: Tensor) -> Float {
+        precondition(count == other.count, "count mismatch \(shape) vs \(other.shape)")
+        var m: Float = 0
+        for i in 0..<count { m = max(m, abs(data[i] - other.data[i])) }
+        return m
+    }
+
+    /// The Euclidean norm of all elements, accumulated in Double.
+    public func l2Norm() -> Double {
+        var s = 0.0
+        for i in 0..<count { let v = Double(data[i]); s += v * v }
+        return s.squareRoot()
+    }
+
+    /// Adds `other` (same count) into this tensor in place.
+    public func addInPlace(_ other: Tensor) {
+        precondition(count == other.count, "count mismatch \(shape) vs \(other.shape)")
+        Kernels.add(data, other.data, into: data, count: count)
+    }
+}

@@ -1,0 +1,112 @@
+// TokenHead: per-token log-probability and entropy straight from hidden states through the output
+// projection (logits = h·Wᵀ), in row chunks so the [N, V] logits of a batch are never held at once
+// (Qwen's V is 151,936). The backward recomputes each chunk's logits from the saved row logsumexp.
+// It is not a sampler and returns no full logits (use a plain matrix product for those).
+import Foundation
+
+// MARK: - Token head kernels
+
+extension Kernels {
+    /// Rows per logits chunk for vocabulary size V: about 64 M floats (256 MB) per chunk, at least 8 rows. Large chunks
+    /// keep the backward's dW += dzᵀ·h passes over the [V, C] gradient few (each pass streams all of dW).
+    public static func headChunkRows(vocab: Int) -> Int { max(8, (1 << 26) / max(vocab, 1)) }
+
+    /// For rows of h [N, C] and W [V, C]: logp[i] = log_softmax(h_i·Wᵀ)[target_i], entropy[i] = −Σ p log p, lse[i] = logsumexp.
+    public static func tokenHeadForward(hidden h: UnsafePointer<Float>, weight w: UnsafePointer<Float>, targets: [Int32],
+                                        rows n: Int, width c: Int, vocab v: Int,
+                                        logprobs: UnsafeMutablePointer<Float>, entropy: UnsafeMutablePointer<Float>?,
+                                        lse: UnsafeMutablePointer<Float>?, chunkRows: Int? = nil) {
+        let chunk = min(max(1, chunkRows ?? headChunkRows(vocab: v)), max(n, 1))
+        let z = UnsafeMutablePointer<Float>.allocate(capacity: chunk * v)
+        defer { z.deallocate() }
+        var r0 = 0
+        while r0 < n {
+            let m = min(chunk, n - r0)
+            BLAS.gemm(transB: true, m: m, n: v, k: c, a: h + r0 * c, lda: c, b: w, ldb: c, c: z, ldc: v)
+            Parallel.chunks(m, minChunk: max(1, parallelGrain / v)) { rr in
+                for i in rr {
+                    let zr = z + i * v
+                    let (l, ez) = rowLogSumExp(zr, v)
+                    let row = r0 + i
+                    logprobs[row] = zr[Int(targets[row])] - l
+                    entropy?[row] = l - ez
+                    lse?[row] = l
+                }
+            }
+            r0 += m
+        }
+    }
+
+    /// Backward of `tokenHeadForward`: with g = dL/dlogp and e = dL/dentropy per row, dz_k = p_k(−g − e(log p_k + H)) + g·[k = target];
+    /// dh += dz·W, dW += dzᵀ·h (either may be nil). `lse` and `entropyValues` are the forward's saved rows.
+    public static func tokenHeadBackward(hidden h: UnsafePointer<Float>, weight w: UnsafePointer<Float>, targets: [Int32],
+                                         rows n: Int, width c: Int, vocab v: Int,
+                                         lse: UnsafePointer<Float>, entropyValues: UnsafePointer<Float>,
+                                         gradLogprobs: UnsafePointer<Float>?, gradEntropy: UnsafePointer<Float>?,
+                                         dHidden: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
+                                         chunkRows: Int? = nil) {
+        let chunk = min(max(1, chunkRows ?? headChunkRows(vocab: v)), max(n, 1))
+        let z = UnsafeMutablePointer<Float>.allocate(capacity: chunk * v)
+        defer { z.deallocate() }
+        var r0 = 0
+        while r0 < n {
+            let m = min(chunk, n - r0)
+            BLAS.gemm(transB: true, m: m, n: v, k: c, a: h + r0 * c, lda: c, b: w, ldb: c, c: z, ldc: v)
+            Parallel.chunks(m, minChunk: max(1, parallelGrain / v)) { rr in
+                for i in rr {
+                    let row = r0 + i
+                    let zr = z + i * v
+                    let g = gradLogprobs?[row] ?? 0
+                    let e = gradEntropy?[row] ?? 0
+                    let l = lse[row], ent = entropyValues[row]
+                    let l8 = F8(repeating: l)
+                    // dz = p·(a − e·z) with a = −g − e(H − lse), since log p = z − lse.
+                    let a = -g - e * (ent - l)
+                    let a8 = F8(repeating: a), e8 = F8(repeating: e)
+                    var j = 0
+                    while j + 8 <= v {
+                        let zz = load8(zr + j)
+                        store8(exp8(zz - l8) * (a8 - e8 * zz), zr + j)
+                        j += 8
+                    }
+                    while j < v { let zz = zr[j]; zr[j] = exp1(zz - l) * (a - e * zz); j += 1 }
+                    zr[Int(targets[row])] += g
+                }
+            }
+            if let dHidden {
+                BLAS.gemm(m: m, n: c, k: v, a: z, lda: v, b: w, ldb: c, beta: 1, c: dHidden + r0 * c, ldc: c)
+            }
+            if let dWeight {
+                BLAS.gemm(transA: true, m: v, n: c, k: m, a: z, lda: v, b: h + r0 * c, ldb: c, beta: 1, c: dWeight, ldc: c)
+            }
+            r0 += m
+        }
+    }
+
+    /// (logsumexp(z), Σ softmax(z)_k z_k) of one row, in two SIMD passes.
+    @inline(__always)
+    static func rowLogSumExp(_ z: UnsafePointer<Float>, _ v: Int) -> (Float, Float) {
+        var mx8 = F8(repeating: -.infinity), j = 0
+        while j + 8 <= v {
+            let zz = load8(z + j)
+            for l in 0..<8 { mx8[l] = Swift.max(mx8[l], zz[l]) }
+            j += 8
+        }
+        var mx = -Float.infinity
+        for l in 0..<8 { mx = Swift.max(mx, mx8[l]) }
+        while j < v { mx = max(mx, z[j]); j += 1 }
+        let m8 = F8(repeating: mx)
+        var s8 = F8(), sz8 = F8()
+        j = 0
+        while j + 8 <= v {
+            let zz = load8(z + j)
+            let e = exp8(zz - m8)
+            s8 += e
+            sz8 += e * zz
+            j += 8
+        }
+        var s = s8.sum(), sz = sz8.sum()
+        while j < v { let e = exp1(z[j] - mx); s += e; sz += e * z[j]; j += 1 }
+        return (mx + Foundation.log(s), sz / s)
+    }
+}

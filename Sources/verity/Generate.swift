@@ -1,0 +1,106 @@
+// `verity generate`: samples continuations of token-id prompts with the rollout engine and prints
+// them (one JSON object per sample with --json). Parsing, printing and the stderr progress bar
+// only; generation is VeritySampling.RolloutEngine. Text prompts (--prompt, `prompt` in JSONL) and
+// the `text` field need the tokenizer, which the integration wires in; until then they are refused.
+import ArgumentParser
+import Foundation
+import VeritySampling
+
+/// `verity generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3 | --prompts FILE.jsonl) [...]`.
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate",
+        abstract: "Sample continuations of prompts with a KV cache, prefix sharing and exact log-probs.")
+
+    @Option(help: "A Hugging Face model folder (config.json, *.safetensors, generation_config.json).") var model: String
+    @Option(help: "A text prompt (needs the tokenizer).") var prompt: String?
+    @Option(help: "Prompt token ids, comma separated.") var promptIds: String?
+    @Option(help: "A JSONL file with one {\"prompt_ids\": [...]} per line.") var prompts: String?
+    @Option(help: "Samples per prompt.") var n = 1
+    @Option(help: "The most new tokens per sample.") var maxTokens = 256
+    @Option(help: "Temperature (0: greedy).") var temperature: Float = 1
+    @Option(help: "Top-p (1: off).") var topP: Float = 1
+    @Option(help: "Top-k (0: off).") var topK = 0
+    @Option(help: "Min-p (0: off).") var minP: Float = 0
+    @Option(help: "Run seed; sample s of prompt p uses a generator derived from (seed, p, s).") var seed: UInt64 = 0
+    @Option(help: "Extra token ids that end a sample, comma separated.") var stopIds: String?
+    @Option(help: "Threads for the kernels and BLAS.") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "The most rows decoded together.") var maxBatch = 256
+    @Option(help: "KV-cache memory budget in MiB (default: a quarter of physical memory).") var kvBudgetMb: Int?
+    @Flag(help: "Prefill every sample's prompt separately (no prefix sharing).") var noShare = false
+    @Flag(help: "One JSON object per sample on stdout.") var json = false
+
+    func run() throws {
+        let sources = [prompt != nil, promptIds != nil, prompts != nil].filter { $0 }.count
+        guard sources == 1 else { throw ValidationError("give exactly one of --prompt, --prompt-ids, --prompts") }
+        if prompt != nil {
+            throw ValidationError("--prompt TEXT needs the tokenizer, which is not wired into this build yet; use --prompt-ids or --prompts with prompt_ids")
+        }
+        var list: [[Int32]] = []
+        if let promptIds { list = [try PromptInput.parseIds(promptIds)] }
+        if let prompts { list = try PromptInput.readJSONL(URL(fileURLWithPath: prompts)) }
+        var options = EngineOptions()
+        options.threads = threads
+        options.maxBatch = maxBatch
+        options.sharePrefixes = !noShare
+        if let kvBudgetMb { options.memoryBudgetBytes = kvBudgetMb * 1_048_576 }
+        let engine = try RolloutEngine.load(directory: URL(fileURLWithPath: model), options: options)
+        let request = GenerationRequest(
+            prompts: list, samplesPerPrompt: n, maxNewTokens: maxTokens,
+            sampling: SamplingParams(temperature: temperature, topK: topK, topP: topP, minP: minP), seed: seed,
+            stopTokenIds: try stopIds.map { try PromptInput.parseIds($0, flag: "--stop-ids") } ?? [])
+        let bar = ProgressBar(enabled: isatty(2) == 1)
+        let result = try engine.generate(request, progress: { bar.update($0) })
+        bar.finish()
+        for s in result.samples {
+            if json {
+                let obj: [String: Any] = [
+                    "prompt_index": s.promptIndex, "sample_index": s.sampleIndex, "ids": s.tokens.map { Int($0) },
+                    "text": s.text ?? NSNull(), "logprobs": s.logprobs.map { Double($0) },
+                    "sampling_logprobs": s.samplingLogprobs.map { Double($0) }, "finish_reason": s.finishReason.rawValue,
+                ]
+                let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+            } else {
+                let lp = s.logprobs.reduce(0, +)
+                print("prompt \(s.promptIndex) sample \(s.sampleIndex) [\(s.finishReason.rawValue), \(s.tokens.count) tokens, logprob \(String(format: "%.3f", lp))]: "
+                      + s.tokens.map(String.init).joined(separator: ","))
+            }
+        }
+        let st = result.stats
+        FileHandle.standardError.write(Data(String(format: "%d tokens in %.2f s decode (%.1f tokens/s), prefill %d tokens in %.2f s, peak batch %d, peak KV %.1f MiB\n",
+                                                   st.generatedTokens, st.decodeSeconds, Double(st.decodeRowSteps) / max(st.decodeSeconds, 1e-9),
+                                                   st.prefillTokens, st.prefillSeconds, st.peakLiveRows, Double(st.peakCacheBytes) / 1_048_576).utf8))
+    }
+}
+
+/// A one-line progress bar with tokens/s and ETA on stderr (only when stderr is a terminal).
+final class ProgressBar {
+    let enabled: Bool
+    var last = 0.0
+
+    init(enabled: Bool) { self.enabled = enabled }
+
+    func update(_ p: GenerationProgress) {
+        guard enabled, p.elapsed - last >= 0.2 || p.finishedSamples == p.totalSamples else { return }
+        last = p.elapsed
+        let rate = Double(p.generatedTokens) / max(p.elapsed, 1e-9)
+        let frac = p.totalSamples == 0 ? 1 : Double(p.finishedSamples) / Double(p.totalSamples)
+        let tokenFrac = Double(p.generatedTokens) / Double(max(1, p.maxTokens))
+        let done = max(frac, tokenFrac)
+        let eta = rate > 0 ? Double(p.maxTokens - p.generatedTokens) / rate : 0
+        let width = 30
+        let filled = min(width, Int(done * Double(width)))
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        let line = "\r[\(bar)] \(p.finishedSamples)/\(p.totalSamples) samples  \(p.generatedTokens) tokens  "
+            + String(format: "%.1f tokens/s", rate) + "  ETA ≤ \(Self.clock(eta))  "
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+
+    func finish() { if enabled { FileHandle.standardError.write(Data("\n".utf8)) } }
+
+    static func clock(_ s: Double) -> String {
+        let t = Int(s.rounded())
+        return t >= 3600 ? String(format: "%dh%02dm", t / 3600, (t % 3600) / 60) : String(format: "%dm%02ds", t / 60, t % 60)
+    }
+}

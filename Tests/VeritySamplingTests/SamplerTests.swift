@@ -1,0 +1,110 @@
+// Sampler tests on small hand-made logits: the kept set and the sampling log-prob of temperature,
+// top-k, top-p and min-p against a direct Double computation of transformers' warpers, draw
+// frequencies against the target distribution, greedy ties, per-row generators, and the skinny
+// product kernel against sgemm (and independent of the batch).
+import Foundation
+import XCTest
+import VerityTensor
+@testable import VeritySampling
+
+final class SamplerTests: XCTestCase {
+    let logits: [Float] = [2.0, 1.5, 0.3, -1.0, 1.5, 0.0, -3.0, 0.7, 2.2, -0.5]
+
+    /// transformers' warpers in Double: temperature, top-k, top-p (drop tokens whose descending mass-before reaches p), min-p.
+    func reference(_ p: SamplingParams) -> [Double] {
+        let z = logits.map { Double($0) / Double(p.temperature) }
+        let mx = z.max() ?? 0
+        var w = z.map { Foundation.exp($0 - mx) }
+        let order = w.indices.sorted { w[$0] != w[$1] ? w[$0] > w[$1] : $0 < $1 }
+        if p.topK > 0 { for i in order.dropFirst(p.topK) { w[i] = 0 } }
+        if p.topP < 1 {
+            let total = w.reduce(0, +)
+            var acc = 0.0
+            for (rank, i) in order.enumerated() {
+                if acc >= Double(p.topP) * total && rank > 0 { w[i] = 0 } else { acc += w[i] }
+            }
+        }
+        if p.minP > 0 {
+            let top = w.max() ?? 0
+            for i in w.indices where w[i] < Double(p.minP) * top { w[i] = 0 }
+        }
+        let s = w.reduce(0, +)
+        return w.map { $0 / s }
+    }
+
+    func check(_ p: SamplingParams, draws: Int = 20000, file: StaticString = #filePath, line: UInt = #line) {
+        let q = reference(p)
+        var g = SeededGenerator(seed: 99)
+        var counts = [Int](repeating: 0, count: logits.count)
+        let lse = Foundation.log(logits.map { Foundation.exp(Double($0)) }.reduce(0, +))
+        var worstQ = 0.0, worstP = 0.0
+        logits.withUnsafeBufferPointer { buf in
+            guard let base = buf.baseAddress else { return }
+            for _ in 0..<draws {
+                let d = p.draw(logits: base, vocab: logits.count, generator: &g)
+                let t = Int(d.token)
+                counts[t] += 1
+                XCTAssertGreaterThan(q[t], 0, "drew a removed token \(t)", file: file, line: line)
+                worstQ = max(worstQ, abs(Double(d.samplingLogprob) - Foundation.log(q[t])))
+                worstP = max(worstP, abs(Double(d.logprob) - (Double(logits[t]) - lse)))
+            }
+        }
+        XCTAssertLessThan(worstQ, 1e-5, "sampling log-prob", file: file, line: line)
+        XCTAssertLessThan(worstP, 1e-5, "model log-prob", file: file, line: line)
+        for i in q.indices {
+            let f = Double(counts[i]) / Double(draws)
+            XCTAssertEqual(f, q[i], accuracy: 4 * (q[i] * (1 - q[i]) / Double(draws)).squareRoot() + 1e-3, "token \(i)", file: file, line: line)
+        }
+    }
+
+    func testTemperature() { check(SamplingParams(temperature: 0.7)) }
+    func testTopK() { check(SamplingParams(temperature: 1, topK: 3)) }
+    func testTopP() { check(SamplingParams(temperature: 1, topP: 0.8)) }
+    func testMinP() { check(SamplingParams(temperature: 1.3, minP: 0.2)) }
+    func testAllWarpers() { check(SamplingParams(temperature: 0.8, topK: 6, topP: 0.9, minP: 0.05)) }
+
+    func testGreedyTakesFirstArgmax() throws {
+        var g = SeededGenerator(seed: 1)
+        let z: [Float] = [0, 3, 1, 3]
+        let d = try z.withUnsafeBufferPointer { b -> DrawnToken in
+            let base = try XCTUnwrap(b.baseAddress)
+            return SamplingParams.greedy.draw(logits: base, vocab: 4, generator: &g)
+        }
+        XCTAssertEqual(d.token, 1)
+        XCTAssertEqual(d.samplingLogprob, 0)
+        XCTAssertEqual(g.state, 1, "greedy draws nothing")
+    }
+
+    func testRowGeneratorsAreDistinctAndStable() {
+        var a = rowGenerator(seed: 5, prompt: 0, sample: 1), b = rowGenerator(seed: 5, prompt: 1, sample: 0)
+        var c = rowGenerator(seed: 6, prompt: 0, sample: 1)
+        let a2 = rowGenerator(seed: 5, prompt: 0, sample: 1)
+        XCTAssertEqual(a.state, a2.state)
+        let x = a.next()
+        XCTAssertNotEqual(x, b.next())
+        XCTAssertNotEqual(x, c.next())
+    }
+
+    func testSkinnyProductMatchesBLASAndIsBatchIndependent() {
+        var g = SeededGenerator(seed: 4)
+        let m = 7, k = 75, n = 45
+        let x = Tensor.normal([m, k], generator: &g), w = Tensor.normal([n, k], generator: &g), b = Tensor.normal([n], generator: &g)
+        let out = Tensor(zeros: [m, n]), ref = Tensor(zeros: [m, n]), one = Tensor(zeros: [1, n])
+        DecodeKernels.matmulNT(x: x.data, rows: m, inner: k, weight: w.data, outputs: n, bias: b.data, out: out.data, threads: 2)
+        for r in 0..<m { (ref.data + r * n).update(from: b.data, count: n) }
+        BLAS.gemm(transB: true, m: m, n: n, k: k, a: x.data, lda: k, b: w.data, ldb: k, beta: 1, c: ref.data, ldc: n)
+        XCTAssertLessThan(out.maxAbsDifference(ref), 1e-4)
+        for r in 0..<m {
+            DecodeKernels.matmulNT(x: x.data + r * k, rows: 1, inner: k, weight: w.data, outputs: n, bias: b.data, out: one.data, threads: 1)
+            XCTAssertEqual(one.values, Array(out.values[(r * n)..<((r + 1) * n)]), "row \(r) must not depend on the batch")
+        }
+    }
+
+    func testGenerationConfigReadsEOSListOrInt() throws {
+        XCTAssertEqual(try GenerationConfig.decode(Data(#"{"eos_token_id": [3, 4]}"#.utf8), file: "g").eosTokenIds, [3, 4])
+        XCTAssertEqual(try GenerationConfig.decode(Data(#"{"eos_token_id": 7, "top_p": 0.8}"#.utf8), file: "g").eosTokenIds, [7])
+        XCTAssertThrowsError(try GenerationConfig.decode(Data(#"{"eos_token_id": "x"}"#.utf8), file: "gen.json")) { e in
+            XCTAssertTrue("\(e)".contains("gen.json"))
+        }
+    }
+}

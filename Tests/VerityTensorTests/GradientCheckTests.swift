@@ -1,0 +1,238 @@
+// Central-difference gradient checks for every differentiable op: the analytic gradient of
+// L = Σ wᵢ·outᵢ (fixed random w) against (L(x+ε) − L(x−ε)) / 2ε per sampled input element,
+// with the loss summed in Double. Also forward checks of the fused kernels against plain loops.
+import Foundation
+import XCTest
+@testable import VerityTensor
+
+// MARK: - Harness
+
+/// Checks `build`'s gradients for every tracked input by central differences.
+func gradientCheck(_ label: String, inputs: [Tensor], tracked: [Bool]? = nil, eps: Float = 1e-2, rtol: Double = 2e-2,
+                   samples: Int = 24, seed: UInt64 = 7, build: ([Variable]) -> Variable,
+                   file: StaticString = #filePath, line: UInt = #line) {
+    var g = SeededGenerator(seed: seed)
+    let track = tracked ?? inputs.map { _ in true }
+    let vars = zip(inputs, track).map { Variable($0.0, requiresGrad: $0.1) }
+    let out = build(vars)
+    let weights = (0..<out.value.count).map { _ in g.normal() }
+    let loss = Ops.weightedSum(out, weights: weights)
+    loss.backward()
+    func evalLoss() -> Double {
+        let o = build(inputs.map { Variable($0) })
+        var s = 0.0
+        for i in 0..<o.value.count { s += Double(o.value.data[i]) * Double(weights[i]) }
+        return s
+    }
+    for (k, x) in inputs.enumerated() where track[k] {
+        guard let grad = vars[k].grad else { XCTFail("\(label): input \(k) got no gradient", file: file, line: line); continue }
+        var gmax: Float = 0
+        for i in 0..<grad.count { gmax = max(gmax, abs(grad.data[i])) }
+        let scale = max(Double(gmax), 1e-3)
+        var worst = 0.0
+        for s in 0..<min(samples, x.count) {
+            let i = x.count <= samples ? s : Int(g.next() % UInt64(x.count))
+            let old = x.data[i]
+            x.data[i] = old + eps
+            let lp = evalLoss()
+            x.data[i] = old - eps
+            let lm = evalLoss()
+            x.data[i] = old
+            let num = (lp - lm) / (2 * Double(eps))
+            worst = max(worst, abs(num - Double(grad.data[i])) / scale)
+        }
+        XCTAssertLessThanOrEqual(worst, rtol, "\(label): input \(k) gradient, worst error relative to max |grad| \(scale)", file: file, line: line)
+    }
+}
+
+func randomTensor(_ shape: [Int], std: Float = 1, seed: UInt64) -> Tensor {
+    var g = SeededGenerator(seed: seed)
+    return Tensor.normal(shape, std: std, generator: &g)
+}
+
+// MARK: - Tests
+
+final class GradientCheckTests: XCTestCase {
+    func testLinear() {
+        gradientCheck("linear", inputs: [randomTensor([5, 7], seed: 1), randomTensor([3, 7], seed: 2), randomTensor([3], seed: 3)]) {
+            Ops.linear($0[0], $0[1], $0[2])
+        }
+        gradientCheck("linear no bias", inputs: [randomTensor([2, 4, 6], seed: 4), randomTensor([5, 6], seed: 5)]) { Ops.linear($0[0], $0[1]) }
+    }
+
+    func testElementwiseAndReductions() {
+        let a = randomTensor([4, 6], seed: 1), b = randomTensor([4, 6], seed: 2)
+        gradientCheck("add", inputs: [a, b]) { Ops.add($0[0], $0[1]) }
+        gradientCheck("mul", inputs: [a, b]) { Ops.mul($0[0], $0[1]) }
+        gradientCheck("scale", inputs: [a]) { Ops.scale($0[0], -1.7) }
+        gradientCheck("sum", inputs: [a]) { Ops.sum($0[0]) }
+        gradientCheck("mean", inputs: [a]) { Ops.mean($0[0]) }
+        gradientCheck("row", inputs: [a]) { Ops.row($0[0], 2) }
+        gradientCheck("shared input", inputs: [a]) { Ops.mul($0[0], Ops.add($0[0], $0[0])) }
+    }
+
+    func testRMSNorm() {
+        let w = randomTensor([20], std: 0.3, seed: 3)
+        for i in 0..<w.count { w.data[i] += 1 }
+        gradientCheck("rmsNorm", inputs: [randomTensor([6, 20], seed: 4), w]) { Ops.rmsNorm($0[0], $0[1], eps: 1e-6) }
+    }
+
+    func testRoPE() {
+        let table = RopeTable(positions: [0, 3, 17, 5], inverseFrequencies: RopeTable.inverseFrequencies(headDim: 20, theta: 10000))
+        gradientCheck("rope", inputs: [randomTensor([4, 3 * 20], seed: 5)]) { Ops.rope($0[0], table: table, heads: 3) }
+    }
+
+    func testSwiGLU() {
+        gradientCheck("swiglu", inputs: [randomTensor([5, 19], seed: 6), randomTensor([5, 19], seed: 7)]) { Ops.swiglu($0[0], $0[1]) }
+    }
+
+    func testEmbedding() {
+        gradientCheck("embedding", inputs: [randomTensor([9, 10], seed: 8)]) { Ops.embedding($0[0], ids: [3, 0, 3, 8, 1]) }
+    }
+
+    func testAttentionGQA() {
+        let sh = AttentionShape(batch: 2, queries: 5, heads: 4, kvHeads: 2, headDim: 8)
+        gradientCheck("attention", inputs: [randomTensor([10, 32], seed: 9), randomTensor([10, 16], seed: 10), randomTensor([10, 16], seed: 11)]) {
+            Ops.attention($0[0], $0[1], $0[2], shape: sh)
+        }
+        // Queries at an offset into a longer key sequence, with the first keys of row 1 masked (left padding).
+        let sh2 = AttentionShape(batch: 2, queries: 3, keys: 6, heads: 2, kvHeads: 1, headDim: 8, queryOffset: 3)
+        gradientCheck("attention offset", inputs: [randomTensor([6, 16], seed: 12), randomTensor([12, 8], seed: 13), randomTensor([12, 8], seed: 14)]) {
+            Ops.attention($0[0], $0[1], $0[2], shape: sh2, keyStart: [0, 2])
+        }
+        // Keys/values in a larger per-row buffer (a cache of capacity 8 holding 6 keys).
+        let sh3 = AttentionShape(batch: 2, queries: 2, keys: 6, heads: 2, kvHeads: 1, headDim: 8, queryOffset: 4, kvRowsPerBatch: 8)
+        gradientCheck("attention cache layout", inputs: [randomTensor([4, 16], seed: 17), randomTensor([16, 8], seed: 18), randomTensor([16, 8], seed: 19)]) {
+            Ops.attention($0[0], $0[1], $0[2], shape: sh3)
+        }
+    }
+
+    func testTokenLogProbsAndEntropy() {
+        let targets: [Int32] = [3, 0, 10, 7, 7, 1, 2]
+        for chunk in [2, 64] {
+            gradientCheck("tokenLogProbs chunk \(chunk)", inputs: [randomTensor([7, 6], seed: 15), randomTensor([11, 6], seed: 16)]) {
+                let (lp, ent) = Ops.tokenLogProbs($0[0], weight: $0[1], targets: targets, chunkRows: chunk)
+                return Ops.add(lp, Ops.scale(ent, 0.7))
+            }
+        }
+    }
+
+    // MARK: Forward checks against plain loops
+
+    func testTokenHeadForwardMatchesFullSoftmax() {
+        let h = randomTensor([5, 4], seed: 20), w = randomTensor([13, 4], seed: 21)
+        let targets: [Int32] = [0, 12, 5, 5, 9]
+        let (lp, ent) = Ops.tokenLogProbs(Variable(h), weight: Variable(w), targets: targets, chunkRows: 2)
+        for r in 0..<5 {
+            var z = [Double](repeating: 0, count: 13)
+            for v in 0..<13 { for c in 0..<4 { z[v] += Double(h.data[r * 4 + c]) * Double(w.data[v * 4 + c]) } }
+            let m = z.max() ?? 0
+            let lse = m + Foundation.log(z.reduce(0) { $0 + Foundation.exp($1 - m) })
+            let p = z.map { Foundation.exp($0 - lse) }
+            let entropy = -zip(p, z).reduce(0) { $0 + $1.0 * ($1.1 - lse) }
+            XCTAssertEqual(Double(lp.value.data[r]), z[Int(targets[r])] - lse, accuracy: 1e-5)
+            XCTAssertEqual(Double(ent.value.data[r]), entropy, accuracy: 1e-5)
+        }
+    }
+
+    func testAttentionForwardMatchesNaive() {
+        let sh = AttentionShape(batch: 1, queries: 4, heads: 2, kvHeads: 1, headDim: 4)
+        let q = randomTensor([4, 8], seed: 30), k = randomTensor([4, 4], seed: 31), v = randomTensor([4, 4], seed: 32)
+        let out = Ops.attention(Variable(q), Variable(k), Variable(v), shape: sh).value
+        for h in 0..<2 {
+            for t in 0..<4 {
+                var s = [Double](), mx = -Double.infinity
+                for j in 0...t {
+                    var d = 0.0
+                    for e in 0..<4 { d += Double(q.data[t * 8 + h * 4 + e]) * Double(k.data[j * 4 + e]) }
+                    s.append(d / 2); mx = max(mx, d / 2)
+                }
+                let z = s.reduce(0) { $0 + Foundation.exp($1 - mx) }
+                for e in 0..<4 {
+                    var o = 0.0
+                    for j in 0...t { o += Foundation.exp(s[j] - mx) / z * Double(v.data[j * 4 + e]) }
+                    XCTAssertEqual(Double(out.data[t * 8 + h * 4 + e]), o, accuracy: 1e-5)
+                }
+            }
+        }
+    }
+
+    func testExpKernelAccuracy() {
+        var worst: Float = 0
+        var x: Float = -80
+        while x < 80 {
+            let e = Kernels.exp1(x), r = Foundation.exp(x)
+            worst = max(worst, abs(e - r) / r)
+            x += 0.0137
+        }
+        XCTAssertLessThan(worst, 5e-7)
+    }
+
+    func testRandomIsSeeded() {
+        var a = SeededGenerator(seed: 42), b = SeededGenerator(seed: 42)
+        XCTAssertEqual((0..<5).map { _ in a.next() }, (0..<5).map { _ in b.next() })
+    }
+}
+
+// MARK: - Large sizes (the multi-core paths)
+
+final class ParallelPathTests: XCTestCase {
+    /// RMSNorm, SwiGLU, RoPE and add above the threading threshold, against plain Double loops.
+    func testLargeKernelsMatchPlainLoops() {
+        let rows = 700, c = 128
+        let x = randomTensor([rows, c], seed: 40), w = randomTensor([c], seed: 41), dy = randomTensor([rows, c], seed: 42)
+        let xv = Variable(x, requiresGrad: true), wv = Variable(w, requiresGrad: true)
+        let y = Ops.rmsNorm(xv, wv, eps: 1e-6)
+        y.backward(seed: dy)
+        var dwRef = [Double](repeating: 0, count: c)
+        var worstY = 0.0, worstDx = 0.0
+        for r in 0..<rows {
+            var ss = 0.0
+            for j in 0..<c { ss += Double(x.data[r * c + j]) * Double(x.data[r * c + j]) }
+            let s = 1 / (ss / Double(c) + 1e-6).squareRoot()
+            var dot = 0.0
+            for j in 0..<c { dot += Double(dy.data[r * c + j]) * Double(w.data[j]) * Double(x.data[r * c + j]) * s }
+            for j in 0..<c {
+                let xh = Double(x.data[r * c + j]) * s
+                worstY = max(worstY, abs(Double(y.value.data[r * c + j]) - xh * Double(w.data[j])))
+                let dx = s * (Double(dy.data[r * c + j]) * Double(w.data[j]) - xh * dot / Double(c))
+                worstDx = max(worstDx, abs(Double(xv.grad?.data[r * c + j] ?? 0) - dx))
+                dwRef[j] += Double(dy.data[r * c + j]) * xh
+            }
+        }
+        let worstDw = (0..<c).map { abs(Double(wv.grad?.data[$0] ?? 0) - dwRef[$0]) / max(1, abs(dwRef[$0])) }.max() ?? 0
+        XCTAssertLessThan(worstY, 1e-4)
+        XCTAssertLessThan(worstDx, 1e-4)
+        XCTAssertLessThan(worstDw, 1e-4)
+
+        let n = 100_003
+        let g = randomTensor([n], seed: 43), u = randomTensor([n], seed: 44)
+        let out = Ops.swiglu(Variable(g), Variable(u)).value
+        var worst = 0.0
+        for i in 0..<n {
+            let gd = Double(g.data[i])
+            worst = max(worst, abs(Double(out.data[i]) - gd / (1 + Foundation.exp(-gd)) * Double(u.data[i])))
+        }
+        XCTAssertLessThan(worst, 1e-5)
+
+        let sum = Ops.add(Variable(g), Variable(u)).value
+        XCTAssertEqual((0..<n).map { sum.data[$0] }, (0..<n).map { g.data[$0] + u.data[$0] })
+
+        let positions = (0..<3000).map { $0 * 7 % 512 }
+        let inv = RopeTable.inverseFrequencies(headDim: 16, theta: 10000)
+        let table = RopeTable(positions: positions, inverseFrequencies: inv)
+        let q = randomTensor([3000, 32], seed: 45)
+        let rq = Ops.rope(Variable(q), table: table, heads: 2).value
+        var worstR = 0.0
+        for r in 0..<3000 {
+            for h in 0..<2 {
+                for j in 0..<8 {
+                    let a = Double(q.data[r * 32 + h * 16 + j]), b = Double(q.data[r * 32 + h * 16 + j + 8])
+                    let ang = Double(Float(positions[r]) * inv[j])
+                    worstR = max(worstR, abs(Double(rq.data[r * 32 + h * 16 + j]) - (a * Foundation.cos(ang) - b * Foundation.sin(ang))))
+                }
+            }
+        }
+        XCTAssertLessThan(worstR, 1e-4)
+    }
+}
