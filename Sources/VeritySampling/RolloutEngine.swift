@@ -20,6 +20,13 @@ import VerityModel
 public protocol IncrementalDetokenizer {
     /// Appends one token and returns the text it completes (may be empty while a UTF-8 sequence is incomplete).
     mutating func append(_ id: Int32) -> String
+    /// Flushes what is held back at the end of a sample (an unfinished UTF-8 sequence, as U+FFFD).
+    mutating func finish() -> String
+}
+
+extension IncrementalDetokenizer {
+    /// Nothing held back by default.
+    public mutating func finish() -> String { "" }
 }
 
 /// What to generate.
@@ -329,6 +336,7 @@ public final class RolloutEngine {
             }
             if reason == nil && row.tokens.count >= req.maxNewTokens { reason = .length }
             guard let reason else { return false }
+            if row.detok != nil { row.text += row.detok?.finish() ?? "" }
             results[row.promptIndex * n + row.sampleIndex] = GeneratedSample(
                 promptIndex: row.promptIndex, sampleIndex: row.sampleIndex, tokens: row.tokens, logprobs: row.logprobs,
                 samplingLogprobs: row.samplingLogprobs, finishReason: reason, matchedStopString: matched,

@@ -1,10 +1,11 @@
 // `verity generate`: samples continuations of token-id prompts with the rollout engine and prints
 // them (one JSON object per sample with --json). Parsing, printing and the stderr progress bar
-// only; generation is VeritySampling.RolloutEngine. Text prompts (--prompt, `prompt` in JSONL) and
-// the `text` field need the tokenizer, which the integration wires in; until then they are refused.
+// only; generation is VeritySampling.RolloutEngine. Text prompts (--prompt, `prompt` in JSONL), stop
+// strings and each sample's `text` use the model folder's tokenizer (or --tokenizer DIR).
 import ArgumentParser
 import Foundation
 import VeritySampling
+import VerityTokenizer
 
 /// `verity generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3 | --prompts FILE.jsonl) [...]`.
 struct Generate: ParsableCommand {
@@ -13,9 +14,11 @@ struct Generate: ParsableCommand {
         abstract: "Sample continuations of prompts with a KV cache, prefix sharing and exact log-probs.")
 
     @Option(help: "A Hugging Face model folder (config.json, *.safetensors, generation_config.json).") var model: String
-    @Option(help: "A text prompt (needs the tokenizer).") var prompt: String?
+    @Option(help: "A text prompt, tokenized with the model's tokenizer (no chat template is applied).") var prompt: String?
     @Option(help: "Prompt token ids, comma separated.") var promptIds: String?
-    @Option(help: "A JSONL file with one {\"prompt_ids\": [...]} per line.") var prompts: String?
+    @Option(help: "A JSONL file with one {\"prompt_ids\": [...]} or {\"prompt\": \"text\"} per line.") var prompts: String?
+    @Option(help: "Tokenizer folder (default: the model folder).") var tokenizer: String?
+    @Option(help: "A string that ends a sample (repeatable; needs the tokenizer).") var stop: [String] = []
     @Option(help: "Samples per prompt.") var n = 1
     @Option(help: "The most new tokens per sample.") var maxTokens = 256
     @Option(help: "Temperature (0: greedy).") var temperature: Float = 1
@@ -33,12 +36,14 @@ struct Generate: ParsableCommand {
     func run() throws {
         let sources = [prompt != nil, promptIds != nil, prompts != nil].filter { $0 }.count
         guard sources == 1 else { throw ValidationError("give exactly one of --prompt, --prompt-ids, --prompts") }
-        if prompt != nil {
-            throw ValidationError("--prompt TEXT needs the tokenizer, which is not wired into this build yet; use --prompt-ids or --prompts with prompt_ids")
+        let tok = try loadTokenizer()
+        if (prompt != nil || !stop.isEmpty) && tok == nil {
+            throw ValidationError("--prompt and --stop need a tokenizer: \(tokenizer ?? model) has no tokenizer.json or vocab.json")
         }
         var list: [[Int32]] = []
+        if let prompt, let tok { list = [tok.encodeInt32(prompt)] }
         if let promptIds { list = [try PromptInput.parseIds(promptIds)] }
-        if let prompts { list = try PromptInput.readJSONL(URL(fileURLWithPath: prompts)) }
+        if let prompts { list = try PromptInput.readJSONL(URL(fileURLWithPath: prompts), tokenize: tok.map { t in { t.encodeInt32($0) } }) }
         var options = EngineOptions()
         options.threads = threads
         options.maxBatch = maxBatch
@@ -48,9 +53,9 @@ struct Generate: ParsableCommand {
         let request = GenerationRequest(
             prompts: list, samplesPerPrompt: n, maxNewTokens: maxTokens,
             sampling: SamplingParams(temperature: temperature, topK: topK, topP: topP, minP: minP), seed: seed,
-            stopTokenIds: try stopIds.map { try PromptInput.parseIds($0, flag: "--stop-ids") } ?? [])
+            stopTokenIds: try stopIds.map { try PromptInput.parseIds($0, flag: "--stop-ids") } ?? [], stopStrings: stop)
         let bar = ProgressBar(enabled: isatty(2) == 1)
-        let result = try engine.generate(request, progress: { bar.update($0) })
+        let result = try engine.generate(request, detokenizer: tok?.detokenizerFactory(), progress: { bar.update($0) })
         bar.finish()
         for s in result.samples {
             if json {
@@ -64,13 +69,26 @@ struct Generate: ParsableCommand {
             } else {
                 let lp = s.logprobs.reduce(0, +)
                 print("prompt \(s.promptIndex) sample \(s.sampleIndex) [\(s.finishReason.rawValue), \(s.tokens.count) tokens, logprob \(String(format: "%.3f", lp))]: "
-                      + s.tokens.map(String.init).joined(separator: ","))
+                      + (s.text ?? s.tokens.map(String.init).joined(separator: ",")))
             }
         }
         let st = result.stats
         FileHandle.standardError.write(Data(String(format: "%d tokens in %.2f s decode (%.1f tokens/s), prefill %d tokens in %.2f s, peak batch %d, peak KV %.1f MiB\n",
                                                    st.generatedTokens, st.decodeSeconds, Double(st.decodeRowSteps) / max(st.decodeSeconds, 1e-9),
                                                    st.prefillTokens, st.prefillSeconds, st.peakLiveRows, Double(st.peakCacheBytes) / 1_048_576).utf8))
+    }
+}
+
+extension Generate {
+    /// The tokenizer of --tokenizer, else of the model folder when it has one; nil when neither does.
+    func loadTokenizer() throws -> Tokenizer? {
+        let folder = URL(fileURLWithPath: tokenizer ?? model)
+        let fm = FileManager.default
+        let has = ["tokenizer.json", "vocab.json"].contains { fm.fileExists(atPath: folder.appendingPathComponent($0).path) }
+        if tokenizer != nil && !has {
+            throw ValidationError("--tokenizer \(folder.path) holds neither tokenizer.json nor vocab.json")
+        }
+        return has ? try Tokenizer(folder: folder) : nil
     }
 }
 
