@@ -150,6 +150,17 @@ extension Array where Element == UInt8 {
         return true
     }
 
+    /// Whether the UTF-8 of a string occurs at `i` (no allocation).
+    @inline(__always) func has(utf8 p: String.UTF8View, at i: Int) -> Bool {
+        if i < 0 || i + p.count > count { return false }
+        var j = i
+        for b in p {
+            if self[j] != b { return false }
+            j += 1
+        }
+        return true
+    }
+
     /// ASCII lower-casing.
     func lowered() -> Bytes { map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 } }
 

@@ -67,7 +67,7 @@ struct MathParser {
                 if n == 44 || n == 59 || n == 58 || n == 33 || n == 32 { i += 2; continue }
                 if let w = wordAt(i + 1), spacingWords.contains(w) { i += 1 + w.utf8.count; continue }
             }
-            if s.has(Bytes("\u{2009}"), at: i) || s.has(Bytes("\u{202F}"), at: i) || s.has(Bytes("\u{00A0}"), at: i) {
+            if c >= 0xC2 && (s.has("\u{2009}", at: i) || s.has("\u{202F}", at: i) || s.has("\u{00A0}", at: i)) {
                 i += c == 0xC2 ? 2 : 3; continue
             }
             break
@@ -84,8 +84,8 @@ struct MathParser {
     /// Consume `t` if it comes next (after spaces).
     mutating func eat(_ t: String) -> Bool {
         skipSpace()
-        let b = Bytes(t)
-        if s.has(b, at: i) {
+        let b = t.utf8
+        if s.has(utf8: b, at: i) {
             if isAlpha(b.last ?? 0) && b.first == 92 && i + b.count < s.count && isAlpha(s[i + b.count]) { return false }
             i += b.count; return true
         }
@@ -115,7 +115,7 @@ struct MathParser {
     mutating func parseList() -> [Expr]? {
         var items: [Expr] = []
         skipSpace()
-        if [41, 93, 125].contains(peek()) || s.has(Bytes("\\}"), at: i) { return items }
+        if [41, 93, 125].contains(peek()) || s.has("\\}", at: i) { return items }
         repeat {
             guard let e = parseRelation() else { return nil }
             items.append(e)
@@ -174,7 +174,7 @@ struct MathParser {
             }
             let c = peek()
             if c == 43 { i += 1; guard let t = parseProduct() else { return nil }; terms.append(t) }
-            else if c == 45 || s.has(Bytes("\u{2212}"), at: i) {
+            else if c == 45 || s.has("\u{2212}", at: i) {
                 i += c == 45 ? 1 : 3
                 guard let t = parseProduct() else { return nil }; terms.append(.neg(t))
             } else { break }
@@ -196,7 +196,7 @@ struct MathParser {
 
     mutating func parseSignedProduct() -> Expr? {
         skipSpace()
-        if peek() == 45 || s.has(Bytes("\u{2212}"), at: i) {
+        if peek() == 45 || s.has("\u{2212}", at: i) {
             i += peek() == 45 ? 1 : 3
             guard let t = parseSignedProduct() else { return nil }
             return .neg(t)
@@ -215,7 +215,7 @@ struct MathParser {
         if opt.mixedNumbers, case .num(let w) = first, w.isInteger, w.n >= 0 {
             let save = i
             skipSpace()
-            if s.has(Bytes("\\frac"), at: i) || s.has(Bytes("\\dfrac"), at: i) || s.has(Bytes("\\tfrac"), at: i),
+            if s.has("\\frac", at: i) || s.has("\\dfrac", at: i) || s.has("\\tfrac", at: i),
                let f = parsePower(), case .mul(let parts) = f, parts.count == 2, case .num(let a) = parts[0],
                case .pow(.num(let b), .num(let m)) = parts[1], m == Rat(-1), a.isInteger, b.isInteger, a.n >= 0, b.n > a.n {
                 let frac: Expr = .mul([.num(a), .pow(.num(b), .num(Rat(-1)))])
@@ -256,7 +256,7 @@ struct MathParser {
         if c == 124 { return absDepth == 0 }
         if c == 123 { return true }
         if c == 92 {
-            if s.has(Bytes("\\{"), at: i) { return false }
+            if s.has("\\{", at: i) { return false }
             guard let w = wordAt(i + 1) else { return false }
             return !nonAtomCommands.contains(w)
         }
@@ -289,7 +289,7 @@ struct MathParser {
         while true {
             skipSpace()
             if peek() == 33 && peek(1) != 61 { i += 1; e = .fn("fact", [e]) }
-            else if peek() == 37 || s.has(Bytes("\\%"), at: i) { i += peek() == 37 ? 1 : 2; e = .mul([e, .num(Rat(1, 100)!)]) }
+            else if peek() == 37 || s.has("\\%", at: i) { i += peek() == 37 ? 1 : 2; e = .mul([e, .num(Rat(1, 100)!)]) }
             else { break }
         }
         return e
@@ -368,7 +368,7 @@ struct MathParser {
             if s.has("\u{03C0}", at: i) { i += 2; return .sym("pi") }
             if !opt.unicode { return nil }
             if s.has("\u{221E}", at: i) { i += 3; return .sym("inf") }
-            if s.has(Bytes("\u{221A}"), at: i) {
+            if s.has("\u{221A}", at: i) {
                 i += 3
                 guard let a = parsePostfix() else { return nil }
                 return .fn("sqrt", [a])
@@ -486,7 +486,7 @@ struct MathParser {
             i += 1
             guard let items = parseList(), eat(")") else { return nil }
             if items.count == 1 { arg = items[0] } else { return .fn(name, items) }
-        } else if s.has(Bytes("\\left("), at: i) {
+        } else if s.has("\\left(", at: i) {
             guard let a = parseCommand() else { return nil }
             arg = a
         } else {
@@ -551,9 +551,9 @@ struct MathParser {
         case "left", "right", "bigl", "bigr", "Bigl", "Bigr", "big", "Big":
             skipSpace()
             if peek() == 46 { i += 1; return parseAtomOrEmpty() }
-            if s.has(Bytes("\\{"), at: i) { return parseCommand() }
+            if s.has("\\{", at: i) { return parseCommand() }
             if peek() == 124 { return parseAtom() }
-            if s.has(Bytes("\\lfloor"), at: i) || s.has(Bytes("\\lceil"), at: i) { return parseCommand() }
+            if s.has("\\lfloor", at: i) || s.has("\\lceil", at: i) { return parseCommand() }
             return parseAtom()
         case "lfloor", "lceil":
             guard let a = parseSum() else { return nil }
