@@ -45,7 +45,7 @@ def main():
             return verify(parse("\\boxed{" + g + "}"), parse("\\boxed{" + p + "}"))
 
         rs = sorted(rate(mv, ps) for _ in range(args.repeats))
-        report["rows"].append({"grader": "math_verify", "pairsPerSecond": rs[len(rs) // 2]})
+        report["rows"].append({"grader": "math_verify", "pairs_per_second": rs[len(rs) // 2]})
     except ImportError:
         report["rows"].append({"grader": "math_verify", "absent": True})
     print(json.dumps(report, indent=2))

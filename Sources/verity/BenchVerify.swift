@@ -25,6 +25,7 @@ struct BenchVerify: ParsableCommand {
         if json {
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            enc.keyEncodingStrategy = .convertToSnakeCase
             print(String(decoding: try enc.encode(report), as: UTF8.self))
             return
         }
