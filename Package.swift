@@ -34,16 +34,17 @@ let package = Package(
                 dependencies: ["verity-luac"]),
 
         // MARK: - Libraries
+        .target(name: "VerityMeasure"),
         .target(name: "VerityTensor", dependencies: ["CBLAS"], swiftSettings: kernelSettings),
-        .target(name: "VerityTokenizer", swiftSettings: kernelSettings),
-        .target(name: "VerityModel", dependencies: ["VerityTensor", "VerityTokenizer"], swiftSettings: kernelSettings),
+        .target(name: "VerityTokenizer", dependencies: ["VerityMeasure"], swiftSettings: kernelSettings),
+        .target(name: "VerityModel", dependencies: ["VerityTensor", "VerityTokenizer", "VerityMeasure"], swiftSettings: kernelSettings),
         .target(name: "CDecodeKernels", cSettings: [.unsafeFlags(["-O2"])]),
-        .target(name: "VeritySampling", dependencies: ["VerityTensor", "VerityModel", "VerityTokenizer", "CDecodeKernels"], swiftSettings: kernelSettings),
-        .target(name: "VerityVerify"),
+        .target(name: "VeritySampling", dependencies: ["VerityTensor", "VerityModel", "VerityTokenizer", "VerityMeasure", "CDecodeKernels"], swiftSettings: kernelSettings),
+        .target(name: "VerityVerify", dependencies: ["VerityMeasure"]),
         .target(name: "VerityScripts", path: "Scripts", exclude: ["bench"],
                 resources: [.copy("lib"), .copy("rewards"), .copy("prompts"), .copy("losses"), .copy("schedules"), .copy("recipes")],
                 plugins: ["LuaSyntaxCheck"]),
-        .target(name: "VerityLua", dependencies: ["CLua", "CLuaShim", "VerityScripts", "VerityVerify", "VerityTokenizer",
+        .target(name: "VerityLua", dependencies: ["CLua", "CLuaShim", "VerityScripts", "VerityVerify", "VerityTokenizer", "VerityMeasure",
                                                  .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(name: "verity", dependencies: [
             "VerityTensor", "VerityModel", "VerityTokenizer", "VeritySampling", "VerityVerify", "VerityLua",

@@ -5,6 +5,7 @@
 // reward would cost with no Lua at all) and an empty Lua reward (the floor of any Lua call). The
 // grader is the product's verifier (VerityVerify through `HostServices.standard()`). Not here:
 // printing (the CLI) and timed assertions (none anywhere).
+import VerityMeasure
 import Foundation
 
 // MARK: - Report
@@ -127,7 +128,7 @@ public enum LuaBenchmark {
         // figure is the median over batches of the per-call time.
         let batch = 64
         for _ in 0..<max(1, repeats) {
-            let cpu0 = CPUSample.now()
+            let probe = CPUShareProbe()
             var times = [[Double]](repeating: [], count: 6)
             var start = 0
             while start < count {
@@ -142,11 +143,10 @@ public enum LuaBenchmark {
                 times[5].append(try timePerCall(range) { i in sink += try loss(step: i, terms: terms, in: state)["pg"] ?? 0 })
                 start += batch
             }
-            let cpu1 = CPUSample.now()
             let m = times.map(medianOf)
             runs.append(LuaBenchRun(rewardMicros: m[0], directGradeMicros: m[1], emptyRewardMicros: m[2],
                                     formatRewardMicros: m[3], promptMicros: m[4], lossMixMicros: m[5],
-                                    otherCPUShare: CPUSample.otherShare(cpu0, cpu1)))
+                                    otherCPUShare: probe.otherProcessesShare() ?? 0))
         }
         if sink.isNaN { throw LuaError.state(message: "benchmark produced NaN") }
         return LuaBenchReport(responses: count, characters: characters, runs: runs, grader: "verity.math.grade, profile \(profile)")
@@ -161,53 +161,14 @@ public enum LuaBenchmark {
     }
 
     static func timePerCall(_ range: Range<Int>, _ body: (Int) throws -> Void) throws -> Double {
-        let t0 = monotonicNanos()
+        let t0 = CPUShareProbe.now()
         for i in range { try body(i) }
-        return Double(monotonicNanos() - t0) / 1000 / Double(range.count)
+        return (CPUShareProbe.now() - t0) * 1e6 / Double(range.count)
     }
 
     static func medianOf(_ values: [Double]) -> Double {
         let v = values.sorted()
         guard !v.isEmpty else { return .nan }
         return v.count % 2 == 1 ? v[v.count / 2] : (v[v.count / 2 - 1] + v[v.count / 2]) / 2
-    }
-}
-
-func monotonicNanos() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-}
-
-// MARK: - CPU share of other processes
-
-/// Busy and total jiffies of the machine (/proc/stat) and this process's CPU time (/proc/self/stat).
-struct CPUSample {
-    var busy: Double, total: Double, own: Double
-
-    static func now() -> CPUSample {
-        var busy = 0.0, total = 0.0, own = 0.0
-        if let stat = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
-           let line = stat.split(separator: "\n").first(where: { $0.hasPrefix("cpu ") }) {
-            let v = line.split(separator: " ").dropFirst().compactMap { Double($0) }
-            if v.count >= 8 {
-                total = v.prefix(8).reduce(0, +)
-                busy = total - v[3] - v[4]  // minus idle and iowait
-            }
-        }
-        if let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
-           let close = stat.lastIndex(of: ")") {
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            // After the command name: state is field 3; utime and stime are fields 14 and 15.
-            if fields.count > 13, let u = Double(fields[11]), let s = Double(fields[12]) { own = u + s }
-        }
-        return CPUSample(busy: busy, total: total, own: own)
-    }
-
-    /// Share of all CPU time between two samples used by other processes (0 when unknown).
-    static func otherShare(_ a: CPUSample, _ b: CPUSample) -> Double {
-        let total = b.total - a.total
-        guard total > 0 else { return 0 }
-        return max(0, (b.busy - a.busy) - (b.own - a.own)) / total
     }
 }

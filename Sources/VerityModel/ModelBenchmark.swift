@@ -2,6 +2,7 @@
 // largest product shape (the limit), then a no-grad forward and a forward+backward of a randomly
 // initialised model (token log-probs of a batch, mean loss), and reports tokens/s and model-FLOPs
 // utilisation against that sgemm rate, with the CPU share other processes took. Medians of repeats.
+import VerityMeasure
 import Foundation
 import VerityTensor
 

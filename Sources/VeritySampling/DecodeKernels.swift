@@ -6,6 +6,7 @@
 // over output columns only), so a row's numbers never depend on what else is in the batch. It is
 // not a general GEMM (large prefill products go through BLAS.gemm like the trainer's). The skinny
 // product's loop is in C (CDecodeKernels) for AVX2/FMA with run-time dispatch.
+import VerityMeasure
 import Foundation
 import VerityTensor
 import CDecodeKernels

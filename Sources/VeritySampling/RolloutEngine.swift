@@ -10,6 +10,7 @@
 // free their slot and cache segment; waiting samples join as slots and memory free up (continuous
 // batching). Each sample draws from its own generator seeded by (seed, prompt, sample). It is not a
 // server, and it does not preempt rows: a row is admitted only when its whole cache fits the budget.
+import VerityMeasure
 import Foundation
 import VerityTensor
 import VerityModel

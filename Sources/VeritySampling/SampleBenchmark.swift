@@ -5,6 +5,7 @@
 // token), memory bound = read bandwidth × batch / weight bytes read per step; the limit is the
 // smaller. Medians of repeats, with the CPU share other processes took. It does not run PyTorch
 // (Scripts/bench/sample_torch.py is the side-by-side peer).
+import VerityMeasure
 import Foundation
 import VerityTensor
 import VerityModel

@@ -4,6 +4,7 @@
 // took during each run (from /proc/stat minus this process's own time; Linux only, nil elsewhere).
 // The peer figures come from Scripts/bench/tokenizer_hf.py, which builds the same documents with
 // the same rule. No assertions on speed live anywhere: this only measures.
+import VerityMeasure
 import Foundation
 
 /// Namespace of the tokenizer benchmark (kept off the module's top level so that other modules'
@@ -48,43 +49,6 @@ extension TokenizerBenchmark {
     }
 }
 
-// MARK: - CPU accounting
-
-extension TokenizerBenchmark {
-    /// CPU time of the whole machine and of this process, in clock ticks (Linux /proc).
-    public struct CPUSnapshot: Sendable {
-        /// Busy ticks of all CPUs.
-        public let busy: Double
-        /// All ticks of all CPUs.
-        public let total: Double
-        /// User + system ticks of this process.
-        public let own: Double
-
-        /// Reads /proc/stat and /proc/self/stat; nil when they are unavailable.
-        public static func now() -> CPUSnapshot? {
-            guard let stat = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
-                  let first = stat.split(separator: "\n").first,
-                  let mine = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8) else { return nil }
-            let fields = first.split(separator: " ").dropFirst().compactMap { Double($0) }
-            guard fields.count >= 8 else { return nil }
-            let total = fields[0..<8].reduce(0, +)
-            let idle = fields[3] + fields[4]
-            // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-            guard let close = mine.lastIndex(of: ")") else { return nil }
-            let rest = mine[mine.index(after: close)...].split(separator: " ")
-            guard rest.count > 13, let utime = Double(rest[11]), let stime = Double(rest[12]) else { return nil }
-            return CPUSnapshot(busy: total - idle, total: total, own: utime + stime)
-        }
-
-        /// The share (0–1) of all CPUs' time that other processes used between `self` and `later`.
-        public func otherShare(until later: CPUSnapshot) -> Double? {
-            let dt = later.total - total
-            guard dt > 0 else { return nil }
-            return max(0, ((later.busy - busy) - (later.own - own)) / dt)
-        }
-    }
-}
-
 // MARK: - Measurement
 
 extension TokenizerBenchmark {
@@ -100,15 +64,10 @@ extension TokenizerBenchmark {
 
     /// Encodes all documents once, one `encode` call per document, and times it.
     public static func run(_ tokenizer: Tokenizer, documents: [String]) -> Run {
-        let before = CPUSnapshot.now()
-        let start = DispatchTime.now().uptimeNanoseconds
+        let probe = CPUShareProbe()
         var tokens = 0
         for d in documents { tokens += tokenizer.encodeInt32(d).count }
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        let after = CPUSnapshot.now()
-        var share: Double?
-        if let before, let after { share = before.otherShare(until: after) }
-        return Run(seconds: seconds, tokens: tokens, otherCPUShare: share)
+        return Run(seconds: probe.elapsed, tokens: tokens, otherCPUShare: probe.otherProcessesShare())
     }
 
     /// The median of a list (NaN when empty).

@@ -2,6 +2,7 @@
 // on MATH500-style pairs for each profile, beside a same-run floor (plain byte comparison of the
 // same pairs) and the CPU share other processes took meanwhile (from /proc/stat minus this
 // process's own time). It measures; it asserts nothing.
+import VerityMeasure
 import Foundation
 
 // MARK: - Results
@@ -63,7 +64,7 @@ public enum VerifyBenchmark {
     public static func run(pairs: [(gold: String, prediction: String)], repeats: Int = 3, minSeconds: Double = 0.3) -> VerifyBenchReport {
         let filler = String(repeating: "We simplify the expression step by step and check each term. ", count: 48)
         let responses = pairs.map { (filler + "Therefore the answer is $\\boxed{" + $0.prediction + "}$.", $0.gold) }
-        let cpu0 = CPUSample.now()
+        let probe = CPUShareProbe()
         var sink = 0
         // Floor: byte equality of the same strings.
         var floors: [Double] = []
@@ -82,10 +83,9 @@ public enum VerifyBenchmark {
             rows.append(VerifyBenchRow(profile: profile.rawValue, pairsPerSecond: p, responsesPerSecond: r,
                                        microsecondsPerResponse: 1e6 / r, ratioToTarget: p / 20_000, ratioToFloor: p / f))
         }
-        let cpu1 = CPUSample.now()
         if sink == Int.min { print(sink) }
         return VerifyBenchReport(pairs: pairs.count, repeats: repeats, floorPerSecond: median(floors),
-                                 otherCPUShare: CPUSample.otherShare(cpu0, cpu1), rows: rows)
+                                 otherCPUShare: probe.otherProcessesShare(), rows: rows)
     }
 
     /// Items per second of `body` (which returns how many items it did), run for at least `minSeconds`.
@@ -115,41 +115,5 @@ public enum VerifyBenchError: Error, CustomStringConvertible {
         switch self {
         case .badLine(let f, let l): return "\(f):\(l): expected a JSON object with a string key 'answer'"
         }
-    }
-}
-
-// MARK: - CPU accounting
-
-/// Machine-wide busy jiffies (/proc/stat) and this process's CPU time, to estimate other processes' share.
-struct CPUSample {
-    var busy: Double
-    var total: Double
-    var own: Double
-
-    static func now() -> CPUSample {
-        var busy = 0.0, total = 0.0
-        if let s = try? String(contentsOfFile: "/proc/stat", encoding: .utf8), let line = s.split(separator: "\n").first, line.hasPrefix("cpu ") {
-            let v = line.split(separator: " ").dropFirst().compactMap { Double($0) }
-            if v.count >= 5 {
-                total = v.reduce(0, +)
-                busy = total - v[3] - v[4]
-            }
-        }
-        var ru = rusage()
-        #if os(Linux)
-        getrusage(RUSAGE_SELF.rawValue == 0 ? __rusage_who_t(0) : __rusage_who_t(RUSAGE_SELF.rawValue), &ru)
-        #else
-        getrusage(RUSAGE_SELF, &ru)
-        #endif
-        let own = Double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + Double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6
-        return CPUSample(busy: busy, total: total, own: own)
-    }
-
-    /// (busy − own) / total over the interval, with jiffies at 100 Hz; nil without /proc/stat.
-    static func otherShare(_ a: CPUSample, _ b: CPUSample) -> Double? {
-        let dt = b.total - a.total
-        guard dt > 0 else { return nil }
-        let otherBusy = (b.busy - a.busy) - (b.own - a.own) * 100
-        return max(0, otherBusy / dt)
     }
 }

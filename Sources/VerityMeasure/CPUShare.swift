@@ -1,7 +1,8 @@
 // CPUShare: measures how much of the machine other processes used during a benchmark, from
 // /proc/stat (all processes' busy time) minus this process's own CPU time (getrusage). Benchmarks
 // record it so a figure taken on a busy shared machine can be recognised. Linux only; elsewhere it
-// reports nil. It is not a profiler.
+// reports nil. It is not a profiler. Every benchmark in the package (model, sampler, tokenizer,
+// verifier, Lua) takes its figure from here; the engine also uses `now()` as its clock.
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -23,7 +24,7 @@ public struct CPUShareProbe: Sendable {
     }
 
     /// The fraction (0–1) of all cores' time that other processes used since this snapshot; nil where /proc/stat is absent.
-    public func otherProcessesShare(cores: Int = Parallel.cores) -> Double? {
+    public func otherProcessesShare(cores: Int = ProcessInfo.processInfo.activeProcessorCount) -> Double? {
         guard let b0 = busyJiffies, let b1 = CPUShareProbe.machineBusyJiffies() else { return nil }
         let hz = Double(sysconf(Int32(_SC_CLK_TCK)))
         let elapsed = CPUShareProbe.now() - wall
