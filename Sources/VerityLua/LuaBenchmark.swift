@@ -63,7 +63,7 @@ public struct LuaBenchReport: Sendable {
         "step_ms": \(f(reward * Double(responses) / 1000)), \
         "format_reward_us": \(f(median(\.formatRewardMicros))), "prompt_render_us": \(f(median(\.promptMicros))), \
         "loss_mix_us": \(f(median(\.lossMixMicros))), "other_cpu_share_median": \(f(median(\.otherCPUShare))), \
-        "grader": "\(RunRecord.jsonEscape(grader))", \
+        "grader": \(RunRecord.jsonString(grader)), \
         "runs": [\(runsJSON)]}
         """
     }

@@ -162,7 +162,7 @@ public enum RunRecord {
         if options.allowIO { header += "-- WARNING: this run opened the io and os libraries (--allow-io).\n" }
         let recipeText = header + "return " + LuaValue.table(loaded.recipe.resolved).luaLiteral(indent: "") + "\n"
         let hashes = state.loadedScripts.map { "\($0.sha256)  \($0.displayName)\n" }.joined()
-        let roots = state.roots.map { "\"\(jsonEscape($0.display))\"" }.joined(separator: ", ")
+        let roots = state.roots.map { jsonString($0.display) }.joined(separator: ", ")
         let sandbox = """
         {"allow_io": \(options.allowIO), "instruction_budget": \(options.instructionBudget), \
         "memory_limit_bytes": \(options.memoryLimit), "require_roots": [\(roots)]}
@@ -187,7 +187,11 @@ public enum RunRecord {
         }
     }
 
-    static func jsonEscape(_ s: String) -> String {
-        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+    /// The JSON string literal of `s` (Foundation's encoder: quotes, backslashes and control characters escaped).
+    static func jsonString(_ s: String) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .withoutEscapingSlashes
+        guard let data = try? encoder.encode(s) else { preconditionFailure("a String always encodes as JSON") }
+        return String(decoding: data, as: UTF8.self)
     }
 }

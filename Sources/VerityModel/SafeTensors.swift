@@ -275,18 +275,12 @@ public enum SafeTensorsWriter {
         do { try out.write(to: url) } catch { throw ModelError.writeFailed(file: url.path, detail: "\(error)") }
     }
 
+    /// The JSON string literal of `s` (Foundation's encoder: quotes, backslashes and control characters escaped).
     static func jsonString(_ s: String) -> String {
-        var r = "\""
-        for ch in s.unicodeScalars {
-            switch ch {
-            case "\"": r += "\\\""
-            case "\\": r += "\\\\"
-            case "\n": r += "\\n"
-            default:
-                if ch.value < 0x20 { r += String(format: "\\u%04x", ch.value) } else { r.unicodeScalars.append(ch) }
-            }
-        }
-        return r + "\""
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .withoutEscapingSlashes
+        guard let data = try? encoder.encode(s) else { preconditionFailure("a String always encodes as JSON") }
+        return String(decoding: data, as: UTF8.self)
     }
 }
 
