@@ -1,6 +1,6 @@
 // ModelBenchmark: the measurements behind `verity bench model`. It times sgemm on the model's
 // largest product shape (the limit), then a no-grad forward and a forward+backward of a randomly
-// initialised model (token log-probs of a batch, mean loss), and reports tokens/s and model-FLOPs
+// initialised model (mean NLL through the fused head+loss, after untimed warm-up steps), and reports tokens/s and model-FLOPs
 // utilisation against that sgemm rate, with the CPU share other processes took. Medians of repeats.
 import VerityMeasure
 import Foundation
@@ -16,10 +16,14 @@ public struct ModelBenchmarkOptions: Sendable {
     public var sequence = 256
     /// Timed repetitions (median reported).
     public var repeats = 3
+    /// Untimed forward+backward steps first (fill the buffer pool and caches, as a training run's steady state).
+    public var warmup = 1
     /// Threads for BLAS and kernels.
     public var threads = 2
     /// Seed of the random weights and tokens.
     public var seed: UInt64 = 1
+    /// Time each op's forward and backward during the forward+backward repeats (OpProfiler).
+    public var profile = false
 
     /// Default options: B 8, T 256, 3 repeats, 2 threads.
     public init() {}
@@ -54,6 +58,8 @@ public struct ModelBenchmarkResult: Codable, Sendable {
     public var threads: Int
     /// Timed repetitions.
     public var repeats: Int
+    /// Untimed warm-up steps before them.
+    public var warmup: Int
     /// Parameters of the random model.
     public var parameters: Int
     /// [M, N, K] of the sgemm limit (the model's largest product).
@@ -88,6 +94,8 @@ public struct ModelBenchmarkResult: Codable, Sendable {
     public var other_processes_cpu_share: Double?
     /// OpenBLAS build description.
     public var blas: String
+    /// Per-op seconds of the last forward+backward repeat, when profiled.
+    public var profile: [OpProfiler.Entry]?
 }
 
 // MARK: - Running
@@ -138,6 +146,19 @@ public enum ModelBenchmark {
         let attn = 2.0 * 2.0 * Double(c.numHiddenLayers * c.numAttentionHeads * c.headDim) * Double(o.sequence) / 2
         let fwdFlops = 2 * matmulParams + attn
         let trainFlops = 3 * fwdFlops
+        /// One forward+backward step of mean NLL through the fused head+loss (the trainers' path).
+        func trainStep() throws {
+            model.zeroGrad()
+            let h = try model.hiddenStates(ids: ids, batch: o.batch, trainable: true)
+            let scale = -1 / Float(tokens)
+            let (loss, _, _) = model.tokenLoss(hidden: h, targets: targets, trainable: true) { _, lp, _ in (scale * lp, scale, 0) }
+            loss.backward()
+        }
+        for w in 0..<max(0, o.warmup) {
+            let t0 = CPUShareProbe.now()
+            try trainStep()
+            log("warm-up \(w + 1): forward+backward \(String(format: "%.2f", CPUShareProbe.now() - t0)) s (untimed)")
+        }
         var fwd: [Double] = [], train: [Double] = []
         for r in 0..<max(1, o.repeats) {
             if r > 0 { sgemmRates.append(sgemmGFlops(m: sg[0], n: sg[1], k: sg[2], repeats: 3)) }
@@ -148,15 +169,12 @@ public enum ModelBenchmark {
                 precondition(lp.value.count == tokens)
             }
             fwd.append(CPUShareProbe.now() - t0)
+            OpProfiler.enabled = o.profile
+            OpProfiler.reset()
             t0 = CPUShareProbe.now()
-            do {
-                model.zeroGrad()
-                let h = try model.hiddenStates(ids: ids, batch: o.batch, trainable: true)
-                let (lp, _) = model.tokenLogProbs(hidden: h, targets: targets, trainable: true)
-                let loss = Ops.scale(Ops.mean(lp), -1)
-                loss.backward()
-            }
+            try trainStep()
             train.append(CPUShareProbe.now() - t0)
+            OpProfiler.enabled = false
             log("repeat \(r + 1): forward \(String(format: "%.2f", fwd.last ?? 0)) s, forward+backward \(String(format: "%.2f", train.last ?? 0)) s")
         }
         model.zeroGrad()
@@ -166,13 +184,14 @@ public enum ModelBenchmark {
         let ftps = Double(tokens) / fs, ttps = Double(tokens) / ts
         return ModelBenchmarkResult(
             shape: "Qwen2.5-0.5B (hidden \(c.hiddenSize), \(c.numHiddenLayers) layers, \(c.numAttentionHeads) heads, \(c.numKeyValueHeads) KV heads, intermediate \(c.intermediateSize), vocab \(c.vocabSize), tied)",
-            batch: o.batch, sequence: o.sequence, threads: o.threads, repeats: o.repeats, parameters: model.parameterCount,
+            batch: o.batch, sequence: o.sequence, threads: o.threads, repeats: o.repeats, warmup: o.warmup, parameters: model.parameterCount,
             sgemm_shape: sg, sgemm_gflops: gflops, sgemm_gflops_all: sgemmRates,
             flops_per_token_forward: fwdFlops, flops_per_token_train: trainFlops,
             flops_formula: "forward = 2*(weight-matrix params + V*C) + 2*L*H*D*T (causal attention); train = 3*forward",
             forward_seconds: fs, forward_tokens_per_s: ftps, forward_mfu: ftps * fwdFlops / (gflops * 1e9),
             train_seconds: ts, train_tokens_per_s: ttps, train_mfu: ttps * trainFlops / (gflops * 1e9),
             train_seconds_all: train, forward_seconds_all: fwd,
-            other_processes_cpu_share: probe.otherProcessesShare(), blas: BLAS.configDescription)
+            other_processes_cpu_share: probe.otherProcessesShare(), blas: BLAS.configDescription,
+            profile: o.profile ? OpProfiler.report() : nil)
     }
 }

@@ -195,6 +195,13 @@ public final class TransformerModel {
         Ops.tokenLogProbs(hidden, weight: trainable ? outputWeight : Variable(outputWeight.value), targets: targets)
     }
 
+    /// Σᵢ loss(i, logpᵢ, Hᵢ) from hidden states [N, C] through the output projection, fused with its gradient (Ops.tokenLoss):
+    /// the training path, which never recomputes the output logits. Returns the loss and the per-token log-probs and entropies.
+    public func tokenLoss(hidden: Variable, targets: [Int32], trainable: Bool,
+                          loss: Ops.TokenLossTerm) -> (loss: Variable, logprobs: Tensor, entropy: Tensor) {
+        Ops.tokenLoss(hidden, weight: trainable ? outputWeight : Variable(outputWeight.value), targets: targets, loss: loss)
+    }
+
     // MARK: - Saving
 
     /// Writes config.json (torch_dtype set to the written dtype) and model.safetensors into `directory`.

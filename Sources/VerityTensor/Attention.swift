@@ -55,34 +55,36 @@ extension Kernels {
                                         shape sh: AttentionShape, keyStart: [Int]? = nil) {
         let (t, s, h, g, d) = (sh.queries, sh.keys, sh.heads, sh.kvHeads, sh.headDim)
         let group = h / g
-        let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(1, t * s))
-        defer { scores.deallocate() }
-        for b in 0..<sh.batch {
-            let start = keyStart?[b] ?? 0
-            for hh in 0..<h {
-                let kvh = hh / group
+        // One unit of work per (batch row, query head), each on one core with serial products and its own score block.
+        let units = sh.batch * h
+        let tasks = min(Parallel.threads, units)
+        BLAS.serialProducts { Parallel.forEachTask(tasks) { task in
+            let scratch = Tensor(uninitialized: [max(1, t * s)])
+            defer { withExtendedLifetime(scratch) {} }
+            let scores = scratch.data
+            for u in (units * task / tasks)..<(units * (task + 1) / tasks) {
+                let b = u / h, hh = u % h, kvh = hh / group
+                let start = keyStart?[b] ?? 0
                 let qb = q + b * t * h * d + hh * d
                 let kb = k + b * sh.kvRowsPerBatch * g * d + kvh * d
                 let vb = v + b * sh.kvRowsPerBatch * g * d + kvh * d
                 BLAS.gemm(transB: true, m: t, n: s, k: d, alpha: sh.scale, a: qb, lda: h * d, b: kb, ldb: g * d, c: scores, ldc: s)
-                Parallel.chunks(t, minChunk: max(1, parallelGrain / max(1, s))) { rr in
-                    for i in rr {
-                        let row = scores + i * s
-                        let hi = min(s, sh.queryOffset + i + 1)
-                        if start > 0 { row.update(repeating: 0, count: min(start, s)) }
-                        let l: Float
-                        if hi > start {
-                            l = softmaxRow(row + start, n: s - start, valid: hi - start)
-                        } else {
-                            row.update(repeating: 0, count: s)
-                            l = 0
-                        }
-                        lse?[(b * h + hh) * t + i] = l
+                for i in 0..<t {
+                    let row = scores + i * s
+                    let hi = min(s, sh.queryOffset + i + 1)
+                    if start > 0 { row.update(repeating: 0, count: min(start, s)) }
+                    let l: Float
+                    if hi > start {
+                        l = softmaxRow(row + start, n: s - start, valid: hi - start)
+                    } else {
+                        row.update(repeating: 0, count: s)
+                        l = 0
                     }
+                    lse?[(b * h + hh) * t + i] = l
                 }
                 BLAS.gemm(m: t, n: d, k: s, a: scores, lda: s, b: vb, ldb: g * d, c: out + b * t * h * d + hh * d, ldc: h * d)
             }
-        }
+        } }
     }
 
     /// Backward of `attentionForward`, accumulating into dq/dk/dv (any may be nil); P is recomputed from q, k and lse.
@@ -92,21 +94,24 @@ extension Kernels {
         let (t, s, h, g, d) = (sh.queries, sh.keys, sh.heads, sh.kvHeads, sh.headDim)
         let group = h / g
         let scale = sh.scale
-        let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, t * s))
-        let dp = UnsafeMutablePointer<Float>.allocate(capacity: max(1, t * s))
-        defer { p.deallocate(); dp.deallocate() }
-        for b in 0..<sh.batch {
-            let start = keyStart?[b] ?? 0
-            for hh in 0..<h {
-                let kvh = hh / group
-                let qb = q + b * t * h * d + hh * d
+        // One unit per (batch row, KV head): the query heads sharing a KV head all add into its dk/dv, so they stay together.
+        let units = sh.batch * g
+        let tasks = min(Parallel.threads, units)
+        BLAS.serialProducts { Parallel.forEachTask(tasks) { task in
+            let scratch = Tensor(uninitialized: [2, max(1, t * s)])
+            defer { withExtendedLifetime(scratch) {} }
+            let p = scratch.data, dp = scratch.data + max(1, t * s)
+            for u in (units * task / tasks)..<(units * (task + 1) / tasks) {
+                let b = u / g, kvh = u % g
+                let start = keyStart?[b] ?? 0
                 let kb = k + b * sh.kvRowsPerBatch * g * d + kvh * d
                 let vb = v + b * sh.kvRowsPerBatch * g * d + kvh * d
-                let dob = dOut + b * t * h * d + hh * d
-                BLAS.gemm(transB: true, m: t, n: s, k: d, alpha: scale, a: qb, lda: h * d, b: kb, ldb: g * d, c: p, ldc: s)
-                BLAS.gemm(transB: true, m: t, n: s, k: d, a: dob, lda: h * d, b: vb, ldb: g * d, c: dp, ldc: s)
-                Parallel.chunks(t, minChunk: max(1, parallelGrain / max(1, s))) { rr in
-                    for i in rr {
+                for hh in (kvh * group)..<((kvh + 1) * group) {
+                    let qb = q + b * t * h * d + hh * d
+                    let dob = dOut + b * t * h * d + hh * d
+                    BLAS.gemm(transB: true, m: t, n: s, k: d, alpha: scale, a: qb, lda: h * d, b: kb, ldb: g * d, c: p, ldc: s)
+                    BLAS.gemm(transB: true, m: t, n: s, k: d, a: dob, lda: h * d, b: vb, ldb: g * d, c: dp, ldc: s)
+                    for i in 0..<t {
                         let pr = p + i * s, dr = dp + i * s
                         let hi = min(s, sh.queryOffset + i + 1)
                         let l = lse[(b * h + hh) * t + i]
@@ -132,18 +137,20 @@ extension Kernels {
                         let from = max(hi, start)
                         if from < s { (pr + from).update(repeating: 0, count: s - from); (dr + from).update(repeating: 0, count: s - from) }
                     }
-                }
-                // p now holds P, dp holds dScores·scale.
-                if let dv {
-                    BLAS.gemm(transA: true, m: s, n: d, k: t, a: p, lda: s, b: dob, ldb: h * d, beta: 1, c: dv + b * sh.kvRowsPerBatch * g * d + kvh * d, ldc: g * d)
-                }
-                if let dq {
-                    BLAS.gemm(m: t, n: d, k: s, a: dp, lda: s, b: kb, ldb: g * d, beta: 1, c: dq + b * t * h * d + hh * d, ldc: h * d)
-                }
-                if let dk {
-                    BLAS.gemm(transA: true, m: s, n: d, k: t, a: dp, lda: s, b: qb, ldb: h * d, beta: 1, c: dk + b * sh.kvRowsPerBatch * g * d + kvh * d, ldc: g * d)
+                    // p now holds P, dp holds dScores·scale.
+                    if let dv {
+                        BLAS.gemm(transA: true, m: s, n: d, k: t, a: p, lda: s, b: dob, ldb: h * d, beta: 1,
+                                        c: dv + b * sh.kvRowsPerBatch * g * d + kvh * d, ldc: g * d)
+                    }
+                    if let dq {
+                        BLAS.gemm(m: t, n: d, k: s, a: dp, lda: s, b: kb, ldb: g * d, beta: 1, c: dq + b * t * h * d + hh * d, ldc: h * d)
+                    }
+                    if let dk {
+                        BLAS.gemm(transA: true, m: s, n: d, k: t, a: dp, lda: s, b: qb, ldb: h * d, beta: 1,
+                                        c: dk + b * sh.kvRowsPerBatch * g * d + kvh * d, ldc: g * d)
+                    }
                 }
             }
-        }
+        } }
     }
 }

@@ -4,6 +4,7 @@
 // walks the graph once in reverse topological order and frees intermediate gradients and saved
 // tensors as it goes. It is not a tensor library with broadcasting rules or an optimiser.
 import Foundation
+import VerityMeasure
 
 // MARK: - Variable
 
@@ -19,6 +20,8 @@ public final class Variable {
     var parents: [Variable]
     /// Adds this node's gradient into its parents' gradients; nil for leaves and untracked results.
     var backwardFn: ((Tensor) -> Void)?
+    /// The op that made this node ("leaf" for leaves), for the profiler.
+    let op: StaticString
 
     /// A leaf: a parameter (`requiresGrad: true`) or a constant input.
     public init(_ value: Tensor, requiresGrad: Bool = false) {
@@ -26,10 +29,13 @@ public final class Variable {
         self.requiresGrad = requiresGrad
         self.parents = []
         self.backwardFn = nil
+        self.op = "leaf"
     }
 
     /// An op result; tracked only when a parent is.
-    init(result value: Tensor, parents: [Variable], backward: @escaping (Tensor) -> Void) {
+    init(result value: Tensor, parents: [Variable], op: StaticString, backward: @escaping (Tensor) -> Void) {
+        if OpProfiler.enabled { OpProfiler.forwardDone(op) }
+        self.op = op
         let tracked = parents.contains { $0.requiresGrad }
         self.value = value
         self.requiresGrad = tracked
@@ -86,7 +92,15 @@ public final class Variable {
         gradBuffer().addInPlace(s)
         for node in topologicalOrder().reversed() {
             guard let fn = node.backwardFn else { continue }
-            if let g = node.grad { fn(g) }
+            if let g = node.grad {
+                if OpProfiler.enabled {
+                    let t0 = CPUShareProbe.now()
+                    fn(g)
+                    OpProfiler.add("\(node.op).backward", CPUShareProbe.now() - t0)
+                } else {
+                    fn(g)
+                }
+            }
             // Free what this node held: its gradient, saved tensors and parent links.
             node.backwardFn = nil
             node.parents = []

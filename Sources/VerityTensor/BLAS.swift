@@ -1,6 +1,8 @@
 // BLAS: the one file that imports CBLAS (OpenBLAS). It wraps row-major `cblas_sgemm` and the
-// thread-count controls; every matrix product in Verity goes through `BLAS.gemm`. It holds no other
-// numerics and no threading of its own (OpenBLAS's pthread pool does that).
+// thread-count controls; every matrix product in Verity goes through `BLAS.gemm`. A large product uses
+// OpenBLAS's own thread pool (it shares packed panels between threads, a few percent faster than
+// splitting the product ourselves); code that already runs one task per core (attention heads) wraps
+// itself in `serialProducts` so each task's products stay on its own core. It holds no other numerics.
 import CBLAS
 
 // MARK: - BLAS
@@ -32,11 +34,24 @@ public enum BLAS {
                     m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
     }
 
-    /// The number of threads OpenBLAS uses for one product.
-    public static var threads: Int { Int(openblas_get_num_threads()) }
+    /// The number of threads one product uses (also Parallel.threads, the workers of the element-wise kernels).
+    public static var threads: Int { Parallel.threads }
 
-    /// Sets the number of threads OpenBLAS uses for one product.
-    public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
+    /// Sets the number of threads for products and for the element-wise kernels.
+    public static func setThreads(_ n: Int) {
+        Parallel.threads = max(1, n)
+        openblas_set_num_threads(Int32(Parallel.threads))
+    }
+
+    /// Runs `body` with every product single-threaded, for code that splits its own work over Parallel's tasks
+    /// (each task then calls `gemm` on its own core). Not re-entrant across threads: call it from one thread.
+    public static func serialProducts<T>(_ body: () throws -> T) rethrows -> T {
+        let n = Parallel.threads
+        if n <= 1 { return try body() }
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(Int32(n)) }
+        return try body()
+    }
 
     /// OpenBLAS's build description (core type, threading model).
     public static var configDescription: String {

@@ -97,7 +97,7 @@ public enum Kernels {
     public static func rmsNormBackward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weight w: UnsafePointer<Float>,
                                        rstd: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?,
                                        rows: Int, width c: Int) {
-        let tasks = min(Parallel.cores, max(1, rows * c / parallelGrain))
+        let tasks = min(Parallel.threads, max(1, rows * c / parallelGrain))
         let partial = UnsafeMutablePointer<Float>.allocate(capacity: tasks * c)
         partial.initialize(repeating: 0, count: tasks * c)
         defer { partial.deallocate() }
@@ -179,22 +179,30 @@ public enum Kernels {
         }
     }
 
-    /// Backward of SwiGLU: dg += dy·u·σ(g)(1 + g(1−σ(g))), du += dy·silu(g).
+    /// Backward of SwiGLU: dg += dy·u·σ(g)(1 + g(1−σ(g))), du += dy·silu(g); with `overwrite` the gradients are written
+    /// instead of added (for fresh, uninitialised gradient buffers).
     public static func swigluBackward(dy: UnsafePointer<Float>, gate g: UnsafePointer<Float>, up u: UnsafePointer<Float>,
-                                      dGate: UnsafeMutablePointer<Float>?, dUp: UnsafeMutablePointer<Float>?, count: Int) {
+                                      dGate: UnsafeMutablePointer<Float>?, dUp: UnsafeMutablePointer<Float>?, count: Int,
+                                      overwriteGate: Bool = false, overwriteUp: Bool = false) {
         Parallel.chunks(count, minChunk: parallelGrain) { r in
             var i = r.lowerBound
             while i + 8 <= r.upperBound {
                 let gv = load8(g + i), dv = load8(dy + i)
                 let s = 1 / (1 + exp8(-gv))
-                if let dGate { store8(load8(dGate + i) + dv * load8(u + i) * s * (1 + gv * (1 - s)), dGate + i) }
-                if let dUp { store8(load8(dUp + i) + dv * gv * s, dUp + i) }
+                if let dGate {
+                    let old = overwriteGate ? F8() : load8(dGate + i)
+                    store8(old + dv * load8(u + i) * s * (1 + gv * (1 - s)), dGate + i)
+                }
+                if let dUp {
+                    let old = overwriteUp ? F8() : load8(dUp + i)
+                    store8(old + dv * gv * s, dUp + i)
+                }
                 i += 8
             }
             while i < r.upperBound {
                 let s = 1 / (1 + exp1(-g[i]))
-                dGate?[i] += dy[i] * u[i] * s * (1 + g[i] * (1 - s))
-                dUp?[i] += dy[i] * g[i] * s
+                if let dGate { dGate[i] = (overwriteGate ? 0 : dGate[i]) + dy[i] * u[i] * s * (1 + g[i] * (1 - s)) }
+                if let dUp { dUp[i] = (overwriteUp ? 0 : dUp[i]) + dy[i] * g[i] * s }
                 i += 1
             }
         }

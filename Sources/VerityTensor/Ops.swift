@@ -54,7 +54,7 @@ public enum Ops {
                   beta: b == nil ? 0 : 1, c: y.data, ldc: cout)
         var parents = [x, w]
         if let b { parents.append(b) }
-        return Variable(result: y, parents: parents) { dy in
+        return Variable(result: y, parents: parents, op: "linear") { dy in
             if let (dx, beta) = x.gradProductTarget() {
                 BLAS.gemm(m: n, n: cin, k: cout, a: dy.data, lda: cout, b: w.value.data, ldb: cin, beta: beta, c: dx, ldc: cin)
             }
@@ -72,7 +72,7 @@ public enum Ops {
         precondition(a.value.count == b.value.count, "add: \(a.shape) vs \(b.shape)")
         let y = Tensor(uninitialized: a.shape)
         Kernels.add(a.value.data, b.value.data, into: y.data, count: y.count)
-        return Variable(result: y, parents: [a, b]) { dy in
+        return Variable(result: y, parents: [a, b], op: "add") { dy in
             if let da = a.gradPointer() { Kernels.axpy(1, dy.data, into: da, count: dy.count) }
             if let db = b.gradPointer() { Kernels.axpy(1, dy.data, into: db, count: dy.count) }
         }
@@ -83,7 +83,7 @@ public enum Ops {
         precondition(a.value.count == b.value.count, "mul: \(a.shape) vs \(b.shape)")
         let y = Tensor(uninitialized: a.shape)
         for i in 0..<y.count { y.data[i] = a.value.data[i] * b.value.data[i] }
-        return Variable(result: y, parents: [a, b]) { dy in
+        return Variable(result: y, parents: [a, b], op: "mul") { dy in
             if let da = a.gradPointer() { for i in 0..<dy.count { da[i] += dy.data[i] * b.value.data[i] } }
             if let db = b.gradPointer() { for i in 0..<dy.count { db[i] += dy.data[i] * a.value.data[i] } }
         }
@@ -93,7 +93,7 @@ public enum Ops {
     public static func scale(_ x: Variable, _ s: Float) -> Variable {
         let y = Tensor(zeros: x.shape)
         Kernels.axpy(s, x.value.data, into: y.data, count: y.count)
-        return Variable(result: y, parents: [x]) { dy in
+        return Variable(result: y, parents: [x], op: "scale") { dy in
             if let dx = x.gradPointer() { Kernels.axpy(s, dy.data, into: dx, count: dy.count) }
         }
     }
@@ -114,7 +114,7 @@ public enum Ops {
         var s = 0.0
         for i in 0..<x.value.count { s += Double(x.value.data[i]) * Double(weights?[i] ?? 1) }
         let y = Tensor(shape: [1], values: [Float(s)])
-        return Variable(result: y, parents: [x]) { dy in
+        return Variable(result: y, parents: [x], op: "weightedSum") { dy in
             guard let dx = x.gradPointer() else { return }
             let g = dy.data[0]
             for i in 0..<x.value.count { dx[i] += g * (weights?[i] ?? 1) }
@@ -127,7 +127,7 @@ public enum Ops {
         precondition(x.shape.count == 2 && i >= 0 && i < x.shape[0], "row \(i) of \(x.shape)")
         let y = Tensor(uninitialized: [c])
         y.data.update(from: x.value.data + i * c, count: c)
-        return Variable(result: y, parents: [x]) { dy in
+        return Variable(result: y, parents: [x], op: "row") { dy in
             if let dx = x.gradPointer() { Kernels.axpy(1, dy.data, into: dx + i * c, count: c) }
         }
     }
@@ -139,7 +139,7 @@ public enum Ops {
         let y = Tensor(uninitialized: x.shape)
         let rstd = Tensor(uninitialized: [n])
         Kernels.rmsNormForward(x.value.data, weight: w.value.data, out: y.data, rstd: rstd.data, rows: n, width: c, eps: eps)
-        return Variable(result: y, parents: [x, w]) { dy in
+        return Variable(result: y, parents: [x, w], op: "rmsNorm") { dy in
             Kernels.rmsNormBackward(dy: dy.data, x: x.value.data, weight: w.value.data, rstd: rstd.data,
                                     dx: x.gradPointer(), dw: w.gradPointer(), rows: n, width: c)
         }
@@ -152,7 +152,7 @@ public enum Ops {
         let y = Tensor(uninitialized: x.shape)
         Kernels.rope(x.value.data, out: y.data, rows: n, heads: heads, headDim: d, cos: table.cos.data, sin: table.sin.data,
                      inverse: false, accumulate: false)
-        return Variable(result: y, parents: [x]) { dy in
+        return Variable(result: y, parents: [x], op: "rope") { dy in
             guard let dx = x.gradPointer() else { return }
             Kernels.rope(dy.data, out: dx, rows: n, heads: heads, headDim: d, cos: table.cos.data, sin: table.sin.data,
                          inverse: true, accumulate: true)
@@ -167,7 +167,7 @@ public enum Ops {
         let y = Tensor(uninitialized: q.shape)
         let lse = Tensor(uninitialized: [shape.batch, shape.heads, shape.queries])
         Kernels.attentionForward(q: q.value.data, k: k.value.data, v: v.value.data, out: y.data, lse: lse.data, shape: shape, keyStart: keyStart)
-        return Variable(result: y, parents: [q, k, v]) { dy in
+        return Variable(result: y, parents: [q, k, v], op: "attention") { dy in
             Kernels.attentionBackward(dOut: dy.data, q: q.value.data, k: k.value.data, v: v.value.data, lse: lse.data,
                                       dq: q.gradPointer(), dk: k.gradPointer(), dv: v.gradPointer(), shape: shape, keyStart: keyStart)
         }
@@ -178,9 +178,10 @@ public enum Ops {
         precondition(gate.value.count == up.value.count, "swiglu: \(gate.shape) vs \(up.shape)")
         let y = Tensor(uninitialized: gate.shape)
         Kernels.swigluForward(gate: gate.value.data, up: up.value.data, out: y.data, count: y.count)
-        return Variable(result: y, parents: [gate, up]) { dy in
-            Kernels.swigluBackward(dy: dy.data, gate: gate.value.data, up: up.value.data,
-                                   dGate: gate.gradPointer(), dUp: up.gradPointer(), count: dy.count)
+        return Variable(result: y, parents: [gate, up], op: "swiglu") { dy in
+            let dg = gate.gradProductTarget(), du = up.gradProductTarget()
+            Kernels.swigluBackward(dy: dy.data, gate: gate.value.data, up: up.value.data, dGate: dg?.0, dUp: du?.0, count: dy.count,
+                                   overwriteGate: dg?.1 == 0, overwriteUp: du?.1 == 0)
         }
     }
 
@@ -189,10 +190,40 @@ public enum Ops {
         let c = table.value.lastDim
         let y = Tensor(uninitialized: [ids.count, c])
         Kernels.embeddingForward(table: table.value.data, ids: ids, width: c, out: y.data)
-        return Variable(result: y, parents: [table]) { dy in
+        return Variable(result: y, parents: [table], op: "embedding") { dy in
             guard let dt = table.gradPointer() else { return }
             Kernels.embeddingBackward(dy: dy.data, ids: ids, width: c, dTable: dt)
         }
+    }
+
+    /// A per-token loss term: (row, logprob, entropy) → (loss, ∂loss/∂logprob, ∂loss/∂entropy).
+    public typealias TokenLossTerm = (_ row: Int, _ logprob: Float, _ entropy: Float) -> (loss: Float, dLogprob: Float, dEntropy: Float)
+
+    /// Σᵢ loss(i, logpᵢ, Hᵢ) over rows of hidden [N, C] under softmax(hidden·Wᵀ), fused with its gradient: each logits chunk is
+    /// used once, in the forward, for the values and for the gradients (kept until `backward`, then scaled by the seed), so the
+    /// backward recomputes nothing. Any loss that is a sum of per-token terms of (logp, entropy) fits: NLL, PPO/GRPO clipped
+    /// surrogates (old logprobs and advantages captured by the closure), entropy bonuses, k3 KL to a reference's logprobs.
+    /// Returns the scalar loss and the per-row log-probs and entropies (constants).
+    public static func tokenLoss(_ hidden: Variable, weight: Variable, targets: [Int32], chunkRows: Int? = nil,
+                                 loss: TokenLossTerm) -> (loss: Variable, logprobs: Tensor, entropy: Tensor) {
+        let c = hidden.value.lastDim, n = hidden.value.rows, vocab = weight.shape[0]
+        precondition(weight.value.lastDim == c && targets.count == n, "tokenLoss: hidden \(hidden.shape), weight \(weight.shape), \(targets.count) targets")
+        let lp = Tensor(uninitialized: [n]), ent = Tensor(uninitialized: [n])
+        let dH = hidden.requiresGrad ? Tensor(uninitialized: hidden.shape) : nil
+        let dW = weight.requiresGrad ? Tensor(uninitialized: weight.shape) : nil
+        let total = Kernels.tokenHeadLoss(hidden: hidden.value.data, weight: weight.value.data, targets: targets, rows: n, width: c,
+                                          vocab: vocab, logprobs: lp.data, entropy: ent.data, loss: { loss($0, $1, $2) },
+                                          dHidden: dH?.data, dWeight: dW?.data, chunkRows: chunkRows)
+        let y = Tensor(shape: [1], values: [Float(total)])
+        let out = Variable(result: y, parents: [hidden, weight], op: "tokenLoss") { dy in
+            let s = dy.data[0]
+            for (v, g) in [(hidden, dH), (weight, dW)] {
+                guard let g, v.requiresGrad else { continue }
+                // A fresh gradient with seed 1 takes the buffer as it is; otherwise scale and add.
+                if v.grad == nil && s == 1 { v.setGrad(g) } else { Kernels.axpy(s, g.data, into: v.gradBuffer().data, count: g.count) }
+            }
+        }
+        return (out, lp, ent)
     }
 
     /// Per-row log-probability of `targets` and entropy under softmax(hidden·Wᵀ), chunked over rows so full logits are never held.
@@ -205,7 +236,7 @@ public enum Ops {
         let lse = Tensor(uninitialized: [n])
         Kernels.tokenHeadForward(hidden: hidden.value.data, weight: weight.value.data, targets: targets, rows: n, width: c, vocab: vocab,
                                  logprobs: both.data, entropy: both.data + n, lse: lse.data, chunkRows: chunkRows)
-        let joint = Variable(result: both, parents: [hidden, weight]) { dy in
+        let joint = Variable(result: both, parents: [hidden, weight], op: "tokenLogProbs") { dy in
             Kernels.tokenHeadBackward(hidden: hidden.value.data, weight: weight.value.data, targets: targets, rows: n, width: c, vocab: vocab,
                                       lse: lse.data, entropyValues: both.data + n, gradLogprobs: dy.data, gradEntropy: dy.data + n,
                                       dHidden: hidden.gradPointer(), dWeight: weight.gradPointer(), chunkRows: chunkRows)

@@ -14,9 +14,12 @@ public enum Parallel {
     /// The number of cores used for kernel splitting (active processors, at least 1).
     public static let cores: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
+    /// The number of workers kernels and matrix products split over (default `cores`; set through `BLAS.setThreads`).
+    public nonisolated(unsafe) static var threads: Int = cores
+
     /// Calls `body` on contiguous sub-ranges of 0..<n, in parallel when each part has at least `minChunk` items.
     public static func chunks(_ n: Int, minChunk: Int, _ body: (Range<Int>) -> Void) {
-        let tasks = min(cores, max(1, n / max(1, minChunk)))
+        let tasks = min(threads, max(1, n / max(1, minChunk)))
         if tasks <= 1 {
             if n > 0 { body(0..<n) }
             return

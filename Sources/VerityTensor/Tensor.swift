@@ -22,7 +22,7 @@ public final class Tensor: @unchecked Sendable {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
         self.shape = shape
         self.count = n
-        self.data = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
+        self.data = BufferPool.take(max(n, 1))
         self.data.initialize(repeating: 0, count: max(n, 1))
         self.owner = nil
     }
@@ -33,7 +33,7 @@ public final class Tensor: @unchecked Sendable {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
         self.shape = shape
         self.count = n
-        self.data = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
+        self.data = BufferPool.take(max(n, 1))
         self.owner = nil
     }
 
@@ -55,7 +55,7 @@ public final class Tensor: @unchecked Sendable {
     }
 
     deinit {
-        if owner == nil { data.deallocate() }
+        if owner == nil { BufferPool.give(data, max(count, 1)) }
     }
 
     // MARK: - Access
@@ -120,5 +120,68 @@ extension Tensor {
     public func addInPlace(_ other: Tensor) {
         precondition(count == other.count, "count mismatch \(shape) vs \(other.shape)")
         Kernels.add(data, other.data, into: data, count: count)
+    }
+}
+
+// MARK: - Buffer pool
+
+/// Reuses large tensor buffers by exact size. A training step allocates the same activation and gradient shapes
+/// every step; handing freed buffers back out avoids the page faults and kernel zeroing of fresh memory (several
+/// percent of a step). Buffers under `minimumFloats` go straight to the allocator; the cache is bounded by
+/// `limitBytes` (oldest sizes are not tracked: a buffer that does not fit is freed).
+public enum BufferPool {
+    /// Buffers smaller than this many floats are not pooled.
+    public static let minimumFloats = 1 << 14
+    /// The most bytes kept cached (default 8 GiB, and never more than a third of physical memory).
+    public nonisolated(unsafe) static var limitBytes: Int = min(8 << 30, Int(ProcessInfo.processInfo.physicalMemory / 3))
+    nonisolated(unsafe) static var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
+    nonisolated(unsafe) static var cachedBytes = 0
+    static let lock = NSLock()
+
+    /// A buffer of `count` floats (uninitialised), 64-byte aligned.
+    static func take(_ count: Int) -> UnsafeMutablePointer<Float> {
+        if count >= minimumFloats {
+            lock.lock()
+            if var list = free[count], let p = list.popLast() {
+                free[count] = list.isEmpty ? nil : list
+                cachedBytes -= count * 4
+                lock.unlock()
+                return p
+            }
+            lock.unlock()
+        }
+        return UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64).bindMemory(to: Float.self, capacity: count)
+    }
+
+    /// Returns a buffer from `take` (kept for reuse when large and within the limit).
+    static func give(_ p: UnsafeMutablePointer<Float>, _ count: Int) {
+        if count >= minimumFloats {
+            lock.lock()
+            if cachedBytes + count * 4 <= limitBytes {
+                free[count, default: []].append(p)
+                cachedBytes += count * 4
+                lock.unlock()
+                return
+            }
+            lock.unlock()
+        }
+        UnsafeMutableRawPointer(p).deallocate()
+    }
+
+    /// Bytes currently cached.
+    public static var cached: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return cachedBytes
+    }
+
+    /// Frees every cached buffer (e.g. between a rollout phase and a training phase of different shapes).
+    public static func releaseCached() {
+        lock.lock()
+        let all = free
+        free = [:]
+        cachedBytes = 0
+        lock.unlock()
+        for (_, list) in all { for p in list { UnsafeMutableRawPointer(p).deallocate() } }
     }
 }

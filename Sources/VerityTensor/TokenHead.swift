@@ -17,8 +17,9 @@ extension Kernels {
                                         logprobs: UnsafeMutablePointer<Float>, entropy: UnsafeMutablePointer<Float>?,
                                         lse: UnsafeMutablePointer<Float>?, chunkRows: Int? = nil) {
         let chunk = min(max(1, chunkRows ?? headChunkRows(vocab: v)), max(n, 1))
-        let z = UnsafeMutablePointer<Float>.allocate(capacity: chunk * v)
-        defer { z.deallocate() }
+        let zBuffer = Tensor(uninitialized: [chunk, v])
+        defer { withExtendedLifetime(zBuffer) {} }
+        let z = zBuffer.data
         var r0 = 0
         while r0 < n {
             let m = min(chunk, n - r0)
@@ -46,8 +47,9 @@ extension Kernels {
                                          dHidden: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
                                          chunkRows: Int? = nil) {
         let chunk = min(max(1, chunkRows ?? headChunkRows(vocab: v)), max(n, 1))
-        let z = UnsafeMutablePointer<Float>.allocate(capacity: chunk * v)
-        defer { z.deallocate() }
+        let zBuffer = Tensor(uninitialized: [chunk, v])
+        defer { withExtendedLifetime(zBuffer) {} }
+        let z = zBuffer.data
         var r0 = 0
         while r0 < n {
             let m = min(chunk, n - r0)
@@ -81,6 +83,74 @@ extension Kernels {
             }
             r0 += m
         }
+    }
+
+    /// Fused output head and per-token loss: for each row chunk, the logits z = h·Wᵀ give logp and entropy; `loss(row,
+    /// logp, entropy)` returns (ℓ, ∂ℓ/∂logp, ∂ℓ/∂entropy) for that row; the logits' gradient follows while the chunk is
+    /// still in memory, and dHidden = dz·W (written), dWeight = Σ dzᵀ·h (written by the first chunk, then added).
+    /// Returns Σ ℓ (in Double). Either gradient may be nil (then nothing is computed for it). This is the forward and
+    /// the backward of `tokenHeadForward` + a per-token loss in one pass, with no logits recomputed.
+    public static func tokenHeadLoss(hidden h: UnsafePointer<Float>, weight w: UnsafePointer<Float>, targets: [Int32],
+                                     rows n: Int, width c: Int, vocab v: Int,
+                                     logprobs: UnsafeMutablePointer<Float>, entropy: UnsafeMutablePointer<Float>,
+                                     loss: (Int, Float, Float) -> (Float, Float, Float),
+                                     dHidden: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
+                                     chunkRows: Int? = nil) -> Double {
+        let chunk = min(max(1, chunkRows ?? headChunkRows(vocab: v)), max(n, 1))
+        let zBuffer = Tensor(uninitialized: [chunk, v])
+        let rowBuffer = Tensor(uninitialized: [3, chunk])
+        defer { withExtendedLifetime((zBuffer, rowBuffer)) {} }
+        let z = zBuffer.data, lse = rowBuffer.data, gl = rowBuffer.data + chunk, ge = rowBuffer.data + 2 * chunk
+        let wantGrad = dHidden != nil || dWeight != nil
+        var total = 0.0
+        var r0 = 0
+        while r0 < n {
+            let m = min(chunk, n - r0)
+            BLAS.gemm(transB: true, m: m, n: v, k: c, a: h + r0 * c, lda: c, b: w, ldb: c, c: z, ldc: v)
+            Parallel.chunks(m, minChunk: max(1, parallelGrain / v)) { rr in
+                for i in rr {
+                    let zr = z + i * v
+                    let (l, ez) = rowLogSumExp(zr, v)
+                    let row = r0 + i
+                    logprobs[row] = zr[Int(targets[row])] - l
+                    entropy[row] = l - ez
+                    lse[i] = l
+                }
+            }
+            for i in 0..<m {
+                let (li, g, e) = loss(r0 + i, logprobs[r0 + i], entropy[r0 + i])
+                total += Double(li)
+                gl[i] = g
+                ge[i] = e
+            }
+            if wantGrad {
+                Parallel.chunks(m, minChunk: max(1, parallelGrain / v)) { rr in
+                    for i in rr {
+                        let zr = z + i * v
+                        let g = gl[i], e = ge[i], l = lse[i], ent = entropy[r0 + i]
+                        // dz = p·(a − e·z) with a = −g − e(H − lse), since log p = z − lse (as in tokenHeadBackward).
+                        let a = -g - e * (ent - l)
+                        let l8 = F8(repeating: l), a8 = F8(repeating: a), e8 = F8(repeating: e)
+                        var j = 0
+                        while j + 8 <= v {
+                            let zz = load8(zr + j)
+                            store8(exp8(zz - l8) * (a8 - e8 * zz), zr + j)
+                            j += 8
+                        }
+                        while j < v { let zz = zr[j]; zr[j] = exp1(zz - l) * (a - e * zz); j += 1 }
+                        zr[Int(targets[r0 + i])] += g
+                    }
+                }
+                if let dHidden {
+                    BLAS.gemm(m: m, n: c, k: v, a: z, lda: v, b: w, ldb: c, beta: 0, c: dHidden + r0 * c, ldc: c)
+                }
+                if let dWeight {
+                    BLAS.gemm(transA: true, m: v, n: c, k: m, a: z, lda: v, b: h + r0 * c, ldb: c, beta: r0 == 0 ? 0 : 1, c: dWeight, ldc: c)
+                }
+            }
+            r0 += m
+        }
+        return total
     }
 
     /// (logsumexp(z), Σ softmax(z)_k z_k) of one row, in two SIMD passes.

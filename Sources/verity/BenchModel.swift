@@ -14,18 +14,29 @@ struct BenchModel: ParsableCommand {
     @Option(help: "Sequences per batch.") var batch = 8
     @Option(help: "Tokens per sequence.") var sequence = 256
     @Option(help: "Timed repetitions (medians reported).") var repeats = 3
+    @Option(help: "Untimed forward+backward steps before timing.") var warmup = 1
     @Option(help: "Threads for BLAS and kernels.") var threads = 2
     @Option(help: "Decoder layers (default 24, the real shape).") var layers = 24
     @Flag(help: "Print the result as JSON.") var json = false
+    @Flag(help: "Time every op's forward and backward (adds `profile` to the JSON, a table on stderr).") var profile = false
 
     func run() throws {
         var o = ModelBenchmarkOptions()
         o.batch = batch
         o.sequence = sequence
         o.repeats = repeats
+        o.warmup = warmup
         o.threads = threads
+        o.profile = profile
         let result = try ModelBenchmark.run(config: qwen25HalfBShape(layers: layers), options: o) { line in
             FileHandle.standardError.write(Data((line + "\n").utf8))
+        }
+        if let rows = result.profile {
+            let total = rows.reduce(0) { $0 + $1.seconds }
+            for r in rows {
+                FileHandle.standardError.write(Data(String(format: "%-26@ %8.3f s %6.1f%% %6d calls\n", r.op as NSString, r.seconds,
+                                                           100 * r.seconds / max(total, 1e-9), r.calls).utf8))
+            }
         }
         if json {
             let enc = JSONEncoder()

@@ -130,6 +130,31 @@ final class ParityTests: XCTestCase {
         let grads = try SafeTensorsFile(url: dir.appendingPathComponent("grads.safetensors"))
         try checkGradients(model, grads: grads, tol: 1e-4, lossTol: 1e-4, label: "float32")
     }
+
+    func testFusedHeadLossGradientsMatchTransformers() throws {
+        // The trainers' path: the same mean NLL through the fused head+loss, no logits recomputed in backward.
+        let model = try TransformerModel.load(directory: dir)
+        let grads = try SafeTensorsFile(url: dir.appendingPathComponent("grads.safetensors"))
+        let ref = try TinyReference.load()
+        let ids = ref.gradients.input_ids
+        let n = ids.count - 1
+        model.zeroGrad()
+        let h = try model.hiddenStates(ids: ids, batch: 1, trainable: true)
+        let (loss, _, _) = model.tokenLoss(hidden: h, targets: Array(ids.dropFirst()) + [0], trainable: true) { i, lp, _ in
+            i < n ? (-lp / Float(n), -1 / Float(n), 0) : (0, 0, 0)
+        }
+        loss.backward()
+        XCTAssertEqual(loss.value.data[0], ref.gradients.loss, accuracy: 1e-4)
+        var worst = 0.0
+        for name in model.parameterNames {
+            guard let g = model.parameters[name]?.grad else { XCTFail("\(name) has no gradient"); continue }
+            let r = try grads.tensor(name)
+            let rel = Double(g.maxAbsDifference(r)) / max(r.l2Norm(), 1e-12)
+            worst = max(worst, rel)
+            XCTAssertLessThanOrEqual(rel, 1e-4, "fused: gradient of \(name)")
+        }
+        print("PARITY fused head+loss gradients: loss \(loss.value.data[0]) vs \(ref.gradients.loss); worst max-abs-err/norm \(worst)")
+    }
 }
 
 // MARK: - Building blocks for cached decoding

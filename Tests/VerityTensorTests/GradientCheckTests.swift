@@ -117,6 +117,48 @@ final class GradientCheckTests: XCTestCase {
         }
     }
 
+    /// A nonlinear per-token loss of (logp, entropy) with per-row coefficients, like a clipped surrogate's smooth part.
+    static func tokenTerm(_ i: Int, _ lp: Float, _ ent: Float) -> (loss: Float, dLogprob: Float, dEntropy: Float) {
+        let a = Float(i % 3) - 1, b: Float = 0.5 + 0.1 * Float(i), c: Float = i % 2 == 0 ? 0.3 : -0.2
+        return (a * exp(lp) + b * lp + 0.1 * lp * lp + c * ent, a * exp(lp) + b + 0.2 * lp, c)
+    }
+
+    func testFusedTokenLossGradient() {
+        let targets: [Int32] = [3, 0, 10, 7, 7, 1, 2]
+        for chunk in [2, 3, 64] {
+            gradientCheck("tokenLoss chunk \(chunk)", inputs: [randomTensor([7, 6], seed: 15), randomTensor([11, 6], seed: 16)]) {
+                Ops.tokenLoss($0[0], weight: $0[1], targets: targets, chunkRows: chunk, loss: Self.tokenTerm).loss
+            }
+        }
+    }
+
+    func testFusedTokenLossEqualsUnfusedPath() {
+        // The same loss through tokenLogProbs + per-row arithmetic (recompute in backward) and through the fused op.
+        let targets: [Int32] = [3, 0, 10, 7, 7, 1, 2, 4, 9]
+        let h = randomTensor([9, 6], seed: 30), w = randomTensor([11, 6], seed: 31)
+        let h1 = Variable(h.copy(), requiresGrad: true), w1 = Variable(w.copy(), requiresGrad: true)
+        let (lp, ent) = Ops.tokenLogProbs(h1, weight: w1, targets: targets, chunkRows: 4)
+        // Linearise around the forward values: L = Σ dLogprob·lp + dEntropy·ent has the fused op's gradients.
+        let terms = (0..<9).map { Self.tokenTerm($0, lp.value.data[$0], ent.value.data[$0]) }
+        let unfused = Ops.add(Ops.weightedSum(lp, weights: terms.map(\.dLogprob)), Ops.weightedSum(ent, weights: terms.map(\.dEntropy)))
+        unfused.backward()
+        let h2 = Variable(h.copy(), requiresGrad: true), w2 = Variable(w.copy(), requiresGrad: true)
+        let (fused, flp, fent) = Ops.tokenLoss(h2, weight: w2, targets: targets, chunkRows: 4, loss: Self.tokenTerm)
+        fused.backward()
+        let expectedLoss = terms.reduce(0.0) { $0 + Double($1.loss) }
+        XCTAssertEqual(Double(fused.value.data[0]), expectedLoss, accuracy: 1e-5)
+        XCTAssertLessThanOrEqual(flp.maxAbsDifference(lp.value), 0)
+        XCTAssertLessThanOrEqual(fent.maxAbsDifference(ent.value), 0)
+        guard let gh1 = h1.grad, let gh2 = h2.grad, let gw1 = w1.grad, let gw2 = w2.grad else { return XCTFail("missing gradients") }
+        XCTAssertLessThanOrEqual(gh2.maxAbsDifference(gh1), 1e-5)
+        XCTAssertLessThanOrEqual(gw2.maxAbsDifference(gw1), 1e-5)
+        // Frozen weight: only the hidden gradient is produced.
+        let h3 = Variable(h.copy(), requiresGrad: true), w3 = Variable(w.copy())
+        Ops.tokenLoss(h3, weight: w3, targets: targets, loss: Self.tokenTerm).loss.backward()
+        XCTAssertNil(w3.grad)
+        XCTAssertLessThanOrEqual(h3.grad.map { $0.maxAbsDifference(gh1) } ?? 1, 1e-5)
+    }
+
     // MARK: Forward checks against plain loops
 
     func testTokenHeadForwardMatchesFullSoftmax() {
