@@ -199,6 +199,42 @@ final class GradientCheckTests: XCTestCase {
         }
     }
 
+    func testBlockedAttentionMatchesNaiveAcrossQueryBlocks() {
+        // More queries than one query block, an offset into the keys, left padding that hides every key from the
+        // first rows of batch row 1, and GQA: the blocked kernel against a double-precision loop, then its gradients.
+        let (bsz, t, s, h, g, d, off) = (2, 150, 170, 4, 2, 4, 20)
+        let starts = [0, 70]
+        let sh = AttentionShape(batch: bsz, queries: t, keys: s, heads: h, kvHeads: g, headDim: d, queryOffset: off)
+        XCTAssertGreaterThan(t, Kernels.attentionQueryBlock)
+        let q = randomTensor([bsz * t, h * d], seed: 40), k = randomTensor([bsz * s, g * d], seed: 41), v = randomTensor([bsz * s, g * d], seed: 42)
+        let out = Ops.attention(Variable(q), Variable(k), Variable(v), shape: sh, keyStart: starts).value
+        var worst = 0.0
+        for b in 0..<bsz {
+            for hh in 0..<h {
+                let kv = hh / (h / g)
+                for i in 0..<t {
+                    let keys = Array(starts[b]..<max(starts[b], min(s, off + i + 1)))
+                    var sc = [Double](), mx = -Double.infinity
+                    for j in keys {
+                        var dot = 0.0
+                        for e in 0..<d { dot += Double(q.data[(b * t + i) * h * d + hh * d + e]) * Double(k.data[(b * s + j) * g * d + kv * d + e]) }
+                        sc.append(dot / 2); mx = max(mx, dot / 2)
+                    }
+                    let z = sc.reduce(0) { $0 + Foundation.exp($1 - mx) }
+                    for e in 0..<d {
+                        var o = 0.0
+                        for (n, j) in keys.enumerated() { o += Foundation.exp(sc[n] - mx) / z * Double(v.data[(b * s + j) * g * d + kv * d + e]) }
+                        worst = max(worst, abs(Double(out.data[(b * t + i) * h * d + hh * d + e]) - o))
+                    }
+                }
+            }
+        }
+        XCTAssertLessThanOrEqual(worst, 1e-5)
+        gradientCheck("attention blocks", inputs: [q, k, v], samples: 40) {
+            Ops.attention($0[0], $0[1], $0[2], shape: sh, keyStart: starts)
+        }
+    }
+
     func testExpKernelAccuracy() {
         var worst: Float = 0
         var x: Float = -80
