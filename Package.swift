@@ -35,7 +35,7 @@ let package = Package(
 
         // MARK: - Libraries
         .target(name: "VerityMeasure"),
-        .target(name: "VerityTensor", dependencies: ["CBLAS"], swiftSettings: kernelSettings),
+        .target(name: "VerityTensor", dependencies: ["CBLAS", "VerityMeasure"], swiftSettings: kernelSettings),
         .target(name: "VerityTokenizer", dependencies: ["VerityMeasure"], swiftSettings: kernelSettings),
         .target(name: "VerityModel", dependencies: ["VerityTensor", "VerityTokenizer", "VerityMeasure"], swiftSettings: kernelSettings),
         .target(name: "CDecodeKernels", cSettings: [.unsafeFlags(["-O2"])]),
