@@ -35,16 +35,17 @@ let package = Package(
 
         // MARK: - Libraries
         .target(name: "VerityMeasure"),
+        .target(name: "VerityJSON"),
         .target(name: "VerityTensor", dependencies: ["CBLAS", "VerityMeasure"], swiftSettings: kernelSettings),
         .target(name: "VerityTokenizer", dependencies: ["VerityMeasure"], swiftSettings: kernelSettings),
-        .target(name: "VerityModel", dependencies: ["VerityTensor", "VerityTokenizer", "VerityMeasure"], swiftSettings: kernelSettings),
+        .target(name: "VerityModel", dependencies: ["VerityTensor", "VerityTokenizer", "VerityMeasure", "VerityJSON"], swiftSettings: kernelSettings),
         .target(name: "CDecodeKernels", cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "VeritySampling", dependencies: ["VerityTensor", "VerityModel", "VerityTokenizer", "VerityMeasure", "CDecodeKernels"], swiftSettings: kernelSettings),
         .target(name: "VerityVerify", dependencies: ["VerityMeasure"]),
         .target(name: "VerityScripts", path: "Scripts", exclude: ["bench"],
                 resources: [.copy("lib"), .copy("rewards"), .copy("prompts"), .copy("losses"), .copy("schedules"), .copy("recipes")],
                 plugins: ["LuaSyntaxCheck"]),
-        .target(name: "VerityLua", dependencies: ["CLua", "CLuaShim", "VerityScripts", "VerityVerify", "VerityTokenizer", "VerityMeasure",
+        .target(name: "VerityLua", dependencies: ["CLua", "CLuaShim", "VerityScripts", "VerityVerify", "VerityTokenizer", "VerityMeasure", "VerityJSON",
                                                  .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(name: "verity", dependencies: [
             "VerityTensor", "VerityModel", "VerityTokenizer", "VeritySampling", "VerityVerify", "VerityLua",

@@ -3,6 +3,7 @@
 // value type for training examples, which the host turns into Lua tables. Not here: pushing and
 // reading the Lua stack (LuaState does that).
 import Foundation
+@_exported import VerityJSON
 
 // MARK: - Values
 
@@ -129,62 +130,6 @@ public final class LuaTableRef {
     }
 
     deinit { state?.release(ref: ref) }
-}
-
-// MARK: - JSON
-
-/// A JSON value (a training example or a part of one).
-public indirect enum JSONValue: Equatable, Decodable, Sendable {
-    /// `null`.
-    case null
-    /// `true` / `false`.
-    case bool(Bool)
-    /// An integral number that fits Int64.
-    case integer(Int64)
-    /// Any other number.
-    case number(Double)
-    /// A string.
-    case string(String)
-    /// An array.
-    case array([JSONValue])
-    /// An object.
-    case object([String: JSONValue])
-
-    /// Decodes any JSON value.
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null; return }
-        if let b = try? c.decode(Bool.self) { self = .bool(b); return }
-        if let i = try? c.decode(Int64.self) { self = .integer(i); return }
-        if let d = try? c.decode(Double.self) { self = .number(d); return }
-        if let s = try? c.decode(String.self) { self = .string(s); return }
-        if let a = try? c.decode([JSONValue].self) { self = .array(a); return }
-        self = .object(try c.decode([String: JSONValue].self))
-    }
-
-    /// The string inside, when this is a string.
-    public var stringValue: String? {
-        if case .string(let s) = self { return s }
-        return nil
-    }
-
-    /// Field `key` of an object, when this is an object.
-    public subscript(key: String) -> JSONValue? {
-        if case .object(let o) = self { return o[key] }
-        return nil
-    }
-
-    /// Text for people: strings as they are, numbers as JSON would write them.
-    public var text: String {
-        switch self {
-        case .null: return "null"
-        case .bool(let b): return b ? "true" : "false"
-        case .integer(let i): return String(i)
-        case .number(let d): return "\(d)"
-        case .string(let s): return s
-        case .array, .object: return "<\(self)>"
-        }
-    }
 }
 
 // MARK: - Lua text helpers

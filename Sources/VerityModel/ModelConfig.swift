@@ -3,6 +3,7 @@
 // rope_parameters/dtype). It validates what the model code relies on and derives head_dim, RoPE
 // frequencies (including Llama 3's rope_scaling) and the parameter count. It does not load weights.
 import Foundation
+@_exported import VerityJSON
 import VerityTensor
 
 // MARK: - RoPE scaling
@@ -127,8 +128,8 @@ public struct ModelConfig: Sendable, Equatable {
         let attnBias = isQwen ? true : (try r.optionalBool("attention_bias") ?? false)
         var eos: [Int] = []
         switch o["eos_token_id"] {
-        case .number(let n)?: eos = [Int(n)]
-        case .array(let a)?: eos = a.compactMap { $0.doubleValue.map { Int($0) } }
+        case .array(let a)?: eos = a.compactMap(\.intValue)
+        case let v?: eos = v.intValue.map { [$0] } ?? []
         default: eos = []
         }
         return ModelConfig(
@@ -221,11 +222,9 @@ struct ConfigReader {
 
     func int(_ k: String, positive: Bool) throws -> Int {
         guard let v = object[k], v != .null else { throw ModelError.badConfig(file: file, key: k, detail: "missing") }
-        guard case .number(let d) = v, d == d.rounded(), abs(d) < 1e15 else {
-            throw ModelError.badConfig(file: file, key: k, detail: "expected an integer, found \(v)")
-        }
-        if positive && d <= 0 { throw ModelError.badConfig(file: file, key: k, detail: "must be positive, found \(Int(d))") }
-        return Int(d)
+        guard let i = v.intValue else { throw ModelError.badConfig(file: file, key: k, detail: "expected an integer, found \(v)") }
+        if positive && i <= 0 { throw ModelError.badConfig(file: file, key: k, detail: "must be positive, found \(i)") }
+        return i
     }
 
     func optionalInt(_ k: String, positive: Bool) throws -> Int? {
@@ -235,7 +234,7 @@ struct ConfigReader {
 
     func optionalDouble(_ k: String) throws -> Double? {
         guard has(k), let v = object[k] else { return nil }
-        guard case .number(let d) = v else { throw ModelError.badConfig(file: file, key: k, detail: "expected a number, found \(v)") }
+        guard let d = v.doubleValue else { throw ModelError.badConfig(file: file, key: k, detail: "expected a number, found \(v)") }
         return d
     }
 
@@ -243,63 +242,5 @@ struct ConfigReader {
         guard has(k), let v = object[k] else { return nil }
         guard case .bool(let b) = v else { throw ModelError.badConfig(file: file, key: k, detail: "expected true or false, found \(v)") }
         return b
-    }
-}
-
-// MARK: - JSON value
-
-/// A JSON value, to read config.json loosely and write it back with its unknown keys intact.
-public enum JSONValue: Codable, Sendable, Equatable, CustomStringConvertible {
-    /// null
-    case null
-    /// true / false
-    case bool(Bool)
-    /// any number
-    case number(Double)
-    /// a string
-    case string(String)
-    /// an array
-    case array([JSONValue])
-    /// an object
-    case object([String: JSONValue])
-
-    /// Decodes any JSON value.
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null } else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let d = try? c.decode(Double.self) { self = .number(d) }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: JSONValue].self)) }
-    }
-
-    /// Encodes the value (integral numbers as integers).
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.singleValueContainer()
-        switch self {
-        case .null: try c.encodeNil()
-        case .bool(let b): try c.encode(b)
-        case .number(let d): if d == d.rounded() && abs(d) < 1e15 { try c.encode(Int(d)) } else { try c.encode(d) }
-        case .string(let s): try c.encode(s)
-        case .array(let a): try c.encode(a)
-        case .object(let o): try c.encode(o)
-        }
-    }
-
-    /// The number, if this is one.
-    public var doubleValue: Double? { if case .number(let d) = self { return d } else { return nil } }
-    /// The string, if this is one.
-    public var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
-
-    /// Compact JSON-like text for error messages.
-    public var description: String {
-        switch self {
-        case .null: return "null"
-        case .bool(let b): return "\(b)"
-        case .number(let d): return d == d.rounded() && abs(d) < 1e15 ? "\(Int(d))" : "\(d)"
-        case .string(let s): return "\"\(s)\""
-        case .array(let a): return "[" + a.map(\.description).joined(separator: ", ") + "]"
-        case .object(let o): return "{" + o.keys.sorted().map { "\"\($0)\": \(o[$0]?.description ?? "")" }.joined(separator: ", ") + "}"
-        }
     }
 }

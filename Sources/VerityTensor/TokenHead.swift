@@ -23,17 +23,8 @@ extension Kernels {
         var r0 = 0
         while r0 < n {
             let m = min(chunk, n - r0)
-            BLAS.gemm(transB: true, m: m, n: v, k: c, a: h + r0 * c, lda: c, b: w, ldb: c, c: z, ldc: v)
-            Parallel.chunks(m, minChunk: max(1, parallelGrain / v)) { rr in
-                for i in rr {
-                    let zr = z + i * v
-                    let (l, ez) = rowLogSumExp(zr, v)
-                    let row = r0 + i
-                    logprobs[row] = zr[Int(targets[row])] - l
-                    entropy?[row] = l - ez
-                    lse?[row] = l
-                }
-            }
+            chunkLogits(hidden: h + r0 * c, weight: w, targets: targets, first: r0, rows: m, width: c, vocab: v, z: z,
+                        logprobs: logprobs, entropy: entropy, lse: lse.map { $0 + r0 })
             r0 += m
         }
     }
@@ -57,22 +48,8 @@ extension Kernels {
             Parallel.chunks(m, minChunk: max(1, parallelGrain / v)) { rr in
                 for i in rr {
                     let row = r0 + i
-                    let zr = z + i * v
-                    let g = gradLogprobs?[row] ?? 0
-                    let e = gradEntropy?[row] ?? 0
-                    let l = lse[row], ent = entropyValues[row]
-                    let l8 = F8(repeating: l)
-                    // dz = p·(a − e·z) with a = −g − e(H − lse), since log p = z − lse.
-                    let a = -g - e * (ent - l)
-                    let a8 = F8(repeating: a), e8 = F8(repeating: e)
-                    var j = 0
-                    while j + 8 <= v {
-                        let zz = load8(zr + j)
-                        store8(exp8(zz - l8) * (a8 - e8 * zz), zr + j)
-                        j += 8
-                    }
-                    while j < v { let zz = zr[j]; zr[j] = exp1(zz - l) * (a - e * zz); j += 1 }
-                    zr[Int(targets[row])] += g
+                    logitGradient(z + i * v, v, target: Int(targets[row]), gradLogprob: gradLogprobs?[row] ?? 0,
+                                  gradEntropy: gradEntropy?[row] ?? 0, lse: lse[row], entropy: entropyValues[row])
                 }
             }
             if let dHidden {
@@ -106,17 +83,8 @@ extension Kernels {
         var r0 = 0
         while r0 < n {
             let m = min(chunk, n - r0)
-            BLAS.gemm(transB: true, m: m, n: v, k: c, a: h + r0 * c, lda: c, b: w, ldb: c, c: z, ldc: v)
-            Parallel.chunks(m, minChunk: max(1, parallelGrain / v)) { rr in
-                for i in rr {
-                    let zr = z + i * v
-                    let (l, ez) = rowLogSumExp(zr, v)
-                    let row = r0 + i
-                    logprobs[row] = zr[Int(targets[row])] - l
-                    entropy[row] = l - ez
-                    lse[i] = l
-                }
-            }
+            chunkLogits(hidden: h + r0 * c, weight: w, targets: targets, first: r0, rows: m, width: c, vocab: v, z: z,
+                        logprobs: logprobs, entropy: entropy, lse: lse)
             for i in 0..<m {
                 let (li, g, e) = loss(r0 + i, logprobs[r0 + i], entropy[r0 + i])
                 total += Double(li)
@@ -126,19 +94,8 @@ extension Kernels {
             if wantGrad {
                 Parallel.chunks(m, minChunk: max(1, parallelGrain / v)) { rr in
                     for i in rr {
-                        let zr = z + i * v
-                        let g = gl[i], e = ge[i], l = lse[i], ent = entropy[r0 + i]
-                        // dz = p·(a − e·z) with a = −g − e(H − lse), since log p = z − lse (as in tokenHeadBackward).
-                        let a = -g - e * (ent - l)
-                        let l8 = F8(repeating: l), a8 = F8(repeating: a), e8 = F8(repeating: e)
-                        var j = 0
-                        while j + 8 <= v {
-                            let zz = load8(zr + j)
-                            store8(exp8(zz - l8) * (a8 - e8 * zz), zr + j)
-                            j += 8
-                        }
-                        while j < v { let zz = zr[j]; zr[j] = exp1(zz - l) * (a - e * zz); j += 1 }
-                        zr[Int(targets[r0 + i])] += g
+                        logitGradient(z + i * v, v, target: Int(targets[r0 + i]), gradLogprob: gl[i], gradEntropy: ge[i],
+                                      lse: lse[i], entropy: entropy[r0 + i])
                     }
                 }
                 if let dHidden {
@@ -151,6 +108,42 @@ extension Kernels {
             r0 += m
         }
         return total
+    }
+
+    /// One chunk's logits z [m, V] = h·Wᵀ for rows first..<first+m, and per row its log-prob of the target, entropy and
+    /// logsumexp (lse indexed from the chunk's first row; logprobs and entropy from row 0 of the whole batch).
+    static func chunkLogits(hidden h: UnsafePointer<Float>, weight w: UnsafePointer<Float>, targets: [Int32], first r0: Int,
+                            rows m: Int, width c: Int, vocab v: Int, z: UnsafeMutablePointer<Float>,
+                            logprobs: UnsafeMutablePointer<Float>, entropy: UnsafeMutablePointer<Float>?,
+                            lse: UnsafeMutablePointer<Float>?) {
+        BLAS.gemm(transB: true, m: m, n: v, k: c, a: h, lda: c, b: w, ldb: c, c: z, ldc: v)
+        Parallel.chunks(m, minChunk: max(1, parallelGrain / v)) { rr in
+            for i in rr {
+                let zr = z + i * v
+                let (l, ez) = rowLogSumExp(zr, v)
+                logprobs[r0 + i] = zr[Int(targets[r0 + i])] - l
+                entropy?[r0 + i] = l - ez
+                lse?[i] = l
+            }
+        }
+    }
+
+    /// Replaces a row of logits z (length v) by dL/dz for dL/dlogp[target] = g and dL/dentropy = e:
+    /// dz_k = p_k(−g − e(log p_k + H)) + g·[k = target] = p_k·(a − e·z_k) + g·[k = target] with a = −g − e(H − lse),
+    /// since log p_k = z_k − lse.
+    @inline(__always)
+    static func logitGradient(_ zr: UnsafeMutablePointer<Float>, _ v: Int, target: Int, gradLogprob g: Float, gradEntropy e: Float,
+                              lse l: Float, entropy ent: Float) {
+        let a = -g - e * (ent - l)
+        let l8 = F8(repeating: l), a8 = F8(repeating: a), e8 = F8(repeating: e)
+        var j = 0
+        while j + 8 <= v {
+            let zz = load8(zr + j)
+            store8(exp8(zz - l8) * (a8 - e8 * zz), zr + j)
+            j += 8
+        }
+        while j < v { let zz = zr[j]; zr[j] = exp1(zz - l) * (a - e * zz); j += 1 }
+        zr[target] += g
     }
 
     /// (logsumexp(z), Σ softmax(z)_k z_k) of one row, in two SIMD passes.
