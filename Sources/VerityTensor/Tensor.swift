@@ -125,47 +125,68 @@ extension Tensor {
 
 // MARK: - Buffer pool
 
-/// Reuses large tensor buffers by exact size. A training step allocates the same activation and gradient shapes
-/// every step; handing freed buffers back out avoids the page faults and kernel zeroing of fresh memory (several
-/// percent of a step). Buffers under `minimumFloats` go straight to the allocator; the cache is bounded by
-/// `limitBytes` (oldest sizes are not tracked: a buffer that does not fit is freed).
+/// Reuses large tensor buffers. A training step allocates the same activation and gradient shapes every step;
+/// handing freed buffers back out avoids the page faults and kernel zeroing of fresh memory (several percent of a
+/// step). Large buffers are allocated in size classes (eight per power of two, so at most ~9% over the request) so
+/// that shapes which vary a little (prompt lengths, live rows) still reuse each other's memory. The cache holds at
+/// most `limitBytes`; past that the buffers freed longest ago are released first. Buffers under `minimumFloats` go
+/// straight to the allocator.
 public enum BufferPool {
     /// Buffers smaller than this many floats are not pooled.
     public static let minimumFloats = 1 << 14
     /// The most bytes kept cached (default 8 GiB, and never more than a third of physical memory).
     public nonisolated(unsafe) static var limitBytes: Int = min(8 << 30, Int(ProcessInfo.processInfo.physicalMemory / 3))
     nonisolated(unsafe) static var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
+    nonisolated(unsafe) static var freedOrder: [(size: Int, pointer: UnsafeMutablePointer<Float>)] = []
     nonisolated(unsafe) static var cachedBytes = 0
     static let lock = NSLock()
 
-    /// A buffer of `count` floats (uninitialised), 64-byte aligned.
-    static func take(_ count: Int) -> UnsafeMutablePointer<Float> {
-        if count >= minimumFloats {
-            lock.lock()
-            if var list = free[count], let p = list.popLast() {
-                free[count] = list.isEmpty ? nil : list
-                cachedBytes -= count * 4
-                lock.unlock()
-                return p
-            }
-            lock.unlock()
-        }
-        return UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64).bindMemory(to: Float.self, capacity: count)
+    /// The pooled capacity for a request of `count` floats: `count` rounded up to one of eight steps per power of two.
+    static func sizeClass(_ count: Int) -> Int {
+        let top = Int.bitWidth - 1 - count.leadingZeroBitCount      // 2^top ≤ count < 2^(top+1)
+        let step = max(1, (1 << top) >> 3)
+        return (count + step - 1) / step * step
     }
 
-    /// Returns a buffer from `take` (kept for reuse when large and within the limit).
-    static func give(_ p: UnsafeMutablePointer<Float>, _ count: Int) {
-        if count >= minimumFloats {
-            lock.lock()
-            if cachedBytes + count * 4 <= limitBytes {
-                free[count, default: []].append(p)
-                cachedBytes += count * 4
-                lock.unlock()
-                return
-            }
-            lock.unlock()
+    /// A buffer of at least `count` floats (uninitialised), 64-byte aligned.
+    static func take(_ count: Int) -> UnsafeMutablePointer<Float> {
+        guard count >= minimumFloats else { return allocate(count) }
+        let size = sizeClass(count)
+        lock.lock()
+        defer { lock.unlock() }
+        if var list = free[size], let p = list.popLast() {
+            free[size] = list.isEmpty ? nil : list
+            if let i = freedOrder.lastIndex(where: { $0.pointer == p }) { freedOrder.remove(at: i) }
+            cachedBytes -= size * 4
+            return p
         }
-        UnsafeMutableRawPointer(p).deallocate()
+        return allocate(size)
+    }
+
+    /// Returns a buffer that `take(count)` gave out.
+    static func give(_ p: UnsafeMutablePointer<Float>, _ count: Int) {
+        guard count >= minimumFloats else { UnsafeMutableRawPointer(p).deallocate(); return }
+        let size = sizeClass(count)
+        lock.lock()
+        free[size, default: []].append(p)
+        freedOrder.append((size, p))
+        cachedBytes += size * 4
+        var evicted: [UnsafeMutablePointer<Float>] = []
+        while cachedBytes > limitBytes, !freedOrder.isEmpty {
+            let (oldSize, old) = freedOrder.removeFirst()
+            if var list = free[oldSize], let i = list.firstIndex(of: old) {
+                list.remove(at: i)
+                free[oldSize] = list.isEmpty ? nil : list
+            }
+            cachedBytes -= oldSize * 4
+            evicted.append(old)
+        }
+        lock.unlock()
+        for e in evicted { UnsafeMutableRawPointer(e).deallocate() }
+    }
+
+    static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
+        UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64).bindMemory(to: Float.self, capacity: count)
     }
 
     /// Bytes currently cached.
@@ -178,10 +199,11 @@ public enum BufferPool {
     /// Frees every cached buffer (e.g. between a rollout phase and a training phase of different shapes).
     public static func releaseCached() {
         lock.lock()
-        let all = free
+        let all = freedOrder
         free = [:]
+        freedOrder = []
         cachedBytes = 0
         lock.unlock()
-        for (_, list) in all { for p in list { UnsafeMutableRawPointer(p).deallocate() } }
+        for e in all { UnsafeMutableRawPointer(e.pointer).deallocate() }
     }
 }

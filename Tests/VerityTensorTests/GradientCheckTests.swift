@@ -314,3 +314,40 @@ final class ParallelPathTests: XCTestCase {
         XCTAssertLessThan(worstR, 1e-4)
     }
 }
+
+// MARK: - Buffer pool
+
+final class BufferPoolTests: XCTestCase {
+    func testSizeClassesBoundTheWaste() {
+        for n in [BufferPool.minimumFloats, 16_385, 100_000, 1_835_008, 9_961_472, 67_002_000] {
+            let c = BufferPool.sizeClass(n)
+            XCTAssertGreaterThanOrEqual(c, n)
+            XCTAssertLessThanOrEqual(Double(c), Double(n) * 1.125, "class \(c) for \(n)")
+        }
+        // Requests a little apart share a class (prompt lengths, live rows).
+        XCTAssertEqual(BufferPool.sizeClass(600 * 896), BufferPool.sizeClass(610 * 896))
+    }
+
+    func testFreedBuffersAreReusedAndTheCacheIsBounded() {
+        BufferPool.releaseCached()
+        let saved = BufferPool.limitBytes
+        defer { BufferPool.limitBytes = saved; BufferPool.releaseCached() }
+        var t: Tensor? = Tensor(uninitialized: [600, 896])
+        let p = t?.data
+        t = nil
+        XCTAssertEqual(BufferPool.cached, BufferPool.sizeClass(600 * 896) * 4)
+        let u = Tensor(zeros: [610, 896])
+        XCTAssertEqual(u.data, p, "a same-class request reuses the freed buffer")
+        XCTAssertEqual(u.values.reduce(0) { $0 + abs($1) }, 0, "zeros are zeros on a reused buffer")
+        XCTAssertEqual(BufferPool.cached, 0)
+        // Past the limit, the buffers freed longest ago go first.
+        BufferPool.limitBytes = 3 * BufferPool.sizeClass(1 << 16) * 4
+        var many: [Tensor] = (0..<5).map { _ in Tensor(uninitialized: [1 << 16]) }
+        let newest = many[4].data
+        many.removeAll()
+        XCTAssertLessThanOrEqual(BufferPool.cached, BufferPool.limitBytes)
+        XCTAssertEqual(BufferPool.cached, 3 * BufferPool.sizeClass(1 << 16) * 4)
+        XCTAssertEqual(Tensor(uninitialized: [1 << 16]).data, newest, "the most recently freed buffer is kept")
+        withExtendedLifetime(u) {}
+    }
+}
