@@ -190,7 +190,7 @@ public enum SampleBenchmark {
             shape: "Qwen2.5-0.5B (hidden \(c.hiddenSize), \(c.numHiddenLayers) layers, \(c.numAttentionHeads) heads, \(c.numKeyValueHeads) KV heads, intermediate \(c.intermediateSize), vocab \(c.vocabSize), tied), float32",
             threads: o.threads, repeats: o.repeats, prompt_tokens: o.promptTokens, new_tokens: o.newTokens,
             matmul_parameters: matmul, weight_bytes_per_step: bytes, sgemm_gflops: gflops, read_bandwidth_gbs: bandwidth,
-            skinny_kernel_avx2: DecodeKernels.skinnyProductUsesAVX2,
+            skinny_kernel_avx2: DecodeKernels.panelProductUsesAVX2,
             roofline_formula: "min(sgemm FLOP/s / (2 * matmul_parameters), bandwidth * batch / weight_bytes_per_step) tokens/s",
             decode: figures, sharing: sharing, other_processes_cpu_share: probe.otherProcessesShare(cores: o.threads), blas: BLAS.configDescription)
     }
