@@ -23,6 +23,9 @@
 #define MC 64
 /// Rows per microkernel block.
 #define MR 6
+#ifndef VERITY_PREFETCH
+#define VERITY_PREFETCH 1
+#endif
 
 // MARK: - Packing
 
@@ -114,6 +117,7 @@ __attribute__((target("avx2,fma"))) static void widen_avx2(const uint16_t *src, 
         else { a0[r] = _mm256_loadu_ps(o + r * ldo); a1[r] = _mm256_loadu_ps(o + r * ldo + 8); }                \
     }                                                                                                           \
     for (long kk = 0; kk < kc; kk++) {                                                                          \
+        if (kk < pfl) _mm_prefetch(pfp + kk * 64, _MM_HINT_T0);                                                 \
         __m256 w0 = LOADW(pan + kk * P), w1 = LOADW(pan + kk * P + 8);                                          \
         for (int r = 0; r < R; r++) {                                                                           \
             __m256 xv = _mm256_broadcast_ss(x + r * ldx + kk);                                                  \
@@ -128,12 +132,14 @@ __attribute__((target("avx2,fma"))) static void widen_avx2(const uint16_t *src, 
     for (int r = 0; r < R; r++) { _mm256_storeu_ps(o + r * ldo, a0[r]); _mm256_storeu_ps(o + r * ldo + 8, a1[r]); }
 
 __attribute__((target("avx2,fma"), always_inline)) static inline void
-k1_f32(const int R, const float *x, long ldx, const float *pan, long kc, float *o, long ldo, int first, int last, const float *bias) {
+k1_f32(const int R, const float *x, long ldx, const float *pan, long kc, float *o, long ldo, int first, int last, const float *bias,
+       const char *pfp, long pfl) {
     KERN1_BODY(float, ld_f32)
 }
 
 __attribute__((target("avx2,fma"), always_inline)) static inline void
-k1_bf16(const int R, const float *x, long ldx, const uint16_t *pan, long kc, float *o, long ldo, int first, int last, const float *bias) {
+k1_bf16(const int R, const float *x, long ldx, const uint16_t *pan, long kc, float *o, long ldo, int first, int last, const float *bias,
+        const char *pfp, long pfl) {
     KERN1_BODY(uint16_t, ld_bf16)
 }
 
@@ -178,26 +184,26 @@ k2_bf16(const int R, const float *x, long ldx, const uint16_t *pan, long k, floa
 
 __attribute__((target("avx2,fma"))) static void
 kern1_avx2(int R, int bf16, const float *x, long ldx, const void *pan, long kc, float *o, long ldo, int first, int last,
-           const float *bias) {
+           const float *bias, const char *pfp, long pfl) {
     if (bf16) {
         const uint16_t *w = (const uint16_t *)pan;
         switch (R) {
-        case 1: k1_bf16(1, x, ldx, w, kc, o, ldo, first, last, bias); break;
-        case 2: k1_bf16(2, x, ldx, w, kc, o, ldo, first, last, bias); break;
-        case 3: k1_bf16(3, x, ldx, w, kc, o, ldo, first, last, bias); break;
-        case 4: k1_bf16(4, x, ldx, w, kc, o, ldo, first, last, bias); break;
-        case 5: k1_bf16(5, x, ldx, w, kc, o, ldo, first, last, bias); break;
-        default: k1_bf16(6, x, ldx, w, kc, o, ldo, first, last, bias); break;
+        case 1: k1_bf16(1, x, ldx, w, kc, o, ldo, first, last, bias, pfp, pfl); break;
+        case 2: k1_bf16(2, x, ldx, w, kc, o, ldo, first, last, bias, pfp, pfl); break;
+        case 3: k1_bf16(3, x, ldx, w, kc, o, ldo, first, last, bias, pfp, pfl); break;
+        case 4: k1_bf16(4, x, ldx, w, kc, o, ldo, first, last, bias, pfp, pfl); break;
+        case 5: k1_bf16(5, x, ldx, w, kc, o, ldo, first, last, bias, pfp, pfl); break;
+        default: k1_bf16(6, x, ldx, w, kc, o, ldo, first, last, bias, pfp, pfl); break;
         }
     } else {
         const float *w = (const float *)pan;
         switch (R) {
-        case 1: k1_f32(1, x, ldx, w, kc, o, ldo, first, last, bias); break;
-        case 2: k1_f32(2, x, ldx, w, kc, o, ldo, first, last, bias); break;
-        case 3: k1_f32(3, x, ldx, w, kc, o, ldo, first, last, bias); break;
-        case 4: k1_f32(4, x, ldx, w, kc, o, ldo, first, last, bias); break;
-        case 5: k1_f32(5, x, ldx, w, kc, o, ldo, first, last, bias); break;
-        default: k1_f32(6, x, ldx, w, kc, o, ldo, first, last, bias); break;
+        case 1: k1_f32(1, x, ldx, w, kc, o, ldo, first, last, bias, pfp, pfl); break;
+        case 2: k1_f32(2, x, ldx, w, kc, o, ldo, first, last, bias, pfp, pfl); break;
+        case 3: k1_f32(3, x, ldx, w, kc, o, ldo, first, last, bias, pfp, pfl); break;
+        case 4: k1_f32(4, x, ldx, w, kc, o, ldo, first, last, bias, pfp, pfl); break;
+        case 5: k1_f32(5, x, ldx, w, kc, o, ldo, first, last, bias, pfp, pfl); break;
+        default: k1_f32(6, x, ldx, w, kc, o, ldo, first, last, bias, pfp, pfl); break;
         }
     }
 }
@@ -245,7 +251,7 @@ void verity_panel_force_portable(int on) { force_portable = on ? 1 : 0; }
 /// One R-row x 16-column tile over a slice (float32, or bfloat16 when `bf16` and the AVX2 path widens in registers);
 /// a partial panel (cols < 16) goes through a 16-wide scratch tile so the kernels always see full panels.
 static void tile(int avx, int bf16, int R, const float *x, long ldx, const void *slice, long kc, float *o, long ldo, int first,
-                 int last, const float *bias, int cols) {
+                 int last, const float *bias, int cols, const char *pfp, long pfl) {
     float tmp[MR * P], bt[P];
     float *dst = o;
     long ld = ldo;
@@ -263,12 +269,14 @@ static void tile(int avx, int bf16, int R, const float *x, long ldx, const void 
         ld = P;
     }
 #ifdef VERITY_X86
-    if (avx) kern1_avx2(R, bf16, x, ldx, slice, kc, dst, ld, first, last, bb);
+    if (avx) kern1_avx2(R, bf16, x, ldx, slice, kc, dst, ld, first, last, bb, pfp, pfl);
     else
 #endif
         kern_portable(R, x, ldx, (const float *)slice, kc, dst, ld, first, last, bb);
     (void)avx;
     (void)bf16;
+    (void)pfp;
+    (void)pfl;
     if (cols < P)
         for (int r = 0; r < R; r++) memcpy(o + r * ldo, tmp + r * P, (size_t)cols * sizeof(float));
 }
@@ -295,7 +303,7 @@ void verity_panel_matmul(const float *x, long m, long ldx, long k, const void *p
             for (; p < p1; p++) {
                 const void *pan = bf16 ? (const void *)(ph + p * P * k) : (const void *)(pf + p * P * k);
                 long cols = n - p * P < P ? n - p * P : P;
-                tile(1, bf16, (int)mm, xc, ldx, pan, k, oc + p * P, ldo, 1, 1, bias ? bias + p * P : NULL, (int)cols);
+                tile(1, bf16, (int)mm, xc, ldx, pan, k, oc + p * P, ldo, 1, 1, bias ? bias + p * P : NULL, (int)cols, NULL, 0);
             }
             continue;
         }
@@ -304,9 +312,15 @@ void verity_panel_matmul(const float *x, long m, long ldx, long k, const void *p
         // One row block: whole-K passes (widening bfloat16 in registers needs AVX2; the portable path widens by slice).
         long kc = (nb == 1 && (!bf16 || avx)) ? k : KC;
         int widen_in_registers = bf16 && avx && nb == 1;
-        for (long kb = 0; kb < k; kb += kc) {
-            long kl = k - kb < kc ? k - kb : kc;
-            for (long p = p0; p < p1; p++) {
+        long nk = (k + kc - 1) / kc;
+        // Up to 2 row blocks: panel by panel, slices inside, so the packed matrix streams front to back (memory-bound
+        // sizes). More rows: slice by slice, panels inside, so the x slice [mm, kc] stays in L2 (compute-bound sizes).
+        int panel_outer = nb <= 2;
+        long outer = panel_outer ? p1 - p0 : nk, inner = panel_outer ? nk : p1 - p0;
+        for (long a = 0; a < outer; a++) {
+            for (long c = 0; c < inner; c++) {
+                long p = p0 + (panel_outer ? a : c), kb = (panel_outer ? c : a) * kc;
+                long kl = k - kb < kc ? k - kb : kc;
                 const void *slice;
                 int slice_bf16 = 0;
                 if (!bf16) {
@@ -323,10 +337,19 @@ void verity_panel_matmul(const float *x, long m, long ldx, long k, const void *p
                     slice = buf;
                 }
                 long cols = n - p * P < P ? n - p * P : P;
+                // Slice by slice, the next slice to use (next panel, same kb) is far away: the row blocks prefetch it, a share each.
+                const char *next = NULL;
+                long lines = 0;
+                if (VERITY_PREFETCH && !panel_outer && p + 1 < p1) {
+                    long ebytes = bf16 ? 2 : 4;
+                    next = (const char *)panels + ((p + 1) * P * k + kb * P) * ebytes;
+                    lines = (kl * P * ebytes + 63) / 64;
+                }
                 for (long b = 0; b < nb; b++) {
                     long r0 = mm * b / nb, r1 = mm * (b + 1) / nb;
+                    long l0 = lines * b / nb, l1 = lines * (b + 1) / nb;
                     tile(avx, slice_bf16, (int)(r1 - r0), xc + r0 * ldx + kb, ldx, slice, kl, oc + r0 * ldo + p * P, ldo, kb == 0,
-                         kb + kl == k, bias ? bias + p * P : NULL, (int)cols);
+                         kb + kl == k, bias ? bias + p * P : NULL, (int)cols, next ? next + l0 * 64 : NULL, l1 - l0);
                 }
             }
         }
