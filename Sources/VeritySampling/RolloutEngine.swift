@@ -242,6 +242,17 @@ public final class RolloutEngine {
     let layerPtrs: [LayerPointers]
     let outputPacked: PackedWeights
     let c: ModelConfig
+    /// Activation buffers kept between forward passes of the same shape (a decode step at a steady batch), so that large
+    /// buffers (the [R, V] logits) are not mapped and page-faulted afresh every step. Valid until the next `forward`.
+    var scratch: [String: Tensor] = [:]
+
+    /// A buffer of `shape` named `name`, reused when the previous one had the same shape.
+    func buffer(_ name: String, _ shape: [Int]) -> Tensor {
+        if let t = scratch[name], t.shape == shape { return t }
+        let t = Tensor(uninitialized: shape)
+        scratch[name] = t
+        return t
+    }
     /// The weight format the engine was built with (`options.weights` at init).
     public let weightFormat: WeightFormat
 
@@ -554,10 +565,10 @@ public final class RolloutEngine {
                 DecodeKernels.matmul(x: x, rows: rows, weight: weight, bias: bias, out: out, threads: th)
             }
         }
-        let x = Tensor(uninitialized: [r, cdim]), n1 = Tensor(uninitialized: [r, cdim]), hbuf = Tensor(uninitialized: [r, cdim])
-        let q = Tensor(uninitialized: [r, hd]), kNew = Tensor(uninitialized: [r, kvd]), vNew = Tensor(uninitialized: [r, kvd])
-        let att = Tensor(uninitialized: [r, hd]), o = Tensor(uninitialized: [r, cdim])
-        let gate = Tensor(uninitialized: [r, inter]), up = Tensor(uninitialized: [r, inter])
+        let x = buffer("x", [r, cdim]), n1 = buffer("n1", [r, cdim]), hbuf = buffer("h", [r, cdim])
+        let q = buffer("q", [r, hd]), kNew = buffer("k", [r, kvd]), vNew = buffer("v", [r, kvd])
+        let att = buffer("att", [r, hd]), o = buffer("o", [r, cdim])
+        let gate = buffer("gate", [r, inter]), up = buffer("up", [r, inter])
         Kernels.embeddingForward(table: model.embedding.value.data, ids: ids, width: cdim, out: x.data)
         let rope = RopeTable(positions: positions, inverseFrequencies: model.inverseFrequencies)
         var spanStart = [0]
@@ -597,10 +608,10 @@ public final class RolloutEngine {
             Kernels.add(hbuf.data, o.data, into: x.data, count: r * cdim)
         }
         let m = logitRows.count
-        let last = Tensor(uninitialized: [max(1, m), cdim])
+        let last = buffer("last", [max(1, m), cdim])
         for (i, row) in logitRows.enumerated() { (last.data + i * cdim).update(from: x.data + row * cdim, count: cdim) }
         Kernels.rmsNormForward(last.data, weight: model.finalNorm.value.data, out: n1.data, rstd: nil, rows: m, width: cdim, eps: eps)
-        let logits = Tensor(uninitialized: [max(1, m), c.vocabSize])
+        let logits = buffer("logits", [max(1, m), c.vocabSize])
         mm(x: n1.data, rows: m, inner: cdim, weight: outputPacked, blas: model.outputWeight.value.data, outputs: c.vocabSize, bias: nil, out: logits.data)
         return logits
     }
