@@ -105,6 +105,50 @@ public enum DecodeKernels {
         }
     }
 
+    /// One product of a group sharing the input x (q/k/v, gate/up): weight, bias, output [M, weight.outputs].
+    public struct GroupItem {
+        /// The packed weight.
+        public var weight: PackedWeights
+        /// The bias, if any.
+        public var bias: UnsafePointer<Float>?
+        /// The output.
+        public var out: UnsafeMutablePointer<Float>
+
+        /// A product of the group.
+        public init(weight: PackedWeights, bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>) {
+            self.weight = weight
+            self.bias = bias
+            self.out = out
+        }
+    }
+
+    /// `matmul` for several weights over the same x in one parallel region (the panels of all of them split evenly
+    /// over the tasks): fewer thread hand-offs per decode step; every element's arithmetic is unchanged.
+    /// `minPanelsPerTask` (default: ~256 KB of float32 weights) lets tests split tiny products.
+    public static func matmulGroup(x: UnsafePointer<Float>, rows m: Int, _ items: [GroupItem], threads: Int, minPanelsPerTask: Int? = nil) {
+        if m == 0 || items.isEmpty { return }
+        let k = items[0].weight.inner
+        precondition(items.allSatisfy { $0.weight.inner == k }, "group products share x")
+        let total = items.reduce(0) { $0 + $1.weight.panels }
+        let perTask = max(1, minPanelsPerTask ?? (1 << 16) / (Int(VERITY_PANEL) * k))
+        let tasks = max(1, min(threads, total / perTask))
+        items.withUnsafeBufferPointer { its in
+            Parallel.forEachTask(tasks) { t in
+                let g0 = total * t / tasks, g1 = total * (t + 1) / tasks
+                var base = 0
+                for it in its {
+                    let w = it.weight
+                    let p0 = max(g0 - base, 0), p1 = min(g1 - base, w.panels)
+                    if p1 > p0 {
+                        verity_panel_matmul(x, m, k, k, UnsafeRawPointer(w.storage), w.format == .bfloat16 ? 1 : 0, w.outputs, p0, p1,
+                                            it.bias, it.out, w.outputs)
+                    }
+                    base += w.panels
+                }
+            }
+        }
+    }
+
     /// Runs `matmul` over panels p0 ..< p1 only, on the calling thread (tests check that any split gives the same bits).
     public static func matmulPanels(x: UnsafePointer<Float>, rows m: Int, weight w: PackedWeights, panels: Range<Int>,
                                     bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>) {

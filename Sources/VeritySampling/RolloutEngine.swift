@@ -3,7 +3,9 @@
 // one leaf, a common system prompt is one shared node); each node is prefilled once, when its first
 // sample is admitted (nodes admitted together are prefilled in one pass). All live rows then decode
 // together, one token per row per step, so each weight matrix is read once per step for the whole
-// batch. Prefill and decode are the same forward over the cache: the trainer's RMSNorm, RoPE,
+// batch. The weight matrices are repacked once, when the engine is made, into DecodeKernels' column
+// panels (float32, or bfloat16 with `EngineOptions.weights`); after the model's weights change, call
+// `refreshWeights()`. Prefill and decode are the same forward over the cache: the trainer's RMSNorm, RoPE,
 // SwiGLU and embedding kernels, and DecodeKernels' batch-invariant product and cached attention, so
 // every per-row number (hence every token) is independent of the batch, the thread count, prefix
 // sharing and how prompts were grouped. Rows finish on EOS / stop ids / stop strings / max tokens and
@@ -582,9 +584,14 @@ public final class RolloutEngine {
         var spans = [DecodeKernels.Span](repeating: DecodeKernels.Span(keys: x.data, values: x.data, count: 0), count: spanStart[r])
         for (l, (L, M)) in zip(layerPtrs, model.layers).enumerated() {
             Kernels.rmsNormForward(x.data, weight: L.inputNorm, out: n1.data, rstd: nil, rows: r, width: cdim, eps: eps)
-            mm(x: n1.data, rows: r, inner: cdim, weight: L.q, blas: M.q.value.data, outputs: hd, bias: L.qb, out: q.data)
-            mm(x: n1.data, rows: r, inner: cdim, weight: L.k, blas: M.k.value.data, outputs: kvd, bias: L.kb, out: kNew.data)
-            mm(x: n1.data, rows: r, inner: cdim, weight: L.v, blas: M.v.value.data, outputs: kvd, bias: L.vb, out: vNew.data)
+            if useBLAS {
+                mm(x: n1.data, rows: r, inner: cdim, weight: L.q, blas: M.q.value.data, outputs: hd, bias: L.qb, out: q.data)
+                mm(x: n1.data, rows: r, inner: cdim, weight: L.k, blas: M.k.value.data, outputs: kvd, bias: L.kb, out: kNew.data)
+                mm(x: n1.data, rows: r, inner: cdim, weight: L.v, blas: M.v.value.data, outputs: kvd, bias: L.vb, out: vNew.data)
+            } else {
+                DecodeKernels.matmulGroup(x: n1.data, rows: r, [.init(weight: L.q, bias: L.qb, out: q.data), .init(weight: L.k, bias: L.kb, out: kNew.data),
+                                                               .init(weight: L.v, bias: L.vb, out: vNew.data)], threads: th)
+            }
             Kernels.rope(q.data, out: q.data, rows: r, heads: h, headDim: d, cos: rope.cos.data, sin: rope.sin.data, inverse: false, accumulate: false)
             Kernels.rope(kNew.data, out: kNew.data, rows: r, heads: g, headDim: d, cos: rope.cos.data, sin: rope.sin.data, inverse: false, accumulate: false)
             for (i, p) in plans.enumerated() {
@@ -601,8 +608,13 @@ public final class RolloutEngine {
             mm(x: att.data, rows: r, inner: hd, weight: L.o, blas: M.o.value.data, outputs: cdim, bias: L.ob, out: o.data)
             Kernels.add(x.data, o.data, into: hbuf.data, count: r * cdim)
             Kernels.rmsNormForward(hbuf.data, weight: L.postNorm, out: n1.data, rstd: nil, rows: r, width: cdim, eps: eps)
-            mm(x: n1.data, rows: r, inner: cdim, weight: L.gate, blas: M.gate.value.data, outputs: inter, bias: L.gateb, out: gate.data)
-            mm(x: n1.data, rows: r, inner: cdim, weight: L.up, blas: M.up.value.data, outputs: inter, bias: L.upb, out: up.data)
+            if useBLAS {
+                mm(x: n1.data, rows: r, inner: cdim, weight: L.gate, blas: M.gate.value.data, outputs: inter, bias: L.gateb, out: gate.data)
+                mm(x: n1.data, rows: r, inner: cdim, weight: L.up, blas: M.up.value.data, outputs: inter, bias: L.upb, out: up.data)
+            } else {
+                DecodeKernels.matmulGroup(x: n1.data, rows: r, [.init(weight: L.gate, bias: L.gateb, out: gate.data),
+                                                               .init(weight: L.up, bias: L.upb, out: up.data)], threads: th)
+            }
             Kernels.swigluForward(gate: gate.data, up: up.data, out: gate.data, count: r * inter)
             mm(x: gate.data, rows: r, inner: inter, weight: L.down, blas: M.down.value.data, outputs: cdim, bias: L.downb, out: o.data)
             Kernels.add(hbuf.data, o.data, into: x.data, count: r * cdim)

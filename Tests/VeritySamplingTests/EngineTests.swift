@@ -169,6 +169,20 @@ final class EngineTests: XCTestCase {
         XCTAssertEqual(one.samples, out.samples)
     }
 
+    func testRefreshWeightsFollowsTheModel() throws {
+        let engine = try tinyEngine()
+        let ref = try GenerationReference.load().generation
+        let req = GenerationRequest(prompts: ref.single.map(\.input_ids), maxNewTokens: 8, sampling: SamplingParams(temperature: 1), seed: 9)
+        // An "optimizer step" changes a weight matrix in place: the packed copy is stale until refreshed.
+        let w = engine.model.layers[0].gate.value
+        for i in 0..<w.count { w.data[i] *= 1.5 }
+        let stale = try engine.generate(req)
+        XCTAssertGreaterThan(try trainerLogprobError(engine, req, stale), 1e-4)
+        engine.refreshWeights()
+        let fresh = try engine.generate(req)
+        XCTAssertLessThan(try trainerLogprobError(engine, req, fresh), 1e-5)
+    }
+
     func testSampledLogprobsEqualTrainerLogprobs() throws {
         let (engine, req, out, _) = try sampledRun()
         var worst: Float = 0

@@ -137,6 +137,22 @@ final class SamplerTests: XCTestCase {
         checkPanelProduct(format: .bfloat16, portable: true)
     }
 
+    func testGroupedProductEqualsSeparateProducts() {
+        var g = SeededGenerator(seed: 6)
+        let m = 3, k = 40
+        let x = Tensor.normal([m, k], generator: &g)
+        let ws = [Tensor.normal([50, k], generator: &g), Tensor.normal([16, k], generator: &g), Tensor.normal([33, k], generator: &g)]
+        let packed = ws.map { PackedWeights($0.data, outputs: $0.shape[0], inner: k, format: .float32) }
+        let outs = ws.map { Tensor(zeros: [m, $0.shape[0]]) }, alone = ws.map { Tensor(zeros: [m, $0.shape[0]]) }
+        DecodeKernels.matmulGroup(x: x.data, rows: m, zip(packed, outs).map { .init(weight: $0.0, bias: nil, out: $0.1.data) }, threads: 2,
+                                   minPanelsPerTask: 1)
+        for i in 0..<3 {
+            DecodeKernels.matmul(x: x.data, rows: m, weight: packed[i], bias: nil, out: alone[i].data, threads: 1)
+            XCTAssertEqual(outs[i].values, alone[i].values)
+            XCTAssertNotEqual(outs[i].values, [Float](repeating: 0, count: outs[i].count))
+        }
+    }
+
     func testPanelProductMatchesBLAS() {
         var g = SeededGenerator(seed: 5)
         let m = 9, k = 75, n = 45
