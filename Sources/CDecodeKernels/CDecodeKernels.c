@@ -23,6 +23,10 @@
 #define MC 64
 /// Rows per microkernel block.
 #define MR 6
+/// Row blocks up to which panels go outermost (the packed matrix streams front to back).
+#ifndef VERITY_PANEL_OUTER_MAX_BLOCKS
+#define VERITY_PANEL_OUTER_MAX_BLOCKS 2
+#endif
 #ifndef VERITY_PREFETCH
 #define VERITY_PREFETCH 1
 #endif
@@ -315,7 +319,7 @@ void verity_panel_matmul(const float *x, long m, long ldx, long k, const void *p
         long nk = (k + kc - 1) / kc;
         // Up to 2 row blocks: panel by panel, slices inside, so the packed matrix streams front to back (memory-bound
         // sizes). More rows: slice by slice, panels inside, so the x slice [mm, kc] stays in L2 (compute-bound sizes).
-        int panel_outer = nb <= 2;
+        int panel_outer = nb <= VERITY_PANEL_OUTER_MAX_BLOCKS;
         long outer = panel_outer ? p1 - p0 : nk, inner = panel_outer ? nk : p1 - p0;
         for (long a = 0; a < outer; a++) {
             for (long c = 0; c < inner; c++) {
@@ -354,4 +358,114 @@ void verity_panel_matmul(const float *x, long m, long ldx, long k, const void *p
             }
         }
     }
+}
+
+// MARK: - Cached attention (one KV head, its group of query heads)
+
+/// 8-lane dot product with a fixed reduction order (lanes 0..7 accumulate with fma, then a pairwise lane sum, then the
+/// scalar tail); the portable and AVX2 versions give the same bits.
+static float dot_portable(const float *a, const float *b, long d) {
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    long c = 0;
+    for (; c + 8 <= d; c += 8)
+        for (int l = 0; l < 8; l++) acc[l] = fmaf(a[c + l], b[c + l], acc[l]);
+    float s = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+    for (; c < d; c++) s = fmaf(a[c], b[c], s);
+    return s;
+}
+
+#ifdef VERITY_X86
+__attribute__((target("avx2,fma"))) static inline float hsum8(__m256 v) {
+    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+    __m128 s = _mm_add_ps(lo, hi);                  // (a0+a4, a1+a5, a2+a6, a3+a7)
+    __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));  // ((a0+a4)+(a2+a6), (a1+a5)+(a3+a7), ...)
+    __m128 u = _mm_add_ss(t, _mm_shuffle_ps(t, t, 1));
+    return _mm_cvtss_f32(u);
+}
+
+/// Scores of up to 8 query heads against one key row (each key chunk loaded once for all heads).
+__attribute__((target("avx2,fma"))) static void scores_avx2(const float *q, long g, long d, const float *key, float scale,
+                                                            float *dst, long ldst) {
+    for (long h0 = 0; h0 < g; h0 += 8) {
+        long hn = g - h0 < 8 ? g - h0 : 8;
+        __m256 acc[8];
+        for (long h = 0; h < hn; h++) acc[h] = _mm256_setzero_ps();
+        long c = 0;
+        for (; c + 8 <= d; c += 8) {
+            __m256 kv = _mm256_loadu_ps(key + c);
+            for (long h = 0; h < hn; h++) acc[h] = _mm256_fmadd_ps(_mm256_loadu_ps(q + (h0 + h) * d + c), kv, acc[h]);
+        }
+        for (long h = 0; h < hn; h++) {
+            float s = hsum8(acc[h]);
+            for (long cc = c; cc < d; cc++) s = fmaf(q[(h0 + h) * d + cc], key[cc], s);
+            dst[(h0 + h) * ldst] = s * scale;
+        }
+    }
+}
+
+/// out[h][c..c+8) = Σ_j p[h][j]·v_j[c..c+8) over all positions j in order, 8 columns at a time.
+__attribute__((target("avx2,fma"))) static void values_avx2(const float *p, long g, long d, const verity_span *spans, long nspans,
+                                                            long stride, long n, float *out) {
+    long c = 0;
+    for (; c + 8 <= d; c += 8) {
+        for (long h0 = 0; h0 < g; h0 += 8) {
+            long hn = g - h0 < 8 ? g - h0 : 8;
+            __m256 acc[8];
+            for (long h = 0; h < hn; h++) acc[h] = _mm256_setzero_ps();
+            long j = 0;
+            for (long si = 0; si < nspans; si++)
+                for (long t = 0; t < spans[si].count; t++, j++) {
+                    __m256 v = _mm256_loadu_ps(spans[si].values + t * stride + c);
+                    for (long h = 0; h < hn; h++) acc[h] = _mm256_fmadd_ps(_mm256_set1_ps(p[(h0 + h) * n + j]), v, acc[h]);
+                }
+            for (long h = 0; h < hn; h++) _mm256_storeu_ps(out + (h0 + h) * d + c, acc[h]);
+        }
+    }
+    for (; c < d; c++)
+        for (long h = 0; h < g; h++) {
+            float acc = 0;
+            long j = 0;
+            for (long si = 0; si < nspans; si++)
+                for (long t = 0; t < spans[si].count; t++, j++) acc = fmaf(p[h * n + j], spans[si].values[t * stride + c], acc);
+            out[h * d + c] = acc;
+        }
+}
+#endif
+
+void verity_attend_group(const float *q, long g, long d, const verity_span *spans, long nspans, long stride, float scale,
+                         float *scores, float *out) {
+    long n = 0;
+    for (long si = 0; si < nspans; si++) n += spans[si].count;
+    int avx = verity_panel_uses_avx2();
+    // Scores [g][n].
+    long j = 0;
+    for (long si = 0; si < nspans; si++)
+        for (long t = 0; t < spans[si].count; t++, j++) {
+            const float *key = spans[si].keys + t * stride;
+#ifdef VERITY_X86
+            if (avx) { scores_avx2(q, g, d, key, scale, scores + j, n); continue; }
+#endif
+            for (long h = 0; h < g; h++) scores[h * n + j] = dot_portable(q + h * d, key, d) * scale;
+        }
+    // Softmax per head, in position order; probabilities normalised before the weighted sum.
+    for (long h = 0; h < g; h++) {
+        float *s = scores + h * n;
+        float mx = -INFINITY;
+        for (long i = 0; i < n; i++) mx = s[i] > mx ? s[i] : mx;
+        float sum = 0;
+        for (long i = 0; i < n; i++) { s[i] = expf(s[i] - mx); sum += s[i]; }
+        float inv = 1.0f / sum;
+        for (long i = 0; i < n; i++) s[i] = s[i] * inv;
+    }
+#ifdef VERITY_X86
+    if (avx) { values_avx2(scores, g, d, spans, nspans, stride, n, out); return; }
+#endif
+    for (long c = 0; c < d; c++)
+        for (long h = 0; h < g; h++) {
+            float acc = 0;
+            long jj = 0;
+            for (long si = 0; si < nspans; si++)
+                for (long t = 0; t < spans[si].count; t++, jj++) acc = fmaf(scores[h * n + jj], spans[si].values[t * stride + c], acc);
+            out[h * d + c] = acc;
+        }
 }

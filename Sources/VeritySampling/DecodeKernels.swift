@@ -1,6 +1,6 @@
 // DecodeKernels: the kernels the sampler adds to VerityTensor's: the matrix product x·Wᵀ over
 // weights repacked once into column panels (float32 or bfloat16, `PackedWeights`), attention of one
-// new query per row over a chain of KV-cache spans, a row logsumexp and a streaming-bandwidth probe
+// new query per row over a chain of KV-cache spans (C, one KV head's query group at a time), a row logsumexp and a streaming-bandwidth probe
 // for the benchmark's roofline. Every output element is computed by the same sequence of float
 // operations whatever the batch size, the row's place in it or the thread count (work is split over
 // output panels only), so a row's numbers never depend on what else is in the batch. The product's
@@ -162,16 +162,6 @@ public enum DecodeKernels {
     /// Forces the portable C path (true) or restores run-time selection (false); for tests comparing the two paths.
     public static func forcePortablePath(_ on: Bool) { verity_panel_force_portable(on ? 1 : 0) }
 
-    /// One dot product (8 lanes over k, lane sum, scalar tail), used by the cached attention.
-    @inline(__always)
-    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ k: Int) -> Float {
-        var acc = V8(), p = 0
-        while p + 8 <= k { acc += ld8(a + p) * ld8(b + p); p += 8 }
-        var s = acc.sum()
-        while p < k { s += a[p] * b[p]; p += 1 }
-        return s
-    }
-
     // MARK: Cached attention
 
     /// A contiguous run of cached keys and values for one layer: `count` rows of stride KV·D.
@@ -192,49 +182,25 @@ public enum DecodeKernels {
                                        maxKeys: Int, threads: Int) {
         let group = heads / kvHeads, kvd = kvHeads * d
         let scale = 1 / Float(d).squareRoot()
-        let items = rows * heads
+        // One item per (row, KV head): its group of query heads reads each cached key and value once (C, AVX2).
+        let items = rows * kvHeads
         let tasks = max(1, min(threads, items))
+        let maxSpans = zip(spanStart.dropFirst(), spanStart).map { $0 - $1 }.max() ?? 0
         spans.withUnsafeBufferPointer { sp in
             Parallel.forEachTask(tasks) { t in
-                let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(1, maxKeys))
-                let acc = UnsafeMutablePointer<Float>.allocate(capacity: d)
-                defer { scores.deallocate(); acc.deallocate() }
+                let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(1, group * maxKeys))
+                let chain = UnsafeMutablePointer<verity_span>.allocate(capacity: max(1, maxSpans))
+                defer { scores.deallocate(); chain.deallocate() }
                 for item in (items * t / tasks)..<(items * (t + 1) / tasks) {
-                    let r = item / heads, h = item % heads
-                    let kvh = h / group
-                    let qh = q + r * heads * d + h * d
-                    // Scores over every span.
-                    var s = 0
+                    let r = item / kvHeads, kvh = item % kvHeads
+                    var ns = 0
                     for si in spanStart[r]..<spanStart[r + 1] {
                         let span = sp[si]
-                        for j in 0..<span.count { scores[s] = dot(qh, span.keys + j * kvd + kvh * d, d) * scale; s += 1 }
+                        chain[ns] = verity_span(keys: span.keys + kvh * d, values: span.values + kvh * d, count: span.count)
+                        ns += 1
                     }
-                    let n = s
-                    // Softmax (max-shifted exponentials, as Kernels.softmaxRow).
-                    var mx = -Float.infinity
-                    for j in 0..<n { mx = max(mx, scores[j]) }
-                    var j = 0, sum8 = V8()
-                    let m8 = V8(repeating: mx)
-                    while j + 8 <= n { let e = Kernels.exp8(ld8(scores + j) - m8); st8(e, scores + j); sum8 += e; j += 8 }
-                    var sum = sum8.sum()
-                    while j < n { let e = Kernels.exp1(scores[j] - mx); scores[j] = e; sum += e; j += 1 }
-                    let inv = 1 / sum
-                    // Weighted sum of values.
-                    acc.update(repeating: 0, count: d)
-                    s = 0
-                    for si in spanStart[r]..<spanStart[r + 1] {
-                        let span = sp[si]
-                        for jj in 0..<span.count {
-                            let pj = V8(repeating: scores[s] * inv)
-                            let vr = span.values + jj * kvd + kvh * d
-                            var c = 0
-                            while c + 8 <= d { st8(ld8(acc + c) + pj * ld8(vr + c), acc + c); c += 8 }
-                            let ps = scores[s] * inv
-                            while c < d { acc[c] += ps * vr[c]; c += 1 }
-                            s += 1
-                        }
-                    }
-                    (out + r * heads * d + h * d).update(from: acc, count: d)
+                    let off = r * heads * d + kvh * group * d
+                    verity_attend_group(q + off, group, d, chain, ns, kvd, scale, scores, out + off)
                 }
             }
         }

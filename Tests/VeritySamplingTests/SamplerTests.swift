@@ -153,6 +153,35 @@ final class SamplerTests: XCTestCase {
         }
     }
 
+    func testCachedAttentionMatchesReferenceAndIgnoresSpanSplits() {
+        var g = SeededGenerator(seed: 8)
+        let heads = 6, kvHeads = 2, d = 20, n = 13, kvd = kvHeads * d
+        let q = Tensor.normal([1, heads * d], generator: &g), keys = Tensor.normal([n, kvd], generator: &g), vals = Tensor.normal([n, kvd], generator: &g)
+        func run(_ cuts: [Int], portable: Bool) -> [Float] {
+            DecodeKernels.forcePortablePath(portable)
+            defer { DecodeKernels.forcePortablePath(false) }
+            let out = Tensor(zeros: [1, heads * d])
+            let bounds = [0] + cuts + [n]
+            let spans = zip(bounds, bounds.dropFirst()).map { DecodeKernels.Span(keys: keys.data + $0 * kvd, values: vals.data + $0 * kvd, count: $1 - $0) }
+            DecodeKernels.cachedAttention(q: q.data, out: out.data, rows: 1, spans: spans, spanStart: [0, spans.count], heads: heads,
+                                          kvHeads: kvHeads, headDim: d, maxKeys: n, threads: 2)
+            return out.values
+        }
+        let whole = run([], portable: false)
+        XCTAssertEqual(run([4, 9], portable: false), whole)
+        XCTAssertEqual(run([1], portable: true), whole)
+        // Double-precision softmax attention.
+        for h in 0..<heads {
+            let kvh = h / (heads / kvHeads)
+            let s = (0..<n).map { j in (0..<d).reduce(0.0) { $0 + Double(q.values[h * d + $1]) * Double(keys.values[j * kvd + kvh * d + $1]) } / Double(d).squareRoot() }
+            let mx = s.max() ?? 0, e = s.map { Foundation.exp($0 - mx) }, z = e.reduce(0, +)
+            for c in 0..<d {
+                let ref = (0..<n).reduce(0.0) { $0 + e[$1] / z * Double(vals.values[$1 * kvd + kvh * d + c]) }
+                XCTAssertEqual(Double(whole[h * d + c]), ref, accuracy: 1e-5)
+            }
+        }
+    }
+
     func testPanelProductMatchesBLAS() {
         var g = SeededGenerator(seed: 5)
         let m = 9, k = 75, n = 45

@@ -38,4 +38,18 @@ int verity_panel_uses_avx2(void);
 /// Forces the portable path (1) or restores run-time selection (0); for tests that compare the two paths.
 void verity_panel_force_portable(int on);
 
+/// A run of `count` cached positions: key and value rows `stride` floats apart, already offset to one KV head.
+typedef struct {
+    const float *keys;
+    const float *values;
+    long count;
+} verity_span;
+
+/// Attention of `g` query heads (q: g rows of d floats, contiguous) that share one KV head, over the chain of spans
+/// (oldest first): out[h] = Σ_s softmax_s(q[h]·k_s·scale)·v_s. `scores` holds g × (total positions) floats. Each
+/// score is an 8-lane fma dot product with a fixed lane sum; the softmax and the weighted sum run over positions in
+/// order, so a row's result depends only on its own cache, never on how positions are split into spans.
+void verity_attend_group(const float *q, long g, long d, const verity_span *spans, long nspans, long stride, float scale,
+                         float *scores, float *out);
+
 #endif
