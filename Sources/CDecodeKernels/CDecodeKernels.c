@@ -1,96 +1,232 @@
-// CDecodeKernels: see include/CDecodeKernels.h. Blocks of 4 weight rows x 2 input rows keep 8
-// accumulators in registers while each weight row streams once for all input rows. The AVX2 path
-// is selected once at run time (__builtin_cpu_supports); elsewhere a portable path runs.
+// CDecodeKernels: see include/CDecodeKernels.h for the panel layout and the per-element operation
+// order every path follows. The AVX2 path is a register-blocked microkernel (up to 6 rows x 16
+// columns of accumulators, x broadcast, FMA with the panel's row kk), K-blocked in slices of KC so
+// a panel slice stays in L1 while the row blocks reuse it; partial sums go through `out` between
+// slices, which is exact (a float stored and reloaded is the same float). With 1-3 rows it walks
+// two panels at once so that more independent chains hide the FMA latency (a GEMV at bandwidth).
+// bfloat16 panels are widened to float32 (exact) either in registers (few rows) or slice by slice
+// into a stack buffer (many rows). The AVX2 path is chosen once at run time; the portable path is
+// plain C with fmaf and gives the same bits (slowly where the CPU has no FMA unit).
 #include "CDecodeKernels.h"
+#include <math.h>
+#include <string.h>
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #include <immintrin.h>
 #define VERITY_X86 1
 #endif
 
-// MARK: - Portable path (8 partial sums per element, like the AVX2 lanes)
+#define P VERITY_PANEL
+/// Inner-dimension slice per pass when several row blocks share a panel (16 x 256 floats = 16 KB, L1-resident).
+#define KC 256
+/// Rows per chunk (64 x 256 floats of x = 64 KB, L2-resident).
+#define MC 64
+/// Rows per microkernel block.
+#define MR 6
+/// Row blocks up to which panels go outermost (the packed matrix streams front to back).
+#ifndef VERITY_PANEL_OUTER_MAX_BLOCKS
+#define VERITY_PANEL_OUTER_MAX_BLOCKS 2
+#endif
+#ifndef VERITY_PREFETCH
+#define VERITY_PREFETCH 1
+#endif
 
-static inline float dot_portable(const float *a, const float *b, long k) {
-    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    long p = 0;
-    for (; p + 8 <= k; p += 8)
-        for (int l = 0; l < 8; l++) acc[l] += a[p + l] * b[p + l];
-    float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-    for (; p < k; p++) s += a[p] * b[p];
-    return s;
+// MARK: - Packing
+
+void verity_pack_f32(const float *w, long n, long k, long p0, long p1, float *panels) {
+    for (long p = p0; p < p1; p++) {
+        float *dst = panels + p * P * k;
+        for (int c = 0; c < P; c++) {
+            long j = p * P + c;
+            if (j < n) {
+                const float *row = w + j * k;
+                for (long kk = 0; kk < k; kk++) dst[kk * P + c] = row[kk];
+            } else {
+                for (long kk = 0; kk < k; kk++) dst[kk * P + c] = 0.0f;
+            }
+        }
+    }
 }
 
-static void matmul_portable(const float *x, long m, long k, const float *w, long n, long j0, long j1,
-                            const float *bias, float *out) {
-    for (long j = j0; j < j1; j++)
-        for (long i = 0; i < m; i++) out[i * n + j] = dot_portable(x + i * k, w + j * k, k) + (bias ? bias[j] : 0.0f);
+static inline uint16_t to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);  // quiet NaN
+    u += 0x7fffu + ((u >> 16) & 1u);                                          // round to nearest, ties to even
+    return (uint16_t)(u >> 16);
+}
+
+static inline float from_bf16(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+void verity_pack_bf16(const float *w, long n, long k, long p0, long p1, uint16_t *panels) {
+    for (long p = p0; p < p1; p++) {
+        uint16_t *dst = panels + p * P * k;
+        for (int c = 0; c < P; c++) {
+            long j = p * P + c;
+            if (j < n) {
+                const float *row = w + j * k;
+                for (long kk = 0; kk < k; kk++) dst[kk * P + c] = to_bf16(row[kk]);
+            } else {
+                for (long kk = 0; kk < k; kk++) dst[kk * P + c] = 0;
+            }
+        }
+    }
+}
+
+/// Widens `count` bfloat16 values to float32 (exact).
+static void widen_portable(const uint16_t *src, long count, float *dst) {
+    for (long i = 0; i < count; i++) dst[i] = from_bf16(src[i]);
+}
+
+// MARK: - Portable path
+
+/// R rows x 16 columns over a float32 panel slice of kc rows: the reference operation order.
+static void kern_portable(int R, const float *x, long ldx, const float *pan, long kc, float *o, long ldo, int first, int last,
+                          const float *bias) {
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < P; c++) {
+            float acc = first ? 0.0f : o[r * ldo + c];
+            for (long kk = 0; kk < kc; kk++) acc = fmaf(x[r * ldx + kk], pan[kk * P + c], acc);
+            if (last && bias) acc = acc + bias[c];
+            o[r * ldo + c] = acc;
+        }
 }
 
 #ifdef VERITY_X86
 // MARK: - AVX2 + FMA path
 
-__attribute__((target("avx2,fma")))
-static inline float hsum(__m256 v) {
-    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
-    __m128 s = _mm_add_ps(lo, hi);                 // (a0+a4, a1+a5, a2+a6, a3+a7)
-    __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s)); // (s0+s2, s1+s3, ...)
-    __m128 u = _mm_add_ss(t, _mm_shuffle_ps(t, t, 1));
-    return _mm_cvtss_f32(u);
+__attribute__((target("avx2,fma"))) static inline __m256 ld_f32(const float *p) { return _mm256_loadu_ps(p); }
+
+__attribute__((target("avx2,fma"))) static inline __m256 ld_bf16(const uint16_t *p) {
+    __m128i h = _mm_loadu_si128((const __m128i *)p);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
 }
 
-__attribute__((target("avx2,fma")))
-static inline float tail(float s, const float *a, const float *b, long p, long k) {
-    for (; p < k; p++) s = __builtin_fmaf(a[p], b[p], s);
-    return s;
+__attribute__((target("avx2,fma"))) static void widen_avx2(const uint16_t *src, long count, float *dst) {
+    long i = 0;
+    for (; i + 8 <= count; i += 8) _mm256_storeu_ps(dst + i, ld_bf16(src + i));
+    for (; i < count; i++) dst[i] = from_bf16(src[i]);
 }
 
-__attribute__((target("avx2,fma")))
-static void matmul_avx2(const float *x, long m, long k, const float *w, long n, long j0, long j1,
-                        const float *bias, float *out) {
-    long j = j0;
-    for (; j + 4 <= j1; j += 4) {
-        const float *w0 = w + j * k, *w1 = w0 + k, *w2 = w1 + k, *w3 = w2 + k;
-        float b0 = bias ? bias[j] : 0.0f, b1 = bias ? bias[j + 1] : 0.0f, b2 = bias ? bias[j + 2] : 0.0f, b3 = bias ? bias[j + 3] : 0.0f;
-        long i = 0;
-        for (; i + 2 <= m; i += 2) {
-            const float *xa = x + i * k, *xb = xa + k;
-            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, c0 = a0, c1 = a0, c2 = a0, c3 = a0;
-            long p = 0;
-            for (; p + 8 <= k; p += 8) {
-                __m256 u = _mm256_loadu_ps(xa + p), v = _mm256_loadu_ps(xb + p);
-                __m256 q0 = _mm256_loadu_ps(w0 + p), q1 = _mm256_loadu_ps(w1 + p), q2 = _mm256_loadu_ps(w2 + p), q3 = _mm256_loadu_ps(w3 + p);
-                a0 = _mm256_fmadd_ps(u, q0, a0); a1 = _mm256_fmadd_ps(u, q1, a1); a2 = _mm256_fmadd_ps(u, q2, a2); a3 = _mm256_fmadd_ps(u, q3, a3);
-                c0 = _mm256_fmadd_ps(v, q0, c0); c1 = _mm256_fmadd_ps(v, q1, c1); c2 = _mm256_fmadd_ps(v, q2, c2); c3 = _mm256_fmadd_ps(v, q3, c3);
-            }
-            float *oa = out + i * n + j, *ob = oa + n;
-            oa[0] = tail(hsum(a0), xa, w0, p, k) + b0; oa[1] = tail(hsum(a1), xa, w1, p, k) + b1;
-            oa[2] = tail(hsum(a2), xa, w2, p, k) + b2; oa[3] = tail(hsum(a3), xa, w3, p, k) + b3;
-            ob[0] = tail(hsum(c0), xb, w0, p, k) + b0; ob[1] = tail(hsum(c1), xb, w1, p, k) + b1;
-            ob[2] = tail(hsum(c2), xb, w2, p, k) + b2; ob[3] = tail(hsum(c3), xb, w3, p, k) + b3;
+// One panel, R rows (R a constant after inlining): 2R accumulators.
+#define KERN1_BODY(WT, LOADW)                                                                                   \
+    __m256 a0[MR], a1[MR];                                                                                      \
+    for (int r = 0; r < R; r++) {                                                                               \
+        if (first) { a0[r] = _mm256_setzero_ps(); a1[r] = _mm256_setzero_ps(); }                                \
+        else { a0[r] = _mm256_loadu_ps(o + r * ldo); a1[r] = _mm256_loadu_ps(o + r * ldo + 8); }                \
+    }                                                                                                           \
+    for (long kk = 0; kk < kc; kk++) {                                                                          \
+        if (kk < pfl) _mm_prefetch(pfp + kk * 64, _MM_HINT_T0);                                                 \
+        __m256 w0 = LOADW(pan + kk * P), w1 = LOADW(pan + kk * P + 8);                                          \
+        for (int r = 0; r < R; r++) {                                                                           \
+            __m256 xv = _mm256_broadcast_ss(x + r * ldx + kk);                                                  \
+            a0[r] = _mm256_fmadd_ps(xv, w0, a0[r]);                                                             \
+            a1[r] = _mm256_fmadd_ps(xv, w1, a1[r]);                                                             \
+        }                                                                                                       \
+    }                                                                                                           \
+    if (last && bias) {                                                                                         \
+        __m256 b0 = _mm256_loadu_ps(bias), b1 = _mm256_loadu_ps(bias + 8);                                     \
+        for (int r = 0; r < R; r++) { a0[r] = _mm256_add_ps(a0[r], b0); a1[r] = _mm256_add_ps(a1[r], b1); }     \
+    }                                                                                                           \
+    for (int r = 0; r < R; r++) { _mm256_storeu_ps(o + r * ldo, a0[r]); _mm256_storeu_ps(o + r * ldo + 8, a1[r]); }
+
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+k1_f32(const int R, const float *x, long ldx, const float *pan, long kc, float *o, long ldo, int first, int last, const float *bias,
+       const char *pfp, long pfl) {
+    KERN1_BODY(float, ld_f32)
+}
+
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+k1_bf16(const int R, const float *x, long ldx, const uint16_t *pan, long kc, float *o, long ldo, int first, int last, const float *bias,
+        const char *pfp, long pfl) {
+    KERN1_BODY(uint16_t, ld_bf16)
+}
+
+// Two adjacent full panels (pan, pan + P·k), R ≤ 3 rows, whole K: 4R accumulators.
+#define KERN2_BODY(WT, LOADW)                                                                                   \
+    __m256 a0[3], a1[3], a2[3], a3[3];                                                                          \
+    const WT *pb = pan + P * k;                                                                                 \
+    for (int r = 0; r < R; r++) { a0[r] = a1[r] = a2[r] = a3[r] = _mm256_setzero_ps(); }                       \
+    for (long kk = 0; kk < k; kk++) {                                                                           \
+        __m256 w0 = LOADW(pan + kk * P), w1 = LOADW(pan + kk * P + 8);                                          \
+        __m256 w2 = LOADW(pb + kk * P), w3 = LOADW(pb + kk * P + 8);                                            \
+        for (int r = 0; r < R; r++) {                                                                           \
+            __m256 xv = _mm256_broadcast_ss(x + r * ldx + kk);                                                  \
+            a0[r] = _mm256_fmadd_ps(xv, w0, a0[r]);                                                             \
+            a1[r] = _mm256_fmadd_ps(xv, w1, a1[r]);                                                             \
+            a2[r] = _mm256_fmadd_ps(xv, w2, a2[r]);                                                             \
+            a3[r] = _mm256_fmadd_ps(xv, w3, a3[r]);                                                             \
+        }                                                                                                       \
+    }                                                                                                           \
+    if (bias) {                                                                                                 \
+        __m256 b0 = _mm256_loadu_ps(bias), b1 = _mm256_loadu_ps(bias + 8);                                     \
+        __m256 b2 = _mm256_loadu_ps(bias + 16), b3 = _mm256_loadu_ps(bias + 24);                               \
+        for (int r = 0; r < R; r++) {                                                                           \
+            a0[r] = _mm256_add_ps(a0[r], b0); a1[r] = _mm256_add_ps(a1[r], b1);                                 \
+            a2[r] = _mm256_add_ps(a2[r], b2); a3[r] = _mm256_add_ps(a3[r], b3);                                 \
+        }                                                                                                       \
+    }                                                                                                           \
+    for (int r = 0; r < R; r++) {                                                                               \
+        _mm256_storeu_ps(o + r * ldo, a0[r]); _mm256_storeu_ps(o + r * ldo + 8, a1[r]);                         \
+        _mm256_storeu_ps(o + r * ldo + 16, a2[r]); _mm256_storeu_ps(o + r * ldo + 24, a3[r]);                   \
+    }
+
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+k2_f32(const int R, const float *x, long ldx, const float *pan, long k, float *o, long ldo, const float *bias) {
+    KERN2_BODY(float, ld_f32)
+}
+
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+k2_bf16(const int R, const float *x, long ldx, const uint16_t *pan, long k, float *o, long ldo, const float *bias) {
+    KERN2_BODY(uint16_t, ld_bf16)
+}
+
+__attribute__((target("avx2,fma"))) static void
+kern1_avx2(int R, int bf16, const float *x, long ldx, const void *pan, long kc, float *o, long ldo, int first, int last,
+           const float *bias, const char *pfp, long pfl) {
+    if (bf16) {
+        const uint16_t *w = (const uint16_t *)pan;
+        switch (R) {
+        case 1: k1_bf16(1, x, ldx, w, kc, o, ldo, first, last, bias, pfp, pfl); break;
+        case 2: k1_bf16(2, x, ldx, w, kc, o, ldo, first, last, bias, pfp, pfl); break;
+        case 3: k1_bf16(3, x, ldx, w, kc, o, ldo, first, last, bias, pfp, pfl); break;
+        case 4: k1_bf16(4, x, ldx, w, kc, o, ldo, first, last, bias, pfp, pfl); break;
+        case 5: k1_bf16(5, x, ldx, w, kc, o, ldo, first, last, bias, pfp, pfl); break;
+        default: k1_bf16(6, x, ldx, w, kc, o, ldo, first, last, bias, pfp, pfl); break;
         }
-        for (; i < m; i++) {
-            const float *xa = x + i * k;
-            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-            long p = 0;
-            for (; p + 8 <= k; p += 8) {
-                __m256 u = _mm256_loadu_ps(xa + p);
-                a0 = _mm256_fmadd_ps(u, _mm256_loadu_ps(w0 + p), a0); a1 = _mm256_fmadd_ps(u, _mm256_loadu_ps(w1 + p), a1);
-                a2 = _mm256_fmadd_ps(u, _mm256_loadu_ps(w2 + p), a2); a3 = _mm256_fmadd_ps(u, _mm256_loadu_ps(w3 + p), a3);
-            }
-            float *oa = out + i * n + j;
-            oa[0] = tail(hsum(a0), xa, w0, p, k) + b0; oa[1] = tail(hsum(a1), xa, w1, p, k) + b1;
-            oa[2] = tail(hsum(a2), xa, w2, p, k) + b2; oa[3] = tail(hsum(a3), xa, w3, p, k) + b3;
+    } else {
+        const float *w = (const float *)pan;
+        switch (R) {
+        case 1: k1_f32(1, x, ldx, w, kc, o, ldo, first, last, bias, pfp, pfl); break;
+        case 2: k1_f32(2, x, ldx, w, kc, o, ldo, first, last, bias, pfp, pfl); break;
+        case 3: k1_f32(3, x, ldx, w, kc, o, ldo, first, last, bias, pfp, pfl); break;
+        case 4: k1_f32(4, x, ldx, w, kc, o, ldo, first, last, bias, pfp, pfl); break;
+        case 5: k1_f32(5, x, ldx, w, kc, o, ldo, first, last, bias, pfp, pfl); break;
+        default: k1_f32(6, x, ldx, w, kc, o, ldo, first, last, bias, pfp, pfl); break;
         }
     }
-    for (; j < j1; j++) {
-        const float *wj = w + j * k;
-        float bj = bias ? bias[j] : 0.0f;
-        for (long i = 0; i < m; i++) {
-            const float *xa = x + i * k;
-            __m256 a0 = _mm256_setzero_ps();
-            long p = 0;
-            for (; p + 8 <= k; p += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(xa + p), _mm256_loadu_ps(wj + p), a0);
-            out[i * n + j] = tail(hsum(a0), xa, wj, p, k) + bj;
+}
+
+__attribute__((target("avx2,fma"))) static void
+kern2_avx2(int R, int bf16, const float *x, long ldx, const void *pan, long k, float *o, long ldo, const float *bias) {
+    if (bf16) {
+        const uint16_t *w = (const uint16_t *)pan;
+        switch (R) {
+        case 1: k2_bf16(1, x, ldx, w, k, o, ldo, bias); break;
+        case 2: k2_bf16(2, x, ldx, w, k, o, ldo, bias); break;
+        default: k2_bf16(3, x, ldx, w, k, o, ldo, bias); break;
+        }
+    } else {
+        const float *w = (const float *)pan;
+        switch (R) {
+        case 1: k2_f32(1, x, ldx, w, k, o, ldo, bias); break;
+        case 2: k2_f32(2, x, ldx, w, k, o, ldo, bias); break;
+        default: k2_f32(3, x, ldx, w, k, o, ldo, bias); break;
         }
     }
 }
@@ -98,24 +234,238 @@ static void matmul_avx2(const float *x, long m, long k, const float *w, long n, 
 
 // MARK: - Dispatch
 
-static int use_avx2 = -1;
+static int avx2_state = -1;
+static int force_portable = 0;
 
-int verity_matmul_nt_uses_avx2(void) {
+int verity_panel_uses_avx2(void) {
 #ifdef VERITY_X86
-    if (use_avx2 < 0) {
+    if (force_portable) return 0;
+    if (avx2_state < 0) {
         __builtin_cpu_init();
-        use_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        avx2_state = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     }
-    return use_avx2;
+    return avx2_state;
 #else
     return 0;
 #endif
 }
 
-void verity_matmul_nt(const float *x, long m, long k, const float *w, long n, long j0, long j1,
-                      const float *bias, float *out) {
+void verity_panel_force_portable(int on) { force_portable = on ? 1 : 0; }
+
+/// One R-row x 16-column tile over a slice (float32, or bfloat16 when `bf16` and the AVX2 path widens in registers);
+/// a partial panel (cols < 16) goes through a 16-wide scratch tile so the kernels always see full panels.
+static void tile(int avx, int bf16, int R, const float *x, long ldx, const void *slice, long kc, float *o, long ldo, int first,
+                 int last, const float *bias, int cols, const char *pfp, long pfl) {
+    float tmp[MR * P], bt[P];
+    float *dst = o;
+    long ld = ldo;
+    const float *bb = bias;
+    if (cols < P) {
+        memset(tmp, 0, sizeof tmp);
+        if (!first)
+            for (int r = 0; r < R; r++) memcpy(tmp + r * P, o + r * ldo, (size_t)cols * sizeof(float));
+        if (bias) {
+            memset(bt, 0, sizeof bt);
+            memcpy(bt, bias, (size_t)cols * sizeof(float));
+            bb = bt;
+        }
+        dst = tmp;
+        ld = P;
+    }
 #ifdef VERITY_X86
-    if (verity_matmul_nt_uses_avx2()) { matmul_avx2(x, m, k, w, n, j0, j1, bias, out); return; }
+    if (avx) kern1_avx2(R, bf16, x, ldx, slice, kc, dst, ld, first, last, bb, pfp, pfl);
+    else
 #endif
-    matmul_portable(x, m, k, w, n, j0, j1, bias, out);
+        kern_portable(R, x, ldx, (const float *)slice, kc, dst, ld, first, last, bb);
+    (void)avx;
+    (void)bf16;
+    (void)pfp;
+    (void)pfl;
+    if (cols < P)
+        for (int r = 0; r < R; r++) memcpy(o + r * ldo, tmp + r * P, (size_t)cols * sizeof(float));
+}
+
+void verity_panel_matmul(const float *x, long m, long ldx, long k, const void *panels, int bf16, long n, long p0, long p1,
+                         const float *bias, float *out, long ldo) {
+    if (m <= 0 || p1 <= p0 || k <= 0) return;
+    int avx = verity_panel_uses_avx2();
+    const float *pf = (const float *)panels;
+    const uint16_t *ph = (const uint16_t *)panels;
+    float buf[KC * P];
+    for (long i0 = 0; i0 < m; i0 += MC) {
+        long mm = m - i0 < MC ? m - i0 : MC;
+        const float *xc = x + i0 * ldx;
+        float *oc = out + i0 * ldo;
+#ifdef VERITY_X86
+        if (avx && mm <= 3) {
+            // Few rows: whole-K passes, two full panels at a time, bfloat16 widened in registers.
+            long p = p0;
+            for (; p + 1 < p1 && (p + 2) * P <= n; p += 2) {
+                const void *pan = bf16 ? (const void *)(ph + p * P * k) : (const void *)(pf + p * P * k);
+                kern2_avx2((int)mm, bf16, xc, ldx, pan, k, oc + p * P, ldo, bias ? bias + p * P : NULL);
+            }
+            for (; p < p1; p++) {
+                const void *pan = bf16 ? (const void *)(ph + p * P * k) : (const void *)(pf + p * P * k);
+                long cols = n - p * P < P ? n - p * P : P;
+                tile(1, bf16, (int)mm, xc, ldx, pan, k, oc + p * P, ldo, 1, 1, bias ? bias + p * P : NULL, (int)cols, NULL, 0);
+            }
+            continue;
+        }
+#endif
+        long nb = (mm + MR - 1) / MR;
+        // One row block: whole-K passes (widening bfloat16 in registers needs AVX2; the portable path widens by slice).
+        long kc = (nb == 1 && (!bf16 || avx)) ? k : KC;
+        int widen_in_registers = bf16 && avx && nb == 1;
+        long nk = (k + kc - 1) / kc;
+        // Up to 2 row blocks: panel by panel, slices inside, so the packed matrix streams front to back (memory-bound
+        // sizes). More rows: slice by slice, panels inside, so the x slice [mm, kc] stays in L2 (compute-bound sizes).
+        int panel_outer = nb <= VERITY_PANEL_OUTER_MAX_BLOCKS;
+        long outer = panel_outer ? p1 - p0 : nk, inner = panel_outer ? nk : p1 - p0;
+        for (long a = 0; a < outer; a++) {
+            for (long c = 0; c < inner; c++) {
+                long p = p0 + (panel_outer ? a : c), kb = (panel_outer ? c : a) * kc;
+                long kl = k - kb < kc ? k - kb : kc;
+                const void *slice;
+                int slice_bf16 = 0;
+                if (!bf16) {
+                    slice = pf + p * P * k + kb * P;
+                } else if (widen_in_registers) {
+                    slice = ph + p * P * k + kb * P;
+                    slice_bf16 = 1;
+                } else {
+#ifdef VERITY_X86
+                    if (avx) widen_avx2(ph + p * P * k + kb * P, kl * P, buf);
+                    else
+#endif
+                        widen_portable(ph + p * P * k + kb * P, kl * P, buf);
+                    slice = buf;
+                }
+                long cols = n - p * P < P ? n - p * P : P;
+                // Slice by slice, the next slice to use (next panel, same kb) is far away: the row blocks prefetch it, a share each.
+                const char *next = NULL;
+                long lines = 0;
+                if (VERITY_PREFETCH && !panel_outer && p + 1 < p1) {
+                    long ebytes = bf16 ? 2 : 4;
+                    next = (const char *)panels + ((p + 1) * P * k + kb * P) * ebytes;
+                    lines = (kl * P * ebytes + 63) / 64;
+                }
+                for (long b = 0; b < nb; b++) {
+                    long r0 = mm * b / nb, r1 = mm * (b + 1) / nb;
+                    long l0 = lines * b / nb, l1 = lines * (b + 1) / nb;
+                    tile(avx, slice_bf16, (int)(r1 - r0), xc + r0 * ldx + kb, ldx, slice, kl, oc + r0 * ldo + p * P, ldo, kb == 0,
+                         kb + kl == k, bias ? bias + p * P : NULL, (int)cols, next ? next + l0 * 64 : NULL, l1 - l0);
+                }
+            }
+        }
+    }
+}
+
+// MARK: - Cached attention (one KV head, its group of query heads)
+
+/// 8-lane dot product with a fixed reduction order (lanes 0..7 accumulate with fma, then a pairwise lane sum, then the
+/// scalar tail); the portable and AVX2 versions give the same bits.
+static float dot_portable(const float *a, const float *b, long d) {
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    long c = 0;
+    for (; c + 8 <= d; c += 8)
+        for (int l = 0; l < 8; l++) acc[l] = fmaf(a[c + l], b[c + l], acc[l]);
+    float s = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+    for (; c < d; c++) s = fmaf(a[c], b[c], s);
+    return s;
+}
+
+#ifdef VERITY_X86
+__attribute__((target("avx2,fma"))) static inline float hsum8(__m256 v) {
+    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+    __m128 s = _mm_add_ps(lo, hi);                  // (a0+a4, a1+a5, a2+a6, a3+a7)
+    __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));  // ((a0+a4)+(a2+a6), (a1+a5)+(a3+a7), ...)
+    __m128 u = _mm_add_ss(t, _mm_shuffle_ps(t, t, 1));
+    return _mm_cvtss_f32(u);
+}
+
+/// Scores of up to 8 query heads against one key row (each key chunk loaded once for all heads).
+__attribute__((target("avx2,fma"))) static void scores_avx2(const float *q, long g, long d, const float *key, float scale,
+                                                            float *dst, long ldst) {
+    for (long h0 = 0; h0 < g; h0 += 8) {
+        long hn = g - h0 < 8 ? g - h0 : 8;
+        __m256 acc[8];
+        for (long h = 0; h < hn; h++) acc[h] = _mm256_setzero_ps();
+        long c = 0;
+        for (; c + 8 <= d; c += 8) {
+            __m256 kv = _mm256_loadu_ps(key + c);
+            for (long h = 0; h < hn; h++) acc[h] = _mm256_fmadd_ps(_mm256_loadu_ps(q + (h0 + h) * d + c), kv, acc[h]);
+        }
+        for (long h = 0; h < hn; h++) {
+            float s = hsum8(acc[h]);
+            for (long cc = c; cc < d; cc++) s = fmaf(q[(h0 + h) * d + cc], key[cc], s);
+            dst[(h0 + h) * ldst] = s * scale;
+        }
+    }
+}
+
+/// out[h][c..c+8) = Σ_j p[h][j]·v_j[c..c+8) over all positions j in order, 8 columns at a time.
+__attribute__((target("avx2,fma"))) static void values_avx2(const float *p, long g, long d, const verity_span *spans, long nspans,
+                                                            long stride, long n, float *out) {
+    long c = 0;
+    for (; c + 8 <= d; c += 8) {
+        for (long h0 = 0; h0 < g; h0 += 8) {
+            long hn = g - h0 < 8 ? g - h0 : 8;
+            __m256 acc[8];
+            for (long h = 0; h < hn; h++) acc[h] = _mm256_setzero_ps();
+            long j = 0;
+            for (long si = 0; si < nspans; si++)
+                for (long t = 0; t < spans[si].count; t++, j++) {
+                    __m256 v = _mm256_loadu_ps(spans[si].values + t * stride + c);
+                    for (long h = 0; h < hn; h++) acc[h] = _mm256_fmadd_ps(_mm256_set1_ps(p[(h0 + h) * n + j]), v, acc[h]);
+                }
+            for (long h = 0; h < hn; h++) _mm256_storeu_ps(out + (h0 + h) * d + c, acc[h]);
+        }
+    }
+    for (; c < d; c++)
+        for (long h = 0; h < g; h++) {
+            float acc = 0;
+            long j = 0;
+            for (long si = 0; si < nspans; si++)
+                for (long t = 0; t < spans[si].count; t++, j++) acc = fmaf(p[h * n + j], spans[si].values[t * stride + c], acc);
+            out[h * d + c] = acc;
+        }
+}
+#endif
+
+void verity_attend_group(const float *q, long g, long d, const verity_span *spans, long nspans, long stride, float scale,
+                         float *scores, float *out) {
+    long n = 0;
+    for (long si = 0; si < nspans; si++) n += spans[si].count;
+    int avx = verity_panel_uses_avx2();
+    // Scores [g][n].
+    long j = 0;
+    for (long si = 0; si < nspans; si++)
+        for (long t = 0; t < spans[si].count; t++, j++) {
+            const float *key = spans[si].keys + t * stride;
+#ifdef VERITY_X86
+            if (avx) { scores_avx2(q, g, d, key, scale, scores + j, n); continue; }
+#endif
+            for (long h = 0; h < g; h++) scores[h * n + j] = dot_portable(q + h * d, key, d) * scale;
+        }
+    // Softmax per head, in position order; probabilities normalised before the weighted sum.
+    for (long h = 0; h < g; h++) {
+        float *s = scores + h * n;
+        float mx = -INFINITY;
+        for (long i = 0; i < n; i++) mx = s[i] > mx ? s[i] : mx;
+        float sum = 0;
+        for (long i = 0; i < n; i++) { s[i] = expf(s[i] - mx); sum += s[i]; }
+        float inv = 1.0f / sum;
+        for (long i = 0; i < n; i++) s[i] = s[i] * inv;
+    }
+#ifdef VERITY_X86
+    if (avx) { values_avx2(scores, g, d, spans, nspans, stride, n, out); return; }
+#endif
+    for (long c = 0; c < d; c++)
+        for (long h = 0; h < g; h++) {
+            float acc = 0;
+            long jj = 0;
+            for (long si = 0; si < nspans; si++)
+                for (long t = 0; t < spans[si].count; t++, jj++) acc = fmaf(scores[h * n + jj], spans[si].values[t * stride + c], acc);
+            out[h * d + c] = acc;
+        }
 }

@@ -1,11 +1,11 @@
-// DecodeKernels: the decode-time kernels the sampler adds to VerityTensor's: a skinny matrix
-// product x·Wᵀ that streams each weight row once for all batch rows (OpenBLAS is slow on 1–8-row
-// products), attention of one new query per row over a chain of KV-cache spans, a row logsumexp
-// and a streaming-bandwidth probe for the benchmark's roofline. Every output element is computed
-// by the same sequence of float operations whatever the batch size or thread count (work is split
-// over output columns only), so a row's numbers never depend on what else is in the batch. It is
-// not a general GEMM (large prefill products go through BLAS.gemm like the trainer's). The skinny
-// product's loop is in C (CDecodeKernels) for AVX2/FMA with run-time dispatch.
+// DecodeKernels: the kernels the sampler adds to VerityTensor's: the matrix product x·Wᵀ over
+// weights repacked once into column panels (float32 or bfloat16, `PackedWeights`), attention of one
+// new query per row over a chain of KV-cache spans (C, one KV head's query group at a time), a row logsumexp and a streaming-bandwidth probe
+// for the benchmark's roofline. Every output element is computed by the same sequence of float
+// operations whatever the batch size, the row's place in it or the thread count (work is split over
+// output panels only), so a row's numbers never depend on what else is in the batch. The product's
+// loops are C (CDecodeKernels, AVX2/FMA chosen at run time). It is not a general GEMM: the trainer
+// keeps BLAS.gemm, and the sampler's results differ from it by float rounding only (tested ≤ 1e-5).
 import VerityMeasure
 import Foundation
 import VerityTensor
@@ -18,46 +18,149 @@ typealias V8 = SIMD8<Float>
 @inline(__always) func ld8(_ p: UnsafePointer<Float>) -> V8 { UnsafeRawPointer(p).loadUnaligned(as: V8.self) }
 @inline(__always) func st8(_ v: V8, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V8.self) }
 
-// MARK: - Kernels
+// MARK: - Packed weights
 
-/// Decode-time kernels: skinny products, cached attention, logsumexp, bandwidth probe.
-public enum DecodeKernels {
-    /// out[i·N + j] = Σ_k x[i·K + k]·w[j·K + k] (+ bias[j]) for x [M, K], W [N, K]; the weight streams once for all M rows.
-    /// Each element's arithmetic is independent of M and of `threads` (the split is over N). The loop is C
-    /// (CDecodeKernels) so it can use AVX2/FMA, chosen at run time.
-    public static func matmulNT(x: UnsafePointer<Float>, rows m: Int, inner k: Int, weight w: UnsafePointer<Float>, outputs n: Int,
-                                bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, threads: Int) {
-        if m == 0 || n == 0 { return }
-        let blocks = (n + 3) / 4
-        // About 256 KB of weights per task at least, so tiny products stay on one core.
-        let perTask = max(1, (1 << 16) / max(1, 4 * k))
-        let tasks = max(1, min(threads, blocks / perTask))
-        // Rows go in chunks that stay in L2 while the task's weight rows stream past (prefill has thousands of rows).
-        let rowChunk = 64
+/// How the sampler stores its weight matrices.
+public enum WeightFormat: String, Sendable, CaseIterable, Codable {
+    /// float32, bit for bit the model's weights.
+    case float32 = "f32"
+    /// bfloat16 (round to nearest even), accumulated in float32: half the bytes read per decode step.
+    case bfloat16 = "bf16"
+
+    /// Bytes per stored weight.
+    public var bytesPerWeight: Int { self == .float32 ? 4 : 2 }
+}
+
+/// A weight matrix W [N, K] (one row per output) repacked into 16-column panels [K][16] for `DecodeKernels.matmul`.
+public final class PackedWeights: @unchecked Sendable {
+    /// Outputs (N).
+    public let outputs: Int
+    /// Inner dimension (K).
+    public let inner: Int
+    /// Storage format.
+    public let format: WeightFormat
+    /// Number of 16-column panels.
+    public let panels: Int
+    let storage: UnsafeMutableRawPointer
+
+    /// Packs `weight` [outputs, inner] in `format`, split over `threads`.
+    public init(_ weight: UnsafePointer<Float>, outputs: Int, inner: Int, format: WeightFormat, threads: Int = 1) {
+        precondition(outputs > 0 && inner > 0, "empty weight matrix")
+        self.outputs = outputs
+        self.inner = inner
+        self.format = format
+        panels = (outputs + Int(VERITY_PANEL) - 1) / Int(VERITY_PANEL)
+        storage = UnsafeMutableRawPointer.allocate(byteCount: panels * Int(VERITY_PANEL) * inner * format.bytesPerWeight, alignment: 64)
+        repack(from: weight, threads: threads)
+    }
+
+    deinit { storage.deallocate() }
+
+    /// Bytes of the packed matrix (what one full product reads).
+    public var bytes: Int { panels * Int(VERITY_PANEL) * inner * format.bytesPerWeight }
+
+    /// Repacks from `weight` (same shape), e.g. after an optimizer step changed the model's weights.
+    public func repack(from weight: UnsafePointer<Float>, threads: Int = 1) {
+        let np = panels, n = outputs, k = inner, fmt = format, st = storage
+        let tasks = max(1, min(threads, np))
         Parallel.forEachTask(tasks) { t in
-            let j0 = min(n, 4 * (blocks * t / tasks)), j1 = min(n, 4 * (blocks * (t + 1) / tasks))
-            guard j1 > j0 else { return }
-            var i0 = 0
-            while i0 < m {
-                let rows = min(rowChunk, m - i0)
-                verity_matmul_nt(x + i0 * k, rows, k, w, n, j0, j1, bias, out + i0 * n)
-                i0 += rows
+            let p0 = np * t / tasks, p1 = np * (t + 1) / tasks
+            switch fmt {
+            case .float32: verity_pack_f32(weight, n, k, p0, p1, st.assumingMemoryBound(to: Float.self))
+            case .bfloat16: verity_pack_bf16(weight, n, k, p0, p1, st.assumingMemoryBound(to: UInt16.self))
             }
         }
     }
 
-    /// Whether the skinny product runs its AVX2/FMA path on this machine.
-    public static var skinnyProductUsesAVX2: Bool { verity_matmul_nt_uses_avx2() != 0 }
-
-    /// One dot product (8 lanes over k, lane sum, scalar tail), used by the cached attention.
-    @inline(__always)
-    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ k: Int) -> Float {
-        var acc = V8(), p = 0
-        while p + 8 <= k { acc += ld8(a + p) * ld8(b + p); p += 8 }
-        var s = acc.sum()
-        while p < k { s += a[p] * b[p]; p += 1 }
-        return s
+    /// The stored weight W[j][kk] widened to float32 (for tests).
+    public func weight(output j: Int, inner kk: Int) -> Float {
+        let p = j / Int(VERITY_PANEL), c = j % Int(VERITY_PANEL)
+        let idx = p * Int(VERITY_PANEL) * inner + kk * Int(VERITY_PANEL) + c
+        switch format {
+        case .float32: return storage.assumingMemoryBound(to: Float.self)[idx]
+        case .bfloat16: return Float(bitPattern: UInt32(storage.assumingMemoryBound(to: UInt16.self)[idx]) << 16)
+        }
     }
+}
+
+// MARK: - Kernels
+
+/// Decode-time kernels: the panel product, cached attention, logsumexp, bandwidth probe.
+public enum DecodeKernels {
+    /// out[i·N + j] = Σ_k x[i·K + k]·W[j][k] (+ bias[j]) for x [M, K] and packed W [N, K]; each element is one sequential
+    /// fma chain over k, so it does not depend on M, on the row's place or on `threads` (the split is over panels).
+    public static func matmul(x: UnsafePointer<Float>, rows m: Int, weight w: PackedWeights, bias: UnsafePointer<Float>?,
+                              out: UnsafeMutablePointer<Float>, threads: Int) {
+        if m == 0 { return }
+        let np = w.panels, k = w.inner, n = w.outputs
+        // At least ~256 KB of float32 weights per task, so tiny products stay on one core.
+        let perTask = max(1, (1 << 16) / (Int(VERITY_PANEL) * k))
+        let tasks = max(1, min(threads, np / perTask))
+        let bf16: Int32 = w.format == .bfloat16 ? 1 : 0
+        let st = UnsafeRawPointer(w.storage)
+        Parallel.forEachTask(tasks) { t in
+            let p0 = np * t / tasks, p1 = np * (t + 1) / tasks
+            guard p1 > p0 else { return }
+            verity_panel_matmul(x, m, k, k, st, bf16, n, p0, p1, bias, out, n)
+        }
+    }
+
+    /// One product of a group sharing the input x (q/k/v, gate/up): weight, bias, output [M, weight.outputs].
+    public struct GroupItem {
+        /// The packed weight.
+        public var weight: PackedWeights
+        /// The bias, if any.
+        public var bias: UnsafePointer<Float>?
+        /// The output.
+        public var out: UnsafeMutablePointer<Float>
+
+        /// A product of the group.
+        public init(weight: PackedWeights, bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>) {
+            self.weight = weight
+            self.bias = bias
+            self.out = out
+        }
+    }
+
+    /// `matmul` for several weights over the same x in one parallel region (the panels of all of them split evenly
+    /// over the tasks): fewer thread hand-offs per decode step; every element's arithmetic is unchanged.
+    /// `minPanelsPerTask` (default: ~256 KB of float32 weights) lets tests split tiny products.
+    public static func matmulGroup(x: UnsafePointer<Float>, rows m: Int, _ items: [GroupItem], threads: Int, minPanelsPerTask: Int? = nil) {
+        if m == 0 || items.isEmpty { return }
+        let k = items[0].weight.inner
+        precondition(items.allSatisfy { $0.weight.inner == k }, "group products share x")
+        let total = items.reduce(0) { $0 + $1.weight.panels }
+        let perTask = max(1, minPanelsPerTask ?? (1 << 16) / (Int(VERITY_PANEL) * k))
+        let tasks = max(1, min(threads, total / perTask))
+        items.withUnsafeBufferPointer { its in
+            Parallel.forEachTask(tasks) { t in
+                let g0 = total * t / tasks, g1 = total * (t + 1) / tasks
+                var base = 0
+                for it in its {
+                    let w = it.weight
+                    let p0 = max(g0 - base, 0), p1 = min(g1 - base, w.panels)
+                    if p1 > p0 {
+                        verity_panel_matmul(x, m, k, k, UnsafeRawPointer(w.storage), w.format == .bfloat16 ? 1 : 0, w.outputs, p0, p1,
+                                            it.bias, it.out, w.outputs)
+                    }
+                    base += w.panels
+                }
+            }
+        }
+    }
+
+    /// Runs `matmul` over panels p0 ..< p1 only, on the calling thread (tests check that any split gives the same bits).
+    public static func matmulPanels(x: UnsafePointer<Float>, rows m: Int, weight w: PackedWeights, panels: Range<Int>,
+                                    bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>) {
+        verity_panel_matmul(x, m, w.inner, w.inner, UnsafeRawPointer(w.storage), w.format == .bfloat16 ? 1 : 0, w.outputs,
+                            panels.lowerBound, panels.upperBound, bias, out, w.outputs)
+    }
+
+    /// Whether the panel product runs its AVX2/FMA path on this machine.
+    public static var panelProductUsesAVX2: Bool { verity_panel_uses_avx2() != 0 }
+
+    /// Forces the portable C path (true) or restores run-time selection (false); for tests comparing the two paths.
+    public static func forcePortablePath(_ on: Bool) { verity_panel_force_portable(on ? 1 : 0) }
 
     // MARK: Cached attention
 
@@ -79,49 +182,25 @@ public enum DecodeKernels {
                                        maxKeys: Int, threads: Int) {
         let group = heads / kvHeads, kvd = kvHeads * d
         let scale = 1 / Float(d).squareRoot()
-        let items = rows * heads
+        // One item per (row, KV head): its group of query heads reads each cached key and value once (C, AVX2).
+        let items = rows * kvHeads
         let tasks = max(1, min(threads, items))
+        let maxSpans = zip(spanStart.dropFirst(), spanStart).map { $0 - $1 }.max() ?? 0
         spans.withUnsafeBufferPointer { sp in
             Parallel.forEachTask(tasks) { t in
-                let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(1, maxKeys))
-                let acc = UnsafeMutablePointer<Float>.allocate(capacity: d)
-                defer { scores.deallocate(); acc.deallocate() }
+                let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(1, group * maxKeys))
+                let chain = UnsafeMutablePointer<verity_span>.allocate(capacity: max(1, maxSpans))
+                defer { scores.deallocate(); chain.deallocate() }
                 for item in (items * t / tasks)..<(items * (t + 1) / tasks) {
-                    let r = item / heads, h = item % heads
-                    let kvh = h / group
-                    let qh = q + r * heads * d + h * d
-                    // Scores over every span.
-                    var s = 0
+                    let r = item / kvHeads, kvh = item % kvHeads
+                    var ns = 0
                     for si in spanStart[r]..<spanStart[r + 1] {
                         let span = sp[si]
-                        for j in 0..<span.count { scores[s] = dot(qh, span.keys + j * kvd + kvh * d, d) * scale; s += 1 }
+                        chain[ns] = verity_span(keys: span.keys + kvh * d, values: span.values + kvh * d, count: span.count)
+                        ns += 1
                     }
-                    let n = s
-                    // Softmax (max-shifted exponentials, as Kernels.softmaxRow).
-                    var mx = -Float.infinity
-                    for j in 0..<n { mx = max(mx, scores[j]) }
-                    var j = 0, sum8 = V8()
-                    let m8 = V8(repeating: mx)
-                    while j + 8 <= n { let e = Kernels.exp8(ld8(scores + j) - m8); st8(e, scores + j); sum8 += e; j += 8 }
-                    var sum = sum8.sum()
-                    while j < n { let e = Kernels.exp1(scores[j] - mx); scores[j] = e; sum += e; j += 1 }
-                    let inv = 1 / sum
-                    // Weighted sum of values.
-                    acc.update(repeating: 0, count: d)
-                    s = 0
-                    for si in spanStart[r]..<spanStart[r + 1] {
-                        let span = sp[si]
-                        for jj in 0..<span.count {
-                            let pj = V8(repeating: scores[s] * inv)
-                            let vr = span.values + jj * kvd + kvh * d
-                            var c = 0
-                            while c + 8 <= d { st8(ld8(acc + c) + pj * ld8(vr + c), acc + c); c += 8 }
-                            let ps = scores[s] * inv
-                            while c < d { acc[c] += ps * vr[c]; c += 1 }
-                            s += 1
-                        }
-                    }
-                    (out + r * heads * d + h * d).update(from: acc, count: d)
+                    let off = r * heads * d + kvh * group * d
+                    verity_attend_group(q + off, group, d, chain, ns, kvd, scale, scores, out + off)
                 }
             }
         }

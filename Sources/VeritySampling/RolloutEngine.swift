@@ -3,7 +3,9 @@
 // one leaf, a common system prompt is one shared node); each node is prefilled once, when its first
 // sample is admitted (nodes admitted together are prefilled in one pass). All live rows then decode
 // together, one token per row per step, so each weight matrix is read once per step for the whole
-// batch. Prefill and decode are the same forward over the cache: the trainer's RMSNorm, RoPE,
+// batch. The weight matrices are repacked once, when the engine is made, into DecodeKernels' column
+// panels (float32, or bfloat16 with `EngineOptions.weights`); after the model's weights change, call
+// `refreshWeights()`. Prefill and decode are the same forward over the cache: the trainer's RMSNorm, RoPE,
 // SwiGLU and embedding kernels, and DecodeKernels' batch-invariant product and cached attention, so
 // every per-row number (hence every token) is independent of the batch, the thread count, prefix
 // sharing and how prompts were grouped. Rows finish on EOS / stop ids / stop strings / max tokens and
@@ -76,6 +78,9 @@ public struct EngineOptions: Sendable {
     /// Decode steps with at least this many rows use sgemm instead of the batch-invariant skinny kernel (nil: never).
     /// Faster at large batches, but a row's numbers then depend on the batch size (float rounding only).
     public var sgemmMinRows: Int? = nil
+    /// How the sampler stores its weight matrices (repacked once when the engine is made): float32 (default, exact
+    /// model weights) or bfloat16 (half the bytes per decode step; log-probs then differ from the trainer's).
+    public var weights: WeightFormat = .float32
 
     /// Default options.
     public init() {}
@@ -224,7 +229,7 @@ func buildPrefixTree(_ seqs: [[Int32]], members: [Int], depth: Int, parent: Pref
 
 /// Batched sampling with a KV cache over a `TransformerModel`'s weights.
 public final class RolloutEngine {
-    /// The model (its weights are used in place, not copied).
+    /// The model (norms and embedding used in place; weight matrices repacked, see `refreshWeights()`).
     public let model: TransformerModel
     /// Token ids that end a sample (config.json and generation_config.json `eos_token_id`).
     public let eosTokenIds: Set<Int32>
@@ -232,11 +237,26 @@ public final class RolloutEngine {
     public var options: EngineOptions
 
     struct LayerPointers {
-        let inputNorm, q, k, v, o, postNorm, gate, up, down: UnsafeMutablePointer<Float>
+        let inputNorm, postNorm: UnsafeMutablePointer<Float>
+        let q, k, v, o, gate, up, down: PackedWeights
         let qb, kb, vb, ob, gateb, upb, downb: UnsafeMutablePointer<Float>?
     }
     let layerPtrs: [LayerPointers]
+    let outputPacked: PackedWeights
     let c: ModelConfig
+    /// Activation buffers kept between forward passes of the same shape (a decode step at a steady batch), so that large
+    /// buffers (the [R, V] logits) are not mapped and page-faulted afresh every step. Valid until the next `forward`.
+    var scratch: [String: Tensor] = [:]
+
+    /// A buffer of `shape` named `name`, reused when the previous one had the same shape.
+    func buffer(_ name: String, _ shape: [Int]) -> Tensor {
+        if let t = scratch[name], t.shape == shape { return t }
+        let t = Tensor(uninitialized: shape)
+        scratch[name] = t
+        return t
+    }
+    /// The weight format the engine was built with (`options.weights` at init).
+    public let weightFormat: WeightFormat
 
     /// An engine over `model`; `eosTokenIds` defaults to the config's `eos_token_id`.
     public init(model: TransformerModel, eosTokenIds: [Int]? = nil, options: EngineOptions = EngineOptions()) {
@@ -244,12 +264,38 @@ public final class RolloutEngine {
         self.c = model.config
         self.eosTokenIds = Set((eosTokenIds ?? model.config.eosTokenIds).map { Int32(truncatingIfNeeded: $0) })
         self.options = options
+        let fmt = options.weights, th = max(1, options.threads)
+        weightFormat = fmt
+        func pack(_ t: Tensor) -> PackedWeights {
+            precondition(t.shape.count == 2, "weight matrix")
+            return PackedWeights(t.data, outputs: t.shape[0], inner: t.shape[1], format: fmt, threads: th)
+        }
         layerPtrs = model.layers.map { L in
-            LayerPointers(inputNorm: L.inputNorm.value.data, q: L.q.value.data, k: L.k.value.data, v: L.v.value.data, o: L.o.value.data,
-                          postNorm: L.postNorm.value.data, gate: L.gate.value.data, up: L.up.value.data, down: L.down.value.data,
+            LayerPointers(inputNorm: L.inputNorm.value.data, postNorm: L.postNorm.value.data,
+                          q: pack(L.q.value), k: pack(L.k.value), v: pack(L.v.value), o: pack(L.o.value),
+                          gate: pack(L.gate.value), up: pack(L.up.value), down: pack(L.down.value),
                           qb: L.qBias?.value.data, kb: L.kBias?.value.data, vb: L.vBias?.value.data, ob: L.oBias?.value.data,
                           gateb: L.gateBias?.value.data, upb: L.upBias?.value.data, downb: L.downBias?.value.data)
         }
+        outputPacked = pack(model.outputWeight.value)
+    }
+
+    /// Repacks the weight matrices from the model: call after the model's weights change (an optimizer step);
+    /// norms, biases and the embedding are read in place and need nothing.
+    public func refreshWeights() {
+        let th = max(1, options.threads)
+        for (P, L) in zip(layerPtrs, model.layers) {
+            for (pw, t) in [(P.q, L.q.value), (P.k, L.k.value), (P.v, L.v.value), (P.o, L.o.value),
+                            (P.gate, L.gate.value), (P.up, L.up.value), (P.down, L.down.value)] {
+                pw.repack(from: t.data, threads: th)
+            }
+        }
+        outputPacked.repack(from: model.outputWeight.value.data, threads: th)
+    }
+
+    /// Bytes of the packed weight matrices (what one decode step reads).
+    public var packedWeightBytes: Int {
+        layerPtrs.reduce(outputPacked.bytes) { acc, L in acc + [L.q, L.k, L.v, L.o, L.gate, L.up, L.down].reduce(0) { $0 + $1.bytes } }
     }
 
     /// An engine for the Hugging Face folder `directory`: its weights, and EOS ids from config.json and generation_config.json.
@@ -512,19 +558,19 @@ public final class RolloutEngine {
         let cdim = c.hiddenSize, h = c.numAttentionHeads, g = c.numKeyValueHeads, d = c.headDim, inter = c.intermediateSize
         let kvd = g * d, hd = h * d, th = options.threads
         let eps = Float(c.rmsNormEps)
-        let useBLAS = options.sgemmMinRows.map { r >= $0 } ?? false
-        func mm(x: UnsafePointer<Float>, rows: Int, inner: Int, weight: UnsafePointer<Float>, outputs: Int, bias: UnsafePointer<Float>?,
-                out: UnsafeMutablePointer<Float>) {
+        let useBLAS = weightFormat == .float32 && (options.sgemmMinRows.map { r >= $0 } ?? false)
+        func mm(x: UnsafePointer<Float>, rows: Int, inner: Int, weight: PackedWeights, blas: UnsafePointer<Float>, outputs: Int,
+                bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>) {
             if useBLAS {
-                linearBLAS(x, rows: rows, cin: inner, weight, bias, cout: outputs, out: out)
+                linearBLAS(x, rows: rows, cin: inner, blas, bias, cout: outputs, out: out)
             } else {
-                DecodeKernels.matmulNT(x: x, rows: rows, inner: inner, weight: weight, outputs: outputs, bias: bias, out: out, threads: th)
+                DecodeKernels.matmul(x: x, rows: rows, weight: weight, bias: bias, out: out, threads: th)
             }
         }
-        let x = Tensor(uninitialized: [r, cdim]), n1 = Tensor(uninitialized: [r, cdim]), hbuf = Tensor(uninitialized: [r, cdim])
-        let q = Tensor(uninitialized: [r, hd]), kNew = Tensor(uninitialized: [r, kvd]), vNew = Tensor(uninitialized: [r, kvd])
-        let att = Tensor(uninitialized: [r, hd]), o = Tensor(uninitialized: [r, cdim])
-        let gate = Tensor(uninitialized: [r, inter]), up = Tensor(uninitialized: [r, inter])
+        let x = buffer("x", [r, cdim]), n1 = buffer("n1", [r, cdim]), hbuf = buffer("h", [r, cdim])
+        let q = buffer("q", [r, hd]), kNew = buffer("k", [r, kvd]), vNew = buffer("v", [r, kvd])
+        let att = buffer("att", [r, hd]), o = buffer("o", [r, cdim])
+        let gate = buffer("gate", [r, inter]), up = buffer("up", [r, inter])
         Kernels.embeddingForward(table: model.embedding.value.data, ids: ids, width: cdim, out: x.data)
         let rope = RopeTable(positions: positions, inverseFrequencies: model.inverseFrequencies)
         var spanStart = [0]
@@ -536,11 +582,16 @@ public final class RolloutEngine {
             maxKeys = max(maxKeys, positions[i] + 1)
         }
         var spans = [DecodeKernels.Span](repeating: DecodeKernels.Span(keys: x.data, values: x.data, count: 0), count: spanStart[r])
-        for (l, L) in layerPtrs.enumerated() {
+        for (l, (L, M)) in zip(layerPtrs, model.layers).enumerated() {
             Kernels.rmsNormForward(x.data, weight: L.inputNorm, out: n1.data, rstd: nil, rows: r, width: cdim, eps: eps)
-            mm(x: n1.data, rows: r, inner: cdim, weight: L.q, outputs: hd, bias: L.qb, out: q.data)
-            mm(x: n1.data, rows: r, inner: cdim, weight: L.k, outputs: kvd, bias: L.kb, out: kNew.data)
-            mm(x: n1.data, rows: r, inner: cdim, weight: L.v, outputs: kvd, bias: L.vb, out: vNew.data)
+            if useBLAS {
+                mm(x: n1.data, rows: r, inner: cdim, weight: L.q, blas: M.q.value.data, outputs: hd, bias: L.qb, out: q.data)
+                mm(x: n1.data, rows: r, inner: cdim, weight: L.k, blas: M.k.value.data, outputs: kvd, bias: L.kb, out: kNew.data)
+                mm(x: n1.data, rows: r, inner: cdim, weight: L.v, blas: M.v.value.data, outputs: kvd, bias: L.vb, out: vNew.data)
+            } else {
+                DecodeKernels.matmulGroup(x: n1.data, rows: r, [.init(weight: L.q, bias: L.qb, out: q.data), .init(weight: L.k, bias: L.kb, out: kNew.data),
+                                                               .init(weight: L.v, bias: L.vb, out: vNew.data)], threads: th)
+            }
             Kernels.rope(q.data, out: q.data, rows: r, heads: h, headDim: d, cos: rope.cos.data, sin: rope.sin.data, inverse: false, accumulate: false)
             Kernels.rope(kNew.data, out: kNew.data, rows: r, heads: g, headDim: d, cos: rope.cos.data, sin: rope.sin.data, inverse: false, accumulate: false)
             for (i, p) in plans.enumerated() {
@@ -554,21 +605,26 @@ public final class RolloutEngine {
             }
             DecodeKernels.cachedAttention(q: q.data, out: att.data, rows: r, spans: spans, spanStart: spanStart, heads: h, kvHeads: g,
                                           headDim: d, maxKeys: maxKeys, threads: th)
-            mm(x: att.data, rows: r, inner: hd, weight: L.o, outputs: cdim, bias: L.ob, out: o.data)
+            mm(x: att.data, rows: r, inner: hd, weight: L.o, blas: M.o.value.data, outputs: cdim, bias: L.ob, out: o.data)
             Kernels.add(x.data, o.data, into: hbuf.data, count: r * cdim)
             Kernels.rmsNormForward(hbuf.data, weight: L.postNorm, out: n1.data, rstd: nil, rows: r, width: cdim, eps: eps)
-            mm(x: n1.data, rows: r, inner: cdim, weight: L.gate, outputs: inter, bias: L.gateb, out: gate.data)
-            mm(x: n1.data, rows: r, inner: cdim, weight: L.up, outputs: inter, bias: L.upb, out: up.data)
+            if useBLAS {
+                mm(x: n1.data, rows: r, inner: cdim, weight: L.gate, blas: M.gate.value.data, outputs: inter, bias: L.gateb, out: gate.data)
+                mm(x: n1.data, rows: r, inner: cdim, weight: L.up, blas: M.up.value.data, outputs: inter, bias: L.upb, out: up.data)
+            } else {
+                DecodeKernels.matmulGroup(x: n1.data, rows: r, [.init(weight: L.gate, bias: L.gateb, out: gate.data),
+                                                               .init(weight: L.up, bias: L.upb, out: up.data)], threads: th)
+            }
             Kernels.swigluForward(gate: gate.data, up: up.data, out: gate.data, count: r * inter)
-            mm(x: gate.data, rows: r, inner: inter, weight: L.down, outputs: cdim, bias: L.downb, out: o.data)
+            mm(x: gate.data, rows: r, inner: inter, weight: L.down, blas: M.down.value.data, outputs: cdim, bias: L.downb, out: o.data)
             Kernels.add(hbuf.data, o.data, into: x.data, count: r * cdim)
         }
         let m = logitRows.count
-        let last = Tensor(uninitialized: [max(1, m), cdim])
+        let last = buffer("last", [max(1, m), cdim])
         for (i, row) in logitRows.enumerated() { (last.data + i * cdim).update(from: x.data + row * cdim, count: cdim) }
         Kernels.rmsNormForward(last.data, weight: model.finalNorm.value.data, out: n1.data, rstd: nil, rows: m, width: cdim, eps: eps)
-        let logits = Tensor(uninitialized: [max(1, m), c.vocabSize])
-        mm(x: n1.data, rows: m, inner: cdim, weight: model.outputWeight.value.data, outputs: c.vocabSize, bias: nil, out: logits.data)
+        let logits = buffer("logits", [max(1, m), c.vocabSize])
+        mm(x: n1.data, rows: m, inner: cdim, weight: outputPacked, blas: model.outputWeight.value.data, outputs: c.vocabSize, bias: nil, out: logits.data)
         return logits
     }
 

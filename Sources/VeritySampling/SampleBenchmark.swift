@@ -28,6 +28,12 @@ public struct SampleBenchmarkOptions: Sendable {
     public var sharedNewTokens = 128
     /// Skip the prefix-sharing runs.
     public var skipSharing = false
+    /// Which prefix-sharing runs (true: on, false: off), so a long run can be split into pieces.
+    public var sharingModes = [true, false]
+    /// Skip the decode runs (e.g. to run only the prefix-sharing case).
+    public var skipDecode = false
+    /// Weight stores to measure (the sharing run uses the first).
+    public var weights: [WeightFormat] = [.float32]
     /// Timed repetitions (medians reported).
     public var repeats = 3
     /// Threads.
@@ -49,6 +55,8 @@ public struct SampleBenchmarkOptions: Sendable {
 public struct DecodeFigure: Codable, Sendable {
     public var batch: Int
     public var kernel: String
+    public var weights: String
+    public var weight_bytes_per_step: Int
     public var decode_tokens_per_s: Double
     public var decode_tokens_per_s_all: [Double]
     public var compute_bound_tokens_per_s: Double
@@ -62,20 +70,23 @@ public struct DecodeFigure: Codable, Sendable {
 
 /// The prefix-sharing measurement.
 public struct SharingFigure: Codable, Sendable {
+    public var weights: String
+    public var repeats_per_mode: Int
     public var prompt_tokens: Int
     public var samples: Int
     public var new_tokens: Int
-    public var shared_prefill_tokens: Int
-    public var unshared_prefill_tokens: Int
-    public var prefill_work_ratio: Double
-    public var shared_prefill_seconds: Double
-    public var unshared_prefill_seconds: Double
-    public var shared_total_seconds: Double
-    public var unshared_total_seconds: Double
-    public var shared_tokens_per_s: Double
-    public var unshared_tokens_per_s: Double
-    public var shared_peak_kv_mib: Double
-    public var unshared_peak_kv_mib: Double
+    public var shared_prefill_tokens: Int?
+    public var unshared_prefill_tokens: Int?
+    public var prefill_work_ratio: Double?
+    public var shared_prefill_seconds: Double?
+    public var unshared_prefill_seconds: Double?
+    public var shared_total_seconds: Double?
+    public var unshared_total_seconds: Double?
+    public var total_time_ratio: Double?
+    public var shared_tokens_per_s: Double?
+    public var unshared_tokens_per_s: Double?
+    public var shared_peak_kv_mib: Double?
+    public var unshared_peak_kv_mib: Double?
     public var other_processes_cpu_share: Double?
 }
 
@@ -92,9 +103,12 @@ public struct SampleBenchmarkResult: Codable, Sendable {
     public var sgemm_gflops: Double
     public var read_bandwidth_gbs: Double
     public var skinny_kernel_avx2: Bool
+    public var bf16_logprob_max_abs_error_vs_f32: Double?
+    public var bf16_logprob_error_tokens: Int?
     public var roofline_formula: String
     public var decode: [DecodeFigure]
     public var sharing: SharingFigure?
+    public var pack_seconds: [String: Double]
     public var other_processes_cpu_share: Double?
     public var blas: String
 }
@@ -109,8 +123,22 @@ public enum SampleBenchmark {
         return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
     }
 
+    /// A progress callback that logs about every 10% of the run's maximum tokens (and at most every 5 s).
+    static func stepLogger(_ log: @escaping (String) -> Void, _ label: String) -> (GenerationProgress) -> Void {
+        var nextFraction = 0.1, lastTime = 0.0
+        return { p in
+            let f = Double(p.generatedTokens) / Double(max(1, p.maxTokens))
+            guard f >= nextFraction || p.elapsed - lastTime >= 5 else { return }
+            while nextFraction <= f { nextFraction += 0.1 }
+            lastTime = p.elapsed
+            let eta = f > 0 ? p.elapsed * (1 - f) / f : 0
+            log(String(format: "  %@: %d/%d tokens, %.1f tokens/s, %.0f s elapsed, ETA %.0f s", label, p.generatedTokens, p.maxTokens,
+                       Double(p.generatedTokens) / max(p.elapsed, 1e-9), p.elapsed, eta))
+        }
+    }
+
     /// Measures rooflines, decode at each batch size, and prefix sharing; `log` receives progress lines.
-    public static func run(options o: SampleBenchmarkOptions, log: (String) -> Void) throws -> SampleBenchmarkResult {
+    public static func run(options o: SampleBenchmarkOptions, log: @escaping (String) -> Void) throws -> SampleBenchmarkResult {
         let probe = CPUShareProbe()
         let c = qwen25HalfBShape(layers: o.layers)
         BLAS.setThreads(o.threads)
@@ -128,70 +156,107 @@ public enum SampleBenchmark {
             (0..<count).map { _ in (0..<length).map { _ in Int32(gen.next() % UInt64(c.vocabSize)) } }
         }
         var figures: [DecodeFigure] = []
-        var variants: [(Int, Int?)] = o.batches.map { ($0, nil) }
-        if let t = o.sgemmMinRows { variants += o.batches.filter { $0 >= t }.map { ($0, t) } }
-        for (b, sg) in variants {
-            let p = CPUShareProbe()
+        var packSeconds: [String: Double] = [:]
+        /// An engine over `model` with the given options (weights packed once per format and kept).
+        var engines: [WeightFormat: RolloutEngine] = [:]
+        func engine(_ fmt: WeightFormat, configure: (inout EngineOptions) -> Void) -> RolloutEngine {
             var opts = EngineOptions()
             opts.threads = o.threads
-            opts.maxBatch = b
-            opts.sgemmMinRows = sg
-            let engine = RolloutEngine(model: model, eosTokenIds: [], options: opts)
+            opts.weights = fmt
+            configure(&opts)
+            if let e = engines[fmt] { e.options = opts; return e }
+            log("packing \(fmt.rawValue) weights")
+            let t0 = CPUShareProbe.now()
+            let e = RolloutEngine(model: model, eosTokenIds: [], options: opts)
+            packSeconds[fmt.rawValue] = CPUShareProbe.now() - t0
+            engines[fmt] = e
+            return e
+        }
+        var variants: [(Int, WeightFormat, Int?)] = []
+        if !o.skipDecode {
+            for fmt in o.weights { variants += o.batches.map { ($0, fmt, nil) } }
+            if let t = o.sgemmMinRows, o.weights.contains(.float32) { variants += o.batches.filter { $0 >= t }.map { ($0, .float32, t) } }
+        }
+        for (b, fmt, sg) in variants {
+            let p = CPUShareProbe()
+            let eng = engine(fmt) { $0.maxBatch = b; $0.sgemmMinRows = sg }
             let req = GenerationRequest(prompts: prompts(b, o.promptTokens), maxNewTokens: o.newTokens, sampling: .greedy, ignoreEOS: true)
             var rates: [Double] = [], prefill: [Double] = []
+            let label = sg == nil ? "exact \(fmt.rawValue)" : "sgemm f32"
             for r in 0..<max(1, o.repeats) {
-                let st = try engine.generate(req).stats
+                let st = try eng.generate(req, progress: stepLogger(log, "batch \(b) (\(label)) repeat \(r + 1)")).stats
                 rates.append(Double(st.decodeRowSteps) / st.decodeSeconds)
                 prefill.append(st.prefillSeconds)
-                log(String(format: "batch %d (%@) repeat %d: %.2f decode tokens/s, prefill %.2f s", b, sg == nil ? "exact" : "sgemm", r + 1, rates.last ?? 0, st.prefillSeconds))
+                log(String(format: "batch %d (%@) repeat %d: %.2f decode tokens/s, prefill %.2f s", b, label, r + 1, rates.last ?? 0, st.prefillSeconds))
             }
-            let memoryBound = bandwidth * 1e9 * Double(b) / Double(bytes)
+            let wbytes = matmul * fmt.bytesPerWeight
+            let memoryBound = bandwidth * 1e9 * Double(b) / Double(wbytes)
             let limit = min(computeBound, memoryBound)
             let m = median(rates)
-            figures.append(DecodeFigure(batch: b, kernel: sg == nil ? "exact (batch-invariant skinny kernel)" : "sgemm (OpenBLAS)",
+            figures.append(DecodeFigure(batch: b, kernel: sg == nil ? "exact \(fmt.rawValue) (batch-invariant panel kernel)" : "sgemm (OpenBLAS)",
+                                        weights: fmt.rawValue, weight_bytes_per_step: wbytes,
                                         decode_tokens_per_s: m, decode_tokens_per_s_all: rates,
                                         compute_bound_tokens_per_s: computeBound, memory_bound_tokens_per_s: memoryBound,
                                         roofline_tokens_per_s: limit, fraction_of_roofline: m / limit, fraction_of_memory_bound: m / memoryBound,
                                         prefill_seconds: median(prefill), other_processes_cpu_share: p.otherProcessesShare(cores: o.threads)))
         }
+        // bfloat16 log-prob error: sample with the bf16 store, score the same tokens with the float32 trainer forward.
+        var bf16Error: Double? = nil, bf16Tokens: Int? = nil
+        if o.weights.contains(.bfloat16) && !o.skipDecode {
+            let eng = engine(.bfloat16) { $0.maxBatch = 8; $0.sgemmMinRows = nil }
+            let req = GenerationRequest(prompts: prompts(8, 16), maxNewTokens: 16, sampling: SamplingParams(temperature: 1), seed: 5, ignoreEOS: true)
+            let out = try eng.generate(req)
+            var worst: Float = 0, count = 0
+            for sm in out.samples {
+                let seq = req.prompts[sm.promptIndex] + sm.tokens
+                let hidden = try model.hiddenStates(ids: Array(seq.dropLast()), batch: 1, trainable: false)
+                let (lp, _) = model.tokenLogProbs(hidden: hidden, targets: Array(seq.dropFirst()), trainable: false)
+                for (x, y) in zip(sm.logprobs, lp.value.values.suffix(sm.tokens.count)) { worst = max(worst, abs(x - y)); count += 1 }
+            }
+            bf16Error = Double(worst)
+            bf16Tokens = count
+            log(String(format: "bf16 vs float32 log-prob, max abs over %d tokens: %.3g", count, Double(worst)))
+        }
         var sharing: SharingFigure? = nil
-        if !o.skipSharing {
+        if !o.skipSharing && !o.sharingModes.isEmpty {
             let p = CPUShareProbe()
             let prompt = prompts(1, o.sharedPromptTokens)
+            let fmt = o.weights.first ?? .float32
             var runs: [Bool: GenerationStats] = [:]
             var totals: [Bool: Double] = [:]
-            for share in [true, false] {
-                var opts = EngineOptions()
-                opts.threads = o.threads
-                opts.maxBatch = o.sharedSamples
-                opts.sharePrefixes = share
-                opts.sgemmMinRows = o.sgemmMinRows
-                let engine = RolloutEngine(model: model, eosTokenIds: [], options: opts)
+            for share in o.sharingModes {
+                let eng = engine(fmt) { $0.maxBatch = o.sharedSamples; $0.sharePrefixes = share; $0.sgemmMinRows = nil }
                 let req = GenerationRequest(prompts: prompt, samplesPerPrompt: o.sharedSamples, maxNewTokens: o.sharedNewTokens,
                                             sampling: SamplingParams(temperature: 1), seed: 1, ignoreEOS: true)
                 let t0 = CPUShareProbe.now()
-                runs[share] = try engine.generate(req).stats
+                runs[share] = try eng.generate(req, progress: stepLogger(log, "sharing \(share ? "on" : "off")")).stats
                 totals[share] = CPUShareProbe.now() - t0
                 log(String(format: "sharing %@: prefill %d tokens in %.2f s, total %.2f s", share ? "on" : "off",
                            runs[share]?.prefillTokens ?? 0, runs[share]?.prefillSeconds ?? 0, totals[share] ?? 0))
             }
-            if let on = runs[true], let off = runs[false], let ton = totals[true], let toff = totals[false] {
-                sharing = SharingFigure(prompt_tokens: o.sharedPromptTokens, samples: o.sharedSamples, new_tokens: o.sharedNewTokens,
-                                        shared_prefill_tokens: on.prefillTokens, unshared_prefill_tokens: off.prefillTokens,
-                                        prefill_work_ratio: Double(off.prefillTokens) / Double(max(1, on.prefillTokens)),
-                                        shared_prefill_seconds: on.prefillSeconds, unshared_prefill_seconds: off.prefillSeconds,
-                                        shared_total_seconds: ton, unshared_total_seconds: toff,
-                                        shared_tokens_per_s: Double(on.generatedTokens) / ton, unshared_tokens_per_s: Double(off.generatedTokens) / toff,
-                                        shared_peak_kv_mib: Double(on.peakCacheBytes) / 1_048_576, unshared_peak_kv_mib: Double(off.peakCacheBytes) / 1_048_576,
-                                        other_processes_cpu_share: p.otherProcessesShare(cores: o.threads))
-            }
+            let on = runs[true], off = runs[false], ton = totals[true], toff = totals[false]
+            var ratio: Double? = nil, timeRatio: Double? = nil
+            if let on, let off { ratio = Double(off.prefillTokens) / Double(max(1, on.prefillTokens)) }
+            if let ton, let toff { timeRatio = toff / ton }
+            sharing = SharingFigure(weights: fmt.rawValue, repeats_per_mode: 1, prompt_tokens: o.sharedPromptTokens, samples: o.sharedSamples,
+                                    new_tokens: o.sharedNewTokens,
+                                    shared_prefill_tokens: on?.prefillTokens, unshared_prefill_tokens: off?.prefillTokens,
+                                    prefill_work_ratio: ratio,
+                                    shared_prefill_seconds: on?.prefillSeconds, unshared_prefill_seconds: off?.prefillSeconds,
+                                    shared_total_seconds: ton, unshared_total_seconds: toff, total_time_ratio: timeRatio,
+                                    shared_tokens_per_s: on.flatMap { st in ton.map { Double(st.generatedTokens) / $0 } },
+                                    unshared_tokens_per_s: off.flatMap { st in toff.map { Double(st.generatedTokens) / $0 } },
+                                    shared_peak_kv_mib: on.map { Double($0.peakCacheBytes) / 1_048_576 },
+                                    unshared_peak_kv_mib: off.map { Double($0.peakCacheBytes) / 1_048_576 },
+                                    other_processes_cpu_share: p.otherProcessesShare(cores: o.threads))
         }
         return SampleBenchmarkResult(
             shape: "Qwen2.5-0.5B (hidden \(c.hiddenSize), \(c.numHiddenLayers) layers, \(c.numAttentionHeads) heads, \(c.numKeyValueHeads) KV heads, intermediate \(c.intermediateSize), vocab \(c.vocabSize), tied), float32",
             threads: o.threads, repeats: o.repeats, prompt_tokens: o.promptTokens, new_tokens: o.newTokens,
             matmul_parameters: matmul, weight_bytes_per_step: bytes, sgemm_gflops: gflops, read_bandwidth_gbs: bandwidth,
-            skinny_kernel_avx2: DecodeKernels.skinnyProductUsesAVX2,
+            skinny_kernel_avx2: DecodeKernels.panelProductUsesAVX2,
+            bf16_logprob_max_abs_error_vs_f32: bf16Error, bf16_logprob_error_tokens: bf16Tokens,
             roofline_formula: "min(sgemm FLOP/s / (2 * matmul_parameters), bandwidth * batch / weight_bytes_per_step) tokens/s",
-            decode: figures, sharing: sharing, other_processes_cpu_share: probe.otherProcessesShare(cores: o.threads), blas: BLAS.configDescription)
+            decode: figures, sharing: sharing, pack_seconds: packSeconds, other_processes_cpu_share: probe.otherProcessesShare(cores: o.threads), blas: BLAS.configDescription)
     }
 }

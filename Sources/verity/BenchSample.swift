@@ -19,6 +19,10 @@ struct BenchSample: ParsableCommand {
     @Option(help: "Samples of the prefix-sharing run.") var sharedSamples = 64
     @Option(help: "New tokens per sample in the prefix-sharing run.") var sharedNewTokens = 128
     @Flag(help: "Skip the prefix-sharing runs.") var skipSharing = false
+    @Option(help: "Which prefix-sharing runs: on,off | on | off (to split the long run into pieces).") var sharing = "on,off"
+    @Flag(help: "Skip the decode runs (e.g. only the prefix-sharing case).") var skipDecode = false
+    @Option(help: "Weight store: f32 | bf16 | both (the sharing run uses the first).") var weights = "f32"
+    @Option(help: "dtype of the PyTorch peer: float32 | bfloat16.") var peerDtype = "float32"
     @Option(help: "Timed repetitions (medians reported).") var repeats = 3
     @Option(help: "Threads.") var threads = 2
     @Option(help: "Decoder layers (24: the real shape).") var layers = 24
@@ -39,6 +43,21 @@ struct BenchSample: ParsableCommand {
         o.sharedSamples = sharedSamples
         o.sharedNewTokens = sharedNewTokens
         o.skipSharing = skipSharing
+        o.skipDecode = skipDecode
+        o.sharingModes = try sharing.split(separator: ",").map { s in
+            switch s.trimmingCharacters(in: .whitespaces) {
+            case "on": return true
+            case "off": return false
+            default: throw ValidationError("--sharing: '\(s)' is not on or off")
+            }
+        }
+        switch weights {
+        case "f32": o.weights = [.float32]
+        case "bf16": o.weights = [.bfloat16]
+        case "both": o.weights = [.float32, .bfloat16]
+        default: throw ValidationError("--weights: '\(weights)' is not f32, bf16 or both")
+        }
+        guard ["float32", "bfloat16"].contains(peerDtype) else { throw ValidationError("--peer-dtype: '\(peerDtype)' is not float32 or bfloat16") }
         o.repeats = repeats
         o.threads = threads
         o.layers = layers
@@ -51,7 +70,8 @@ struct BenchSample: ParsableCommand {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             p.arguments = [python, peer, "--json", "--threads", "\(threads)", "--layers", "\(layers)", "--batches", batches,
-                           "--prompt-tokens", "\(promptTokens)", "--new-tokens", "\(newTokens)", "--repeats", "\(repeats)"]
+                           "--prompt-tokens", "\(promptTokens)", "--new-tokens", "\(newTokens)", "--repeats", "\(repeats)",
+                           "--dtype", peerDtype]
             let pipe = Pipe()
             p.standardOutput = pipe
             try p.run()
@@ -69,14 +89,10 @@ struct BenchSample: ParsableCommand {
                 obj["pytorch"] = peerJSON
                 if let pt = peerJSON as? [String: Any], let ptDecode = pt["decode"] as? [[String: Any]] {
                     var ratios: [String: Double] = [:]
-                    for f in result.decode where f.kernel.hasPrefix("exact") || result.decode.filter({ $0.batch == f.batch }).count == 1 {
+                    for f in result.decode {
                         if let t = ptDecode.first(where: { ($0["batch"] as? Int) == f.batch }), let r = t["decode_tokens_per_s"] as? Double, r > 0 {
-                            ratios["batch_\(f.batch)_exact"] = f.decode_tokens_per_s / r
-                        }
-                    }
-                    for f in result.decode where f.kernel.hasPrefix("sgemm") {
-                        if let t = ptDecode.first(where: { ($0["batch"] as? Int) == f.batch }), let r = t["decode_tokens_per_s"] as? Double, r > 0 {
-                            ratios["batch_\(f.batch)_sgemm"] = f.decode_tokens_per_s / r
+                            let key = f.kernel.hasPrefix("sgemm") ? "sgemm_f32" : "exact_\(f.weights)"
+                            ratios["batch_\(f.batch)_\(key)_vs_torch_\(peerDtype)"] = f.decode_tokens_per_s / r
                         }
                     }
                     obj["speedup_vs_pytorch"] = ratios
@@ -94,8 +110,13 @@ struct BenchSample: ParsableCommand {
                              f.memory_bound_tokens_per_s, f.compute_bound_tokens_per_s))
             }
             if let s = result.sharing {
-                print(String(format: "prefix sharing: prefill %d vs %d tokens (%.0fx less), total %.1f s vs %.1f s",
-                             s.shared_prefill_tokens, s.unshared_prefill_tokens, s.prefill_work_ratio, s.shared_total_seconds, s.unshared_total_seconds))
+                if let on = s.shared_prefill_tokens, let ton = s.shared_total_seconds {
+                    print(String(format: "prefix sharing on: prefill %d tokens, total %.1f s", on, ton))
+                }
+                if let off = s.unshared_prefill_tokens, let toff = s.unshared_total_seconds {
+                    print(String(format: "prefix sharing off: prefill %d tokens, total %.1f s", off, toff))
+                }
+                if let r = s.prefill_work_ratio { print(String(format: "prefill work cut %.0fx", r)) }
             }
         }
     }

@@ -31,6 +31,7 @@ struct Generate: ParsableCommand {
     @Option(help: "The most rows decoded together.") var maxBatch = 256
     @Option(help: "KV-cache memory budget in MiB (default: a quarter of physical memory).") var kvBudgetMb: Int?
     @Flag(help: "Prefill every sample's prompt separately (no prefix sharing).") var noShare = false
+    @Option(help: "Sampler weight store: f32 (exact model weights) | bf16 (half the bytes, float32 accumulation).") var weights = "f32"
     @Flag(help: "One JSON object per sample on stdout.") var json = false
 
     func run() throws {
@@ -44,7 +45,9 @@ struct Generate: ParsableCommand {
         if let prompt, let tok { list = [tok.encodeInt32(prompt)] }
         if let promptIds { list = [try PromptInput.parseIds(promptIds)] }
         if let prompts { list = try PromptInput.readJSONL(URL(fileURLWithPath: prompts), tokenize: tok.map { t in { t.encodeInt32($0) } }) }
+        guard let format = WeightFormat(rawValue: weights) else { throw ValidationError("--weights: '\(weights)' is not f32 or bf16") }
         var options = EngineOptions()
+        options.weights = format
         options.threads = threads
         options.maxBatch = maxBatch
         options.sharePrefixes = !noShare

@@ -91,8 +91,9 @@ final class EngineTests: XCTestCase {
     }
 
     /// Samples with a shared-prefix prompt set, recording the logits each token was drawn from.
-    func sampledRun(share: Bool = true) throws -> (RolloutEngine, GenerationRequest, GenerationResult, [String: [Float]]) {
-        let engine = try tinyEngine { $0.sharePrefixes = share }
+    func sampledRun(share: Bool = true, weights: WeightFormat = .float32) throws
+        -> (RolloutEngine, GenerationRequest, GenerationResult, [String: [Float]]) {
+        let engine = try tinyEngine { $0.sharePrefixes = share; $0.weights = weights }
         let ref = try GenerationReference.load().generation
         let base = ref.single[0].input_ids
         let prompts: [[Int32]] = [base, base + [17, 18, 19], Array(base.prefix(3)) + [400, 401], ref.single[1].input_ids]
@@ -136,6 +137,50 @@ final class EngineTests: XCTestCase {
                 XCTAssertEqual(seen["\(s.promptIndex)/\(s.sampleIndex)/\(i)"], fresh, "sample \(s.promptIndex)/\(s.sampleIndex) token \(i)")
             }
         }
+    }
+
+    /// Max |sampler log-prob − trainer (float32) log-prob| over every token of `out`.
+    func trainerLogprobError(_ engine: RolloutEngine, _ req: GenerationRequest, _ out: GenerationResult) throws -> Float {
+        var worst: Float = 0
+        for s in out.samples {
+            let seq = req.prompts[s.promptIndex] + s.tokens
+            let hidden = try engine.model.hiddenStates(ids: Array(seq.dropLast()), batch: 1, trainable: false)
+            let (lp, _) = engine.model.tokenLogProbs(hidden: hidden, targets: Array(seq.dropFirst()), trainable: false)
+            worst = max(worst, maxAbs(s.logprobs, Array(lp.value.values.suffix(s.tokens.count))))
+        }
+        return worst
+    }
+
+    func testBF16LogprobErrorAgainstFloat32Model() throws {
+        let (engine, req, out, _) = try sampledRun(weights: .bfloat16)
+        XCTAssertEqual(engine.weightFormat, .bfloat16)
+        let worst = try trainerLogprobError(engine, req, out)
+        // bfloat16 keeps 8 significant bits: each weight moves by at most 2^-9 relative (0.2%). A logit z = Σ h·w then
+        // moves by at most 2^-9·Σ|h·w| from the output layer alone (≈ 2^-9·|z|·a few, since terms partly cancel), and
+        // by a like amount propagated from each earlier product; a log-prob z_t − logsumexp(z) moves by at most twice
+        // the largest logit change. With |z| ≤ ~6.5 on this model and ~15 products on the path, 2·2^-9·6.5·4 ≈ 0.1 nats
+        // is a safe ceiling (measured: see the message). The error must also be well above float32 rounding (1e-5),
+        // or the bfloat16 store is not in use.
+        XCTAssertLessThan(worst, 0.1, "bf16 vs float32 model log-probs: \(worst)")
+        XCTAssertGreaterThan(worst, 1e-4, "bf16 vs float32 model log-probs: \(worst)")
+        print("bf16 sampler vs float32 trainer log-prob, max abs over \(out.samples.count) samples: \(worst)")
+        // bfloat16 rows are batch- and thread-invariant too.
+        let one = try tinyEngine { $0.weights = .bfloat16; $0.maxBatch = 1; $0.threads = 2 }.generate(req)
+        XCTAssertEqual(one.samples, out.samples)
+    }
+
+    func testRefreshWeightsFollowsTheModel() throws {
+        let engine = try tinyEngine()
+        let ref = try GenerationReference.load().generation
+        let req = GenerationRequest(prompts: ref.single.map(\.input_ids), maxNewTokens: 8, sampling: SamplingParams(temperature: 1), seed: 9)
+        // An "optimizer step" changes a weight matrix in place: the packed copy is stale until refreshed.
+        let w = engine.model.layers[0].gate.value
+        for i in 0..<w.count { w.data[i] *= 1.5 }
+        let stale = try engine.generate(req)
+        XCTAssertGreaterThan(try trainerLogprobError(engine, req, stale), 1e-4)
+        engine.refreshWeights()
+        let fresh = try engine.generate(req)
+        XCTAssertLessThan(try trainerLogprobError(engine, req, fresh), 1e-5)
     }
 
     func testSampledLogprobsEqualTrainerLogprobs() throws {

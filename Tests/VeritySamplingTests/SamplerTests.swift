@@ -85,19 +85,113 @@ final class SamplerTests: XCTestCase {
         XCTAssertNotEqual(x, c.next())
     }
 
-    func testSkinnyProductMatchesBLASAndIsBatchIndependent() {
+    /// The specified operation order of the panel product: acc = 0; acc = fma(x[kk], w[kk], acc) for kk in order; + bias.
+    static func fmaChain(_ x: UnsafePointer<Float>, _ w: (Int) -> Float, _ k: Int, _ bias: Float?) -> Float {
+        var acc: Float = 0
+        for kk in 0..<k { acc = acc.addingProduct(x[kk], w(kk)) }
+        if let bias { acc = acc + bias }
+        return acc
+    }
+
+    /// bfloat16 rounding written independently of the C packer: round to nearest, ties to even.
+    static func bf16(_ f: Float) -> Float {
+        let u = f.bitPattern
+        let r = (u &+ 0x7fff &+ ((u >> 16) & 1)) & 0xffff_0000
+        return Float(bitPattern: r)
+    }
+
+    func checkPanelProduct(format: WeightFormat, portable: Bool) {
+        DecodeKernels.forcePortablePath(portable)
+        defer { DecodeKernels.forcePortablePath(false) }
         var g = SeededGenerator(seed: 4)
-        let m = 7, k = 75, n = 45
+        // k > 256 and not a multiple of it (K slices), n = 2 full panels + a partial one, m up to 70 (row chunks of 64).
+        let k = 300, n = 45, mMax = 70
+        let x = Tensor.normal([mMax, k], generator: &g), w = Tensor.normal([n, k], generator: &g), b = Tensor.normal([n], generator: &g)
+        let packed = PackedWeights(w.data, outputs: n, inner: k, format: format, threads: 2)
+        XCTAssertEqual(packed.panels, 3)
+        let wv = w.values, bv = b.values
+        func stored(_ j: Int, _ kk: Int) -> Float { format == .float32 ? wv[j * k + kk] : Self.bf16(wv[j * k + kk]) }
+        for j in [0, 17, 44] { for kk in [0, 150, 299] { XCTAssertEqual(packed.weight(output: j, inner: kk), stored(j, kk)) } }
+        // The expected bits of every element, from the specified fma chain.
+        var expect = [Float](repeating: 0, count: mMax * n)
+        for i in 0..<mMax { for j in 0..<n { expect[i * n + j] = Self.fmaChain(x.data + i * k, { stored(j, $0) }, k, bv[j]) } }
+        for m in [1, 2, 3, 4, 6, 7, 8, 13, 64, 70] {
+            let out = Tensor(zeros: [m, n])
+            DecodeKernels.matmul(x: x.data, rows: m, weight: packed, bias: b.data, out: out.data, threads: 2)
+            XCTAssertEqual(out.values, Array(expect[0..<(m * n)]), "\(format) portable \(portable) m \(m)")
+            // Any split over panels gives the same bits.
+            let split = Tensor(zeros: [m, n])
+            for r in [0..<1, 1..<3] { DecodeKernels.matmulPanels(x: x.data, rows: m, weight: packed, panels: r, bias: b.data, out: split.data) }
+            XCTAssertEqual(split.values, out.values, "\(format) m \(m) split")
+        }
+        // Without bias: the bare chain.
+        let nb = Tensor(zeros: [5, n])
+        DecodeKernels.matmul(x: x.data + 3 * k, rows: 5, weight: packed, bias: nil, out: nb.data, threads: 1)
+        for i in 0..<5 { for j in 0..<n { XCTAssertEqual(nb.values[i * n + j], Self.fmaChain(x.data + (3 + i) * k, { stored(j, $0) }, k, nil)) } }
+    }
+
+    func testPanelProductFollowsTheFmaChainF32() { checkPanelProduct(format: .float32, portable: false) }
+    func testPanelProductFollowsTheFmaChainBF16() { checkPanelProduct(format: .bfloat16, portable: false) }
+    func testPortablePathFollowsTheFmaChain() {
+        checkPanelProduct(format: .float32, portable: true)
+        checkPanelProduct(format: .bfloat16, portable: true)
+    }
+
+    func testGroupedProductEqualsSeparateProducts() {
+        var g = SeededGenerator(seed: 6)
+        let m = 3, k = 40
+        let x = Tensor.normal([m, k], generator: &g)
+        let ws = [Tensor.normal([50, k], generator: &g), Tensor.normal([16, k], generator: &g), Tensor.normal([33, k], generator: &g)]
+        let packed = ws.map { PackedWeights($0.data, outputs: $0.shape[0], inner: k, format: .float32) }
+        let outs = ws.map { Tensor(zeros: [m, $0.shape[0]]) }, alone = ws.map { Tensor(zeros: [m, $0.shape[0]]) }
+        DecodeKernels.matmulGroup(x: x.data, rows: m, zip(packed, outs).map { .init(weight: $0.0, bias: nil, out: $0.1.data) }, threads: 2,
+                                   minPanelsPerTask: 1)
+        for i in 0..<3 {
+            DecodeKernels.matmul(x: x.data, rows: m, weight: packed[i], bias: nil, out: alone[i].data, threads: 1)
+            XCTAssertEqual(outs[i].values, alone[i].values)
+            XCTAssertNotEqual(outs[i].values, [Float](repeating: 0, count: outs[i].count))
+        }
+    }
+
+    func testCachedAttentionMatchesReferenceAndIgnoresSpanSplits() {
+        var g = SeededGenerator(seed: 8)
+        let heads = 6, kvHeads = 2, d = 20, n = 13, kvd = kvHeads * d
+        let q = Tensor.normal([1, heads * d], generator: &g), keys = Tensor.normal([n, kvd], generator: &g), vals = Tensor.normal([n, kvd], generator: &g)
+        func run(_ cuts: [Int], portable: Bool) -> [Float] {
+            DecodeKernels.forcePortablePath(portable)
+            defer { DecodeKernels.forcePortablePath(false) }
+            let out = Tensor(zeros: [1, heads * d])
+            let bounds = [0] + cuts + [n]
+            let spans = zip(bounds, bounds.dropFirst()).map { DecodeKernels.Span(keys: keys.data + $0 * kvd, values: vals.data + $0 * kvd, count: $1 - $0) }
+            DecodeKernels.cachedAttention(q: q.data, out: out.data, rows: 1, spans: spans, spanStart: [0, spans.count], heads: heads,
+                                          kvHeads: kvHeads, headDim: d, maxKeys: n, threads: 2)
+            return out.values
+        }
+        let whole = run([], portable: false)
+        XCTAssertEqual(run([4, 9], portable: false), whole)
+        XCTAssertEqual(run([1], portable: true), whole)
+        // Double-precision softmax attention.
+        for h in 0..<heads {
+            let kvh = h / (heads / kvHeads)
+            let s = (0..<n).map { j in (0..<d).reduce(0.0) { $0 + Double(q.values[h * d + $1]) * Double(keys.values[j * kvd + kvh * d + $1]) } / Double(d).squareRoot() }
+            let mx = s.max() ?? 0, e = s.map { Foundation.exp($0 - mx) }, z = e.reduce(0, +)
+            for c in 0..<d {
+                let ref = (0..<n).reduce(0.0) { $0 + e[$1] / z * Double(vals.values[$1 * kvd + kvh * d + c]) }
+                XCTAssertEqual(Double(whole[h * d + c]), ref, accuracy: 1e-5)
+            }
+        }
+    }
+
+    func testPanelProductMatchesBLAS() {
+        var g = SeededGenerator(seed: 5)
+        let m = 9, k = 75, n = 45
         let x = Tensor.normal([m, k], generator: &g), w = Tensor.normal([n, k], generator: &g), b = Tensor.normal([n], generator: &g)
-        let out = Tensor(zeros: [m, n]), ref = Tensor(zeros: [m, n]), one = Tensor(zeros: [1, n])
-        DecodeKernels.matmulNT(x: x.data, rows: m, inner: k, weight: w.data, outputs: n, bias: b.data, out: out.data, threads: 2)
+        let out = Tensor(zeros: [m, n]), ref = Tensor(zeros: [m, n])
+        DecodeKernels.matmul(x: x.data, rows: m, weight: PackedWeights(w.data, outputs: n, inner: k, format: .float32), bias: b.data,
+                             out: out.data, threads: 2)
         for r in 0..<m { (ref.data + r * n).update(from: b.data, count: n) }
         BLAS.gemm(transB: true, m: m, n: n, k: k, a: x.data, lda: k, b: w.data, ldb: k, beta: 1, c: ref.data, ldc: n)
         XCTAssertLessThan(out.maxAbsDifference(ref), 1e-4)
-        for r in 0..<m {
-            DecodeKernels.matmulNT(x: x.data + r * k, rows: 1, inner: k, weight: w.data, outputs: n, bias: b.data, out: one.data, threads: 1)
-            XCTAssertEqual(one.values, Array(out.values[(r * n)..<((r + 1) * n)]), "row \(r) must not depend on the batch")
-        }
     }
 
     func testGenerationConfigReadsEOSListOrInt() throws {

@@ -1,17 +1,55 @@
-// CDecodeKernels: the decode-time skinny matrix product x·Wᵀ in C, so that it can use AVX2/FMA
-// through a per-function target attribute chosen at run time (Swift code can only be compiled for
-// the baseline x86-64 ISA without a machine-specific flag for the whole module). Justified by
-// `verity bench sample`: the baseline-ISA Swift kernel peaks near 17 GFLOP/s where sgemm reaches
-// 56+ on the same machine. Each output element is computed by the same float operations whatever
-// the row count or column range, so a row's result never depends on the batch.
+// CDecodeKernels: the sampler's matrix product out = x·Wᵀ (+ bias) over weights repacked once into
+// column panels, in C so that it can use AVX2/FMA through per-function target attributes chosen at
+// run time (Swift code is compiled for the baseline x86-64 ISA). Justified by `verity bench sample`:
+// the baseline-ISA Swift kernel peaked near 17 GFLOP/s where sgemm reaches 56+ on the same machine,
+// and a dot-product C kernel stopped at ~63% of the batch-64 roofline.
+//
+// Panel layout: W [N, K] (row-major, one row per output) becomes ceil(N/16) panels; panel p holds
+// output columns 16p ..< 16p+16 as [K][16] (column c of row kk at p·16K + kk·16 + c), zero-padded
+// past N. Weights are float32 or bfloat16 (round-to-nearest-even of the float32 weight).
+//
+// Batch invariance: every output element is acc = 0; for kk in 0..<K: acc = fma(x[i][kk], w[kk][j], acc);
+// out = acc + bias[j] — one sequential fused multiply-add chain, whatever the row count, the row's
+// place in the batch, the panel range a thread takes or the code path (the AVX2 path and the portable
+// path use the same correctly rounded fma, so they agree bit for bit). Splitting work over panels is
+// the only parallelism. It is not a general GEMM: no transposes, no alpha/beta.
 #ifndef CDECODEKERNELS_H
 #define CDECODEKERNELS_H
 
-/// out[i*n + j] = sum_k x[i*k + kk]*w[j*k + kk] (+ bias[j]) for rows i < m and columns j0 <= j < j1.
-void verity_matmul_nt(const float *x, long m, long k, const float *w, long n, long j0, long j1,
-                      const float *bias, float *out);
+#include <stdint.h>
+
+/// Columns per panel.
+#define VERITY_PANEL 16
+
+/// Packs panels p0 ..< p1 of the float32 matrix w [n, k] into `panels` (the whole packed array, ceil(n/16)·16·k floats).
+void verity_pack_f32(const float *w, long n, long k, long p0, long p1, float *panels);
+
+/// Packs panels p0 ..< p1 of w [n, k] as bfloat16 (round to nearest even; NaN stays NaN) into `panels` (ceil(n/16)·16·k values).
+void verity_pack_bf16(const float *w, long n, long k, long p0, long p1, uint16_t *panels);
+
+/// out[i·ldo + j] = Σ_kk x[i·ldx + kk]·W[j][kk] (+ bias[j]) for rows i < m and columns j of panels p0 ..< p1 (j < n),
+/// one fma chain per element as described above. `panels` is float32 when bf16 == 0, bfloat16 otherwise.
+void verity_panel_matmul(const float *x, long m, long ldx, long k, const void *panels, int bf16, long n, long p0, long p1,
+                         const float *bias, float *out, long ldo);
 
 /// 1 when the AVX2+FMA path is in use, 0 for the portable path.
-int verity_matmul_nt_uses_avx2(void);
+int verity_panel_uses_avx2(void);
+
+/// Forces the portable path (1) or restores run-time selection (0); for tests that compare the two paths.
+void verity_panel_force_portable(int on);
+
+/// A run of `count` cached positions: key and value rows `stride` floats apart, already offset to one KV head.
+typedef struct {
+    const float *keys;
+    const float *values;
+    long count;
+} verity_span;
+
+/// Attention of `g` query heads (q: g rows of d floats, contiguous) that share one KV head, over the chain of spans
+/// (oldest first): out[h] = Σ_s softmax_s(q[h]·k_s·scale)·v_s. `scores` holds g × (total positions) floats. Each
+/// score is an 8-lane fma dot product with a fixed lane sum; the softmax and the weighted sum run over positions in
+/// order, so a row's result depends only on its own cache, never on how positions are split into spans.
+void verity_attend_group(const float *q, long g, long d, const verity_span *spans, long nspans, long stride, float scale,
+                         float *scores, float *out);
 
 #endif
