@@ -53,6 +53,21 @@ func lossAndBackward(_ model: TransformerModel, ids: [Int32]) throws -> Float {
     return loss.value.data[0]
 }
 
+/// Asserts every parameter's gradient is within `tol` (max abs error relative to the reference's norm) of `grads`;
+/// returns the worst ratio.
+func assertGradients(_ model: TransformerModel, match grads: SafeTensorsFile, tol: Double, label: String,
+                     file: StaticString = #filePath, line: UInt = #line) throws -> Double {
+    var worst = 0.0
+    for name in model.parameterNames {
+        guard let g = model.parameters[name]?.grad else { XCTFail("\(label): \(name) has no gradient", file: file, line: line); continue }
+        let r = try grads.tensor(name)
+        let rel = Double(g.maxAbsDifference(r)) / max(r.l2Norm(), 1e-12)
+        worst = max(worst, rel)
+        XCTAssertLessThanOrEqual(rel, tol, "\(label): gradient of \(name), max abs error relative to its norm", file: file, line: line)
+    }
+    return worst
+}
+
 // MARK: - Tests
 
 final class ParityTests: XCTestCase {
@@ -114,14 +129,7 @@ final class ParityTests: XCTestCase {
         let ref = try TinyReference.load()
         let loss = try lossAndBackward(model, ids: ref.gradients.input_ids)
         XCTAssertEqual(loss, ref.gradients.loss, accuracy: lossTol, "\(label): loss")
-        var worst = 0.0
-        for name in model.parameterNames {
-            guard let p = model.parameters[name], let g = p.grad else { XCTFail("\(name) has no gradient"); continue }
-            let r = try grads.tensor(name)
-            let rel = Double(g.maxAbsDifference(r)) / max(r.l2Norm(), 1e-12)
-            worst = max(worst, rel)
-            XCTAssertLessThanOrEqual(rel, tol, "\(label): gradient of \(name), max abs error relative to its norm")
-        }
+        let worst = try assertGradients(model, match: grads, tol: tol, label: label)
         print("PARITY \(label) gradients: loss \(loss) vs \(ref.gradients.loss); worst max-abs-err/norm \(worst)")
     }
 
@@ -145,14 +153,7 @@ final class ParityTests: XCTestCase {
         }
         loss.backward()
         XCTAssertEqual(loss.value.data[0], ref.gradients.loss, accuracy: 1e-4)
-        var worst = 0.0
-        for name in model.parameterNames {
-            guard let g = model.parameters[name]?.grad else { XCTFail("\(name) has no gradient"); continue }
-            let r = try grads.tensor(name)
-            let rel = Double(g.maxAbsDifference(r)) / max(r.l2Norm(), 1e-12)
-            worst = max(worst, rel)
-            XCTAssertLessThanOrEqual(rel, 1e-4, "fused: gradient of \(name)")
-        }
+        let worst = try assertGradients(model, match: grads, tol: 1e-4, label: "fused")
         print("PARITY fused head+loss gradients: loss \(loss.value.data[0]) vs \(ref.gradients.loss); worst max-abs-err/norm \(worst)")
     }
 }

@@ -74,14 +74,7 @@ final class RoundTripTests: XCTestCase {
         let grads = try SafeTensorsFile(url: reference.appendingPathComponent("bf16_grads.safetensors"))
         let loss = try lossAndBackward(back, ids: ref.gradients.input_ids)
         XCTAssertEqual(loss, ref.gradients.loss, accuracy: 1e-4)
-        var worstGrad = 0.0
-        for name in back.parameterNames {
-            guard let g = back.parameters[name]?.grad else { XCTFail("no gradient for \(name)"); continue }
-            let r = try grads.tensor(name)
-            let rel = Double(g.maxAbsDifference(r)) / max(r.l2Norm(), 1e-12)
-            worstGrad = max(worstGrad, rel)
-            XCTAssertLessThanOrEqual(rel, 1e-4, "bf16 gradient of \(name)")
-        }
+        let worstGrad = try assertGradients(back, match: grads, tol: 1e-4, label: "bf16")
         print("PARITY bf16 round trip: logits max abs err \(worstLogit), logprobs \(worstLP), gradients worst max-abs-err/norm \(worstGrad), loss \(loss) vs \(ref.gradients.loss)")
     }
 
