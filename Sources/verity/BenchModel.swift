@@ -34,8 +34,9 @@ struct BenchModel: ParsableCommand {
         if let rows = result.profile {
             let total = rows.reduce(0) { $0 + $1.seconds }
             for r in rows {
-                FileHandle.standardError.write(Data(String(format: "%-26@ %8.3f s %6.1f%% %6d calls\n", r.op as NSString, r.seconds,
-                                                           100 * r.seconds / max(total, 1e-9), r.calls).utf8))
+                let name = r.op.padding(toLength: max(26, r.op.count), withPad: " ", startingAt: 0)
+                FileHandle.standardError.write(Data((name + String(format: " %8.3f s %6.1f%% %6d calls\n", r.seconds,
+                                                                   100 * r.seconds / max(total, 1e-9), r.calls)).utf8))
             }
         }
         if json {
