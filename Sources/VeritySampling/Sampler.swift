@@ -88,19 +88,20 @@ extension SamplingParams {
         let truncated = (topK > 0 && topK < v) || topP < 1 || minP > 0
         if !truncated {
             var total = 0.0
-            for j in 0..<v { total += Double(Kernels.exp1((z[j] - mx) * invT)) }
+            forEachScaledExp(z, v, max: mx, invT: invT) { _, e in total += Double(e); return true }
             let target = u * total
             var acc = 0.0, pick = v - 1
-            for j in 0..<v {
-                acc += Double(Kernels.exp1((z[j] - mx) * invT))
-                if acc > target { pick = j; break }
+            forEachScaledExp(z, v, max: mx, invT: invT) { j, e in
+                acc += Double(e)
+                if acc > target { pick = j; return false }
+                return true
             }
             let lq = Float(Double((z[pick] - mx) * invT) - Foundation.log(total))
             return DrawnToken(token: Int32(pick), logprob: z[pick] - lse, samplingLogprob: lq)
         }
         // Candidates: all tokens whose scaled weight could survive, sorted by weight (ties: lower id first).
         var total = 0.0
-        for j in 0..<v { total += Double(Kernels.exp1((z[j] - mx) * invT)) }
+        forEachScaledExp(z, v, max: mx, invT: invT) { _, e in total += Double(e); return true }
         var cand: [(w: Double, id: Int)] = []
         if topK > 0 && topK < v {
             cand = topKIndices(z, v, topK).map { (Double(Kernels.exp1((z[$0] - mx) * invT)), $0) }
@@ -109,9 +110,9 @@ extension SamplingParams {
             // min-p alone keeps only weights ≥ minP (the top weight is 1).
             var eps = topP < 1 ? (1 - Double(topP)) * total / Double(2 * v) : 0
             if minP > 0 { eps = max(eps, Double(minP) * 0.999_999) }
-            for j in 0..<v {
-                let w = Double(Kernels.exp1((z[j] - mx) * invT))
-                if w >= eps { cand.append((w, j)) }
+            forEachScaledExp(z, v, max: mx, invT: invT) { j, e in
+                if Double(e) >= eps { cand.append((Double(e), j)) }
+                return true
             }
         }
         cand.sort { $0.w != $1.w ? $0.w > $1.w : $0.id < $1.id }
@@ -142,6 +143,24 @@ extension SamplingParams {
         }
         let lq = Float(Foundation.log(pick.w / keptMass))
         return DrawnToken(token: Int32(pick.id), logprob: z[pick.id] - lse, samplingLogprob: lq)
+    }
+
+    /// Calls `body(j, e_j)` for j = 0, 1, … in order with e_j = exp((z_j − max)·invT) until it returns false. The
+    /// exponentials are taken eight at a time; `exp8` works lane by lane, so each e_j is the same float `exp1` gives and
+    /// every sum over them (kept in order, in Double) is unchanged.
+    @inline(__always)
+    func forEachScaledExp(_ z: UnsafePointer<Float>, _ v: Int, max mx: Float, invT: Float, _ body: (Int, Float) -> Bool) {
+        let m8 = V8(repeating: mx), t8 = V8(repeating: invT)
+        var j = 0
+        while j + 8 <= v {
+            let e = Kernels.exp8((ld8(z + j) - m8) * t8)
+            for l in 0..<8 { if !body(j + l, e[l]) { return } }
+            j += 8
+        }
+        while j < v {
+            if !body(j, Kernels.exp1((z[j] - mx) * invT)) { return }
+            j += 1
+        }
     }
 
     /// The indices of the k largest logits (ties: lower id first), via a bounded min-heap.

@@ -63,6 +63,29 @@ final class SamplerTests: XCTestCase {
     func testMinP() { check(SamplingParams(temperature: 1.3, minP: 0.2)) }
     func testAllWarpers() { check(SamplingParams(temperature: 0.8, topK: 6, topP: 0.9, minP: 0.05)) }
 
+    func testWideVocabularyDrawsEqualTheScalarAlgorithm() throws {
+        // A 1,003-token row (eight-wide blocks plus a tail): the draw must pick exactly what the one-exponential-at-a-time
+        // algorithm (inverse CDF over exp((z − max)/T) summed in order in Double) picks, with the same sampling log-prob.
+        var g = SeededGenerator(seed: 5)
+        let z = (0..<1003).map { _ in Float(g.normal()) * 3 }
+        let p = SamplingParams(temperature: 0.7)
+        try z.withUnsafeBufferPointer { b in
+            let base = try XCTUnwrap(b.baseAddress)
+            for seed in UInt64(0)..<200 {
+                var g1 = SeededGenerator(seed: seed), g2 = SeededGenerator(seed: seed)
+                let d = p.draw(logits: base, vocab: z.count, generator: &g1)
+                let mx = z.max() ?? 0, invT = 1 / p.temperature
+                let u = Double(g2.next() >> 11) * 0x1p-53
+                let w = z.map { Double(Kernels.exp1(($0 - mx) * invT)) }
+                let total = w.reduce(0, +)
+                var acc = 0.0, pick = z.count - 1
+                for (j, x) in w.enumerated() { acc += x; if acc > u * total { pick = j; break } }
+                XCTAssertEqual(Int(d.token), pick, "seed \(seed)")
+                XCTAssertEqual(d.samplingLogprob, Float(Double((z[pick] - mx) * invT) - Foundation.log(total)), "seed \(seed)")
+            }
+        }
+    }
+
     func testGreedyTakesFirstArgmax() throws {
         var g = SeededGenerator(seed: 1)
         let z: [Float] = [0, 3, 1, 3]
