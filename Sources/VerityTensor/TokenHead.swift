@@ -16,16 +16,9 @@ extension Kernels {
                                         rows n: Int, width c: Int, vocab v: Int,
                                         logprobs: UnsafeMutablePointer<Float>, entropy: UnsafeMutablePointer<Float>?,
                                         lse: UnsafeMutablePointer<Float>?, chunkRows: Int? = nil) {
-        let chunk = min(max(1, chunkRows ?? headChunkRows(vocab: v)), max(n, 1))
-        let zBuffer = Tensor(uninitialized: [chunk, v])
-        defer { withExtendedLifetime(zBuffer) {} }
-        let z = zBuffer.data
-        var r0 = 0
-        while r0 < n {
-            let m = min(chunk, n - r0)
+        forEachChunk(rows: n, vocab: v, chunkRows: chunkRows) { z, r0, m in
             chunkLogits(hidden: h + r0 * c, weight: w, targets: targets, first: r0, rows: m, width: c, vocab: v, z: z,
                         logprobs: logprobs, entropy: entropy, lse: lse.map { $0 + r0 })
-            r0 += m
         }
     }
 
@@ -37,13 +30,7 @@ extension Kernels {
                                          gradLogprobs: UnsafePointer<Float>?, gradEntropy: UnsafePointer<Float>?,
                                          dHidden: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
                                          chunkRows: Int? = nil) {
-        let chunk = min(max(1, chunkRows ?? headChunkRows(vocab: v)), max(n, 1))
-        let zBuffer = Tensor(uninitialized: [chunk, v])
-        defer { withExtendedLifetime(zBuffer) {} }
-        let z = zBuffer.data
-        var r0 = 0
-        while r0 < n {
-            let m = min(chunk, n - r0)
+        forEachChunk(rows: n, vocab: v, chunkRows: chunkRows) { z, r0, m in
             BLAS.gemm(transB: true, m: m, n: v, k: c, a: h + r0 * c, lda: c, b: w, ldb: c, c: z, ldc: v)
             Parallel.chunks(m, minChunk: max(1, parallelGrain / v)) { rr in
                 for i in rr {
@@ -58,7 +45,6 @@ extension Kernels {
             if let dWeight {
                 BLAS.gemm(transA: true, m: v, n: c, k: m, a: z, lda: v, b: h + r0 * c, ldb: c, beta: 1, c: dWeight, ldc: c)
             }
-            r0 += m
         }
     }
 
@@ -73,16 +59,13 @@ extension Kernels {
                                      loss: (Int, Float, Float) -> (Float, Float, Float),
                                      dHidden: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
                                      chunkRows: Int? = nil) -> Double {
-        let chunk = min(max(1, chunkRows ?? headChunkRows(vocab: v)), max(n, 1))
-        let zBuffer = Tensor(uninitialized: [chunk, v])
+        let chunk = chunkSize(rows: n, vocab: v, chunkRows: chunkRows)
         let rowBuffer = Tensor(uninitialized: [3, chunk])
-        defer { withExtendedLifetime((zBuffer, rowBuffer)) {} }
-        let z = zBuffer.data, lse = rowBuffer.data, gl = rowBuffer.data + chunk, ge = rowBuffer.data + 2 * chunk
+        defer { withExtendedLifetime(rowBuffer) {} }
+        let lse = rowBuffer.data, gl = rowBuffer.data + chunk, ge = rowBuffer.data + 2 * chunk
         let wantGrad = dHidden != nil || dWeight != nil
         var total = 0.0
-        var r0 = 0
-        while r0 < n {
-            let m = min(chunk, n - r0)
+        forEachChunk(rows: n, vocab: v, chunkRows: chunkRows) { z, r0, m in
             chunkLogits(hidden: h + r0 * c, weight: w, targets: targets, first: r0, rows: m, width: c, vocab: v, z: z,
                         logprobs: logprobs, entropy: entropy, lse: lse)
             for i in 0..<m {
@@ -105,9 +88,27 @@ extension Kernels {
                     BLAS.gemm(transA: true, m: v, n: c, k: m, a: z, lda: v, b: h + r0 * c, ldb: c, beta: r0 == 0 ? 0 : 1, c: dWeight, ldc: c)
                 }
             }
-            r0 += m
         }
         return total
+    }
+
+    /// Rows per logits chunk for n rows (`chunkRows`, else `headChunkRows`, at most n).
+    static func chunkSize(rows n: Int, vocab v: Int, chunkRows: Int?) -> Int {
+        min(max(1, chunkRows ?? headChunkRows(vocab: v)), max(n, 1))
+    }
+
+    /// Calls `body(z, first, m)` for consecutive row chunks of 0..<n with one [chunk, V] logits buffer `z` they share.
+    static func forEachChunk(rows n: Int, vocab v: Int, chunkRows: Int?,
+                             _ body: (UnsafeMutablePointer<Float>, Int, Int) -> Void) {
+        let chunk = chunkSize(rows: n, vocab: v, chunkRows: chunkRows)
+        let zBuffer = Tensor(uninitialized: [chunk, v])
+        defer { withExtendedLifetime(zBuffer) {} }
+        var r0 = 0
+        while r0 < n {
+            let m = min(chunk, n - r0)
+            body(zBuffer.data, r0, m)
+            r0 += m
+        }
     }
 
     /// One chunk's logits z [m, V] = h·Wᵀ for rows first..<first+m, and per row its log-prob of the target, entropy and
