@@ -138,7 +138,7 @@ final class SamplerTests: XCTestCase {
         // The expected bits of every element, from the specified fma chain.
         var expect = [Float](repeating: 0, count: mMax * n)
         for i in 0..<mMax { for j in 0..<n { expect[i * n + j] = Self.fmaChain(x.data + i * k, { stored(j, $0) }, k, bv[j]) } }
-        for m in [1, 2, 3, 4, 6, 7, 8, 13, 64, 70] {
+        for m in [1, 2, 3, 4, 6, 7, 8, 13, 14, 15, 16, 17, 64, 70] {
             let out = Tensor(zeros: [m, n])
             DecodeKernels.matmul(x: x.data, rows: m, weight: packed, bias: b.data, out: out.data, threads: 2)
             XCTAssertEqual(out.values, Array(expect[0..<(m * n)]), "\(format) portable \(portable) m \(m)")
