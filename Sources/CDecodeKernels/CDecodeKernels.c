@@ -608,3 +608,78 @@ void verity_attend_group(const float *q, long g, long d, const verity_span *span
             out[h * d + c] = acc;
         }
 }
+
+// MARK: - SwiGLU
+
+// y = g·σ(g)·u with σ(g) = 1 / (1 + e^(−g)) and e^x computed exactly as VerityTensor's `Kernels.exp8` does (clamp to
+// [−87.3, 88.3], Cody–Waite reduction, degree-6 polynomial, 2^n from the exponent bits), every multiply and add rounded
+// separately (no contraction into fma), so the sampler's SwiGLU equals the trainer's bit for bit.
+#pragma clang fp contract(off)
+
+static inline float exp_portable(float x) {
+    x = -87.3f > x ? -87.3f : x;  // Swift.max(x, −87.3) (NaN stays NaN)
+    x = 88.3f < x ? 88.3f : x;    // Swift.min(x, 88.3)
+    const float magic = 12582912.0f;
+    float t = x * 1.44269504088896341f + magic;
+    float fx = t - magic;
+    x = x - fx * 0.693359375f;
+    x = x + fx * 2.12194440e-4f;
+    float y = 1.9875691500e-4f;
+    y = y * x + 1.3981999507e-3f;
+    y = y * x + 8.3334519073e-3f;
+    y = y * x + 4.1665795894e-2f;
+    y = y * x + 1.6666665459e-1f;
+    y = y * x + 5.0000001201e-1f;
+    y = y * (x * x) + x + 1.0f;
+    uint32_t bits;
+    memcpy(&bits, &t, 4);
+    bits = (bits - (0x4B400000u - 127u)) << 23;
+    float p2;
+    memcpy(&p2, &bits, 4);
+    return y * p2;
+}
+
+#ifdef VERITY_X86
+__attribute__((target("avx2,fma"))) static inline __m256 exp_avx2(__m256 x) {
+    x = _mm256_max_ps(_mm256_set1_ps(-87.3f), x);  // max_ps returns its second operand when either is NaN
+    x = _mm256_min_ps(_mm256_set1_ps(88.3f), x);
+    const __m256 magic = _mm256_set1_ps(12582912.0f);
+    __m256 t = _mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), magic);
+    __m256 fx = _mm256_sub_ps(t, magic);
+    x = _mm256_sub_ps(x, _mm256_mul_ps(fx, _mm256_set1_ps(0.693359375f)));
+    x = _mm256_add_ps(x, _mm256_mul_ps(fx, _mm256_set1_ps(2.12194440e-4f)));
+    __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+    y = _mm256_add_ps(_mm256_mul_ps(y, x), _mm256_set1_ps(1.3981999507e-3f));
+    y = _mm256_add_ps(_mm256_mul_ps(y, x), _mm256_set1_ps(8.3334519073e-3f));
+    y = _mm256_add_ps(_mm256_mul_ps(y, x), _mm256_set1_ps(4.1665795894e-2f));
+    y = _mm256_add_ps(_mm256_mul_ps(y, x), _mm256_set1_ps(1.6666665459e-1f));
+    y = _mm256_add_ps(_mm256_mul_ps(y, x), _mm256_set1_ps(5.0000001201e-1f));
+    y = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(y, _mm256_mul_ps(x, x)), x), _mm256_set1_ps(1.0f));
+    __m256i bits = _mm256_sub_epi32(_mm256_castps_si256(t), _mm256_set1_epi32(0x4B400000 - 127));
+    return _mm256_mul_ps(y, _mm256_castsi256_ps(_mm256_slli_epi32(bits, 23)));
+}
+
+__attribute__((target("avx2,fma"))) static void swiglu_avx2(const float *g, const float *u, float *y, long count) {
+    const __m256 one = _mm256_set1_ps(1.0f), neg = _mm256_set1_ps(-0.0f);
+    long i = 0;
+    for (; i + 8 <= count; i += 8) {
+        __m256 gv = _mm256_loadu_ps(g + i);
+        __m256 s = _mm256_div_ps(one, _mm256_add_ps(one, exp_avx2(_mm256_xor_ps(gv, neg))));
+        _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_mul_ps(gv, s), _mm256_loadu_ps(u + i)));
+    }
+    for (; i < count; i++) {
+        float s = 1.0f / (1.0f + exp_portable(-g[i]));
+        y[i] = g[i] * s * u[i];
+    }
+}
+#endif
+
+void verity_swiglu(const float *g, const float *u, float *y, long count) {
+#ifdef VERITY_X86
+    if (verity_panel_uses_avx2()) { swiglu_avx2(g, u, y, count); return; }
+#endif
+    for (long i = 0; i < count; i++) {
+        float s = 1.0f / (1.0f + exp_portable(-g[i]));
+        y[i] = g[i] * s * u[i];
+    }
+}

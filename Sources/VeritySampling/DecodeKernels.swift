@@ -156,6 +156,17 @@ public enum DecodeKernels {
                             panels.lowerBound, panels.upperBound, bias, out, w.outputs)
     }
 
+    /// y = g·σ(g)·u over `count` elements (y may alias g or u), split over `threads`: the same bits as
+    /// `Kernels.swigluForward` (same exp polynomial and operation order), in C so that it uses AVX2 where the CPU has it.
+    public static func swiglu(gate g: UnsafePointer<Float>, up u: UnsafePointer<Float>, out y: UnsafeMutablePointer<Float>, count: Int,
+                              threads: Int) {
+        let tasks = max(1, min(threads, count / (1 << 14)))
+        Parallel.forEachTask(tasks) { t in
+            let lo = count * t / tasks, hi = count * (t + 1) / tasks
+            if hi > lo { verity_swiglu(g + lo, u + lo, y + lo, hi - lo) }
+        }
+    }
+
     /// Whether the panel product runs its AVX2/FMA path on this machine.
     public static var panelProductUsesAVX2: Bool { verity_panel_uses_avx2() != 0 }
 

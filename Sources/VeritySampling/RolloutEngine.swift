@@ -615,7 +615,7 @@ public final class RolloutEngine {
                 DecodeKernels.matmulGroup(x: n1.data, rows: r, [.init(weight: L.gate, bias: L.gateb, out: gate.data),
                                                                .init(weight: L.up, bias: L.upb, out: up.data)], threads: th)
             }
-            Kernels.swigluForward(gate: gate.data, up: up.data, out: gate.data, count: r * inter)
+            DecodeKernels.swiglu(gate: gate.data, up: up.data, out: gate.data, count: r * inter, threads: th)
             mm(x: gate.data, rows: r, inner: inter, weight: L.down, blas: M.down.value.data, outputs: cdim, bias: L.downb, out: o.data)
             Kernels.add(hbuf.data, o.data, into: x.data, count: r * cdim)
         }

@@ -1,7 +1,7 @@
 // SampleBenchmark: the measurements behind `verity bench sample`. On a randomly initialised model
 // of Qwen2.5-0.5B's shape it times decode at several batch sizes (forced length, EOS ignored) and
 // the prefix-sharing case (one long prompt × many samples, sharing on and off), each against the
-// roofline measured in the same run: compute bound = sgemm FLOP/s / (2 × matmul parameters per
+// roofline measured in the same run (probes before each repeat and after the last): compute bound = sgemm FLOP/s / (2 × matmul parameters per
 // token), memory bound = read bandwidth × batch / weight bytes read per step; the limit is the
 // smaller. Medians of repeats, with the CPU share other processes took. It does not run PyTorch
 // (Scripts/bench/sample_torch.py is the side-by-side peer).
@@ -65,6 +65,10 @@ public struct DecodeFigure: Codable, Sendable {
     public var fraction_of_roofline: Double
     public var fraction_of_memory_bound: Double
     public var prefill_seconds: Double
+    /// The sgemm probe (GFLOP/s) taken before each repeat and after the last; the compute bound uses their median.
+    public var sgemm_gflops_window: [Double]
+    /// The bandwidth probe (GB/s) taken at the same moments; the memory bound uses their median.
+    public var read_bandwidth_gbs_window: [Double]
     public var other_processes_cpu_share: Double?
 }
 
@@ -142,8 +146,13 @@ public enum SampleBenchmark {
         let probe = CPUShareProbe()
         let c = qwen25HalfBShape(layers: o.layers)
         BLAS.setThreads(o.threads)
-        let gflops = ModelBenchmark.sgemmGFlops(m: 512, n: c.intermediateSize, k: c.hiddenSize, repeats: 5)
-        let bandwidth = DecodeKernels.readBandwidth(megabytes: 1024, repeats: 5, threads: o.threads)
+        // The machine's speed can drift during a long run (a VM's sgemm rate was seen to move 106-186 GFLOP/s in one
+        // session), so each decode figure takes its own probes before every repeat and after the last (the medians give
+        // its roofline); these first probes are the run's summary figures.
+        let sgemmProbe = { ModelBenchmark.sgemmGFlops(m: 512, n: c.intermediateSize, k: c.hiddenSize, repeats: 5) }
+        let bandwidthProbe = { DecodeKernels.readBandwidth(megabytes: 1024, repeats: 5, threads: o.threads) }
+        let gflops = sgemmProbe()
+        let bandwidth = bandwidthProbe()
         log(String(format: "sgemm %.1f GFLOP/s, read bandwidth %.1f GB/s", gflops, bandwidth))
         var gen = SeededGenerator(seed: o.seed)
         let model = TransformerModel.random(config: c, std: 0.02, generator: &gen)
@@ -151,7 +160,6 @@ public enum SampleBenchmark {
         let matmul = c.parameterShapes.filter { $0.1.count == 2 && $0.0 != "model.embed_tokens.weight" }.reduce(0) { $0 + $1.1.reduce(1, *) }
             + c.vocabSize * c.hiddenSize
         let bytes = matmul * 4
-        let computeBound = gflops * 1e9 / (2 * Double(matmul))
         func prompts(_ count: Int, _ length: Int) -> [[Int32]] {
             (0..<count).map { _ in (0..<length).map { _ in Int32(gen.next() % UInt64(c.vocabSize)) } }
         }
@@ -181,16 +189,24 @@ public enum SampleBenchmark {
             let p = CPUShareProbe()
             let eng = engine(fmt) { $0.maxBatch = b; $0.sgemmMinRows = sg }
             let req = GenerationRequest(prompts: prompts(b, o.promptTokens), maxNewTokens: o.newTokens, sampling: .greedy, ignoreEOS: true)
-            var rates: [Double] = [], prefill: [Double] = []
+            var rates: [Double] = [], prefill: [Double] = [], sgemmWindow: [Double] = [], bandwidthWindow: [Double] = []
             let label = sg == nil ? "exact \(fmt.rawValue)" : "sgemm f32"
             for r in 0..<max(1, o.repeats) {
+                sgemmWindow.append(sgemmProbe())
+                bandwidthWindow.append(bandwidthProbe())
                 let st = try eng.generate(req, progress: stepLogger(log, "batch \(b) (\(label)) repeat \(r + 1)")).stats
                 rates.append(Double(st.decodeRowSteps) / st.decodeSeconds)
                 prefill.append(st.prefillSeconds)
                 log(String(format: "batch %d (%@) repeat %d: %.2f decode tokens/s, prefill %.2f s", b, label, r + 1, rates.last ?? 0, st.prefillSeconds))
             }
+            sgemmWindow.append(sgemmProbe())
+            bandwidthWindow.append(bandwidthProbe())
+            log(String(format: "batch %d probes: sgemm %@ GFLOP/s, bandwidth %@ GB/s", b,
+                       sgemmWindow.map { String(format: "%.1f", $0) }.joined(separator: " "),
+                       bandwidthWindow.map { String(format: "%.1f", $0) }.joined(separator: " ")))
             let wbytes = matmul * fmt.bytesPerWeight
-            let memoryBound = bandwidth * 1e9 * Double(b) / Double(wbytes)
+            let computeBound = median(sgemmWindow) * 1e9 / (2 * Double(matmul))
+            let memoryBound = median(bandwidthWindow) * 1e9 * Double(b) / Double(wbytes)
             let limit = min(computeBound, memoryBound)
             let m = median(rates)
             figures.append(DecodeFigure(batch: b, kernel: sg == nil ? "exact \(fmt.rawValue) (batch-invariant panel kernel)" : "sgemm (OpenBLAS)",
@@ -198,7 +214,8 @@ public enum SampleBenchmark {
                                         decode_tokens_per_s: m, decode_tokens_per_s_all: rates,
                                         compute_bound_tokens_per_s: computeBound, memory_bound_tokens_per_s: memoryBound,
                                         roofline_tokens_per_s: limit, fraction_of_roofline: m / limit, fraction_of_memory_bound: m / memoryBound,
-                                        prefill_seconds: median(prefill), other_processes_cpu_share: p.otherProcessesShare(cores: o.threads)))
+                                        prefill_seconds: median(prefill), sgemm_gflops_window: sgemmWindow,
+                                        read_bandwidth_gbs_window: bandwidthWindow, other_processes_cpu_share: p.otherProcessesShare(cores: o.threads)))
         }
         // bfloat16 log-prob error: sample with the bf16 store, score the same tokens with the float32 trainer forward.
         var bf16Error: Double? = nil, bf16Tokens: Int? = nil

@@ -160,6 +160,24 @@ final class SamplerTests: XCTestCase {
         checkPanelProduct(format: .bfloat16, portable: true)
     }
 
+    func testSwiGLUEqualsTheTrainersBitForBit() {
+        var g = SeededGenerator(seed: 12)
+        // Ordinary values, large magnitudes (the exp clamp), signed zeros, and a tail past the last 8-wide step.
+        let count = 40_003
+        let gate = Tensor.normal([count], std: 6, generator: &g), up = Tensor.normal([count], generator: &g)
+        for (i, v) in [0, -0, 100, -100, 87.3, -87.3, 88.3, 95, -95, 1e-30].enumerated() { gate.data[i * 7] = Float(v) }
+        gate.data[count - 1] = -90
+        let expect = Tensor(zeros: [count])
+        Kernels.swigluForward(gate: gate.data, up: up.data, out: expect.data, count: count)
+        for portable in [false, true] {
+            DecodeKernels.forcePortablePath(portable)
+            defer { DecodeKernels.forcePortablePath(false) }
+            let out = Tensor(zeros: [count])
+            DecodeKernels.swiglu(gate: gate.data, up: up.data, out: out.data, count: count, threads: 2)
+            XCTAssertEqual(out.values.map(\.bitPattern), expect.values.map(\.bitPattern), "portable \(portable)")
+        }
+    }
+
     func testGroupedProductEqualsSeparateProducts() {
         var g = SeededGenerator(seed: 6)
         let m = 3, k = 40

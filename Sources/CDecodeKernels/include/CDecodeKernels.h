@@ -52,4 +52,8 @@ typedef struct {
 void verity_attend_group(const float *q, long g, long d, const verity_span *spans, long nspans, long stride, float scale,
                          float *scores, float *out);
 
+/// y[i] = g[i]·σ(g[i])·u[i] (y may alias g or u), with VerityTensor's exp8 operation order: bit for bit
+/// `Kernels.swigluForward`, AVX2 or portable.
+void verity_swiglu(const float *g, const float *u, float *y, long count);
+
 #endif
