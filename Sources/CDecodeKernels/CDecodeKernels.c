@@ -28,6 +28,8 @@
 #define MC 64
 /// Rows per microkernel block.
 #define MR 6
+/// Stride of a packed x block (MR rows padded to 8, so packing is an 8 x 8 transpose).
+#define XS 8
 /// Row blocks up to which panels go outermost (the packed matrix streams front to back).
 #ifndef VERITY_PANEL_OUTER_MAX_BLOCKS
 #define VERITY_PANEL_OUTER_MAX_BLOCKS 2
@@ -152,7 +154,7 @@ k1_bf16(const int R, const float *x, long ldx, const uint16_t *pan, long kc, flo
     KERN1_BODY(uint16_t, ld_bf16)
 }
 
-// One panel, R rows of x packed as [kc][MR] (row r of step kk at xp[kk·MR + r]): one pointer walks x, so each step is two
+// One panel, R rows of x packed as [kc][XS] (row r of step kk at xp[kk·XS + r]): one pointer walks x, so each step is two
 // panel loads, R broadcasts at fixed offsets and 2R FMAs. The first `pfl` steps also prefetch one line of the next slice.
 #define KERNP_BODY(LOADW)                                                                                       \
     __m256 a0[MR], a1[MR];                                                                                      \
@@ -166,7 +168,7 @@ k1_bf16(const int R, const float *x, long ldx, const uint16_t *pan, long kc, flo
         _mm_prefetch(pfp + kk * 64, _MM_HINT_T0);                                                               \
         __m256 w0 = LOADW(pan + kk * P), w1 = LOADW(pan + kk * P + 8);                                          \
         for (int r = 0; r < R; r++) {                                                                           \
-            __m256 xv = _mm256_broadcast_ss(xp + kk * MR + r);                                                  \
+            __m256 xv = _mm256_broadcast_ss(xp + kk * XS + r);                                                  \
             a0[r] = _mm256_fmadd_ps(xv, w0, a0[r]);                                                             \
             a1[r] = _mm256_fmadd_ps(xv, w1, a1[r]);                                                             \
         }                                                                                                       \
@@ -175,7 +177,7 @@ k1_bf16(const int R, const float *x, long ldx, const uint16_t *pan, long kc, flo
     for (; kk < kc; kk++) {                                                                                     \
         __m256 w0 = LOADW(pan + kk * P), w1 = LOADW(pan + kk * P + 8);                                          \
         for (int r = 0; r < R; r++) {                                                                           \
-            __m256 xv = _mm256_broadcast_ss(xp + kk * MR + r);                                                  \
+            __m256 xv = _mm256_broadcast_ss(xp + kk * XS + r);                                                  \
             a0[r] = _mm256_fmadd_ps(xv, w0, a0[r]);                                                             \
             a1[r] = _mm256_fmadd_ps(xv, w1, a1[r]);                                                             \
         }                                                                                                       \
@@ -348,13 +350,41 @@ static void tile(int avx, int bf16, int R, const float *x, long ldx, const void 
 static __thread float *xp_buf = NULL;
 static __thread long xp_cap = 0;
 
+/// Packs R ≤ 8 rows of x (kl columns from src, rows ldx apart) as [kl][XS]: 8 x 8 transposes, lanes of missing rows zero.
+__attribute__((target("avx2,fma"))) static void pack_x_block(const float *src, long ldx, long R, long kl, float *dst) {
+    long kk = 0;
+    for (; kk + 8 <= kl; kk += 8) {
+        __m256 r[8];
+        for (int i = 0; i < 8; i++) r[i] = i < R ? _mm256_loadu_ps(src + i * ldx + kk) : _mm256_setzero_ps();
+        __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+        __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+        __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+        __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+        __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+        __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+        __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+        __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+        float *d = dst + kk * XS;
+        _mm256_storeu_ps(d + 0 * XS, _mm256_permute2f128_ps(u0, u4, 0x20));
+        _mm256_storeu_ps(d + 1 * XS, _mm256_permute2f128_ps(u1, u5, 0x20));
+        _mm256_storeu_ps(d + 2 * XS, _mm256_permute2f128_ps(u2, u6, 0x20));
+        _mm256_storeu_ps(d + 3 * XS, _mm256_permute2f128_ps(u3, u7, 0x20));
+        _mm256_storeu_ps(d + 4 * XS, _mm256_permute2f128_ps(u0, u4, 0x31));
+        _mm256_storeu_ps(d + 5 * XS, _mm256_permute2f128_ps(u1, u5, 0x31));
+        _mm256_storeu_ps(d + 6 * XS, _mm256_permute2f128_ps(u2, u6, 0x31));
+        _mm256_storeu_ps(d + 7 * XS, _mm256_permute2f128_ps(u3, u7, 0x31));
+    }
+    for (; kk < kl; kk++)
+        for (long i = 0; i < XS; i++) dst[kk * XS + i] = i < R ? src[i * ldx + kk] : 0.0f;
+}
+
 /// Many rows (compute-bound sizes), AVX2: x packed once per call into row blocks of MR laid out [k][MR]; K in slices of
 /// KC, panels inside (each panel slice stays in L1 while every row block uses it), row blocks innermost. Returns 0 when
 /// the buffer cannot be allocated (the caller falls back to the unpacked path).
 static int many_rows_avx2(const float *xc, long mm, long ldx, long k, const void *panels, int bf16, long n, long p0, long p1,
                           const float *bias, float *oc, long ldo) {
     long nb = (mm + MR - 1) / MR;
-    long need = nb * MR * KC;
+    long need = nb * XS * KC;
     if (need > xp_cap) {
         free(xp_buf);
         size_t bytes = ((size_t)need * sizeof(float) + 63) & ~(size_t)63;
@@ -368,13 +398,10 @@ static int many_rows_avx2(const float *xc, long mm, long ldx, long k, const void
     for (long kb = 0; kb < k; kb += KC) {
         long kl = k - kb < KC ? k - kb : KC;
         int first = kb == 0, last = kb + kl == k;
-        // This slice of x, block by block as [kl][MR] (64 rows x 256 floats: L2-resident while the panels stream past).
+        // This slice of x, block by block as [kl][XS] (64 rows x 256 floats: L2-resident while the panels stream past).
         for (long b = 0; b < nb; b++) {
             long r0 = b * MR, R = mm - r0 < MR ? mm - r0 : MR;
-            float *d = xp_buf + b * MR * KC;
-            const float *src = xc + r0 * ldx + kb;
-            for (long kk = 0; kk < kl; kk++)
-                for (long r = 0; r < R; r++) d[kk * MR + r] = src[r * ldx + kk];
+            pack_x_block(xc + r0 * ldx + kb, ldx, R, kl, xp_buf + b * XS * KC);
         }
         for (long p = p0; p < p1; p++) {
             const float *slice;
@@ -403,13 +430,13 @@ static int many_rows_avx2(const float *xc, long mm, long ldx, long k, const void
                 long l0 = lines * b / nb, l1 = lines * (b + 1) / nb;
                 float *o = oc + r0 * ldo + p * P;
                 if (cols == P) {
-                    kernp_avx2((int)R, xp_buf + b * MR * KC, slice, kl, o, ldo, first, last, bb, next ? next + l0 * 64 : NULL,
+                    kernp_avx2((int)R, xp_buf + b * XS * KC, slice, kl, o, ldo, first, last, bb, next ? next + l0 * 64 : NULL,
                                l1 - l0);
                 } else {
                     memset(tmp, 0, sizeof tmp);
                     if (!first)
                         for (long r = 0; r < R; r++) memcpy(tmp + r * P, o + r * ldo, (size_t)cols * sizeof(float));
-                    kernp_avx2((int)R, xp_buf + b * MR * KC, slice, kl, tmp, P, first, last, bb, NULL, 0);
+                    kernp_avx2((int)R, xp_buf + b * XS * KC, slice, kl, tmp, P, first, last, bb, NULL, 0);
                     for (long r = 0; r < R; r++) memcpy(o + r * ldo, tmp + r * P, (size_t)cols * sizeof(float));
                 }
             }
