@@ -378,9 +378,9 @@ __attribute__((target("avx2,fma"))) static void pack_x_block(const float *src, l
         for (long i = 0; i < XS; i++) dst[kk * XS + i] = i < R ? src[i * ldx + kk] : 0.0f;
 }
 
-/// Many rows (compute-bound sizes), AVX2: x packed once per call into row blocks of MR laid out [k][MR]; K in slices of
-/// KC, panels inside (each panel slice stays in L1 while every row block uses it), row blocks innermost. Returns 0 when
-/// the buffer cannot be allocated (the caller falls back to the unpacked path).
+/// Many rows (compute-bound sizes), AVX2: K in slices of KC; each slice of x is packed into row blocks of at most MR
+/// rows (sizes balanced) laid out [kc][XS]; panels inside (each panel slice stays in L1 while every row block uses it),
+/// row blocks innermost. Returns 0 when the buffer cannot be allocated (the caller falls back to the unpacked path).
 static int many_rows_avx2(const float *xc, long mm, long ldx, long k, const void *panels, int bf16, long n, long p0, long p1,
                           const float *bias, float *oc, long ldo) {
     long nb = (mm + MR - 1) / MR;
@@ -400,7 +400,7 @@ static int many_rows_avx2(const float *xc, long mm, long ldx, long k, const void
         int first = kb == 0, last = kb + kl == k;
         // This slice of x, block by block as [kl][XS] (64 rows x 256 floats: L2-resident while the panels stream past).
         for (long b = 0; b < nb; b++) {
-            long r0 = b * MR, R = mm - r0 < MR ? mm - r0 : MR;
+            long r0 = mm * b / nb, R = mm * (b + 1) / nb - r0;
             pack_x_block(xc + r0 * ldx + kb, ldx, R, kl, xp_buf + b * XS * KC);
         }
         for (long p = p0; p < p1; p++) {
@@ -424,9 +424,12 @@ static int many_rows_avx2(const float *xc, long mm, long ldx, long k, const void
                 long ebytes = bf16 ? 2 : 4;
                 next = (const char *)panels + ((p + 1) * P * k + kb * P) * ebytes;
                 lines = (kl * P * ebytes + 63) / 64;
+                // The next panel's output tile (one 64-byte line per row when aligned): a wide output (the 151,936-column
+                // logits) does not stay in cache between K slices, and each tile would otherwise start on cache misses.
+                for (long r = 0; r < mm; r++) __builtin_prefetch(oc + r * ldo + (p + 1) * P, 1, 3);
             }
             for (long b = 0; b < nb; b++) {
-                long r0 = b * MR, R = mm - r0 < MR ? mm - r0 : MR;
+                long r0 = mm * b / nb, R = mm * (b + 1) / nb - r0;
                 long l0 = lines * b / nb, l1 = lines * (b + 1) / nb;
                 float *o = oc + r0 * ldo + p * P;
                 if (cols == P) {
@@ -709,4 +712,75 @@ void verity_swiglu(const float *g, const float *u, float *y, long count) {
         float s = 1.0f / (1.0f + exp_portable(-g[i]));
         y[i] = g[i] * s * u[i];
     }
+}
+
+// MARK: - Row reductions over logits
+
+#ifdef VERITY_X86
+__attribute__((target("avx2,fma"))) static float logsumexp_avx2(const float *z, long n) {
+    __m256 m8 = _mm256_set1_ps(-INFINITY);
+    long j = 0;
+    for (; j + 8 <= n; j += 8) m8 = _mm256_max_ps(_mm256_loadu_ps(z + j), m8);  // a NaN lane keeps the running max
+    float lanes[8];
+    _mm256_storeu_ps(lanes, m8);
+    float mx = -INFINITY;
+    for (int l = 0; l < 8; l++) mx = lanes[l] > mx ? lanes[l] : mx;
+    for (; j < n; j++) mx = z[j] > mx ? z[j] : mx;
+    if (mx == -INFINITY) return -INFINITY;
+    const __m256 mv = _mm256_set1_ps(mx);
+    __m256 s8 = _mm256_setzero_ps();
+    j = 0;
+    for (; j + 8 <= n; j += 8) s8 = _mm256_add_ps(s8, exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(z + j), mv)));
+    _mm256_storeu_ps(lanes, s8);
+    float s = ((lanes[0] + lanes[4]) + (lanes[2] + lanes[6])) + ((lanes[1] + lanes[5]) + (lanes[3] + lanes[7]));
+    for (; j < n; j++) s += exp_portable(z[j] - mx);
+    return mx + logf(s);
+}
+
+__attribute__((target("avx2,fma"))) static long argmax_avx2(const float *z, long n) {
+    __m256 m8 = _mm256_set1_ps(-INFINITY);
+    long j = 0;
+    for (; j + 8 <= n; j += 8) m8 = _mm256_max_ps(_mm256_loadu_ps(z + j), m8);
+    float lanes[8];
+    _mm256_storeu_ps(lanes, m8);
+    float mx = -INFINITY;
+    for (int l = 0; l < 8; l++) mx = lanes[l] > mx ? lanes[l] : mx;
+    for (; j < n; j++) mx = z[j] > mx ? z[j] : mx;
+    const __m256 mv = _mm256_set1_ps(mx);
+    for (j = 0; j + 8 <= n; j += 8) {
+        int mask = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(z + j), mv, _CMP_EQ_OQ));
+        if (mask) return j + __builtin_ctz((unsigned)mask);
+    }
+    for (; j < n; j++)
+        if (z[j] == mx) return j;
+    return 0;
+}
+#endif
+
+float verity_logsumexp(const float *z, long n) {
+    if (n <= 0) return -INFINITY;
+#ifdef VERITY_X86
+    if (verity_panel_uses_avx2()) return logsumexp_avx2(z, n);
+#endif
+    float mx = -INFINITY;
+    for (long j = 0; j < n; j++) mx = z[j] > mx ? z[j] : mx;
+    if (mx == -INFINITY) return -INFINITY;
+    float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    long j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int l = 0; l < 8; l++) lanes[l] += exp_portable(z[j + l] - mx);
+    float s = ((lanes[0] + lanes[4]) + (lanes[2] + lanes[6])) + ((lanes[1] + lanes[5]) + (lanes[3] + lanes[7]));
+    for (; j < n; j++) s += exp_portable(z[j] - mx);
+    return mx + logf(s);
+}
+
+long verity_argmax(const float *z, long n) {
+#ifdef VERITY_X86
+    if (verity_panel_uses_avx2()) return argmax_avx2(z, n);
+#endif
+    float mx = -INFINITY;
+    for (long j = 0; j < n; j++) mx = z[j] > mx ? z[j] : mx;
+    for (long j = 0; j < n; j++)
+        if (z[j] == mx) return j;
+    return 0;
 }

@@ -219,20 +219,12 @@ public enum DecodeKernels {
 
     // MARK: Rows
 
-    /// logsumexp of a row of n logits (max-shifted, float accumulation in 8 lanes, as the trainer's token head).
-    public static func logSumExp(_ z: UnsafePointer<Float>, _ n: Int) -> Float {
-        var mx8 = V8(repeating: -.infinity), j = 0
-        while j + 8 <= n { mx8 = pointwiseMax(mx8, ld8(z + j)); j += 8 }
-        var mx = mx8.max()
-        while j < n { mx = max(mx, z[j]); j += 1 }
-        let m8 = V8(repeating: mx)
-        var s8 = V8()
-        j = 0
-        while j + 8 <= n { s8 += Kernels.exp8(ld8(z + j) - m8); j += 8 }
-        var s = s8.sum()
-        while j < n { s += Kernels.exp1(z[j] - mx); j += 1 }
-        return mx + Foundation.log(s)
-    }
+    /// logsumexp of a row of n logits: max-shifted, the trainer's exp polynomial, float sums in 8 lanes with a fixed lane
+    /// order (C; AVX2 where present, same bits as the portable path).
+    public static func logSumExp(_ z: UnsafePointer<Float>, _ n: Int) -> Float { verity_logsumexp(z, n) }
+
+    /// The first index of the largest of `n` logits (NaN entries skipped).
+    public static func argmax(_ z: UnsafePointer<Float>, _ n: Int) -> Int { verity_argmax(z, n) }
 
     // MARK: Bandwidth probe
 

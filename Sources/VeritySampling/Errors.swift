@@ -17,6 +17,8 @@ public enum SamplingError: Error, CustomStringConvertible, Equatable {
     case rowDoesNotFit(prompt: Int, promptTokens: Int, maxNewTokens: Int, neededBytes: Int, budgetBytes: Int)
     /// A prompts file or generation_config.json that cannot be read.
     case badFile(file: String, line: Int?, detail: String)
+    /// The model produced NaN or +∞ logits for a row (diverged or corrupt weights).
+    case nonFiniteLogits(prompt: Int, sample: Int, token: Int)
 
     /// A readable message naming the input at fault.
     public var description: String {
@@ -28,6 +30,8 @@ public enum SamplingError: Error, CustomStringConvertible, Equatable {
             return "prompt \(p) (\(t) tokens + \(m) new tokens) needs \(mib(need)) of KV cache for a single row, "
                 + "but the memory budget is \(mib(budget)); raise the budget (--kv-budget-mb) or lower --max-tokens"
         case .badFile(let f, let l, let d): return l.map { "\(f):\($0): \(d)" } ?? "\(f): \(d)"
+        case .nonFiniteLogits(let p, let s, let t):
+            return "prompt \(p) sample \(s), new token \(t): the model's logits are NaN or infinite (diverged or corrupt weights?)"
         }
     }
 }

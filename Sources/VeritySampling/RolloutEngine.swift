@@ -365,7 +365,12 @@ public final class RolloutEngine {
         var finished = 0
 
         /// Appends a drawn token; returns true when the row is done (and records its result).
-        func accept(_ row: LiveRow, _ d: DrawnToken) -> Bool {
+        func accept(_ row: LiveRow, _ d: DrawnToken) throws -> Bool {
+            // NaN or +∞ logits (diverged weights, a corrupt checkpoint) make every log-prob NaN: stop with the row named,
+            // instead of returning tokens drawn from garbage. (−∞ is a legitimate log-prob: a token masked to −∞.)
+            if d.logprob.isNaN || d.logprob == .infinity {
+                throw SamplingError.nonFiniteLogits(prompt: row.promptIndex, sample: row.sampleIndex, token: row.tokens.count)
+            }
             row.tokens.append(d.token)
             row.logprobs.append(d.logprob)
             row.samplingLogprobs.append(d.samplingLogprob)
@@ -446,7 +451,7 @@ public final class RolloutEngine {
                     node.remaining -= 1
                     if node.remaining == 0 { node.segment = nil; node.lastLogits = nil }
                 }
-                if accept(row, d) { continue }
+                if try accept(row, d) { continue }
                 row.own = KVSegment(parent: parentSeg, start: row.promptLength, capacity: ownRows, layers: c.numHiddenLayers,
                                     width: c.numKeyValueHeads * c.headDim, ledger: ledger)
                 live.append(row)
@@ -479,7 +484,7 @@ public final class RolloutEngine {
             stats.decodeSteps += 1
             stats.decodeRowSteps += r
             var still: [LiveRow] = []
-            for (i, row) in live.enumerated() where !accept(row, drawn[i]) { still.append(row) }
+            for (i, row) in live.enumerated() where try !accept(row, drawn[i]) { still.append(row) }
             live = still
             stats.decodeSeconds += CPUShareProbe.now() - ts
             repeat { try admit() } while live.isEmpty && nextPending < total

@@ -76,8 +76,7 @@ extension SamplingParams {
     public func draw(logits z: UnsafePointer<Float>, vocab v: Int, generator: inout SeededGenerator) -> DrawnToken {
         let lse = DecodeKernels.logSumExp(z, v)
         if isGreedy {
-            var best = 0
-            for j in 1..<v where z[j] > z[best] { best = j }
+            let best = DecodeKernels.argmax(z, v)
             return DrawnToken(token: Int32(best), logprob: z[best] - lse, samplingLogprob: 0)
         }
         let invT = 1 / temperature

@@ -306,4 +306,18 @@ final class EngineTests: XCTestCase {
         XCTAssertThrowsError(try engine.generate(GenerationRequest(prompts: [[5]], sampling: SamplingParams(topP: 0))))
         XCTAssertThrowsError(try engine.generate(GenerationRequest(prompts: [[5]], maxNewTokens: 0)))
     }
+
+    func testNaNWeightsStopWithTheRowNamed() throws {
+        let engine = try tinyEngine()
+        // A diverged down projection in the last layer: every logit of every row becomes NaN.
+        let w = engine.model.layers[engine.model.layers.count - 1].down.value
+        w.data[3] = .nan
+        engine.refreshWeights()
+        for sampling in [SamplingParams.greedy, SamplingParams(temperature: 1)] {
+            XCTAssertThrowsError(try engine.generate(GenerationRequest(prompts: [[5, 6, 7], [8, 9]], maxNewTokens: 4, sampling: sampling))) { e in
+                XCTAssertEqual(e as? SamplingError, .nonFiniteLogits(prompt: 0, sample: 0, token: 0))
+                XCTAssertTrue("\(e)".contains("NaN or infinite"), "\(e)")
+            }
+        }
+    }
 }

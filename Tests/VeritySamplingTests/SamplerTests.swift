@@ -178,6 +178,29 @@ final class SamplerTests: XCTestCase {
         }
     }
 
+    func testRowLogSumExpAndArgmax() {
+        var g = SeededGenerator(seed: 13)
+        for n in [1, 7, 8, 9, 1_003, 151_936] {
+            let z = Tensor.normal([n], std: 4, generator: &g)
+            if n > 900 { z.data[n - 5] = 30; z.data[17] = 30 }  // a tie: the first index wins
+            let mx = z.values.max() ?? 0
+            let ref = Double(mx) + Foundation.log(z.values.reduce(0.0) { $0 + Foundation.exp(Double($1 - mx)) })
+            var bits: [UInt32] = []
+            for portable in [false, true] {
+                DecodeKernels.forcePortablePath(portable)
+                defer { DecodeKernels.forcePortablePath(false) }
+                let lse = DecodeKernels.logSumExp(z.data, n)
+                XCTAssertEqual(Double(lse), ref, accuracy: 2e-6 * max(1, abs(ref)), "n \(n) portable \(portable)")
+                bits.append(lse.bitPattern)
+                XCTAssertEqual(DecodeKernels.argmax(z.data, n), z.values.firstIndex(of: mx), "n \(n) portable \(portable)")
+            }
+            XCTAssertEqual(bits[0], bits[1], "AVX2 and portable logsumexp differ at n \(n)")
+        }
+        let allMinusInf = [Float](repeating: -.infinity, count: 20)
+        XCTAssertEqual(DecodeKernels.logSumExp(allMinusInf, 20), -.infinity)
+        XCTAssertTrue(DecodeKernels.logSumExp([1, .nan, 2, 3, 4, 5, 6, 7, 8], 9).isNaN)
+    }
+
     func testGroupedProductEqualsSeparateProducts() {
         var g = SeededGenerator(seed: 6)
         let m = 3, k = 40

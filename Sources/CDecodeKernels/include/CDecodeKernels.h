@@ -56,4 +56,11 @@ void verity_attend_group(const float *q, long g, long d, const verity_span *span
 /// `Kernels.swigluForward`, AVX2 or portable.
 void verity_swiglu(const float *g, const float *u, float *y, long count);
 
+/// log Σ_j e^(z_j) over n logits: max, then the exp polynomial of `verity_swiglu` summed in 8 lanes with a fixed lane
+/// order (AVX2 and portable give the same bits); NaN in, NaN out; all −∞ gives −∞.
+float verity_logsumexp(const float *z, long n);
+
+/// The first index of the largest of n logits (NaN entries are skipped; 0 when there is no finite maximum).
+long verity_argmax(const float *z, long n);
+
 #endif
