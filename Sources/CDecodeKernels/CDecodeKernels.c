@@ -120,27 +120,39 @@ __attribute__((target("avx2,fma"))) static void widen_avx2(const uint16_t *src, 
     for (; i < count; i++) dst[i] = from_bf16(src[i]);
 }
 
-// One panel, R rows (R a constant after inlining): 2R accumulators.
-#define KERN1_BODY(WT, LOADW)                                                                                   \
+// Pieces of the one-panel microkernels (R a constant after inlining): 2R accumulators, loaded from `o` unless `first`;
+// one step over row kk of the panel with x[r] read through XAT(r); bias on the `last` slice, then the store.
+#define ACC_INIT                                                                                                \
     __m256 a0[MR], a1[MR];                                                                                      \
     for (int r = 0; r < R; r++) {                                                                               \
         if (first) { a0[r] = _mm256_setzero_ps(); a1[r] = _mm256_setzero_ps(); }                                \
         else { a0[r] = _mm256_loadu_ps(o + r * ldo); a1[r] = _mm256_loadu_ps(o + r * ldo + 8); }                \
-    }                                                                                                           \
-    for (long kk = 0; kk < kc; kk++) {                                                                          \
-        if (kk < pfl) _mm_prefetch(pfp + kk * 64, _MM_HINT_T0);                                                 \
+    }
+#define PANEL_STEP(LOADW, XAT)                                                                                  \
+    {                                                                                                           \
         __m256 w0 = LOADW(pan + kk * P), w1 = LOADW(pan + kk * P + 8);                                          \
         for (int r = 0; r < R; r++) {                                                                           \
-            __m256 xv = _mm256_broadcast_ss(x + r * ldx + kk);                                                  \
+            __m256 xv = _mm256_broadcast_ss(XAT(r));                                                            \
             a0[r] = _mm256_fmadd_ps(xv, w0, a0[r]);                                                             \
             a1[r] = _mm256_fmadd_ps(xv, w1, a1[r]);                                                             \
         }                                                                                                       \
-    }                                                                                                           \
+    }
+#define ACC_STORE                                                                                               \
     if (last && bias) {                                                                                         \
         __m256 b0 = _mm256_loadu_ps(bias), b1 = _mm256_loadu_ps(bias + 8);                                     \
         for (int r = 0; r < R; r++) { a0[r] = _mm256_add_ps(a0[r], b0); a1[r] = _mm256_add_ps(a1[r], b1); }     \
     }                                                                                                           \
     for (int r = 0; r < R; r++) { _mm256_storeu_ps(o + r * ldo, a0[r]); _mm256_storeu_ps(o + r * ldo + 8, a1[r]); }
+
+// One panel, R rows of x `ldx` apart; the first `pfl` steps also prefetch one line at `pfp`.
+#define X_ROWS(r) (x + (r) * ldx + kk)
+#define KERN1_BODY(WT, LOADW)                                                                                   \
+    ACC_INIT                                                                                                    \
+    for (long kk = 0; kk < kc; kk++) {                                                                          \
+        if (kk < pfl) _mm_prefetch(pfp + kk * 64, _MM_HINT_T0);                                                 \
+        PANEL_STEP(LOADW, X_ROWS)                                                                               \
+    }                                                                                                           \
+    ACC_STORE
 
 __attribute__((target("avx2,fma"), always_inline)) static inline void
 k1_f32(const int R, const float *x, long ldx, const float *pan, long kc, float *o, long ldo, int first, int last, const float *bias,
@@ -156,37 +168,18 @@ k1_bf16(const int R, const float *x, long ldx, const uint16_t *pan, long kc, flo
 
 // One panel, R rows of x packed as [kc][XS] (row r of step kk at xp[kk·XS + r]): one pointer walks x, so each step is two
 // panel loads, R broadcasts at fixed offsets and 2R FMAs. The first `pfl` steps also prefetch one line of the next slice.
+#define X_PACKED(r) (xp + kk * XS + (r))
 #define KERNP_BODY(LOADW)                                                                                       \
-    __m256 a0[MR], a1[MR];                                                                                      \
-    for (int r = 0; r < R; r++) {                                                                               \
-        if (first) { a0[r] = _mm256_setzero_ps(); a1[r] = _mm256_setzero_ps(); }                                \
-        else { a0[r] = _mm256_loadu_ps(o + r * ldo); a1[r] = _mm256_loadu_ps(o + r * ldo + 8); }                \
-    }                                                                                                           \
+    ACC_INIT                                                                                                    \
     long kk = 0;                                                                                                \
     long kp = pfl < kc ? pfl : kc;                                                                              \
     for (; kk < kp; kk++) {                                                                                     \
         _mm_prefetch(pfp + kk * 64, _MM_HINT_T0);                                                               \
-        __m256 w0 = LOADW(pan + kk * P), w1 = LOADW(pan + kk * P + 8);                                          \
-        for (int r = 0; r < R; r++) {                                                                           \
-            __m256 xv = _mm256_broadcast_ss(xp + kk * XS + r);                                                  \
-            a0[r] = _mm256_fmadd_ps(xv, w0, a0[r]);                                                             \
-            a1[r] = _mm256_fmadd_ps(xv, w1, a1[r]);                                                             \
-        }                                                                                                       \
+        PANEL_STEP(LOADW, X_PACKED)                                                                             \
     }                                                                                                           \
     _Pragma("clang loop unroll_count(4)")                                                                       \
-    for (; kk < kc; kk++) {                                                                                     \
-        __m256 w0 = LOADW(pan + kk * P), w1 = LOADW(pan + kk * P + 8);                                          \
-        for (int r = 0; r < R; r++) {                                                                           \
-            __m256 xv = _mm256_broadcast_ss(xp + kk * XS + r);                                                  \
-            a0[r] = _mm256_fmadd_ps(xv, w0, a0[r]);                                                             \
-            a1[r] = _mm256_fmadd_ps(xv, w1, a1[r]);                                                             \
-        }                                                                                                       \
-    }                                                                                                           \
-    if (last && bias) {                                                                                         \
-        __m256 b0 = _mm256_loadu_ps(bias), b1 = _mm256_loadu_ps(bias + 8);                                     \
-        for (int r = 0; r < R; r++) { a0[r] = _mm256_add_ps(a0[r], b0); a1[r] = _mm256_add_ps(a1[r], b1); }     \
-    }                                                                                                           \
-    for (int r = 0; r < R; r++) { _mm256_storeu_ps(o + r * ldo, a0[r]); _mm256_storeu_ps(o + r * ldo + 8, a1[r]); }
+    for (; kk < kc; kk++) PANEL_STEP(LOADW, X_PACKED)                                                           \
+    ACC_STORE
 
 __attribute__((target("avx2,fma"), always_inline)) static inline void
 kp_f32(const int R, const float *xp, const float *pan, long kc, float *o, long ldo, int first, int last, const float *bias,
@@ -717,7 +710,8 @@ void verity_swiglu(const float *g, const float *u, float *y, long count) {
 // MARK: - Row reductions over logits
 
 #ifdef VERITY_X86
-__attribute__((target("avx2,fma"))) static float logsumexp_avx2(const float *z, long n) {
+/// The largest of n logits, NaN entries skipped (−∞ when none is larger).
+__attribute__((target("avx2,fma"))) static float max_avx2(const float *z, long n) {
     __m256 m8 = _mm256_set1_ps(-INFINITY);
     long j = 0;
     for (; j + 8 <= n; j += 8) m8 = _mm256_max_ps(_mm256_loadu_ps(z + j), m8);  // a NaN lane keeps the running max
@@ -726,10 +720,16 @@ __attribute__((target("avx2,fma"))) static float logsumexp_avx2(const float *z, 
     float mx = -INFINITY;
     for (int l = 0; l < 8; l++) mx = lanes[l] > mx ? lanes[l] : mx;
     for (; j < n; j++) mx = z[j] > mx ? z[j] : mx;
+    return mx;
+}
+
+__attribute__((target("avx2,fma"))) static float logsumexp_avx2(const float *z, long n) {
+    float mx = max_avx2(z, n);
+    float lanes[8];
     if (mx == -INFINITY) return -INFINITY;
     const __m256 mv = _mm256_set1_ps(mx);
     __m256 s8 = _mm256_setzero_ps();
-    j = 0;
+    long j = 0;
     for (; j + 8 <= n; j += 8) s8 = _mm256_add_ps(s8, exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(z + j), mv)));
     _mm256_storeu_ps(lanes, s8);
     float s = ((lanes[0] + lanes[4]) + (lanes[2] + lanes[6])) + ((lanes[1] + lanes[5]) + (lanes[3] + lanes[7]));
@@ -738,14 +738,8 @@ __attribute__((target("avx2,fma"))) static float logsumexp_avx2(const float *z, 
 }
 
 __attribute__((target("avx2,fma"))) static long argmax_avx2(const float *z, long n) {
-    __m256 m8 = _mm256_set1_ps(-INFINITY);
-    long j = 0;
-    for (; j + 8 <= n; j += 8) m8 = _mm256_max_ps(_mm256_loadu_ps(z + j), m8);
-    float lanes[8];
-    _mm256_storeu_ps(lanes, m8);
-    float mx = -INFINITY;
-    for (int l = 0; l < 8; l++) mx = lanes[l] > mx ? lanes[l] : mx;
-    for (; j < n; j++) mx = z[j] > mx ? z[j] : mx;
+    float mx = max_avx2(z, n);
+    long j;
     const __m256 mv = _mm256_set1_ps(mx);
     for (j = 0; j + 8 <= n; j += 8) {
         int mask = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(z + j), mv, _CMP_EQ_OQ));
