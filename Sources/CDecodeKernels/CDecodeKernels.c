@@ -120,6 +120,17 @@ __attribute__((target("avx2,fma"))) static void widen_avx2(const uint16_t *src, 
     for (; i < count; i++) dst[i] = from_bf16(src[i]);
 }
 
+// Calls CALL(R) with R a compile-time constant 1..6 (R > 6 takes 6), so each row count gets its own unrolled kernel.
+#define ROWS_1_TO_6(CALL)                                                                                       \
+    switch (R) {                                                                                                \
+    case 1: CALL(1); break;                                                                                     \
+    case 2: CALL(2); break;                                                                                     \
+    case 3: CALL(3); break;                                                                                     \
+    case 4: CALL(4); break;                                                                                     \
+    case 5: CALL(5); break;                                                                                     \
+    default: CALL(6); break;                                                                                    \
+    }
+
 // Pieces of the one-panel microkernels (R a constant after inlining): 2R accumulators, loaded from `o` unless `first`;
 // one step over row kk of the panel with x[r] read through XAT(r); bias on the `last` slice, then the store.
 #define ACC_INIT                                                                                                \
@@ -190,14 +201,8 @@ kp_f32(const int R, const float *xp, const float *pan, long kc, float *o, long l
 __attribute__((target("avx2,fma"))) static void
 kernp_avx2(int R, const float *xp, const float *pan, long kc, float *o, long ldo, int first, int last, const float *bias,
            const char *pfp, long pfl) {
-    switch (R) {
-    case 1: kp_f32(1, xp, pan, kc, o, ldo, first, last, bias, pfp, pfl); break;
-    case 2: kp_f32(2, xp, pan, kc, o, ldo, first, last, bias, pfp, pfl); break;
-    case 3: kp_f32(3, xp, pan, kc, o, ldo, first, last, bias, pfp, pfl); break;
-    case 4: kp_f32(4, xp, pan, kc, o, ldo, first, last, bias, pfp, pfl); break;
-    case 5: kp_f32(5, xp, pan, kc, o, ldo, first, last, bias, pfp, pfl); break;
-    default: kp_f32(6, xp, pan, kc, o, ldo, first, last, bias, pfp, pfl); break;
-    }
+#define KP_F32(n) kp_f32(n, xp, pan, kc, o, ldo, first, last, bias, pfp, pfl)
+    ROWS_1_TO_6(KP_F32)
 }
 
 // Two adjacent full panels (pan, pan + P·k), R ≤ 3 rows, whole K: 4R accumulators.
@@ -242,27 +247,10 @@ k2_bf16(const int R, const float *x, long ldx, const uint16_t *pan, long k, floa
 __attribute__((target("avx2,fma"))) static void
 kern1_avx2(int R, int bf16, const float *x, long ldx, const void *pan, long kc, float *o, long ldo, int first, int last,
            const float *bias, const char *pfp, long pfl) {
-    if (bf16) {
-        const uint16_t *w = (const uint16_t *)pan;
-        switch (R) {
-        case 1: k1_bf16(1, x, ldx, w, kc, o, ldo, first, last, bias, pfp, pfl); break;
-        case 2: k1_bf16(2, x, ldx, w, kc, o, ldo, first, last, bias, pfp, pfl); break;
-        case 3: k1_bf16(3, x, ldx, w, kc, o, ldo, first, last, bias, pfp, pfl); break;
-        case 4: k1_bf16(4, x, ldx, w, kc, o, ldo, first, last, bias, pfp, pfl); break;
-        case 5: k1_bf16(5, x, ldx, w, kc, o, ldo, first, last, bias, pfp, pfl); break;
-        default: k1_bf16(6, x, ldx, w, kc, o, ldo, first, last, bias, pfp, pfl); break;
-        }
-    } else {
-        const float *w = (const float *)pan;
-        switch (R) {
-        case 1: k1_f32(1, x, ldx, w, kc, o, ldo, first, last, bias, pfp, pfl); break;
-        case 2: k1_f32(2, x, ldx, w, kc, o, ldo, first, last, bias, pfp, pfl); break;
-        case 3: k1_f32(3, x, ldx, w, kc, o, ldo, first, last, bias, pfp, pfl); break;
-        case 4: k1_f32(4, x, ldx, w, kc, o, ldo, first, last, bias, pfp, pfl); break;
-        case 5: k1_f32(5, x, ldx, w, kc, o, ldo, first, last, bias, pfp, pfl); break;
-        default: k1_f32(6, x, ldx, w, kc, o, ldo, first, last, bias, pfp, pfl); break;
-        }
-    }
+#define K1_BF16(n) k1_bf16(n, x, ldx, (const uint16_t *)pan, kc, o, ldo, first, last, bias, pfp, pfl)
+#define K1_F32(n) k1_f32(n, x, ldx, (const float *)pan, kc, o, ldo, first, last, bias, pfp, pfl)
+    if (bf16) ROWS_1_TO_6(K1_BF16)
+    else ROWS_1_TO_6(K1_F32)
 }
 
 __attribute__((target("avx2,fma"))) static void

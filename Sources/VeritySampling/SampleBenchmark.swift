@@ -1,10 +1,11 @@
 // SampleBenchmark: the measurements behind `verity bench sample`. On a randomly initialised model
 // of Qwen2.5-0.5B's shape it times decode at several batch sizes (forced length, EOS ignored) and
 // the prefix-sharing case (one long prompt × many samples, sharing on and off), each against the
-// roofline measured in the same run (probes before each repeat and after the last): compute bound = sgemm FLOP/s / (2 × matmul parameters per
-// token), memory bound = read bandwidth × batch / weight bytes read per step; the limit is the
-// smaller. Medians of repeats, with the CPU share other processes took. It does not run PyTorch
-// (Scripts/bench/sample_torch.py is the side-by-side peer).
+// roofline measured in the same run (probes before each repeat and after the last): compute
+// bound = sgemm FLOP/s / (2 × matmul parameters per token), memory bound = read bandwidth ×
+// batch / weight bytes read per step; the limit is the smaller. Medians of repeats, with the CPU
+// share other processes took. It does not run PyTorch (Scripts/bench/sample_torch.py is the
+// side-by-side peer).
 import VerityMeasure
 import Foundation
 import VerityTensor
