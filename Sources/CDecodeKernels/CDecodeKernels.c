@@ -361,12 +361,14 @@ __attribute__((target("avx2,fma"))) static void pack_x_block(const float *src, l
 
 /// Many rows (compute-bound sizes), AVX2: K in slices of KC; each slice of x is packed into row blocks of at most MR
 /// rows (sizes balanced) laid out [kc][XS]; panels inside (each panel slice stays in L1 while every row block uses it),
-/// row blocks innermost. Returns 0 when the buffer cannot be allocated (the caller falls back to the unpacked path).
-static int many_rows_avx2(const float *xc, long mm, long ldx, long k, const void *panels, int bf16, long n, long p0, long p1,
-                          const float *bias, float *oc, long ldo) {
+/// row blocks innermost. With `xpre` the slices come packed already (`verity_mm_run`'s shared buffer: slice s at
+/// xpre + s·nb·XS·KC, usable once ready[s] is set by whichever thread packed it); otherwise this thread packs each slice
+/// into its own buffer. Returns 0 when that buffer cannot be allocated (the caller falls back to the unpacked path).
+static int many_rows_avx2(const float *xc, const float *xpre, const int *ready, long mm, long ldx, long k, const void *panels,
+                          int bf16, long n, long p0, long p1, const float *bias, float *oc, long ldo) {
     long nb = (mm + MR - 1) / MR;
     long need = nb * XS * KC;
-    if (need > xp_cap) {
+    if (!xpre && need > xp_cap) {
         free(xp_buf);
         size_t bytes = ((size_t)need * sizeof(float) + 63) & ~(size_t)63;
         xp_buf = (float *)aligned_alloc(64, bytes);
@@ -380,9 +382,17 @@ static int many_rows_avx2(const float *xc, long mm, long ldx, long k, const void
         long kl = k - kb < KC ? k - kb : KC;
         int first = kb == 0, last = kb + kl == k;
         // This slice of x, block by block as [kl][XS] (64 rows x 256 floats: L2-resident while the panels stream past).
-        for (long b = 0; b < nb; b++) {
-            long r0 = mm * b / nb, R = mm * (b + 1) / nb - r0;
-            pack_x_block(xc + r0 * ldx + kb, ldx, R, kl, xp_buf + b * XS * KC);
+        const float *xs;
+        if (xpre) {
+            long s = kb / KC;
+            while (!__atomic_load_n(ready + s, __ATOMIC_ACQUIRE)) _mm_pause();
+            xs = xpre + s * nb * XS * KC;
+        } else {
+            for (long b = 0; b < nb; b++) {
+                long r0 = mm * b / nb, R = mm * (b + 1) / nb - r0;
+                pack_x_block(xc + r0 * ldx + kb, ldx, R, kl, xp_buf + b * XS * KC);
+            }
+            xs = xp_buf;
         }
         for (long p = p0; p < p1; p++) {
             const float *slice;
@@ -401,26 +411,31 @@ static int many_rows_avx2(const float *xc, long mm, long ldx, long k, const void
             }
             const char *next = NULL;
             long lines = 0;
+            long ebytes = bf16 ? 2 : 4;
             if (VERITY_PREFETCH && p + 1 < p1) {
-                long ebytes = bf16 ? 2 : 4;
                 next = (const char *)panels + ((p + 1) * P * k + kb * P) * ebytes;
                 lines = (kl * P * ebytes + 63) / 64;
                 // The next panel's output tile (one 64-byte line per row when aligned): a wide output (the 151,936-column
                 // logits) does not stay in cache between K slices, and each tile would otherwise start on cache misses.
                 for (long r = 0; r < mm; r++) __builtin_prefetch(oc + r * ldo + (p + 1) * P, 1, 3);
+            } else if (VERITY_PREFETCH && kb + kl < k) {
+                // The last panel of the range: the next slice starts again at the first panel (short ranges turn often).
+                long kn = k - kb - kl < KC ? k - kb - kl : KC;
+                next = (const char *)panels + (p0 * P * k + (kb + kl) * P) * ebytes;
+                lines = (kn * P * ebytes + 63) / 64;
             }
             for (long b = 0; b < nb; b++) {
                 long r0 = mm * b / nb, R = mm * (b + 1) / nb - r0;
                 long l0 = lines * b / nb, l1 = lines * (b + 1) / nb;
                 float *o = oc + r0 * ldo + p * P;
                 if (cols == P) {
-                    kernp_avx2((int)R, xp_buf + b * XS * KC, slice, kl, o, ldo, first, last, bb, next ? next + l0 * 64 : NULL,
+                    kernp_avx2((int)R, xs + b * XS * KC, slice, kl, o, ldo, first, last, bb, next ? next + l0 * 64 : NULL,
                                l1 - l0);
                 } else {
                     memset(tmp, 0, sizeof tmp);
                     if (!first)
                         for (long r = 0; r < R; r++) memcpy(tmp + r * P, o + r * ldo, (size_t)cols * sizeof(float));
-                    kernp_avx2((int)R, xp_buf + b * XS * KC, slice, kl, tmp, P, first, last, bb, NULL, 0);
+                    kernp_avx2((int)R, xs + b * XS * KC, slice, kl, tmp, P, first, last, bb, NULL, 0);
                     for (long r = 0; r < R; r++) memcpy(o + r * ldo, tmp + r * P, (size_t)cols * sizeof(float));
                 }
             }
@@ -430,8 +445,13 @@ static int many_rows_avx2(const float *xc, long mm, long ldx, long k, const void
 }
 #endif
 
-void verity_panel_matmul(const float *x, long m, long ldx, long k, const void *panels, int bf16, long n, long p0, long p1,
-                         const float *bias, float *out, long ldo) {
+/// Row chunks of at most MC rows whose product packs x (more than VERITY_PANEL_OUTER_MAX_BLOCKS row blocks, AVX2).
+static int packs_x(long mm) { return verity_panel_uses_avx2() && (mm + MR - 1) / MR > VERITY_PANEL_OUTER_MAX_BLOCKS; }
+
+/// The product over panels p0 ..< p1; `xp`/`ready`: x packed by `verity_mm_run` (row chunk by row chunk, slice by
+/// slice, in the order `verity_mm_pack_units` counts them), or NULL to pack per thread.
+static void panel_matmul(const float *x, const float *xp, const int *ready, long m, long ldx, long k, const void *panels,
+                         int bf16, long n, long p0, long p1, const float *bias, float *out, long ldo) {
     if (m <= 0 || p1 <= p0 || k <= 0) return;
     int avx = verity_panel_uses_avx2();
     const float *pf = (const float *)panels;
@@ -459,9 +479,16 @@ void verity_panel_matmul(const float *x, long m, long ldx, long k, const void *p
 #endif
         long nb = (mm + MR - 1) / MR;
 #ifdef VERITY_X86
-        if (avx && nb > VERITY_PANEL_OUTER_MAX_BLOCKS &&
-            many_rows_avx2(xc, mm, ldx, k, panels, bf16, n, p0, p1, bias, oc, ldo))
-            continue;
+        if (avx && nb > VERITY_PANEL_OUTER_MAX_BLOCKS) {
+            const float *xc_pre = xp;
+            const int *rc = ready;
+            if (xp) {
+                long ns = (k + KC - 1) / KC;
+                xp += ns * nb * XS * KC;
+                ready += ns;
+            }
+            if (many_rows_avx2(xc, xc_pre, rc, mm, ldx, k, panels, bf16, n, p0, p1, bias, oc, ldo)) continue;
+        }
 #endif
         // One row block: whole-K passes (widening bfloat16 in registers needs AVX2; the portable path widens by slice).
         long kc = (nb == 1 && (!bf16 || avx)) ? k : KC;
@@ -506,6 +533,80 @@ void verity_panel_matmul(const float *x, long m, long ldx, long k, const void *p
                          kb + kl == k, bias ? bias + p * P : NULL, (int)cols, next ? next + l0 * 64 : NULL, l1 - l0);
                 }
             }
+        }
+    }
+}
+
+void verity_panel_matmul(const float *x, long m, long ldx, long k, const void *panels, int bf16, long n, long p0, long p1,
+                         const float *bias, float *out, long ldo) {
+    panel_matmul(x, NULL, NULL, m, ldx, k, panels, bf16, n, p0, p1, bias, out, ldo);
+}
+
+// MARK: - Shared products (dynamic chunks)
+
+long verity_mm_pack_units(long m, long k) {
+    long units = 0, ns = (k + KC - 1) / KC;
+    for (long i0 = 0; i0 < m; i0 += MC)
+        if (packs_x(m - i0 < MC ? m - i0 : MC)) units += ns;
+    return units;
+}
+
+long verity_mm_xp_floats(long m, long k) {
+    long total = 0, ns = (k + KC - 1) / KC;
+    for (long i0 = 0; i0 < m; i0 += MC) {
+        long mm = m - i0 < MC ? m - i0 : MC;
+        if (packs_x(mm)) total += ns * ((mm + MR - 1) / MR) * XS * KC;
+    }
+    return total;
+}
+
+#ifdef VERITY_X86
+/// Packs unit u (row chunk by row chunk, K slice by K slice) of x into its place in xp.
+static void pack_unit(const float *x, long m, long ldx, long k, long u, float *xp) {
+    long ns = (k + KC - 1) / KC;
+    for (long i0 = 0; i0 < m; i0 += MC) {
+        long mm = m - i0 < MC ? m - i0 : MC;
+        if (!packs_x(mm)) continue;
+        long nb = (mm + MR - 1) / MR;
+        if (u >= ns) {
+            u -= ns;
+            xp += ns * nb * XS * KC;
+            continue;
+        }
+        long kb = u * KC, kl = k - kb < KC ? k - kb : KC;
+        float *dst = xp + u * nb * XS * KC;
+        for (long b = 0; b < nb; b++) {
+            long r0 = mm * b / nb, R = mm * (b + 1) / nb - r0;
+            pack_x_block(x + (i0 + r0) * ldx + kb, ldx, R, kl, dst + b * XS * KC);
+        }
+        return;
+    }
+}
+#endif
+
+void verity_mm_run(const float *x, long m, long ldx, long k, const verity_mm_item *items, long nitems, const long *bounds,
+                   long nchunks, float *xp, int *ready, long *counters) {
+    long units = xp ? verity_mm_pack_units(m, k) : 0;
+#ifdef VERITY_X86
+    // First help pack x: each unit is claimed by one thread, which packs it and then marks it ready.
+    for (long u; units > 0 && (u = __atomic_fetch_add(counters, 1, __ATOMIC_RELAXED)) < units;) {
+        pack_unit(x, m, ldx, k, u, xp);
+        __atomic_store_n(ready + u, 1, __ATOMIC_RELEASE);
+    }
+#endif
+    if (!units) {
+        xp = NULL;
+        ready = NULL;
+    }
+    // Then take chunks of the items' panels, numbered across the items in order, until none is left.
+    for (long c; (c = __atomic_fetch_add(counters + 1, 1, __ATOMIC_RELAXED)) < nchunks;) {
+        long g0 = bounds[c], g1 = bounds[c + 1], base = 0;
+        for (long i = 0; i < nitems && base < g1; i++) {
+            const verity_mm_item *it = items + i;
+            long np = (it->n + P - 1) / P;
+            long p0 = g0 - base > 0 ? g0 - base : 0, p1 = g1 - base < np ? g1 - base : np;
+            if (p1 > p0) panel_matmul(x, xp, ready, m, ldx, k, it->panels, it->bf16, it->n, p0, p1, it->bias, it->out, it->ldo);
+            base += np;
         }
     }
 }

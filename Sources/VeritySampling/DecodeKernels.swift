@@ -83,6 +83,30 @@ public final class PackedWeights: @unchecked Sendable {
     }
 }
 
+// MARK: - Workspace
+
+/// Buffers the shared products reuse from call to call (x packed for the microkernel), so a decode step does not allocate
+/// and page-fault them afresh. One per engine; not for concurrent products.
+public final class DecodeWorkspace: @unchecked Sendable {
+    private var xp: UnsafeMutableRawPointer?
+    private var capacity = 0
+
+    /// An empty workspace.
+    public init() {}
+
+    deinit { xp?.deallocate() }
+
+    /// A buffer of at least `count` floats (grown as needed, contents unspecified).
+    func packedX(_ count: Int) -> UnsafeMutablePointer<Float> {
+        if let xp, capacity >= count { return xp.assumingMemoryBound(to: Float.self) }
+        xp?.deallocate()
+        let p = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * MemoryLayout<Float>.size, alignment: 64)
+        xp = p
+        capacity = count
+        return p.bindMemory(to: Float.self, capacity: max(1, count))
+    }
+}
+
 // MARK: - Kernels
 
 /// Decode-time kernels: the panel product, cached attention, logsumexp, bandwidth probe.
@@ -90,19 +114,8 @@ public enum DecodeKernels {
     /// out[i·N + j] = Σ_k x[i·K + k]·W[j][k] (+ bias[j]) for x [M, K] and packed W [N, K]; each element is one sequential
     /// fma chain over k, so it does not depend on M, on the row's place or on `threads` (the split is over panels).
     public static func matmul(x: UnsafePointer<Float>, rows m: Int, weight w: PackedWeights, bias: UnsafePointer<Float>?,
-                              out: UnsafeMutablePointer<Float>, threads: Int) {
-        if m == 0 { return }
-        let np = w.panels, k = w.inner, n = w.outputs
-        // At least ~256 KB of float32 weights per task, so tiny products stay on one core.
-        let perTask = max(1, (1 << 16) / (Int(VERITY_PANEL) * k))
-        let tasks = max(1, min(threads, np / perTask))
-        let bf16: Int32 = w.format == .bfloat16 ? 1 : 0
-        let st = UnsafeRawPointer(w.storage)
-        Parallel.forEachTask(tasks) { t in
-            let p0 = np * t / tasks, p1 = np * (t + 1) / tasks
-            guard p1 > p0 else { return }
-            verity_panel_matmul(x, m, k, k, st, bf16, n, p0, p1, bias, out, n)
-        }
+                              out: UnsafeMutablePointer<Float>, threads: Int, workspace: DecodeWorkspace? = nil) {
+        matmulGroup(x: x, rows: m, [GroupItem(weight: w, bias: bias, out: out)], threads: threads, workspace: workspace)
     }
 
     /// One product of a group sharing the input x (q/k/v, gate/up): weight, bias, output [M, weight.outputs].
@@ -122,28 +135,53 @@ public enum DecodeKernels {
         }
     }
 
-    /// `matmul` for several weights over the same x in one parallel region (the panels of all of them split evenly
-    /// over the tasks): fewer thread hand-offs per decode step; every element's arithmetic is unchanged.
-    /// `minPanelsPerTask` (default: ~256 KB of float32 weights) lets tests split tiny products.
-    public static func matmulGroup(x: UnsafePointer<Float>, rows m: Int, _ items: [GroupItem], threads: Int, minPanelsPerTask: Int? = nil) {
+    /// Panel ranges handed out one at a time: sizes shrink with the panels left (a share of what remains, at most 64 and
+    /// at least `minChunk`, even so that the few-row kernel keeps its panel pairs), so the last chunks are short and a
+    /// thread that runs slower, or starts later, ends close to the others.
+    static func chunkBounds(total: Int, minChunk: Int, tasks: Int) -> [Int] {
+        var bounds = [0], at = 0
+        let lo = max(1, minChunk)
+        while at < total {
+            var size = min(64, (total - at + 2 * tasks - 1) / (2 * tasks))
+            size = max(lo, size)
+            size += size & 1
+            at = min(total, at + size)
+            bounds.append(at)
+        }
+        return bounds
+    }
+
+    /// `matmul` for several weights over the same x in one parallel region: the threads share the packing of x, then
+    /// take chunks of the panels of all the products from a shared counter (`verity_mm_run`), so the work follows the
+    /// speed each core actually has; every element's arithmetic is unchanged. `minPanelsPerTask` (default: ~256 KB of
+    /// float32 weights per thread, ~64 KB per chunk) lets tests split tiny products.
+    public static func matmulGroup(x: UnsafePointer<Float>, rows m: Int, _ items: [GroupItem], threads: Int, minPanelsPerTask: Int? = nil,
+                                   workspace: DecodeWorkspace? = nil) {
         if m == 0 || items.isEmpty { return }
         let k = items[0].weight.inner
         precondition(items.allSatisfy { $0.weight.inner == k }, "group products share x")
         let total = items.reduce(0) { $0 + $1.weight.panels }
-        let perTask = max(1, minPanelsPerTask ?? (1 << 16) / (Int(VERITY_PANEL) * k))
+        let panelFloats = Int(VERITY_PANEL) * k
+        let perTask = max(1, minPanelsPerTask ?? (1 << 16) / panelFloats)
         let tasks = max(1, min(threads, total / perTask))
-        items.withUnsafeBufferPointer { its in
-            Parallel.forEachTask(tasks) { t in
-                let g0 = total * t / tasks, g1 = total * (t + 1) / tasks
-                var base = 0
-                for it in its {
-                    let w = it.weight
-                    let p0 = max(g0 - base, 0), p1 = min(g1 - base, w.panels)
-                    if p1 > p0 {
-                        verity_panel_matmul(x, m, k, k, UnsafeRawPointer(w.storage), w.format == .bfloat16 ? 1 : 0, w.outputs, p0, p1,
-                                            it.bias, it.out, w.outputs)
+        let bounds = chunkBounds(total: total, minChunk: minPanelsPerTask ?? max(1, (1 << 14) / panelFloats), tasks: tasks)
+        let cItems = items.map {
+            verity_mm_item(panels: UnsafeRawPointer($0.weight.storage), bf16: $0.weight.format == .bfloat16 ? 1 : 0,
+                           n: $0.weight.outputs, bias: $0.bias, out: $0.out, ldo: $0.weight.outputs)
+        }
+        let units = verity_mm_pack_units(m, k)
+        let ws = workspace ?? DecodeWorkspace()
+        let xp = units > 0 ? ws.packedX(Int(verity_mm_xp_floats(m, k))) : nil
+        var ready = [Int32](repeating: 0, count: max(1, units))
+        var counters = [Int](repeating: 0, count: 2)
+        cItems.withUnsafeBufferPointer { its in
+            bounds.withUnsafeBufferPointer { bd in
+                ready.withUnsafeMutableBufferPointer { rd in
+                    counters.withUnsafeMutableBufferPointer { ct in
+                        Parallel.forEachTask(tasks) { _ in
+                            verity_mm_run(x, m, k, k, its.baseAddress, its.count, bd.baseAddress, bd.count - 1, xp, rd.baseAddress, ct.baseAddress)
+                        }
                     }
-                    base += w.panels
                 }
             }
         }

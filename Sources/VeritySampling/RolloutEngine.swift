@@ -247,6 +247,8 @@ public final class RolloutEngine {
     /// Activation buffers kept between forward passes of the same shape (a decode step at a steady batch), so that large
     /// buffers (the [R, V] logits) are not mapped and page-faulted afresh every step. Valid until the next `forward`.
     var scratch: [String: Tensor] = [:]
+    /// The decode kernels' reusable buffers (x packed for the microkernel).
+    let workspace = DecodeWorkspace()
 
     /// A buffer of `shape` named `name`, reused when the previous one had the same shape.
     func buffer(_ name: String, _ shape: [Int]) -> Tensor {
@@ -569,7 +571,7 @@ public final class RolloutEngine {
             if useBLAS {
                 linearBLAS(x, rows: rows, cin: inner, blas, bias, cout: outputs, out: out)
             } else {
-                DecodeKernels.matmul(x: x, rows: rows, weight: weight, bias: bias, out: out, threads: th)
+                DecodeKernels.matmul(x: x, rows: rows, weight: weight, bias: bias, out: out, threads: th, workspace: workspace)
             }
         }
         let x = buffer("x", [r, cdim]), n1 = buffer("n1", [r, cdim]), hbuf = buffer("h", [r, cdim])
@@ -595,7 +597,8 @@ public final class RolloutEngine {
                 mm(x: n1.data, rows: r, inner: cdim, weight: L.v, blas: M.v.value.data, outputs: kvd, bias: L.vb, out: vNew.data)
             } else {
                 DecodeKernels.matmulGroup(x: n1.data, rows: r, [.init(weight: L.q, bias: L.qb, out: q.data), .init(weight: L.k, bias: L.kb, out: kNew.data),
-                                                               .init(weight: L.v, bias: L.vb, out: vNew.data)], threads: th)
+                                                               .init(weight: L.v, bias: L.vb, out: vNew.data)], threads: th,
+                                          workspace: workspace)
             }
             Kernels.rope(q.data, out: q.data, rows: r, heads: h, headDim: d, cos: rope.cos.data, sin: rope.sin.data, inverse: false, accumulate: false)
             Kernels.rope(kNew.data, out: kNew.data, rows: r, heads: g, headDim: d, cos: rope.cos.data, sin: rope.sin.data, inverse: false, accumulate: false)
@@ -618,7 +621,8 @@ public final class RolloutEngine {
                 mm(x: n1.data, rows: r, inner: cdim, weight: L.up, blas: M.up.value.data, outputs: inter, bias: L.upb, out: up.data)
             } else {
                 DecodeKernels.matmulGroup(x: n1.data, rows: r, [.init(weight: L.gate, bias: L.gateb, out: gate.data),
-                                                               .init(weight: L.up, bias: L.upb, out: up.data)], threads: th)
+                                                               .init(weight: L.up, bias: L.upb, out: up.data)], threads: th,
+                                          workspace: workspace)
             }
             DecodeKernels.swiglu(gate: gate.data, up: up.data, out: gate.data, count: r * inter, threads: th)
             mm(x: gate.data, rows: r, inner: inter, weight: L.down, blas: M.down.value.data, outputs: cdim, bias: L.downb, out: o.data)

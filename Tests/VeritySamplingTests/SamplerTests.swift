@@ -203,17 +203,39 @@ final class SamplerTests: XCTestCase {
 
     func testGroupedProductEqualsSeparateProducts() {
         var g = SeededGenerator(seed: 6)
-        let m = 3, k = 40
-        let x = Tensor.normal([m, k], generator: &g)
+        // k > 256 (two K slices of shared packed x); m from the few-row kernel to two row chunks (64 + 6) of packed x.
+        let k = 300
+        let x = Tensor.normal([70, k], generator: &g)
         let ws = [Tensor.normal([50, k], generator: &g), Tensor.normal([16, k], generator: &g), Tensor.normal([33, k], generator: &g)]
-        let packed = ws.map { PackedWeights($0.data, outputs: $0.shape[0], inner: k, format: .float32) }
-        let outs = ws.map { Tensor(zeros: [m, $0.shape[0]]) }, alone = ws.map { Tensor(zeros: [m, $0.shape[0]]) }
-        DecodeKernels.matmulGroup(x: x.data, rows: m, zip(packed, outs).map { .init(weight: $0.0, bias: nil, out: $0.1.data) }, threads: 2,
-                                   minPanelsPerTask: 1)
-        for i in 0..<3 {
-            DecodeKernels.matmul(x: x.data, rows: m, weight: packed[i], bias: nil, out: alone[i].data, threads: 1)
-            XCTAssertEqual(outs[i].values, alone[i].values)
-            XCTAssertNotEqual(outs[i].values, [Float](repeating: 0, count: outs[i].count))
+        for format in WeightFormat.allCases {
+            let packed = ws.map { PackedWeights($0.data, outputs: $0.shape[0], inner: k, format: format) }
+            let workspace = DecodeWorkspace()
+            for m in [3, 14, 70] {
+                // Two threads taking one- or two-panel chunks of all three products from a shared counter, x packed once.
+                let outs = ws.map { Tensor(zeros: [m, $0.shape[0]]) }
+                DecodeKernels.matmulGroup(x: x.data, rows: m, zip(packed, outs).map { .init(weight: $0.0, bias: nil, out: $0.1.data) }, threads: 2,
+                                           minPanelsPerTask: 1, workspace: workspace)
+                for i in 0..<3 {
+                    // Each product alone on this thread, x packed by the kernel itself.
+                    let alone = Tensor(zeros: [m, ws[i].shape[0]])
+                    DecodeKernels.matmulPanels(x: x.data, rows: m, weight: packed[i], panels: 0..<packed[i].panels, bias: nil, out: alone.data)
+                    XCTAssertEqual(outs[i].values.map(\.bitPattern), alone.values.map(\.bitPattern), "\(format) m \(m) product \(i)")
+                    XCTAssertNotEqual(outs[i].values, [Float](repeating: 0, count: outs[i].count))
+                }
+            }
+        }
+    }
+
+    func testChunkBoundsCoverThePanelsInShrinkingEvenChunks() {
+        for (total, minChunk, tasks) in [(1, 1, 2), (7, 1, 2), (72, 2, 2), (9_496, 2, 2), (56, 2, 1), (100, 8, 4)] {
+            let b = DecodeKernels.chunkBounds(total: total, minChunk: minChunk, tasks: tasks)
+            XCTAssertEqual(b.first, 0)
+            XCTAssertEqual(b.last, total)
+            let sizes = zip(b.dropFirst(), b).map { $0 - $1 }
+            XCTAssertTrue(sizes.allSatisfy { $0 > 0 && $0 <= 64 }, "\(total): \(sizes)")
+            XCTAssertTrue(sizes.dropLast().allSatisfy { $0 % 2 == 0 && $0 >= minChunk }, "\(total): \(sizes)")
+            XCTAssertEqual(sizes.dropLast(), sizes.dropLast().sorted(by: >)[...], "\(total): \(sizes)")
+            if total >= 64 * 2 * tasks { XCTAssertEqual(sizes.first, 64) }
         }
     }
 

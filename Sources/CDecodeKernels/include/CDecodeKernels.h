@@ -32,6 +32,31 @@ void verity_pack_bf16(const float *w, long n, long k, long p0, long p1, uint16_t
 void verity_panel_matmul(const float *x, long m, long ldx, long k, const void *panels, int bf16, long n, long p0, long p1,
                          const float *bias, float *out, long ldo);
 
+/// One product of a shared-x group for `verity_mm_run`: out[i·ldo + j] = Σ_kk x[i][kk]·W[j][kk] (+ bias[j]), W [n, k].
+typedef struct {
+    const void *panels;
+    int bf16;
+    long n;
+    const float *bias;
+    float *out;
+    long ldo;
+} verity_mm_item;
+
+/// Units of x packing (row chunk x K slice) `verity_mm_run` shares for m rows of k floats (0: that size packs nothing).
+long verity_mm_pack_units(long m, long k);
+
+/// Floats of the shared packed-x buffer `verity_mm_run` needs for m rows of k floats (0 when it packs nothing).
+long verity_mm_xp_floats(long m, long k);
+
+/// The products of `items` (all over the same x [m, k]) run by every thread of a parallel region, each calling this
+/// with the same arguments: the threads first share the packing of x (when `verity_mm_xp_floats` > 0: `xp` of that
+/// size, `ready` of `verity_mm_pack_units` ints set to 0), then take chunks of panels from a shared counter until none
+/// is left (so a slower or later thread takes fewer). Chunk c covers panels bounds[c] ..< bounds[c+1], numbered across
+/// the items in order. `counters` holds two longs set to 0. Every element is the same fma chain as in
+/// `verity_panel_matmul`, whichever thread computes it; xp may be NULL (each thread then packs for itself).
+void verity_mm_run(const float *x, long m, long ldx, long k, const verity_mm_item *items, long nitems, const long *bounds,
+                   long nchunks, float *xp, int *ready, long *counters);
+
 /// 1 when the AVX2+FMA path is in use, 0 for the portable path.
 int verity_panel_uses_avx2(void);
 
