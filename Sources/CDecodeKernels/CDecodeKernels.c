@@ -378,9 +378,6 @@ static int many_rows_avx2(const float *xc, const float *xpre, const int *ready, 
     const float *pf = (const float *)panels;
     const uint16_t *ph = (const uint16_t *)panels;
     float buf[KC * P], tmp[MR * P], bt[P];
-    // Row and prefetch-line bounds of the row blocks, worked out once (not two divisions per block per panel).
-    long rb[MC / MR + 2], lb[MC / MR + 2], lb_lines = -1;
-    for (long b = 0; b <= nb; b++) rb[b] = mm * b / nb;
     for (long kb = 0; kb < k; kb += KC) {
         long kl = k - kb < KC ? k - kb : KC;
         int first = kb == 0, last = kb + kl == k;
@@ -427,13 +424,9 @@ static int many_rows_avx2(const float *xc, const float *xpre, const int *ready, 
                 next = (const char *)panels + (p0 * P * k + (kb + kl) * P) * ebytes;
                 lines = (kn * P * ebytes + 63) / 64;
             }
-            if (lines != lb_lines) {
-                for (long b = 0; b <= nb; b++) lb[b] = lines * b / nb;
-                lb_lines = lines;
-            }
             for (long b = 0; b < nb; b++) {
-                long r0 = rb[b], R = rb[b + 1] - r0;
-                long l0 = lb[b], l1 = lb[b + 1];
+                long r0 = mm * b / nb, R = mm * (b + 1) / nb - r0;
+                long l0 = lines * b / nb, l1 = lines * (b + 1) / nb;
                 float *o = oc + r0 * ldo + p * P;
                 if (cols == P) {
                     kernp_avx2((int)R, xs + b * XS * KC, slice, kl, o, ldo, first, last, bb, next ? next + l0 * 64 : NULL,
@@ -550,8 +543,6 @@ void verity_panel_matmul(const float *x, long m, long ldx, long k, const void *p
 }
 
 // MARK: - Shared products (dynamic chunks)
-
-long verity_fetch_add(long *counter, long n) { return __atomic_fetch_add(counter, n, __ATOMIC_RELAXED); }
 
 long verity_mm_pack_units(long m, long k) {
     long units = 0, ns = (k + KC - 1) / KC;

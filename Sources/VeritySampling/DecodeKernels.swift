@@ -135,25 +135,6 @@ public enum DecodeKernels {
         }
     }
 
-    /// Calls `body` on ranges of `grain` items of 0..<count taken from a shared counter by `tasks` threads, so that a
-    /// slower thread takes fewer; `setup` runs once per thread first (its per-thread scratch is passed to every range).
-    static func forEachDynamic<S>(_ count: Int, tasks: Int, grain: Int, setup: () -> S, _ body: (inout S, Range<Int>) -> Void,
-                                  teardown: (inout S) -> Void) {
-        let g = max(1, grain)
-        let counter = UnsafeMutablePointer<Int>.allocate(capacity: 1)
-        counter.initialize(to: 0)
-        defer { counter.deallocate() }
-        Parallel.forEachTask(max(1, min(tasks, (count + g - 1) / g))) { _ in
-            var state = setup()
-            while true {
-                let lo = verity_fetch_add(counter, g)
-                if lo >= count { break }
-                body(&state, lo..<min(count, lo + g))
-            }
-            teardown(&state)
-        }
-    }
-
     /// Panel ranges handed out one at a time: sizes shrink with the panels left (a share of what remains, at most 64 and
     /// at least `minChunk`, even so that the few-row kernel keeps its panel pairs), so the last chunks are short and a
     /// thread that runs slower, or starts later, ends close to the others.
@@ -255,13 +236,11 @@ public enum DecodeKernels {
         let tasks = max(1, min(threads, items))
         let maxSpans = zip(spanStart.dropFirst(), spanStart).map { $0 - $1 }.max() ?? 0
         spans.withUnsafeBufferPointer { sp in
-            // Items taken a few at a time from a shared counter (a slower core takes fewer).
-            forEachDynamic(items, tasks: tasks, grain: max(1, items / (8 * tasks)), setup: {
-                (UnsafeMutablePointer<Float>.allocate(capacity: max(1, group * maxKeys)),
-                 UnsafeMutablePointer<verity_span>.allocate(capacity: max(1, maxSpans)))
-            }, { buffers, range in
-                let (scores, chain) = buffers
-                for item in range {
+            Parallel.forEachTask(tasks) { t in
+                let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(1, group * maxKeys))
+                let chain = UnsafeMutablePointer<verity_span>.allocate(capacity: max(1, maxSpans))
+                defer { scores.deallocate(); chain.deallocate() }
+                for item in (items * t / tasks)..<(items * (t + 1) / tasks) {
                     let r = item / kvHeads, kvh = item % kvHeads
                     var ns = 0
                     for si in spanStart[r]..<spanStart[r + 1] {
@@ -272,10 +251,7 @@ public enum DecodeKernels {
                     let off = r * heads * d + kvh * group * d
                     verity_attend_group(q + off, group, d, chain, ns, kvd, scale, scores, out + off)
                 }
-            }, teardown: { buffers in
-                buffers.0.deallocate()
-                buffers.1.deallocate()
-            })
+            }
         }
     }
 

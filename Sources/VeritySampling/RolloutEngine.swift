@@ -476,11 +476,12 @@ public final class RolloutEngine {
             let rows = live
             let params = req.sampling
             drawn.withUnsafeMutableBufferPointer { out in
-                // Rows taken a few at a time from a shared counter (a slower core takes fewer); each row draws with its own generator.
                 let tasks = min(options.threads, r)
-                DecodeKernels.forEachDynamic(r, tasks: tasks, grain: max(1, r / (8 * tasks)), setup: { () }, { _, range in
-                    for i in range { out[i] = params.draw(logits: logits.data + i * v, vocab: v, generator: &rows[i].generator) }
-                }, teardown: { _ in })
+                Parallel.forEachTask(tasks) { t in
+                    for i in (r * t / tasks)..<(r * (t + 1) / tasks) {
+                        out[i] = params.draw(logits: logits.data + i * v, vocab: v, generator: &rows[i].generator)
+                    }
+                }
             }
             stats.decodeSteps += 1
             stats.decodeRowSteps += r

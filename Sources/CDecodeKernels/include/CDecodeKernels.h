@@ -57,9 +57,6 @@ long verity_mm_xp_floats(long m, long k);
 void verity_mm_run(const float *x, long m, long ldx, long k, const verity_mm_item *items, long nitems, const long *bounds,
                    long nchunks, float *xp, int *ready, long *counters);
 
-/// Atomically adds n to *counter and returns its previous value (a work counter shared by the threads of a region).
-long verity_fetch_add(long *counter, long n);
-
 /// 1 when the AVX2+FMA path is in use, 0 for the portable path.
 int verity_panel_uses_avx2(void);
 
