@@ -22,9 +22,9 @@ public struct Llama3RopeScaling: Sendable, Equatable {
 
 // MARK: - Config
 
-/// A decoded and validated config.json for the `qwen2` and `llama` model types.
+/// A decoded and validated config.json for the model types of `Architectures` (qwen2, llama, qwen3).
 public struct ModelConfig: Sendable, Equatable {
-    /// `model_type`: "qwen2" or "llama".
+    /// `model_type`: "qwen2", "llama" or "qwen3".
     public var modelType: String
     /// `hidden_size` (C).
     public var hiddenSize: Int
@@ -80,7 +80,7 @@ public struct ModelConfig: Sendable, Equatable {
         guard case .object(let o) = value else { throw ModelError.badConfig(file: file, key: "(root)", detail: "not a JSON object") }
         let r = ConfigReader(object: o, file: file)
         let modelType = try r.string("model_type")
-        guard modelType == "qwen2" || modelType == "llama" else { throw ModelError.unknownModelType(file: file, value: modelType) }
+        guard Architectures.forModelType(modelType) != nil else { throw ModelError.unknownModelType(file: file, value: modelType) }
         let hidden = try r.int("hidden_size", positive: true)
         let heads = try r.int("num_attention_heads", positive: true)
         let kvHeads = try r.optionalInt("num_key_value_heads", positive: true) ?? heads
@@ -125,6 +125,7 @@ public struct ModelConfig: Sendable, Equatable {
             }
         }
         let isQwen = modelType == "qwen2"
+        let isQwen3 = modelType == "qwen3"
         let attnBias = isQwen ? true : (try r.optionalBool("attention_bias") ?? false)
         var eos: [Int] = []
         switch o["eos_token_id"] {
@@ -143,7 +144,7 @@ public struct ModelConfig: Sendable, Equatable {
             tieWordEmbeddings: try r.optionalBool("tie_word_embeddings") ?? false,
             maxPositionEmbeddings: try r.optionalInt("max_position_embeddings", positive: true) ?? 32768,
             attentionBias: attnBias, outputBias: isQwen ? false : attnBias,
-            mlpBias: isQwen ? false : (try r.optionalBool("mlp_bias") ?? false),
+            mlpBias: isQwen || isQwen3 ? false : (try r.optionalBool("mlp_bias") ?? false),
             ropeScaling: scaling,
             torchDtype: try r.optionalString("torch_dtype") ?? r.optionalString("dtype"),
             bosTokenId: try r.optionalInt("bos_token_id", positive: false),
@@ -168,33 +169,14 @@ public struct ModelConfig: Sendable, Equatable {
         }
     }
 
-    /// Every parameter's HF name and shape, in checkpoint order (embedding, layers, final norm, lm_head if untied).
-    public var parameterShapes: [(String, [Int])] {
-        let c = hiddenSize, hd = numAttentionHeads * headDim, kd = numKeyValueHeads * headDim, i = intermediateSize
-        var out: [(String, [Int])] = [("model.embed_tokens.weight", [vocabSize, c])]
-        for l in 0..<numHiddenLayers {
-            let p = "model.layers.\(l)."
-            out.append((p + "self_attn.q_proj.weight", [hd, c]))
-            if attentionBias { out.append((p + "self_attn.q_proj.bias", [hd])) }
-            out.append((p + "self_attn.k_proj.weight", [kd, c]))
-            if attentionBias { out.append((p + "self_attn.k_proj.bias", [kd])) }
-            out.append((p + "self_attn.v_proj.weight", [kd, c]))
-            if attentionBias { out.append((p + "self_attn.v_proj.bias", [kd])) }
-            out.append((p + "self_attn.o_proj.weight", [c, hd]))
-            if outputBias { out.append((p + "self_attn.o_proj.bias", [c])) }
-            out.append((p + "mlp.gate_proj.weight", [i, c]))
-            if mlpBias { out.append((p + "mlp.gate_proj.bias", [i])) }
-            out.append((p + "mlp.up_proj.weight", [i, c]))
-            if mlpBias { out.append((p + "mlp.up_proj.bias", [i])) }
-            out.append((p + "mlp.down_proj.weight", [c, i]))
-            if mlpBias { out.append((p + "mlp.down_proj.bias", [c])) }
-            out.append((p + "input_layernorm.weight", [c]))
-            out.append((p + "post_attention_layernorm.weight", [c]))
-        }
-        out.append(("model.norm.weight", [c]))
-        if !tieWordEmbeddings { out.append(("lm_head.weight", [vocabSize, c])) }
-        return out
+    /// The architecture that runs this `model_type` (checked when the config is decoded).
+    public var architecture: any DecoderArchitecture.Type {
+        guard let a = Architectures.forModelType(modelType) else { preconditionFailure("model_type \(modelType) was validated") }
+        return a
     }
+
+    /// Every parameter's HF name and shape, in checkpoint order, as the architecture lists them.
+    public var parameterShapes: [(String, [Int])] { architecture.parameterShapes(self) }
 
     /// The number of parameters (tied embeddings counted once), as transformers' num_parameters() reports.
     public var parameterCount: Int { parameterShapes.reduce(0) { $0 + $1.1.reduce(1, *) } }

@@ -1,90 +1,62 @@
-// Transformer: the Qwen2 / Llama decoder-only model (transformers' Qwen2ForCausalLM and
-// LlamaForCausalLM) over VerityTensor's differentiable ops. Weights are held by their Hugging Face
-// names; one forward serves training (parameters tracked) and no-grad scoring (constants), and
-// produces the final-normed hidden states from which logits or chunked token log-probs follow.
-// Loading validates every tensor's presence and shape against config.json. It is not a sampler or
-// a KV cache (the attention op takes a query offset and key starts so a cache can reuse it).
+// Transformer: a decoder-only causal language model (the architectures of Architecture.swift:
+// Qwen2, Llama, Qwen3) over one `ParameterStore` that holds every weight and gradient. The forward is
+// the architecture's layer run by an executor; this file holds the training executor, which runs
+// VerityTensor's differentiable ops (parameters tracked, or untracked for no-grad scoring), and the
+// head: logits, chunked token log-probs, and the fused head+loss of the trainers. Rows may be
+// left-padded (`TokenBatch`): each row's keys start after its pads. Loading validates every tensor's
+// presence and shape against config.json. It is not a sampler (VeritySampling runs the same layers
+// through its decode executor over a KV cache).
 import Foundation
 import VerityTensor
 
-// MARK: - Layer weights
-
-/// One decoder layer's parameters.
-public struct DecoderLayerWeights {
-    /// Pre-attention RMSNorm gain [C].
-    public let inputNorm: Variable
-    /// q_proj weight [H·D, C] and optional bias [H·D].
-    public let q: Variable, qBias: Variable?
-    /// k_proj weight [KV·D, C] and optional bias.
-    public let k: Variable, kBias: Variable?
-    /// v_proj weight [KV·D, C] and optional bias.
-    public let v: Variable, vBias: Variable?
-    /// o_proj weight [C, H·D] and optional bias.
-    public let o: Variable, oBias: Variable?
-    /// Pre-MLP RMSNorm gain [C].
-    public let postNorm: Variable
-    /// gate_proj, up_proj [I, C] and down_proj [C, I] weights with optional biases.
-    public let gate: Variable, gateBias: Variable?
-    /// up_proj weight and bias.
-    public let up: Variable, upBias: Variable?
-    /// down_proj weight and bias.
-    public let down: Variable, downBias: Variable?
-}
-
 // MARK: - Model
 
-/// A Qwen2/Llama causal language model with float32 parameters.
+/// A causal language model with float32 parameters in one `ParameterStore`.
 public final class TransformerModel {
     /// The validated configuration.
     public let config: ModelConfig
-    /// Parameters by Hugging Face name, as tracked leaves (gradients accumulate in `.grad`).
-    public let parameters: [String: Variable]
-    /// Parameter names in checkpoint order.
-    public let parameterNames: [String]
-    /// Token embedding [V, C].
-    public let embedding: Variable
-    /// The decoder layers.
-    public let layers: [DecoderLayerWeights]
-    /// Final RMSNorm gain [C].
-    public let finalNorm: Variable
-    /// Output projection [V, C] (the embedding itself when tied).
-    public let outputWeight: Variable
+    /// The architecture running `config.model_type`.
+    public let architecture: any DecoderArchitecture.Type
+    /// Every parameter and gradient, in checkpoint order; optimizer steps bump `store.version`.
+    public let store: ParameterStore
+    /// Each decoder layer's parameters as store indices.
+    public let layers: [LayerParameters]
+    /// Store index of the token embedding [V, C].
+    public let embeddingIndex: Int
+    /// Store index of the final RMSNorm gain [C].
+    public let finalNormIndex: Int
+    /// Store index of the output projection [V, C] (the embedding's when tied).
+    public let outputIndex: Int
     /// RoPE inverse frequencies [D/2].
     public let inverseFrequencies: [Float]
 
-    /// A model from named float32 tensors; every tensor the config implies must be present with its shape.
-    public init(config: ModelConfig, tensor: (String, [Int]) throws -> Tensor) throws {
+    /// A model from named float32 tensors; every tensor the architecture lists must be given with its shape. `fill` writes
+    /// tensor `name` of `shape` into the store's view.
+    public init(config: ModelConfig, fill: (String, Tensor) throws -> Void) throws {
         self.config = config
-        var params: [String: Variable] = [:]
-        var names: [String] = []
-        for (name, shape) in config.parameterShapes {
-            params[name] = Variable(try tensor(name, shape), requiresGrad: true)
-            names.append(name)
+        architecture = config.architecture
+        let store = ParameterStore(config.parameterShapes)
+        self.store = store
+        for (name, v) in zip(store.names, store.variables) { try fill(name, v.value) }
+        func index(_ n: String) -> Int {
+            guard let i = store.index[n] else { preconditionFailure("parameter \(n) listed by the architecture is absent") }
+            return i
         }
-        parameters = params
-        parameterNames = names
-        func p(_ n: String) -> Variable {
-            guard let v = params[n] else { preconditionFailure("parameter \(n) listed by parameterShapes is absent") }
-            return v
-        }
-        func opt(_ n: String) -> Variable? { params[n] }
-        embedding = p("model.embed_tokens.weight")
-        finalNorm = p("model.norm.weight")
-        outputWeight = config.tieWordEmbeddings ? embedding : p("lm_head.weight")
-        layers = (0..<config.numHiddenLayers).map { l in
-            let s = "model.layers.\(l)."
-            return DecoderLayerWeights(
-                inputNorm: p(s + "input_layernorm.weight"),
-                q: p(s + "self_attn.q_proj.weight"), qBias: opt(s + "self_attn.q_proj.bias"),
-                k: p(s + "self_attn.k_proj.weight"), kBias: opt(s + "self_attn.k_proj.bias"),
-                v: p(s + "self_attn.v_proj.weight"), vBias: opt(s + "self_attn.v_proj.bias"),
-                o: p(s + "self_attn.o_proj.weight"), oBias: opt(s + "self_attn.o_proj.bias"),
-                postNorm: p(s + "post_attention_layernorm.weight"),
-                gate: p(s + "mlp.gate_proj.weight"), gateBias: opt(s + "mlp.gate_proj.bias"),
-                up: p(s + "mlp.up_proj.weight"), upBias: opt(s + "mlp.up_proj.bias"),
-                down: p(s + "mlp.down_proj.weight"), downBias: opt(s + "mlp.down_proj.bias"))
-        }
+        let embed = index("model.embed_tokens.weight")
+        embeddingIndex = embed
+        finalNormIndex = index("model.norm.weight")
+        outputIndex = config.tieWordEmbeddings ? embed : index("lm_head.weight")
+        layers = (0..<config.numHiddenLayers).map { LayerParameters(layer: $0, store: store) }
         inverseFrequencies = config.ropeInverseFrequencies
+    }
+
+    /// A model from named float32 tensors given by `tensor(name, shape)` (copied into the store).
+    public convenience init(config: ModelConfig, tensor: (String, [Int]) throws -> Tensor) throws {
+        try self.init(config: config) { name, view in
+            let t = try tensor(name, view.shape)
+            precondition(t.count == view.count, "tensor \(name) \(t.shape) for \(view.shape)")
+            view.data.update(from: t.data, count: t.count)
+        }
     }
 
     /// Loads `directory/config.json` and its safetensors (single or sharded), checking every tensor.
@@ -98,88 +70,82 @@ public final class TransformerModel {
     public static func random(config: ModelConfig, std: Float = 0.02, generator: inout SeededGenerator) -> TransformerModel {
         var g = generator
         defer { generator = g }
-        let model = try? TransformerModel(config: config) { name, shape in
-            if shape.count == 1 {
-                let t = Tensor(zeros: shape)
-                if name.hasSuffix("norm.weight") { t.fill(1) }
-                return t
+        let model = try? TransformerModel(config: config) { name, view in
+            if view.shape.count == 1 {
+                view.fill(name.hasSuffix("norm.weight") ? 1 : 0)
+            } else {
+                let t = Tensor.normal(view.shape, std: std, generator: &g)
+                view.data.update(from: t.data, count: t.count)
             }
-            return Tensor.normal(shape, std: std, generator: &g)
         }
         guard let model else { preconditionFailure("random initialisation cannot fail") }
         return model
     }
 
-    /// The number of parameters (tied embeddings counted once).
-    public var parameterCount: Int { parameterNames.reduce(0) { $0 + (parameters[$1]?.value.count ?? 0) } }
+    /// Parameter names in checkpoint order.
+    public var parameterNames: [String] { store.names }
 
-    /// Clears every parameter's gradient.
-    public func zeroGrad() { for v in parameters.values { v.zeroGrad() } }
+    /// The tracked leaf of parameter `name` (a view of the store), if the model has it.
+    public func parameter(_ name: String) -> Variable? { store.variable(name) }
+
+    /// The token embedding [V, C].
+    public var embedding: Variable { store.variables[embeddingIndex] }
+
+    /// The output projection [V, C] (the embedding itself when tied).
+    public var outputWeight: Variable { store.variables[outputIndex] }
+
+    /// The number of parameters (tied embeddings counted once).
+    public var parameterCount: Int { store.count }
+
+    /// Makes every gradient logically zero.
+    public func zeroGrad() { store.zeroGrad() }
 
     // MARK: - Forward
 
-    /// Final-normed hidden states [B·T, C] for `ids` laid out [B, T] (row-major), positions 0..<T per row unless given.
-    /// `trainable` tracks parameter gradients; `record` receives named intermediates (transformers' module names).
-    public func hiddenStates(ids: [Int32], batch: Int, positions: [Int]? = nil, trainable: Bool,
+    /// Final-normed hidden states [B·T, C] for `ids` laid out [B, T] (row-major). Positions are 0..<T per row unless given;
+    /// `keyStart[b]` (left padding) makes row b's queries see only keys from that index on. `trainable` tracks parameter
+    /// gradients; `record` receives named intermediates (transformers' module names).
+    public func hiddenStates(ids: [Int32], batch: Int, positions: [Int]? = nil, keyStart: [Int]? = nil, trainable: Bool,
                              record: ((String, Tensor) -> Void)? = nil) throws -> Variable {
         guard batch > 0, ids.count % batch == 0, !ids.isEmpty else {
             throw ModelError.badInput(detail: "\(ids.count) token ids do not split into \(batch) equal rows")
         }
-        if let bad = ids.first(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
-            throw ModelError.badInput(detail: "token id \(bad) outside the vocabulary 0..<\(config.vocabSize)")
-        }
         let t = ids.count / batch
         let pos = positions ?? (0..<batch).flatMap { _ in Array(0..<t) }
         guard pos.count == ids.count else { throw ModelError.badInput(detail: "\(pos.count) positions for \(ids.count) ids") }
-        let rope = RopeTable(positions: pos, inverseFrequencies: inverseFrequencies)
+        if let keyStart, keyStart.count != batch || keyStart.contains(where: { $0 < 0 || $0 >= t }) {
+            throw ModelError.badInput(detail: "key starts \(keyStart) for \(batch) rows of \(t) tokens")
+        }
         let shape = AttentionShape(batch: batch, queries: t, heads: config.numAttentionHeads, kvHeads: config.numKeyValueHeads,
                                    headDim: config.headDim)
-        var x = embed(ids: ids, trainable: trainable)
-        record?("embed_tokens", x.value)
-        for l in layers.indices {
-            x = layer(l, x, rope: rope, trainable: trainable, record: record) { q, k, v in Ops.attention(q, k, v, shape: shape) }
-            record?("layers.\(l).out", x.value)
+        let e = try executor(ids: ids, positions: pos, trainable: trainable, record: record) { _, q, k, v in
+            Ops.attention(q, k, v, shape: shape, keyStart: keyStart)
         }
-        let out = normalize(x, trainable: trainable)
-        record?("norm_out", out.value)
+        return run(e)
+    }
+
+    /// A training executor over `ids` at `positions`; `attend(layer, q, k, v)` is the attention (full causal attention over
+    /// the rows themselves in `hiddenStates`; a test may attend over a cache instead).
+    public func executor(ids: [Int32], positions: [Int], trainable: Bool, record: ((String, Tensor) -> Void)? = nil,
+                         attend: @escaping (Int, Variable, Variable, Variable) -> Variable) throws -> TrainingExecutor {
+        if let bad = ids.first(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
+            throw ModelError.badInput(detail: "token id \(bad) outside the vocabulary 0..<\(config.vocabSize)")
+        }
+        return TrainingExecutor(store: store, ids: ids, trainable: trainable,
+                                rope: RopeTable(positions: positions, inverseFrequencies: inverseFrequencies), attend: attend, recorder: record)
+    }
+
+    /// The whole decoder on executor `e`: embedding, every layer of the architecture, the rows `e` keeps, the final norm.
+    public func run<E: ModelExecutor>(_ e: E) -> E.Activation {
+        var x = e.embed(embeddingIndex)
+        e.record(.embedding, layer: nil, x)
+        for (l, p) in layers.enumerated() {
+            x = architecture.layer(e, x, p, layer: l, config: config)
+            e.record(.layerOut, layer: l, x)
+        }
+        let out = e.rmsNorm(e.outputRows(x), finalNormIndex, eps: Float(config.rmsNormEps))
+        e.record(.finalNorm, layer: nil, out)
         return out
-    }
-
-    // MARK: - Building blocks (shared with cached inference)
-
-    /// A parameter as used in a forward: the tracked leaf when training, an untracked constant otherwise.
-    func param(_ v: Variable, _ trainable: Bool) -> Variable { trainable ? v : Variable(v.value) }
-
-    /// Token embeddings [N, C] of `ids` (which must be in range).
-    public func embed(ids: [Int32], trainable: Bool) -> Variable {
-        Ops.embedding(param(embedding, trainable), ids: ids)
-    }
-
-    /// Decoder layer `l` on x [N, C]: RMSNorm → q/k/v (RoPE'd with `rope`, one row per token) → `attend(q, k, v)` → o_proj →
-    /// residual → RMSNorm → SwiGLU MLP → residual. `attend` receives q [N, H·D], k and v [N, KV·D] and returns [N, H·D]:
-    /// full causal attention for training and scoring, or a KV-cache write + attention over the cache for decoding.
-    public func layer(_ l: Int, _ x: Variable, rope: RopeTable, trainable: Bool, record: ((String, Tensor) -> Void)? = nil,
-                      attend: (Variable, Variable, Variable) -> Variable) -> Variable {
-        let c = config, L = layers[l]
-        func w(_ v: Variable) -> Variable { param(v, trainable) }
-        func wo(_ v: Variable?) -> Variable? { v.map(w) }
-        let eps = Float(c.rmsNormEps)
-        let n1 = Ops.rmsNorm(x, w(L.inputNorm), eps: eps)
-        record?("layers.\(l).input_layernorm_out", n1.value)
-        let q = Ops.rope(Ops.linear(n1, w(L.q), wo(L.qBias)), table: rope, heads: c.numAttentionHeads)
-        let k = Ops.rope(Ops.linear(n1, w(L.k), wo(L.kBias)), table: rope, heads: c.numKeyValueHeads)
-        let v = Ops.linear(n1, w(L.v), wo(L.vBias))
-        let a = Ops.linear(attend(q, k, v), w(L.o), wo(L.oBias))
-        record?("layers.\(l).self_attn_out", a.value)
-        let h = Ops.add(x, a)
-        let n2 = Ops.rmsNorm(h, w(L.postNorm), eps: eps)
-        let act = Ops.swiglu(Ops.linear(n2, w(L.gate), wo(L.gateBias)), Ops.linear(n2, w(L.up), wo(L.upBias)))
-        return Ops.add(h, Ops.linear(act, w(L.down), wo(L.downBias)))
-    }
-
-    /// The final RMSNorm of hidden states x [N, C].
-    public func normalize(_ x: Variable, trainable: Bool) -> Variable {
-        Ops.rmsNorm(x, param(finalNorm, trainable), eps: Float(config.rmsNormEps))
     }
 
     /// Full logits [B·T, V] of the given rows of hidden states (no gradient; for scoring and tests, not for batches of training).
@@ -218,7 +184,50 @@ public final class TransformerModel {
         do { try enc.encode(JSONValue.object(raw)).write(to: configURL) } catch {
             throw ModelError.writeFailed(file: configURL.path, detail: "\(error)")
         }
-        let tensors = parameterNames.compactMap { n in parameters[n].map { (n, $0.value) } }
-        try SafeTensorsWriter.write(tensors, to: directory.appendingPathComponent("model.safetensors"), dtype: dtype)
+        try SafeTensorsWriter.write(store.namedValues, to: directory.appendingPathComponent("model.safetensors"), dtype: dtype)
+    }
+}
+
+// MARK: - Training executor
+
+/// Runs a model's layers with VerityTensor's differentiable ops: parameters are the store's tracked leaves (`trainable`) or
+/// untracked constants over the same memory (no-grad scoring).
+public struct TrainingExecutor: ModelExecutor {
+    /// An activation is an autograd node.
+    public typealias Activation = Variable
+    let store: ParameterStore
+    let ids: [Int32]
+    let trainable: Bool
+    let rope: RopeTable
+    let attend: (Int, Variable, Variable, Variable) -> Variable
+    let recorder: ((String, Tensor) -> Void)?
+
+    /// Parameter `i` as used in the forward.
+    func w(_ i: Int) -> Variable { trainable ? store.variables[i] : Variable(store.variables[i].value) }
+
+    public func embed(_ table: Int) -> Variable { Ops.embedding(w(table), ids: ids) }
+
+    public func rmsNorm(_ x: Variable, _ weight: Int, eps: Float) -> Variable { Ops.rmsNorm(x, w(weight), eps: eps) }
+
+    public func headRMSNorm(_ x: Variable, _ weight: Int, heads: Int, eps: Float) -> Variable {
+        let d = x.value.lastDim / heads
+        return Ops.reshape(Ops.rmsNorm(Ops.reshape(x, [x.value.rows * heads, d]), w(weight), eps: eps), x.shape)
+    }
+
+    public func linears(_ x: Variable, _ projections: [(weight: Int, bias: Int?)]) -> [Variable] {
+        projections.map { Ops.linear(x, w($0.weight), $0.bias.map(w)) }
+    }
+
+    public func rope(_ x: Variable, heads: Int) -> Variable { Ops.rope(x, table: rope, heads: heads) }
+
+    public func attention(layer: Int, _ q: Variable, _ k: Variable, _ v: Variable) -> Variable { attend(layer, q, k, v) }
+
+    public func swiglu(_ gate: Variable, _ up: Variable) -> Variable { Ops.swiglu(gate, up) }
+
+    public func add(_ a: Variable, _ b: Variable) -> Variable { Ops.add(a, b) }
+
+    public func record(_ site: RecordSite, layer: Int?, _ x: Variable) {
+        guard let recorder else { return }
+        recorder(layer.map { "layers.\($0).\(site.rawValue)" } ?? site.rawValue, x.value)
     }
 }

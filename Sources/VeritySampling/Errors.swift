@@ -19,6 +19,8 @@ public enum SamplingError: Error, CustomStringConvertible, Equatable {
     case badFile(file: String, line: Int?, detail: String)
     /// The model produced NaN or +∞ logits for a row (diverged or corrupt weights).
     case nonFiniteLogits(prompt: Int, sample: Int, token: Int)
+    /// The sampler's packed weights were made from an older version of the parameters (with `StaleWeightsPolicy.fail`).
+    case staleWeights(packedVersion: UInt64, storeVersion: UInt64)
 
     /// A readable message naming the input at fault.
     public var description: String {
@@ -32,6 +34,9 @@ public enum SamplingError: Error, CustomStringConvertible, Equatable {
         case .badFile(let f, let l, let d): return l.map { "\(f):\($0): \(d)" } ?? "\(f): \(d)"
         case .nonFiniteLogits(let p, let s, let t):
             return "prompt \(p) sample \(s), new token \(t): the model's logits are NaN or infinite (diverged or corrupt weights?)"
+        case .staleWeights(let packed, let now):
+            return "the sampler's packed weights are from parameter version \(packed) but the model is at version \(now): "
+                + "call refreshWeights() after an optimizer step (or use the repack policy)"
         }
     }
 }

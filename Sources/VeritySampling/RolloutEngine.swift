@@ -1,11 +1,13 @@
 // RolloutEngine: batched generation with a KV cache, prefix sharing and exact log-probs, over the
-// trainer's own `TransformerModel` weights. Prompts are put in a prefix tree (identical prompts are
+// trainer's own `TransformerModel` (its parameter store, and its architecture's layers run by the
+// decode executor in DecodeExecutor.swift). Prompts are put in a prefix tree (identical prompts are
 // one leaf, a common system prompt is one shared node); each node is prefilled once, when its first
 // sample is admitted (nodes admitted together are prefilled in one pass). All live rows then decode
 // together, one token per row per step, so each weight matrix is read once per step for the whole
 // batch. The weight matrices are repacked once, when the engine is made, into DecodeKernels' column
-// panels (float32, or bfloat16 with `EngineOptions.weights`); after the model's weights change, call
-// `refreshWeights()`. Prefill and decode are the same forward over the cache: the trainer's RMSNorm, RoPE,
+// panels (float32, or bfloat16 with `EngineOptions.weights`); the packed copy records the parameter
+// store's version, and `generate` repacks (or, by option, fails) when the store has moved on, so the
+// sampler never silently samples from an old policy. Prefill and decode are the same forward over the cache: the trainer's RMSNorm, RoPE,
 // SwiGLU and embedding kernels, and DecodeKernels' batch-invariant product and cached attention, so
 // every per-row number (hence every token) is independent of the batch, the thread count, prefix
 // sharing and how prompts were grouped. Rows finish on EOS / stop ids / stop strings / max tokens and
@@ -81,9 +83,19 @@ public struct EngineOptions: Sendable {
     /// How the sampler stores its weight matrices (repacked once when the engine is made): float32 (default, exact
     /// model weights) or bfloat16 (half the bytes per decode step; log-probs then differ from the trainer's).
     public var weights: WeightFormat = .float32
+    /// What `generate` does when the model's parameters changed since the weights were packed: repack (default) or throw.
+    public var stalePolicy: StaleWeightsPolicy = .repack
 
     /// Default options.
     public init() {}
+}
+
+/// What the engine does when its packed weights are older than the model's parameters.
+public enum StaleWeightsPolicy: String, Sendable {
+    /// Repack before generating.
+    case repack
+    /// Throw `SamplingError.staleWeights`.
+    case fail
 }
 
 // MARK: - Results
@@ -236,27 +248,15 @@ public final class RolloutEngine {
     /// Threads, batch bound, memory budget, prefix sharing.
     public var options: EngineOptions
 
-    struct LayerPointers {
-        let inputNorm, postNorm: UnsafeMutablePointer<Float>
-        let q, k, v, o, gate, up, down: PackedWeights
-        let qb, kb, vb, ob, gateb, upb, downb: UnsafeMutablePointer<Float>?
-    }
-    let layerPtrs: [LayerPointers]
+    /// Packed weight matrices by parameter-store index (nil for tensors that are read in place: norms, biases, embedding).
+    let packed: [PackedWeights?]
+    /// The output projection, packed.
     let outputPacked: PackedWeights
+    /// The store version the packed weights were made from.
+    public private(set) var packedVersion: UInt64
     let c: ModelConfig
-    /// Activation buffers kept between forward passes of the same shape (a decode step at a steady batch), so that large
-    /// buffers (the [R, V] logits) are not mapped and page-faulted afresh every step. Valid until the next `forward`.
-    var scratch: [String: Tensor] = [:]
     /// The decode kernels' reusable buffers (x packed for the microkernel).
     let workspace = DecodeWorkspace()
-
-    /// A buffer of `shape` named `name`, reused when the previous one had the same shape.
-    func buffer(_ name: String, _ shape: [Int]) -> Tensor {
-        if let t = scratch[name], t.shape == shape { return t }
-        let t = Tensor(uninitialized: shape)
-        scratch[name] = t
-        return t
-    }
     /// The weight format the engine was built with (`options.weights` at init).
     public let weightFormat: WeightFormat
 
@@ -268,36 +268,34 @@ public final class RolloutEngine {
         self.options = options
         let fmt = options.weights, th = max(1, options.threads)
         weightFormat = fmt
-        func pack(_ t: Tensor) -> PackedWeights {
+        let store = model.store
+        func pack(_ i: Int) -> PackedWeights {
+            let t = store.variables[i].value
             precondition(t.shape.count == 2, "weight matrix")
             return PackedWeights(t.data, outputs: t.shape[0], inner: t.shape[1], format: fmt, threads: th)
         }
-        layerPtrs = model.layers.map { L in
-            LayerPointers(inputNorm: L.inputNorm.value.data, postNorm: L.postNorm.value.data,
-                          q: pack(L.q.value), k: pack(L.k.value), v: pack(L.v.value), o: pack(L.o.value),
-                          gate: pack(L.gate.value), up: pack(L.up.value), down: pack(L.down.value),
-                          qb: L.qBias?.value.data, kb: L.kBias?.value.data, vb: L.vBias?.value.data, ob: L.oBias?.value.data,
-                          gateb: L.gateBias?.value.data, upb: L.upBias?.value.data, downb: L.downBias?.value.data)
-        }
-        outputPacked = pack(model.outputWeight.value)
+        var packed = [PackedWeights?](repeating: nil, count: store.variables.count)
+        for L in model.layers { for i in L.matrices { packed[i] = pack(i) } }
+        self.packed = packed
+        outputPacked = pack(model.outputIndex)
+        packedVersion = store.version
     }
 
-    /// Repacks the weight matrices from the model: call after the model's weights change (an optimizer step);
-    /// norms, biases and the embedding are read in place and need nothing.
+    /// Repacks the weight matrices from the model's parameter store and records its version; norms, biases and the
+    /// embedding are read in place and need nothing. `generate` calls it when the store's version has moved on.
     public func refreshWeights() {
-        let th = max(1, options.threads)
-        for (P, L) in zip(layerPtrs, model.layers) {
-            for (pw, t) in [(P.q, L.q.value), (P.k, L.k.value), (P.v, L.v.value), (P.o, L.o.value),
-                            (P.gate, L.gate.value), (P.up, L.up.value), (P.down, L.down.value)] {
-                pw.repack(from: t.data, threads: th)
-            }
-        }
-        outputPacked.repack(from: model.outputWeight.value.data, threads: th)
+        let th = max(1, options.threads), store = model.store
+        for (i, pw) in packed.enumerated() { pw?.repack(from: store.variables[i].value.data, threads: th) }
+        outputPacked.repack(from: store.variables[model.outputIndex].value.data, threads: th)
+        packedVersion = store.version
     }
+
+    /// Whether the packed weights were made from the store's current version.
+    public var weightsAreCurrent: Bool { packedVersion == model.store.version }
 
     /// Bytes of the packed weight matrices (what one decode step reads).
     public var packedWeightBytes: Int {
-        layerPtrs.reduce(outputPacked.bytes) { acc, L in acc + [L.q, L.k, L.v, L.o, L.gate, L.up, L.down].reduce(0) { $0 + $1.bytes } }
+        packed.reduce(outputPacked.bytes) { $0 + ($1?.bytes ?? 0) }
     }
 
     /// An engine for the Hugging Face folder `directory`: its weights, and EOS ids from config.json and generation_config.json.
@@ -328,6 +326,12 @@ public final class RolloutEngine {
         }
         if !req.stopStrings.isEmpty && detokenizer == nil {
             throw SamplingError.badParameter(name: "stop", value: req.stopStrings.description, detail: "stop strings need a detokenizer")
+        }
+        if !weightsAreCurrent {
+            switch options.stalePolicy {
+            case .repack: refreshWeights()
+            case .fail: throw SamplingError.staleWeights(packedVersion: packedVersion, storeVersion: model.store.version)
+            }
         }
         let savedThreads = BLAS.threads
         BLAS.setThreads(options.threads)
@@ -559,81 +563,14 @@ public final class RolloutEngine {
 
     /// Runs tokens through the model, each at its position, caching its K/V per `plans` and attending over its chain;
     /// returns logits [logitRows.count, V] of the listed rows. Decode (one token per live row) and prefill (a prompt
-    /// node's tokens) are both this; every per-row number is independent of the other rows and of the thread count.
+    /// node's tokens) are both this: the architecture's layers on the decode executor, then the packed output
+    /// projection. Every per-row number is independent of the other rows and of the thread count.
     func forward(ids: [Int32], positions: [Int], plans: [RowPlan], logitRows: [Int]) -> Tensor {
-        let r = ids.count
-        let cdim = c.hiddenSize, h = c.numAttentionHeads, g = c.numKeyValueHeads, d = c.headDim, inter = c.intermediateSize
-        let kvd = g * d, hd = h * d, th = options.threads
-        let eps = Float(c.rmsNormEps)
-        let useBLAS = weightFormat == .float32 && (options.sgemmMinRows.map { r >= $0 } ?? false)
-        func mm(x: UnsafePointer<Float>, rows: Int, inner: Int, weight: PackedWeights, blas: UnsafePointer<Float>, outputs: Int,
-                bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>) {
-            if useBLAS {
-                linearBLAS(x, rows: rows, cin: inner, blas, bias, cout: outputs, out: out)
-            } else {
-                DecodeKernels.matmul(x: x, rows: rows, weight: weight, bias: bias, out: out, threads: th, workspace: workspace)
-            }
-        }
-        let x = buffer("x", [r, cdim]), n1 = buffer("n1", [r, cdim]), hbuf = buffer("h", [r, cdim])
-        let q = buffer("q", [r, hd]), kNew = buffer("k", [r, kvd]), vNew = buffer("v", [r, kvd])
-        let att = buffer("att", [r, hd]), o = buffer("o", [r, cdim])
-        let gate = buffer("gate", [r, inter]), up = buffer("up", [r, inter])
-        Kernels.embeddingForward(table: model.embedding.value.data, ids: ids, width: cdim, out: x.data)
-        let rope = RopeTable(positions: positions, inverseFrequencies: model.inverseFrequencies)
-        var spanStart = [0]
-        var maxKeys = 0
-        for (i, p) in plans.enumerated() {
-            guard let dest = p.chain.last else { preconditionFailure("empty cache chain") }
-            precondition(p.index < dest.capacity && dest.start + p.index == positions[i], "cache slot mismatch")
-            spanStart.append(spanStart[spanStart.count - 1] + p.chain.count)
-            maxKeys = max(maxKeys, positions[i] + 1)
-        }
-        var spans = [DecodeKernels.Span](repeating: DecodeKernels.Span(keys: x.data, values: x.data, count: 0), count: spanStart[r])
-        for (l, (L, M)) in zip(layerPtrs, model.layers).enumerated() {
-            Kernels.rmsNormForward(x.data, weight: L.inputNorm, out: n1.data, rstd: nil, rows: r, width: cdim, eps: eps)
-            if useBLAS {
-                mm(x: n1.data, rows: r, inner: cdim, weight: L.q, blas: M.q.value.data, outputs: hd, bias: L.qb, out: q.data)
-                mm(x: n1.data, rows: r, inner: cdim, weight: L.k, blas: M.k.value.data, outputs: kvd, bias: L.kb, out: kNew.data)
-                mm(x: n1.data, rows: r, inner: cdim, weight: L.v, blas: M.v.value.data, outputs: kvd, bias: L.vb, out: vNew.data)
-            } else {
-                DecodeKernels.matmulGroup(x: n1.data, rows: r, [.init(weight: L.q, bias: L.qb, out: q.data), .init(weight: L.k, bias: L.kb, out: kNew.data),
-                                                               .init(weight: L.v, bias: L.vb, out: vNew.data)], threads: th,
-                                          workspace: workspace)
-            }
-            Kernels.rope(q.data, out: q.data, rows: r, heads: h, headDim: d, cos: rope.cos.data, sin: rope.sin.data, inverse: false, accumulate: false)
-            Kernels.rope(kNew.data, out: kNew.data, rows: r, heads: g, headDim: d, cos: rope.cos.data, sin: rope.sin.data, inverse: false, accumulate: false)
-            for (i, p) in plans.enumerated() {
-                guard let dest = p.chain.last else { continue }
-                (dest.keys(l) + p.index * kvd).update(from: kNew.data + i * kvd, count: kvd)
-                (dest.values(l) + p.index * kvd).update(from: vNew.data + i * kvd, count: kvd)
-                for (j, s) in p.chain.enumerated() {
-                    let cnt = s === dest ? p.index + 1 : s.count
-                    spans[spanStart[i] + j] = DecodeKernels.Span(keys: s.keys(l), values: s.values(l), count: cnt)
-                }
-            }
-            DecodeKernels.cachedAttention(q: q.data, out: att.data, rows: r, spans: spans, spanStart: spanStart, heads: h, kvHeads: g,
-                                          headDim: d, maxKeys: maxKeys, threads: th)
-            mm(x: att.data, rows: r, inner: hd, weight: L.o, blas: M.o.value.data, outputs: cdim, bias: L.ob, out: o.data)
-            Kernels.add(x.data, o.data, into: hbuf.data, count: r * cdim)
-            Kernels.rmsNormForward(hbuf.data, weight: L.postNorm, out: n1.data, rstd: nil, rows: r, width: cdim, eps: eps)
-            if useBLAS {
-                mm(x: n1.data, rows: r, inner: cdim, weight: L.gate, blas: M.gate.value.data, outputs: inter, bias: L.gateb, out: gate.data)
-                mm(x: n1.data, rows: r, inner: cdim, weight: L.up, blas: M.up.value.data, outputs: inter, bias: L.upb, out: up.data)
-            } else {
-                DecodeKernels.matmulGroup(x: n1.data, rows: r, [.init(weight: L.gate, bias: L.gateb, out: gate.data),
-                                                               .init(weight: L.up, bias: L.upb, out: up.data)], threads: th,
-                                          workspace: workspace)
-            }
-            DecodeKernels.swiglu(gate: gate.data, up: up.data, out: gate.data, count: r * inter, threads: th)
-            mm(x: gate.data, rows: r, inner: inter, weight: L.down, blas: M.down.value.data, outputs: cdim, bias: L.downb, out: o.data)
-            Kernels.add(hbuf.data, o.data, into: x.data, count: r * cdim)
-        }
-        let m = logitRows.count
-        let last = buffer("last", [max(1, m), cdim])
-        for (i, row) in logitRows.enumerated() { (last.data + i * cdim).update(from: x.data + row * cdim, count: cdim) }
-        Kernels.rmsNormForward(last.data, weight: model.finalNorm.value.data, out: n1.data, rstd: nil, rows: m, width: cdim, eps: eps)
-        let logits = buffer("logits", [max(1, m), c.vocabSize])
-        mm(x: n1.data, rows: m, inner: cdim, weight: outputPacked, blas: model.outputWeight.value.data, outputs: c.vocabSize, bias: nil, out: logits.data)
+        let e = DecodeExecutor(engine: self, ids: ids, positions: positions, plans: plans, logitRows: logitRows)
+        let hidden = model.run(e)
+        let logits = Tensor(uninitialized: [max(1, logitRows.count), c.vocabSize])
+        e.matmul(hidden.data, rows: logitRows.count, weight: outputPacked, blas: model.outputWeight.value.data, bias: nil,
+                 outputs: c.vocabSize, out: logits.data)
         return logits
     }
 

@@ -22,6 +22,9 @@ public final class Variable {
     var backwardFn: ((Tensor) -> Void)?
     /// The op that made this node ("leaf" for leaves), for the profiler.
     let op: StaticString
+    /// Where this leaf's gradient lives when it belongs to a `ParameterStore` (a view of the store's gradient block);
+    /// `grad` is then either nil (logically zero) or this very tensor.
+    public let gradientStorage: Tensor?
 
     /// A leaf: a parameter (`requiresGrad: true`) or a constant input.
     public init(_ value: Tensor, requiresGrad: Bool = false) {
@@ -30,11 +33,27 @@ public final class Variable {
         self.parents = []
         self.backwardFn = nil
         self.op = "leaf"
+        self.gradientStorage = nil
     }
 
-    /// An op result; tracked only when a parent is.
-    init(result value: Tensor, parents: [Variable], op: StaticString, backward: @escaping (Tensor) -> Void) {
+    /// A tracked leaf whose gradient accumulates in `gradientStorage` (same element count as `value`), as a parameter
+    /// store's views do.
+    public init(_ value: Tensor, gradientStorage: Tensor) {
+        precondition(gradientStorage.count == value.count, "gradient storage \(gradientStorage.shape) for value \(value.shape)")
+        self.value = value
+        self.requiresGrad = true
+        self.parents = []
+        self.backwardFn = nil
+        self.op = "leaf"
+        self.gradientStorage = gradientStorage
+    }
+
+    /// An op result; tracked only when a parent is. This is how an op is built, in any module: compute the forward
+    /// value, then give the parents and a closure that, given ∂loss/∂value, adds into each tracked parent's gradient
+    /// (through `gradPointer()` or `gradProductTarget()`). `op` names it for the profiler.
+    public init(result value: Tensor, parents: [Variable], op: StaticString, backward: @escaping (Tensor) -> Void) {
         if OpProfiler.enabled { OpProfiler.forwardDone(op) }
+        self.gradientStorage = nil
         self.op = op
         let tracked = parents.contains { $0.requiresGrad }
         self.value = value
@@ -52,23 +71,28 @@ public final class Variable {
     /// The gradient tensor, allocated zero-filled on first use; ops accumulate into it.
     public func gradBuffer() -> Tensor {
         if let g = grad { return g }
+        if let s = gradientStorage {
+            s.fill(0)
+            grad = s
+            return s
+        }
         let g = Tensor(zeros: value.shape)
         grad = g
         return g
     }
 
-    /// The gradient pointer when this node tracks gradients, else nil (ops skip work for nil).
-    func gradPointer() -> UnsafeMutablePointer<Float>? {
+    /// The gradient pointer when this node tracks gradients, else nil (ops skip work for nil); ops add into it.
+    public func gradPointer() -> UnsafeMutablePointer<Float>? {
         requiresGrad ? gradBuffer().data : nil
     }
 
     /// The gradient pointer for an op that writes a whole product into it: (pointer, beta) where beta is 0 when the
     /// buffer is new and uninitialised (so the product overwrites it without a zero-fill) and 1 when it accumulates.
     /// nil when this node does not track gradients.
-    func gradProductTarget() -> (UnsafeMutablePointer<Float>, Float)? {
+    public func gradProductTarget() -> (UnsafeMutablePointer<Float>, Float)? {
         guard requiresGrad else { return nil }
         if let g = grad { return (g.data, 1) }
-        let g = Tensor(uninitialized: value.shape)
+        let g = gradientStorage ?? Tensor(uninitialized: value.shape)
         grad = g
         return (g.data, 0)
     }
@@ -76,10 +100,15 @@ public final class Variable {
     /// Drops the accumulated gradient.
     public func zeroGrad() { grad = nil }
 
-    /// Replaces the gradient (for an optimiser or an all-reduce hook).
+    /// Replaces the gradient. A store-backed leaf copies `g` into its storage (so the store's block stays the gradient).
     public func setGrad(_ g: Tensor?) {
         if let g { precondition(g.count == value.count, "gradient \(g.shape) for value \(value.shape)") }
-        grad = g
+        if let s = gradientStorage, let g {
+            if g !== s { s.data.update(from: g.data, count: g.count) }
+            grad = s
+        } else {
+            grad = g
+        }
     }
 
     // MARK: - Backward
@@ -128,20 +157,4 @@ public final class Variable {
         }
         return order
     }
-}
-
-// MARK: - Gradient hooks
-
-/// Combines gradients across data-parallel workers before the optimiser step (identity on one worker).
-public protocol GradientReducer: AnyObject {
-    /// Replaces each tensor by the reduction (mean) of that tensor over all workers, in place.
-    func allReduce(_ gradients: [Tensor])
-}
-
-/// The single-process reducer: leaves gradients unchanged.
-public final class LocalGradientReducer: GradientReducer {
-    /// A reducer for one worker.
-    public init() {}
-    /// Does nothing: one worker's gradient is already the mean.
-    public func allReduce(_ gradients: [Tensor]) {}
 }

@@ -132,6 +132,16 @@ public enum Ops {
         }
     }
 
+    /// x with a new shape of the same element count (shares x's memory; the gradient flows back unchanged).
+    public static func reshape(_ x: Variable, _ shape: [Int]) -> Variable {
+        precondition(shape.reduce(1, *) == x.value.count, "reshape: \(x.shape) to \(shape)")
+        let y = Tensor(shape: shape, borrowing: x.value.data, owner: x.value)
+        return Variable(result: y, parents: [x], op: "reshape") { dy in
+            guard let (dx, beta) = x.gradProductTarget() else { return }
+            if beta == 0 { dx.update(from: dy.data, count: dy.count) } else { Kernels.axpy(1, dy.data, into: dx, count: dy.count) }
+        }
+    }
+
     /// RMSNorm over the last dimension: w ⊙ x / sqrt(mean(x²) + eps) (Qwen2RMSNorm / LlamaRMSNorm).
     public static func rmsNorm(_ x: Variable, _ w: Variable, eps: Float) -> Variable {
         let c = x.value.lastDim, n = x.value.rows

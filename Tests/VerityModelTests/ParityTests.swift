@@ -59,7 +59,7 @@ func assertGradients(_ model: TransformerModel, match grads: SafeTensorsFile, to
                      file: StaticString = #filePath, line: UInt = #line) throws -> Double {
     var worst = 0.0
     for name in model.parameterNames {
-        guard let g = model.parameters[name]?.grad else { XCTFail("\(label): \(name) has no gradient", file: file, line: line); continue }
+        guard let g = model.parameter(name)?.grad else { XCTFail("\(label): \(name) has no gradient", file: file, line: line); continue }
         let r = try grads.tensor(name)
         let rel = Double(g.maxAbsDifference(r)) / max(r.l2Norm(), 1e-12)
         worst = max(worst, rel)
@@ -169,32 +169,25 @@ final class IncrementalDecodeTests: XCTestCase {
         let c = model.config, kd = c.numKeyValueHeads * c.headDim, n = ids.count - 1
         let full = try model.hiddenStates(ids: ids, batch: 1, trainable: false)
         var cacheK = [[Float]](repeating: [], count: c.numHiddenLayers), cacheV = cacheK
-        // Prefill.
-        var x = model.embed(ids: Array(ids.prefix(n)), trainable: false)
-        let rope = RopeTable(positions: Array(0..<n), inverseFrequencies: model.inverseFrequencies)
+        // Prefill: the model's own forward, keeping each layer's k/v.
         let shape = AttentionShape(batch: 1, queries: n, heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads, headDim: c.headDim)
-        for l in 0..<c.numHiddenLayers {
-            x = model.layer(l, x, rope: rope, trainable: false) { q, k, v in
-                cacheK[l] = k.value.values
-                cacheV[l] = v.value.values
-                return Ops.attention(q, k, v, shape: shape)
-            }
+        let prefill = try model.executor(ids: Array(ids.prefix(n)), positions: Array(0..<n), trainable: false) { l, q, k, v in
+            cacheK[l] = k.value.values
+            cacheV[l] = v.value.values
+            return Ops.attention(q, k, v, shape: shape)
         }
+        _ = model.run(prefill)
         // Decode one token at position n into a cache of capacity n + 4.
         let cap = n + 4
-        var y = model.embed(ids: [ids[n]], trainable: false)
-        let rope1 = RopeTable(positions: [n], inverseFrequencies: model.inverseFrequencies)
         let shape1 = AttentionShape(batch: 1, queries: 1, keys: n + 1, heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads,
                                     headDim: c.headDim, queryOffset: n, kvRowsPerBatch: cap)
-        for l in 0..<c.numHiddenLayers {
-            y = model.layer(l, y, rope: rope1, trainable: false) { q, k, v in
-                let kc = Tensor(zeros: [cap, kd]), vc = Tensor(zeros: [cap, kd])
-                for i in 0..<(n * kd) { kc.data[i] = cacheK[l][i]; vc.data[i] = cacheV[l][i] }
-                for i in 0..<kd { kc.data[n * kd + i] = k.value.data[i]; vc.data[n * kd + i] = v.value.data[i] }
-                return Ops.attention(q, Variable(kc), Variable(vc), shape: shape1)
-            }
+        let decode = try model.executor(ids: [ids[n]], positions: [n], trainable: false) { l, q, k, v in
+            let kc = Tensor(zeros: [cap, kd]), vc = Tensor(zeros: [cap, kd])
+            for i in 0..<(n * kd) { kc.data[i] = cacheK[l][i]; vc.data[i] = cacheV[l][i] }
+            for i in 0..<kd { kc.data[n * kd + i] = k.value.data[i]; vc.data[n * kd + i] = v.value.data[i] }
+            return Ops.attention(q, Variable(kc), Variable(vc), shape: shape1)
         }
-        let last = model.normalize(y, trainable: false).value.values
+        let last = model.run(decode).value.values
         let ref = Array(full.value.values[(n * c.hiddenSize)...])
         XCTAssertLessThan(maxAbs(last, ref), 1e-5)
     }

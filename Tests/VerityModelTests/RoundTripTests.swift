@@ -39,7 +39,7 @@ final class RoundTripTests: XCTestCase {
         let back = try TransformerModel.load(directory: dir)
         XCTAssertEqual(back.config.hiddenSize, 64)
         for name in model.parameterNames {
-            XCTAssertEqual(model.parameters[name]?.value.values, back.parameters[name]?.value.values, name)
+            XCTAssertEqual(model.parameter(name)?.value.values, back.parameter(name)?.value.values, name)
         }
     }
 
@@ -55,7 +55,7 @@ final class RoundTripTests: XCTestCase {
         let back = try TransformerModel.load(directory: dir)
         // Weights: exactly the round-to-nearest-even bfloat16 of the originals.
         for name in model.parameterNames {
-            guard let a = model.parameters[name]?.value, let b = back.parameters[name]?.value else { XCTFail(name); continue }
+            guard let a = model.parameter(name)?.value, let b = back.parameter(name)?.value else { XCTFail(name); continue }
             XCTAssertEqual(a.values.map(roundToBFloat16), b.values, name)
         }
         // Outputs: transformers on the same rounded weights, same tolerances as float32 (no widening needed).
@@ -87,7 +87,7 @@ final class RoundTripTests: XCTestCase {
         var map: [String: String] = [:]
         for (i, part) in [Array(names[..<half]), Array(names[half...])].enumerated() {
             let file = "model-0000\(i + 1)-of-00002.safetensors"
-            try SafeTensorsWriter.write(part.compactMap { n in model.parameters[n].map { (n, $0.value) } },
+            try SafeTensorsWriter.write(part.compactMap { n in model.parameter(n).map { (n, $0.value) } },
                                         to: dir.appendingPathComponent(file), dtype: i == 0 ? .bf16 : .f32)
             for n in part { map[n] = file }
         }
@@ -95,8 +95,8 @@ final class RoundTripTests: XCTestCase {
         try index.write(to: dir.appendingPathComponent("model.safetensors.index.json"))
         let back = try TransformerModel.load(directory: dir)
         for (i, n) in names.enumerated() {
-            let expect = model.parameters[n]?.value.values ?? []
-            XCTAssertEqual(back.parameters[n]?.value.values, i < half ? expect.map(roundToBFloat16) : expect, n)
+            let expect = model.parameter(n)?.value.values ?? []
+            XCTAssertEqual(back.parameter(n)?.value.values, i < half ? expect.map(roundToBFloat16) : expect, n)
         }
         let info = try ModelInspection.inspect(directory: dir)
         XCTAssertEqual(info.dtype, "BF16,F32")

@@ -169,15 +169,34 @@ final class EngineTests: XCTestCase {
         XCTAssertEqual(one.samples, out.samples)
     }
 
-    func testRefreshWeightsFollowsTheModel() throws {
+    func testStaleWeightsAreRepackedWhenTheStoreVersionMoves() throws {
         let engine = try tinyEngine()
         let ref = try GenerationReference.load().generation
         let req = GenerationRequest(prompts: ref.single.map(\.input_ids), maxNewTokens: 8, sampling: SamplingParams(temperature: 1), seed: 9)
-        // An "optimizer step" changes a weight matrix in place: the packed copy is stale until refreshed.
-        let w = engine.model.layers[0].gate.value
+        let before = try engine.generate(req)
+        XCTAssertEqual(engine.packedVersion, engine.model.store.version)
+        // An optimizer step changes the weights in place and bumps the store's version: the next generate repacks.
+        let store = engine.model.store, gate = engine.model.layers[0].gate
+        let span = store.offsets[gate]..<(store.offsets[gate] + store.variables[gate].value.count)
+        store.update { values, _ in for i in span { values[i] *= 1.5 } }
+        XCTAssertFalse(engine.weightsAreCurrent)
+        let after = try engine.generate(req)
+        XCTAssertTrue(engine.weightsAreCurrent)
+        XCTAssertNotEqual(before.samples.map(\.logprobs), after.samples.map(\.logprobs))
+        XCTAssertLessThan(try trainerLogprobError(engine, req, after), 1e-5)
+    }
+
+    func testStaleWeightsFailLoudlyUnderTheFailPolicy() throws {
+        let engine = try tinyEngine { $0.stalePolicy = .fail }
+        let req = GenerationRequest(prompts: [[5, 6, 7]], maxNewTokens: 4, sampling: .greedy)
+        _ = try engine.generate(req)
+        let w = engine.model.store.variables[engine.model.layers[0].gate].value
         for i in 0..<w.count { w.data[i] *= 1.5 }
-        let stale = try engine.generate(req)
-        XCTAssertGreaterThan(try trainerLogprobError(engine, req, stale), 1e-4)
+        engine.model.store.bumpVersion()
+        XCTAssertThrowsError(try engine.generate(req)) { e in
+            XCTAssertEqual(e as? SamplingError, .staleWeights(packedVersion: 0, storeVersion: 1))
+            XCTAssertTrue("\(e)".contains("refreshWeights"), "\(e)")
+        }
         engine.refreshWeights()
         let fresh = try engine.generate(req)
         XCTAssertLessThan(try trainerLogprobError(engine, req, fresh), 1e-5)
@@ -310,9 +329,9 @@ final class EngineTests: XCTestCase {
     func testNaNWeightsStopWithTheRowNamed() throws {
         let engine = try tinyEngine()
         // A diverged down projection in the last layer: every logit of every row becomes NaN.
-        let w = engine.model.layers[engine.model.layers.count - 1].down.value
-        w.data[3] = .nan
-        engine.refreshWeights()
+        let w = engine.model.store.variables[engine.model.layers[engine.model.layers.count - 1].down].value
+        w.data[3] = Float.nan
+        engine.model.store.bumpVersion()
         for sampling in [SamplingParams.greedy, SamplingParams(temperature: 1)] {
             XCTAssertThrowsError(try engine.generate(GenerationRequest(prompts: [[5, 6, 7], [8, 9]], maxNewTokens: 4, sampling: sampling))) { e in
                 XCTAssertEqual(e as? SamplingError, .nonFiniteLogits(prompt: 0, sample: 0, token: 0))

@@ -1,0 +1,78 @@
+// TokenBatch: sequences of different lengths (a GRPO batch: prompts plus responses) as one
+// left-padded [B, T] block for the training forward. Each row's pads come first; its real tokens sit
+// at positions 0..<len (as transformers' position_ids = cumsum(mask) − 1), and its queries see only
+// keys from its first real token on (`keyStart`), so a row's numbers do not depend on the others.
+// `micro(batches:)` splits a batch into micro-batches that bound activation memory; gradients
+// accumulate in the parameter store across their backwards. It does not tokenize or choose targets.
+import Foundation
+import VerityTensor
+
+/// Left-padded rows of token ids for one training forward.
+public struct TokenBatch: Sendable, Equatable {
+    /// The sequences as given, one per row.
+    public let sequences: [[Int32]]
+    /// The padded row length T (the longest sequence).
+    public let length: Int
+    /// Token ids [B·T], each row left-padded with `padID`.
+    public let ids: [Int32]
+    /// Positions [B·T]: 0 on pads, 0..<len on a row's tokens.
+    public let positions: [Int]
+    /// Pads per row: row b's keys start here.
+    public let keyStart: [Int]
+    /// The id written on pads.
+    public let padID: Int32
+
+    /// A batch of `sequences` (none empty) padded to the longest with `padID` (any id in the vocabulary).
+    public init(sequences: [[Int32]], padID: Int32 = 0) throws {
+        guard !sequences.isEmpty else { throw ModelError.badInput(detail: "a token batch needs at least one sequence") }
+        if let i = sequences.firstIndex(where: { $0.isEmpty }) { throw ModelError.badInput(detail: "sequence \(i) of the batch is empty") }
+        self.sequences = sequences
+        self.padID = padID
+        let t = sequences.map(\.count).max() ?? 0
+        length = t
+        var ids: [Int32] = [], pos: [Int] = [], starts: [Int] = []
+        ids.reserveCapacity(sequences.count * t)
+        for s in sequences {
+            let pad = t - s.count
+            starts.append(pad)
+            ids.append(contentsOf: repeatElement(padID, count: pad))
+            ids.append(contentsOf: s)
+            pos.append(contentsOf: repeatElement(0, count: pad))
+            pos.append(contentsOf: 0..<s.count)
+        }
+        self.ids = ids
+        positions = pos
+        keyStart = starts
+    }
+
+    /// The number of rows B.
+    public var rows: Int { sequences.count }
+
+    /// The flat row index in [B·T] of token `token` of sequence `row`.
+    public func flatIndex(row: Int, token: Int) -> Int { row * length + keyStart[row] + token }
+
+    /// Next-token targets [B·T]: at token t of a row, the row's token t+1; 0 on pads and at each row's last token (mask those).
+    public var nextTokenTargets: [Int32] {
+        var out = [Int32](repeating: 0, count: rows * length)
+        for (r, s) in sequences.enumerated() where s.count > 1 {
+            for t in 0..<(s.count - 1) { out[flatIndex(row: r, token: t)] = s[t + 1] }
+        }
+        return out
+    }
+
+    /// The rows split into consecutive micro-batches of at most `rowsPerBatch` rows, each padded to its own longest row.
+    public func micro(rowsPerBatch: Int) throws -> [TokenBatch] {
+        guard rowsPerBatch >= 1 else { throw ModelError.badInput(detail: "micro-batch rows must be ≥ 1, got \(rowsPerBatch)") }
+        return try stride(from: 0, to: rows, by: rowsPerBatch).map { start in
+            try TokenBatch(sequences: Array(sequences[start..<min(rows, start + rowsPerBatch)]), padID: padID)
+        }
+    }
+}
+
+extension TransformerModel {
+    /// Final-normed hidden states [B·T, C] of a left-padded batch (pad rows hold finite values that callers mask).
+    public func hiddenStates(_ batch: TokenBatch, trainable: Bool) throws -> Variable {
+        try hiddenStates(ids: batch.ids, batch: batch.rows, positions: batch.positions,
+                         keyStart: batch.keyStart.allSatisfy { $0 == 0 } ? nil : batch.keyStart, trainable: trainable)
+    }
+}
