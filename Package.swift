@@ -54,7 +54,7 @@ let package = Package(
 
         // MARK: - Tests (one target per library; reference fixtures shared through VerityFixtures)
         .target(name: "VerityFixtures", path: "Tests/Fixtures", exclude: ["README.md"],
-                resources: [.copy("tiny-qwen2"), .copy("qwen2.5-tokenizer"), .copy("rl-losses"), .copy("configs"), .copy("grader")]),
+                resources: [.copy("tiny-qwen2"), .copy("tiny-qwen3"), .copy("qwen2.5-tokenizer"), .copy("rl-losses"), .copy("configs"), .copy("grader")]),
         .testTarget(name: "VerityTensorTests", dependencies: ["VerityTensor", "VerityFixtures"]),
         .testTarget(name: "VerityModelTests", dependencies: ["VerityModel", "VerityFixtures"], resources: [.copy("Reference")]),
         .testTarget(name: "VerityTokenizerTests", dependencies: ["VerityTokenizer", "VerityFixtures"]),

@@ -126,6 +126,9 @@ public struct ModelConfig: Sendable, Equatable {
         }
         let isQwen = modelType == "qwen2"
         let isQwen3 = modelType == "qwen3"
+        if try r.optionalBool("use_sliding_window") == true {
+            throw ModelError.badConfig(file: file, key: "use_sliding_window", detail: "sliding-window attention is not supported")
+        }
         let attnBias = isQwen ? true : (try r.optionalBool("attention_bias") ?? false)
         var eos: [Int] = []
         switch o["eos_token_id"] {
