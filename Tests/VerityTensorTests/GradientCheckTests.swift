@@ -11,37 +11,13 @@ import XCTest
 func gradientCheck(_ label: String, inputs: [Tensor], tracked: [Bool]? = nil, eps: Float = 1e-2, rtol: Double = 2e-2,
                    samples: Int = 24, seed: UInt64 = 7, build: ([Variable]) -> Variable,
                    file: StaticString = #filePath, line: UInt = #line) {
-    var g = SeededGenerator(seed: seed)
-    let track = tracked ?? inputs.map { _ in true }
-    let vars = zip(inputs, track).map { Variable($0.0, requiresGrad: $0.1) }
-    let out = build(vars)
-    let weights = (0..<out.value.count).map { _ in g.normal() }
-    let loss = Ops.weightedSum(out, weights: weights)
-    loss.backward()
-    func evalLoss() -> Double {
-        let o = build(inputs.map { Variable($0) })
-        var s = 0.0
-        for i in 0..<o.value.count { s += Double(o.value.data[i]) * Double(weights[i]) }
-        return s
-    }
-    for (k, x) in inputs.enumerated() where track[k] {
-        guard let grad = vars[k].grad else { XCTFail("\(label): input \(k) got no gradient", file: file, line: line); continue }
-        var gmax: Float = 0
-        for i in 0..<grad.count { gmax = max(gmax, abs(grad.data[i])) }
-        let scale = max(Double(gmax), 1e-3)
-        var worst = 0.0
-        for s in 0..<min(samples, x.count) {
-            let i = x.count <= samples ? s : Int(g.next() % UInt64(x.count))
-            let old = x.data[i]
-            x.data[i] = old + eps
-            let lp = evalLoss()
-            x.data[i] = old - eps
-            let lm = evalLoss()
-            x.data[i] = old
-            let num = (lp - lm) / (2 * Double(eps))
-            worst = max(worst, abs(num - Double(grad.data[i])) / scale)
-        }
-        XCTAssertLessThanOrEqual(worst, rtol, "\(label): input \(k) gradient, worst error relative to max |grad| \(scale)", file: file, line: line)
+    let results = GradientCheck.run(inputs: inputs, tracked: tracked, eps: eps, samples: samples, seed: seed, build: build)
+    XCTAssertEqual(results.count, (tracked ?? inputs.map { _ in true }).filter { $0 }.count, "\(label): one result per tracked input",
+                   file: file, line: line)
+    for r in results {
+        XCTAssertTrue(r.hasGradient, "\(label): input \(r.input) got no gradient", file: file, line: line)
+        XCTAssertLessThanOrEqual(r.worstRelativeError, rtol, "\(label): input \(r.input) gradient, worst error relative to max |grad|",
+                                 file: file, line: line)
     }
 }
 
