@@ -44,8 +44,14 @@ public struct GenerationRequest: Sendable {
     public var maxNewTokens: Int
     /// How tokens are drawn.
     public var sampling: SamplingParams
-    /// The run seed; sample s of prompt p draws from `rowGenerator(seed:prompt:sample:)`.
+    /// The run seed; sample s of prompt p draws from `rowGenerator(seed:prompt:sample:)` with the prompt's global index.
     public var seed: UInt64
+    /// The global index of `prompts[0]` in the whole batch (prompt p's generator uses `firstPromptIndex + p`), so a batch
+    /// split over processes or requests draws the same tokens as one request: give each part the index of its first prompt.
+    public var firstPromptIndex: Int = 0
+    /// The global index of each prompt's first sample here (sample s uses `firstSampleIndex + s`), for a prompt's n samples
+    /// split over requests.
+    public var firstSampleIndex: Int = 0
     /// Extra token ids that end a sample (besides the engine's EOS ids).
     public var stopTokenIds: [Int32]
     /// Strings that end a sample once its detokenized text contains one (needs a detokenizer).
@@ -447,7 +453,7 @@ public final class RolloutEngine {
                 }
                 stats.promptTokensAllSamples += req.prompts[p].count
                 let row = LiveRow(promptIndex: p, sampleIndex: s, promptLength: req.prompts[p].count,
-                                  generator: rowGenerator(seed: req.seed, prompt: p, sample: s), detok: detokenizer?())
+                                  generator: rowGenerator(seed: req.seed, prompt: req.firstPromptIndex + p, sample: req.firstSampleIndex + s), detok: detokenizer?())
                 let d = logits.withUnsafeBufferPointer { buf -> DrawnToken in
                     guard let base = buf.baseAddress else { preconditionFailure("empty logits") }
                     observer?(LogitsEvent(promptIndex: p, sampleIndex: s, tokenIndex: 0, logits: buf))

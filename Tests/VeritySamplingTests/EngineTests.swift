@@ -339,4 +339,28 @@ final class EngineTests: XCTestCase {
             }
         }
     }
+
+    func testTokensDependOnGlobalIndicesNotOnHowTheBatchIsSplit() throws {
+        let engine = try tinyEngine()
+        let prompts: [[Int32]] = [[5, 6, 7], [8, 9], [10, 11, 12, 13], [5, 6, 7]]
+        let whole = try engine.generate(GenerationRequest(prompts: prompts, samplesPerPrompt: 4, maxNewTokens: 10,
+                                                          sampling: SamplingParams(temperature: 1), seed: 5))
+        // As two processes would: prompts 0-1 and 2-3, each told its first prompt's global index.
+        var parts: [GeneratedSample] = []
+        for (first, slice) in [(0, prompts[0..<2]), (2, prompts[2..<4])] {
+            var req = GenerationRequest(prompts: Array(slice), samplesPerPrompt: 4, maxNewTokens: 10, sampling: SamplingParams(temperature: 1), seed: 5)
+            req.firstPromptIndex = first
+            parts += try engine.generate(req).samples.map { var s = $0; s.promptIndex += first; return s }
+        }
+        XCTAssertEqual(parts, whole.samples)
+        // Samples 2-3 of every prompt on their own, told their first sample index.
+        var tail = GenerationRequest(prompts: prompts, samplesPerPrompt: 2, maxNewTokens: 10, sampling: SamplingParams(temperature: 1), seed: 5)
+        tail.firstSampleIndex = 2
+        let t = try engine.generate(tail).samples
+        XCTAssertEqual(t.map(\.tokens), whole.samples.filter { $0.sampleIndex >= 2 }.map(\.tokens))
+        // The indices matter: without them prompt 3 (sent as the part's prompt 1) draws other tokens than in the whole batch.
+        let unindexed = try engine.generate(GenerationRequest(prompts: Array(prompts[2..<4]), samplesPerPrompt: 4, maxNewTokens: 10,
+                                                              sampling: SamplingParams(temperature: 1), seed: 5))
+        XCTAssertNotEqual(unindexed.samples.filter { $0.promptIndex == 1 }.map(\.tokens), whole.samples.filter { $0.promptIndex == 3 }.map(\.tokens))
+    }
 }
