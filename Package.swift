@@ -3,9 +3,6 @@
 // Layout and data flow: DESIGN.md. System packages: liblua5.4-dev, libopenblas-dev (Debian).
 import PackageDescription
 
-/// Release-grade optimisation for the numeric kernels even in debug builds, so tests stay fast.
-let kernelSettings: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
-
 let package = Package(
     name: "Verity",
     platforms: [.macOS(.v14)],
@@ -36,11 +33,11 @@ let package = Package(
         // MARK: - Libraries
         .target(name: "VerityMeasure"),
         .target(name: "VerityJSON"),
-        .target(name: "VerityTensor", dependencies: ["CBLAS", "VerityMeasure"], swiftSettings: kernelSettings),
-        .target(name: "VerityTokenizer", dependencies: ["VerityMeasure"], swiftSettings: kernelSettings),
-        .target(name: "VerityModel", dependencies: ["VerityTensor", "VerityTokenizer", "VerityMeasure", "VerityJSON"], swiftSettings: kernelSettings),
-        .target(name: "CDecodeKernels", cSettings: [.unsafeFlags(["-O2"])]),
-        .target(name: "VeritySampling", dependencies: ["VerityTensor", "VerityModel", "VerityTokenizer", "VerityMeasure", "CDecodeKernels"], swiftSettings: kernelSettings),
+        .target(name: "VerityTensor", dependencies: ["CBLAS", "VerityMeasure"]),
+        .target(name: "VerityTokenizer", dependencies: ["VerityMeasure"]),
+        .target(name: "VerityModel", dependencies: ["VerityTensor", "VerityTokenizer", "VerityMeasure", "VerityJSON"]),
+        .target(name: "CDecodeKernels"),
+        .target(name: "VeritySampling", dependencies: ["VerityTensor", "VerityModel", "VerityTokenizer", "VerityMeasure", "CDecodeKernels"]),
         .target(name: "VerityVerify", dependencies: ["VerityMeasure"]),
         .target(name: "VerityScripts", path: "Scripts", exclude: ["bench"],
                 resources: [.copy("lib"), .copy("rewards"), .copy("prompts"), .copy("losses"), .copy("schedules"), .copy("recipes")],
@@ -50,7 +47,7 @@ let package = Package(
         .executableTarget(name: "verity", dependencies: [
             "VerityTensor", "VerityModel", "VerityTokenizer", "VeritySampling", "VerityVerify", "VerityLua",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ], swiftSettings: kernelSettings),
+        ]),
 
         // MARK: - Tests (one target per library; reference fixtures shared through VerityFixtures)
         .target(name: "VerityFixtures", path: "Tests/Fixtures", exclude: ["README.md"],
