@@ -241,6 +241,8 @@ public final class SafeTensorsCheckpoint: @unchecked Sendable {
 /// Writes safetensors files that `safetensors`/`transformers` load.
 public enum SafeTensorsWriter {
     /// Writes `tensors` (name, value) to `url` in `dtype` (F32 or BF16, round-to-nearest-even), with `__metadata__` format "pt".
+    /// The file is streamed tensor by tensor in bounded chunks (a 1.5B model's 6 GB are never held in memory) to a temporary
+    /// file beside `url`, flushed to disk, then renamed over `url`: a crash leaves the old file or none, never half of one.
     public static func write(_ tensors: [(String, Tensor)], to url: URL, dtype: SafeTensorsDType, metadata: [String: String] = [:]) throws {
         precondition(dtype != .f16, "Verity writes F32 or BF16")
         var header = "{\"__metadata__\":{"
@@ -255,24 +257,33 @@ public enum SafeTensorsWriter {
         }
         header += "}"
         while (header.utf8.count) % 8 != 0 { header += " " }
-        var out = Data()
-        out.reserveCapacity(8 + header.utf8.count + offset)
-        var len = UInt64(header.utf8.count).littleEndian
-        withUnsafeBytes(of: &len) { out.append(contentsOf: $0) }
-        out.append(contentsOf: Array(header.utf8))
-        for (_, t) in tensors {
-            switch dtype {
-            case .f32:
-                var buf = [UInt32](repeating: 0, count: t.count)
-                for i in 0..<t.count { buf[i] = t.data[i].bitPattern.littleEndian }
-                buf.withUnsafeBytes { out.append(contentsOf: $0) }
-            default:
-                var buf = [UInt16](repeating: 0, count: t.count)
-                for i in 0..<t.count { buf[i] = floatToBFloat16(t.data[i]).littleEndian }
-                buf.withUnsafeBytes { out.append(contentsOf: $0) }
+        try AtomicFile.write(to: url) { out in
+            var head = Data()
+            var len = UInt64(header.utf8.count).littleEndian
+            withUnsafeBytes(of: &len) { head.append(contentsOf: $0) }
+            head.append(contentsOf: Array(header.utf8))
+            try out.write(head)
+            let chunk = 1 << 20
+            var buf = [UInt8](repeating: 0, count: chunk * dtype.size)
+            for (_, t) in tensors {
+                var start = 0
+                while start < t.count {
+                    let n = min(chunk, t.count - start)
+                    buf.withUnsafeMutableBytes { raw in
+                        switch dtype {
+                        case .f32:
+                            let p = raw.bindMemory(to: UInt32.self)
+                            for i in 0..<n { p[i] = t.data[start + i].bitPattern.littleEndian }
+                        default:
+                            let p = raw.bindMemory(to: UInt16.self)
+                            for i in 0..<n { p[i] = floatToBFloat16(t.data[start + i]).littleEndian }
+                        }
+                    }
+                    try out.write(buf, count: n * dtype.size)
+                    start += n
+                }
             }
         }
-        do { try out.write(to: url) } catch { throw ModelError.writeFailed(file: url.path, detail: "\(error)") }
     }
 
     /// The JSON string literal of `s` (Foundation's encoder: quotes, backslashes and control characters escaped).

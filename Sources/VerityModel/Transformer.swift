@@ -181,9 +181,11 @@ public final class TransformerModel {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         let configURL = directory.appendingPathComponent("config.json")
-        do { try enc.encode(JSONValue.object(raw)).write(to: configURL) } catch {
+        let bytes: Data
+        do { bytes = try enc.encode(JSONValue.object(raw)) } catch {
             throw ModelError.writeFailed(file: configURL.path, detail: "\(error)")
         }
+        try AtomicFile.write(bytes, to: configURL)
         try SafeTensorsWriter.write(store.namedValues, to: directory.appendingPathComponent("model.safetensors"), dtype: dtype)
     }
 }

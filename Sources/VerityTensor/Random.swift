@@ -12,6 +12,9 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
     /// A generator started from `seed`.
     public init(seed: UInt64) { state = seed }
 
+    /// A generator restored from a saved `state` (a resume continues the same sequence).
+    public init(state: UInt64) { self.state = state }
+
     /// The next 64 random bits.
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
