@@ -8,6 +8,7 @@ import CLua
 import CLuaShim
 import Crypto
 import Foundation
+import VerityCore
 import VerityScripts
 
 // MARK: - Options
@@ -392,15 +393,8 @@ struct Xoshiro256 {
     var s: (UInt64, UInt64, UInt64, UInt64)
 
     init(seed: UInt64) {
-        var x = seed
-        func splitmix() -> UInt64 {
-            x &+= 0x9E37_79B9_7F4A_7C15
-            var z = x
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        s = (splitmix(), splitmix(), splitmix(), splitmix())
+        var g = SeededGenerator(seed: seed)
+        s = (g.next(), g.next(), g.next(), g.next())
     }
 
     mutating func next() -> UInt64 {

@@ -4,6 +4,7 @@
 // (run seed, step) with `seed(run:step:)`: a run resumed at a step boundary then draws exactly what
 // the uninterrupted run drew, with nothing to save.
 import Foundation
+import VerityCore
 
 /// `verity.random`'s generator state (xoshiro256**'s four words).
 public struct LuaRandomState: Codable, Sendable, Equatable {
@@ -24,9 +25,6 @@ extension LuaState {
     /// Seeds `verity.random` and `math.random` for step `step` of a run seeded `run` (a SplitMix64 mix of the two), so that
     /// every step's draws depend only on (run, step).
     public func seed(run: UInt64, step: Int) throws {
-        var x = run ^ (UInt64(truncatingIfNeeded: step) &* 0x9E37_79B9_7F4A_7C15)
-        x = (x ^ (x >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        x = (x ^ (x >> 27)) &* 0x94D0_49BB_1331_11EB
-        try seed(x ^ (x >> 31))
+        try seed(SeededGenerator.mix(SeededGenerator.mix(run) ^ UInt64(truncatingIfNeeded: step)))
     }
 }

@@ -247,12 +247,12 @@ public enum SafeTensorsWriter {
         precondition(dtype != .f16, "Verity writes F32 or BF16")
         var header = "{\"__metadata__\":{"
         let meta = ["format": "pt"].merging(metadata) { _, new in new }
-        header += meta.keys.sorted().map { "\(jsonString($0)):\(jsonString(meta[$0] ?? ""))" }.joined(separator: ",")
+        header += meta.keys.sorted().map { "\(jsonStringLiteral($0)):\(jsonStringLiteral(meta[$0] ?? ""))" }.joined(separator: ",")
         header += "}"
         var offset = 0
         for (name, t) in tensors {
             let bytes = t.count * dtype.size
-            header += ",\(jsonString(name)):{\"dtype\":\"\(dtype.rawValue)\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}"
+            header += ",\(jsonStringLiteral(name)):{\"dtype\":\"\(dtype.rawValue)\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}"
             offset += bytes
         }
         header += "}"
@@ -285,28 +285,9 @@ public enum SafeTensorsWriter {
             }
         }
     }
-
-    /// The JSON string literal of `s` (Foundation's encoder: quotes, backslashes and control characters escaped).
-    static func jsonString(_ s: String) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .withoutEscapingSlashes
-        guard let data = try? encoder.encode(s) else { preconditionFailure("a String always encodes as JSON") }
-        return String(decoding: data, as: UTF8.self)
-    }
 }
 
 // MARK: - Number conversions
-
-/// bfloat16 bits of x, rounded to nearest even (NaN stays NaN) — the rounding torch's .to(bfloat16) uses.
-public func floatToBFloat16(_ x: Float) -> UInt16 {
-    if x.isNaN { return 0x7FC0 }
-    let b = x.bitPattern
-    let rounded = b &+ 0x7FFF &+ ((b >> 16) & 1)
-    return UInt16(truncatingIfNeeded: rounded >> 16)
-}
-
-/// x rounded to the nearest bfloat16 value, as float32.
-public func roundToBFloat16(_ x: Float) -> Float { Float(bitPattern: UInt32(floatToBFloat16(x)) << 16) }
 
 /// The float32 value of IEEE half-precision bits.
 public func halfToFloat(_ h: UInt16) -> Float {

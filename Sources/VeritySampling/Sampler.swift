@@ -46,13 +46,8 @@ public struct SamplingParams: Sendable, Equatable {
 
 // MARK: - Per-row generators
 
-/// The SplitMix64 finaliser (Steele, Lea, Flood 2014), used to derive independent seeds.
-@inline(__always) func mix64(_ x: UInt64) -> UInt64 {
-    var z = x &+ 0x9E37_79B9_7F4A_7C15
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-}
+/// The SplitMix64 mix (Steele, Lea, Flood 2014), used to derive independent seeds.
+@inline(__always) func mix64(_ x: UInt64) -> UInt64 { SeededGenerator.mix(x) }
 
 /// The generator of sample `sample` of prompt `prompt` in a run seeded `seed` (independent of batch and threads).
 public func rowGenerator(seed: UInt64, prompt: Int, sample: Int) -> SeededGenerator {

@@ -47,25 +47,4 @@ extension Tokenizer {
     public static func idsJSONLine(_ ids: [Int]) -> String {
         "{\"ids\":[" + ids.map(String.init).joined(separator: ",") + "]}"
     }
-
-    /// A JSON string literal for `text` (RFC 8259 escapes; non-ASCII written as UTF-8).
-    public static func jsonStringLiteral(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    out += String(format: "\\u%04x", scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
 }

@@ -4,6 +4,7 @@
 // carries a step budget so that hostile inputs (towers of powers, huge factorials) end quickly.
 // Structural comparisons (tuples, sets, intervals, relations) are in Compare.swift.
 
+import VerityCore
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -169,19 +170,6 @@ enum Tolerance: Sendable {
     case float53
 }
 
-/// Seeded SplitMix64, the only random source of the comparators (deterministic per comparison).
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 func close(_ a: Cx, _ b: Cx, _ tol: Tolerance) -> Bool {
     if a.re == b.re && a.im == b.im { return true }
     if !a.isFinite || !b.isFinite { return false }
@@ -233,7 +221,7 @@ func scalarEqual(_ a: Expr, _ b: Expr, _ tol: Tolerance) -> Bool {
     }
     if vars.count > 8 { return false }
     let names = vars.sorted()
-    var rng = SplitMix64(seed: 0x5EED_1234)
+    var rng = SeededGenerator(seed: 0x5EED_1234)
     var agree = 0
     for trial in 0..<14 {
         var env: [String: Cx] = [:]

@@ -5,6 +5,8 @@
 // differ only by `SemanticOptions`, which records the Math-Verify behaviours (RULES.md E.3–E.4)
 // that the `verity` profile deliberately does not copy.
 
+import VerityCore
+
 // MARK: - Options
 
 /// Switches that separate Math-Verify's observed behaviour from Verity's own rules.
@@ -420,7 +422,7 @@ enum Semantic {
         var vars = Set<String>()
         a.collectSymbols(into: &vars); b.collectSymbols(into: &vars)
         if vars.isEmpty || vars.count > 6 { return false }
-        var rng = SplitMix64(seed: 0xC0FFEE)
+        var rng = SeededGenerator(seed: 0xC0FFEE)
         var ratio: Double? = nil
         var agree = 0
         for _ in 0..<12 {

@@ -2,6 +2,7 @@
 // randomly initialised Qwen2.5-0.5B-shaped model, each against the roofline measured in the same
 // run; optionally runs the PyTorch peer script side by side and embeds its JSON. Parsing and
 // printing only; the measurement is VeritySampling.SampleBenchmark.
+import VerityBench
 import ArgumentParser
 import Foundation
 import VeritySampling

@@ -3,6 +3,7 @@
 // --repeats runs, with other processes' CPU share), and, with --peer, run Hugging Face
 // `tokenizers` on the same documents (Scripts/bench/tokenizer_hf.py) and report the ratio.
 // Measurement lives in VerityTokenizer/Benchmark.swift; this file parses flags and prints.
+import VerityBench
 import ArgumentParser
 import Foundation
 import VerityTokenizer
@@ -48,8 +49,8 @@ struct BenchTokenizer: ParsableCommand {
         let bytes = docs.reduce(0) { $0 + $1.utf8.count }
         var runs: [TokenizerBenchmark.Run] = []
         for _ in 0..<max(1, repeats) { runs.append(TokenizerBenchmark.run(tok, documents: docs)) }
-        let mbps = TokenizerBenchmark.median(runs.map { Double(bytes) / 1e6 / $0.seconds })
-        let tps = TokenizerBenchmark.median(runs.map { Double($0.tokens) / $0.seconds })
+        let mbps = median(runs.map { Double(bytes) / 1e6 / $0.seconds })
+        let tps = median(runs.map { Double($0.tokens) / $0.seconds })
         var result: [String: Any] = [
             "bench": "tokenizer",
             "tokenizer": tokenizer,
@@ -57,7 +58,7 @@ struct BenchTokenizer: ParsableCommand {
             "text_bytes": bytes,
             "tokens": runs[0].tokens,
             "threads": 1,
-            "load_seconds_median": TokenizerBenchmark.median(loadTimes),
+            "load_seconds_median": median(loadTimes),
             "load_seconds": loadTimes,
             "mb_per_s_median": mbps,
             "tokens_per_s_median": tps,
@@ -74,7 +75,7 @@ struct BenchTokenizer: ParsableCommand {
             print(String(decoding: out, as: UTF8.self))
         } else {
             print(String(format: "verity: %.2f MB/s, %.0f tokens/s over %d bytes (%d tokens); load %.3f s",
-                         mbps, tps, bytes, runs[0].tokens, TokenizerBenchmark.median(loadTimes)))
+                         mbps, tps, bytes, runs[0].tokens, median(loadTimes)))
             if let ratio = result["ratio_to_peer_mb_per_s"] as? Double {
                 print(String(format: "ratio to HF tokenizers (MB/s): %.2f", ratio))
             }

@@ -1,5 +1,6 @@
 // `verity bench verify`: single-thread grading throughput per profile on MATH500-style pairs,
 // printed as a table or JSON. The measurement lives in VerityVerify.VerifyBenchmark.
+import VerityBench
 import ArgumentParser
 import Foundation
 import VerityVerify

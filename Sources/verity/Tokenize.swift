@@ -1,5 +1,6 @@
 // `verity tokenize` and `verity detokenize`: thin wrappers over VerityTokenizer. They parse flags,
 // call `Tokenizer.encode` / `decode` and print; all logic lives in the library.
+import VerityJSON
 import ArgumentParser
 import Foundation
 import VerityTokenizer
@@ -73,6 +74,6 @@ struct Detokenize: ParsableCommand {
         }
         let tok = try VerityTokenizer.Tokenizer(folder: URL(fileURLWithPath: tokenizer))
         let text = tok.decode(list, skipSpecialTokens: skipSpecialTokens)
-        print(json ? "{\"text\":\(VerityTokenizer.Tokenizer.jsonStringLiteral(text))}" : text)
+        print(json ? "{\"text\":\(jsonStringLiteral(text))}" : text)
     }
 }

@@ -1,5 +1,6 @@
 // The `verity` command line: a thin layer over the libraries. Each subcommand lives in its own
 // file and only parses flags, calls a library and prints; no training or numeric logic here.
+import VerityBench
 import ArgumentParser
 
 @main

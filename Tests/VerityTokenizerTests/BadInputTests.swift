@@ -2,6 +2,7 @@
 // truncated files, merges naming unknown tokens, invalid UTF-8 in a vocabulary, and other
 // unsupported pipeline pieces must each fail with a typed error whose message names the file.
 // Broken files are written into a temporary folder by each test.
+import VerityJSON
 import Foundation
 import XCTest
 import VerityFixtures
@@ -13,7 +14,7 @@ final class BadInputTests: XCTestCase {
     /// A small, valid byte-level BPE tokenizer.json with `model` members overridden by `model`.
     func tokenizerJSON(model: String? = nil, preTokenizerRegex: String = SplitPattern.qwen2Regex,
                        normalizer: String = #"{"type": "NFC"}"#, decoder: String = #"{"type": "ByteLevel"}"#) -> String {
-        let regex = Tokenizer.jsonStringLiteral(preTokenizerRegex)
+        let regex = jsonStringLiteral(preTokenizerRegex)
         let defaultModel = #"{"type": "BPE", "dropout": null, "unk_token": null, "vocab": {"a": 0, "b": 1, "ab": 2, "Ġ": 3}, "merges": ["a b"]}"#
         return """
             {"version": "1.0",

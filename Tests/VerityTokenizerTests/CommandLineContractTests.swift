@@ -1,5 +1,6 @@
 // The library side of the command-line contract: `verity tokenize --file FILE` reads one JSON
 // string per line and writes one `{"ids":[…]}` object per line; ids must equal the reference.
+import VerityJSON
 import Foundation
 import XCTest
 import VerityFixtures
@@ -11,7 +12,7 @@ final class CommandLineContractTests: XCTestCase {
         let reference = try Loaded.qwenReference.get()
         let folder = try temporaryFolder(self)
         let url = folder.appendingPathComponent("texts.jsonl")
-        try Data(reference.encode.map { Tokenizer.jsonStringLiteral($0.text) + "\n" }.joined().utf8).write(to: url)
+        try Data(reference.encode.map { jsonStringLiteral($0.text) + "\n" }.joined().utf8).write(to: url)
         let ids = try tokenizer.encodeJSONLines(url)
         XCTAssertEqual(ids, reference.encode.map(\.ids))
         XCTAssertEqual(Tokenizer.idsJSONLine([9707, 1879]), #"{"ids":[9707,1879]}"#)

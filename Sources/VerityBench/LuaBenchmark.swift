@@ -7,6 +7,12 @@
 // printing (the CLI) and timed assertions (none anywhere).
 import VerityMeasure
 import Foundation
+import VerityTensor
+import VerityModel
+import VerityTokenizer
+import VeritySampling
+import VerityVerify
+import VerityLua
 
 // MARK: - Report
 
@@ -43,9 +49,7 @@ public struct LuaBenchReport: Sendable {
 
     /// The median of one figure over the runs.
     public func median(_ f: (LuaBenchRun) -> Double) -> Double {
-        let v = runs.map(f).sorted()
-        guard !v.isEmpty else { return .nan }
-        return v.count % 2 == 1 ? v[v.count / 2] : (v[v.count / 2 - 1] + v[v.count / 2]) / 2
+        VerityBench.median(runs.map(f))
     }
 
     /// The report as one JSON object.
@@ -63,7 +67,7 @@ public struct LuaBenchReport: Sendable {
         "step_ms": \(f(reward * Double(responses) / 1000)), \
         "format_reward_us": \(f(median(\.formatRewardMicros))), "prompt_render_us": \(f(median(\.promptMicros))), \
         "loss_mix_us": \(f(median(\.lossMixMicros))), "other_cpu_share_median": \(f(median(\.otherCPUShare))), \
-        "grader": \(RunRecord.jsonString(grader)), \
+        "grader": \(jsonStringLiteral(grader)), \
         "runs": [\(runsJSON)]}
         """
     }
@@ -83,7 +87,7 @@ public enum LuaBenchmark {
 
     /// Synthetic responses: seeded filler text of `characters` bytes, half ending with the right box.
     static func responses(count: Int, characters: Int, seed: UInt64) -> [String] {
-        var rng = Xoshiro256(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         let words = ["the", "pressure", "is", "proportional", "to", "area", "and", "velocity", "cubed", "so", "we", "get",
                      "$k = \\frac{1}{256}$", "then", "$V^3 = 2048$", "hence", "step", "by", "solving", "for"]
         return (0..<count).map { n in
@@ -91,7 +95,7 @@ public enum LuaBenchmark {
             var s = ""
             s.reserveCapacity(characters + 16)
             while s.utf8.count < characters - tail.utf8.count {
-                s += words[Int(rng.next(in: 0, Int64(words.count - 1)))] + " "
+                s += words[Int(rng.next() % UInt64(words.count))] + " "
             }
             let filler = String(s.utf8.prefix(characters - tail.utf8.count)) ?? s
             return filler + tail
@@ -143,7 +147,7 @@ public enum LuaBenchmark {
                 times[5].append(try timePerCall(range) { i in sink += try loss(step: i, terms: terms, in: state)["pg"] ?? 0 })
                 start += batch
             }
-            let m = times.map(medianOf)
+            let m = times.map { VerityBench.median($0) }
             runs.append(LuaBenchRun(rewardMicros: m[0], directGradeMicros: m[1], emptyRewardMicros: m[2],
                                     formatRewardMicros: m[3], promptMicros: m[4], lossMixMicros: m[5],
                                     otherCPUShare: probe.otherProcessesShare() ?? 0))
@@ -166,9 +170,4 @@ public enum LuaBenchmark {
         return (CPUShareProbe.now() - t0) * 1e6 / Double(range.count)
     }
 
-    static func medianOf(_ values: [Double]) -> Double {
-        let v = values.sorted()
-        guard !v.isEmpty else { return .nan }
-        return v.count % 2 == 1 ? v[v.count / 2] : (v[v.count / 2 - 1] + v[v.count / 2]) / 2
-    }
 }

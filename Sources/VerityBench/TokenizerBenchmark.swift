@@ -6,6 +6,12 @@
 // the same rule. No assertions on speed live anywhere: this only measures.
 import VerityMeasure
 import Foundation
+import VerityTensor
+import VerityModel
+import VerityTokenizer
+import VeritySampling
+import VerityVerify
+import VerityLua
 
 /// Namespace of the tokenizer benchmark (kept off the module's top level so that other modules'
 /// benchmark helpers cannot clash with these names).
@@ -18,25 +24,16 @@ extension TokenizerBenchmark {
     /// the whole list repeated until the UTF-8 total reaches `targetBytes`.
     public static func documents(jsonl url: URL, targetBytes: Int) throws -> [String] {
         let file = url.path
-        let data: Data
-        do {
-            data = try Data(contentsOf: url)
-        } catch {
-            throw TokenizerError.unreadable(file: file, reason: error.localizedDescription)
-        }
         var base: [String] = []
-        var lineNumber = 0
-        for line in data.split(separator: 0x0A) {
-            lineNumber += 1
-            let value = try JSONParser(file: "\(file) line \(lineNumber)").parse(Data(line))
+        for line in try JSONLines.read(url) {
             for key in ["problem", "solution"] {
-                guard let text = value[key]?.stringValue else {
-                    throw TokenizerError.invalidValue(file: file, key: "line \(lineNumber).\(key)", reason: "missing or not a string")
+                guard case .object(let o) = line.value, case .string(let text)? = o[key] else {
+                    throw JSONLinesError(file: file, line: line.number, detail: "\(key): missing or not a string")
                 }
                 base.append(text)
             }
         }
-        guard !base.isEmpty else { throw TokenizerError.invalidValue(file: file, key: "(lines)", reason: "no records") }
+        guard !base.isEmpty else { throw JSONLinesError(file: file, line: nil, detail: "no records") }
         var docs: [String] = []
         var total = 0
         while total < targetBytes {
@@ -70,10 +67,4 @@ extension TokenizerBenchmark {
         return Run(seconds: probe.elapsed, tokens: tokens, otherCPUShare: probe.otherProcessesShare())
     }
 
-    /// The median of a list (NaN when empty).
-    public static func median(_ values: [Double]) -> Double {
-        let s = values.sorted()
-        guard !s.isEmpty else { return .nan }
-        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-    }
 }

@@ -4,6 +4,12 @@
 // process's own time). It measures; it asserts nothing.
 import VerityMeasure
 import Foundation
+import VerityTensor
+import VerityModel
+import VerityTokenizer
+import VeritySampling
+import VerityVerify
+import VerityLua
 
 // MARK: - Results
 
@@ -100,10 +106,6 @@ public enum VerifyBenchmark {
         return Double(n) / elapsed
     }
 
-    static func median(_ xs: [Double]) -> Double {
-        let s = xs.sorted()
-        return s.isEmpty ? 0 : s[s.count / 2]
-    }
 }
 
 /// Errors of the benchmark's input.

@@ -10,6 +10,12 @@ import VerityMeasure
 import Foundation
 import VerityTensor
 import VerityModel
+import VerityTokenizer
+import VeritySampling
+import VerityVerify
+import VerityLua
+import VerityTensor
+import VerityModel
 
 // MARK: - Options
 
@@ -122,11 +128,6 @@ public struct SampleBenchmarkResult: Codable, Sendable {
 
 /// Runs the sampling benchmark.
 public enum SampleBenchmark {
-    static func median(_ xs: [Double]) -> Double {
-        let s = xs.sorted()
-        guard !s.isEmpty else { return 0 }
-        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-    }
 
     /// A progress callback that logs about every 10% of the run's maximum tokens (and at most every 5 s).
     static func stepLogger(_ log: @escaping (String) -> Void, _ label: String) -> (GenerationProgress) -> Void {

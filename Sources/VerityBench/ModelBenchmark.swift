@@ -5,6 +5,12 @@
 import VerityMeasure
 import Foundation
 import VerityTensor
+import VerityModel
+import VerityTokenizer
+import VeritySampling
+import VerityVerify
+import VerityLua
+import VerityTensor
 
 // MARK: - Configuration
 
@@ -102,11 +108,6 @@ public struct ModelBenchmarkResult: Codable, Sendable {
 
 /// Runs the model benchmark; `log` receives progress lines.
 public enum ModelBenchmark {
-    /// Median of a non-empty list.
-    static func median(_ xs: [Double]) -> Double {
-        let s = xs.sorted()
-        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-    }
 
     /// GFLOP/s of C[m×n] = A[m×k]·B[n×k]ᵀ, median of `repeats` after a warm-up.
     public static func sgemmGFlops(m: Int, n: Int, k: Int, repeats: Int) -> Double {
