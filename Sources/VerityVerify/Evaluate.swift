@@ -2,8 +2,7 @@
 // exact rational evaluation when both sides are rational constants, complex double evaluation
 // otherwise, and for expressions with variables evaluation at seeded random points. Every walk
 // carries a step budget so that hostile inputs (towers of powers, huge factorials) end quickly.
-// Structural comparisons (tuples, sets, intervals, relations) are in Compare.swift.
-
+// Structural comparisons (tuples, sets, intervals, relations) are in Semantic.swift.
 import VerityCore
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,6 @@
 // `verity bench lua [--json]`: the Lua overhead benchmark (reward calls on 1,024 responses of
 // 3,000 characters, prompt renders, loss-mix calls), in microseconds per call against limits
-// measured in the same run. Flag parsing and printing only; the work is `LuaBenchmark` in VerityLua.
+// measured in the same run. Flag parsing and printing only; the work is `LuaBenchmark` in VerityBench.
 import VerityBench
 import ArgumentParser
 import Foundation

@@ -1,6 +1,6 @@
 // `verity bench model`: forward and forward+backward speed of a randomly initialised model of
 // Qwen2.5-0.5B's shape against the sgemm rate measured in the same run. Parsing and printing only;
-// the measurement is VerityModel.ModelBenchmark.
+// the measurement is VerityBench.ModelBenchmark.
 import VerityBench
 import ArgumentParser
 import Foundation

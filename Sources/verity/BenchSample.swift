@@ -1,7 +1,7 @@
 // `verity bench sample`: decode tokens/s at several batch sizes and the prefix-sharing saving on a
 // randomly initialised Qwen2.5-0.5B-shaped model, each against the roofline measured in the same
 // run; optionally runs the PyTorch peer script side by side and embeds its JSON. Parsing and
-// printing only; the measurement is VeritySampling.SampleBenchmark.
+// printing only; the measurement is VerityBench.SampleBenchmark.
 import VerityBench
 import ArgumentParser
 import Foundation

@@ -2,7 +2,7 @@
 // Qwen2.5 vocabulary on one thread, report MB/s, tokens/s and vocabulary load time (medians of
 // --repeats runs, with other processes' CPU share), and, with --peer, run Hugging Face
 // `tokenizers` on the same documents (Scripts/bench/tokenizer_hf.py) and report the ratio.
-// Measurement lives in VerityTokenizer/Benchmark.swift; this file parses flags and prints.
+// Measurement lives in VerityBench/TokenizerBenchmark.swift; this file parses flags and prints.
 import VerityBench
 import ArgumentParser
 import Foundation

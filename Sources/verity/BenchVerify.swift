@@ -1,5 +1,5 @@
 // `verity bench verify`: single-thread grading throughput per profile on MATH500-style pairs,
-// printed as a table or JSON. The measurement lives in VerityVerify.VerifyBenchmark.
+// printed as a table or JSON. The measurement lives in VerityBench.VerifyBenchmark.
 import VerityBench
 import ArgumentParser
 import Foundation
