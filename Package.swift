@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "VeritySampling", targets: ["VeritySampling"]),
         .library(name: "VerityVerify", targets: ["VerityVerify"]),
         .library(name: "VerityLua", targets: ["VerityLua"]),
+        .library(name: "VerityTraining", targets: ["VerityTraining"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -45,10 +46,11 @@ let package = Package(
                 plugins: ["LuaSyntaxCheck"]),
         .target(name: "VerityLua", dependencies: ["CLua", "CLuaShim", "VerityScripts", "VerityCore", "VerityVerify", "VerityTokenizer", "VerityJSON",
                                                  .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "VerityTraining", dependencies: ["VerityTensor", "VerityModel", "VerityJSON"]),
         .target(name: "VerityBench", dependencies: ["VerityMeasure", "VerityTensor", "VerityModel", "VerityTokenizer", "VeritySampling",
                                                    "VerityVerify", "VerityLua"]),
         .executableTarget(name: "verity", dependencies: [
-            "VerityTensor", "VerityModel", "VerityTokenizer", "VeritySampling", "VerityVerify", "VerityLua", "VerityBench", "VerityJSON",
+            "VerityTensor", "VerityModel", "VerityTokenizer", "VeritySampling", "VerityVerify", "VerityLua", "VerityBench", "VerityJSON", "VerityTraining",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -60,6 +62,7 @@ let package = Package(
         .testTarget(name: "VerityTokenizerTests", dependencies: ["VerityTokenizer", "VerityJSON", "VerityFixtures"]),
         .testTarget(name: "VeritySamplingTests", dependencies: ["VeritySampling", "VerityFixtures"]),
         .testTarget(name: "VerityVerifyTests", dependencies: ["VerityVerify", "VerityFixtures"]),
+        .testTarget(name: "VerityTrainingTests", dependencies: ["VerityTraining", "VerityFixtures"]),
         .testTarget(name: "VerityLuaTests", dependencies: ["VerityLua", "VerityFixtures", "VerityTokenizer",
                                                            .product(name: "Crypto", package: "swift-crypto")]),
     ]

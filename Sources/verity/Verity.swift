@@ -16,6 +16,7 @@ struct Verity: AsyncParsableCommand {
             Detokenize.self,
             Check.self,
             GradeCommand.self,
+            Losses.self,
             Bench.self,
         ]
     )
