@@ -84,14 +84,17 @@ public enum RecipeLoader {
         state.graderProfile = recipe.grader
         try state.seed(UInt64(bitPattern: Int64(recipe.seed)))
         let folder = url.deletingLastPathComponent()
+        // Where the data keys are written, for messages (nil when --set gave them).
+        let keyLines = RecipeKeyLines(source: source)
+        let lineOf = { (keys: [String]) -> Int? in raw[keys.joined(separator: ".")] == nil ? keyLines.line(of: keys) : nil }
         let data = try resolveData(recipe.train.data, key: "train.data", recipe: recipe, recipeFolder: folder,
-                                   currentDirectory: currentDirectory)
+                                   currentDirectory: currentDirectory, line: lineOf(["train", "data"]))
         let examples = try readExamples(data, display: recipe.train.data, requiredFields: recipe.train.requiredFields,
                                         key: "train.required_fields", recipeFile: path)
         var evalSets: [EvalSet] = []
         for (i, set) in recipe.eval.sets.enumerated() {
             let setURL = try resolveData(set, key: "eval.sets[\(i + 1)]", recipe: recipe, recipeFolder: folder,
-                                         currentDirectory: currentDirectory)
+                                         currentDirectory: currentDirectory, line: lineOf(["eval", "sets"]))
             evalSets.append(EvalSet(name: set, url: setURL, examples: try readExamples(
                 setURL, display: set, requiredFields: recipe.eval.requiredFields, key: "eval.required_fields", recipeFile: path)))
         }
@@ -99,14 +102,15 @@ public enum RecipeLoader {
         return LoadedRecipe(state: state, recipe: recipe, trainData: data, trainExamples: examples, evalSets: evalSets, dryRun: dry)
     }
 
-    /// Finds a data file named in a recipe: relative to the current directory, then to the recipe's folder.
+    /// Finds a data file named in a recipe: relative to the current directory, then to the recipe's
+    /// folder. `line` is where the recipe names it, for the message.
     public static func resolveData(_ path: String, key: String, recipe: Recipe, recipeFolder: URL,
-                                   currentDirectory: URL) throws -> URL {
+                                   currentDirectory: URL, line: Int? = nil) throws -> URL {
         let candidates = path.hasPrefix("/") ? [URL(fileURLWithPath: path)]
             : [currentDirectory.appendingPathComponent(path), recipeFolder.appendingPathComponent(path)]
         for c in candidates where FileManager.default.fileExists(atPath: c.path) { return c.standardizedFileURL }
-        throw LuaError.recipe(file: recipe.file, line: nil, message:
-            "`\(key)` in \(recipe.file) names \(luaQuote(path)), which exists neither under the current directory nor beside the recipe")
+        throw LuaError.recipe(file: recipe.file, line: line, message:
+            "`\(key)` in \(recipe.file)\(line.map { ":\($0)" } ?? "") names \(luaQuote(path)), which exists neither under the current directory nor beside the recipe")
     }
 
     /// The first non-empty line of a JSONL file, which must be a JSON object.

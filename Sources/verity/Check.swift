@@ -53,7 +53,7 @@ struct Check: ParsableCommand {
             if !dry.schedules.isEmpty {
                 print("schedules at step 0: " + dry.schedules.keys.sorted().map { "\($0)=\(dry.schedules[$0] ?? 0)" }.joined(separator: " "))
             }
-            print("learning rate at step 0: \(dry.learningRate) (schedules and the loss mix checked at every step)")
+            print("learning rate at step 0: \(dry.learningRate) (schedules checked at every step)")
             if let evalPrompt = dry.evalPrompt { print("eval prompt: \(evalPrompt.utf8.count) bytes") }
             print("training data: \(loaded.trainExamples.count) examples, each with \(r.train.requiredFields.joined(separator: ", "))")
             for set in loaded.evalSets {

@@ -127,6 +127,11 @@ final class RecipeSchemaTests: XCTestCase {
         try assertRejected("eval = { sets = 1 },", ["wrong type for `eval.sets` in recipes/x.lua:8: expected a list of strings, got the number 1"])
         try assertRejected("eval = { every = 10 },", ["`eval.sets`", "at least one set"])
         try assertRejected("grader = \"papr\",", ["invalid value for `grader` in recipes/x.lua:8", "did you mean \"paper\"?"])
+        // A set that does not exist: named with the line of `eval.sets`.
+        let absent = try loadError(with("eval = { sets = { \"data/none.jsonl\" } },"))
+        XCTAssertEqual(absent?.line, 8)
+        XCTAssertTrue(absent?.description.hasPrefix("`eval.sets[1]` in recipes/x.lua:8 names \"data/none.jsonl\"") ?? false,
+                      "\(String(describing: absent))")
         // From the command line, `eval.sets=1` is a list of one path, which must exist.
         let set = try loadError(with(""), overrides: ["eval.sets=1"])
         XCTAssertTrue(set?.description.contains("`eval.sets[1]` in recipes/x.lua names \"1\", which exists neither") ?? false,

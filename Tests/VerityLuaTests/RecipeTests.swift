@@ -129,7 +129,7 @@ final class RecipeTests: XCTestCase {
         XCTAssertTrue(e2?.description.contains("returned chat messages, but the recipe names no chat_format") ?? false, "\(String(describing: e2))")
         let data = try recipe(fixed.replacingOccurrences(of: "data/one.jsonl", with: "data/none.jsonl"), in: tmp)
         let e3 = expectLuaError { try RecipeLoader.load(path: data, services: testServices(), currentDirectory: tmp.url) }
-        XCTAssertTrue(e3?.description.contains("`train.data` in recipes/x.lua names \"data/none.jsonl\", which exists neither") ?? false)
+        XCTAssertTrue(e3?.description.contains("`train.data` in recipes/x.lua:3 names \"data/none.jsonl\", which exists neither") ?? false)
     }
 
     func testFixedLabelAndFormatRewards() throws {
