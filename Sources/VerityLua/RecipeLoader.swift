@@ -51,6 +51,8 @@ public struct LoadedRecipe {
     public var trainExamples: [JSONValue]
     /// The evaluation sets, in the recipe's order.
     public var evalSets: [EvalSet]
+    /// Things the load noticed but accepted (blank required fields, by file and line).
+    public var warnings: [String]
     /// Results of the load-time dry run.
     public var dryRun: DryRun
 }
@@ -89,17 +91,23 @@ public enum RecipeLoader {
         let lineOf = { (keys: [String]) -> Int? in raw[keys.joined(separator: ".")] == nil ? keyLines.line(of: keys) : nil }
         let data = try resolveData(recipe.train.data, key: "train.data", recipe: recipe, recipeFolder: folder,
                                    currentDirectory: currentDirectory, line: lineOf(["train", "data"]))
+        var warnings: [String] = []
+        let blank = { (display: String) in { (line: Int, field: String) in
+            warnings.append("\(display):\(line): `\(field)` is blank (kept\(field == "answer" ? "; a blank gold answer matches no response" : ""))")
+        } }
         let examples = try readExamples(data, display: recipe.train.data, requiredFields: recipe.train.requiredFields,
-                                        key: "train.required_fields", recipeFile: path)
+                                        key: "train.required_fields", recipeFile: path, onBlank: blank(recipe.train.data))
         var evalSets: [EvalSet] = []
         for (i, set) in recipe.eval.sets.enumerated() {
             let setURL = try resolveData(set, key: "eval.sets[\(i + 1)]", recipe: recipe, recipeFolder: folder,
                                          currentDirectory: currentDirectory, line: lineOf(["eval", "sets"]))
             evalSets.append(EvalSet(name: set, url: setURL, examples: try readExamples(
-                setURL, display: set, requiredFields: recipe.eval.requiredFields, key: "eval.required_fields", recipeFile: path)))
+                setURL, display: set, requiredFields: recipe.eval.requiredFields, key: "eval.required_fields", recipeFile: path,
+                onBlank: blank(set))))
         }
         let dry = try dryRun(recipe, example: examples[0], state: state, onPrompt: onPrompt)
-        return LoadedRecipe(state: state, recipe: recipe, trainData: data, trainExamples: examples, evalSets: evalSets, dryRun: dry)
+        return LoadedRecipe(state: state, recipe: recipe, trainData: data, trainExamples: examples, evalSets: evalSets,
+                            warnings: warnings, dryRun: dry)
     }
 
     /// Finds a data file named in a recipe: relative to the current directory, then to the recipe's
@@ -118,11 +126,13 @@ public enum RecipeLoader {
         try readExamples(url, display: display, requiredFields: [], key: "", recipeFile: "", limit: 1)[0]
     }
 
-    /// Every non-empty line of a JSONL file, each a JSON object carrying `requiredFields` (present,
-    /// not null, not a blank string); errors name the file and line. `key` and `recipeFile` say
-    /// which recipe setting asks for the fields. At least one example, at most `limit`.
+    /// Every non-empty line of a JSONL file, each a JSON object carrying `requiredFields` (present
+    /// and not null); errors name the file and line. `key` and `recipeFile` say which recipe
+    /// setting asks for the fields. A required field that is a blank string is kept and reported
+    /// to `onBlank` (line, field): the paper's DSR-sub has one example with an empty answer, and
+    /// the graders match an empty gold answer with nothing. At least one example, at most `limit`.
     public static func readExamples(_ url: URL, display: String, requiredFields: [String], key: String, recipeFile: String,
-                                    limit: Int = Int.max) throws -> [JSONValue] {
+                                    limit: Int = Int.max, onBlank: ((Int, String) -> Void)? = nil) throws -> [JSONValue] {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
             throw LuaError.file(path: display, message: "cannot read: \(error.localizedDescription)")
@@ -145,7 +155,9 @@ public enum RecipeLoader {
                 switch fields[field] {
                 case nil: why = "has no field `\(field)`"
                 case .null?: why = "has `\(field)` = null"
-                case .string(let s)? where s.allSatisfy(\.isWhitespace): why = "has an empty `\(field)`"
+                case .string(let s)? where s.allSatisfy(\.isWhitespace):
+                    onBlank?(lineNumber, field)
+                    continue
                 default: continue
                 }
                 throw LuaError.file(path: "\(display):\(lineNumber)", message:

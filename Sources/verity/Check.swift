@@ -62,6 +62,7 @@ struct Check: ParsableCommand {
             print("recipe \(r.file): ok — \(r.name), \(r.algorithm.rawValue), \(r.steps) steps, model \(r.model), data \(loaded.trainData.path)")
             print("scripts loaded (sha256):")
             for s in loaded.state.loadedScripts { print("  \(s.sha256)  \(s.displayName)") }
+            for w in loaded.warnings { print("warning: \(w)") }
             if allowIO { print("warning: io and os were opened to scripts (--allow-io)") }
             if let runDir {
                 try RunRecord.write(loaded, to: URL(fileURLWithPath: runDir))

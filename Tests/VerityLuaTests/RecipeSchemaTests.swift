@@ -165,8 +165,6 @@ final class RecipeSchemaTests: XCTestCase {
         let missing = try loadError(with(""), data: example + "\n{\"problem\": \"2+2?\", \"prompt\": \"2+2?\"}\n")
         XCTAssertEqual(missing?.description,
                        "data/one.jsonl:3: the example has no field `answer`, which train.required_fields in recipes/x.lua requires")
-        let empty = try loadError(with(""), data: "{\"prompt\": \"p\", \"answer\": \"  \"}\n")
-        XCTAssertEqual(empty?.description, "data/one.jsonl:1: the example has an empty `answer`, which train.required_fields in recipes/x.lua requires")
         let null = try loadError(with(""), data: "{\"prompt\": \"p\", \"answer\": null}\n")
         XCTAssertTrue(null?.description.hasPrefix("data/one.jsonl:1: the example has `answer` = null") ?? false, "\(String(describing: null))")
         let prompt = try loadError(with("").replacingOccurrences(of: "\"data/one.jsonl\"", with: "\"data/one.jsonl\", required_fields = { \"prompt\", \"answer\" }"),
@@ -184,9 +182,16 @@ final class RecipeSchemaTests: XCTestCase {
     }
 
     func testEmptyGoldScoresZeroInThePaperReward() throws {
-        // A recipe that asks for no fields lets a line without `answer` through; with the real
-        // graders, the paper reward of "\boxed{}" against the empty gold is 0, not 1.
+        // A blank answer is kept with a warning (DSR-sub line 266 has one); with the real graders
+        // the paper reward of "\boxed{}" against it is 0, not 1.
         let tmp = try TempFolder()
+        try tmp.write("data/one.jsonl", "{\"prompt\": \"1+1? Think.\", \"answer\": \" \"}\n")
+        try tmp.write("recipes/x.lua", with(""))
+        let blank = try RecipeLoader.load(path: "recipes/x.lua", services: .standard(), currentDirectory: tmp.url)
+        XCTAssertEqual(blank.warnings, ["data/one.jsonl:1: `answer` is blank (kept; a blank gold answer matches no response)"])
+        XCTAssertEqual(blank.dryRun.response, "\\boxed{ }")
+        XCTAssertEqual(blank.dryRun.reward.reward, 0.0)
+        // A recipe that asks for no fields lets a line without `answer` through: the same.
         try tmp.write("data/one.jsonl", "{\"prompt\": \"1+1? Think.\"}\n")
         try tmp.write("recipes/x.lua", with("").replacingOccurrences(of: "\"data/one.jsonl\"", with: "\"data/one.jsonl\", required_fields = {}"))
         let loaded = try RecipeLoader.load(path: "recipes/x.lua", services: .standard(), currentDirectory: tmp.url)
