@@ -576,7 +576,7 @@ extension Recipe {
     /// text) locates the line of a bad key, `overrides` maps each `--set` path to its text.
     static func decode(from table: LuaTable, file: String, source: String, overrides: [String: String],
                        defaultName: String) throws -> Recipe {
-        let context = RecipeDecodingContext(overrides: overrides)
+        let context = RecipeDecodingContext(overrides: overrides, keyPaths: keyPaths)
         do {
             var recipe = try Recipe(from: LuaValueDecoder(.table(table), codingPath: [], context: context))
             recipe.file = file
@@ -596,6 +596,19 @@ extension Recipe {
             let issue = RecipeIssue(path, .invalid(expected: "a valid value", got: detail, hint: nil))
             throw issue.error(file: file, lines: RecipeKeyLines(source: source), overrides: overrides)
         }
+    }
+}
+
+extension Recipe {
+    /// Every dotted key of the schema, from the settings' coding keys (for "did you mean" across tables).
+    static var keyPaths: [String] {
+        let tables: [(CodingKeys, [String])] = [
+            (.train, Train.CodingKeys.allCases.map(\.rawValue)), (.eval, Eval.CodingKeys.allCases.map(\.rawValue)),
+            (.advantage, Advantage.CodingKeys.allCases.map(\.rawValue)), (.rollout, Rollout.CodingKeys.allCases.map(\.rawValue)),
+            (.optimizer, Optimizer.CodingKeys.allCases.map(\.rawValue)), (.update, Update.CodingKeys.allCases.map(\.rawValue)),
+            (.kl, KL.CodingKeys.allCases.map(\.rawValue)),
+        ]
+        return CodingKeys.allCases.map(\.rawValue) + tables.flatMap { table, keys in keys.map { "\(table.rawValue).\($0)" } }
     }
 }
 

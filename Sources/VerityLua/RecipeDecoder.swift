@@ -14,8 +14,8 @@ import Foundation
 struct RecipeIssue: Error {
     /// What is wrong.
     enum Kind {
-        /// A key the table's type does not have.
-        case unknownKey(suggestion: String?)
+        /// A key the table's type does not have, with the likely meant key paths.
+        case unknownKey(suggestions: [String])
         /// A value of another type than the setting's.
         case wrongType(expected: String, got: String)
         /// A required key that is absent.
@@ -123,8 +123,23 @@ func recipeExpected<T>(_ type: T.Type) -> String {
 final class RecipeDecodingContext {
     /// `key.path` -> the text after `=` on the command line.
     let overrides: [String: String]
+    /// Every dotted key path of the schema, for suggestions across tables.
+    let keyPaths: [String]
 
-    init(overrides: [String: String]) { self.overrides = overrides }
+    init(overrides: [String: String], keyPaths: [String] = []) {
+        self.overrides = overrides
+        self.keyPaths = keyPaths
+    }
+
+    /// Likely meant paths for an unknown `key` at `path`: keys of the same name in other tables
+    /// (`temperature` at the top level: `eval.temperature`, `rollout.temperature`), else the
+    /// nearest sibling by spelling.
+    func suggestions(for key: String, at path: [CodingKey], siblings: [String]) -> [String] {
+        let here = RecipeIssue.display(path + [NameKey(key)])
+        let elsewhere = keyPaths.filter { $0 != here && ($0 == key || $0.hasSuffix("." + key)) }
+        if !elsewhere.isEmpty { return elsewhere }
+        return nearestName(key, among: siblings).map { [RecipeIssue.display(path + [NameKey($0)])] } ?? []
+    }
 
     /// The override text for a path, if the command line set it.
     func override(_ path: [CodingKey]) -> String? {
@@ -263,10 +278,8 @@ final class LuaValueDecoder: Decoder {
         if let stray = table.items.first { throw RecipeIssue(codingPath, .listEntry(got: describe(stray))) }
         if let names = caseNames(type) {
             for key in table.fields.keys.sorted() where !names.contains(key) {
-                let hint = nearestName(key, among: names)
-                throw RecipeIssue(codingPath + [NameKey(key)], .unknownKey(suggestion: hint.map {
-                    RecipeIssue.display(codingPath + [NameKey($0)])
-                }))
+                throw RecipeIssue(codingPath + [NameKey(key)], .unknownKey(
+                    suggestions: context.suggestions(for: key, at: codingPath, siblings: names)))
             }
         }
         return KeyedDecodingContainer(LuaKeyedContainer<Key>(table: table, codingPath: codingPath, context: context))
@@ -727,8 +740,9 @@ extension RecipeIssue {
         }
         let message: String
         switch kind {
-        case .unknownKey(let suggestion):
-            message = "unknown key `\(shown)` in \(place)" + (suggestion.map { "; did you mean `\($0)`?" } ?? "")
+        case .unknownKey(let suggestions):
+            message = "unknown key `\(shown)` in \(place)"
+                + (suggestions.isEmpty ? "" : "; did you mean " + suggestions.map { "`\($0)`" }.joined(separator: " or ") + "?")
         case .wrongType(let expected, let got):
             message = "wrong type for `\(shown)` in \(place): expected \(expected), got \(got)"
         case .missing(let expected):

@@ -88,6 +88,15 @@ final class RecipeSchemaTests: XCTestCase {
         XCTAssertEqual(e?.description, "missing key `train.data` in recipes/x.lua:3: expected a string")
     }
 
+    func testUnknownKeySuggestsTheSameKeyInOtherTables() throws {
+        XCTAssertEqual(try loadError(with("temperature = 0.6,"))?.description,
+                       "unknown key `temperature` in recipes/x.lua:8; did you mean `eval.temperature` or `rollout.temperature`?")
+        XCTAssertEqual(try loadError(with("rollout = { lr = 1e-6 },"))?.description,
+                       "unknown key `rollout.lr` in recipes/x.lua:8; did you mean `optimizer.lr`?")
+        XCTAssertEqual(try loadError(with("rollout = { tempreature = 1 },"))?.description,
+                       "unknown key `rollout.tempreature` in recipes/x.lua:8; did you mean `rollout.temperature`?")
+    }
+
     // MARK: - Ranges and relations
 
     func testRolloutRanges() throws {
