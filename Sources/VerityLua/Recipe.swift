@@ -253,6 +253,7 @@ public struct Recipe {
             try c.encode(maxGradNorm, forKey: .maxGradNorm)
         }
 
+        /// Equal when every setting is equal.
         public static func == (a: Optimizer, b: Optimizer) -> Bool {
             a.lr == b.lr && a.betas == b.betas && a.eps == b.eps && a.weightDecay == b.weightDecay && a.maxGradNorm == b.maxGradNorm
         }

@@ -71,7 +71,8 @@ final class RecipeSchemaTests: XCTestCase {
         let multi = with("rollout = {\n    n = 4,\n    temperature = \"hot\",\n  },")
         XCTAssertEqual(try loadError(multi)?.line, 10)
         let local = """
-            local eval = { every = 0 }  -- not the recipe's eval
+            local eval = { every = 0 } --[[ not the recipe's eval; neither is
+            eval = { every = 1 } ]] local text = [==[ eval = { every = 2 } ]==]
             local r = {
               model = "m", train = { data = "data/one.jsonl" }, prompt = require "prompts.raw",
               reward = require "rewards.boxed_equal", loss = require "losses.pg_only", steps = 3,
@@ -82,7 +83,7 @@ final class RecipeSchemaTests: XCTestCase {
             }
             return r
             """
-        XCTAssertEqual(try loadError(local)?.line, 7)
+        XCTAssertEqual(try loadError(local)?.line, 8)
         // A missing key points at its table.
         let e = try loadError(Self.template.replacingOccurrences(of: "data = \"data/one.jsonl\"", with: "shuffle = true").replacingOccurrences(of: "LINE8", with: ""))
         XCTAssertEqual(e?.description, "missing key `train.data` in recipes/x.lua:3: expected a string")
