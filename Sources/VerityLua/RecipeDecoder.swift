@@ -588,6 +588,8 @@ private struct LuaSingleValueEncoder: SingleValueEncodingContainer {
 struct RecipeKeyLines {
     private var returned: [String: Int] = [:]
     private var other: [String: Int] = [:]
+    /// The line of the `{` after `return` at the chunk's top level.
+    private var rootLine: Int?
 
     /// Scans `source`.
     init(source: String) {
@@ -689,6 +691,7 @@ struct RecipeKeyLines {
                 if stack.count == 1 {
                     path = []  // a table at the chunk's top level: the recipe, or a local holding it
                     inReturn = previous == 0 && lastWord == "return"
+                    if inReturn, rootLine == nil { rootLine = line }
                 } else if let name = parent.pending, let p = parent.path {
                     path = p + [name]
                 } else {
@@ -707,7 +710,8 @@ struct RecipeKeyLines {
         }
     }
 
-    /// The line of `path` (string keys), or of its nearest enclosing key that has one.
+    /// The line of `path` (string keys), or of its nearest enclosing key that has one, or of the
+    /// returned table itself.
     func line(of path: [String]) -> Int? {
         var p = path
         while !p.isEmpty {
@@ -715,7 +719,7 @@ struct RecipeKeyLines {
             if let l = returned[key] ?? other[key] { return l }
             p.removeLast()
         }
-        return nil
+        return rootLine
     }
 }
 
@@ -732,8 +736,8 @@ extension RecipeIssue {
         if overrides[dotted] != nil {
             place = "\(file) (set by --set \(dotted))"
         } else {
-            // A missing key has no line of its own: point at its table's key, if any.
-            if case .missing = kind { line = keys.count > 1 ? lines.line(of: Array(keys.dropLast())) : nil } else {
+            // A missing key has no line of its own: point at its table.
+            if case .missing = kind { line = lines.line(of: Array(keys.dropLast())) } else {
                 line = lines.line(of: keys)
             }
             if let line { place = "\(file):\(line)" }

@@ -109,7 +109,7 @@ final class RecipeTests: XCTestCase {
         XCTAssertEqual(e1?.description, "wrong type for `steps` in recipes/x.lua:7: expected an integer, got a string (\"many\")")
         let missing = try recipe(fixed.replacingOccurrences(of: "  reward = require \"rewards.boxed_equal\",\n", with: ""), in: tmp)
         let e2 = expectLuaError { try RecipeLoader.load(path: missing, services: testServices(), currentDirectory: tmp.url) }
-        XCTAssertEqual(e2?.description, "missing key `reward` in recipes/x.lua: expected a function")
+        XCTAssertEqual(e2?.description, "missing key `reward` in recipes/x.lua:1: expected a function")
         let choice = try recipe(fixed.replacingOccurrences(of: "steps = 3,", with: "steps = 3, algorithm = \"gpro\","), in: tmp)
         let e3 = expectLuaError { try RecipeLoader.load(path: choice, services: testServices(), currentDirectory: tmp.url) }
         XCTAssertTrue(e3?.description.contains("did you mean \"grpo\"?") ?? false, "\(String(describing: e3))")
