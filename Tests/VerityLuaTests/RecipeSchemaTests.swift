@@ -115,6 +115,8 @@ final class RecipeSchemaTests: XCTestCase {
 
     func testOptimizerAndUpdateRanges() throws {
         try assertRejected("optimizer = { lr = -1 },", ["invalid value for `optimizer.lr` in recipes/x.lua:8: expected a number ≥ 0, got -1.0"])
+        try assertRejected("optimizer = { lr = 0/0 },", ["wrong type for `optimizer.lr` in recipes/x.lua:8: expected a finite number, got NaN"])
+        try assertRejected("rollout = { temperature = math.huge },", ["`rollout.temperature`", "expected a finite number, got the number inf"])
         try assertRejected("optimizer = { betas = { 0.9, 1.5 } },", ["`optimizer.betas`", "two numbers in [0, 1)"])
         try assertRejected("optimizer = { betas = { 0.9 } },", ["wrong type for `optimizer.betas`", "a list of 2 numbers"])
         try assertRejected("update = { epochs = 0 },", ["`update.epochs`", "got 0"])
