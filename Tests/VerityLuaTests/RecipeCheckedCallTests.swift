@@ -1,6 +1,7 @@
 // The typed recipe and the checked calls the trainer makes each step: a schedule's learning rate
 // and a loss mix are checked at every call, not only in the load-time dry run; absent settings take
-// the struct's defaults (mini_batch_size: the whole batch); the resolved table is the typed recipe.
+// the struct's defaults (mini_batch_size: the whole batch); the resolved table is the typed recipe;
+// a blank required field is kept with a warning.
 import Foundation
 import VerityLua
 import XCTest
@@ -56,5 +57,14 @@ final class RecipeCheckedCallTests: XCTestCase {
         XCTAssertEqual(r64.algorithm, .drGRPO)
         XCTAssertEqual(r64.kl.estimator, .k2)
         XCTAssertEqual(r64.resolved.fields["algorithm"], .string("dr_grpo"))
+    }
+
+    func testBlankRequiredFieldIsKeptWithAWarning() throws {
+        let tmp = try TempFolder()
+        try tmp.write("data/one.jsonl", "{\"prompt\": \"p\", \"answer\": \"2\"}\n{\"prompt\": \"q\", \"answer\": \" \"}\n")
+        try tmp.write("recipes/x.lua", RecipeSchemaTests.template.replacingOccurrences(of: "LINE8", with: ""))
+        let loaded = try RecipeLoader.load(path: "recipes/x.lua", services: testServices(), currentDirectory: tmp.url)
+        XCTAssertEqual(loaded.trainExamples.count, 2)
+        XCTAssertEqual(loaded.warnings, ["data/one.jsonl:2: `answer` is blank (kept; a blank gold answer matches no response)"])
     }
 }

@@ -194,13 +194,12 @@ final class RecipeSchemaTests: XCTestCase {
     }
 
     func testEmptyGoldScoresZeroInThePaperReward() throws {
-        // A blank answer is kept with a warning (DSR-sub line 266 has one); with the real graders
-        // the paper reward of "\boxed{}" against it is 0, not 1.
+        // A blank answer is kept (DSR-sub line 266 has one; the warning is checked in
+        // RecipeCheckedCallTests); with the real graders the paper reward of "\boxed{}" against it is 0, not 1.
         let tmp = try TempFolder()
         try tmp.write("data/one.jsonl", "{\"prompt\": \"1+1? Think.\", \"answer\": \" \"}\n")
         try tmp.write("recipes/x.lua", with(""))
         let blank = try RecipeLoader.load(path: "recipes/x.lua", services: .standard(), currentDirectory: tmp.url)
-        XCTAssertEqual(blank.warnings, ["data/one.jsonl:1: `answer` is blank (kept; a blank gold answer matches no response)"])
         XCTAssertEqual(blank.dryRun.response, "\\boxed{ }")
         XCTAssertEqual(blank.dryRun.reward.reward, 0.0)
         // A recipe that asks for no fields lets a line without `answer` through: the same.
