@@ -299,6 +299,9 @@ public struct LossMixPlugin {
             throw state.contract("loss", function, "\(state.describe(at: top + 1)), expected a table of coefficients such as { pg = 1.0, kl = 0.001 }")
         }
         let mix = try state.numberMap(at: top + 1, kind: "loss", function: function, what: "a coefficient")
+        guard !mix.isEmpty else {
+            throw state.contract("loss", function, "an empty table, expected at least one coefficient such as { pg = 1.0 }")
+        }
         for key in mix.keys.sorted() where !knownLossTerms.contains(key) {
             let hint = nearestName(key, among: knownLossTerms).map { "; did you mean `\($0)`?" } ?? ""
             throw state.contract("loss", function,
@@ -314,11 +317,14 @@ public struct SchedulePlugin {
     public let function: LuaFunction
     /// Contract name used in messages ("schedules.lr", ...).
     public let kind: String
+    /// The smallest value the schedule may return (0 for a learning rate or a temperature), or nil.
+    public let minimum: Double?
 
     /// Wraps a function handle.
-    public init(_ function: LuaFunction, kind: String) {
+    public init(_ function: LuaFunction, kind: String, minimum: Double? = nil) {
         self.function = function
         self.kind = kind
+        self.minimum = minimum
     }
 
     /// The scheduled value at `step` of `total`.
@@ -333,6 +339,9 @@ public struct SchedulePlugin {
         guard let v = state.finiteNumber(at: top + 1) else {
             let got = state.describe(at: top + 1)
             throw state.contract(kind, function, "\(got), expected a finite number")
+        }
+        if let minimum, v < minimum {
+            throw state.contract(kind, function, "\(state.describe(at: top + 1)) at step \(step) of \(total), expected a number ≥ \(String(format: "%g", minimum))")
         }
         return v
     }

@@ -1,411 +1,447 @@
-// Recipes: the schema of the table a recipe file returns, strict validation against it (unknown
-// keys with the nearest valid name, wrong types with expected and got, missing keys), default
-// filling, `--set key.path=value` overrides applied before validation, and the typed `Recipe`
-// value the trainer consumes (settings as Swift fields, plugins as checked Lua function handles).
+// Recipes: the typed `Recipe` the trainer consumes, written once. Each settings struct declares
+// its fields with their defaults, its coding keys (the recipe's names, which are also the list of
+// valid keys) and a `Decodable` init that reads each key and checks its range, so a recipe value
+// is decoded by `LuaValueDecoder` (RecipeDecoder.swift) into Swift values in one pass: unknown
+// keys, wrong types, missing required keys and out-of-range values are errors with file:line. The
+// resolved table written into the run folder is the typed recipe encoded back. Also: `--set
+// key.path=value` overrides, and the checked calls the trainer makes each step (learning rate,
+// schedules, loss mix). Conventions: 0 means "off" for every optional count or limit (`top_k`,
+// `eval.every`, `repeat_to`, `save_every`, `max_grad_norm`); counts are `Int`, real values `Double`.
 // Not here: loading files and dry runs (RecipeLoader.swift).
 import Foundation
+import VerityVerify
 
-// MARK: - Schema
+// MARK: - Choices
 
-/// The type of one recipe key.
-indirect enum FieldKind {
-    case string, integer, number, boolean, function
-    case strings
-    case numbers(count: Int)
-    case choice([String])
-    case group([Field])
-    case functionMap
-
-    var expected: String {
-        switch self {
-        case .string: return "a string"
-        case .integer: return "an integer"
-        case .number: return "a number"
-        case .boolean: return "a boolean"
-        case .function: return "a function"
-        case .strings: return "a list of strings"
-        case .numbers(let n): return "a list of \(n) numbers"
-        case .choice(let c): return "one of " + c.map { "\"\($0)\"" }.joined(separator: ", ")
-        case .group: return "a table"
-        case .functionMap: return "a table of name = function(step, total)"
-        }
-    }
+/// Advantage estimators a recipe may name (`algorithm`).
+public enum Algorithm: String, CaseIterable, Encodable, Sendable {
+    /// Group mean and standard deviation (DeepSeekMath).
+    case grpo
+    /// Group mean only (Dr. GRPO).
+    case drGRPO = "dr_grpo"
+    /// Leave-one-out baseline.
+    case rloo
+    /// Discounted returns, whitened over the batch.
+    case reinforcePlusPlus = "reinforce++"
+    /// PPO with a critic and GAE.
+    case ppo
 }
 
-/// One key of the recipe schema.
-struct Field {
-    var name: String
-    var kind: FieldKind
-    /// Filled in when the key is absent; nil with `required` false means "absent is fine".
-    var defaultValue: LuaValue?
-    var required: Bool
-
-    init(_ name: String, _ kind: FieldKind, _ defaultValue: LuaValue? = nil, required: Bool = false) {
-        self.name = name
-        self.kind = kind
-        self.defaultValue = defaultValue
-        self.required = required
-    }
+/// KL estimators a recipe may name (`kl.estimator`; verl's names, `low_var_kl` is k3 clamped to [-10, 10]).
+public enum KLEstimator: String, CaseIterable, Encodable, Sendable {
+    /// log ratio.
+    case k1
+    /// Half the squared log ratio.
+    case k2
+    /// exp(-log ratio) - 1 + log ratio.
+    case k3
+    /// k3 clamped to [-10, 10].
+    case lowVarKL = "low_var_kl"
 }
 
-/// Advantage estimators a recipe may name.
-public let knownAlgorithms = ["grpo", "dr_grpo", "rloo", "reinforce++", "ppo"]
-/// KL estimators a recipe may name (verl's names; `low_var_kl` is k3 clamped to [-10, 10]).
-public let knownKLEstimators = ["k1", "k2", "k3", "low_var_kl"]
+/// Advantage estimator names a recipe may use.
+public let knownAlgorithms = Algorithm.allCases.map(\.rawValue)
+/// KL estimator names a recipe may use.
+public let knownKLEstimators = KLEstimator.allCases.map(\.rawValue)
+/// Grader profile names a recipe may use (`grader`; VerityVerify's profiles).
+public let knownGraders = GradingProfile.allCases.map(\.rawValue)
 
-/// The recipe schema; defaults follow verl's where the paper does not override them.
-var recipeSchema: [Field] { [
-    Field("name", .string),
-    Field("description", .string),
-    Field("model", .string, required: true),
-    Field("tokenizer", .string),
-    Field("train", .group([
-        Field("data", .string, required: true),
-        Field("repeat_to", .integer, .integer(0)),
-        Field("batch_size", .integer, .integer(128)),
-        Field("shuffle", .boolean, .boolean(true)),
-    ]), required: true),
-    Field("eval", .group([
-        Field("every", .integer, .integer(0)),
-        Field("before_train", .boolean, .boolean(false)),
-        Field("sets", .strings, .table(LuaTable())),
-        Field("prompt", .function),
-        Field("temperature", .number, .number(0)),
-        Field("samples", .integer, .integer(1)),
-        Field("max_tokens", .integer, .integer(3072)),
-    ]), .table(LuaTable())),
-    Field("prompt", .function, required: true),
-    Field("chat_format", .function),
-    Field("reward", .function, required: true),
-    Field("grader", .string, .string("paper")),
-    Field("algorithm", .choice(knownAlgorithms), .string("grpo")),
-    Field("advantage", .group([
-        Field("epsilon", .number, .number(1e-6)),
-        Field("normalize_std", .boolean, .boolean(true)),
-    ]), .table(LuaTable())),
-    Field("rollout", .group([
-        Field("n", .integer, .integer(8)),
-        Field("temperature", .number, .number(1.0)),
-        Field("top_p", .number, .number(1.0)),
-        Field("top_k", .integer, .integer(-1)),
-        Field("max_tokens", .integer, .integer(3072)),
-        Field("max_prompt_tokens", .integer, .integer(1024)),
-    ]), .table(LuaTable())),
-    Field("optimizer", .group([
-        Field("lr", .number, .number(1e-6)),
-        Field("betas", .numbers(count: 2), .table(LuaTable(items: [.number(0.9), .number(0.999)]))),
-        Field("eps", .number, .number(1e-8)),
-        Field("weight_decay", .number, .number(0.01)),
-        Field("max_grad_norm", .number, .number(1.0)),
-    ]), .table(LuaTable())),
-    Field("update", .group([
-        Field("clip_ratio", .number, .number(0.2)),
-        Field("epochs", .integer, .integer(1)),
-        Field("mini_batch_size", .integer, .integer(128)),
-    ]), .table(LuaTable())),
-    Field("kl", .group([
-        Field("estimator", .choice(knownKLEstimators), .string("low_var_kl")),
-    ]), .table(LuaTable())),
-    Field("loss", .function, required: true),
-    Field("schedules", .functionMap, .table(LuaTable())),
-    Field("steps", .integer, required: true),
-    Field("seed", .integer, .integer(0)),
-    Field("save_every", .integer, .integer(0)),
-] }
+// MARK: - Limits
 
-/// Every dotted key path of a schema (for "did you mean").
-func schemaPaths(_ fields: [Field], prefix: String = "") -> [String] {
-    fields.flatMap { f -> [String] in
-        let path = prefix + f.name
-        if case .group(let sub) = f.kind { return [path] + schemaPaths(sub, prefix: path + ".") }
-        return [path]
-    }
-}
-
-/// The field at a dotted path, if the schema has it.
-func schemaField(_ path: [String], in fields: [Field] = recipeSchema) -> Field? {
-    guard let head = path.first, let f = fields.first(where: { $0.name == head }) else { return nil }
-    if path.count == 1 { return f }
-    if case .group(let sub) = f.kind { return schemaField(Array(path.dropFirst()), in: sub) }
-    return nil
+/// Upper bounds that keep sizes far from overflow and allocation failure; each is far above any
+/// real run (the paper: n = 8, 3,072 tokens, 128 prompts, 2,000 steps).
+enum RecipeLimits {
+    static let samplesPerPrompt = 4096
+    static let tokens = 1 << 20
+    static let batch = 1 << 16
+    static let steps = 1_000_000_000
+    static let epochs = 1000
 }
 
 // MARK: - Typed recipe
 
 /// A validated recipe: typed settings and checked plugin handles (see DESIGN.md, "The Lua contract").
 public struct Recipe {
-    /// Training data settings.
-    public struct Train: Equatable {
-        /// Settings from their values.
-        public init(data: String, repeatTo: Int, batchSize: Int, shuffle: Bool) {
-            self.data = data
-            self.repeatTo = repeatTo
-            self.batchSize = batchSize
-            self.shuffle = shuffle
-        }
-        /// JSONL file of examples, as written in the recipe.
+    /// Training data settings (`train`).
+    public struct Train: Equatable, Codable {
+        /// JSONL file of examples, as written in the recipe (required).
         public var data: String
-        /// Repeat the examples to this many rows per epoch (0 = no repetition).
-        public var repeatTo: Int
+        /// Repeat the examples to this many rows per epoch (0 = off: no repetition).
+        public var repeatTo = 0
         /// Prompts per step.
-        public var batchSize: Int
+        public var batchSize = 128
         /// Shuffle with the run's seed.
-        public var shuffle: Bool
+        public var shuffle = true
+        /// Fields every data line must carry, each non-null and not a blank string.
+        public var requiredFields = ["answer"]
+
+        /// Settings for `data` with every default.
+        public init(data: String) { self.data = data }
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case data, repeatTo = "repeat_to", batchSize = "batch_size", shuffle, requiredFields = "required_fields"
+        }
+
+        /// Reads and checks the `train` table.
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            data = try c.decode(String.self, forKey: .data)
+            try c.check(data, .data, "a non-empty path") { !$0.isEmpty }
+            repeatTo = try c.value(.repeatTo, or: repeatTo, "an integer from 0 (off) to \(RecipeLimits.batch * 1024)") {
+                (0...(RecipeLimits.batch * 1024)).contains($0)
+            }
+            batchSize = try c.value(.batchSize, or: batchSize, "an integer from 1 to \(RecipeLimits.batch)") {
+                (1...RecipeLimits.batch).contains($0)
+            }
+            shuffle = try c.value(.shuffle, or: shuffle)
+            requiredFields = try c.value(.requiredFields, or: requiredFields, "a list of non-empty field names") {
+                $0.allSatisfy { !$0.isEmpty }
+            }
+        }
     }
-    /// Evaluation settings.
-    public struct Eval {
-        /// Evaluate every this many steps (0 = never during training).
-        public var every: Int
+
+    /// Evaluation settings (`eval`).
+    public struct Eval: Codable {
+        /// Evaluate every this many steps (0 = off: never during training).
+        public var every = 0
         /// Evaluate once before the first step.
-        public var beforeTrain: Bool
+        public var beforeTrain = false
         /// JSONL files of evaluation sets.
-        public var sets: [String]
+        public var sets: [String] = []
         /// Prompt plugin for evaluation (nil: the training prompt).
         public var prompt: PromptPlugin?
         /// Sampling temperature (0 = greedy).
-        public var temperature: Double
+        public var temperature = 0.0
         /// Samples per problem.
-        public var samples: Int
+        public var samples = 1
         /// Maximum new tokens.
-        public var maxTokens: Int
-    }
-    /// Advantage settings.
-    public struct Advantage: Equatable {
-        /// Settings from their values.
-        public init(epsilon: Double, normalizeStd: Bool) {
-            self.epsilon = epsilon
-            self.normalizeStd = normalizeStd
-        }
-        /// Added to the group standard deviation.
-        public var epsilon: Double
-        /// Divide by the group standard deviation (GRPO) or not (Dr.GRPO).
-        public var normalizeStd: Bool
-    }
-    /// Rollout (sampling) settings.
-    public struct Rollout: Equatable {
-        /// Settings from their values.
-        public init(n: Int, temperature: Double, topP: Double, topK: Int, maxTokens: Int, maxPromptTokens: Int) {
-            self.n = n
-            self.temperature = temperature
-            self.topP = topP
-            self.topK = topK
-            self.maxTokens = maxTokens
-            self.maxPromptTokens = maxPromptTokens
-        }
-        /// Samples per prompt.
-        public var n: Int
-        /// Sampling temperature.
-        public var temperature: Double
-        /// Nucleus probability.
-        public var topP: Double
-        /// Top-k (-1 = off).
-        public var topK: Int
-        /// Maximum response tokens.
-        public var maxTokens: Int
-        /// Maximum prompt tokens.
-        public var maxPromptTokens: Int
-    }
-    /// AdamW settings.
-    public struct Optimizer: Equatable {
-        /// Settings from their values.
-        public init(lr: Double, betas: (Double, Double), eps: Double, weightDecay: Double, maxGradNorm: Double) {
-            self.lr = lr
-            self.betas = betas
-            self.eps = eps
-            self.weightDecay = weightDecay
-            self.maxGradNorm = maxGradNorm
-        }
-        /// Learning rate (when no `schedules.lr` is given).
-        public var lr: Double
-        /// Adam betas.
-        public var betas: (Double, Double)
-        /// Adam epsilon.
-        public var eps: Double
-        /// Decoupled weight decay.
-        public var weightDecay: Double
-        /// Global gradient-norm clip.
-        public var maxGradNorm: Double
+        public var maxTokens = 3072
+        /// Fields every line of every set must carry, each non-null and not a blank string.
+        public var requiredFields = ["answer"]
 
+        /// Settings with every default (no evaluation).
+        public init() {}
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case every, beforeTrain = "before_train", sets, prompt, temperature, samples, maxTokens = "max_tokens"
+            case requiredFields = "required_fields"
+        }
+
+        /// Reads and checks the `eval` table.
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            every = try c.value(.every, or: every, "an integer from 0 (off) to \(RecipeLimits.steps)") { (0...RecipeLimits.steps).contains($0) }
+            beforeTrain = try c.value(.beforeTrain, or: beforeTrain)
+            sets = try c.value(.sets, or: sets, "a list of non-empty paths") { $0.allSatisfy { !$0.isEmpty } }
+            if every > 0 || beforeTrain {
+                try c.check(sets, .sets, "at least one set, since eval.every or eval.before_train asks for evaluation") { !$0.isEmpty }
+            }
+            prompt = try c.decodeIfPresent(PromptPlugin.self, forKey: .prompt)
+            temperature = try c.value(.temperature, or: temperature, "a number ≥ 0 (0 = greedy)") { $0 >= 0 }
+            samples = try c.value(.samples, or: samples, "an integer from 1 to \(RecipeLimits.samplesPerPrompt)") {
+                (1...RecipeLimits.samplesPerPrompt).contains($0)
+            }
+            maxTokens = try c.value(.maxTokens, or: maxTokens, "an integer from 1 to \(RecipeLimits.tokens)") { (1...RecipeLimits.tokens).contains($0) }
+            requiredFields = try c.value(.requiredFields, or: requiredFields, "a list of non-empty field names") {
+                $0.allSatisfy { !$0.isEmpty }
+            }
+        }
+    }
+
+    /// Advantage settings (`advantage`).
+    public struct Advantage: Equatable, Codable {
+        /// Added to the group standard deviation.
+        public var epsilon = 1e-6
+        /// Divide by the group standard deviation (GRPO) or not (Dr.GRPO).
+        public var normalizeStd = true
+
+        /// Settings with every default.
+        public init() {}
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case epsilon, normalizeStd = "normalize_std"
+        }
+
+        /// Reads and checks the `advantage` table.
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            epsilon = try c.value(.epsilon, or: epsilon, "a number ≥ 0") { $0 >= 0 }
+            normalizeStd = try c.value(.normalizeStd, or: normalizeStd)
+        }
+    }
+
+    /// Rollout (sampling) settings (`rollout`); the sampler's conventions (`top_k` 0 = off).
+    public struct Rollout: Equatable, Codable {
+        /// Samples per prompt.
+        public var n = 8
+        /// Sampling temperature (0 = greedy).
+        public var temperature = 1.0
+        /// Nucleus probability, in (0, 1] (1 = off).
+        public var topP = 1.0
+        /// Top-k (0 = off).
+        public var topK = 0
+        /// Maximum response tokens.
+        public var maxTokens = 3072
+        /// Maximum prompt tokens.
+        public var maxPromptTokens = 1024
+
+        /// Settings with every default.
+        public init() {}
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case n, temperature, topP = "top_p", topK = "top_k", maxTokens = "max_tokens", maxPromptTokens = "max_prompt_tokens"
+        }
+
+        /// Reads and checks the `rollout` table.
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            n = try c.value(.n, or: n, "an integer from 1 to \(RecipeLimits.samplesPerPrompt)") { (1...RecipeLimits.samplesPerPrompt).contains($0) }
+            temperature = try c.value(.temperature, or: temperature, "a number ≥ 0 (0 = greedy)") { $0 >= 0 }
+            topP = try c.value(.topP, or: topP, "a number in (0, 1] (1 = off)") { $0 > 0 && $0 <= 1 }
+            topK = try c.value(.topK, or: topK)
+            try c.check(topK, .topK, "an integer ≥ 0 (0 = off)",
+                        hint: topK == -1 ? "Verity writes \"off\" as 0 (verl and vLLM write -1)" : nil) { $0 >= 0 }
+            maxTokens = try c.value(.maxTokens, or: maxTokens, "an integer from 1 to \(RecipeLimits.tokens)") { (1...RecipeLimits.tokens).contains($0) }
+            maxPromptTokens = try c.value(.maxPromptTokens, or: maxPromptTokens, "an integer from 1 to \(RecipeLimits.tokens)") {
+                (1...RecipeLimits.tokens).contains($0)
+            }
+        }
+    }
+
+    /// AdamW settings (`optimizer`).
+    public struct Optimizer: Equatable, Codable {
+        /// Learning rate (when no `schedules.lr` is given).
+        public var lr = 1e-6
+        /// Adam betas.
+        public var betas = (0.9, 0.999)
+        /// Adam epsilon.
+        public var eps = 1e-8
+        /// Decoupled weight decay.
+        public var weightDecay = 0.01
+        /// Global gradient-norm clip (0 = off).
+        public var maxGradNorm = 1.0
+
+        /// Settings with every default.
+        public init() {}
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case lr, betas, eps, weightDecay = "weight_decay", maxGradNorm = "max_grad_norm"
+        }
+
+        /// Reads and checks the `optimizer` table.
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            lr = try c.value(.lr, or: lr, "a number ≥ 0") { $0 >= 0 }
+            let pair = try c.value(.betas, or: [betas.0, betas.1])
+            guard pair.count == 2 else {
+                throw RecipeIssue(c.codingPath + [CodingKeys.betas], .wrongType(expected: "a list of 2 numbers", got: "a list of \(pair.count)"))
+            }
+            try c.check(pair, .betas, "two numbers in [0, 1)") { $0.allSatisfy { $0 >= 0 && $0 < 1 } }
+            betas = (pair[0], pair[1])
+            eps = try c.value(.eps, or: eps, "a number > 0") { $0 > 0 }
+            weightDecay = try c.value(.weightDecay, or: weightDecay, "a number ≥ 0") { $0 >= 0 }
+            maxGradNorm = try c.value(.maxGradNorm, or: maxGradNorm, "a number ≥ 0 (0 = off)") { $0 >= 0 }
+        }
+
+        /// Writes the settings (betas as a list of two numbers).
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(lr, forKey: .lr)
+            try c.encode([betas.0, betas.1], forKey: .betas)
+            try c.encode(eps, forKey: .eps)
+            try c.encode(weightDecay, forKey: .weightDecay)
+            try c.encode(maxGradNorm, forKey: .maxGradNorm)
+        }
+
+        /// Equal when every setting is equal.
         public static func == (a: Optimizer, b: Optimizer) -> Bool {
             a.lr == b.lr && a.betas == b.betas && a.eps == b.eps && a.weightDecay == b.weightDecay && a.maxGradNorm == b.maxGradNorm
         }
     }
-    /// Policy-update settings.
-    public struct Update: Equatable {
-        /// Settings from their values.
-        public init(clipRatio: Double, epochs: Int, miniBatchSize: Int) {
-            self.clipRatio = clipRatio
-            self.epochs = epochs
-            self.miniBatchSize = miniBatchSize
-        }
-        /// PPO clip ratio.
-        public var clipRatio: Double
+
+    /// Policy-update settings (`update`).
+    public struct Update: Equatable, Codable {
+        /// PPO clip ratio, > 0.
+        public var clipRatio = 0.2
         /// PPO epochs per batch.
-        public var epochs: Int
-        /// Prompts per optimizer step.
-        public var miniBatchSize: Int
+        public var epochs = 1
+        /// Prompts per optimizer step; must divide `train.batch_size` (absent: the whole batch).
+        public var miniBatchSize = 128
+
+        /// Settings with every default.
+        public init() {}
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case clipRatio = "clip_ratio", epochs, miniBatchSize = "mini_batch_size"
+        }
+
+        /// Reads and checks the `update` table.
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            clipRatio = try c.value(.clipRatio, or: clipRatio, "a number > 0") { $0 > 0 }
+            epochs = try c.value(.epochs, or: epochs, "an integer from 1 to \(RecipeLimits.epochs)") { (1...RecipeLimits.epochs).contains($0) }
+            miniBatchSize = try c.value(.miniBatchSize, or: miniBatchSize, "an integer from 1 to \(RecipeLimits.batch)") {
+                (1...RecipeLimits.batch).contains($0)
+            }
+        }
+    }
+
+    /// KL settings (`kl`).
+    public struct KL: Equatable, Codable {
+        /// The estimator.
+        public var estimator = KLEstimator.lowVarKL
+
+        /// Settings with every default.
+        public init() {}
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case estimator
+        }
+
+        /// Reads and checks the `kl` table.
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            estimator = try c.choice(.estimator, or: estimator)
+        }
     }
 
     /// The recipe file as shown in messages.
-    public var file: String
-    /// Run name.
-    public var name: String
-    /// Model folder (Hugging Face layout).
+    public var file = ""
+    /// Run name (absent: the recipe file's name).
+    public var name = ""
+    /// What the run is, for people.
+    public var description = ""
+    /// Model folder (Hugging Face layout; required).
     public var model: String
-    /// Tokenizer folder (defaults to the model's).
+    /// Tokenizer folder (absent: the model's).
     public var tokenizer: String
-    /// Training data.
+    /// Training data (required).
     public var train: Train
     /// Evaluation.
-    public var eval: Eval
-    /// Prompt plugin.
+    public var eval = Eval()
+    /// Prompt plugin (required).
     public var prompt: PromptPlugin
     /// Chat format plugin for prompts that return messages.
     public var chatFormat: ChatFormatPlugin?
-    /// Reward plugin.
+    /// Reward plugin (required).
     public var reward: RewardPlugin
-    /// Default grader profile for `verity.math.*`.
-    public var grader: String
-    /// Advantage estimator name.
-    public var algorithm: String
+    /// Default grader profile for `verity.math.*` (one of `knownGraders`).
+    public var grader = "paper"
+    /// Advantage estimator.
+    public var algorithm = Algorithm.grpo
     /// Advantage settings.
-    public var advantage: Advantage
+    public var advantage = Advantage()
     /// Rollout settings.
-    public var rollout: Rollout
+    public var rollout = Rollout()
     /// Optimizer settings.
-    public var optimizer: Optimizer
+    public var optimizer = Optimizer()
     /// Update settings.
-    public var update: Update
-    /// KL estimator name.
-    public var klEstimator: String
-    /// Loss-mix plugin.
+    public var update = Update()
+    /// KL settings.
+    public var kl = KL()
+    /// Loss-mix plugin (required).
     public var loss: LossMixPlugin
-    /// Schedules by name (`lr`, `temperature`, any coefficient).
-    public var schedules: [String: SchedulePlugin]
-    /// Training steps.
+    /// Schedules by name (`lr`, `temperature`, any coefficient); `lr` and `temperature` are checked ≥ 0 at every call.
+    public var schedules: [String: SchedulePlugin] = [:]
+    /// Training steps (required).
     public var steps: Int
     /// Run seed.
-    public var seed: Int
-    /// Checkpoint every this many steps (0 = at the end only).
-    public var saveEvery: Int
+    public var seed = 0
+    /// Checkpoint every this many steps (0 = off: at the end only).
+    public var saveEvery = 0
     /// The whole table after overrides and defaults (written to the run folder).
-    public var resolved: LuaTable
+    public var resolved = LuaTable()
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, description, model, tokenizer, train, eval, prompt, chatFormat = "chat_format", reward, grader, algorithm
+        case advantage, rollout, optimizer, update, kl, loss, schedules, steps, seed, saveEvery = "save_every"
+    }
 }
 
-// MARK: - Validation
-
-/// Validates a recipe table against the schema; `source` (the recipe's text) is used to point
-/// at the line of a bad key, and `overridden` holds the paths set from the command line.
-struct RecipeValidator {
-    var file: String
-    var source: String
-    var overridden: Set<String>
-
-    /// Where a key is written: `file:line` of its first `key =`, or the --set flag.
-    func place(_ path: String) -> (String, Int?) {
-        if overridden.contains(path) { return ("\(file) (set by --set \(path))", nil) }
-        let key = path.split(separator: ".").last.map(String.init) ?? path
-        for (i, line) in source.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let text = String(line)
-            var search = text.startIndex
-            while let r = text.range(of: key, range: search..<text.endIndex) {
-                let before = r.lowerBound == text.startIndex ? nil : text[text.index(before: r.lowerBound)]
-                let startOK = before.map { !($0.isLetter || $0.isNumber || $0 == "_" || $0 == ".") } ?? true
-                let rest = text[r.upperBound...].drop(while: { $0 == " " || $0 == "\t" })
-                if startOK, rest.hasPrefix("="), !rest.hasPrefix("==") { return ("\(file):\(i + 1)", i + 1) }
-                search = r.upperBound
-            }
+extension Recipe: Codable {
+    /// Reads and checks a whole recipe table (relations between tables included).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        if let given = try c.decodeIfPresent(String.self, forKey: .name) {
+            try c.check(given, .name, "a non-empty name") { !$0.isEmpty }
+            name = given
         }
-        return (file, nil)
+        description = try c.value(.description, or: description)
+        model = try c.decode(String.self, forKey: .model)
+        try c.check(model, .model, "a non-empty path") { !$0.isEmpty }
+        tokenizer = try c.value(.tokenizer, or: model, "a non-empty path") { !$0.isEmpty }
+        train = try c.decode(Train.self, forKey: .train)
+        eval = try c.value(.eval, or: eval)
+        prompt = try c.decode(PromptPlugin.self, forKey: .prompt)
+        chatFormat = try c.decodeIfPresent(ChatFormatPlugin.self, forKey: .chatFormat)
+        reward = try c.decode(RewardPlugin.self, forKey: .reward)
+        grader = try c.value(.grader, or: grader)
+        try c.check(grader, .grader, "one of " + knownGraders.map(luaQuote).joined(separator: ", "),
+                    hint: nearestName(grader, among: knownGraders).map { "did you mean \(luaQuote($0))?" }) { knownGraders.contains($0) }
+        algorithm = try c.choice(.algorithm, or: algorithm)
+        advantage = try c.value(.advantage, or: advantage)
+        rollout = try c.value(.rollout, or: rollout)
+        optimizer = try c.value(.optimizer, or: optimizer)
+        update = try c.value(.update, or: update)
+        let updateKeys = try? c.nestedContainer(keyedBy: Update.CodingKeys.self, forKey: .update)
+        if updateKeys?.contains(.miniBatchSize) ?? false {
+            let (mini, batch) = (update.miniBatchSize, train.batchSize)
+            guard batch % mini == 0 else {
+                throw RecipeIssue([CodingKeys.update, Update.CodingKeys.miniBatchSize], .invalid(
+                    expected: "a divisor of train.batch_size (\(batch))", got: "\(mini)", hint: nil))
+            }
+        } else {
+            update.miniBatchSize = train.batchSize
+        }
+        kl = try c.value(.kl, or: kl)
+        loss = try c.decode(LossMixPlugin.self, forKey: .loss)
+        schedules = try c.value(.schedules, or: schedules)
+        steps = try c.decode(Int.self, forKey: .steps)
+        try c.check(steps, .steps, "an integer from 1 to \(RecipeLimits.steps)") { (1...RecipeLimits.steps).contains($0) }
+        seed = try c.value(.seed, or: seed)
+        saveEvery = try c.value(.saveEvery, or: saveEvery, "an integer ≥ 0 (0 = off)") { $0 >= 0 }
+    }
+}
+
+// MARK: - Decoding helpers
+
+extension KeyedDecodingContainer {
+    /// The setting at `key`, or `fallback` (the struct's default) when the recipe leaves it out.
+    func value<T: Decodable>(_ key: Key, or fallback: T) throws -> T {
+        try decodeIfPresent(T.self, forKey: key) ?? fallback
     }
 
-    func error(_ path: String, _ message: (String) -> String) -> LuaError {
-        let (where_, line) = place(path)
-        return .recipe(file: file, line: line, message: message(where_))
+    /// `value(key, or:)`, checked by `ok` (a value out of range is an error saying `expected`).
+    func value<T: Decodable>(_ key: Key, or fallback: T, _ expected: String, _ ok: (T) -> Bool) throws -> T {
+        let v = try value(key, or: fallback)
+        try check(v, key, expected, ok)
+        return v
     }
 
-    /// Checks `table` against `fields`, fills defaults, and returns the resolved table.
-    func validate(_ table: LuaTable, _ fields: [Field], prefix: String = "") throws -> LuaTable {
-        let allPaths = schemaPaths(recipeSchema)
-        if let stray = table.items.first {
-            throw LuaError.recipe(file: file, line: nil, message:
-                "\(prefix.isEmpty ? "the recipe" : "`\(prefix.dropLast())`") in \(file) has a list entry (\(stray.typeName)); expected only named keys")
-        }
-        for key in table.fields.keys.sorted() where !fields.contains(where: { $0.name == key }) {
-            let path = prefix + key
-            let siblings = fields.map { prefix + $0.name }
-            let hint = nearestName(path, among: siblings) ?? nearestName(path, among: allPaths)
-            throw error(path) { "unknown key `\(path)` in \($0)" + (hint.map { "; did you mean `\($0)`?" } ?? "") }
-        }
-        var out = LuaTable()
-        for f in fields {
-            let path = prefix + f.name
-            guard let value = table.fields[f.name], value != .nil else {
-                if f.required {
-                    throw LuaError.recipe(file: file, line: nil, message: "missing key `\(path)` in \(file): expected \(f.kind.expected)")
-                }
-                if let d = f.defaultValue {
-                    if case .group(let sub) = f.kind, case .table(let t) = d {
-                        out.fields[f.name] = .table(try validate(t, sub, prefix: path + "."))
-                    } else {
-                        out.fields[f.name] = d
-                    }
-                }
-                continue
-            }
-            out.fields[f.name] = try check(value, f, path: path)
-        }
-        return out
+    /// Throws an out-of-range issue at `key` unless `ok(v)`.
+    func check<T>(_ v: T, _ key: Key, _ expected: String, hint: String? = nil, _ ok: (T) -> Bool) throws {
+        guard ok(v) else { throw RecipeIssue(codingPath + [key], .invalid(expected: expected, got: shown(v), hint: hint)) }
     }
 
-    func check(_ value: LuaValue, _ f: Field, path: String) throws -> LuaValue {
-        let wrong = { () -> LuaError in
-            self.error(path) { "wrong type for `\(path)` in \($0): expected \(f.kind.expected), got \(describe(value))" }
+    /// One of a fixed set of names, as its Swift enum.
+    func choice<C: CaseIterable & RawRepresentable>(_ key: Key, or fallback: C) throws -> C where C.RawValue == String {
+        let s = try value(key, or: fallback.rawValue)
+        let names = C.allCases.map(\.rawValue)
+        guard let v = C(rawValue: s) else {
+            throw RecipeIssue(codingPath + [key], .invalid(expected: "one of " + names.map(luaQuote).joined(separator: ", "),
+                                                          got: luaQuote(s), hint: nearestName(s, among: names).map { "did you mean \(luaQuote($0))?" }))
         }
-        switch f.kind {
-        case .string:
-            guard case .string = value else { throw wrong() }
-        case .integer:
-            switch value {
-            case .integer: break
-            case .number(let d) where d.isFinite && d == d.rounded() && abs(d) < 9e15: return .integer(Int64(d))
-            default: throw wrong()
-            }
-        case .number:
-            switch value {
-            case .integer(let i): return .number(Double(i))
-            case .number(let d) where d.isFinite: break
-            default: throw wrong()
-            }
-        case .boolean:
-            guard case .boolean = value else { throw wrong() }
-        case .function:
-            guard case .function = value else { throw wrong() }
-        case .strings:
-            guard case .table(let t) = value, t.fields.isEmpty,
-                  t.items.allSatisfy({ if case .string = $0 { return true } else { return false } }) else { throw wrong() }
-        case .numbers(let n):
-            guard case .table(let t) = value, t.fields.isEmpty, t.items.count == n,
-                  t.items.allSatisfy({ $0.doubleValue?.isFinite ?? false }) else { throw wrong() }
-            return .table(LuaTable(items: t.items.map { .number($0.doubleValue ?? 0) }))
-        case .choice(let options):
-            guard case .string(let s) = value else { throw wrong() }
-            guard options.contains(s) else {
-                let hint = nearestName(s, among: options).map { "; did you mean \"\($0)\"?" } ?? ""
-                throw error(path) { "invalid value for `\(path)` in \($0): expected \(f.kind.expected), got \(luaQuote(s))\(hint)" }
-            }
-        case .group(let sub):
-            guard case .table(let t) = value else { throw wrong() }
-            return .table(try validate(t, sub, prefix: path + "."))
-        case .functionMap:
-            guard case .table(let t) = value, t.items.isEmpty else { throw wrong() }
-            for (k, v) in t.fields {
-                guard case .function = v else {
-                    throw error(path + "." + k) { "wrong type for `\(path).\(k)` in \($0): expected a function(step, total) -> number, got \(describe(v))" }
-                }
-            }
-        }
-        return value
+        return v
+    }
+}
+
+/// A setting's value as a recipe would write it, for messages.
+private func shown<T>(_ v: T) -> String {
+    switch v {
+    case let s as String: return luaQuote(s)
+    case let list as [String]: return "{ " + list.map(luaQuote).joined(separator: ", ") + " }"
+    case let list as [Double]: return "{ " + list.map { "\($0)" }.joined(separator: ", ") + " }"
+    default: return "\(v)"
     }
 }
 
@@ -423,29 +459,102 @@ func describe(_ v: LuaValue) -> String {
     }
 }
 
+// MARK: - Plugins as settings
+
+/// The function handle a plugin setting holds, or an issue naming what the recipe gave instead.
+private func pluginFunction(_ decoder: Decoder) throws -> LuaFunction {
+    guard let lua = decoder as? LuaValueDecoder else {
+        throw DecodingError.typeMismatch(LuaFunction.self, DecodingError.Context(
+            codingPath: decoder.codingPath, debugDescription: "a Lua plugin decodes only from a recipe table"))
+    }
+    guard case .function(let f) = lua.value else {
+        throw RecipeIssue(decoder.codingPath, .wrongType(expected: "a function", got: describe(lua.value)))
+    }
+    return f
+}
+
+/// Writes a plugin into the resolved recipe (as its function; other encoders get its location).
+private func encodePlugin(_ function: LuaFunction, to encoder: Encoder) throws {
+    if let lua = encoder as? LuaValueEncoder {
+        lua.node.content = .value(.function(function))
+    } else {
+        var c = encoder.singleValueContainer()
+        try c.encode("<function \(function.location)>")
+    }
+}
+
+extension PromptPlugin: Codable, RecipeDescribed {
+    static var recipeExpected: String { "a function" }
+    /// Reads a prompt plugin (its contract name is its key path: `prompt`, `eval.prompt`).
+    public init(from decoder: Decoder) throws {
+        self.init(try pluginFunction(decoder), kind: RecipeIssue.display(decoder.codingPath))
+    }
+    /// Writes the function handle.
+    public func encode(to encoder: Encoder) throws { try encodePlugin(function, to: encoder) }
+}
+
+extension ChatFormatPlugin: Codable, RecipeDescribed {
+    static var recipeExpected: String { "a function" }
+    /// Reads a chat format plugin.
+    public init(from decoder: Decoder) throws { self.init(try pluginFunction(decoder)) }
+    /// Writes the function handle.
+    public func encode(to encoder: Encoder) throws { try encodePlugin(function, to: encoder) }
+}
+
+extension RewardPlugin: Codable, RecipeDescribed {
+    static var recipeExpected: String { "a function" }
+    /// Reads a reward plugin.
+    public init(from decoder: Decoder) throws { self.init(try pluginFunction(decoder)) }
+    /// Writes the function handle.
+    public func encode(to encoder: Encoder) throws { try encodePlugin(function, to: encoder) }
+}
+
+extension LossMixPlugin: Codable, RecipeDescribed {
+    static var recipeExpected: String { "a function" }
+    /// Reads a loss-mix plugin.
+    public init(from decoder: Decoder) throws { self.init(try pluginFunction(decoder)) }
+    /// Writes the function handle.
+    public func encode(to encoder: Encoder) throws { try encodePlugin(function, to: encoder) }
+}
+
+extension SchedulePlugin: Codable, RecipeDescribed {
+    static var recipeExpected: String { "a function" }
+    /// Reads a schedule; `lr` and `temperature` schedules are checked ≥ 0 at every call.
+    public init(from decoder: Decoder) throws {
+        let name = decoder.codingPath.last?.stringValue ?? ""
+        self.init(try pluginFunction(decoder), kind: RecipeIssue.display(decoder.codingPath),
+                  minimum: ["lr", "temperature"].contains(name) ? 0 : nil)
+    }
+    /// Writes the function handle.
+    public func encode(to encoder: Encoder) throws { try encodePlugin(function, to: encoder) }
+}
+
+extension Dictionary: RecipeDescribed where Key == String, Value == SchedulePlugin {
+    static var recipeExpected: String { "a table of name = function(step, total)" }
+}
+
 // MARK: - Overrides
 
-/// Applies `--set key.path=value` overrides to a recipe table. Values are read by the schema's
-/// type for known keys (strings stay strings, lists are comma-separated); unknown keys keep a
-/// best-effort value so that validation reports them with a suggestion.
-func applyOverrides(_ overrides: [String], to table: LuaTable, file: String) throws -> (LuaTable, Set<String>) {
+/// Applies `--set key.path=value` overrides to a recipe table and returns the table with the
+/// text of each override by path; the decoder reads that text as the setting's type asks
+/// (strings as written, lists comma-separated), so `--set name=123` stays a string.
+func applyOverrides(_ overrides: [String], to table: LuaTable, file: String) throws -> (LuaTable, [String: String]) {
     var table = table
-    var paths = Set<String>()
+    var raw: [String: String] = [:]
     for o in overrides {
         guard let eq = o.firstIndex(of: "="), eq != o.startIndex else {
             throw LuaError.recipe(file: file, line: nil, message: "--set expects key.path=value, got \(luaQuote(o))")
         }
         let path = String(o[..<eq]).trimmingCharacters(in: .whitespaces)
-        let raw = String(o[o.index(after: eq)...])
+        let text = String(o[o.index(after: eq)...])
         let keys = path.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
         guard keys.allSatisfy({ !$0.isEmpty }) else {
             throw LuaError.recipe(file: file, line: nil, message: "--set key \(luaQuote(path)) has an empty part")
         }
-        let value = try parseOverride(raw, kind: schemaField(keys)?.kind, path: path, file: file)
-        table = setPath(table, keys[...], value)
-        paths.insert(path)
+        table = setPath(table, keys[...], overrideLiteral(text))
+        raw[keys.joined(separator: ".")] = text
     }
-    return (table, paths)
+    return (table, raw)
 }
 
 private func setPath(_ table: LuaTable, _ keys: ArraySlice<String>, _ value: LuaValue) -> LuaTable {
@@ -461,93 +570,67 @@ private func setPath(_ table: LuaTable, _ keys: ArraySlice<String>, _ value: Lua
     return t
 }
 
-private func parseOverride(_ raw: String, kind: FieldKind?, path: String, file: String) throws -> LuaValue {
-    let text = raw.trimmingCharacters(in: .whitespaces)
-    func generic(_ s: String) -> LuaValue {
-        if s.count >= 2, (s.hasPrefix("\"") && s.hasSuffix("\"")) || (s.hasPrefix("'") && s.hasSuffix("'")) {
-            return .string(String(s.dropFirst().dropLast()))
-        }
-        if s == "true" { return .boolean(true) }
-        if s == "false" { return .boolean(false) }
-        if let i = Int64(s) { return .integer(i) }
-        if let d = Double(s) { return .number(d) }
-        return .string(s)
-    }
-    guard let kind else { return generic(text) }
-    switch kind {
-    case .string, .choice:
-        if case .string(let s) = generic(text) { return .string(s) }
-        return .string(text)
-    case .strings:
-        return .table(LuaTable(items: text.split(separator: ",").map { .string($0.trimmingCharacters(in: .whitespaces)) }))
-    case .numbers:
-        return .table(LuaTable(items: text.split(separator: ",").map { generic($0.trimmingCharacters(in: .whitespaces)) }))
-    case .function, .functionMap, .group:
-        throw LuaError.recipe(file: file, line: nil, message:
-            "--set \(path): \(kind.expected) cannot be given on the command line; edit the recipe instead")
-    default:
-        return generic(text)
-    }
-}
-
 // MARK: - Building the typed recipe
 
 extension Recipe {
-    /// Validates a recipe table (after overrides) and builds the typed recipe.
-    static func build(from table: LuaTable, file: String, source: String, overridden: Set<String>,
-                      defaultName: String) throws -> Recipe {
-        let validator = RecipeValidator(file: file, source: source, overridden: overridden)
-        var resolved = try validator.validate(table, recipeSchema)
-        if resolved.fields["name"] == nil { resolved.fields["name"] = .string(defaultName) }
-        let r = Fields(resolved)
-        let train = r.group("train"), eval = r.group("eval"), adv = r.group("advantage")
-        let rollout = r.group("rollout"), opt = r.group("optimizer"), upd = r.group("update"), kl = r.group("kl")
-        let betas = opt.numbers("betas")
-        var schedules: [String: SchedulePlugin] = [:]
-        for (k, v) in r.table("schedules").fields {
-            if case .function(let f) = v { schedules[k] = SchedulePlugin(f, kind: "schedules.\(k)") }
+    /// Decodes a recipe table (after overrides) into the typed recipe; `source` (the recipe's
+    /// text) locates the line of a bad key, `overrides` maps each `--set` path to its text.
+    static func decode(from table: LuaTable, file: String, source: String, overrides: [String: String],
+                       defaultName: String) throws -> Recipe {
+        let context = RecipeDecodingContext(overrides: overrides, keyPaths: keyPaths)
+        do {
+            var recipe = try Recipe(from: LuaValueDecoder(.table(table), codingPath: [], context: context))
+            recipe.file = file
+            if recipe.name.isEmpty { recipe.name = defaultName }
+            if case .table(let t) = try LuaValueEncoder.encode(recipe) { recipe.resolved = t }
+            return recipe
+        } catch let issue as RecipeIssue {
+            throw issue.error(file: file, lines: RecipeKeyLines(source: source), overrides: overrides)
+        } catch let error as DecodingError {
+            let (path, detail): ([CodingKey], String)
+            switch error {
+            case .typeMismatch(_, let c), .valueNotFound(_, let c), .keyNotFound(_, let c), .dataCorrupted(let c):
+                (path, detail) = (c.codingPath, c.debugDescription)
+            @unknown default:
+                (path, detail) = ([], "\(error)")
+            }
+            let issue = RecipeIssue(path, .invalid(expected: "a valid value", got: detail, hint: nil))
+            throw issue.error(file: file, lines: RecipeKeyLines(source: source), overrides: overrides)
         }
-        let model = r.string("model")
-        return Recipe(
-            file: file, name: r.string("name"), model: model, tokenizer: r.optionalString("tokenizer") ?? model,
-            train: Train(data: train.string("data"), repeatTo: train.int("repeat_to"), batchSize: train.int("batch_size"),
-                         shuffle: train.bool("shuffle")),
-            eval: Eval(every: eval.int("every"), beforeTrain: eval.bool("before_train"), sets: eval.strings("sets"),
-                       prompt: eval.function("prompt").map { PromptPlugin($0, kind: "eval.prompt") },
-                       temperature: eval.double("temperature"), samples: eval.int("samples"), maxTokens: eval.int("max_tokens")),
-            prompt: PromptPlugin(try r.requiredFunction("prompt")),
-            chatFormat: r.function("chat_format").map(ChatFormatPlugin.init),
-            reward: RewardPlugin(try r.requiredFunction("reward")),
-            grader: r.string("grader"), algorithm: r.string("algorithm"),
-            advantage: Advantage(epsilon: adv.double("epsilon"), normalizeStd: adv.bool("normalize_std")),
-            rollout: Rollout(n: rollout.int("n"), temperature: rollout.double("temperature"), topP: rollout.double("top_p"),
-                             topK: rollout.int("top_k"), maxTokens: rollout.int("max_tokens"),
-                             maxPromptTokens: rollout.int("max_prompt_tokens")),
-            optimizer: Optimizer(lr: opt.double("lr"), betas: (betas.first ?? 0.9, betas.last ?? 0.999), eps: opt.double("eps"),
-                                 weightDecay: opt.double("weight_decay"), maxGradNorm: opt.double("max_grad_norm")),
-            update: Update(clipRatio: upd.double("clip_ratio"), epochs: upd.int("epochs"), miniBatchSize: upd.int("mini_batch_size")),
-            klEstimator: kl.string("estimator"), loss: LossMixPlugin(try r.requiredFunction("loss")),
-            schedules: schedules, steps: r.int("steps"), seed: r.int("seed"), saveEvery: r.int("save_every"),
-            resolved: resolved)
     }
 }
 
-/// Typed reads from a validated table (validation guarantees the types; absent reads give zero values).
-private struct Fields {
-    var t: LuaTable
-    init(_ t: LuaTable) { self.t = t }
-    func group(_ k: String) -> Fields { Fields(table(k)) }
-    func table(_ k: String) -> LuaTable { if case .table(let v) = t.fields[k] { return v }; return LuaTable() }
-    func string(_ k: String) -> String { optionalString(k) ?? "" }
-    func optionalString(_ k: String) -> String? { if case .string(let v) = t.fields[k] { return v }; return nil }
-    func int(_ k: String) -> Int { if case .integer(let v) = t.fields[k] { return Int(v) }; return 0 }
-    func double(_ k: String) -> Double { t.fields[k]?.doubleValue ?? 0 }
-    func bool(_ k: String) -> Bool { if case .boolean(let v) = t.fields[k] { return v }; return false }
-    func strings(_ k: String) -> [String] { table(k).items.compactMap { if case .string(let s) = $0 { return s }; return nil } }
-    func numbers(_ k: String) -> [Double] { table(k).items.compactMap(\.doubleValue) }
-    func function(_ k: String) -> LuaFunction? { if case .function(let f) = t.fields[k] { return f }; return nil }
-    func requiredFunction(_ k: String) throws -> LuaFunction {
-        guard let f = function(k) else { throw LuaError.state(message: "validated recipe lacks `\(k)`") }
-        return f
+extension Recipe {
+    /// Every dotted key of the schema, from the settings' coding keys (for "did you mean" across tables).
+    static var keyPaths: [String] {
+        let tables: [(CodingKeys, [String])] = [
+            (.train, Train.CodingKeys.allCases.map(\.rawValue)), (.eval, Eval.CodingKeys.allCases.map(\.rawValue)),
+            (.advantage, Advantage.CodingKeys.allCases.map(\.rawValue)), (.rollout, Rollout.CodingKeys.allCases.map(\.rawValue)),
+            (.optimizer, Optimizer.CodingKeys.allCases.map(\.rawValue)), (.update, Update.CodingKeys.allCases.map(\.rawValue)),
+            (.kl, KL.CodingKeys.allCases.map(\.rawValue)),
+        ]
+        return CodingKeys.allCases.map(\.rawValue) + tables.flatMap { table, keys in keys.map { "\(table.rawValue).\($0)" } }
+    }
+}
+
+// MARK: - Checked calls (what the trainer calls each step)
+
+extension Recipe {
+    /// The learning rate at `step`: `schedules.lr` when the recipe has one (its result checked
+    /// finite and ≥ 0 at every call), else `optimizer.lr`.
+    public func learningRate(step: Int, in state: LuaState) throws -> Double {
+        guard let s = schedules["lr"] else { return optimizer.lr }
+        return try s(step: step, total: steps, in: state)
+    }
+
+    /// The value of schedule `name` at `step` (checked at every call), or nil when the recipe has none.
+    public func schedule(_ name: String, step: Int, in state: LuaState) throws -> Double? {
+        try schedules[name].map { try $0(step: step, total: steps, in: state) }
+    }
+
+    /// The loss mix at `step` given last step's measured terms: a non-empty table of known terms
+    /// with finite coefficients (checked at every call).
+    public func lossMix(step: Int, terms: [String: Double], in state: LuaState) throws -> [String: Double] {
+        try loss(step: step, terms: terms, in: state)
     }
 }

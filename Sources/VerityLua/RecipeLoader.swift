@@ -1,6 +1,8 @@
 // Loading a recipe end to end: run the recipe file in a fresh sandboxed state (its folder first on
-// the `require` path), apply `--set` overrides, validate, seed, read the first training example,
-// and dry-run every plugin on it so that a broken contract fails at load time, not at step 500.
+// the `require` path), apply `--set` overrides, decode and check it, seed, read every line of the
+// training and evaluation data (each must carry the recipe's required fields), and dry-run every
+// plugin on the first training example (schedules at every step) so that a broken contract fails
+// at load time, not at step 500.
 // Also writes the run folder's record of what was loaded (resolved recipe, script hashes, sandbox
 // settings). Not here: training (the trainer consumes `LoadedRecipe`).
 import Foundation
@@ -23,6 +25,18 @@ public struct DryRun {
     public var lossMix: [String: Double]
     /// Each schedule at step 0.
     public var schedules: [String: Double]
+    /// The learning rate at step 0 (checked at every step by the dry run).
+    public var learningRate: Double
+}
+
+/// One evaluation set as loaded: where it is and its examples.
+public struct EvalSet {
+    /// The path as the recipe names it.
+    public var name: String
+    /// The file as found on disk.
+    public var url: URL
+    /// Every example, each carrying `eval.required_fields`.
+    public var examples: [JSONValue]
 }
 
 /// A recipe loaded, validated and dry-run, with the state its plugins live in.
@@ -33,6 +47,12 @@ public struct LoadedRecipe {
     public var recipe: Recipe
     /// The training data file as found on disk.
     public var trainData: URL
+    /// Every training example, each carrying `train.required_fields`.
+    public var trainExamples: [JSONValue]
+    /// The evaluation sets, in the recipe's order.
+    public var evalSets: [EvalSet]
+    /// Things the load noticed but accepted (blank required fields, by file and line).
+    public var warnings: [String]
     /// Results of the load-time dry run.
     public var dryRun: DryRun
 }
@@ -60,48 +80,94 @@ public enum RecipeLoader {
         guard case .table(let table) = value else {
             throw LuaError.recipe(file: path, line: nil, message: "recipe \(path) returned \(describe(value)), expected a table")
         }
-        let (overridden, paths) = try applyOverrides(overrides, to: table, file: path)
+        let (overridden, raw) = try applyOverrides(overrides, to: table, file: path)
         let name = url.deletingPathExtension().lastPathComponent
-        let recipe = try Recipe.build(from: overridden, file: path, source: source, overridden: paths, defaultName: name)
+        let recipe = try Recipe.decode(from: overridden, file: path, source: source, overrides: raw, defaultName: name)
         state.graderProfile = recipe.grader
         try state.seed(UInt64(bitPattern: Int64(recipe.seed)))
-        let data = try resolveData(recipe.train.data, key: "train.data", recipe: recipe, recipeFolder: url.deletingLastPathComponent(),
-                                   currentDirectory: currentDirectory)
-        let example = try firstExample(data, display: recipe.train.data)
-        let dry = try dryRun(recipe, example: example, state: state, onPrompt: onPrompt)
-        return LoadedRecipe(state: state, recipe: recipe, trainData: data, dryRun: dry)
+        let folder = url.deletingLastPathComponent()
+        // Where the data keys are written, for messages (nil when --set gave them).
+        let keyLines = RecipeKeyLines(source: source)
+        let lineOf = { (keys: [String]) -> Int? in raw[keys.joined(separator: ".")] == nil ? keyLines.line(of: keys) : nil }
+        let data = try resolveData(recipe.train.data, key: "train.data", recipe: recipe, recipeFolder: folder,
+                                   currentDirectory: currentDirectory, line: lineOf(["train", "data"]))
+        var warnings: [String] = []
+        let blank = { (display: String) in { (line: Int, field: String) in
+            warnings.append("\(display):\(line): `\(field)` is blank (kept\(field == "answer" ? "; a blank gold answer matches no response" : ""))")
+        } }
+        let examples = try readExamples(data, display: recipe.train.data, requiredFields: recipe.train.requiredFields,
+                                        key: "train.required_fields", recipeFile: path, onBlank: blank(recipe.train.data))
+        var evalSets: [EvalSet] = []
+        for (i, set) in recipe.eval.sets.enumerated() {
+            let setURL = try resolveData(set, key: "eval.sets[\(i + 1)]", recipe: recipe, recipeFolder: folder,
+                                         currentDirectory: currentDirectory, line: lineOf(["eval", "sets"]))
+            evalSets.append(EvalSet(name: set, url: setURL, examples: try readExamples(
+                setURL, display: set, requiredFields: recipe.eval.requiredFields, key: "eval.required_fields", recipeFile: path,
+                onBlank: blank(set))))
+        }
+        let dry = try dryRun(recipe, example: examples[0], state: state, onPrompt: onPrompt)
+        return LoadedRecipe(state: state, recipe: recipe, trainData: data, trainExamples: examples, evalSets: evalSets,
+                            warnings: warnings, dryRun: dry)
     }
 
-    /// Finds a data file named in a recipe: relative to the current directory, then to the recipe's folder.
+    /// Finds a data file named in a recipe: relative to the current directory, then to the recipe's
+    /// folder. `line` is where the recipe names it, for the message.
     public static func resolveData(_ path: String, key: String, recipe: Recipe, recipeFolder: URL,
-                                   currentDirectory: URL) throws -> URL {
+                                   currentDirectory: URL, line: Int? = nil) throws -> URL {
         let candidates = path.hasPrefix("/") ? [URL(fileURLWithPath: path)]
             : [currentDirectory.appendingPathComponent(path), recipeFolder.appendingPathComponent(path)]
         for c in candidates where FileManager.default.fileExists(atPath: c.path) { return c.standardizedFileURL }
-        throw LuaError.recipe(file: recipe.file, line: nil, message:
-            "`\(key)` in \(recipe.file) names \(luaQuote(path)), which exists neither under the current directory nor beside the recipe")
+        throw LuaError.recipe(file: recipe.file, line: line, message:
+            "`\(key)` in \(recipe.file)\(line.map { ":\($0)" } ?? "") names \(luaQuote(path)), which exists neither under the current directory nor beside the recipe")
     }
 
     /// The first non-empty line of a JSONL file, which must be a JSON object.
     public static func firstExample(_ url: URL, display: String) throws -> JSONValue {
+        try readExamples(url, display: display, requiredFields: [], key: "", recipeFile: "", limit: 1)[0]
+    }
+
+    /// Every non-empty line of a JSONL file, each a JSON object carrying `requiredFields` (present
+    /// and not null); errors name the file and line. `key` and `recipeFile` say which recipe
+    /// setting asks for the fields. A required field that is a blank string is kept and reported
+    /// to `onBlank` (line, field): the paper's DSR-sub has one example with an empty answer, and
+    /// the graders match an empty gold answer with nothing. At least one example, at most `limit`.
+    public static func readExamples(_ url: URL, display: String, requiredFields: [String], key: String, recipeFile: String,
+                                    limit: Int = Int.max, onBlank: ((Int, String) -> Void)? = nil) throws -> [JSONValue] {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
             throw LuaError.file(path: display, message: "cannot read: \(error.localizedDescription)")
         }
+        var out: [JSONValue] = []
         var lineNumber = 0
+        let decoder = JSONDecoder()
         for line in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             lineNumber += 1
             if line.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) { continue }
             let value: JSONValue
-            do { value = try JSONDecoder().decode(JSONValue.self, from: Data(line)) } catch {
-                throw LuaError.file(path: "\(display):\(lineNumber)", message: "not valid JSON: \(error)")
+            do { value = try decoder.decode(JSONValue.self, from: Data(line)) } catch {
+                throw LuaError.file(path: "\(display):\(lineNumber)", message: "not valid JSON")
             }
-            guard case .object = value else {
+            guard case .object(let fields) = value else {
                 throw LuaError.file(path: "\(display):\(lineNumber)", message: "expected a JSON object per line")
             }
-            return value
+            for field in requiredFields {
+                let why: String
+                switch fields[field] {
+                case nil: why = "has no field `\(field)`"
+                case .null?: why = "has `\(field)` = null"
+                case .string(let s)? where s.allSatisfy(\.isWhitespace):
+                    onBlank?(lineNumber, field)
+                    continue
+                default: continue
+                }
+                throw LuaError.file(path: "\(display):\(lineNumber)", message:
+                    "the example \(why), which \(key) in \(recipeFile) requires")
+            }
+            out.append(value)
+            if out.count >= limit { break }
         }
-        throw LuaError.file(path: display, message: "no examples (the file is empty)")
+        guard !out.isEmpty else { throw LuaError.file(path: display, message: "no examples (the file is empty)") }
+        return out
     }
 
     /// Renders the training prompt for an example: the prompt plugin, then the chat format if it returned messages.
@@ -133,14 +199,21 @@ public enum RecipeLoader {
                                   prompt: prompt, example: table, finishReason: "stop", tokens: 0)
         let reward = try recipe.reward(sample, in: state)
         let terms = Dictionary(uniqueKeysWithValues: knownLossTerms.map { ($0, 0.0) })
-        let mix = try recipe.loss(step: 0, terms: terms, in: state)
+        let mix = try recipe.lossMix(step: 0, terms: terms, in: state)
+        _ = try recipe.lossMix(step: recipe.steps, terms: terms, in: state)
+        // Schedules are cheap: check each at every step (evenly spaced steps past 10,000, and the last).
+        let stride = max(1, recipe.steps / 10_000)
+        let checkedSteps = Array(Swift.stride(from: 0, to: recipe.steps, by: stride)) + [recipe.steps]
         var schedules: [String: Double] = [:]
-        for (name, s) in recipe.schedules {
-            schedules[name] = try s(step: 0, total: recipe.steps, in: state)
-            _ = try s(step: recipe.steps, total: recipe.steps, in: state)
+        for name in recipe.schedules.keys.sorted() {
+            for step in checkedSteps {
+                let v = try recipe.schedule(name, step: step, in: state)
+                if step == 0 { schedules[name] = v }
+            }
         }
+        let learningRate = try recipe.learningRate(step: 0, in: state)
         return DryRun(example: example, prompt: prompt, evalPrompt: evalPrompt, response: response, reward: reward,
-                      lossMix: mix, schedules: schedules)
+                      lossMix: mix, schedules: schedules, learningRate: learningRate)
     }
 }
 

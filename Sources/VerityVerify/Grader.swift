@@ -3,6 +3,8 @@
 // `qwen-eval` its evaluation grader (Qwen2.5-Eval `math_equal`), `math-verify` an approximation of
 // Hugging Face Math-Verify, and `verity` (the default) this package's own rules, meant to be right
 // rather than faithful. `Grader` is a stateless value: safe to use from many threads at once.
+// Under every profile an empty (or all-blank) gold answer equals nothing: a data line without an
+// answer must not reward an empty `\boxed{}`, whatever the reference grader would say.
 
 // MARK: - Public API
 
@@ -66,6 +68,7 @@ public struct Grader: Sendable {
     public func grade(response: String, gold: String) -> Grade {
         let r = Bytes(response), g = Bytes(gold)
         if r.count > maxInput || g.count > maxInput { return Grade(correct: false, extracted: nil) }
+        if g.trimmed().isEmpty { return Grade(correct: false, extracted: extract(response)) }
         switch profile {
         case .paper:
             guard let p = DeepScaler.extract(r) else { return Grade(correct: false, extracted: nil) }
@@ -83,6 +86,7 @@ public struct Grader: Sendable {
 
     /// Grade a (gold, prediction) pair handed over as `kind` describes (the conformance cases' convention).
     public func grade(gold: String, prediction: String, kind: AnswerKind) -> Grade {
+        if Bytes(gold).trimmed().isEmpty { return Grade(correct: false, extracted: kind == .answer ? prediction : extract(prediction)) }
         switch kind {
         case .answer:
             if profile == .verity {
@@ -97,10 +101,11 @@ public struct Grader: Sendable {
             switch profile {
             case .paper:
                 guard let p = DeepScaler.extract(r) else { return Grade(correct: false, extracted: nil) }
-                guard let gg = DeepScaler.gold(g) else { return Grade(correct: false, extracted: p.string) }
+                guard let gg = DeepScaler.gold(g), !gg.trimmed().isEmpty else { return Grade(correct: false, extracted: p.string) }
                 return Grade(correct: DeepScaler.equal(given: p, truth: gg), extracted: p.string)
             case .qwenEval:
                 let gq = g.has(QwenEval.boxed) ? QwenEval.gold(g) : QwenEval.strip(g)
+                if gq.trimmed().isEmpty { return Grade(correct: false, extracted: QwenEval.prediction(r, gold: gq).string) }
                 let p = QwenEval.prediction(r, gold: gq)
                 return Grade(correct: QwenEval.mathEqual(p, gq), extracted: p.string)
             case .mathVerify:

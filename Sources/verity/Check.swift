@@ -1,7 +1,8 @@
-// `verity check RECIPE.lua`: loads a recipe in the sandbox, applies --set overrides, validates it,
-// dry-runs every plugin on the first training example, and prints the rendered prompt and the
-// reward of the example's own answer. Exits non-zero with the typed error otherwise. Flag parsing
-// and printing only; the work is `RecipeLoader` in VerityLua.
+// `verity check RECIPE.lua`: loads a recipe in the sandbox, applies --set overrides, decodes and
+// range-checks it, reads every training and evaluation line, dry-runs every plugin on the first
+// training example (schedules and the loss mix through the trainer's checked calls), and prints the
+// rendered prompt and the reward of the example's own answer. Exits non-zero with the typed error
+// otherwise. Flag parsing and printing only; the work is `RecipeLoader` in VerityLua.
 import ArgumentParser
 import Foundation
 import VerityLua
@@ -52,10 +53,16 @@ struct Check: ParsableCommand {
             if !dry.schedules.isEmpty {
                 print("schedules at step 0: " + dry.schedules.keys.sorted().map { "\($0)=\(dry.schedules[$0] ?? 0)" }.joined(separator: " "))
             }
+            print("learning rate at step 0: \(dry.learningRate) (schedules checked at every step)")
             if let evalPrompt = dry.evalPrompt { print("eval prompt: \(evalPrompt.utf8.count) bytes") }
-            print("recipe \(r.file): ok — \(r.name), \(r.algorithm), \(r.steps) steps, model \(r.model), data \(loaded.trainData.path)")
+            print("training data: \(loaded.trainExamples.count) examples, each with \(r.train.requiredFields.joined(separator: ", "))")
+            for set in loaded.evalSets {
+                print("eval set \(set.name): \(set.examples.count) examples, each with \(r.eval.requiredFields.joined(separator: ", "))")
+            }
+            print("recipe \(r.file): ok — \(r.name), \(r.algorithm.rawValue), \(r.steps) steps, model \(r.model), data \(loaded.trainData.path)")
             print("scripts loaded (sha256):")
             for s in loaded.state.loadedScripts { print("  \(s.sha256)  \(s.displayName)") }
+            for w in loaded.warnings { print("warning: \(w)") }
             if allowIO { print("warning: io and os were opened to scripts (--allow-io)") }
             if let runDir {
                 try RunRecord.write(loaded, to: URL(fileURLWithPath: runDir))

@@ -17,16 +17,28 @@ final class RecipeTests: XCTestCase {
         let loaded = try loadPi1()
         let r = loaded.recipe
         XCTAssertEqual(r.model, "models/Qwen2.5-Math-1.5B")
-        XCTAssertEqual(r.train, Recipe.Train(data: "data/train/pi1.jsonl", repeatTo: 128, batchSize: 128, shuffle: true))
-        XCTAssertEqual(r.algorithm, "grpo")
-        XCTAssertEqual(r.rollout, Recipe.Rollout(n: 8, temperature: 0.6, topP: 1, topK: -1, maxTokens: 3072, maxPromptTokens: 1024))
-        XCTAssertEqual(r.optimizer, Recipe.Optimizer(lr: 1e-6, betas: (0.9, 0.999), eps: 1e-8, weightDecay: 0.01, maxGradNorm: 1.0))
-        XCTAssertEqual(r.update, Recipe.Update(clipRatio: 0.2, epochs: 1, miniBatchSize: 128))
-        XCTAssertEqual(r.klEstimator, "low_var_kl")
+        var train = Recipe.Train(data: "data/train/pi1.jsonl")
+        (train.repeatTo, train.batchSize, train.shuffle, train.requiredFields) = (128, 128, true, ["prompt", "answer"])
+        XCTAssertEqual(r.train, train)
+        XCTAssertEqual(r.algorithm, .grpo)
+        var rollout = Recipe.Rollout()
+        (rollout.n, rollout.temperature, rollout.topP, rollout.topK, rollout.maxTokens, rollout.maxPromptTokens) = (8, 0.6, 1, 0, 3072, 1024)
+        XCTAssertEqual(r.rollout, rollout)
+        var optimizer = Recipe.Optimizer()
+        (optimizer.lr, optimizer.betas, optimizer.eps, optimizer.weightDecay, optimizer.maxGradNorm) = (1e-6, (0.9, 0.999), 1e-8, 0.01, 1.0)
+        XCTAssertEqual(r.optimizer, optimizer)
+        var update = Recipe.Update()
+        (update.clipRatio, update.epochs, update.miniBatchSize) = (0.2, 1, 128)
+        XCTAssertEqual(r.update, update)
+        XCTAssertEqual(r.kl.estimator, .lowVarKL)
         XCTAssertEqual(r.steps, 2000)
         XCTAssertEqual(r.eval.every, 20)
         XCTAssertEqual(r.eval.temperature, 0)
-        XCTAssertEqual(r.advantage, Recipe.Advantage(epsilon: 1e-6, normalizeStd: true))
+        var advantage = Recipe.Advantage()
+        (advantage.epsilon, advantage.normalizeStd) = (1e-6, true)
+        XCTAssertEqual(r.advantage, advantage)
+        XCTAssertEqual(loaded.trainExamples.count, 1)
+        XCTAssertEqual(loaded.evalSets.map(\.examples.count), [500])
         // Dry run on pi1: the prompt is the `prompt` field as one user message in Qwen2.5-Math ChatML
         // (data/README.md sections 1 and 4), and the example's own answer scores 1.
         let prompt = try XCTUnwrap(loaded.dryRun.example["prompt"]?.stringValue)
@@ -45,11 +57,15 @@ final class RecipeTests: XCTestCase {
     }
 
     func testOverridesApplyBeforeValidation() throws {
-        let r = try loadPi1(["rollout.n=16", "rollout.temperature=1", "name=custom", "eval.sets=a.jsonl, b.jsonl"]).recipe
+        let loaded = try loadPi1(["rollout.n=16", "rollout.temperature=1", "name=123",
+                                  "eval.sets=data/eval/aime25.jsonl, data/eval/amc23.jsonl", "eval.required_fields=answer"])
+        let r = loaded.recipe
         XCTAssertEqual(r.rollout.n, 16)
         XCTAssertEqual(r.rollout.temperature, 1.0)
-        XCTAssertEqual(r.name, "custom")
-        XCTAssertEqual(r.eval.sets, ["a.jsonl", "b.jsonl"])
+        XCTAssertEqual(r.name, "123")  // read as the string the setting is, not as a number
+        XCTAssertEqual(r.eval.sets, ["data/eval/aime25.jsonl", "data/eval/amc23.jsonl"])
+        XCTAssertEqual(r.eval.requiredFields, ["answer"])
+        XCTAssertEqual(loaded.evalSets.map(\.examples.count), [30, 40])
         let typo = expectLuaError { try loadPi1(["rollout.temprature=0.7"]) }
         XCTAssertEqual(typo?.description,
                        "unknown key `rollout.temprature` in Scripts/recipes/paper/pi1.lua (set by --set rollout.temprature); did you mean `rollout.temperature`?")
@@ -93,7 +109,7 @@ final class RecipeTests: XCTestCase {
         XCTAssertEqual(e1?.description, "wrong type for `steps` in recipes/x.lua:7: expected an integer, got a string (\"many\")")
         let missing = try recipe(fixed.replacingOccurrences(of: "  reward = require \"rewards.boxed_equal\",\n", with: ""), in: tmp)
         let e2 = expectLuaError { try RecipeLoader.load(path: missing, services: testServices(), currentDirectory: tmp.url) }
-        XCTAssertEqual(e2?.description, "missing key `reward` in recipes/x.lua: expected a function")
+        XCTAssertEqual(e2?.description, "missing key `reward` in recipes/x.lua:1: expected a function")
         let choice = try recipe(fixed.replacingOccurrences(of: "steps = 3,", with: "steps = 3, algorithm = \"gpro\","), in: tmp)
         let e3 = expectLuaError { try RecipeLoader.load(path: choice, services: testServices(), currentDirectory: tmp.url) }
         XCTAssertTrue(e3?.description.contains("did you mean \"grpo\"?") ?? false, "\(String(describing: e3))")
@@ -113,7 +129,7 @@ final class RecipeTests: XCTestCase {
         XCTAssertTrue(e2?.description.contains("returned chat messages, but the recipe names no chat_format") ?? false, "\(String(describing: e2))")
         let data = try recipe(fixed.replacingOccurrences(of: "data/one.jsonl", with: "data/none.jsonl"), in: tmp)
         let e3 = expectLuaError { try RecipeLoader.load(path: data, services: testServices(), currentDirectory: tmp.url) }
-        XCTAssertTrue(e3?.description.contains("`train.data` in recipes/x.lua names \"data/none.jsonl\", which exists neither") ?? false)
+        XCTAssertTrue(e3?.description.contains("`train.data` in recipes/x.lua:3 names \"data/none.jsonl\", which exists neither") ?? false)
     }
 
     func testFixedLabelAndFormatRewards() throws {

@@ -9,6 +9,25 @@ final class SafetyTests: XCTestCase {
     let bigNumber = String(repeating: "7", count: 100_000)
     let megabyte = String(repeating: "We compute the value carefully and 12 more. ", count: 24_000)
 
+    func testEmptyGoldEqualsNothing() {
+        // A data line without an answer reaches the grader as "": under every profile it never
+        // matches, not even an empty box (the paper's rule alone would say 1.0; issue 13 item 7).
+        for p in GradingProfile.allCases {
+            let g = Grader(profile: p)
+            for gold in ["", " ", "\n\t"] {
+                for response in ["\\boxed{}", "\\boxed{ }", "", "The answer is \\boxed{2}."] {
+                    XCTAssertFalse(g.grade(response: response, gold: gold).correct, "\(p.rawValue) \(response) vs \(gold.debugDescription)")
+                    XCTAssertFalse(g.grade(gold: gold, prediction: response, kind: .raw).correct, "\(p.rawValue) raw \(response)")
+                }
+                XCTAssertFalse(g.equal(gold: gold, prediction: ""), p.rawValue)
+                XCTAssertFalse(g.equal(gold: gold, prediction: gold), p.rawValue)
+            }
+            XCTAssertFalse(g.grade(gold: "\\boxed{}", prediction: "\\boxed{}", kind: .raw).correct, "\(p.rawValue) raw boxed")
+            XCTAssertEqual(g.grade(response: "so \\boxed{2}", gold: "").extracted, g.extract("so \\boxed{2}"), p.rawValue)
+            XCTAssertTrue(g.grade(response: "\\boxed{2}", gold: "2").correct, p.rawValue)
+        }
+    }
+
     func testTowerOfPowers() {
         for p in GradingProfile.allCases {
             let g = Grader(profile: p)
