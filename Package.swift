@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "VeritySamplingTests", dependencies: ["VeritySampling", "VerityFixtures"]),
         .testTarget(name: "VerityVerifyTests", dependencies: ["VerityVerify", "VerityFixtures"]),
         .testTarget(name: "VerityTrainingTests", dependencies: ["VerityTraining", "VerityFixtures"]),
-        .testTarget(name: "VerityLuaTests", dependencies: ["VerityLua", "VerityFixtures", "VerityTokenizer",
+        .testTarget(name: "VerityLuaTests", dependencies: ["VerityLua", "VerityFixtures", "VerityTokenizer", "VerityJSON",
                                                            .product(name: "Crypto", package: "swift-crypto")]),
     ]
 )

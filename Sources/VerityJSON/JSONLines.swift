@@ -68,19 +68,23 @@ public enum JSONLines {
             do {
                 out.append(Line(number: i + 1, value: try decoder.decode(JSONValue.self, from: Data(line))))
             } catch {
-                throw JSONLinesError(file: file, line: i + 1, detail: "not valid JSON: " + describe(error))
+                throw JSONLinesError(file: file, line: i + 1, detail: "not valid JSON" + reason(Data(line)))
             }
         }
         return out
     }
 
-    /// Foundation's decoding error reduced to its useful part ("Unexpected character 'x' around line 1, column 5").
-    static func describe(_ error: Error) -> String {
-        if case DecodingError.dataCorrupted(let ctx) = error {
-            let underlying = (ctx.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
-            return (underlying ?? ctx.debugDescription).replacingOccurrences(of: "around line 1, ", with: "around ")
+    /// Where the JSON parser stopped, as " (column N: what)", from JSONSerialization's description ("" when it has none).
+    static func reason(_ line: Data) -> String {
+        do { _ = try JSONSerialization.jsonObject(with: line, options: .fragmentsAllowed) } catch {
+            guard var text = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String else { return "" }
+            if text.hasSuffix(".") { text.removeLast() }
+            if let r = text.range(of: " around character "), let c = Int(text[r.upperBound...]) {
+                return " (column \(c + 1): \(text[..<r.lowerBound].lowercased()))"
+            }
+            return " (\(text.prefix(1).lowercased() + text.dropFirst()))"
         }
-        return "\(error)"
+        return ""
     }
 }
 

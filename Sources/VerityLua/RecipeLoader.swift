@@ -6,6 +6,7 @@
 // Also writes the run folder's record of what was loaded (resolved recipe, script hashes, sandbox
 // settings). Not here: training (the trainer consumes `LoadedRecipe`).
 import Foundation
+import VerityCore
 
 // MARK: - Loaded recipe
 
@@ -133,20 +134,13 @@ public enum RecipeLoader {
     /// the graders match an empty gold answer with nothing. At least one example, at most `limit`.
     public static func readExamples(_ url: URL, display: String, requiredFields: [String], key: String, recipeFile: String,
                                     limit: Int = Int.max, onBlank: ((Int, String) -> Void)? = nil) throws -> [JSONValue] {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw LuaError.file(path: display, message: "cannot read: \(error.localizedDescription)")
+        let lines: [JSONLines.Line]
+        do { lines = try JSONLines.read(url) } catch let e as JSONLinesError {
+            throw LuaError.file(path: e.line.map { "\(display):\($0)" } ?? display, message: e.detail)
         }
         var out: [JSONValue] = []
-        var lineNumber = 0
-        let decoder = JSONDecoder()
-        for line in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
-            lineNumber += 1
-            if line.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) { continue }
-            let value: JSONValue
-            do { value = try decoder.decode(JSONValue.self, from: Data(line)) } catch {
-                throw LuaError.file(path: "\(display):\(lineNumber)", message: "not valid JSON")
-            }
+        for line in lines {
+            let lineNumber = line.number, value = line.value
             guard case .object(let fields) = value else {
                 throw LuaError.file(path: "\(display):\(lineNumber)", message: "expected a JSON object per line")
             }
@@ -235,7 +229,7 @@ public enum RunRecord {
         if options.allowIO { header += "-- WARNING: this run opened the io and os libraries (--allow-io).\n" }
         let recipeText = header + "return " + LuaValue.table(loaded.recipe.resolved).luaLiteral(indent: "") + "\n"
         let hashes = state.loadedScripts.map { "\($0.sha256)  \($0.displayName)\n" }.joined()
-        let roots = state.roots.map { jsonString($0.display) }.joined(separator: ", ")
+        let roots = state.roots.map { jsonStringLiteral($0.display) }.joined(separator: ", ")
         let sandbox = """
         {"allow_io": \(options.allowIO), "instruction_budget": \(options.instructionBudget), \
         "memory_limit_bytes": \(options.memoryLimit), "require_roots": [\(roots)]}
@@ -247,24 +241,8 @@ public enum RunRecord {
     }
 
     static func writeAtomically(_ text: String, to url: URL) throws {
-        let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp")
-        do {
-            try Data(text.utf8).write(to: tmp)
-            if rename(tmp.path, url.path) != 0 {
-                throw LuaError.file(path: url.path, message: "cannot rename \(tmp.lastPathComponent) into place (errno \(errno))")
-            }
-        } catch let e as LuaError {
-            throw e
-        } catch {
-            throw LuaError.file(path: url.path, message: "cannot write: \(error.localizedDescription)")
+        do { try AtomicFile.write(Data(text.utf8), to: url) } catch let e as FileWriteError {
+            throw LuaError.file(path: e.file, message: "cannot write: \(e.detail)")
         }
-    }
-
-    /// The JSON string literal of `s` (Foundation's encoder: quotes, backslashes and control characters escaped).
-    static func jsonString(_ s: String) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .withoutEscapingSlashes
-        guard let data = try? encoder.encode(s) else { preconditionFailure("a String always encodes as JSON") }
-        return String(decoding: data, as: UTF8.self)
     }
 }

@@ -5,6 +5,7 @@
 // the same tests run against older loaders. Checked per-step calls are in RecipeCheckedCallTests.
 import Foundation
 import VerityLua
+import VerityJSON
 import XCTest
 
 final class RecipeSchemaTests: XCTestCase {
@@ -183,7 +184,7 @@ final class RecipeSchemaTests: XCTestCase {
                                    data: "{\"problem\": \"p\", \"answer\": \"2\"}\n")
         XCTAssertTrue(prompt?.description.hasPrefix("data/one.jsonl:1: the example has no field `prompt`") ?? false, "\(String(describing: prompt))")
         let json = try loadError(with(""), data: example + "{\"answer\": \n")
-        XCTAssertEqual(json?.description, "data/one.jsonl:2: not valid JSON")
+        XCTAssertEqual(json?.description, "data/one.jsonl:2: not valid JSON (unexpected end of file during JSON parse)")
         // Evaluation sets are read at load time too.
         let tmp = try TempFolder()
         try tmp.write("data/one.jsonl", example)
@@ -212,6 +213,21 @@ final class RecipeSchemaTests: XCTestCase {
             let r = try runLua("return (verity.math.grade('\\\\boxed{}', '', '\(profile)')), verity.math.equal('', '', '\(profile)'), "
                                + "(verity.math.grade('\\\\boxed{ }', ' ', '\(profile)'))", services: .standard())
             XCTAssertEqual(r, [.boolean(false), .boolean(false), .boolean(false)], profile)
+        }
+    }
+}
+
+/// The one JSONL reader: line numbers, CRLF, a byte-order mark, blank lines, and where a bad line breaks.
+final class JSONLinesReaderTests: XCTestCase {
+    func testLinesCRLFAndErrors() throws {
+        let lines = try JSONLines.parse(Data("\u{FEFF}{\"a\": 1}\r\n\r\n  \n[2]\r\n".utf8), file: "f.jsonl")
+        XCTAssertEqual(lines.map(\.number), [1, 4])
+        XCTAssertEqual(lines.map(\.value), [.object(["a": .integer(1)]), .array([.integer(2)])])
+        XCTAssertThrowsError(try JSONLines.parse(Data("{\"a\": 1}\n{\"a\": x}\n".utf8), file: "f.jsonl")) { e in
+            XCTAssertEqual("\(e)", "f.jsonl:2: not valid JSON (column 7: invalid value)")
+        }
+        XCTAssertThrowsError(try JSONLines.read(URL(fileURLWithPath: "/nonexistent/x.jsonl"))) { e in
+            XCTAssertTrue("\(e)".hasPrefix("/nonexistent/x.jsonl: "), "\(e)")
         }
     }
 }

@@ -9,6 +9,23 @@ import Glibc
 import Darwin
 #endif
 
+/// A file that could not be written (the destination and the system's reason).
+public struct FileWriteError: Error, CustomStringConvertible, LocalizedError, Equatable {
+    /// The destination file.
+    public var file: String
+    /// Why.
+    public var detail: String
+    /// An error for `file`.
+    public init(file: String, detail: String) {
+        self.file = file
+        self.detail = detail
+    }
+    /// `file: cannot write: detail`.
+    public var description: String { "\(file): cannot write: \(detail)" }
+    /// The same text as `description`.
+    public var errorDescription: String? { description }
+}
+
 /// Atomic, streamed file writes.
 public enum AtomicFile {
     /// A sink for the bytes of one file being written.
@@ -34,7 +51,7 @@ public enum AtomicFile {
                 let n = Foundation.write(fd, base + done, count - done)
                 if n < 0 {
                     if errno == EINTR { continue }
-                    throw ModelError.writeFailed(file: path, detail: String(cString: strerror(errno)))
+                    throw FileWriteError(file: path, detail: String(cString: strerror(errno)))
                 }
                 done += n
             }
@@ -46,14 +63,14 @@ public enum AtomicFile {
         let dir = url.deletingLastPathComponent().path
         let tmp = dir + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
-        guard fd >= 0 else { throw ModelError.writeFailed(file: url.path, detail: String(cString: strerror(errno))) }
+        guard fd >= 0 else { throw FileWriteError(file: url.path, detail: String(cString: strerror(errno))) }
         var closed = false
         do {
             try body(Output(fd: fd, path: url.path))
-            guard fsync(fd) == 0 else { throw ModelError.writeFailed(file: url.path, detail: String(cString: strerror(errno))) }
+            guard fsync(fd) == 0 else { throw FileWriteError(file: url.path, detail: String(cString: strerror(errno))) }
             closed = true
-            guard close(fd) == 0 else { throw ModelError.writeFailed(file: url.path, detail: String(cString: strerror(errno))) }
-            guard rename(tmp, url.path) == 0 else { throw ModelError.writeFailed(file: url.path, detail: String(cString: strerror(errno))) }
+            guard close(fd) == 0 else { throw FileWriteError(file: url.path, detail: String(cString: strerror(errno))) }
+            guard rename(tmp, url.path) == 0 else { throw FileWriteError(file: url.path, detail: String(cString: strerror(errno))) }
         } catch {
             if !closed { close(fd) }
             unlink(tmp)
