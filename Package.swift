@@ -46,7 +46,7 @@ let package = Package(
                 plugins: ["LuaSyntaxCheck"]),
         .target(name: "VerityLua", dependencies: ["CLua", "CLuaShim", "VerityScripts", "VerityCore", "VerityVerify", "VerityTokenizer", "VerityJSON",
                                                  .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "VerityTraining", dependencies: ["VerityTensor", "VerityModel", "VerityJSON"]),
+        .target(name: "VerityTraining", dependencies: ["VerityTensor", "VerityModel", "VerityJSON", "VerityLua"]),
         .target(name: "VerityBench", dependencies: ["VerityMeasure", "VerityTensor", "VerityModel", "VerityTokenizer", "VeritySampling",
                                                    "VerityVerify", "VerityLua"]),
         .executableTarget(name: "verity", dependencies: [

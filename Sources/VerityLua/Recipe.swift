@@ -28,14 +28,20 @@ public enum Algorithm: String, CaseIterable, Encodable, Sendable {
 }
 
 /// KL estimators a recipe may name (`kl.estimator`; verl's names, `low_var_kl` is k3 clamped to [-10, 10]).
+/// KL estimators by verl's names (`kl_penalty`): d = logp − ref; k2 is another name for mse and k3 for low_var_kl, as in
+/// verl. The per-token math is VerityTraining's (`KLEstimator.token(logp:ref:)`).
 public enum KLEstimator: String, CaseIterable, Encodable, Sendable {
-    /// log ratio.
+    /// d (the log ratio).
     case k1
-    /// Half the squared log ratio.
+    /// |d|.
+    case abs
+    /// ½·d².
+    case mse
+    /// ½·d² (verl's alias of mse).
     case k2
-    /// exp(-log ratio) - 1 + log ratio.
+    /// e^(−d) + d − 1 clamped to [−10, 10] (verl's alias of low_var_kl).
     case k3
-    /// k3 clamped to [-10, 10].
+    /// e^(−d) + d − 1 clamped to [−10, 10] (low variance, always ≥ 0).
     case lowVarKL = "low_var_kl"
 }
 

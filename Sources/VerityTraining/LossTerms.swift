@@ -7,6 +7,7 @@
 // a per-token weight matrix, so aggregation commutes with the fused head. Formulas follow verl's
 // core_algos.py (checked against Tests/Fixtures/rl-losses).
 import Foundation
+@_exported import enum VerityLua.KLEstimator
 
 // MARK: - Aggregation
 
@@ -105,34 +106,16 @@ public struct PolicyLoss: Sendable, Equatable {
 
 // MARK: - KL to the reference
 
-/// Estimators of KL(π ‖ π_ref) per token from d = logp − ref (Schulman's k1/k2/k3; verl `kl_penalty`).
-public enum KLEstimator: String, Sendable, CaseIterable {
-    /// d.
-    case k1
-    /// |d|.
-    case abs
-    /// ½·d² (k2).
-    case mse
-    /// clamp(e^κ − κ − 1, −10, 10), κ = clamp(ref − logp, −20, 20) (k3, low variance).
-    case lowVarKL = "low_var_kl"
-
-    /// The estimator's names as recipes write them (k2 and k3 accepted for mse and low_var_kl).
-    public init?(name: String) {
-        switch name {
-        case "k2": self = .mse
-        case "k3": self = .lowVarKL
-        default: self.init(rawValue: name)
-        }
-    }
-
-    /// The value and ∂/∂logp at one token.
+extension KLEstimator {
+    /// The value and ∂/∂logp at one token (Schulman's k1/k2/k3; verl `kl_penalty`, low_var_kl clamping κ to ±20 and the
+    /// value to ±10).
     public func token(logp: Double, ref: Double) -> (value: Double, dLogprob: Double) {
         let d = logp - ref
         switch self {
         case .k1: return (d, 1)
         case .abs: return (Swift.abs(d), d > 0 ? 1 : (d < 0 ? -1 : 0))
-        case .mse: return (0.5 * d * d, d)
-        case .lowVarKL:
+        case .mse, .k2: return (0.5 * d * d, d)
+        case .lowVarKL, .k3:
             let kappaRaw = ref - logp
             let kappa = min(max(kappaRaw, -20), 20)
             let e = Foundation.exp(kappa)
