@@ -46,7 +46,8 @@ let package = Package(
                 plugins: ["LuaSyntaxCheck"]),
         .target(name: "VerityLua", dependencies: ["CLua", "CLuaShim", "VerityScripts", "VerityCore", "VerityVerify", "VerityTokenizer", "VerityJSON",
                                                  .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "VerityTraining", dependencies: ["VerityTensor", "VerityModel", "VerityJSON", "VerityLua"]),
+        .target(name: "VerityTraining", dependencies: ["VerityCore", "VerityTensor", "VerityModel", "VerityTokenizer", "VeritySampling", "VerityJSON",
+                                                      "VerityLua"]),
         .target(name: "VerityBench", dependencies: ["VerityMeasure", "VerityTensor", "VerityModel", "VerityTokenizer", "VeritySampling",
                                                    "VerityVerify", "VerityLua"]),
         .executableTarget(name: "verity", dependencies: [
@@ -62,7 +63,7 @@ let package = Package(
         .testTarget(name: "VerityTokenizerTests", dependencies: ["VerityTokenizer", "VerityJSON", "VerityFixtures"]),
         .testTarget(name: "VeritySamplingTests", dependencies: ["VeritySampling", "VerityFixtures"]),
         .testTarget(name: "VerityVerifyTests", dependencies: ["VerityVerify", "VerityFixtures"]),
-        .testTarget(name: "VerityTrainingTests", dependencies: ["VerityTraining", "VerityFixtures"]),
+        .testTarget(name: "VerityTrainingTests", dependencies: ["VerityTraining", "VerityFixtures", "VerityLua", "VerityModel"]),
         .testTarget(name: "VerityLuaTests", dependencies: ["VerityLua", "VerityFixtures", "VerityTokenizer", "VerityJSON",
                                                            .product(name: "Crypto", package: "swift-crypto")]),
     ]

@@ -273,12 +273,21 @@ public struct Recipe {
         public var epochs = 1
         /// Prompts per optimizer step; must divide `train.batch_size` (absent: the whole batch).
         public var miniBatchSize = 128
+        /// Upper clip ratio (DAPO's clip-higher; 0 = the same as `clip_ratio`).
+        public var clipRatioHigh = 0.0
+        /// Dual-clip constant c > 1 (0 = off).
+        public var dualClip = 0.0
+        /// How per-token losses aggregate: token-mean, seq-mean-token-sum, seq-mean-token-mean, seq-mean-token-sum-norm.
+        public var lossAggregation = "token-mean"
+        /// Sequences per forward pass (bounds activation memory; gradients accumulate across them).
+        public var microBatchSize = 8
 
         /// Settings with every default.
         public init() {}
 
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case clipRatio = "clip_ratio", epochs, miniBatchSize = "mini_batch_size"
+            case clipRatio = "clip_ratio", epochs, miniBatchSize = "mini_batch_size", clipRatioHigh = "clip_ratio_high"
+            case dualClip = "dual_clip", lossAggregation = "loss_agg_mode", microBatchSize = "micro_batch_size"
         }
 
         /// Reads and checks the `update` table.
@@ -287,6 +296,15 @@ public struct Recipe {
             clipRatio = try c.value(.clipRatio, or: clipRatio, "a number > 0") { $0 > 0 }
             epochs = try c.value(.epochs, or: epochs, "an integer from 1 to \(RecipeLimits.epochs)") { (1...RecipeLimits.epochs).contains($0) }
             miniBatchSize = try c.value(.miniBatchSize, or: miniBatchSize, "an integer from 1 to \(RecipeLimits.batch)") {
+                (1...RecipeLimits.batch).contains($0)
+            }
+            clipRatioHigh = try c.value(.clipRatioHigh, or: clipRatioHigh, "a number ≥ 0 (0 = clip_ratio)") { $0 >= 0 }
+            dualClip = try c.value(.dualClip, or: dualClip, "0 (off) or a number > 1") { $0 == 0 || $0 > 1 }
+            lossAggregation = try c.value(.lossAggregation, or: lossAggregation,
+                                          "one of token-mean, seq-mean-token-sum, seq-mean-token-mean, seq-mean-token-sum-norm") {
+                ["token-mean", "seq-mean-token-sum", "seq-mean-token-mean", "seq-mean-token-sum-norm"].contains($0)
+            }
+            microBatchSize = try c.value(.microBatchSize, or: microBatchSize, "an integer from 1 to \(RecipeLimits.batch)") {
                 (1...RecipeLimits.batch).contains($0)
             }
         }

@@ -50,6 +50,14 @@ public final class AdamW {
         self.step = step
     }
 
+    /// Replaces the state with a saved one of the same size (a resume).
+    public func restore(firstMoment m: [Float], secondMoment v: [Float], step: Int) {
+        precondition(m.count == firstMoment.count && v.count == secondMoment.count, "optimizer state of another model")
+        firstMoment = m
+        secondMoment = v
+        self.step = step
+    }
+
     /// One step with learning rate `lr` on `params` given `grads` (same length as the state).
     public func update(params: UnsafeMutableBufferPointer<Float>, grads: UnsafeMutableBufferPointer<Float>, lr: Double) {
         precondition(params.count == firstMoment.count && grads.count == params.count, "parameter count changed")

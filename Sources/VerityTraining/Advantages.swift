@@ -40,7 +40,7 @@ public struct TokenMatrix: Sendable, Equatable {
 
 /// The outcome advantage estimators.
 public enum OutcomeEstimator: String, Sendable, CaseIterable {
-    /// (s − mean_G) / (std_G + 1e-6), std unbiased (Shao et al. 2024; verl `grpo`).
+    /// (s − mean_G) / (std_G + ε), ε = 1e-6 by default, std unbiased (Shao et al. 2024; verl `grpo`).
     case grpo
     /// s − mean_G (Liu et al. 2025, Dr. GRPO: no division by the std).
     case drGRPO = "dr_grpo"
@@ -52,7 +52,8 @@ public enum OutcomeEstimator: String, Sendable, CaseIterable {
 public enum Advantages {
     /// Per-sequence outcome advantages: `scores[b]` in groups `group[b]` (sequences sharing a group id), broadcast over
     /// each row's response mask. A singleton group gets mean 0 and std 1 (GRPO), mean 0 (Dr.GRPO), itself (RLOO).
-    public static func outcome(_ estimator: OutcomeEstimator, scores: [Double], group: [Int], mask: TokenMatrix) -> TokenMatrix {
+    public static func outcome(_ estimator: OutcomeEstimator, scores: [Double], group: [Int], mask: TokenMatrix,
+                               epsilon: Double = 1e-6) -> TokenMatrix {
         precondition(scores.count == mask.rows && group.count == mask.rows, "one score and one group id per row")
         var members: [Int: [Int]] = [:]
         for (b, g) in group.enumerated() { members[g, default: []].append(b) }
@@ -64,7 +65,7 @@ public enum Advantages {
             switch estimator {
             case .grpo:
                 let std = n > 1 ? (s.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(n - 1)).squareRoot() : 1
-                for b in idx { a[b] = (scores[b] - mean) / (std + 1e-6) }
+                for b in idx { a[b] = (scores[b] - mean) / (std + epsilon) }
             case .drGRPO:
                 for b in idx { a[b] = scores[b] - mean }
             case .rloo:

@@ -17,6 +17,7 @@ struct Verity: AsyncParsableCommand {
             Check.self,
             GradeCommand.self,
             Losses.self,
+            Train.self,
             Bench.self,
         ]
     )

@@ -1,0 +1,417 @@
+// Trainer: the GRPO-family training loop of `verity train` (GRPO, Dr.GRPO, RLOO, REINFORCE++), one
+// step as DESIGN.md's "One GRPO step" lays it out: a batch of examples (repeated and shuffled by the
+// recipe's seed), prompts rendered by the Lua prompt plugin and chat format, n rollouts per prompt
+// from the rollout engine, rewards from the Lua reward plugin, advantages, then for each epoch and
+// mini-batch a forward over left-padded prompt+response rows in micro-batches with the fused
+// per-token objective (coefficients from the Lua loss mix), global-norm clipping and AdamW with the
+// schedule's learning rate. The engine repacks its weights after every optimizer step (the store's
+// version). Metrics go to metrics.jsonl and a progress line; checkpoints are written atomically and a
+// run resumes exactly from the latest one. PPO with a critic is not here yet (refused at start).
+import Foundation
+import VerityCore
+import VerityTensor
+import VerityModel
+import VerityTokenizer
+import VeritySampling
+import VerityLua
+import VerityJSON
+
+/// How a training run is driven (what the recipe does not say).
+public struct TrainerOptions {
+    /// The run folder (metrics, checkpoints, resolved recipe).
+    public var runDirectory: URL
+    /// Continue from the latest checkpoint in the run folder.
+    public var resume = false
+    /// Threads for the sampler and the products.
+    public var threads = Parallel.cores
+    /// Stop after this many steps in this process (nil: run to the recipe's `steps`).
+    public var maxSteps: Int? = nil
+    /// Where progress lines go.
+    public var log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+
+    /// Options for a run in `runDirectory`.
+    public init(runDirectory: URL) { self.runDirectory = runDirectory }
+}
+
+/// Errors of a training run, naming the file, key or value at fault.
+public struct TrainingError: Error, CustomStringConvertible, LocalizedError {
+    /// What is wrong.
+    public var message: String
+    /// An error with `message`.
+    public init(_ message: String) { self.message = message }
+    /// The message.
+    public var description: String { message }
+    /// The same text as `description`.
+    public var errorDescription: String? { message }
+}
+
+/// The GRPO-family trainer over one loaded recipe.
+public final class Trainer {
+    /// The recipe, its Lua state and its data.
+    public let loaded: LoadedRecipe
+    /// The policy.
+    public let model: TransformerModel
+    /// The frozen reference policy (loaded only when the loss mix gives KL a non-zero coefficient at step 0).
+    public let reference: TransformerModel?
+    /// The sampler over the policy's parameter store.
+    public let engine: RolloutEngine
+    /// The model's tokenizer.
+    public let tokenizer: Tokenizer
+    /// The optimizer.
+    public let optimizer: AdamW
+    /// The objective's surrogate, KL estimator and aggregation.
+    public let objective: Objective
+    /// Which examples each step draws.
+    public private(set) var sampler: BatchSampler
+    /// Steps completed.
+    public private(set) var step = 0
+    /// The model folder.
+    public let modelDirectory: URL
+    let options: TrainerOptions
+    var prompts: [Int: (text: String, ids: [Int32], table: LuaTableRef)] = [:]
+    var lastTerms: [String: Double] = [:]
+
+    /// A trainer for `loaded` (the model folder resolved against the current directory, then the recipe's folder).
+    public init(loaded: LoadedRecipe, options: TrainerOptions) throws {
+        self.loaded = loaded
+        self.options = options
+        let r = loaded.recipe
+        guard r.algorithm != .ppo else {
+            throw TrainingError("\(r.file): algorithm = \"ppo\" needs a critic, which this trainer does not have yet; use grpo, dr_grpo, rloo or reinforce++")
+        }
+        modelDirectory = try Trainer.resolve(r.model, key: "model", recipe: r)
+        model = try TransformerModel.load(directory: modelDirectory)
+        let tokDir = r.tokenizer.isEmpty ? modelDirectory : try Trainer.resolve(r.tokenizer, key: "tokenizer", recipe: r)
+        tokenizer = try Tokenizer(folder: tokDir)
+        let gen = try GenerationConfig.load(directory: modelDirectory)
+        var eo = EngineOptions()
+        eo.threads = max(1, options.threads)
+        engine = RolloutEngine(model: model, eosTokenIds: Array(Set(model.config.eosTokenIds + gen.eosTokenIds)).sorted(), options: eo)
+        let terms = Dictionary(uniqueKeysWithValues: knownLossTerms.map { ($0, 0.0) })
+        let mix0 = try r.lossMix(step: 0, terms: terms, in: loaded.state)
+        reference = (mix0["kl"] ?? 0) != 0 ? try TransformerModel.load(directory: modelDirectory) : nil
+        optimizer = AdamW(count: model.store.count, config: AdamWConfig(beta1: r.optimizer.betas.0, beta2: r.optimizer.betas.1,
+                                                                         eps: r.optimizer.eps, weightDecay: r.optimizer.weightDecay))
+        let agg = Aggregation(rawValue: r.update.lossAggregation) ?? .tokenMean
+        objective = Objective(policy: PolicyLoss(clip: r.update.clipRatio, clipHigh: r.update.clipRatioHigh > 0 ? r.update.clipRatioHigh : nil,
+                                                 dualClip: r.update.dualClip > 0 ? r.update.dualClip : nil),
+                              kl: r.kl.estimator, aggregation: agg)
+        sampler = BatchSampler(count: loaded.trainExamples.count, repeatTo: r.train.repeatTo, shuffle: r.train.shuffle,
+                               seed: UInt64(bitPattern: Int64(r.seed)))
+    }
+
+    /// A path from the recipe: as given when it exists (relative to the current directory), else beside the recipe.
+    static func resolve(_ path: String, key: String, recipe: Recipe) throws -> URL {
+        let fm = FileManager.default
+        if fm.fileExists(atPath: path) { return URL(fileURLWithPath: path) }
+        let beside = URL(fileURLWithPath: recipe.file).deletingLastPathComponent().appendingPathComponent(path)
+        if fm.fileExists(atPath: beside.path) { return beside }
+        throw TrainingError("\(recipe.file): \(key) = \"\(path)\": no such folder (looked in the current directory and beside the recipe)")
+    }
+
+    // MARK: Prompts
+
+    /// The rendered prompt of example `i` (rendered and tokenized once).
+    func prompt(_ i: Int) throws -> (text: String, ids: [Int32], table: LuaTableRef) {
+        if let p = prompts[i] { return p }
+        let r = loaded.recipe, state = loaded.state
+        let table = state.makeTable(loaded.trainExamples[i])
+        let text = try RecipeLoader.renderPrompt(r.prompt, chatFormat: r.chatFormat, example: table, state: state)
+        let ids = tokenizer.encodeInt32(text)
+        let p = (text, ids, table)
+        prompts[i] = p
+        return p
+    }
+
+    // MARK: Step
+
+    /// One training step; returns its metrics.
+    public func trainStep() throws -> [String: Double] {
+        let r = loaded.recipe, state = loaded.state
+        let t0 = Date()
+        try state.seed(run: UInt64(bitPattern: Int64(r.seed)), step: step)
+        let lr = try r.learningRate(step: step, in: state)
+        let mix = try r.lossMix(step: step, terms: lastTerms, in: state)
+        let coefficients = LossCoefficients(pg: mix["pg"] ?? 0, entropy: mix["entropy"] ?? 0, kl: reference == nil ? 0 : (mix["kl"] ?? 0),
+                                            sft: mix["sft"] ?? 0)
+        if (mix["kl"] ?? 0) != 0 && reference == nil {
+            throw TrainingError("\(r.file): the loss mix gives kl = \(mix["kl"] ?? 0) at step \(step), but it gave 0 at step 0, so no reference model was loaded")
+        }
+
+        // Batch and prompts (over-long prompts are skipped and counted).
+        let indices = sampler.next(r.train.batchSize)
+        var rows: [(example: Int, prompt: (text: String, ids: [Int32], table: LuaTableRef))] = []
+        var skipped = 0
+        for i in indices {
+            let p = try prompt(i)
+            if p.ids.count > r.rollout.maxPromptTokens { skipped += 1; continue }
+            rows.append((i, p))
+        }
+        guard !rows.isEmpty else {
+            throw TrainingError("\(r.file): every prompt of step \(step) is longer than rollout.max_prompt_tokens = \(r.rollout.maxPromptTokens)")
+        }
+
+        // Rollouts.
+        let n = r.rollout.n
+        var req = GenerationRequest(prompts: rows.map(\.prompt.ids), samplesPerPrompt: n, maxNewTokens: r.rollout.maxTokens,
+                                    sampling: SamplingParams(temperature: Float(r.rollout.temperature), topK: r.rollout.topK,
+                                                             topP: Float(r.rollout.topP)),
+                                    seed: SeededGenerator.mix(UInt64(bitPattern: Int64(r.seed)) ^ SeededGenerator.mix(UInt64(step))))
+        req.firstPromptIndex = 0
+        let tr = Date()
+        let gen = try engine.generate(req, detokenizer: tokenizer.detokenizerFactory(skipSpecialTokens: true))
+        let rolloutSeconds = Date().timeIntervalSince(tr)
+
+        // Rewards.
+        var scores: [Double] = [], extra: [String: Double] = [:]
+        for s in gen.samples {
+            let row = rows[s.promptIndex], ex = loaded.trainExamples[row.example]
+            let sample = RewardSample(response: s.text ?? "", answer: ex["answer"]?.text ?? "", problem: ex["problem"]?.text ?? "",
+                                      prompt: row.prompt.text, example: row.prompt.table, finishReason: s.finishReason.rawValue,
+                                      tokens: s.tokens.count)
+            let res = try r.reward(sample, in: state)
+            guard res.reward.isFinite else {
+                throw TrainingError("\(r.file): the reward returned \(res.reward) for prompt \(s.promptIndex) sample \(s.sampleIndex) of step \(step)")
+            }
+            scores.append(res.reward)
+            for (k, v) in res.metrics { extra[k, default: 0] += v / Double(gen.samples.count) }
+        }
+
+        // Advantages over [samples, T] response matrices (each batch row is its own group of n samples, as the paper's code).
+        let tmax = gen.samples.map(\.tokens.count).max() ?? 1
+        var mask = TokenMatrix(rows: gen.samples.count, columns: tmax)
+        for (b, s) in gen.samples.enumerated() { for t in 0..<s.tokens.count { mask[b, t] = 1 } }
+        let group = gen.samples.map(\.promptIndex)
+        let advantages: TokenMatrix
+        switch r.algorithm {
+        case .grpo where r.advantage.normalizeStd:
+            advantages = Advantages.outcome(.grpo, scores: scores, group: group, mask: mask, epsilon: r.advantage.epsilon)
+        case .grpo, .drGRPO:
+            advantages = Advantages.outcome(.drGRPO, scores: scores, group: group, mask: mask)
+        case .rloo:
+            advantages = Advantages.outcome(.rloo, scores: scores, group: group, mask: mask)
+        case .reinforcePlusPlus:
+            var rewards = TokenMatrix(rows: mask.rows, columns: tmax)
+            for (b, s) in gen.samples.enumerated() { rewards[b, s.tokens.count - 1] = scores[b] }
+            advantages = Advantages.reinforcePlusPlus(rewards: rewards, mask: mask, gamma: 1)
+        case .ppo:
+            throw TrainingError("ppo is not supported by this trainer")
+        }
+
+        // Update: epochs × mini-batches (prompts × n sequences) × micro-batches.
+        let sequences = gen.samples.map { rows[$0.promptIndex].prompt.ids + $0.tokens }
+        let promptLengths = gen.samples.map { rows[$0.promptIndex].prompt.ids.count }
+        let perMini = min(r.update.miniBatchSize, rows.count) * n
+        var stepMetrics: [String: Double] = [:]
+        var metricCount = 0.0
+        var gradNorm = 0.0, updates = 0
+        let tu = Date()
+        for epoch in 0..<r.update.epochs {
+            for start in stride(from: 0, to: sequences.count, by: perMini) {
+                let members = Array(start..<min(sequences.count, start + perMini))
+                var miniMask = TokenMatrix(rows: members.count, columns: tmax)
+                for (j, b) in members.enumerated() { for t in 0..<tmax { miniMask[j, t] = mask[b, t] } }
+                let weights = objective.aggregation.weights(mask: miniMask, normalizer: Double(r.rollout.maxTokens))
+                model.zeroGrad()
+                for mstart in stride(from: 0, to: members.count, by: r.update.microBatchSize) {
+                    let micro = Array(members[mstart..<min(members.count, mstart + r.update.microBatchSize)])
+                    let batch = try TokenBatch(sequences: micro.map { sequences[$0] })
+                    let count = batch.rows * batch.length
+                    var adv = [Double](repeating: 0, count: count), old = adv, w = adv
+                    var ref: [Double]? = reference == nil ? nil : adv
+                    // Reference log-probs: a no-grad forward of the frozen model over the same rows.
+                    var refLP: [Float] = []
+                    if let reference {
+                        let h = try reference.hiddenStates(batch, trainable: false)
+                        refLP = reference.tokenLogProbs(hidden: h, targets: batch.nextTokenTargets, trainable: false).logprobs.value.values
+                    }
+                    for (j, b) in micro.enumerated() {
+                        let s = gen.samples[b], miniRow = mstart + j
+                        for t in 0..<s.tokens.count {
+                            let flat = batch.flatIndex(row: j, token: promptLengths[b] + t - 1)
+                            adv[flat] = advantages[b, t]
+                            old[flat] = Double(s.logprobs[t])
+                            w[flat] = weights[miniRow, t]
+                            if ref != nil { ref?[flat] = Double(refLP[flat]) }
+                        }
+                    }
+                    // The first epoch is on-policy: old log-probs are the sampler's, which equal the trainer's within 1e-5
+                    // (metrics report the gap); later epochs compare with them too, as PPO does.
+                    let ob = ObjectiveBatch(advantages: adv, oldLogprobs: old, refLogprobs: ref, weights: w)
+                    let h = try model.hiddenStates(batch, trainable: true)
+                    let (loss, lp, ent) = model.tokenLoss(hidden: h, targets: batch.nextTokenTargets, trainable: true,
+                                                          loss: objective.tokenTerm(ob, coefficients))
+                    loss.backward()
+                    if epoch == 0 {
+                        let m = objective.metrics(ob, logprobs: lp.values, entropy: ent.values)
+                        let k = m["tokens"] ?? 0
+                        for (name, v) in m where name != "tokens" { stepMetrics[name, default: 0] += v * k }
+                        metricCount += k
+                    }
+                }
+                gradNorm = r.optimizer.maxGradNorm > 0 ? model.store.clipGradients(maxNorm: r.optimizer.maxGradNorm)
+                    : model.store.gradientNorm()
+                guard gradNorm.isFinite else {
+                    throw TrainingError("step \(step): the gradient norm is \(gradNorm) (NaN or infinite loss); nothing was updated")
+                }
+                optimizer.step(model.store, lr: lr)
+                updates += 1
+            }
+        }
+        let updateSeconds = Date().timeIntervalSince(tu)
+        step += 1
+
+        // Metrics.
+        var m: [String: Double] = [:]
+        for (k, v) in stepMetrics { m[k] = v / max(metricCount, 1) }
+        for (k, v) in extra { m["reward/" + k] = v }
+        let newTokens = gen.samples.reduce(0) { $0 + $1.tokens.count }
+        let seconds = Date().timeIntervalSince(t0)
+        m["step"] = Double(step)
+        m["reward"] = scores.reduce(0, +) / Double(scores.count)
+        m["accuracy"] = Double(scores.filter { $0 > 0 }.count) / Double(scores.count)
+        m["response_length"] = Double(newTokens) / Double(gen.samples.count)
+        m["truncated_fraction"] = Double(gen.samples.filter { $0.finishReason == .length }.count) / Double(gen.samples.count)
+        m["lr"] = lr
+        m["grad_norm"] = gradNorm
+        m["seconds"] = seconds
+        m["rollout_seconds"] = rolloutSeconds
+        m["update_seconds"] = updateSeconds
+        m["tokens_per_second"] = Double(newTokens) / max(rolloutSeconds, 1e-9)
+        m["skipped_prompts"] = Double(skipped)
+        m["optimizer_steps"] = Double(updates)
+        lastTerms = ["pg": m["pg_loss"] ?? 0, "entropy": m["entropy"] ?? 0, "kl": m["kl"] ?? 0]
+        return m
+    }
+
+    // MARK: Run
+
+    /// Runs to the recipe's `steps` (or `options.maxSteps` more), writing metrics, progress lines and checkpoints.
+    @discardableResult
+    public func run() throws -> [[String: Double]] {
+        let r = loaded.recipe
+        let fm = FileManager.default
+        let dir = options.runDirectory
+        try fm.createDirectory(at: dir, withIntermediateDirectories: true)
+        if options.resume {
+            try restoreLatest()
+        } else if fm.fileExists(atPath: dir.appendingPathComponent("metrics.jsonl").path) {
+            throw TrainingError("\(dir.path) already holds a run (metrics.jsonl); pass --resume to continue it or choose another --run-dir")
+        }
+        try RunRecord.write(loaded, to: dir)
+        let metricsURL = dir.appendingPathComponent("metrics.jsonl")
+        if !fm.fileExists(atPath: metricsURL.path) { try AtomicFile.write(Data(), to: metricsURL) }
+        let handle = try FileHandle(forWritingTo: metricsURL)
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        let last = min(r.steps, options.maxSteps.map { step + $0 } ?? r.steps)
+        var all: [[String: Double]] = []
+        let start = Date(), firstStep = step
+        while step < last {
+            let m = try trainStep()
+            all.append(m)
+            try handle.write(contentsOf: Data((Trainer.jsonLine(m) + "\n").utf8))
+            let done = step - firstStep, per = Date().timeIntervalSince(start) / Double(max(done, 1))
+            options.log(String(format: "step %d/%d  reward %.3f  acc %.3f  entropy %.3f  %.1fs  %.0f tok/s  ETA %@", step, r.steps,
+                               m["reward"] ?? 0, m["accuracy"] ?? 0, m["entropy"] ?? 0, m["seconds"] ?? 0, m["tokens_per_second"] ?? 0,
+                               Trainer.duration(per * Double(r.steps - step))))
+            if r.saveEvery > 0 && (step % r.saveEvery == 0 || step == r.steps) { try saveCheckpoint() }
+        }
+        return all
+    }
+
+    static func duration(_ s: Double) -> String {
+        let t = Int(s.rounded())
+        return t >= 3600 ? "\(t / 3600)h\(String(format: "%02d", t % 3600 / 60))m" : (t >= 60 ? "\(t / 60)m\(String(format: "%02d", t % 60))s" : "\(t)s")
+    }
+
+    static func jsonLine(_ m: [String: Double]) -> String {
+        "{" + m.keys.sorted().map { k in
+            let v = m[k] ?? 0
+            return jsonStringLiteral(k) + ":" + (v.isFinite ? (v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : "\(v)") : "null")
+        }.joined(separator: ",") + "}"
+    }
+
+    // MARK: Checkpoints
+
+    /// What a resume needs besides the weights.
+    struct State: Codable {
+        var step: Int
+        var sampler: BatchSampler
+        var adamStep: Int
+        var lastTerms: [String: Double]
+        var recipeName: String
+        var parameterCount: Int
+    }
+
+    /// Writes `checkpoints/step-N/`: a Hugging Face folder (config.json, model.safetensors, tokenizer files), the optimizer's
+    /// moments (optimizer.safetensors) and trainer.json; built in a temporary folder and renamed into place.
+    public func saveCheckpoint() throws {
+        let fm = FileManager.default
+        let root = options.runDirectory.appendingPathComponent("checkpoints")
+        try fm.createDirectory(at: root, withIntermediateDirectories: true)
+        let final = root.appendingPathComponent("step-\(step)")
+        let tmp = root.appendingPathComponent(".step-\(step).tmp-\(getpid())")
+        try? fm.removeItem(at: tmp)
+        try model.save(to: tmp, dtype: .f32)
+        for f in ["tokenizer.json", "tokenizer_config.json", "generation_config.json", "vocab.json", "merges.txt"] {
+            let src = modelDirectory.appendingPathComponent(f)
+            if fm.fileExists(atPath: src.path) { try fm.copyItem(at: src, to: tmp.appendingPathComponent(f)) }
+        }
+        let m = Tensor(shape: [optimizer.firstMoment.count], values: optimizer.firstMoment)
+        let v = Tensor(shape: [optimizer.secondMoment.count], values: optimizer.secondMoment)
+        try SafeTensorsWriter.write([("exp_avg", m), ("exp_avg_sq", v)], to: tmp.appendingPathComponent("optimizer.safetensors"), dtype: .f32)
+        let st = State(step: step, sampler: sampler, adamStep: optimizer.step, lastTerms: lastTerms, recipeName: loaded.recipe.name,
+                       parameterCount: model.store.count)
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try enc.encode(st), to: tmp.appendingPathComponent("trainer.json"))
+        if fm.fileExists(atPath: final.path) { try fm.removeItem(at: final) }
+        try fm.moveItem(at: tmp, to: final)
+    }
+
+    /// The latest complete checkpoint folder of the run, if any.
+    public func latestCheckpoint() -> URL? {
+        let root = options.runDirectory.appendingPathComponent("checkpoints")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
+        let steps = names.compactMap { $0.hasPrefix("step-") ? Int($0.dropFirst(5)) : nil }
+            .filter { FileManager.default.fileExists(atPath: root.appendingPathComponent("step-\($0)/trainer.json").path) }
+        return steps.max().map { root.appendingPathComponent("step-\($0)") }
+    }
+
+    /// Restores weights, optimizer, data position and step from the latest checkpoint, and cuts metrics.jsonl back to it.
+    func restoreLatest() throws {
+        guard let ck = latestCheckpoint() else {
+            throw TrainingError("\(options.runDirectory.path): --resume, but the run has no checkpoint (checkpoints/step-N/trainer.json)")
+        }
+        let st: State
+        do { st = try JSONDecoder().decode(State.self, from: Data(contentsOf: ck.appendingPathComponent("trainer.json"))) } catch {
+            throw TrainingError("\(ck.path)/trainer.json: cannot be read: \(error.localizedDescription)")
+        }
+        guard st.parameterCount == model.store.count else {
+            throw TrainingError("\(ck.path): the checkpoint has \(st.parameterCount) parameters, the recipe's model \(model.store.count)")
+        }
+        let weights = try SafeTensorsCheckpoint(directory: ck)
+        for (name, v) in zip(model.store.names, model.store.variables) {
+            let t = try weights.tensor(name, shape: v.shape)
+            v.value.data.update(from: t.data, count: t.count)
+        }
+        model.store.bumpVersion()
+        let opt = try SafeTensorsFile(url: ck.appendingPathComponent("optimizer.safetensors"))
+        optimizer.restore(firstMoment: try opt.tensor("exp_avg").values, secondMoment: try opt.tensor("exp_avg_sq").values, step: st.adamStep)
+        sampler = st.sampler
+        step = st.step
+        lastTerms = st.lastTerms
+        // Metrics written after the checkpoint are dropped: the resumed run writes those steps again.
+        let url = options.runDirectory.appendingPathComponent("metrics.jsonl")
+        if let lines = try? JSONLines.read(url) {
+            let kept = lines.filter { ($0.value["step"]?.doubleValue ?? 0) <= Double(step) }
+            let text = kept.map { line -> String in
+                guard case .object(let o) = line.value else { return "" }
+                return Trainer.jsonLine(o.compactMapValues(\.doubleValue))
+            }.joined(separator: "\n")
+            try AtomicFile.write(Data((text.isEmpty ? "" : text + "\n").utf8), to: url)
+        }
+        options.log("resumed from \(ck.path) at step \(step)")
+    }
+}

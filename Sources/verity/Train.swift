@@ -1,0 +1,39 @@
+// `verity train RECIPE.lua [--run-dir DIR] [--resume] [--set key=value ...]`: GRPO-family training
+// from a Lua recipe. Parsing and printing only; the loop is VerityTraining.Trainer.
+import ArgumentParser
+import Foundation
+import VerityLua
+import VerityTraining
+import VerityTensor
+
+/// `verity train RECIPE.lua`.
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Train a policy with GRPO, Dr.GRPO, RLOO or REINFORCE++ from a Lua recipe.")
+
+    @Argument(help: "The recipe (.lua).") var recipe: String
+    @Option(name: .customLong("run-dir"), help: "The run folder (default: runs/<recipe name>).") var runDir: String?
+    @Flag(help: "Continue the run in --run-dir from its latest checkpoint.") var resume = false
+    @Option(name: .customLong("set"), help: "Override a recipe key, e.g. --set rollout.n=4 (repeatable).") var overrides: [String] = []
+    @Option(name: .customLong("max-steps"), help: "Stop after this many steps in this process (the run can be resumed).") var maxSteps: Int?
+    @Option(help: "Threads (1 to the number of cores).") var threads: Int = Parallel.cores
+
+    func validate() throws {
+        guard (1...max(1, Parallel.cores)).contains(threads) else {
+            throw ValidationError("--threads \(threads): expected 1 to \(Parallel.cores) (the cores of this machine)")
+        }
+        if let maxSteps, maxSteps < 1 { throw ValidationError("--max-steps \(maxSteps): expected at least 1") }
+    }
+
+    func run() throws {
+        let loaded = try RecipeLoader.load(path: recipe, overrides: overrides)
+        for w in loaded.warnings { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
+        let dir = URL(fileURLWithPath: runDir ?? "runs/\(loaded.recipe.name)")
+        var options = TrainerOptions(runDirectory: dir)
+        options.resume = resume
+        options.threads = threads
+        options.maxSteps = maxSteps
+        let trainer = try Trainer(loaded: loaded, options: options)
+        try trainer.run()
+        print("run folder: \(dir.path)")
+    }
+}

@@ -1,0 +1,122 @@
+// End-to-end GRPO on the tiny-qwen2 fixture with a toy reward (the share of "e" characters in the
+// response): the run writes metrics, checkpoints and its resolved recipe; with a fixed seed the
+// reward rises over a fixed number of steps; the sampler's log-probs equal the trainer's at every
+// step (stale sampler weights would fail); a run stopped and resumed from its checkpoint gives the
+// same metrics and weights as one uninterrupted run; bad run folders are refused.
+import Foundation
+import XCTest
+import VerityFixtures
+import VerityLua
+import VerityModel
+@testable import VerityTraining
+
+/// A temporary run: the toy recipe, its data, and a run folder.
+final class ToyRun {
+    let root: URL
+    init(steps: Int, lr: Double, saveEvery: Int, extra: String = "") throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("verity-train-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        try Data("{\"prompt\": \"The answer is\", \"answer\": \"e\"}\n{\"prompt\": \"Let me see the\", \"answer\": \"e\"}\n".utf8)
+            .write(to: root.appendingPathComponent("data.jsonl"))
+        let recipe = """
+        return {
+          name = "toy",
+          model = "\(Fixtures.url("tiny-qwen2").path)",
+          train = { data = "\(root.path)/data.jsonl", repeat_to = 4, batch_size = 4, required_fields = { "prompt" } },
+          prompt = require "prompts.raw",
+          reward = function(sample)
+            local _, c = string.gsub(sample.response, "e", "")
+            return c / math.max(1, #sample.response), { length = #sample.response }
+          end,
+          rollout = { n = 4, temperature = 1.0, max_tokens = 12, max_prompt_tokens = 64 },
+          optimizer = { lr = \(lr), weight_decay = 0.0, max_grad_norm = 1.0 },
+          update = { mini_batch_size = 4, micro_batch_size = 6 },
+          loss = function(step, terms) return { pg = 1.0 } end,
+          schedules = { lr = function(step, total) return \(lr) end },
+          steps = \(steps), save_every = \(saveEvery), seed = 3,
+          \(extra)
+        }
+        """
+        try Data(recipe.utf8).write(to: root.appendingPathComponent("toy.lua"))
+    }
+    deinit { try? FileManager.default.removeItem(at: root) }
+
+    func trainer(run: String = "run", resume: Bool = false, maxSteps: Int? = nil) throws -> Trainer {
+        let loaded = try RecipeLoader.load(path: root.appendingPathComponent("toy.lua").path)
+        var o = TrainerOptions(runDirectory: root.appendingPathComponent(run))
+        o.resume = resume
+        o.maxSteps = maxSteps
+        o.threads = 2
+        o.log = { _ in }
+        return try Trainer(loaded: loaded, options: o)
+    }
+
+    func metrics(_ run: String = "run") throws -> [[String: Double]] {
+        try String(contentsOf: root.appendingPathComponent("\(run)/metrics.jsonl"), encoding: .utf8).split(separator: "\n").map {
+            try JSONDecoder().decode([String: Double?].self, from: Data($0.utf8)).compactMapValues { $0 }
+        }
+    }
+}
+
+/// Metrics without the wall-clock ones.
+func deterministic(_ m: [String: Double]) -> [String: Double] {
+    m.filter { !["seconds", "rollout_seconds", "update_seconds", "tokens_per_second"].contains($0.key) }
+}
+
+final class TrainerTests: XCTestCase {
+    func testRewardRisesAndSamplerMatchesTrainerAtEveryStep() throws {
+        let run = try ToyRun(steps: 10, lr: 3e-2, saveEvery: 5)
+        let t = try run.trainer()
+        let m = try t.run()
+        XCTAssertEqual(m.count, 10)
+        let first = m.prefix(3).map { $0["reward"] ?? 0 }.reduce(0, +) / 3, last = m.suffix(3).map { $0["reward"] ?? 0 }.reduce(0, +) / 3
+        XCTAssertGreaterThan(last, first + 0.1, "toy reward from \(first) to \(last)")
+        for s in m {
+            XCTAssertLessThan(s["logprob_mismatch_mean_abs"] ?? 1, 1e-5, "step \(s["step"] ?? 0): sampler vs trainer log-probs")
+            XCTAssertEqual(s["ratio_outside_0.9_1.1"], 0)
+            XCTAssertEqual(s["optimizer_steps"], 1)
+            XCTAssertNotNil(s["reward/length"])
+        }
+        // Files of the run folder.
+        XCTAssertEqual(try run.metrics().count, 10)
+        for f in ["recipe.lua", "scripts.sha256", "checkpoints/step-5/model.safetensors", "checkpoints/step-10/config.json",
+                  "checkpoints/step-10/tokenizer.json", "checkpoints/step-10/optimizer.safetensors", "checkpoints/step-10/trainer.json"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: run.root.appendingPathComponent("run/\(f)").path), f)
+        }
+        // A checkpoint is a Hugging Face folder the model loader (and transformers) reads.
+        let back = try TransformerModel.load(directory: run.root.appendingPathComponent("run/checkpoints/step-10"))
+        XCTAssertEqual(back.store.values.values, t.model.store.values.values)
+        print("TRAIN toy GRPO: reward \(first) -> \(last) over 10 steps")
+    }
+
+    func testResumeGivesTheUninterruptedRun() throws {
+        let run = try ToyRun(steps: 4, lr: 1e-2, saveEvery: 2)
+        let whole = try run.trainer(run: "a")
+        try whole.run()
+        _ = try run.trainer(run: "b", maxSteps: 3).run()      // stops after step 3; the checkpoint is step 2
+        let resumed = try run.trainer(run: "b", resume: true)
+        XCTAssertEqual(resumed.step, 0)
+        try resumed.run()
+        XCTAssertEqual(resumed.step, 4)
+        let a = try run.metrics("a").map(deterministic), b = try run.metrics("b").map(deterministic)
+        XCTAssertEqual(a.count, 4)
+        XCTAssertEqual(a, b)
+        XCTAssertEqual(whole.model.store.values.values, resumed.model.store.values.values)
+        XCTAssertEqual(whole.optimizer.firstMoment, resumed.optimizer.firstMoment)
+    }
+
+    func testRunFoldersAreNotOverwrittenOrResumedFromNothing() throws {
+        let run = try ToyRun(steps: 1, lr: 1e-3, saveEvery: 0)
+        try run.trainer().run()
+        XCTAssertThrowsError(try run.trainer().run()) { e in XCTAssertTrue("\(e)".contains("--resume"), "\(e)") }
+        XCTAssertThrowsError(try run.trainer(run: "fresh", resume: true).run()) { e in XCTAssertTrue("\(e)".contains("no checkpoint"), "\(e)") }
+    }
+
+    func testNonFiniteRewardStopsTheStep() throws {
+        let run = try ToyRun(steps: 1, lr: 1e-3, saveEvery: 0, extra: "")
+        let text = try String(contentsOf: run.root.appendingPathComponent("toy.lua"), encoding: .utf8)
+            .replacingOccurrences(of: "return c / math.max(1, #sample.response), { length = #sample.response }", with: "return 0/0")
+        try Data(text.utf8).write(to: run.root.appendingPathComponent("toy.lua"))
+        XCTAssertThrowsError(try run.trainer().run()) { e in XCTAssertTrue("\(e)".contains("returned NaN"), "\(e)") }
+    }
+}
