@@ -15,6 +15,10 @@ import VerityTokenizer
 import VeritySampling
 import VerityLua
 import VerityJSON
+import VerityVerify
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// How a training run is driven (what the recipe does not say).
 public struct TrainerOptions {
@@ -28,6 +32,10 @@ public struct TrainerOptions {
     public var maxSteps: Int? = nil
     /// Where progress lines go.
     public var log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+    /// Steps in a row whose gradient may be non-finite (each skips its update) before the run stops.
+    public var maxNonFiniteSteps = 3
+    /// Write every step's samples to samples/step-N.jsonl.
+    public var writeSamples = true
 
     /// Options for a run in `runDirectory`.
     public init(runDirectory: URL) { self.runDirectory = runDirectory }
@@ -43,6 +51,14 @@ public struct TrainingError: Error, CustomStringConvertible, LocalizedError {
     public var description: String { message }
     /// The same text as `description`.
     public var errorDescription: String? { message }
+}
+
+/// A run stopped by a request (SIGINT) after writing a checkpoint; the CLI exits 130.
+public struct TrainingInterrupted: Error, CustomStringConvertible {
+    /// The step the checkpoint holds.
+    public var step: Int
+    /// What happened.
+    public var description: String { "interrupted: checkpoint written at step \(step); continue with --resume" }
 }
 
 /// The GRPO-family trainer over one loaded recipe.
@@ -70,6 +86,11 @@ public final class Trainer {
     let options: TrainerOptions
     var prompts: [Int: (text: String, ids: [Int32], table: LuaTableRef)] = [:]
     var lastTerms: [String: Double] = [:]
+    var nonFiniteInARow = 0
+    /// Set (from any thread or a signal handler) to stop after the current step with a checkpoint.
+    public let stopRequest = StopFlag()
+    /// The samples of the last step (prompt index, response, reward, extracted answer), for samples/step-N.jsonl.
+    var lastSamples: [String] = []
 
     /// A trainer for `loaded` (the model folder resolved against the current directory, then the recipe's folder).
     public init(loaded: LoadedRecipe, options: TrainerOptions) throws {
@@ -163,7 +184,10 @@ public final class Trainer {
         let rolloutSeconds = Date().timeIntervalSince(tr)
 
         // Rewards.
+        let trw = Date()
         var scores: [Double] = [], extra: [String: Double] = [:]
+        let grader = Grader(profile: GradingProfile(rawValue: r.grader) ?? .paper)
+        lastSamples = []
         for s in gen.samples {
             let row = rows[s.promptIndex], ex = loaded.trainExamples[row.example]
             let sample = RewardSample(response: s.text ?? "", answer: ex["answer"]?.text ?? "", problem: ex["problem"]?.text ?? "",
@@ -175,7 +199,15 @@ public final class Trainer {
             }
             scores.append(res.reward)
             for (k, v) in res.metrics { extra[k, default: 0] += v / Double(gen.samples.count) }
+            if options.writeSamples {
+                let extracted = grader.extract(s.text ?? "").map(jsonStringLiteral) ?? "null"
+                lastSamples.append("{\"example\":\(row.example),\"sample\":\(s.sampleIndex),\"prompt\":\(jsonStringLiteral(row.prompt.text)),"
+                    + "\"response\":\(jsonStringLiteral(s.text ?? "")),\"reward\":\(res.reward),\"extracted\":\(extracted),"
+                    + "\"answer\":\(jsonStringLiteral(ex["answer"]?.text ?? "")),\"finish_reason\":\"\(s.finishReason.rawValue)\","
+                    + "\"tokens\":\(s.tokens.count)}")
+            }
         }
+        let rewardSeconds = Date().timeIntervalSince(trw)
 
         // Advantages over [samples, T] response matrices (each batch row is its own group of n samples, as the paper's code).
         let tmax = gen.samples.map(\.tokens.count).max() ?? 1
@@ -204,7 +236,7 @@ public final class Trainer {
         let perMini = min(r.update.miniBatchSize, rows.count) * n
         var stepMetrics: [String: Double] = [:]
         var metricCount = 0.0
-        var gradNorm = 0.0, updates = 0
+        var gradNorm = 0.0, updates = 0, skippedUpdates = 0
         let tu = Date()
         for epoch in 0..<r.update.epochs {
             for start in stride(from: 0, to: sequences.count, by: perMini) {
@@ -249,37 +281,57 @@ public final class Trainer {
                         metricCount += k
                     }
                 }
-                gradNorm = r.optimizer.maxGradNorm > 0 ? model.store.clipGradients(maxNorm: r.optimizer.maxGradNorm)
-                    : model.store.gradientNorm()
+                gradNorm = model.store.gradientNorm()
                 guard gradNorm.isFinite else {
-                    throw TrainingError("step \(step): the gradient norm is \(gradNorm) (NaN or infinite loss); nothing was updated")
+                    // A non-finite loss or gradient: skip this update (the weights stay as they were), count it, stop after
+                    // `maxNonFiniteSteps` such steps in a row.
+                    nonFiniteInARow += 1
+                    skippedUpdates += 1
+                    options.log("step \(step + 1): the gradient norm is \(gradNorm) (NaN or infinite loss); update skipped "
+                                + "(\(nonFiniteInARow) in a row, the run stops at \(options.maxNonFiniteSteps))")
+                    if nonFiniteInARow >= options.maxNonFiniteSteps {
+                        throw TrainingError("step \(step + 1): \(nonFiniteInARow) steps in a row with a non-finite gradient; the run stops "
+                                            + "(the last checkpoint is intact)")
+                    }
+                    continue
                 }
+                if r.optimizer.maxGradNorm > 0 { model.store.clipGradients(maxNorm: r.optimizer.maxGradNorm) }
                 optimizer.step(model.store, lr: lr)
+                nonFiniteInARow = 0
                 updates += 1
             }
         }
         let updateSeconds = Date().timeIntervalSince(tu)
         step += 1
 
-        // Metrics.
+        // Metrics (names as verl's where they exist).
         var m: [String: Double] = [:]
         for (k, v) in stepMetrics { m[k] = v / max(metricCount, 1) }
         for (k, v) in extra { m["reward/" + k] = v }
         let newTokens = gen.samples.reduce(0) { $0 + $1.tokens.count }
         let seconds = Date().timeIntervalSince(t0)
+        let meanReward = scores.reduce(0, +) / Double(scores.count)
         m["step"] = Double(step)
-        m["reward"] = scores.reduce(0, +) / Double(scores.count)
+        m["reward_mean"] = meanReward
+        m["reward_std"] = (scores.reduce(0) { $0 + ($1 - meanReward) * ($1 - meanReward) } / Double(max(scores.count, 1))).squareRoot()
         m["accuracy"] = Double(scores.filter { $0 > 0 }.count) / Double(scores.count)
-        m["response_length"] = Double(newTokens) / Double(gen.samples.count)
+        m["zero_adv_fraction"] = Double((0..<advantages.rows).filter { advantages[$0, 0] == 0 }.count) / Double(max(advantages.rows, 1))
+        m["response_length_mean"] = Double(newTokens) / Double(gen.samples.count)
+        m["response_length_max"] = Double(gen.samples.map(\.tokens.count).max() ?? 0)
         m["truncated_fraction"] = Double(gen.samples.filter { $0.finishReason == .length }.count) / Double(gen.samples.count)
         m["lr"] = lr
         m["grad_norm"] = gradNorm
         m["seconds"] = seconds
-        m["rollout_seconds"] = rolloutSeconds
-        m["update_seconds"] = updateSeconds
-        m["tokens_per_second"] = Double(newTokens) / max(rolloutSeconds, 1e-9)
+        m["seconds_rollout"] = rolloutSeconds
+        m["seconds_reward"] = rewardSeconds
+        m["seconds_logprobs"] = 0   // old log-probs are the sampler's (equal to the trainer's within 1e-5): no extra pass
+        m["seconds_update"] = updateSeconds
+        m["tokens_per_s"] = Double(newTokens) / max(rolloutSeconds, 1e-9)
+        m["peak_rss_mb"] = Trainer.peakRSSMegabytes()
         m["skipped_prompts"] = Double(skipped)
+        m["skipped_updates"] = Double(skippedUpdates)
         m["optimizer_steps"] = Double(updates)
+        if let pg = m["pg_loss_weighted"] { m["pg_loss"] = pg; m["pg_loss_weighted"] = nil }
         lastTerms = ["pg": m["pg_loss"] ?? 0, "entropy": m["entropy"] ?? 0, "kl": m["kl"] ?? 0]
         return m
     }
@@ -312,12 +364,29 @@ public final class Trainer {
             all.append(m)
             try handle.write(contentsOf: Data((Trainer.jsonLine(m) + "\n").utf8))
             let done = step - firstStep, per = Date().timeIntervalSince(start) / Double(max(done, 1))
+            if options.writeSamples {
+                let sdir = dir.appendingPathComponent("samples")
+                try fm.createDirectory(at: sdir, withIntermediateDirectories: true)
+                try AtomicFile.write(Data((lastSamples.joined(separator: "\n") + "\n").utf8), to: sdir.appendingPathComponent("step-\(step).jsonl"))
+            }
             options.log(String(format: "step %d/%d  reward %.3f  acc %.3f  entropy %.3f  %.1fs  %.0f tok/s  ETA %@", step, r.steps,
-                               m["reward"] ?? 0, m["accuracy"] ?? 0, m["entropy"] ?? 0, m["seconds"] ?? 0, m["tokens_per_second"] ?? 0,
+                               m["reward_mean"] ?? 0, m["accuracy"] ?? 0, m["entropy"] ?? 0, m["seconds"] ?? 0, m["tokens_per_s"] ?? 0,
                                Trainer.duration(per * Double(r.steps - step))))
-            if r.saveEvery > 0 && (step % r.saveEvery == 0 || step == r.steps) { try saveCheckpoint() }
+            if (r.saveEvery > 0 && step % r.saveEvery == 0) || step == r.steps { try saveCheckpoint() }
+            if stopRequest.isSet && step < last {
+                try saveCheckpoint()
+                throw TrainingInterrupted(step: step)
+            }
         }
         return all
+    }
+
+    /// The process's peak resident memory in MiB (VmHWM; 0 where /proc is absent).
+    static func peakRSSMegabytes() -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+        return kb / 1024
     }
 
     static func duration(_ s: Double) -> String {
@@ -414,4 +483,16 @@ public final class Trainer {
         }
         options.log("resumed from \(ck.path) at step \(step)")
     }
+}
+
+/// A flag a signal handler or another thread sets to ask a run to stop after its current step.
+public final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    /// A flag that is not set.
+    public init() {}
+    /// Sets the flag.
+    public func set() { lock.lock(); value = true; lock.unlock() }
+    /// Whether the flag is set.
+    public var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
 }

@@ -33,7 +33,21 @@ struct Train: ParsableCommand {
         options.threads = threads
         options.maxSteps = maxSteps
         let trainer = try Trainer(loaded: loaded, options: options)
-        try trainer.run()
+        // Ctrl-C: finish the current step, write a checkpoint, exit 130 (a second Ctrl-C exits at once).
+        signal(SIGINT, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        source.setEventHandler {
+            if trainer.stopRequest.isSet { _exit(130) }
+            FileHandle.standardError.write(Data("\ninterrupt: finishing the current step, then writing a checkpoint (Ctrl-C again to quit now)\n".utf8))
+            trainer.stopRequest.set()
+        }
+        source.resume()
+        do {
+            try trainer.run()
+        } catch let e as TrainingInterrupted {
+            FileHandle.standardError.write(Data("\(e)\n".utf8))
+            throw ExitCode(130)
+        }
         print("run folder: \(dir.path)")
     }
 }

@@ -60,7 +60,7 @@ final class ToyRun {
 
 /// Metrics without the wall-clock ones.
 func deterministic(_ m: [String: Double]) -> [String: Double] {
-    m.filter { !["seconds", "rollout_seconds", "update_seconds", "tokens_per_second"].contains($0.key) }
+    m.filter { !["seconds", "seconds_rollout", "seconds_reward", "seconds_update", "tokens_per_s", "peak_rss_mb"].contains($0.key) }
 }
 
 final class TrainerTests: XCTestCase {
@@ -69,7 +69,7 @@ final class TrainerTests: XCTestCase {
         let t = try run.trainer()
         let m = try t.run()
         XCTAssertEqual(m.count, 10)
-        let first = m.prefix(3).map { $0["reward"] ?? 0 }.reduce(0, +) / 3, last = m.suffix(3).map { $0["reward"] ?? 0 }.reduce(0, +) / 3
+        let first = m.prefix(3).map { $0["reward_mean"] ?? 0 }.reduce(0, +) / 3, last = m.suffix(3).map { $0["reward_mean"] ?? 0 }.reduce(0, +) / 3
         XCTAssertGreaterThan(last, first + 0.1, "toy reward from \(first) to \(last)")
         for s in m {
             XCTAssertLessThan(s["logprob_mismatch_mean_abs"] ?? 1, 1e-5, "step \(s["step"] ?? 0): sampler vs trainer log-probs")
@@ -79,7 +79,12 @@ final class TrainerTests: XCTestCase {
         }
         // Files of the run folder.
         XCTAssertEqual(try run.metrics().count, 10)
-        for f in ["recipe.lua", "scripts.sha256", "checkpoints/step-5/model.safetensors", "checkpoints/step-10/config.json",
+        for key in ["step", "reward_mean", "reward_std", "accuracy", "zero_adv_fraction", "pg_loss", "pg_clipfrac", "pg_clipfrac_lower",
+                    "ppo_kl", "entropy", "response_length_mean", "response_length_max", "truncated_fraction", "grad_norm", "lr",
+                    "seconds_rollout", "seconds_reward", "seconds_logprobs", "seconds_update", "tokens_per_s", "peak_rss_mb"] {
+            XCTAssertNotNil(m[0][key], key)
+        }
+        for f in ["recipe.lua", "scripts.sha256", "samples/step-1.jsonl", "samples/step-10.jsonl", "checkpoints/step-5/model.safetensors", "checkpoints/step-10/config.json",
                   "checkpoints/step-10/tokenizer.json", "checkpoints/step-10/optimizer.safetensors", "checkpoints/step-10/trainer.json"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: run.root.appendingPathComponent("run/\(f)").path), f)
         }
@@ -102,6 +107,9 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(a.count, 4)
         XCTAssertEqual(a, b)
         XCTAssertEqual(whole.model.store.values.values, resumed.model.store.values.values)
+        let fa = try Data(contentsOf: run.root.appendingPathComponent("a/checkpoints/step-4/model.safetensors"))
+        let fb = try Data(contentsOf: run.root.appendingPathComponent("b/checkpoints/step-4/model.safetensors"))
+        XCTAssertEqual(fa, fb, "byte-identical checkpoints")
         XCTAssertEqual(whole.optimizer.firstMoment, resumed.optimizer.firstMoment)
     }
 
@@ -110,6 +118,18 @@ final class TrainerTests: XCTestCase {
         try run.trainer().run()
         XCTAssertThrowsError(try run.trainer().run()) { e in XCTAssertTrue("\(e)".contains("--resume"), "\(e)") }
         XCTAssertThrowsError(try run.trainer(run: "fresh", resume: true).run()) { e in XCTAssertTrue("\(e)".contains("no checkpoint"), "\(e)") }
+    }
+
+    func testStopRequestWritesACheckpointAndResumes() throws {
+        let run = try ToyRun(steps: 4, lr: 1e-2, saveEvery: 0)
+        let t = try run.trainer()
+        t.stopRequest.set()                       // as the CLI's SIGINT handler does
+        XCTAssertThrowsError(try t.run()) { e in XCTAssertEqual((e as? TrainingInterrupted)?.step, 1) }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: run.root.appendingPathComponent("run/checkpoints/step-1/trainer.json").path))
+        let resumed = try run.trainer(resume: true)
+        try resumed.run()
+        XCTAssertEqual(resumed.step, 4)
+        XCTAssertEqual(try run.metrics().count, 4)
     }
 
     func testNonFiniteRewardStopsTheStep() throws {
