@@ -310,6 +310,35 @@ public struct Recipe {
         }
     }
 
+    /// The PPO critic (`critic`; used when `algorithm = "ppo"`).
+    public struct Critic: Equatable, Codable {
+        /// A Hugging Face folder to initialise the critic's transformer from ("" = the policy's model).
+        public var model = ""
+        /// The critic's learning rate (its own AdamW; the optimizer table's other settings).
+        public var lr = 1e-5
+        /// GAE discount γ and λ.
+        public var gamma = 1.0, lambda = 1.0
+        /// Value clip range around the rollout values.
+        public var valueClip = 0.5
+
+        /// Settings with every default.
+        public init() {}
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case model, lr, gamma, lambda, valueClip = "value_clip"
+        }
+
+        /// Reads and checks the `critic` table.
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            model = try c.value(.model, or: model)
+            lr = try c.value(.lr, or: lr, "a finite number ≥ 0") { $0 >= 0 && $0.isFinite }
+            gamma = try c.value(.gamma, or: gamma, "a number in [0, 1]") { (0...1).contains($0) }
+            lambda = try c.value(.lambda, or: lambda, "a number in [0, 1]") { (0...1).contains($0) }
+            valueClip = try c.value(.valueClip, or: valueClip, "a number > 0") { $0 > 0 }
+        }
+    }
+
     /// KL settings (`kl`).
     public struct KL: Equatable, Codable {
         /// The estimator.
@@ -363,6 +392,8 @@ public struct Recipe {
     public var update = Update()
     /// KL settings.
     public var kl = KL()
+    /// The PPO critic.
+    public var critic = Critic()
     /// Loss-mix plugin (required).
     public var loss: LossMixPlugin
     /// Schedules by name (`lr`, `temperature`, any coefficient); `lr` and `temperature` are checked ≥ 0 at every call.
@@ -378,7 +409,7 @@ public struct Recipe {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, description, model, tokenizer, train, eval, prompt, chatFormat = "chat_format", reward, grader, algorithm
-        case advantage, rollout, optimizer, update, kl, loss, schedules, steps, seed, saveEvery = "save_every"
+        case advantage, rollout, optimizer, update, kl, critic, loss, schedules, steps, seed, saveEvery = "save_every"
     }
 }
 
@@ -418,6 +449,7 @@ extension Recipe: Codable {
             update.miniBatchSize = train.batchSize
         }
         kl = try c.value(.kl, or: kl)
+        critic = try c.value(.critic, or: critic)
         loss = try c.decode(LossMixPlugin.self, forKey: .loss)
         schedules = try c.value(.schedules, or: schedules)
         steps = try c.decode(Int.self, forKey: .steps)
@@ -631,7 +663,7 @@ extension Recipe {
             (.train, Train.CodingKeys.allCases.map(\.rawValue)), (.eval, Eval.CodingKeys.allCases.map(\.rawValue)),
             (.advantage, Advantage.CodingKeys.allCases.map(\.rawValue)), (.rollout, Rollout.CodingKeys.allCases.map(\.rawValue)),
             (.optimizer, Optimizer.CodingKeys.allCases.map(\.rawValue)), (.update, Update.CodingKeys.allCases.map(\.rawValue)),
-            (.kl, KL.CodingKeys.allCases.map(\.rawValue)),
+            (.kl, KL.CodingKeys.allCases.map(\.rawValue)), (.critic, Critic.CodingKeys.allCases.map(\.rawValue)),
         ]
         return CodingKeys.allCases.map(\.rawValue) + tables.flatMap { table, keys in keys.map { "\(table.rawValue).\($0)" } }
     }

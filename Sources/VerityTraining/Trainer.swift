@@ -69,6 +69,8 @@ public final class Trainer {
     public let model: TransformerModel
     /// The frozen reference policy (loaded only when the loss mix gives KL a non-zero coefficient at step 0).
     public let reference: TransformerModel?
+    /// PPO's critic (nil for the critic-free algorithms).
+    public let critic: ValueModel?
     /// The sampler over the policy's parameter store.
     public let engine: RolloutEngine
     /// The model's tokenizer.
@@ -97,9 +99,6 @@ public final class Trainer {
         self.loaded = loaded
         self.options = options
         let r = loaded.recipe
-        guard r.algorithm != .ppo else {
-            throw TrainingError("\(r.file): algorithm = \"ppo\" needs a critic, which this trainer does not have yet; use grpo, dr_grpo, rloo or reinforce++")
-        }
         modelDirectory = try Trainer.resolve(r.model, key: "model", recipe: r)
         model = try TransformerModel.load(directory: modelDirectory)
         let tokDir = r.tokenizer.isEmpty ? modelDirectory : try Trainer.resolve(r.tokenizer, key: "tokenizer", recipe: r)
@@ -111,8 +110,12 @@ public final class Trainer {
         let terms = Dictionary(uniqueKeysWithValues: knownLossTerms.map { ($0, 0.0) })
         let mix0 = try r.lossMix(step: 0, terms: terms, in: loaded.state)
         reference = (mix0["kl"] ?? 0) != 0 ? try TransformerModel.load(directory: modelDirectory) : nil
-        optimizer = AdamW(count: model.store.count, config: AdamWConfig(beta1: r.optimizer.betas.0, beta2: r.optimizer.betas.1,
-                                                                         eps: r.optimizer.eps, weightDecay: r.optimizer.weightDecay))
+        let adam = AdamWConfig(beta1: r.optimizer.betas.0, beta2: r.optimizer.betas.1, eps: r.optimizer.eps, weightDecay: r.optimizer.weightDecay)
+        optimizer = AdamW(count: model.store.count, config: adam)
+        critic = r.algorithm == .ppo
+            ? try ValueModel(directory: r.critic.model.isEmpty ? modelDirectory : try Trainer.resolve(r.critic.model, key: "critic.model", recipe: r),
+                             config: adam)
+            : nil
         let agg = Aggregation(rawValue: r.update.lossAggregation) ?? .tokenMean
         objective = Objective(policy: PolicyLoss(clip: r.update.clipRatio, clipHigh: r.update.clipRatioHigh > 0 ? r.update.clipRatioHigh : nil,
                                                  dualClip: r.update.dualClip > 0 ? r.update.dualClip : nil),
@@ -214,6 +217,9 @@ public final class Trainer {
         var mask = TokenMatrix(rows: gen.samples.count, columns: tmax)
         for (b, s) in gen.samples.enumerated() { for t in 0..<s.tokens.count { mask[b, t] = 1 } }
         let group = gen.samples.map(\.promptIndex)
+        let sequences = gen.samples.map { rows[$0.promptIndex].prompt.ids + $0.tokens }
+        let promptLengths = gen.samples.map { rows[$0.promptIndex].prompt.ids.count }
+        var rolloutValues = TokenMatrix(rows: mask.rows, columns: tmax), returns = rolloutValues
         let advantages: TokenMatrix
         switch r.algorithm {
         case .grpo where r.advantage.normalizeStd:
@@ -227,12 +233,27 @@ public final class Trainer {
             for (b, s) in gen.samples.enumerated() { rewards[b, s.tokens.count - 1] = scores[b] }
             advantages = Advantages.reinforcePlusPlus(rewards: rewards, mask: mask, gamma: 1)
         case .ppo:
-            throw TrainingError("ppo is not supported by this trainer")
+            // GAE on the critic's values at the positions that predict each response token; the outcome reward on the last.
+            guard let critic else { throw TrainingError("ppo without a critic") }
+            var rewards = TokenMatrix(rows: mask.rows, columns: tmax)
+            for mstart in stride(from: 0, to: sequences.count, by: r.update.microBatchSize) {
+                let micro = Array(mstart..<min(sequences.count, mstart + r.update.microBatchSize))
+                let batch = try TokenBatch(sequences: micro.map { sequences[$0] })
+                let v = try critic.values(batch)
+                for (j, b) in micro.enumerated() {
+                    for t in 0..<gen.samples[b].tokens.count { rolloutValues[b, t] = Double(v[batch.flatIndex(row: j, token: promptLengths[b] + t - 1)]) }
+                }
+            }
+            for (b, s) in gen.samples.enumerated() { rewards[b, s.tokens.count - 1] = scores[b] }
+            let g = Advantages.gae(rewards: rewards, values: rolloutValues, mask: mask, gamma: r.critic.gamma, lambda: r.critic.lambda)
+            var a = g.advantages
+            for i in a.values.indices { a.values[i] *= mask.values[i] }
+            advantages = a
+            returns = g.returns
         }
 
         // Update: epochs × mini-batches (prompts × n sequences) × micro-batches.
-        let sequences = gen.samples.map { rows[$0.promptIndex].prompt.ids + $0.tokens }
-        let promptLengths = gen.samples.map { rows[$0.promptIndex].prompt.ids.count }
+        var valueLoss = 0.0, valueClipped = 0.0, valueTokens = 0.0
         let perMini = min(r.update.miniBatchSize, rows.count) * n
         var stepMetrics: [String: Double] = [:]
         var metricCount = 0.0
@@ -299,6 +320,30 @@ public final class Trainer {
                 optimizer.step(model.store, lr: lr)
                 nonFiniteInARow = 0
                 updates += 1
+                // The critic on the same mini-batch: clipped value loss against the GAE returns.
+                if let critic {
+                    critic.zeroGrad()
+                    let vl = ValueLoss(clip: r.critic.valueClip)
+                    for mstart in stride(from: 0, to: members.count, by: r.update.microBatchSize) {
+                        let micro = Array(members[mstart..<min(members.count, mstart + r.update.microBatchSize)])
+                        let batch = try TokenBatch(sequences: micro.map { sequences[$0] })
+                        let count = batch.rows * batch.length
+                        var old = [Double](repeating: 0, count: count), ret = old, w = old
+                        for (j, b) in micro.enumerated() {
+                            for t in 0..<gen.samples[b].tokens.count {
+                                let flat = batch.flatIndex(row: j, token: promptLengths[b] + t - 1)
+                                old[flat] = rolloutValues[b, t]
+                                ret[flat] = returns[b, t]
+                                w[flat] = weights[mstart + j, t] * (mix["value"] ?? 1)
+                            }
+                        }
+                        let res = try critic.accumulateLoss(batch, rolloutValues: old, returns: ret, weights: w, loss: vl)
+                        if epoch == 0 { valueLoss += res.loss; valueClipped += res.clipped; valueTokens += res.tokens }
+                    }
+                    if critic.step(lr: r.critic.lr, maxNorm: r.optimizer.maxGradNorm) == nil {
+                        options.log("step \(step + 1): the critic's gradient is not finite; its update is skipped")
+                    }
+                }
             }
         }
         let updateSeconds = Date().timeIntervalSince(tu)
@@ -331,6 +376,11 @@ public final class Trainer {
         m["skipped_prompts"] = Double(skipped)
         m["skipped_updates"] = Double(skippedUpdates)
         m["optimizer_steps"] = Double(updates)
+        if critic != nil {
+            m["vf_loss"] = valueLoss / Double(max(1, (sequences.count + perMini - 1) / perMini))
+            m["vf_clipfrac"] = valueClipped / max(valueTokens, 1)
+            m["values_mean"] = Aggregation.tokenMean.aggregate(rolloutValues, mask: mask)
+        }
         if let pg = m["pg_loss_weighted"] { m["pg_loss"] = pg; m["pg_loss_weighted"] = nil }
         lastTerms = ["pg": m["pg_loss"] ?? 0, "entropy": m["entropy"] ?? 0, "kl": m["kl"] ?? 0]
         return m
@@ -411,6 +461,7 @@ public final class Trainer {
         var lastTerms: [String: Double]
         var recipeName: String
         var parameterCount: Int
+        var criticAdamStep: Int?
     }
 
     /// Writes `checkpoints/step-N/`: a Hugging Face folder (config.json, model.safetensors, tokenizer files), the optimizer's
@@ -430,8 +481,19 @@ public final class Trainer {
         let m = Tensor(shape: [optimizer.firstMoment.count], values: optimizer.firstMoment)
         let v = Tensor(shape: [optimizer.secondMoment.count], values: optimizer.secondMoment)
         try SafeTensorsWriter.write([("exp_avg", m), ("exp_avg_sq", v)], to: tmp.appendingPathComponent("optimizer.safetensors"), dtype: .f32)
+        if let critic {
+            let cdir = tmp.appendingPathComponent("critic")
+            try critic.body.save(to: cdir, dtype: .f32)
+            try SafeTensorsWriter.write(critic.head.namedValues, to: cdir.appendingPathComponent("value_head.safetensors"), dtype: .f32)
+            try SafeTensorsWriter.write([
+                ("body.exp_avg", Tensor(shape: [critic.body.store.count], values: critic.bodyOptimizer.firstMoment)),
+                ("body.exp_avg_sq", Tensor(shape: [critic.body.store.count], values: critic.bodyOptimizer.secondMoment)),
+                ("head.exp_avg", Tensor(shape: [critic.head.count], values: critic.headOptimizer.firstMoment)),
+                ("head.exp_avg_sq", Tensor(shape: [critic.head.count], values: critic.headOptimizer.secondMoment)),
+            ], to: cdir.appendingPathComponent("optimizer.safetensors"), dtype: .f32)
+        }
         let st = State(step: step, sampler: sampler, adamStep: optimizer.step, lastTerms: lastTerms, recipeName: loaded.recipe.name,
-                       parameterCount: model.store.count)
+                       parameterCount: model.store.count, criticAdamStep: critic?.bodyOptimizer.step)
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try enc.encode(st), to: tmp.appendingPathComponent("trainer.json"))
@@ -468,6 +530,26 @@ public final class Trainer {
         model.store.bumpVersion()
         let opt = try SafeTensorsFile(url: ck.appendingPathComponent("optimizer.safetensors"))
         optimizer.restore(firstMoment: try opt.tensor("exp_avg").values, secondMoment: try opt.tensor("exp_avg_sq").values, step: st.adamStep)
+        if let critic {
+            let cdir = ck.appendingPathComponent("critic")
+            let body = try SafeTensorsCheckpoint(directory: cdir)
+            for (name, v) in zip(critic.body.store.names, critic.body.store.variables) {
+                let t = try body.tensor(name, shape: v.shape)
+                v.value.data.update(from: t.data, count: t.count)
+            }
+            critic.body.store.bumpVersion()
+            let head = try SafeTensorsFile(url: cdir.appendingPathComponent("value_head.safetensors"))
+            for (name, v) in zip(critic.head.names, critic.head.variables) {
+                let t = try head.tensor(name)
+                v.value.data.update(from: t.data, count: t.count)
+            }
+            let o = try SafeTensorsFile(url: cdir.appendingPathComponent("optimizer.safetensors"))
+            let cstep = st.criticAdamStep ?? 0
+            critic.bodyOptimizer.restore(firstMoment: try o.tensor("body.exp_avg").values, secondMoment: try o.tensor("body.exp_avg_sq").values,
+                                         step: cstep)
+            critic.headOptimizer.restore(firstMoment: try o.tensor("head.exp_avg").values, secondMoment: try o.tensor("head.exp_avg_sq").values,
+                                         step: cstep)
+        }
         sampler = st.sampler
         step = st.step
         lastTerms = st.lastTerms

@@ -113,6 +113,24 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(whole.optimizer.firstMoment, resumed.optimizer.firstMoment)
     }
 
+    func testPPOWithACriticRaisesTheRewardAndResumesExactly() throws {
+        let ppo = "algorithm = \"ppo\", critic = { lr = 1e-2, gamma = 1.0, lambda = 0.95, value_clip = 0.5 },"
+        let run = try ToyRun(steps: 10, lr: 3e-2, saveEvery: 5, extra: ppo)
+        let m = try run.trainer().run()
+        let first = m.prefix(3).map { $0["reward_mean"] ?? 0 }.reduce(0, +) / 3, last = m.suffix(3).map { $0["reward_mean"] ?? 0 }.reduce(0, +) / 3
+        XCTAssertGreaterThan(last, first + 0.1, "toy reward under PPO from \(first) to \(last)")
+        XCTAssertNotNil(m[0]["vf_loss"])
+        XCTAssertNotEqual(m.last?["values_mean"], 0, "the critic learned values")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: run.root.appendingPathComponent("run/checkpoints/step-5/critic/value_head.safetensors").path))
+        // Resume from step 5 reproduces steps 6-10 exactly, critic included.
+        let b = try ToyRun(steps: 10, lr: 3e-2, saveEvery: 5, extra: ppo)
+        _ = try b.trainer(maxSteps: 6).run()
+        let resumed = try b.trainer(resume: true)
+        try resumed.run()
+        XCTAssertEqual(try run.metrics().map(deterministic), try b.metrics().map(deterministic))
+        print("TRAIN toy PPO: reward \(first) -> \(last) over 10 steps, vf_loss \(m.first?["vf_loss"] ?? 0) -> \(m.last?["vf_loss"] ?? 0)")
+    }
+
     func testRunFoldersAreNotOverwrittenOrResumedFromNothing() throws {
         let run = try ToyRun(steps: 1, lr: 1e-3, saveEvery: 0)
         try run.trainer().run()
