@@ -94,7 +94,7 @@ final class RecipeSchemaTests: XCTestCase {
         XCTAssertEqual(try loadError(with("temperature = 0.6,"))?.description,
                        "unknown key `temperature` in recipes/x.lua:8; did you mean `eval.temperature` or `rollout.temperature`?")
         XCTAssertEqual(try loadError(with("rollout = { lr = 1e-6 },"))?.description,
-                       "unknown key `rollout.lr` in recipes/x.lua:8; did you mean `optimizer.lr`?")
+                       "unknown key `rollout.lr` in recipes/x.lua:8; did you mean `optimizer.lr` or `critic.lr`?")
         XCTAssertEqual(try loadError(with("rollout = { tempreature = 1 },"))?.description,
                        "unknown key `rollout.tempreature` in recipes/x.lua:8; did you mean `rollout.temperature`?")
     }
