@@ -63,7 +63,8 @@ let package = Package(
         .testTarget(name: "VerityTokenizerTests", dependencies: ["VerityTokenizer", "VerityJSON", "VerityFixtures"]),
         .testTarget(name: "VeritySamplingTests", dependencies: ["VeritySampling", "VerityFixtures"]),
         .testTarget(name: "VerityVerifyTests", dependencies: ["VerityVerify", "VerityFixtures"]),
-        .testTarget(name: "VerityTrainingTests", dependencies: ["VerityTraining", "VerityFixtures", "VerityLua", "VerityModel"]),
+        .testTarget(name: "VerityTrainingTests", dependencies: ["VerityTraining", "VerityFixtures", "VerityLua", "VerityModel"],
+                    exclude: ["Scripts"]),
         .testTarget(name: "VerityLuaTests", dependencies: ["VerityLua", "VerityFixtures", "VerityTokenizer", "VerityJSON",
                                                            .product(name: "Crypto", package: "swift-crypto")]),
     ]

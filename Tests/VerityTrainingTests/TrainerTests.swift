@@ -131,6 +131,36 @@ final class TrainerTests: XCTestCase {
         print("TRAIN toy PPO: reward \(first) -> \(last) over 10 steps, vf_loss \(m.first?["vf_loss"] ?? 0) -> \(m.last?["vf_loss"] ?? 0)")
     }
 
+    func testCheckpointLoadsInTransformersAndScoresTheSame() throws {
+        let run = try ToyRun(steps: 2, lr: 3e-2, saveEvery: 0)
+        let t = try run.trainer()
+        try t.run()
+        let ck = run.root.appendingPathComponent("run/checkpoints/step-2")
+        let ids: [Int32] = [12, 7, 99, 500, 3, 1000, 42, 42, 8]
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scripts/score_checkpoint.py")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", script.path, ck.path, ids.map(String.init).joined(separator: ",")]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        do { try p.run() } catch { throw XCTSkip("python3 is not installed") }
+        p.waitUntilExit()
+        if p.terminationStatus == 3 || p.terminationStatus == 127 { throw XCTSkip("torch/transformers are not installed") }
+        XCTAssertEqual(p.terminationStatus, 0)
+        let theirs = try JSONDecoder().decode([Double].self, from: out.fileHandleForReading.readDataToEndOfFile())
+        let model = try TransformerModel.load(directory: ck)
+        let h = try model.hiddenStates(ids: Array(ids.dropLast()), batch: 1, trainable: false)
+        let mine = model.tokenLogProbs(hidden: h, targets: Array(ids.dropFirst()), trainable: false).logprobs.value.values
+        XCTAssertEqual(theirs.count, mine.count)
+        let worst = zip(mine, theirs).map { abs(Double($0) - $1) }.max() ?? 1
+        XCTAssertLessThan(worst, 1e-4)
+        // The trained weights moved: the checkpoint is not the fixture.
+        let base = try TransformerModel.load(directory: Fixtures.url("tiny-qwen2"))
+        XCTAssertNotEqual(base.store.values.values, model.store.values.values)
+        print("TRAIN checkpoint scored by transformers: max |Δ log-prob| \(worst)")
+    }
+
     func testRunFoldersAreNotOverwrittenOrResumedFromNothing() throws {
         let run = try ToyRun(steps: 1, lr: 1e-3, saveEvery: 0)
         try run.trainer().run()
