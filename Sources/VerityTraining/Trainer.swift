@@ -406,6 +406,7 @@ public final class Trainer {
         let handle = try FileHandle(forWritingTo: metricsURL)
         defer { try? handle.close() }
         try handle.seekToEnd()
+        let board = try TensorBoardWriter(directory: dir.appendingPathComponent("tensorboard"))
         let last = min(r.steps, options.maxSteps.map { step + $0 } ?? r.steps)
         var all: [[String: Double]] = []
         let start = Date(), firstStep = step
@@ -413,6 +414,7 @@ public final class Trainer {
             let m = try trainStep()
             all.append(m)
             try handle.write(contentsOf: Data((Trainer.jsonLine(m) + "\n").utf8))
+            try board.write(step: step, scalars: m.filter { $0.key != "step" })
             let done = step - firstStep, per = Date().timeIntervalSince(start) / Double(max(done, 1))
             if options.writeSamples {
                 let sdir = dir.appendingPathComponent("samples")
