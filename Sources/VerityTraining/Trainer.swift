@@ -36,6 +36,12 @@ public struct TrainerOptions {
     public var maxNonFiniteSteps = 3
     /// Write every step's samples to samples/step-N.jsonl.
     public var writeSamples = true
+    /// Generate to `rollout.max_tokens` regardless of EOS (benchmarks force a fixed length).
+    public var ignoreEOS = false
+    /// Hand the buffer pool's cached memory back between the rollout and the update when it holds more than this many
+    /// bytes (their shapes differ, so on a tight machine one phase's cache would crowd the other); default: an eighth of
+    /// physical memory.
+    public var releaseCachedBuffersAbove = Int(ProcessInfo.processInfo.physicalMemory / 8)
 
     /// Options for a run in `runDirectory`.
     public init(runDirectory: URL) { self.runDirectory = runDirectory }
@@ -182,6 +188,7 @@ public final class Trainer {
                                                              topP: Float(r.rollout.topP)),
                                     seed: SeededGenerator.mix(UInt64(bitPattern: Int64(r.seed)) ^ SeededGenerator.mix(UInt64(step))))
         req.firstPromptIndex = 0
+        req.ignoreEOS = options.ignoreEOS
         let tr = Date()
         let gen = try engine.generate(req, detokenizer: tokenizer.detokenizerFactory(skipSpecialTokens: true))
         let rolloutSeconds = Date().timeIntervalSince(tr)
@@ -211,6 +218,7 @@ public final class Trainer {
             }
         }
         let rewardSeconds = Date().timeIntervalSince(trw)
+        if BufferPool.cached > options.releaseCachedBuffersAbove { BufferPool.releaseCached() }
 
         // Advantages over [samples, T] response matrices (each batch row is its own group of n samples, as the paper's code).
         let tmax = gen.samples.map(\.tokens.count).max() ?? 1
@@ -253,7 +261,7 @@ public final class Trainer {
         }
 
         // Update: epochs × mini-batches (prompts × n sequences) × micro-batches.
-        var valueLoss = 0.0, valueClipped = 0.0, valueTokens = 0.0
+        var valueLoss = 0.0, valueClipped = 0.0, valueTokens = 0.0, logprobSeconds = 0.0
         let perMini = min(r.update.miniBatchSize, rows.count) * n
         var stepMetrics: [String: Double] = [:]
         var metricCount = 0.0
@@ -275,8 +283,10 @@ public final class Trainer {
                     // Reference log-probs: a no-grad forward of the frozen model over the same rows.
                     var refLP: [Float] = []
                     if let reference {
+                        let tl = Date()
                         let h = try reference.hiddenStates(batch, trainable: false)
                         refLP = reference.tokenLogProbs(hidden: h, targets: batch.nextTokenTargets, trainable: false).logprobs.value.values
+                        logprobSeconds += Date().timeIntervalSince(tl)
                     }
                     for (j, b) in micro.enumerated() {
                         let s = gen.samples[b], miniRow = mstart + j
@@ -346,7 +356,8 @@ public final class Trainer {
                 }
             }
         }
-        let updateSeconds = Date().timeIntervalSince(tu)
+        let updateSeconds = Date().timeIntervalSince(tu) - logprobSeconds
+        if BufferPool.cached > options.releaseCachedBuffersAbove { BufferPool.releaseCached() }
         step += 1
 
         // Metrics (names as verl's where they exist).
@@ -369,7 +380,9 @@ public final class Trainer {
         m["seconds"] = seconds
         m["seconds_rollout"] = rolloutSeconds
         m["seconds_reward"] = rewardSeconds
-        m["seconds_logprobs"] = 0   // old log-probs are the sampler's (equal to the trainer's within 1e-5): no extra pass
+        // Old log-probs are the sampler's (equal to the trainer's within 1e-5): no extra pass; this is the reference's.
+        m["seconds_logprobs"] = logprobSeconds
+        m["update_tokens"] = Double(sequences.reduce(0) { $0 + $1.count }) * Double(r.update.epochs)
         m["seconds_update"] = updateSeconds
         m["tokens_per_s"] = Double(newTokens) / max(rolloutSeconds, 1e-9)
         m["peak_rss_mb"] = Trainer.peakRSSMegabytes()

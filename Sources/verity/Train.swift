@@ -25,7 +25,7 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try RecipeLoader.load(path: recipe, overrides: overrides)
+        let loaded = try RecipeLoader.load(path: recipe, overrides: overrides, services: try cliHostServices())
         for w in loaded.warnings { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
         let dir = URL(fileURLWithPath: runDir ?? "runs/\(loaded.recipe.name)")
         var options = TrainerOptions(runDirectory: dir)

@@ -33,6 +33,7 @@ struct Bench: AsyncParsableCommand {
             BenchTokenizer.self,
             BenchLua.self,
             BenchVerify.self,
+            BenchTrain.self,
         ]
     )
 }

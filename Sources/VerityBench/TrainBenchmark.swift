@@ -1,0 +1,134 @@
+// TrainBenchmark: the measurement behind `verity bench train`. One GRPO step of the real trainer
+// (VerityTraining.Trainer, run from a generated recipe) on a randomly initialised model of
+// Qwen2.5-0.5B's shape: P prompts of exactly `promptTokens` tokens (the real Qwen2.5 tokenizer) ×
+// n samples forced to `newTokens` new tokens, the paper's reward (boxed answer) and loss mix (pg,
+// entropy, low_var_kl against a frozen reference). It reports the step's time split (rollout,
+// reward, reference log-probs, update), the update's FLOP/s as a fraction of the sgemm rate measured
+// in the same run, and the peak resident memory. It does not run TRL (Scripts/bench/grpo_trl.py is
+// the side-by-side peer).
+import Foundation
+import VerityMeasure
+import VerityTensor
+import VerityModel
+import VerityTokenizer
+import VerityLua
+import VerityTraining
+
+/// What `verity bench train` measures.
+public struct TrainBenchmarkOptions: Sendable {
+    /// Prompts per step.
+    public var prompts = 8
+    /// Samples per prompt.
+    public var samples = 8
+    /// Tokens per prompt.
+    public var promptTokens = 64
+    /// New tokens per sample (forced: EOS ignored).
+    public var newTokens = 256
+    /// Sequences per forward pass of the update.
+    public var microBatch = 8
+    /// Decoder layers (24: the real shape).
+    public var layers = 24
+    /// Threads.
+    public var threads = 2
+    /// A folder with the Qwen2.5 tokenizer (tokenizer.json or vocab.json + merges.txt).
+    public var tokenizer = "Tests/Fixtures/qwen2.5-tokenizer"
+
+    /// The issue's settings: 8 prompts × 8 samples, 64-token prompts, 256 new tokens, 2 threads.
+    public init() {}
+}
+
+/// Figures of one run (JSON keys in snake_case).
+public struct TrainBenchmarkResult: Codable, Sendable {
+    /// "train".
+    public var benchmark = "train"
+    /// The model shape, in words.
+    public var shape: String
+    /// prompts × samples, prompt and new tokens, threads.
+    public var prompts: Int, samples: Int, prompt_tokens: Int, new_tokens: Int, threads: Int
+    /// The step's parts, in seconds.
+    public var seconds_total: Double, seconds_rollout: Double, seconds_reward: Double, seconds_logprobs: Double, seconds_update: Double
+    /// New tokens per second of the rollout.
+    public var rollout_tokens_per_s: Double
+    /// Tokens through the update's forward+backward, its FLOPs (3 × forward: 2 × weight-matrix params per token + causal
+    /// attention) and FLOP/s.
+    public var update_tokens: Int, update_flops: Double, update_gflops: Double
+    /// sgemm GFLOP/s measured before and after the step (median), and the update's fraction of it.
+    public var sgemm_gflops: Double, update_fraction_of_sgemm: Double
+    /// Peak resident memory of the process (MiB).
+    public var peak_rss_mb: Double
+    /// Share of the CPU other processes took during the step.
+    public var other_cpu_share: Double?
+}
+
+/// `verity bench train`.
+public enum TrainBenchmark {
+    /// Runs one measured step (after writing the random model and recipe to a temporary folder).
+    public static func run(options o: TrainBenchmarkOptions, log: @escaping (String) -> Void) throws -> TrainBenchmarkResult {
+        let fm = FileManager.default
+        let root = fm.temporaryDirectory.appendingPathComponent("verity-bench-train-\(UUID().uuidString)")
+        defer { try? fm.removeItem(at: root) }
+        let modelDir = root.appendingPathComponent("model")
+        let c = qwen25HalfBShape(layers: o.layers)
+        var gen = SeededGenerator(seed: 1)
+        log("writing a random \(c.numHiddenLayers)-layer Qwen2.5-0.5B-shaped model to \(modelDir.path)")
+        try TransformerModel.random(config: c, std: 0.02, generator: &gen).save(to: modelDir, dtype: .f32)
+        let tokDir = URL(fileURLWithPath: o.tokenizer)
+        for f in ["tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt"] where fm.fileExists(atPath: tokDir.appendingPathComponent(f).path) {
+            try fm.copyItem(at: tokDir.appendingPathComponent(f), to: modelDir.appendingPathComponent(f))
+        }
+        let tok = try Tokenizer(folder: modelDir)
+        // Prompts of exactly `promptTokens` tokens: a distinct first word, then " x" tokens.
+        var lines: [String] = []
+        for p in 0..<o.prompts {
+            var text = "Problem\(p):"
+            while tok.encode(text).count < o.promptTokens { text += " x" }
+            guard tok.encode(text).count == o.promptTokens else { throw TrainingError("cannot build a \(o.promptTokens)-token prompt") }
+            lines.append("{\"prompt\": \(jsonStringLiteral(text)), \"answer\": \"1\"}")
+        }
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: root.appendingPathComponent("data.jsonl"))
+        let recipe = """
+        return {
+          name = "bench-train", model = "\(modelDir.path)",
+          train = { data = "\(root.path)/data.jsonl", batch_size = \(o.prompts), shuffle = false, required_fields = { "prompt", "answer" } },
+          prompt = require "prompts.raw", reward = require "rewards.boxed_equal", grader = "paper", algorithm = "grpo",
+          rollout = { n = \(o.samples), temperature = 1.0, max_tokens = \(o.newTokens), max_prompt_tokens = \(o.promptTokens) },
+          optimizer = { lr = 1e-6, weight_decay = 0.01, max_grad_norm = 1.0 },
+          update = { mini_batch_size = \(o.prompts), micro_batch_size = \(o.microBatch) },
+          loss = require "losses.paper", steps = 1, seed = 0,
+        }
+        """
+        let recipeURL = root.appendingPathComponent("bench.lua")
+        try Data(recipe.utf8).write(to: recipeURL)
+        let loaded = try RecipeLoader.load(path: recipeURL.path, services: .standard(tokenizer: tok))
+        var to = TrainerOptions(runDirectory: root.appendingPathComponent("run"))
+        to.threads = o.threads
+        to.ignoreEOS = true
+        to.writeSamples = false
+        to.log = log
+        let trainer = try Trainer(loaded: loaded, options: to)
+        let seq = o.promptTokens + o.newTokens
+        let sg = [o.microBatch * seq, c.intermediateSize, c.hiddenSize]
+        BLAS.setThreads(o.threads)
+        let before = ModelBenchmark.sgemmGFlops(m: sg[0], n: sg[1], k: sg[2], repeats: 3)
+        log("sgemm \(sg): \(String(format: "%.1f", before)) GFLOP/s; running one GRPO step")
+        let probe = CPUShareProbe()
+        let m = try trainer.trainStep()
+        let share = probe.otherProcessesShare()
+        let after = ModelBenchmark.sgemmGFlops(m: sg[0], n: sg[1], k: sg[2], repeats: 3)
+        let nonEmbedding = c.parameterShapes.filter { $0.1.count == 2 && $0.0 != "model.embed_tokens.weight" }.reduce(0) { $0 + $1.1.reduce(1, *) }
+        let matmulParams = Double(nonEmbedding + c.vocabSize * c.hiddenSize)
+        let attn = 2.0 * 2.0 * Double(c.numHiddenLayers * c.numAttentionHeads * c.headDim) * Double(seq) / 2
+        let tokens = Int(m["update_tokens"] ?? 0)
+        let flops = 3 * (2 * matmulParams + attn) * Double(tokens)
+        let upd = m["seconds_update"] ?? 0
+        let gflops = flops / max(upd, 1e-9) / 1e9
+        let limit = median([before, after])
+        return TrainBenchmarkResult(
+            shape: "Qwen2.5-0.5B (\(c.numHiddenLayers) layers, hidden \(c.hiddenSize), vocab \(c.vocabSize)), random weights",
+            prompts: o.prompts, samples: o.samples, prompt_tokens: o.promptTokens, new_tokens: o.newTokens, threads: o.threads,
+            seconds_total: m["seconds"] ?? 0, seconds_rollout: m["seconds_rollout"] ?? 0, seconds_reward: m["seconds_reward"] ?? 0,
+            seconds_logprobs: m["seconds_logprobs"] ?? 0, seconds_update: upd, rollout_tokens_per_s: m["tokens_per_s"] ?? 0,
+            update_tokens: tokens, update_flops: flops, update_gflops: gflops, sgemm_gflops: limit,
+            update_fraction_of_sgemm: gflops / limit, peak_rss_mb: m["peak_rss_mb"] ?? 0, other_cpu_share: share)
+    }
+}

@@ -1,0 +1,47 @@
+// `verity bench train [--json]`: one GRPO step of the real trainer on the Qwen2.5-0.5B shape with its
+// time split and the update's fraction of the sgemm rate. Flag parsing and printing only; the
+// measurement is VerityBench.TrainBenchmark.
+import ArgumentParser
+import Foundation
+import VerityBench
+
+/// `verity bench train`.
+struct BenchTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "train",
+        abstract: "One GRPO step (rollout, reward, reference log-probs, update) on the Qwen2.5-0.5B shape vs measured sgemm.")
+
+    @Option(help: "Prompts per step.") var prompts = 8
+    @Option(help: "Samples per prompt.") var samples = 8
+    @Option(name: .customLong("prompt-tokens"), help: "Tokens per prompt.") var promptTokens = 64
+    @Option(name: .customLong("new-tokens"), help: "New tokens per sample (forced).") var newTokens = 256
+    @Option(name: .customLong("micro-batch"), help: "Sequences per forward pass of the update.") var microBatch = 8
+    @Option(help: "Decoder layers (24: the real shape).") var layers = 24
+    @Option(help: "Threads.") var threads = 2
+    @Option(help: "A folder with the Qwen2.5 tokenizer.") var tokenizer = "Tests/Fixtures/qwen2.5-tokenizer"
+    @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        for (name, v, hi) in [("prompts", prompts, 4096), ("samples", samples, 1024), ("prompt-tokens", promptTokens, 32768),
+                              ("new-tokens", newTokens, 32768), ("micro-batch", microBatch, 4096), ("layers", layers, 256),
+                              ("threads", threads, 256)] where !(1...hi).contains(v) {
+            throw ValidationError("--\(name) \(v): expected 1 to \(hi)")
+        }
+    }
+
+    func run() throws {
+        var o = TrainBenchmarkOptions()
+        (o.prompts, o.samples, o.promptTokens, o.newTokens) = (prompts, samples, promptTokens, newTokens)
+        (o.microBatch, o.layers, o.threads, o.tokenizer) = (microBatch, layers, threads, tokenizer)
+        let r = try TrainBenchmark.run(options: o) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+        if json {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try enc.encode(r), as: UTF8.self))
+        } else {
+            print(String(format: "step %.1f s: rollout %.1f s (%.0f tok/s), reward %.2f s, reference log-probs %.1f s, update %.1f s",
+                         r.seconds_total, r.seconds_rollout, r.rollout_tokens_per_s, r.seconds_reward, r.seconds_logprobs, r.seconds_update))
+            print(String(format: "update %.1f GFLOP/s = %.1f%% of sgemm (%.1f GFLOP/s); peak RSS %.0f MiB", r.update_gflops,
+                         100 * r.update_fraction_of_sgemm, r.sgemm_gflops, r.peak_rss_mb))
+        }
+    }
+}
