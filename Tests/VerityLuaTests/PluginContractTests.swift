@@ -16,7 +16,9 @@ final class PluginContractTests: XCTestCase {
 
     func function(_ source: String, name: String = "Scripts/rewards/x.lua") throws -> LuaFunction {
         guard case .function(let f) = try state.call(try state.load(source: source, name: name)).first ?? .nil else {
-            throw XCTSkip("chunk did not return a function")
+            // A chunk that returns no function is a broken test input: fail, never skip.
+            XCTFail("chunk did not return a function")
+            throw LuaError.state(message: "chunk did not return a function")
         }
         return f
     }
