@@ -246,6 +246,45 @@ final class GradientCheckTests: XCTestCase {
         XCTAssertLessThan(worst, 5e-7)
     }
 
+    /// RMSNorm where eps dominates: activations around 1e-4 give mean(x²) ≈ 1e-8 against eps = 1e-6, so the output and
+    /// both gradients depend on eps at the 1% level or more; checked against the formula in Double (Qwen2RMSNorm).
+    func testRMSNormSmallActivationsWhereEpsDominates() {
+        let rows = 5, c = 24
+        let x = randomTensor([rows, c], std: 1e-4, seed: 61), w = randomTensor([c], std: 0.5, seed: 62), dy = randomTensor([rows, c], seed: 63)
+        for eps: Float in [1e-6, 1e-5] {
+            let xv = Variable(x, requiresGrad: true), wv = Variable(w, requiresGrad: true)
+            let y = Ops.rmsNorm(xv, wv, eps: eps)
+            y.backward(seed: dy)
+            var dwRef = [Double](repeating: 0, count: c)
+            var worstY = 0.0, worstDx = 0.0, scaleY = 0.0, scaleDx = 0.0
+            for r in 0..<rows {
+                var ss = 0.0
+                for j in 0..<c { ss += Double(x.data[r * c + j]) * Double(x.data[r * c + j]) }
+                XCTAssertLessThan(ss / Double(c), Double(eps) / 10, "eps must dominate")
+                let s = 1 / (ss / Double(c) + Double(eps)).squareRoot()
+                var dot = 0.0
+                for j in 0..<c { dot += Double(dy.data[r * c + j]) * Double(w.data[j]) * Double(x.data[r * c + j]) * s }
+                for j in 0..<c {
+                    let xh = Double(x.data[r * c + j]) * s
+                    let yRef = xh * Double(w.data[j])
+                    let dxRef = s * (Double(dy.data[r * c + j]) * Double(w.data[j]) - xh * dot / Double(c))
+                    worstY = max(worstY, abs(Double(y.value.data[r * c + j]) - yRef)); scaleY = max(scaleY, abs(yRef))
+                    worstDx = max(worstDx, abs(Double(xv.grad?.data[r * c + j] ?? .nan) - dxRef)); scaleDx = max(scaleDx, abs(dxRef))
+                    dwRef[j] += Double(dy.data[r * c + j]) * xh
+                }
+            }
+            let scaleDw = dwRef.map(abs).max() ?? 1
+            let worstDw = (0..<c).map { abs(Double(wv.grad?.data[$0] ?? .nan) - dwRef[$0]) }.max() ?? .nan
+            XCTAssertLessThan(worstY / scaleY, 1e-5, "forward, eps \(eps)")
+            XCTAssertLessThan(worstDx / scaleDx, 1e-4, "dx, eps \(eps)")
+            XCTAssertLessThan(worstDw / scaleDw, 1e-5, "dw, eps \(eps)")
+        }
+        // Central differences agree too (step 1e-6, well under the activations' scale).
+        gradientCheck("rmsNorm small", inputs: [randomTensor([3, 24], std: 1e-4, seed: 64), randomTensor([24], std: 0.5, seed: 65)], eps: 1e-6) {
+            Ops.rmsNorm($0[0], $0[1], eps: 1e-6)
+        }
+    }
+
     func testRandomIsSeeded() {
         var a = SeededGenerator(seed: 42), b = SeededGenerator(seed: 42)
         XCTAssertEqual((0..<5).map { _ in a.next() }, (0..<5).map { _ in b.next() })
