@@ -1,7 +1,9 @@
 // Conformance of each grading profile with the reference graders' labels on the shared cases
 // (Tests/Fixtures/grader: labels made by Qwen2.5-Eval, math_verify and verl's DeepScaleR, not by us),
-// the extraction fixtures, and the `answer_qwen` gold strings of data/eval. The agreement figures
-// are printed so they can be copied into docs/verifier.md.
+// the extraction fixtures, and the `answer_qwen` gold strings of data/eval. Every figure of
+// docs/verifier.md's table is asserted exactly, with the ids of the disagreeing cases pinned
+// (PinnedDisagreements), and each loop asserts how many lines it checked; a fixture line missing a
+// label fails instead of defaulting. The figures are also printed for the doc.
 import Foundation
 import XCTest
 import VerityFixtures
