@@ -156,4 +156,39 @@ final class ConfigFieldTests: XCTestCase {
             XCTAssertGreaterThan(diff, 1e-2, "\(key) = \(value) left the logits unchanged (max diff \(diff))")
         }
     }
+
+    /// Every RMSNorm of the model (each layer's input norm, the final norm) uses config.json's eps: with eps = 0.5 the
+    /// recorded norm outputs equal x·w/√(mean(x²) + 0.5), computed here in Double from the recorded inputs and the
+    /// checkpoint's norm weights (read straight from model.safetensors).
+    func testEveryNormUsesConfigEps() throws {
+        let fixture = Fixtures.url("tiny-qwen2")
+        let dir = try temporaryDirectory(self)
+        try FileManager.default.copyItem(at: fixture.appendingPathComponent("model.safetensors"), to: dir.appendingPathComponent("model.safetensors"))
+        var json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: fixture.appendingPathComponent("config.json"))) as? [String: Any])
+        let eps = 0.5
+        json["rms_norm_eps"] = eps
+        try JSONSerialization.data(withJSONObject: json).write(to: dir.appendingPathComponent("config.json"))
+        let model = try TransformerModel.load(directory: dir)
+        var recorded: [String: [Float]] = [:]
+        _ = try model.hiddenStates(ids: [12, 7, 99, 3], batch: 1, trainable: false) { name, t in recorded[name] = t.values }
+        let weights = try SafeTensorsFile(url: fixture.appendingPathComponent("model.safetensors"))
+        let c = 64
+        let norms: [(input: String, output: String, weight: String)] = [
+            ("embed_tokens", "layers.0.input_layernorm_out", "model.layers.0.input_layernorm.weight"),
+            ("layers.0.out", "layers.1.input_layernorm_out", "model.layers.1.input_layernorm.weight"),
+            ("layers.1.out", "norm_out", "model.norm.weight"),
+        ]
+        for n in norms {
+            let x = try XCTUnwrap(recorded[n.input], n.input), y = try XCTUnwrap(recorded[n.output], n.output)
+            let w = try weights.tensor(n.weight).values
+            XCTAssertEqual(x.count, 4 * c)
+            var worst = 0.0
+            for r in 0..<4 {
+                let row = x[(r * c)..<((r + 1) * c)].map(Double.init)
+                let s = 1 / (row.reduce(0) { $0 + $1 * $1 } / Double(c) + eps).squareRoot()
+                for j in 0..<c { worst = max(worst, abs(Double(y[r * c + j]) - row[j] * s * Double(w[j]))) }
+            }
+            XCTAssertLessThan(worst, 1e-5, n.output)
+        }
+    }
 }

@@ -63,6 +63,26 @@ final class SamplerTests: XCTestCase {
     func testMinP() { check(SamplingParams(temperature: 1.3, minP: 0.2)) }
     func testAllWarpers() { check(SamplingParams(temperature: 0.8, topK: 6, topP: 0.9, minP: 0.05)) }
 
+    /// top-p at an exact boundary: 4 equal logits, p = 0.5. transformers removes the sorted-ascending tokens whose
+    /// cumulative probability is <= 1 − p (0.25 and 0.5 are, exactly), so exactly 2 tokens stay, each with probability 1/2.
+    /// Equal weights are exact (exp(0) = 1), so the cut cannot move by rounding.
+    func testTopPKeepsExactlyTheBoundaryMass() {
+        let flat: [Float] = [0.25, 0.25, 0.25, 0.25]
+        for (topP, kept) in [(Float(0.5), 2), (0.25, 1), (0.75, 3), (0.5001, 3), (0.4999, 2)] {
+            var g = SeededGenerator(seed: 5)
+            var seen = Set<Int32>()
+            flat.withUnsafeBufferPointer { buf in
+                guard let base = buf.baseAddress else { return XCTFail("no buffer") }
+                for _ in 0..<400 {
+                    let d = SamplingParams(temperature: 1, topP: topP).draw(logits: base, vocab: 4, generator: &g)
+                    seen.insert(d.token)
+                    XCTAssertEqual(Double(d.samplingLogprob), -Foundation.log(Double(kept)), accuracy: 1e-6, "top-p \(topP)")
+                }
+            }
+            XCTAssertEqual(seen.count, kept, "top-p \(topP): tokens drawn \(seen.sorted())")
+        }
+    }
+
     func testWideVocabularyDrawsEqualTheScalarAlgorithm() throws {
         // A 1,003-token row (eight-wide blocks plus a tail): the draw must pick exactly what the one-exponential-at-a-time
         // algorithm (inverse CDF over exp((z − max)/T) summed in order in Double) picks, with the same sampling log-prob.

@@ -82,6 +82,19 @@ final class BehaviourTests: XCTestCase {
         XCTAssertTrue(g.equal(gold: "52_8", prediction: "52"))
     }
 
+    /// `\displaystyle` is decoration: verl and math_verify accept `\displaystyle 7` for 7 (their labels on case-1465;
+    /// Qwen2.5-Eval's false there is a pinned disagreement); verity reads it inside expressions too.
+    func testDisplaystyleIsDecoration() {
+        for p in [GradingProfile.paper, .mathVerify, .verity] {
+            XCTAssertTrue(Grader(profile: p).equal(gold: "7", prediction: "\\displaystyle 7"), p.rawValue)
+            XCTAssertFalse(Grader(profile: p).equal(gold: "7", prediction: "\\displaystyle 8"), p.rawValue)
+        }
+        let g = Grader()
+        XCTAssertTrue(g.equal(gold: "0.75", prediction: "\\displaystyle\\frac{3}{4}"))
+        XCTAssertTrue(g.equal(gold: "(1, 2)", prediction: "\\left(\\displaystyle 1, \\displaystyle\\frac{4}{2}\\right)"))
+        XCTAssertTrue(g.equal(gold: "x^2", prediction: "\\displaystyle{x^2}"))
+    }
+
     func testCasesFileConventions() {
         // kind "raw": both strings as they are.
         let g = Grader()
