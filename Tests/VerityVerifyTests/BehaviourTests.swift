@@ -93,6 +93,10 @@ final class BehaviourTests: XCTestCase {
         XCTAssertTrue(g.equal(gold: "0.75", prediction: "\\displaystyle\\frac{3}{4}"))
         XCTAssertTrue(g.equal(gold: "(1, 2)", prediction: "\\left(\\displaystyle 1, \\displaystyle\\frac{4}{2}\\right)"))
         XCTAssertTrue(g.equal(gold: "x^2", prediction: "\\displaystyle{x^2}"))
+        for (gold, pred) in [("evelyn", "\\displaystyle \\text{Evelyn}"), ("\\{1,2\\}", "\\displaystyle \\{1, 2\\}"), ("x \\ge 1", "\\displaystyle x \\geq 1"),
+                             ("50\\%", "\\displaystyle 50\\%"), ("(1,2]", "\\displaystyle (1, 2]"), ("A", "\\displaystyle \\text{(A)}")] {
+            XCTAssertTrue(g.equal(gold: gold, prediction: pred), "\(gold) = \(pred)")
+        }
     }
 
     func testCasesFileConventions() {
