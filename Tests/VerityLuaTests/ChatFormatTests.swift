@@ -24,8 +24,10 @@ final class ChatFormatTests: XCTestCase {
     }
 
     func chatFormat(_ state: LuaState, _ expr: String) throws -> ChatFormatPlugin {
+        // A project chunk that returns no function is a broken file: fail, never skip.
         guard case .function(let f) = try state.call(try state.load(source: "return " + expr, name: "t.lua")).first ?? .nil else {
-            throw XCTSkip("no function")
+            XCTFail("\(expr) is not a function")
+            throw LuaError.state(message: "\(expr) is not a function")
         }
         return ChatFormatPlugin(f)
     }

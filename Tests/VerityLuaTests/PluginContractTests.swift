@@ -16,7 +16,9 @@ final class PluginContractTests: XCTestCase {
 
     func function(_ source: String, name: String = "Scripts/rewards/x.lua") throws -> LuaFunction {
         guard case .function(let f) = try state.call(try state.load(source: source, name: name)).first ?? .nil else {
-            throw XCTSkip("chunk did not return a function")
+            // A chunk that returns no function is a broken test input: fail, never skip.
+            XCTFail("chunk did not return a function")
+            throw LuaError.state(message: "chunk did not return a function")
         }
         return f
     }
@@ -29,6 +31,21 @@ final class PluginContractTests: XCTestCase {
         let reward = RewardPlugin(try function("return function(s) return 0/0 end"))
         let e = expectLuaError { try reward(sample("x"), in: state) }
         XCTAssertEqual(e?.description, "contract error: reward in Scripts/rewards/x.lua:1 returned NaN, expected a finite number")
+    }
+
+    /// Infinities are not finite: rewards, metrics and schedules returning ±inf are contract errors like NaN.
+    func testInfinitiesAreRefused() throws {
+        for (value, shown) in [("math.huge", "inf"), ("-math.huge", "-inf")] {
+            let reward = RewardPlugin(try function("return function(s) return \(value) end"))
+            XCTAssertEqual(expectLuaError { try reward(sample("x"), in: state) }?.description,
+                           "contract error: reward in Scripts/rewards/x.lua:1 returned \(shown), expected a finite number")
+            let metric = RewardPlugin(try function("return function(s) return 1, { big = \(value) } end"))
+            let e = expectLuaError { try metric(sample("x"), in: state) }
+            XCTAssertTrue(e?.description.contains("a metric `big` = \(shown), expected a finite number") ?? false, "\(String(describing: e))")
+            let schedule = SchedulePlugin(try function("return function(step, total) return \(value) end", name: "s.lua"), kind: "lr")
+            XCTAssertEqual(expectLuaError { try schedule(step: 0, total: 10, in: state) }?.description,
+                           "contract error: lr in s.lua:1 returned \(shown), expected a finite number")
+        }
     }
 
     func testRewardReturningNil() throws {

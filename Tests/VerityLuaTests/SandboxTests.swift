@@ -88,12 +88,15 @@ final class SandboxTests: XCTestCase {
     }
 
     func testGrowingTableHitsMemoryCapAndStateStaysUsable() throws {
-        let options = LuaOptions(memoryLimit: 16 << 20)
-        let state = try LuaState(options: options)
-        let hog = try state.load(source: "local t = {}\nfor i = 1, 1e9 do t[i] = 'row ' .. i end", name: "hog.lua")
-        let e = expectLuaError { try state.call(hog) }
+        let (e, after) = try underWatchdog { () -> (LuaError?, [LuaValue]) in
+            let state = try LuaState(options: LuaOptions(memoryLimit: 16 << 20))
+            let hog = try state.load(source: "local t = {}\nfor i = 1, 1e9 do t[i] = 'row ' .. i end", name: "hog.lua")
+            var caught: LuaError?
+            do { _ = try state.call(hog) } catch let error as LuaError { caught = error }
+            return (caught, try state.call(try state.load(source: "return 40 + 2", name: "ok.lua")))
+        }
         guard case .budget(.memory, _, _, _) = e else { return XCTFail("\(String(describing: e))") }
-        XCTAssertEqual(try state.call(try state.load(source: "return 40 + 2", name: "ok.lua")), [.integer(42)])
+        XCTAssertEqual(after, [.integer(42)])
     }
 
     func testEndlessLoopHitsInstructionBudget() throws {
@@ -118,9 +121,38 @@ final class SandboxTests: XCTestCase {
     }
 
     func testBudgetIsPerCall() throws {
-        let state = try LuaState(options: LuaOptions(instructionBudget: 100_000))
-        let f = try state.load(source: "local s = 0 for i = 1, 5000 do s = s + i end return s", name: "sum.lua")
-        for _ in 0..<50 { XCTAssertEqual(try state.call(f), [.integer(12_502_500)]) }
+        let results = try underWatchdog { () -> [[LuaValue]] in
+            let state = try LuaState(options: LuaOptions(instructionBudget: 100_000))
+            let f = try state.load(source: "local s = 0 for i = 1, 5000 do s = s + i end return s", name: "sum.lua")
+            return try (0..<50).map { _ in try state.call(f) }
+        }
+        XCTAssertEqual(results, Array(repeating: [.integer(12_502_500)], count: 50))
+    }
+
+    /// The budget stops a loop within its limit, not eventually: an empty numeric `for` runs one VM instruction
+    /// (FORLOOP) per iteration, so n iterations cost n instructions plus a handful. Twice the budget must stop;
+    /// half the budget must finish. (A budget counted 1,000 times too slowly passes the other tests.)
+    func testBudgetStopsTwiceItsLimitAndAllowsHalf() throws {
+        for budget in [200_000, 1_000_000] {
+            let over = expectLuaError { try runLua("for i = 1, \(2 * budget) do end\nreturn 'finished'", options: LuaOptions(instructionBudget: budget)) }
+            guard case .budget(.instructions, let limit, _, _) = over else { XCTFail("\(budget): \(String(describing: over))"); continue }
+            XCTAssertEqual(limit, budget)
+            XCTAssertEqual(try runLua("for i = 1, \(budget / 2) do end\nreturn 'finished'", options: LuaOptions(instructionBudget: budget)),
+                           [.string("finished")], "half of \(budget)")
+        }
+        // The same holds for each call of one state (the count restarts per outermost call).
+        let (first, second, third) = try underWatchdog { () -> ([LuaValue], [LuaValue], LuaError?) in
+            let state = try LuaState(options: LuaOptions(instructionBudget: 300_000))
+            let half = try state.load(source: "for i = 1, 150000 do end return 1", name: "half.lua")
+            let twice = try state.load(source: "for i = 1, 600000 do end return 2", name: "twice.lua")
+            let a = try state.call(half), b = try state.call(half)
+            var stop: LuaError?
+            do { _ = try state.call(twice) } catch let e as LuaError { stop = e }
+            return (a, b, stop)
+        }
+        XCTAssertEqual(first, [.integer(1)])
+        XCTAssertEqual(second, [.integer(1)])
+        guard case .budget(.instructions, 300_000, "twice.lua", _) = third else { return XCTFail("\(String(describing: third))") }
     }
 
     func testDeepRecursionIsStopped() throws {

@@ -33,11 +33,13 @@ final class StandardServicesTests: XCTestCase {
                 if case .boolean(let b) = verdict, b == (obj[label] as? Bool) { agree[profile, default: 0] += 1 }
             }
         }
-        XCTAssertGreaterThan(total, 100)
-        // The thresholds issue 6 sets for the Swift graders hold through the Lua binding too.
-        XCTAssertGreaterThanOrEqual(Double(agree["paper"] ?? 0) / Double(total), 0.98)
-        XCTAssertGreaterThanOrEqual(Double(agree["qwen-eval"] ?? 0) / Double(total), 0.95)
-        XCTAssertGreaterThanOrEqual(Double(agree["math-verify"] ?? 0) / Double(total), 0.95)
+        // The first 200 lines are all answer cases; through the Lua binding the graders agree with the reference labels
+        // exactly where they do in Swift (docs/verifier.md; VerityVerifyTests pins the ids): of these 200, qwen-eval
+        // differs only on case-0050 (`1*sqrt(51)`), the others on none.
+        XCTAssertEqual(total, 200)
+        XCTAssertEqual(agree["paper"], 200)
+        XCTAssertEqual(agree["qwen-eval"], 199)
+        XCTAssertEqual(agree["math-verify"], 200)
     }
 
     func testGradeReturnsVerdictAndExtractedAnswer() throws {

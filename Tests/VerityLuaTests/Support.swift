@@ -63,11 +63,52 @@ func testServices(calls: CallLog = CallLog(), logs: CallLog = CallLog()) -> Host
         log: { logs.add($0) })
 }
 
-/// Runs a source string in a fresh state and returns its results.
+/// Runs a source string in a fresh state, under the watchdog, and returns its results.
 func runLua(_ source: String, options: LuaOptions = LuaOptions(), services: HostServices = testServices(),
-            name: String = "test.lua") throws -> [LuaValue] {
-    let state = try LuaState(options: options, services: services)
-    return try state.call(try state.load(source: source, name: name))
+            name: String = "test.lua", file: StaticString = #filePath, line: UInt = #line) throws -> [LuaValue] {
+    try underWatchdog(file: file, line: line) {
+        let state = try LuaState(options: options, services: services)
+        return try state.call(try state.load(source: source, name: name))
+    }
+}
+
+// MARK: - Watchdog
+
+/// How long a script under test may run before the watchdog fails the test. Every runaway test stops its script
+/// within a small fraction of this on a loaded machine; a broken budget or memory cap fails here in seconds
+/// instead of hanging the suite.
+let watchdogSeconds: Double = 20
+
+/// Thrown when the watchdog gives up on a body.
+struct WatchdogTimeout: Error, CustomStringConvertible {
+    var seconds: Double
+    var description: String { "watchdog: still running after \(seconds) s" }
+}
+
+/// A value handed between the test thread and the watchdog's worker (guarded by the semaphore's ordering).
+private final class Handoff<T>: @unchecked Sendable {
+    var value: T
+    init(_ value: T) { self.value = value }
+}
+
+/// Runs `body` on its own thread and waits at most `seconds` for it. On time out the test fails and this throws,
+/// leaving the runaway thread behind (it dies with the test process); a Lua state is never shared between the two.
+func underWatchdog<T>(_ seconds: Double = watchdogSeconds, file: StaticString = #filePath, line: UInt = #line,
+                      _ body: @escaping () throws -> T) throws -> T {
+    let work = Handoff(body)
+    let result = Handoff<Result<T, Error>?>(nil)
+    let done = DispatchSemaphore(value: 0)
+    let thread = Thread {
+        result.value = Result { try work.value() }
+        done.signal()
+    }
+    thread.stackSize = 64 << 20
+    thread.start()
+    guard done.wait(timeout: .now() + seconds) == .success, let r = result.value else {
+        XCTFail("watchdog: the script was still running after \(seconds) s (budget or cap not enforced?)", file: file, line: line)
+        throw WatchdogTimeout(seconds: seconds)
+    }
+    return try r.get()
 }
 
 /// Asserts that `body` throws a LuaError and returns it for further checks.

@@ -14,6 +14,21 @@ func temporaryDirectory(_ test: XCTestCase) throws -> URL {
     return url
 }
 
+/// The bfloat16 value nearest to a finite float, ties to the even bfloat16, worked out here independently of the
+/// library's bit trick: the two bfloat16 neighbours (truncation and one bfloat16 step away from zero) compared in Double.
+func nearestBFloat16(_ x: Float) -> Float {
+    let bits = x.bitPattern
+    let low = Float(bitPattern: bits & 0xFFFF_0000)
+    let high = Float(bitPattern: (bits & 0xFFFF_0000) &+ 0x1_0000)   // the next bfloat16 in magnitude (may be ±inf)
+    if low == x { return x }
+    // Past the largest bfloat16 the next step is ±2^128, which rounds to ±infinity.
+    let highValue = high.isInfinite ? (x < 0 ? -0x1p128 : 0x1p128) : Double(high)
+    let dl = abs(Double(x) - Double(low)), dh = abs(highValue - Double(x))
+    if dl != dh { return dl < dh ? low : high }
+    // A tie: the one whose last bfloat16 mantissa bit (bit 16 of the float) is zero.
+    return (low.bitPattern >> 16) & 1 == 0 ? low : high
+}
+
 /// transformers' outputs for tiny-qwen2 with bfloat16-rounded weights (Reference/make_bf16_reference.py).
 struct Bf16Reference: Decodable {
     struct Forward: Decodable {
@@ -56,7 +71,7 @@ final class RoundTripTests: XCTestCase {
         // Weights: exactly the round-to-nearest-even bfloat16 of the originals.
         for name in model.parameterNames {
             guard let a = model.parameter(name)?.value, let b = back.parameter(name)?.value else { XCTFail(name); continue }
-            XCTAssertEqual(a.values.map(roundToBFloat16), b.values, name)
+            XCTAssertEqual(a.values.map(nearestBFloat16), b.values, name)
         }
         // Outputs: transformers on the same rounded weights, same tolerances as float32 (no widening needed).
         let ref = try JSONDecoder().decode(Bf16Reference.self, from: Data(contentsOf: reference.appendingPathComponent("bf16_reference.json")))
@@ -78,6 +93,34 @@ final class RoundTripTests: XCTestCase {
         print("PARITY bf16 round trip: logits max abs err \(worstLogit), logprobs \(worstLP), gradients worst max-abs-err/norm \(worstGrad), loss \(loss) vs \(ref.gradients.loss)")
     }
 
+    /// float32 → bfloat16 bits, pinned: round to nearest, ties to even, carry into the exponent, overflow to infinity,
+    /// subnormals, signs. Written through SafeTensorsWriter and read back as raw bytes, and through floatToBFloat16.
+    func testBFloat16BitsArePinned() throws {
+        let cases: [(UInt32, UInt16)] = [
+            (0x3F80_0000, 0x3F80), (0x3F80_7FFF, 0x3F80), (0x3F80_8000, 0x3F80), (0x3F80_8001, 0x3F81),
+            (0x3F81_8000, 0x3F82), (0x3F81_7FFF, 0x3F81), (0xBF80_8000, 0xBF80), (0xBF81_8000, 0xBF82),
+            (0x3DCC_CCCD, 0x3DCD), (0x4049_0FDB, 0x4049), (0x3FFF_FFFF, 0x4000), (0x7F7F_7FFF, 0x7F7F),
+            (0x7F7F_FFFF, 0x7F80), (0x7F80_0000, 0x7F80), (0xFF80_0000, 0xFF80), (0x0000_8000, 0x0000),
+            (0x0001_8000, 0x0002), (0x8000_0000, 0x8000), (0x0000_0001, 0x0000), (0x007F_FFFF, 0x0080),
+        ]
+        for (f, b) in cases {
+            XCTAssertEqual(floatToBFloat16(Float(bitPattern: f)), b, String(f, radix: 16))
+            XCTAssertEqual(roundToBFloat16(Float(bitPattern: f)).bitPattern, UInt32(b) << 16, String(f, radix: 16))
+            XCTAssertEqual(nearestBFloat16(Float(bitPattern: f)).bitPattern, UInt32(b) << 16, "test's own rounding, \(String(f, radix: 16))")
+        }
+        XCTAssertTrue(roundToBFloat16(.nan).isNaN)
+        let dir = try temporaryDirectory(self)
+        let url = dir.appendingPathComponent("b.safetensors")
+        try SafeTensorsWriter.write([("t", Tensor(shape: [cases.count], values: cases.map { Float(bitPattern: $0.0) }))], to: url, dtype: .bf16)
+        let data = try Data(contentsOf: url)
+        let headerLength = data.prefix(8).enumerated().reduce(0) { $0 | Int($1.1) << (8 * $1.0) }
+        let payload = Array(data.dropFirst(8 + headerLength))
+        XCTAssertEqual(payload.count, 2 * cases.count)
+        for (i, (f, b)) in cases.enumerated() {
+            XCTAssertEqual(UInt16(payload[2 * i]) | UInt16(payload[2 * i + 1]) << 8, b, "written bits of \(String(f, radix: 16))")
+        }
+    }
+
     func testShardedCheckpointLoads() throws {
         let model = try TransformerModel.load(directory: fixture)
         let dir = try temporaryDirectory(self)
@@ -96,7 +139,7 @@ final class RoundTripTests: XCTestCase {
         let back = try TransformerModel.load(directory: dir)
         for (i, n) in names.enumerated() {
             let expect = model.parameter(n)?.value.values ?? []
-            XCTAssertEqual(back.parameter(n)?.value.values, i < half ? expect.map(roundToBFloat16) : expect, n)
+            XCTAssertEqual(back.parameter(n)?.value.values, i < half ? expect.map(nearestBFloat16) : expect, n)
         }
         let info = try ModelInspection.inspect(directory: dir)
         XCTAssertEqual(info.dtype, "BF16,F32")

@@ -222,9 +222,72 @@ final class GradientCheckTests: XCTestCase {
         XCTAssertLessThan(worst, 5e-7)
     }
 
+    /// RMSNorm where eps dominates: activations around 1e-4 give mean(x²) ≈ 1e-8 against eps = 1e-6, so the output and
+    /// both gradients depend on eps at the 1% level or more; checked against the formula in Double (Qwen2RMSNorm).
+    func testRMSNormSmallActivationsWhereEpsDominates() {
+        let rows = 5, c = 24
+        let x = randomTensor([rows, c], std: 1e-4, seed: 61), w = randomTensor([c], std: 0.5, seed: 62), dy = randomTensor([rows, c], seed: 63)
+        for eps: Float in [1e-6, 1e-5] {
+            let xv = Variable(x, requiresGrad: true), wv = Variable(w, requiresGrad: true)
+            let y = Ops.rmsNorm(xv, wv, eps: eps)
+            y.backward(seed: dy)
+            var dwRef = [Double](repeating: 0, count: c)
+            var worstY = 0.0, worstDx = 0.0, scaleY = 0.0, scaleDx = 0.0
+            for r in 0..<rows {
+                var ss = 0.0
+                for j in 0..<c { ss += Double(x.data[r * c + j]) * Double(x.data[r * c + j]) }
+                XCTAssertLessThan(ss / Double(c), Double(eps) / 10, "eps must dominate")
+                let s = 1 / (ss / Double(c) + Double(eps)).squareRoot()
+                var dot = 0.0
+                for j in 0..<c { dot += Double(dy.data[r * c + j]) * Double(w.data[j]) * Double(x.data[r * c + j]) * s }
+                for j in 0..<c {
+                    let xh = Double(x.data[r * c + j]) * s
+                    let yRef = xh * Double(w.data[j])
+                    let dxRef = s * (Double(dy.data[r * c + j]) * Double(w.data[j]) - xh * dot / Double(c))
+                    worstY = max(worstY, abs(Double(y.value.data[r * c + j]) - yRef)); scaleY = max(scaleY, abs(yRef))
+                    worstDx = max(worstDx, abs(Double(xv.grad?.data[r * c + j] ?? .nan) - dxRef)); scaleDx = max(scaleDx, abs(dxRef))
+                    dwRef[j] += Double(dy.data[r * c + j]) * xh
+                }
+            }
+            let scaleDw = dwRef.map(abs).max() ?? 1
+            let worstDw = (0..<c).map { abs(Double(wv.grad?.data[$0] ?? .nan) - dwRef[$0]) }.max() ?? .nan
+            XCTAssertLessThan(worstY / scaleY, 1e-5, "forward, eps \(eps)")
+            XCTAssertLessThan(worstDx / scaleDx, 1e-4, "dx, eps \(eps)")
+            XCTAssertLessThan(worstDw / scaleDw, 1e-5, "dw, eps \(eps)")
+        }
+        // Central differences agree too (step 1e-6, well under the activations' scale).
+        gradientCheck("rmsNorm small", inputs: [randomTensor([3, 24], std: 1e-4, seed: 64), randomTensor([24], std: 0.5, seed: 65)], eps: 1e-6) {
+            Ops.rmsNorm($0[0], $0[1], eps: 1e-6)
+        }
+    }
+
     func testRandomIsSeeded() {
         var a = SeededGenerator(seed: 42), b = SeededGenerator(seed: 42)
         XCTAssertEqual((0..<5).map { _ in a.next() }, (0..<5).map { _ in b.next() })
+    }
+
+    /// SplitMix64 outputs, pinned: seed 0 starts with the widely published e220a8397b1dcdaf, 6e789e6aa1b965f4, and seed
+    /// 1234567 with 6457827717110365317 (Vigna's splitmix64.c test values); all rows were computed for this test by a
+    /// separate Python transcription of splitmix64.c, not by the Swift generator.
+    func testRandomMatchesSplitMix64Reference() {
+        let pinned: [UInt64: [UInt64]] = [
+            0: [0xE220_A839_7B1D_CDAF, 0x6E78_9E6A_A1B9_65F4, 0x06C4_5D18_8009_454F, 0xF88B_B8A8_724C_81EC],
+            1: [0x910A_2DEC_8902_5CC1, 0xBEEB_8DA1_658E_EC67, 0xF893_A2EE_FB32_555E, 0x71C1_8690_EE42_C90B],
+            42: [0xBDD7_3226_2FEB_6E95, 0x28EF_E333_B266_F103, 0x4752_6757_130F_9F52, 0x581C_E1FF_0E4A_E394],
+            1234567: [0x599E_D017_FB08_FC85, 0x2C73_F084_5854_0FA5, 0x883E_BCE5_A3F2_7C77, 0x3FBE_F740_E917_7B3F],
+            0xFFFF_FFFF_FFFF_FFFF: [0xE4D9_7177_1B65_2C20, 0xE99F_F867_DBF6_82C9, 0x382F_F84C_B272_81E9, 0x6D1D_B36C_CBA9_82D2],
+        ]
+        for (seed, want) in pinned {
+            var g = SeededGenerator(seed: seed)
+            XCTAssertEqual((0..<want.count).map { _ in g.next() }, want, "seed \(seed)")
+        }
+        // Different seeds give different streams (a constant or seed-blind generator fails here).
+        let streams = (0..<16).map { seed -> [UInt64] in var g = SeededGenerator(seed: UInt64(seed)); return (0..<4).map { _ in g.next() } }
+        XCTAssertEqual(Set(streams).count, 16)
+        XCTAssertEqual(Set(streams.flatMap { $0 }).count, 64, "no repeated draw within or across the first streams")
+        // uniform() is the top 24 bits scaled into [0, 1).
+        var u = SeededGenerator(seed: 0), raw = SeededGenerator(seed: 0)
+        for _ in 0..<8 { XCTAssertEqual(u.uniform(), Float(raw.next() >> 40) / 16_777_216) }
     }
 }
 

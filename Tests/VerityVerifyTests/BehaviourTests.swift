@@ -33,7 +33,7 @@ final class BehaviourTests: XCTestCase {
             ("(0, 1) \\cup (1, \\infty)", "(1, \\infty) \\cup (0, 1)"), ("x \\geq 1", "1 \\le x"), ("[2, 5)", "2 \\le x < 5"),
             ("5", "5 \\text{ cm}"), ("30", "30^\\circ"), ("\\text{Evelyn}", "evelyn"), ("C", "\\text{(C)}"), ("10", "ten"),
             ("9", "9."), ("6+9i", "6 + 9j"), ("\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", "\\begin{bmatrix} 1 \\\\ 2 \\end{bmatrix}"),
-            ("\\ln 8", "3\\ln 2"), ("\\binom{6}{2}", "15"), ("5!", "120"), ("y = 2x + 3", "2x - y + 3 = 0"), ("\\$18.90", "18.9"),
+            ("\\sqrt{2}", "1.414213562373095"), ("\\ln 8", "3\\ln 2"), ("\\binom{6}{2}", "15"), ("5!", "120"), ("y = 2x + 3", "2x - y + 3 = 0"), ("\\$18.90", "18.9"),
         ]
         for (a, b) in yes { XCTAssertTrue(g.equal(gold: a, prediction: b), "\(a) = \(b)") }
         let no: [(String, String)] = [
@@ -41,6 +41,8 @@ final class BehaviourTests: XCTestCase {
             ("(3, \\frac{\\pi}{2})", "(\\frac{\\pi}{2}, 3)"), ("p - q", "q - p"), ("x = 5", "x=6"), ("y = 2x + 3", "y=2x+4"),
             ("-\\infty", "\\infty"), ("7", ""), ("7", "7 7"), ("\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", "\\begin{pmatrix} 2 \\\\ 1 \\end{pmatrix}"),
             ("\\text{even}", "\\text{odd}"), ("x^2", "y^2"), ("(1,-16,-4,43)", "(1,-16,-4,43]"), ("x > 5", "x < 5"), ("12", "0.12"),
+            // Rationals compare exactly; irrationals numerically with relative tolerance 1e-9 (4e-8 and 2e-8 are too far).
+            ("\\frac{1}{7}", "0.1428571"), ("1000000", "1000000.1"), ("\\sqrt{2}", "1.4142135"), ("\\pi", "3.1415926"),
         ]
         for (a, b) in no { XCTAssertFalse(g.equal(gold: a, prediction: b), "\(a) != \(b)") }
     }
@@ -78,6 +80,23 @@ final class BehaviourTests: XCTestCase {
         XCTAssertFalse(g.equal(gold: "\\frac{13}{6}", prediction: "2.1667"))
         XCTAssertTrue(g.equal(gold: "1, 2, 3", prediction: "3, 1, 2"))
         XCTAssertTrue(g.equal(gold: "52_8", prediction: "52"))
+    }
+
+    /// `\displaystyle` is decoration: verl and math_verify accept `\displaystyle 7` for 7 (their labels on case-1465;
+    /// Qwen2.5-Eval's false there is a pinned disagreement); verity reads it inside expressions too.
+    func testDisplaystyleIsDecoration() {
+        for p in [GradingProfile.paper, .mathVerify, .verity] {
+            XCTAssertTrue(Grader(profile: p).equal(gold: "7", prediction: "\\displaystyle 7"), p.rawValue)
+            XCTAssertFalse(Grader(profile: p).equal(gold: "7", prediction: "\\displaystyle 8"), p.rawValue)
+        }
+        let g = Grader()
+        XCTAssertTrue(g.equal(gold: "0.75", prediction: "\\displaystyle\\frac{3}{4}"))
+        XCTAssertTrue(g.equal(gold: "(1, 2)", prediction: "\\left(\\displaystyle 1, \\displaystyle\\frac{4}{2}\\right)"))
+        XCTAssertTrue(g.equal(gold: "x^2", prediction: "\\displaystyle{x^2}"))
+        for (gold, pred) in [("evelyn", "\\displaystyle \\text{Evelyn}"), ("\\{1,2\\}", "\\displaystyle \\{1, 2\\}"), ("x \\ge 1", "\\displaystyle x \\geq 1"),
+                             ("50\\%", "\\displaystyle 50\\%"), ("(1,2]", "\\displaystyle (1, 2]"), ("A", "\\displaystyle \\text{(A)}")] {
+            XCTAssertTrue(g.equal(gold: gold, prediction: pred), "\(gold) = \(pred)")
+        }
     }
 
     func testCasesFileConventions() {
