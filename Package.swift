@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "VerityMeasure"),
         .target(name: "VerityJSON"),
         .target(name: "VerityTensor", dependencies: ["CBLAS", "VerityCore", "VerityMeasure"]),
-        .target(name: "VerityTokenizer"),
+        .target(name: "VerityTokenizer", dependencies: ["VerityJSON"]),
         .target(name: "VerityModel", dependencies: ["VerityTensor", "VerityTokenizer", "VerityJSON"]),
         .target(name: "CDecodeKernels"),
         .target(name: "VeritySampling", dependencies: ["VerityTensor", "VerityModel", "VerityTokenizer", "VerityMeasure", "CDecodeKernels"]),

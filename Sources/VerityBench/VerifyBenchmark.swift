@@ -4,6 +4,7 @@
 // process's own time). It measures; it asserts nothing.
 import VerityMeasure
 import Foundation
+import VerityJSON
 import VerityTensor
 import VerityModel
 import VerityTokenizer
@@ -50,17 +51,11 @@ public enum VerifyBenchmark {
     /// MATH500-style pairs from a JSONL file with `answer` (and optionally `answer_qwen`): each answer against
     /// itself, against its normalized form, and against a perturbed form.
     public static func pairs(fromJSONL url: URL) throws -> [(gold: String, prediction: String)] {
-        let data = try Data(contentsOf: url)
         var out: [(String, String)] = []
-        var lineNo = 0
-        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
-            lineNo += 1
-            guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  let a = obj["answer"] as? String else {
-                throw VerifyBenchError.badLine(file: url.path, line: lineNo)
-            }
+        for line in try JSONLines.read(url) {
+            guard case .string(let a)? = line.value["answer"] else { throw VerifyBenchError.badLine(file: url.path, line: line.number) }
             out.append((a, a))
-            out.append((a, (obj["answer_qwen"] as? String) ?? a))
+            if case .string(let q)? = line.value["answer_qwen"] { out.append((a, q)) } else { out.append((a, a)) }
             out.append((a, a + "+1"))
         }
         return out

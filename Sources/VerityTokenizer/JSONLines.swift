@@ -1,7 +1,9 @@
-// Helpers behind `verity tokenize --file`: read a file holding one JSON string per line and write
+// Helpers behind `verity tokenize --file`: read a file holding one JSON string per line (through the
+// package's one JSONL reader, VerityJSON.JSONLines: CRLF, BOM, line-numbered errors) and write
 // ids as one JSON object per line. Kept in the library so tests can drive the CLI contract
 // directly; the command-line file only parses flags and prints.
 import Foundation
+import VerityJSON
 
 // MARK: - JSON lines
 
@@ -9,32 +11,11 @@ extension Tokenizer {
     /// Encodes each line of `url` (a JSON string per line; blank lines are skipped) and returns the ids per line.
     public func encodeJSONLines(_ url: URL, specialTokens: SpecialTokenHandling = .parse) throws -> [[Int]] {
         let file = url.path
-        let data: Data
-        do {
-            data = try Data(contentsOf: url)
-        } catch {
-            throw TokenizerError.unreadable(file: file, reason: error.localizedDescription)
-        }
         var results: [[Int]] = []
-        var lineNumber = 0
-        for line in data.split(separator: 0x0A, omittingEmptySubsequences: false) {
-            lineNumber += 1
-            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
-            let value: JSONValue
-            do {
-                value = try JSONParser(file: "\(file) line \(lineNumber)").parse(Data(line))
-            } catch let error as TokenizerError {
-                // Report the line of the file rather than the line inside the one-line document.
-                if case let .malformedJSON(_, _, column, reason) = error {
-                    throw TokenizerError.malformedJSON(file: file, line: lineNumber, column: column, reason: reason)
-                }
-                if case let .invalidUTF8(_, _, column) = error {
-                    throw TokenizerError.invalidUTF8(file: file, line: lineNumber, column: column)
-                }
-                throw error
-            }
-            guard let text = value.stringValue else {
-                throw TokenizerError.invalidValue(file: file, key: "line \(lineNumber)", reason: "expected a JSON string, found \(value.kindName)")
+        for line in try VerityJSON.JSONLines.read(url) {
+            let lineNumber = line.number, value = line.value
+            guard case .string(let text) = value else {
+                throw TokenizerError.invalidValue(file: file, key: "line \(lineNumber)", reason: "expected a JSON string, found \(kindName(value))")
             }
             results.append(encode(text, specialTokens: specialTokens))
         }
@@ -46,5 +27,17 @@ extension Tokenizer {
     /// One JSON object line `{"ids":[…]}` for a list of ids.
     public static func idsJSONLine(_ ids: [Int]) -> String {
         "{\"ids\":[" + ids.map(String.init).joined(separator: ",") + "]}"
+    }
+}
+
+/// "a string", "an object", ... for messages.
+func kindName(_ v: VerityJSON.JSONValue) -> String {
+    switch v {
+    case .null: return "null"
+    case .bool: return "a boolean"
+    case .integer, .number: return "a number"
+    case .string: return "a string"
+    case .array: return "an array"
+    case .object: return "an object"
     }
 }

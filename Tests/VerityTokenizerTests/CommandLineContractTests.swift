@@ -28,9 +28,9 @@ final class CommandLineContractTests: XCTestCase {
         }
         try Data("\"fine\"\n\"unterminated\n".utf8).write(to: url)
         XCTAssertThrowsError(try tokenizer.encodeJSONLines(url)) { error in
-            guard case let .malformedJSON(file, line, _, _)? = error as? TokenizerError else { return XCTFail("\(error)") }
-            XCTAssertEqual(file, url.path)
-            XCTAssertEqual(line, 2)
+            guard let e = error as? JSONLinesError else { return XCTFail("\(error)") }
+            XCTAssertEqual(e.file, url.path)
+            XCTAssertEqual(e.line, 2)
         }
     }
 }
