@@ -121,7 +121,7 @@ public struct BenchmarkCatalog: Sendable {
             if name.hasSuffix(".jsonl") { name = String(name.dropLast(6)) }
             return (name, url)
         }
-        throw EvalError.unknownBenchmark(name: nameOrPath, known: known, suggestion: nearestName(nameOrPath, among: known))
+        throw EvalError.unknownBenchmark(name: nameOrPath, catalog: directory.path, known: known, suggestion: nearestName(nameOrPath, among: known))
     }
 
     /// Resolves and reads a benchmark.

@@ -8,7 +8,7 @@ import Foundation
 /// Errors of an evaluation, each naming the file, line, key or value at fault.
 public enum EvalError: Error, CustomStringConvertible, LocalizedError, Equatable {
     /// A benchmark name that is neither a set in the catalog nor a JSONL file.
-    case unknownBenchmark(name: String, known: [String], suggestion: String?)
+    case unknownBenchmark(name: String, catalog: String, known: [String], suggestion: String?)
     /// A set file that cannot be read or holds a bad line (1-based line, key, what is wrong).
     case badSet(file: String, line: Int?, key: String?, detail: String)
     /// The model folder does not load (config, weights or tokenizer).
@@ -27,9 +27,10 @@ public enum EvalError: Error, CustomStringConvertible, LocalizedError, Equatable
     /// One line naming what is at fault.
     public var description: String {
         switch self {
-        case .unknownBenchmark(let name, let known, let suggestion):
-            return "unknown benchmark '\(name)'\(suggestion.map { " (did you mean '\($0)'?)" } ?? ""); known: "
-                + (known.isEmpty ? "none" : known.joined(separator: ", ")) + ", or a path to a .jsonl file"
+        case .unknownBenchmark(let name, let catalog, let known, let suggestion):
+            return "unknown benchmark '\(name)'\(suggestion.map { " (did you mean '\($0)'?)" } ?? ""); known in \(catalog): "
+                + (known.isEmpty ? "none (no such folder or no .jsonl files in it)" : known.joined(separator: ", "))
+                + "; or give a path to a .jsonl file"
         case .badSet(let file, let line, let key, let detail):
             return "\(file)\(line.map { ":\($0)" } ?? "")\(key.map { ": `\($0)`" } ?? ""): \(detail)"
         case .model(let path, let detail): return "\(path): the model does not load: \(detail)"

@@ -281,6 +281,8 @@ public final class Evaluator {
     public let tokenizer: Tokenizer
     /// How it runs.
     public var options: EvalOptions
+    /// The sampler's work counters summed over this evaluator's calls (prefill with and without prefix sharing, tokens).
+    public private(set) var stats = GenerationStats()
     let stopIds: [Int32]
 
     /// Loads the model folder (config.json, safetensors, tokenizer); a folder that does not load is an `EvalError.model`.
@@ -394,6 +396,15 @@ public final class Evaluator {
                 throw EvalError.sampling(benchmark: set.name, detail: "items \(chunk[0].id)…\(chunk[chunk.count - 1].id): \(error)")
             }
             tokens = before + result.stats.generatedTokens
+            stats.prefillTokens += result.stats.prefillTokens
+            stats.promptTokensAllSamples += result.stats.promptTokensAllSamples
+            stats.generatedTokens += result.stats.generatedTokens
+            stats.prefillSeconds += result.stats.prefillSeconds
+            stats.decodeSeconds += result.stats.decodeSeconds
+            stats.decodeSteps += result.stats.decodeSteps
+            stats.decodeRowSteps += result.stats.decodeRowSteps
+            stats.peakLiveRows = max(stats.peakLiveRows, result.stats.peakLiveRows)
+            stats.peakCacheBytes = max(stats.peakCacheBytes, result.stats.peakCacheBytes)
             var bySample = [[GeneratedSample]](repeating: [], count: chunk.count)
             for s in result.samples { bySample[s.promptIndex].append(s) }
             for (i, item) in chunk.enumerated() {

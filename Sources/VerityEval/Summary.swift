@@ -154,7 +154,7 @@ public struct Breakdown: Codable, Sendable, Equatable {
 
 /// The result of one evaluation: the model and every benchmark's scores, with their unweighted average.
 public struct EvalSummary: Codable, Sendable, Equatable {
-    /// The model folder as given.
+    /// The model folder (absolute path).
     public var model: String
     /// Each benchmark's result, in the order evaluated.
     public var results: [BenchmarkResult]
