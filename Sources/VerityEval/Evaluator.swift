@@ -281,8 +281,8 @@ public final class Evaluator {
     public let tokenizer: Tokenizer
     /// How it runs.
     public var options: EvalOptions
-    /// The sampler's work counters summed over this evaluator's calls (prefill with and without prefix sharing, tokens).
-    public private(set) var stats = GenerationStats()
+    /// The sampler's work summed over this evaluator's calls.
+    public private(set) var work = SamplerWork()
     let stopIds: [Int32]
 
     /// Loads the model folder (config.json, safetensors, tokenizer); a folder that does not load is an `EvalError.model`.
@@ -396,15 +396,10 @@ public final class Evaluator {
                 throw EvalError.sampling(benchmark: set.name, detail: "items \(chunk[0].id)…\(chunk[chunk.count - 1].id): \(error)")
             }
             tokens = before + result.stats.generatedTokens
-            stats.prefillTokens += result.stats.prefillTokens
-            stats.promptTokensAllSamples += result.stats.promptTokensAllSamples
-            stats.generatedTokens += result.stats.generatedTokens
-            stats.prefillSeconds += result.stats.prefillSeconds
-            stats.decodeSeconds += result.stats.decodeSeconds
-            stats.decodeSteps += result.stats.decodeSteps
-            stats.decodeRowSteps += result.stats.decodeRowSteps
-            stats.peakLiveRows = max(stats.peakLiveRows, result.stats.peakLiveRows)
-            stats.peakCacheBytes = max(stats.peakCacheBytes, result.stats.peakCacheBytes)
+            work.prefillTokens += result.stats.prefillTokens
+            work.promptTokensAllSamples += result.stats.promptTokensAllSamples
+            work.generatedTokens += result.stats.generatedTokens
+            work.calls += 1
             var bySample = [[GeneratedSample]](repeating: [], count: chunk.count)
             for s in result.samples { bySample[s.promptIndex].append(s) }
             for (i, item) in chunk.enumerated() {
@@ -426,6 +421,20 @@ public final class Evaluator {
 }
 
 // MARK: - Helpers
+
+/// The sampler's work over an evaluation (what prefix sharing saves: `prefillTokens` against `promptTokensAllSamples`).
+public struct SamplerWork: Sendable, Equatable {
+    /// Prompt tokens run through prefill (a prompt shared by an item's samples once).
+    public var prefillTokens = 0
+    /// Prompt tokens summed over all samples (the prefill cost without sharing).
+    public var promptTokensAllSamples = 0
+    /// New tokens generated.
+    public var generatedTokens = 0
+    /// Sampler calls.
+    public var calls = 0
+    /// Nothing yet.
+    public init() {}
+}
 
 /// A response as Qwen2.5-Eval scores it: cut at the first stop string, trailing white space removed.
 public func cutResponse(_ text: String, stopStrings: [String]) -> String {
