@@ -1,3 +1,0 @@
-import XCTest
-@testable import VerityEval
-final class PlaceholderTests: XCTestCase { func testNothing() {} }
