@@ -180,31 +180,19 @@ public final class EvalPlan {
     public let state: LuaState
     /// The prompt plugin.
     public let prompt: PromptPlugin
-    /// The prompt plugin's name as recorded (module name or file path).
+    /// The prompt plugin's name as recorded (module name, file path, or the recipe key it came from).
     public let promptName: String
+    /// Renders chat messages when the plugin returns them (a recipe's `chat_format`; nil: messages are an error).
+    public let chatFormat: ChatFormatPlugin?
     var rendered: [String: [String: String]] = [:]
 
-    /// Checks the settings, reads every set and loads the prompt plugin; errors name the set file and line or the plugin.
-    public init(catalog: BenchmarkCatalog, settings: EvalSettings) throws {
-        self.settings = settings
-        if let limit = settings.limit, limit < 1 { throw EvalError.badSetting(name: "--limit", value: "\(limit)", detail: "must be ≥ 1") }
-        guard !settings.benchmarks.isEmpty else { throw EvalError.badSetting(name: "--benchmarks", value: "\"\"", detail: "name at least one set") }
-        if let bad = settings.passAtK?.first(where: { $0 < 1 }) { throw EvalError.badSetting(name: "--pass-at-k", value: "\(bad)", detail: "must be ≥ 1") }
-        var sets: [BenchmarkSet] = []
-        for name in settings.benchmarks {
-            var set = try catalog.load(name)
-            if sets.contains(where: { $0.name == set.name }) {
-                throw EvalError.badSetting(name: "--benchmarks", value: name, detail: "a second set named '\(set.name)'")
-            }
-            try settings.protocolFor(set.name).validate()
-            if let limit = settings.limit { set.items = Array(set.items.prefix(limit)) }
-            sets.append(set)
-        }
-        self.sets = sets
+    /// Checks the settings, reads every set and loads the prompt plugin named by `settings.prompt`; errors name the set file
+    /// and line or the plugin.
+    public convenience init(catalog: BenchmarkCatalog, settings: EvalSettings) throws {
         var name = settings.prompt
         if name == "qwen25-math-cot" { name = "prompts.qwen25_math_cot" }
-        promptName = name
-        do { state = try LuaState() } catch { throw EvalError.prompt(plugin: name, detail: "\(error)") }
+        let state: LuaState
+        do { state = try LuaState(services: .standard()) } catch { throw EvalError.prompt(plugin: name, detail: "\(error)") }
         let value: LuaValue
         do {
             if name.hasSuffix(".lua") || name.contains("/") {
@@ -224,7 +212,53 @@ public final class EvalPlan {
         guard case .function(let f) = value else {
             throw EvalError.prompt(plugin: name, detail: "returned \(value.typeName), expected a function(example) -> string")
         }
-        prompt = PromptPlugin(f, kind: "prompt plugin \(name)")
+        try self.init(catalog: catalog, settings: settings, state: state, prompt: PromptPlugin(f, kind: "prompt plugin \(name)"),
+                      promptName: name, chatFormat: nil)
+    }
+
+    /// A plan with a prompt plugin already loaded in `state` (a recipe's); `settings.prompt` is not read.
+    public init(catalog: BenchmarkCatalog, settings: EvalSettings, state: LuaState, prompt: PromptPlugin, promptName: String,
+                chatFormat: ChatFormatPlugin?) throws {
+        self.settings = settings
+        if let limit = settings.limit, limit < 1 { throw EvalError.badSetting(name: "--limit", value: "\(limit)", detail: "must be ≥ 1") }
+        guard !settings.benchmarks.isEmpty else { throw EvalError.badSetting(name: "--benchmarks", value: "\"\"", detail: "name at least one set") }
+        if let bad = settings.passAtK?.first(where: { $0 < 1 }) { throw EvalError.badSetting(name: "--pass-at-k", value: "\(bad)", detail: "must be ≥ 1") }
+        var sets: [BenchmarkSet] = []
+        for name in settings.benchmarks {
+            var set = try catalog.load(name)
+            if sets.contains(where: { $0.name == set.name }) {
+                throw EvalError.badSetting(name: "--benchmarks", value: name, detail: "a second set named '\(set.name)'")
+            }
+            try settings.protocolFor(set.name).validate()
+            if let limit = settings.limit { set.items = Array(set.items.prefix(limit)) }
+            sets.append(set)
+        }
+        self.sets = sets
+        self.state = state
+        self.prompt = prompt
+        self.promptName = promptName
+        self.chatFormat = chatFormat
+    }
+
+    /// The plan of a recipe's `eval` section: its sets (as resolved when the recipe loaded), samples, temperature and token
+    /// limit for every set, its `eval.prompt` (else its training prompt) with its chat format, its grader and seed. `adjust`
+    /// applies command-line overrides to those settings before the sets are read.
+    public convenience init(recipe loaded: LoadedRecipe, catalog: BenchmarkCatalog, adjust: (inout EvalSettings) -> Void = { _ in }) throws {
+        let r = loaded.recipe
+        guard !loaded.evalSets.isEmpty else {
+            throw EvalError.badSetting(name: "eval.sets", value: "{}", detail: "\(r.file) names no evaluation sets")
+        }
+        var settings = EvalSettings()
+        settings.benchmarks = loaded.evalSets.map { $0.url.path }
+        settings.samples = r.eval.samples
+        settings.temperature = r.eval.temperature
+        settings.maxTokens = r.eval.maxTokens
+        settings.seed = UInt64(bitPattern: Int64(r.seed))
+        if let g = GradingProfile(rawValue: r.grader) { settings.grader = g }
+        settings.prompt = r.eval.prompt == nil ? "\(r.file) prompt" : "\(r.file) eval.prompt"
+        adjust(&settings)
+        try self.init(catalog: catalog, settings: settings, state: loaded.state, prompt: r.eval.prompt ?? r.prompt,
+                      promptName: settings.prompt, chatFormat: r.chatFormat)
     }
 
     /// The record an output folder of `model` must hold (or will be given).
@@ -242,7 +276,7 @@ public final class EvalPlan {
         if let t = rendered[set]?[item.id] { return t }
         let text: String
         do {
-            text = try RecipeLoader.renderPrompt(prompt, chatFormat: nil, example: state.makeTable(item.example), state: state)
+            text = try RecipeLoader.renderPrompt(prompt, chatFormat: chatFormat, example: state.makeTable(item.example), state: state)
         } catch {
             throw EvalError.prompt(plugin: promptName, detail: "on item \(item.id) (line \(item.line)): \(error)")
         }
