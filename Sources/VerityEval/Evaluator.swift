@@ -6,7 +6,8 @@
 // first stop string, grades it (VerityVerify), appends the item to the output folder and reports
 // progress. Items are sampled in calls of about `rowsPerCall` rows; every item's sample s draws from the
 // generator of (seed ⊕ set, item index, s), so the responses do not depend on how items were grouped,
-// skipped or resumed. Not here: the command line, the file layout (OutputFolder.swift), the scores (Summary.swift).
+// skipped or resumed. A plan can also come from a recipe's eval section (its prompt, chat format, grader and seed).
+// Not here: the command line, the file layout (OutputFolder.swift), the scores (Summary.swift).
 import Foundation
 import VerityCore
 import VerityJSON
