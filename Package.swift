@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "VerityVerify", targets: ["VerityVerify"]),
         .library(name: "VerityLua", targets: ["VerityLua"]),
         .library(name: "VerityTraining", targets: ["VerityTraining"]),
+        .library(name: "VerityEval", targets: ["VerityEval"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -48,10 +49,12 @@ let package = Package(
                                                  .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "VerityTraining", dependencies: ["VerityCore", "VerityTensor", "VerityModel", "VerityTokenizer", "VeritySampling", "VerityJSON",
                                                       "VerityLua"]),
+        .target(name: "VerityEval", dependencies: ["VerityCore", "VerityJSON", "VerityModel", "VerityTokenizer", "VeritySampling",
+                                                  "VerityVerify", "VerityLua", "VerityMeasure"]),
         .target(name: "VerityBench", dependencies: ["VerityMeasure", "VerityTensor", "VerityModel", "VerityTokenizer", "VeritySampling", "VerityTraining",
                                                    "VerityVerify", "VerityLua"]),
         .executableTarget(name: "verity", dependencies: [
-            "VerityTensor", "VerityModel", "VerityTokenizer", "VeritySampling", "VerityVerify", "VerityLua", "VerityBench", "VerityJSON", "VerityTraining",
+            "VerityTensor", "VerityModel", "VerityTokenizer", "VeritySampling", "VerityVerify", "VerityLua", "VerityBench", "VerityJSON", "VerityTraining", "VerityEval",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -65,6 +68,7 @@ let package = Package(
         .testTarget(name: "VerityVerifyTests", dependencies: ["VerityVerify", "VerityFixtures"]),
         .testTarget(name: "VerityTrainingTests", dependencies: ["VerityTraining", "VerityFixtures", "VerityLua", "VerityModel"],
                     exclude: ["Scripts"]),
+        .testTarget(name: "VerityEvalTests", dependencies: ["VerityEval", "VerityFixtures", "VerityJSON"]),
         .testTarget(name: "VerityLuaTests", dependencies: ["VerityLua", "VerityFixtures", "VerityTokenizer", "VerityJSON",
                                                            .product(name: "Crypto", package: "swift-crypto")]),
     ]

@@ -18,6 +18,7 @@ struct Verity: AsyncParsableCommand {
             GradeCommand.self,
             Losses.self,
             Train.self,
+            Eval.self,
             Bench.self,
         ]
     )
