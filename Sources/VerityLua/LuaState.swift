@@ -22,14 +22,18 @@ public struct LuaOptions: Sendable, Equatable {
     public var allowIO: Bool
     /// Extra roots for `require`, as the user named them (`--lib`).
     public var libraryRoots: [String]
+    /// Wall-clock seconds one call from the host may run, C work such as pattern matching
+    /// included (0 = unlimited).
+    public var timeLimit: Double
 
-    /// Defaults: 50 million instructions per call, 256 MiB, no io/os, no extra roots.
+    /// Defaults: 50 million instructions and 5 seconds per call, 256 MiB, no io/os, no extra roots.
     public init(instructionBudget: Int = 50_000_000, memoryLimit: Int = 256 << 20,
-                allowIO: Bool = false, libraryRoots: [String] = []) {
+                allowIO: Bool = false, libraryRoots: [String] = [], timeLimit: Double = 5) {
         self.instructionBudget = instructionBudget
         self.memoryLimit = memoryLimit
         self.allowIO = allowIO
         self.libraryRoots = libraryRoots
+        self.timeLimit = timeLimit
     }
 }
 
@@ -95,6 +99,7 @@ public final class LuaState {
             throw LuaError.state(message: "cannot allocate a Lua state")
         }
         self.L = L
+        verity_set_time_limit(L, options.timeLimit.isFinite && options.timeLimit > 0 ? options.timeLimit : 0)
         self.options = options
         self.services = services
         self.random = Xoshiro256(seed: 0)
@@ -231,6 +236,8 @@ public final class LuaState {
             return .budget(kind: .instructions, limit: options.instructionBudget, file: file, line: where_)
         case Int32(VERITY_STOP_MEMORY.rawValue):
             return .budget(kind: .memory, limit: options.memoryLimit, file: file, line: where_)
+        case Int32(VERITY_STOP_TIME.rawValue):
+            return .budget(kind: .time(seconds: options.timeLimit), limit: Int(options.timeLimit.rounded(.up)), file: file, line: where_)
         default:
             if let loc = splitLuaLocation(message) {
                 return .runtime(file: loc.file, line: loc.line, message: message, traceback: traceback)
