@@ -22,6 +22,7 @@ typedef struct verity_ctx {
     lua_State *L;             // main thread (the sandbox opens no coroutine library)
     void *host;               // opaque Swift owner
     size_t used;              // bytes allocated now
+    size_t peak;              // most bytes allocated at once
     size_t limit;             // cap while a protected call runs; 0 = none
     int enforce;              // 1 while Lua code of a protected call runs
     long long budget;         // instructions per outermost call; 0 = none
@@ -76,6 +77,7 @@ static void *guarded_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     void *p = realloc(ptr, nsize);
     if (p == NULL) return NULL;
     c->used = c->used - old + nsize;
+    if (c->used > c->peak) c->peak = c->used;
     return p;
 }
 
@@ -194,6 +196,7 @@ void verity_set_time_limit(lua_State *L, double seconds) {
 }
 
 size_t verity_memory_used(lua_State *L) { return getctx(L)->used; }
+size_t verity_memory_peak(lua_State *L) { return getctx(L)->peak; }
 
 // MARK: - Sandbox
 

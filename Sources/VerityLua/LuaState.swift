@@ -129,6 +129,9 @@ public final class LuaState {
     /// Bytes the state holds now.
     public var memoryUsed: Int { Int(verity_memory_used(L)) }
 
+    /// The most bytes the state has held at once since it was made.
+    public var memoryPeak: Int { Int(verity_memory_peak(L)) }
+
     /// Seeds `verity.random` and Lua's `math.random` from the run's seed.
     public func seed(_ seed: UInt64) throws {
         random = Xoshiro256(seed: seed)

@@ -40,6 +40,8 @@ void verity_set_time_limit(lua_State *L, double seconds);
 int verity_charge(lua_State *L, long long work);
 /// Bytes the state has allocated now.
 size_t verity_memory_used(lua_State *L);
+/// The most bytes the state has held at once.
+size_t verity_memory_peak(lua_State *L);
 
 /// Opens base, string, table, math and utf8 (plus io and os when allow_io is non-zero) in
 /// protected mode, removes dofile, loadfile, load and string.dump, and replaces string.find,
