@@ -157,13 +157,21 @@ final class RunawayTests: XCTestCase {
     }
 
     func testStateStaysUsableAfterAStop() throws {
-        let state = try LuaState(options: RunawayTests.options, services: testServices())
-        let hostile = try state.load(source: """
-            local x <close> = setmetatable({}, { __close = function() while true do end end })
-            error("boom")
-            """, name: "hostile.lua")
-        _ = expectLuaError { try state.call(hostile) }
-        XCTAssertEqual(try state.call(try state.load(source: "return 1 + 1", name: "ok.lua")), [.integer(2)])
+        final class Result: @unchecked Sendable { var after: [LuaValue] = [] }
+        let result = Result()
+        let outcome = underWatchdog {
+            let state = try LuaState(options: RunawayTests.options, services: testServices())
+            let hostile = try state.load(source: """
+                local x <close> = setmetatable({}, { __close = function() while true do end end })
+                error("boom")
+                """, name: "hostile.lua")
+            do { _ = try state.call(hostile) } catch let e as LuaError {
+                guard case .budget = e else { throw e }
+            }
+            result.after = try state.call(try state.load(source: "return 1 + 1", name: "ok.lua"))
+        }
+        XCTAssertNil(outcome?.error)
+        XCTAssertEqual(result.after, [.integer(2)])
     }
 
     // MARK: - Item 2: C work and wall-clock time
