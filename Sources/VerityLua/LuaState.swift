@@ -37,6 +37,51 @@ public struct LuaOptions: Sendable, Equatable {
     }
 }
 
+// MARK: - Validating limits
+
+extension LuaOptions {
+    /// The largest memory cap accepted, in MiB (1 TiB): larger values would overflow in bytes.
+    public static let maxMemoryMB = 1 << 20
+    /// The largest instruction budget accepted (about 10^15, days of Lua time).
+    public static let maxInstructions = 1 << 50
+    /// The largest wall-clock limit accepted, in seconds (one day).
+    public static let maxSeconds = 86_400.0
+
+    /// Options from the command line's `--lua-instructions`, `--lua-memory-mb` and `--lua-seconds`.
+    /// 0 switches a guard off on purpose; a negative, overflowing or non-finite value is refused
+    /// with a message naming the flag instead of switching the guard off by accident.
+    public static func fromFlags(instructions: Int, memoryMB: Int, seconds: Double, allowIO: Bool = false,
+                                 libraryRoots: [String] = []) throws -> LuaOptions {
+        guard (0...maxInstructions).contains(instructions) else {
+            throw LuaError.state(message: "--lua-instructions \(instructions): expected 0 (unlimited) or a count of up to \(maxInstructions)")
+        }
+        guard (0...maxMemoryMB).contains(memoryMB) else {
+            throw LuaError.state(message: "--lua-memory-mb \(memoryMB): expected 0 (unlimited) or a size in MiB of up to \(maxMemoryMB)")
+        }
+        guard seconds.isFinite, seconds >= 0, seconds <= maxSeconds else {
+            throw LuaError.state(message: "--lua-seconds \(seconds): expected 0 (unlimited) or a number of seconds of up to \(Int(maxSeconds))")
+        }
+        let options = LuaOptions(instructionBudget: instructions, memoryLimit: memoryMB << 20, allowIO: allowIO,
+                                 libraryRoots: libraryRoots, timeLimit: seconds)
+        try options.validate()
+        return options
+    }
+
+    /// Refuses limits that would switch a guard off by accident: a negative budget or memory cap,
+    /// or a time limit that is negative or not finite (0 means unlimited for each).
+    public func validate() throws {
+        guard instructionBudget >= 0 else {
+            throw LuaError.state(message: "instruction budget \(instructionBudget) is negative (0 means unlimited)")
+        }
+        guard memoryLimit >= 0 else {
+            throw LuaError.state(message: "memory cap of \(memoryLimit) bytes is negative (0 means unlimited)")
+        }
+        guard timeLimit.isFinite, timeLimit >= 0 else {
+            throw LuaError.state(message: "wall-clock limit of \(timeLimit) s is negative or not finite (0 means unlimited)")
+        }
+    }
+}
+
 /// A folder `require` may load from, with the prefix its files are shown under.
 public struct ScriptRoot: Sendable, Equatable {
     /// The folder on disk.
@@ -94,12 +139,12 @@ public final class LuaState {
     /// `options.libraryRoots`, then the bundled `Scripts/`.
     public init(options: LuaOptions = LuaOptions(), services: HostServices = HostServices(),
                 recipeRoot: ScriptRoot? = nil, includeBundled: Bool = true) throws {
-        guard let L = verity_newstate(options.memoryLimit > 0 ? options.memoryLimit : 0,
-                                      Int64(max(0, options.instructionBudget)), nil) else {
+        try options.validate()
+        guard let L = verity_newstate(options.memoryLimit, Int64(options.instructionBudget), nil) else {
             throw LuaError.state(message: "cannot allocate a Lua state")
         }
         self.L = L
-        verity_set_time_limit(L, options.timeLimit.isFinite && options.timeLimit > 0 ? options.timeLimit : 0)
+        verity_set_time_limit(L, options.timeLimit)
         self.options = options
         self.services = services
         self.random = Xoshiro256(seed: 0)
