@@ -205,6 +205,25 @@ public struct ModelConfig: Sendable, Equatable {
     public var parameterCount: Int { parameterShapes.reduce(0) { $0 + $1.1.reduce(1, *) } }
 }
 
+// MARK: - Checks against a run
+
+extension ModelConfig {
+    /// Refuses a sequence longer than `max_position_embeddings` (positions past it were never
+    /// trained, and attention cost grows with the square of the length); `what` names its source.
+    public func checkSequenceLength(_ length: Int, what: String) throws {
+        guard length <= maxPositionEmbeddings else {
+            throw ModelError.badInput(detail: "\(what): \(length) tokens is longer than the model's max_position_embeddings of \(maxPositionEmbeddings)")
+        }
+    }
+
+    /// Tensors of a checkpoint this config's model does not read (sorted), for a warning: a
+    /// mismatched config or a checkpoint of another architecture shows up here first.
+    public func unusedTensors(in checkpoint: SafeTensorsCheckpoint) -> [String] {
+        let used = Set(parameterShapes.map(\.0))
+        return checkpoint.names.filter { !used.contains($0) }
+    }
+}
+
 // MARK: - Limits
 
 /// Upper bounds on config sizes, checked before anything is allocated from them: each is far

@@ -4,6 +4,7 @@
 // strings and each sample's `text` use the model folder's tokenizer (or --tokenizer DIR).
 import ArgumentParser
 import Foundation
+import VerityModel
 import VeritySampling
 import VerityTokenizer
 
@@ -74,6 +75,11 @@ struct Generate: ParsableCommand {
         options.maxBatch = maxBatch
         options.sharePrefixes = !noShare
         if let kvBudgetMb { options.memoryBudgetBytes = kvBudgetMb * 1_048_576 }
+        let config = try ModelConfig.load(from: URL(fileURLWithPath: model).appendingPathComponent("config.json"))
+        for (i, p) in list.enumerated() {
+            try config.checkSequenceLength(p.count + maxTokens, what: "prompt \(i) (\(p.count) tokens) plus --max-tokens \(maxTokens)")
+        }
+        warnAboutUnusedTensors(model: model, config: config)
         let engine = try RolloutEngine.load(directory: URL(fileURLWithPath: model), options: options)
         let request = GenerationRequest(
             prompts: list, samplesPerPrompt: n, maxNewTokens: maxTokens,

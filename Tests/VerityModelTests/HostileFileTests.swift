@@ -165,3 +165,61 @@ final class HostileFileTests: XCTestCase {
         }
     }
 }
+
+// MARK: - Item 5: silent NaN, long sequences, dropped ids, unused tensors
+
+final class GarbageInputTests: XCTestCase {
+    let fixture = Fixtures.url("tiny-qwen2")
+
+    func testEmptyIdItemIsAnError() {
+        for text in ["1,,2", "1,2,", ",1"] {
+            XCTAssertThrowsError(try ModelScoring.parseIDs(text), text) { e in
+                XCTAssertTrue("\(e)".contains("is empty"), "\(e)")
+            }
+        }
+        XCTAssertEqual(try ModelScoring.parseIDs(" 1, 2 ,3"), [1, 2, 3])
+        XCTAssertThrowsError(try ModelScoring.parseIDs("1,200000", vocabularySize: 1024)) { e in
+            XCTAssertTrue("\(e)".contains("token id 200000 is outside the vocabulary 0..<1024"), "\(e)")
+        }
+    }
+
+    func testNaNWeightsMakeScoreFailInsteadOfPrintingNaN() throws {
+        let dir = try temporaryDirectory(self)
+        for f in ["config.json", "model.safetensors"] {
+            try FileManager.default.copyItem(at: fixture.appendingPathComponent(f), to: dir.appendingPathComponent(f))
+        }
+        // Overwrite the final norm's weights with NaN (the data section is float32).
+        let url = dir.appendingPathComponent("model.safetensors")
+        var bytes = try Data(contentsOf: url)
+        let file = try SafeTensorsFile(url: url)
+        let entry = try XCTUnwrap(file.entries["model.norm.weight"])
+        let n = Int(bytes.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+        let nan = Float.nan.bitPattern.littleEndian
+        for offset in stride(from: 8 + n + entry.begin, to: 8 + n + entry.end, by: 4) {
+            withUnsafeBytes(of: nan) { bytes.replaceSubrange(offset..<(offset + 4), with: $0) }
+        }
+        try bytes.write(to: url)
+        let model = try TransformerModel.load(directory: dir)
+        XCTAssertThrowsError(try ModelScoring.score(model: model, ids: [12, 7, 99])) { e in
+            XCTAssertTrue("\(e)".contains("non-finite"), "\(e)")
+        }
+    }
+
+    func testSequenceLongerThanMaxPositionsIsAnError() throws {
+        let config = try ModelConfig.load(from: fixture.appendingPathComponent("config.json"))
+        XCTAssertNoThrow(try config.checkSequenceLength(512, what: "--ids"))
+        XCTAssertThrowsError(try config.checkSequenceLength(513, what: "--ids")) { e in
+            XCTAssertTrue("\(e)".contains("--ids: 513 tokens is longer than the model's max_position_embeddings of 512"), "\(e)")
+        }
+    }
+
+    func testUnusedTensorsAreListed() throws {
+        let config = try ModelConfig.load(from: fixture.appendingPathComponent("config.json"))
+        XCTAssertEqual(config.unusedTensors(in: try SafeTensorsCheckpoint(directory: fixture)), [])
+        var fewer = config
+        fewer.numHiddenLayers = 1
+        let unused = fewer.unusedTensors(in: try SafeTensorsCheckpoint(directory: fixture))
+        XCTAssertTrue(unused.contains("model.layers.1.mlp.up_proj.weight"), "\(unused)")
+        XCTAssertFalse(unused.contains { $0.hasPrefix("model.layers.0.") })
+    }
+}
