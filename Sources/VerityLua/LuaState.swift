@@ -197,7 +197,7 @@ public final class LuaState {
         do { data = try Data(contentsOf: url) } catch {
             throw LuaError.file(path: displayName, message: "cannot read the script: \(error.localizedDescription)")
         }
-        var bytes = [UInt8](data)
+        var bytes = LuaState.chunkText(data)
         bytes.append(0)
         let status = bytes.withUnsafeBufferPointer { buf in
             buf.withMemoryRebound(to: CChar.self) { chars in
@@ -214,6 +214,19 @@ public final class LuaState {
         if !loadedScripts.contains(where: { $0.displayName == displayName && $0.sha256 == digest }) {
             loadedScripts.append(LoadedScript(displayName: displayName, url: url, sha256: digest))
         }
+    }
+
+    /// A script file's bytes as the `lua` command loads them: a UTF-8 byte-order mark is dropped,
+    /// and a first line starting with `#` (a shebang) is emptied, its newline kept so that line
+    /// numbers stay those of the file.
+    static func chunkText(_ data: Data) -> [UInt8] {
+        var bytes = [UInt8](data)
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
+        if bytes.first == UInt8(ascii: "#") {
+            let end = bytes.firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
+            bytes.removeSubrange(0..<end)
+        }
+        return bytes
     }
 
     /// Compiles Lua source text held in memory (tests, `--set` helpers); nothing is recorded.

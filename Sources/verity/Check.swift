@@ -65,7 +65,9 @@ struct Check: ParsableCommand {
                 print("schedules at step 0: " + dry.schedules.keys.sorted().map { "\($0)=\(dry.schedules[$0] ?? 0)" }.joined(separator: " "))
             }
             if let evalPrompt = dry.evalPrompt { print("eval prompt: \(evalPrompt.utf8.count) bytes") }
-            print("recipe \(r.file): ok — \(r.name), \(r.algorithm), \(r.steps) steps, model \(r.model), data \(loaded.trainData.path)")
+            // Recipe strings are the script's: one line, no control characters.
+            let safe = { (s: String) in neutralizeControlCharacters(s).replacingOccurrences(of: "\n", with: "\\n") }
+            print("recipe \(r.file): ok — \(safe(r.name)), \(r.algorithm), \(r.steps) steps, model \(safe(r.model)), data \(safe(loaded.trainData.path))")
             print("scripts loaded (sha256):")
             for s in loaded.state.loadedScripts { print("  \(s.sha256)  \(s.displayName)") }
             if allowIO { print("warning: io and os were opened to scripts (--allow-io)") }
