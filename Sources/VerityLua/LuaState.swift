@@ -8,6 +8,7 @@ import CLua
 import CLuaShim
 import Crypto
 import Foundation
+import VerityJSON
 import VerityScripts
 
 // MARK: - Options
@@ -195,7 +196,7 @@ public final class LuaState {
     func loadChunk(url: URL, displayName: String) throws {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw LuaError.file(path: displayName, message: "cannot read the script: \(error.localizedDescription)")
+            throw LuaError.file(path: displayName, message: "cannot read the script: \(JSONDiagnostics.readProblem(error, path: url.path))")
         }
         var bytes = LuaState.chunkText(data)
         bytes.append(0)

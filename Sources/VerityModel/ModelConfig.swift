@@ -75,7 +75,7 @@ public struct ModelConfig: Sendable, Equatable {
     public static func decode(_ data: Data, file: String) throws -> ModelConfig {
         let value: JSONValue
         do { value = try JSONDecoder().decode(JSONValue.self, from: data) } catch {
-            throw ModelError.badConfig(file: file, key: "(root)", detail: "not valid JSON: \(error.localizedDescription)")
+            throw ModelError.badConfig(file: file, key: "(root)", detail: "not valid JSON: \(JSONDiagnostics.syntaxError(in: data) ?? "\(error)")")
         }
         guard case .object(let o) = value else { throw ModelError.badConfig(file: file, key: "(root)", detail: "not a JSON object") }
         let r = ConfigReader(object: o, file: file)

@@ -99,7 +99,8 @@ public final class SafeTensorsFile: @unchecked Sendable {
         dataStart = 8 + headerLength
         let headerData = Data(bytes: file.base + 8, count: headerLength)
         guard let json = try? JSONSerialization.jsonObject(with: headerData), let dict = json as? [String: Any] else {
-            throw ModelError.badHeader(file: path, detail: "the header is not a JSON object")
+            let why = JSONDiagnostics.syntaxError(in: headerData).map { "not valid JSON at header \($0)" } ?? "not a JSON object"
+            throw ModelError.badHeader(file: path, detail: "the header is \(why)")
         }
         // JSONSerialization keeps one of two equal keys without a word: find them first.
         if let duplicate = firstDuplicateTopLevelKey(headerData) {
@@ -256,7 +257,7 @@ public final class SafeTensorsCheckpoint: @unchecked Sendable {
             displayPath = index.path
             guard let data = FileManager.default.contents(atPath: index.path) else { throw ModelError.fileMissing(file: index.path) }
             guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-                throw ModelError.badHeader(file: index.path, detail: "not a JSON object")
+                throw ModelError.badHeader(file: index.path, detail: JSONDiagnostics.syntaxError(in: data).map { "not valid JSON: \($0)" } ?? "not a JSON object")
             }
             guard let map = json["weight_map"] as? [String: String] else {
                 throw ModelError.badHeader(file: index.path, detail: "key 'weight_map' missing or not an object of strings")
@@ -340,7 +341,9 @@ public enum SafeTensorsWriter {
                 buf.withUnsafeBytes { out.append(contentsOf: $0) }
             }
         }
-        do { try out.write(to: url) } catch { throw ModelError.writeFailed(file: url.path, detail: "\(error)") }
+        do { try out.write(to: url, options: .atomic) } catch {
+            throw ModelError.writeFailed(file: url.path, detail: JSONDiagnostics.readProblem(error, path: url.deletingLastPathComponent().path))
+        }
     }
 
     /// The JSON string literal of `s` (Foundation's encoder: quotes, backslashes and control characters escaped).

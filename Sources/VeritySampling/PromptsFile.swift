@@ -3,6 +3,7 @@
 // (`prompt`) need the tokenizer, which the caller supplies; without one they are an error naming
 // the file and line. It does not apply chat templates.
 import Foundation
+import VerityJSON
 
 // MARK: - Prompt input
 
@@ -33,7 +34,8 @@ public enum PromptInput {
             if trimmed.isEmpty { continue }
             let n = i + 1
             guard let obj = (try? JSONSerialization.jsonObject(with: Data(trimmed.utf8))) as? [String: Any] else {
-                throw SamplingError.badFile(file: file, line: n, detail: "not a JSON object")
+                let why = JSONDiagnostics.syntaxError(in: Data(trimmed.utf8)).map { "not valid JSON (\($0.replacingOccurrences(of: "line 1, ", with: "")))" }
+                throw SamplingError.badFile(file: file, line: n, detail: why ?? "not a JSON object")
             }
             if let ids = obj["prompt_ids"] {
                 guard let arr = ids as? [Any], !arr.isEmpty else { throw SamplingError.badFile(file: file, line: n, detail: "prompt_ids must be a non-empty list of token ids") }

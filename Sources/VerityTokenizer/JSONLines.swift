@@ -13,7 +13,7 @@ extension Tokenizer {
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw TokenizerError.unreadable(file: file, reason: error.localizedDescription)
+            throw TokenizerError.unreadable(file: file, reason: readFailure(error, path: file))
         }
         var results: [[Int]] = []
         var lineNumber = 0

@@ -275,7 +275,7 @@ func readJSON(_ url: URL) throws -> JSONValue {
     do {
         data = try Data(contentsOf: url)
     } catch {
-        throw TokenizerError.unreadable(file: url.path, reason: error.localizedDescription)
+        throw TokenizerError.unreadable(file: url.path, reason: readFailure(error, path: url.path))
     }
     return try JSONParser(file: url.path).parse(data)
 }
@@ -405,7 +405,7 @@ private func readMergesText(_ url: URL) throws -> ([(String, String)], [Int]) {
     do {
         data = try Data(contentsOf: url)
     } catch {
-        throw TokenizerError.unreadable(file: file, reason: error.localizedDescription)
+        throw TokenizerError.unreadable(file: file, reason: readFailure(error, path: file))
     }
     var merges: [(String, String)] = []
     var lines: [Int] = []

@@ -223,3 +223,26 @@ final class GarbageInputTests: XCTestCase {
         XCTAssertFalse(unused.contains { $0.hasPrefix("model.layers.0.") })
     }
 }
+
+// MARK: - Item 9: messages name the place, not Foundation's error domain
+
+final class FileMessageTests: XCTestCase {
+    func testMalformedConfigNamesLineAndColumn() {
+        let data = Data("{\n  \"model_type\": \"qwen2\",\n  \"hidden_size\": x\n}".utf8)
+        XCTAssertThrowsError(try ModelConfig.decode(data, file: "m/config.json")) { e in
+            let text = "\(e)"
+            XCTAssertTrue(text.contains("m/config.json: key '(root)': not valid JSON: line 3, column 18"), text)
+            XCTAssertFalse(text.contains("correct format"), text)
+        }
+    }
+
+    func testUnreadableFilesSayWhy() throws {
+        let dir = try temporaryDirectory(self)
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("model.safetensors"), withIntermediateDirectories: true)
+        XCTAssertEqual(JSONDiagnostics.readProblem(CocoaError(.fileReadUnknown), path: dir.appendingPathComponent("model.safetensors").path),
+                       "is a directory, not a file")
+        XCTAssertEqual(JSONDiagnostics.readProblem(CocoaError(.fileReadUnknown), path: dir.appendingPathComponent("nope").path), "no such file")
+        XCTAssertNil(JSONDiagnostics.syntaxError(in: Data("{\"a\": [1, 2]}".utf8)))
+        XCTAssertEqual(JSONDiagnostics.location(ofByte: 5, in: Data("ab\ncdef".utf8)).line, 2)
+    }
+}

@@ -30,3 +30,16 @@ final class PromptInputTests: XCTestCase {
         }
     }
 }
+
+final class PromptFileMessageTests: XCTestCase {
+    func testBadJSONLineNamesFileLineAndColumn() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("verity-bad-\(UUID().uuidString).jsonl")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try Data("{\"prompt_ids\": [1]}\n{\"prompt_ids\": [1, }\n".utf8).write(to: url)
+        XCTAssertThrowsError(try PromptInput.readJSONL(url)) { e in
+            let text = "\(e)"
+            XCTAssertTrue(text.contains("\(url.lastPathComponent):2: not valid JSON (column "), text)
+            XCTAssertFalse(text.contains("correct format"), text)
+        }
+    }
+}
