@@ -88,6 +88,7 @@ static int in_class(unsigned char c, unsigned char k) {
     case 'u': r = isupper(c); break;
     case 'w': r = isalnum(c); break;
     case 'x': r = isxdigit(c); break;
+    case 'z': r = c == 0; break;  // NUL; deprecated in Lua 5.2 but still matched by 5.4
     default: return k == c;  // an escaped non-letter stands for itself
     }
     r = r != 0;

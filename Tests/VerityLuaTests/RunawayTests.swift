@@ -269,6 +269,10 @@ final class RunawayTests: XCTestCase {
             ("return select(2, pcall(string.gsub, 'a', 'a', '%2'))", .string("invalid capture index %2")),
             ("return select(2, pcall(string.match, 'a', '(a'))", .string("unfinished capture")),
             ("return select(2, pcall(string.match, 'x', '%f'))", .string("missing '[' after '%f' in pattern")),
+            // Found by Scripts/fuzz.sh (pattern target): %z / %Z, Lua 5.4's deprecated NUL class.
+            ("return string.find('\\153\\153', '%Z()')", .integer(1)),
+            ("return string.find('a\\0b', '%z')", .integer(2)),
+            ("return string.find('\\0\\0x', '[%Z]')", .integer(3)),
             ("return select(2, pcall(string.match, ('a'):rep(300), ('a?'):rep(300)))", .string("pattern too complex")),
         ]
         for (source, expected) in cases {
