@@ -5,7 +5,7 @@
 # Tests/Fuzz/corpus/<target>/ (new inputs are added there: commit the interesting ones); a crash,
 # trap, leak or hang leaves a crash-*/timeout-* file in .build/fuzz/<target>/ and a non-zero exit.
 #
-#   Scripts/fuzz.sh [SECONDS] [TARGET...]     targets: pattern latex tokenizer_json (default: all)
+#   Scripts/fuzz.sh [SECONDS] [TARGET...]     targets: pattern latex tokenizer_json model_files (default: all)
 #
 # Findings become regression tests in the matching Tests/<Module>Tests target.
 set -uo pipefail
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET="${1:-60}"
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(pattern latex tokenizer_json)
+[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(pattern latex tokenizer_json model_files)
 BIN="$(dirname "$(command -v swiftc)")"
 OUT=.build/fuzz
 mkdir -p "$OUT/modules"
@@ -43,6 +43,16 @@ build() {
         module VerityTokenizer
         "$BIN/swiftc" -parse-as-library -O $SAN -I "$OUT/modules" Tests/Fuzz/tokenizer_json.swift \
             "$OUT/modules/VerityMeasure.o" "$OUT/modules/VerityTokenizer.o" -o "$OUT/tokenizer_json.fuzz" 2>&1 | grep -v "Cannot export local symbol" || true ;;
+    model_files)
+        module VerityMeasure
+        module VerityJSON
+        module VerityTensor -I Sources/CBLAS $(pkg-config --cflags-only-I openblas | sed 's/-I/-Xcc -I/g')
+        module VerityTokenizer
+        module VerityModel -I Sources/CBLAS
+        "$BIN/swiftc" -parse-as-library -O $SAN -I "$OUT/modules" -I Sources/CBLAS Tests/Fuzz/model_files.swift \
+            "$OUT/modules/VerityMeasure.o" "$OUT/modules/VerityJSON.o" "$OUT/modules/VerityTensor.o" \
+            "$OUT/modules/VerityTokenizer.o" "$OUT/modules/VerityModel.o" $(pkg-config --libs openblas) \
+            -o "$OUT/model_files.fuzz" 2>&1 | grep -v "Cannot export local symbol" || true ;;
     *) echo "unknown target $1" >&2; exit 2 ;;
     esac
 }
