@@ -32,6 +32,10 @@ final class HostileParameterTests: XCTestCase {
     func testThreadCountBatchAndBudgetAreChecked() throws {
         var o = EngineOptions()
         o.threads = 1000
+        XCTAssertThrowsError(try o.validate())
+        // Just past the limit through generate: should the check go, this runs (and fails the
+        // assertion) instead of starting a thousand BLAS threads that spin at exit.
+        o.threads = GenerationLimits.maxThreads + 1
         try expectBadParameter("threads", options: o, GenerationRequest(prompts: [[1, 2, 3]], maxNewTokens: 2))
         o = EngineOptions()
         o.maxBatch = 0
