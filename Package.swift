@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "CDecodeKernels"),
         .target(name: "VeritySampling", dependencies: ["VerityTensor", "VerityModel", "VerityTokenizer", "VerityMeasure", "CDecodeKernels"]),
         .target(name: "VerityVerify", dependencies: ["VerityCore"]),
-        .target(name: "VerityScripts", path: "Scripts", exclude: ["bench", "mutate.sh", "mutations.txt"],
+        .target(name: "VerityScripts", path: "Scripts", exclude: ["bench", "mutate.sh", "mutations.txt", "fuzz.sh"],
                 resources: [.copy("lib"), .copy("rewards"), .copy("prompts"), .copy("losses"), .copy("schedules"), .copy("recipes")],
                 plugins: ["LuaSyntaxCheck"]),
         .target(name: "VerityLua", dependencies: ["CLua", "CLuaShim", "VerityScripts", "VerityCore", "VerityVerify", "VerityTokenizer", "VerityJSON",

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 // MARK: - Guard context
 
@@ -21,13 +22,17 @@ typedef struct verity_ctx {
     lua_State *L;             // main thread (the sandbox opens no coroutine library)
     void *host;               // opaque Swift owner
     size_t used;              // bytes allocated now
+    size_t peak;              // most bytes allocated at once
     size_t limit;             // cap while a protected call runs; 0 = none
     int enforce;              // 1 while Lua code of a protected call runs
     long long budget;         // instructions per outermost call; 0 = none
     long long remaining;      // instructions left in the current call
-    int counting;             // 1 while the budget applies (off only inside the message handler)
+    int counting;             // 1 while a protected call runs (off inside the message handler)
     int depth;                // nesting of verity_pcall
     int stop;                 // enum verity_stop of the current call
+    double seconds;           // wall-clock limit per outermost call; 0 = none
+    double deadline;          // monotonic time the current outermost call must end by; 0 = none
+    int located;              // 1 once the current call's run-away stop has its location
     char source[256];         // innermost Lua frame of the last error
     int line;
 } verity_ctx;
@@ -72,19 +77,51 @@ static void *guarded_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     void *p = realloc(ptr, nsize);
     if (p == NULL) return NULL;
     c->used = c->used - old + nsize;
+    if (c->used > c->peak) c->peak = c->used;
     return p;
+}
+
+static double monotonic_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/// Raises the run-away error of the current stop. The stop stays set, so that every later check
+/// in the same outermost call (a `__close` handler, a message handler, a script's own pcall)
+/// raises again instead of running on.
+static int raise_stop(lua_State *L, verity_ctx *c) {
+    if (c->stop == VERITY_STOP_TIME) {
+        lua_pushfstring(L, "wall-clock limit of %f seconds per call exceeded", c->seconds);
+    } else if (c->stop == VERITY_STOP_MEMORY) {
+        lua_pushliteral(L, "memory cap exceeded");
+    } else {
+        lua_pushfstring(L, "instruction budget of %I instructions per call exceeded", (lua_Integer)c->budget);
+    }
+    return lua_error(L);
+}
+
+int verity_charge(lua_State *L, long long work) {
+    verity_ctx *c = getctx(L);
+    if (!c->counting) return 0;
+    if (c->stop != VERITY_STOP_NONE) return raise_stop(L, c);
+    if (c->budget > 0) {
+        c->remaining -= work;
+        if (c->remaining < 0) {
+            if (c->stop == VERITY_STOP_NONE) c->stop = VERITY_STOP_INSTRUCTIONS;
+            return raise_stop(L, c);
+        }
+    }
+    if (c->deadline > 0 && monotonic_now() > c->deadline) {
+        if (c->stop == VERITY_STOP_NONE) c->stop = VERITY_STOP_TIME;
+        return raise_stop(L, c);
+    }
+    return 0;
 }
 
 static void count_hook(lua_State *L, lua_Debug *ar) {
     (void)ar;
-    verity_ctx *c = getctx(L);
-    if (!c->counting) return;
-    c->remaining -= VERITY_HOOK_STEP;
-    if (c->remaining < 0) {
-        if (c->stop == VERITY_STOP_NONE) c->stop = VERITY_STOP_INSTRUCTIONS;
-        lua_pushfstring(L, "instruction budget of %I instructions per call exceeded", (lua_Integer)c->budget);
-        lua_error(L);
-    }
+    verity_charge(L, VERITY_HOOK_STEP);
 }
 
 static int panic_handler(lua_State *L) {
@@ -99,7 +136,7 @@ static void drop_warning(void *ud, const char *msg, int tocont) {
 }
 
 static void install_hook(lua_State *L, verity_ctx *c) {
-    if (c->budget > 0) {
+    if (c->budget > 0 || c->seconds > 0) {
         lua_sethook(L, count_hook, LUA_MASKCOUNT, VERITY_HOOK_STEP);
     } else {
         lua_sethook(L, NULL, 0, 0);
@@ -113,7 +150,7 @@ lua_State *verity_newstate(size_t memory_limit, long long instruction_budget, vo
     c->budget = instruction_budget > 0 ? instruction_budget : 0;
     c->host = host;
     c->line = -1;
-    c->counting = c->budget > 0;
+    c->counting = 0;
     c->remaining = c->budget;
     lua_State *L = lua_newstate(guarded_alloc, c);
     if (L == NULL) {
@@ -130,10 +167,13 @@ lua_State *verity_newstate(size_t memory_limit, long long instruction_budget, vo
 
 void verity_close(lua_State *L) {
     verity_ctx *c = getctx(L);
-    // Finalizers run at close: give them one call's budget so that a looping __gc cannot hang.
-    c->enforce = 0;
+    // lua_close runs pending __close handlers (and finalizers, which the sandbox refuses): give
+    // them one call's budget, deadline and memory cap, so that closing cannot hang or balloon.
+    c->enforce = 1;
+    c->stop = VERITY_STOP_NONE;
     c->remaining = c->budget;
-    c->counting = c->budget > 0;
+    c->deadline = c->seconds > 0 ? monotonic_now() + c->seconds : 0;
+    c->counting = 1;
     lua_close(L);
     free(c);
 }
@@ -145,12 +185,18 @@ void verity_set_limits(lua_State *L, size_t memory_limit, long long instruction_
     verity_ctx *c = getctx(L);
     c->limit = memory_limit;
     c->budget = instruction_budget > 0 ? instruction_budget : 0;
-    c->counting = c->budget > 0;
     c->remaining = c->budget;
     install_hook(L, c);
 }
 
+void verity_set_time_limit(lua_State *L, double seconds) {
+    verity_ctx *c = getctx(L);
+    c->seconds = seconds > 0 ? seconds : 0;
+    install_hook(L, c);
+}
+
 size_t verity_memory_used(lua_State *L) { return getctx(L)->used; }
+size_t verity_memory_peak(lua_State *L) { return getctx(L)->peak; }
 
 // MARK: - Sandbox
 
@@ -196,9 +242,25 @@ static int guarded_pcall(lua_State *L) {
     return finish_pcall(L, status, 1);
 }
 
+/// The message handler the sandbox's xpcall installs around the script's own. Lua calls a
+/// message handler at the point of the error, and when the error comes from the count hook (a
+/// budget or deadline stop) hooks are still off there, so script code would run unmetered: after
+/// a run-away stop the script's handler is skipped (finish_pcall re-raises the stop anyway).
+static int sandbox_message_handler(lua_State *L) {
+    verity_ctx *c = getctx(L);
+    if (c->stop != VERITY_STOP_NONE) return 1;
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
 static int guarded_xpcall(lua_State *L) {
     int n = lua_gettop(L);
     luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_pushvalue(L, 2);
+    lua_pushcclosure(L, sandbox_message_handler, 1);
+    lua_replace(L, 2);
     lua_pushvalue(L, 1);
     lua_copy(L, 2, 1);
     lua_replace(L, 2);
@@ -234,6 +296,7 @@ static int open_sandbox(lua_State *L) {
     lua_getglobal(L, LUA_STRLIBNAME);
     lua_pushnil(L);
     lua_setfield(L, -2, "dump");
+    verity_open_patterns(L);
     lua_pop(L, 1);
     return 0;
 }
@@ -250,10 +313,15 @@ int verity_loadtext(lua_State *L, const char *buf, size_t len, const char *chunk
 
 // MARK: - Protected calls
 
-/// Message handler: lifts the guards (so that reporting cannot fail), records where the error
-/// happened and a traceback, and returns the message as a string.
+/// Message handler: lifts the guards while it works (so that reporting cannot fail), records
+/// where the error happened and a traceback, returns the message as a string, and puts the guards
+/// back before returning: Lua runs the pending `__close` handlers after this handler, while the
+/// protected call unwinds, and they must stay under the budget, the deadline and the memory cap.
+/// It runs again for an error raised by a `__close` handler; the first run-away stop's location
+/// is kept.
 static int message_handler(lua_State *L) {
     verity_ctx *c = getctx(L);
+    int saved_enforce = c->enforce, saved_counting = c->counting;
     c->enforce = 0;
     c->counting = 0;
     if (lua_type(L, 1) != LUA_TSTRING && lua_type(L, 1) != LUA_TNUMBER) {
@@ -262,14 +330,20 @@ static int message_handler(lua_State *L) {
     } else {
         lua_tostring(L, 1);
     }
-    if (c->stop != VERITY_STOP_MEMORY || c->source[0] == 0) {
-        c->source[0] = 0;
-        c->line = -1;
-        record_location(L, c, 1);
+    if (!c->located) {
+        // The allocator already recorded where a memory stop happened.
+        if (c->stop != VERITY_STOP_MEMORY || c->source[0] == 0) {
+            c->source[0] = 0;
+            c->line = -1;
+            record_location(L, c, 1);
+        }
+        if (c->stop != VERITY_STOP_NONE) c->located = 1;
     }
     luaL_traceback(L, L, NULL, 1);
     lua_setfield(L, LUA_REGISTRYINDEX, "verity.traceback");
     lua_settop(L, 1);
+    c->enforce = saved_enforce;
+    c->counting = saved_counting;
     return 1;
 }
 
@@ -280,16 +354,20 @@ int verity_pcall(lua_State *L, int nargs, int nresults) {
     lua_insert(L, base);
     if (c->depth == 0) {
         c->stop = VERITY_STOP_NONE;
+        c->located = 0;
         c->source[0] = 0;
         c->line = -1;
         c->remaining = c->budget;
+        c->deadline = c->seconds > 0 ? monotonic_now() + c->seconds : 0;
         lua_pushnil(L);
         lua_setfield(L, LUA_REGISTRYINDEX, "verity.traceback");
     }
     int saved_enforce = c->enforce, saved_counting = c->counting;
     c->depth++;
     c->enforce = 1;
-    c->counting = c->budget > 0;
+    c->counting = 1;
+    // The guards stay armed until lua_pcall returns, that is until every __close handler of the
+    // unwound frames has run.
     int status = lua_pcall(L, nargs, nresults, base);
     c->depth--;
     c->enforce = saved_enforce;

@@ -43,7 +43,9 @@ public struct HostServices: Sendable {
                 grade: (@Sendable (String, String, String) throws -> GradeResult)? = nil,
                 countTokens: (@Sendable (String) throws -> Int)? = nil,
                 log: @escaping @Sendable (String) -> Void = { line in
-                    FileHandle.standardError.write(Data(("[lua] " + line + "\n").utf8))
+                    // Every line gets the prefix, so that a script cannot start a line of its own.
+                    let text = line.split(separator: "\n", omittingEmptySubsequences: false).map { "[lua] " + $0 }.joined(separator: "\n")
+                    FileHandle.standardError.write(Data((text + "\n").utf8))
                 }) {
         self.extract = extract
         self.equal = equal
@@ -51,6 +53,25 @@ public struct HostServices: Sendable {
         self.countTokens = countTokens
         self.log = log
     }
+}
+
+// MARK: - Script output
+
+/// Text a script wrote, made safe for a terminal: control characters other than tab and newline
+/// (ESC and so ANSI escape sequences, carriage return, backspace, C1 controls such as CSI, DEL)
+/// become visible `\x1b`-style escapes, so that a script cannot move the cursor, recolour or
+/// overwrite the host's own lines (a forged "ok").
+public func neutralizeControlCharacters(_ text: String) -> String {
+    var out = String.UnicodeScalarView()
+    for scalar in text.unicodeScalars {
+        let v = scalar.value
+        if (v < 0x20 && v != 0x09 && v != 0x0A) || v == 0x7F || (0x80...0x9F).contains(v) {
+            out.append(contentsOf: String(format: "\\x%02x", v).unicodeScalars)
+        } else {
+            out.append(scalar)
+        }
+    }
+    return String(out)
 }
 
 // MARK: - Installing the API
@@ -233,7 +254,7 @@ extension LuaState {
             default: parts.append("<\(typeName(at: i))>")
             }
         }
-        services.log(parts.joined(separator: "\t"))
+        services.log(neutralizeControlCharacters(parts.joined(separator: "\t")))
         return 0
     }
 

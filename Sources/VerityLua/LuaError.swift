@@ -14,7 +14,7 @@ public enum LuaError: Error, Equatable, CustomStringConvertible, Sendable {
     case runtime(file: String?, line: Int?, message: String, traceback: String)
     /// A plugin returned something its contract does not allow.
     case contract(plugin: String, location: String, message: String)
-    /// A script ran past its instruction budget or memory cap.
+    /// A script ran past its instruction budget, memory cap or wall-clock limit.
     case budget(kind: BudgetKind, limit: Int, file: String?, line: Int?)
     /// A recipe key is unknown, missing, or of the wrong type; `message` names file, line and key.
     case recipe(file: String, line: Int?, message: String)
@@ -24,11 +24,13 @@ public enum LuaError: Error, Equatable, CustomStringConvertible, Sendable {
     case state(message: String)
 
     /// Which run-away guard stopped a script.
-    public enum BudgetKind: String, Sendable {
-        /// The per-call instruction budget (count hook).
+    public enum BudgetKind: Sendable, Equatable {
+        /// The per-call instruction budget (count hook, pattern-matching steps included).
         case instructions
         /// The memory cap (allocator).
         case memory
+        /// The per-call wall-clock limit in seconds (count hook and pattern matcher).
+        case time(seconds: Double)
     }
 
     /// The file the error is about, if known.
@@ -70,6 +72,8 @@ public enum LuaError: Error, Equatable, CustomStringConvertible, Sendable {
                 return "\(place)script stopped: instruction budget of \(limit) instructions per call exceeded (an endless loop? raise it with --lua-instructions)"
             case .memory:
                 return "\(place)script stopped: memory cap of \(limit / (1 << 20)) MiB exceeded (raise it with --lua-memory-mb)"
+            case .time(let seconds):
+                return "\(place)script stopped: wall-clock limit of \(seconds) s per call exceeded (an endless loop or runaway pattern? raise it with --lua-seconds)"
             }
         case .recipe(_, _, let message):
             return message

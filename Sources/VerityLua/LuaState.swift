@@ -9,6 +9,7 @@ import CLuaShim
 import Crypto
 import Foundation
 import VerityCore
+import VerityJSON
 import VerityScripts
 
 // MARK: - Options
@@ -23,14 +24,63 @@ public struct LuaOptions: Sendable, Equatable {
     public var allowIO: Bool
     /// Extra roots for `require`, as the user named them (`--lib`).
     public var libraryRoots: [String]
+    /// Wall-clock seconds one call from the host may run, C work such as pattern matching
+    /// included (0 = unlimited).
+    public var timeLimit: Double
 
-    /// Defaults: 50 million instructions per call, 256 MiB, no io/os, no extra roots.
+    /// Defaults: 50 million instructions and 5 seconds per call, 256 MiB, no io/os, no extra roots.
     public init(instructionBudget: Int = 50_000_000, memoryLimit: Int = 256 << 20,
-                allowIO: Bool = false, libraryRoots: [String] = []) {
+                allowIO: Bool = false, libraryRoots: [String] = [], timeLimit: Double = 5) {
         self.instructionBudget = instructionBudget
         self.memoryLimit = memoryLimit
         self.allowIO = allowIO
         self.libraryRoots = libraryRoots
+        self.timeLimit = timeLimit
+    }
+}
+
+// MARK: - Validating limits
+
+extension LuaOptions {
+    /// The largest memory cap accepted, in MiB (1 TiB): larger values would overflow in bytes.
+    public static let maxMemoryMB = 1 << 20
+    /// The largest instruction budget accepted (about 10^15, days of Lua time).
+    public static let maxInstructions = 1 << 50
+    /// The largest wall-clock limit accepted, in seconds (one day).
+    public static let maxSeconds = 86_400.0
+
+    /// Options from the command line's `--lua-instructions`, `--lua-memory-mb` and `--lua-seconds`.
+    /// 0 switches a guard off on purpose; a negative, overflowing or non-finite value is refused
+    /// with a message naming the flag instead of switching the guard off by accident.
+    public static func fromFlags(instructions: Int, memoryMB: Int, seconds: Double, allowIO: Bool = false,
+                                 libraryRoots: [String] = []) throws -> LuaOptions {
+        guard (0...maxInstructions).contains(instructions) else {
+            throw LuaError.state(message: "--lua-instructions \(instructions): expected 0 (unlimited) or a count of up to \(maxInstructions)")
+        }
+        guard (0...maxMemoryMB).contains(memoryMB) else {
+            throw LuaError.state(message: "--lua-memory-mb \(memoryMB): expected 0 (unlimited) or a size in MiB of up to \(maxMemoryMB)")
+        }
+        guard seconds.isFinite, seconds >= 0, seconds <= maxSeconds else {
+            throw LuaError.state(message: "--lua-seconds \(seconds): expected 0 (unlimited) or a number of seconds of up to \(Int(maxSeconds))")
+        }
+        let options = LuaOptions(instructionBudget: instructions, memoryLimit: memoryMB << 20, allowIO: allowIO,
+                                 libraryRoots: libraryRoots, timeLimit: seconds)
+        try options.validate()
+        return options
+    }
+
+    /// Refuses limits that would switch a guard off by accident: a negative budget or memory cap,
+    /// or a time limit that is negative or not finite (0 means unlimited for each).
+    public func validate() throws {
+        guard instructionBudget >= 0 else {
+            throw LuaError.state(message: "instruction budget \(instructionBudget) is negative (0 means unlimited)")
+        }
+        guard memoryLimit >= 0 else {
+            throw LuaError.state(message: "memory cap of \(memoryLimit) bytes is negative (0 means unlimited)")
+        }
+        guard timeLimit.isFinite, timeLimit >= 0 else {
+            throw LuaError.state(message: "wall-clock limit of \(timeLimit) s is negative or not finite (0 means unlimited)")
+        }
     }
 }
 
@@ -91,11 +141,12 @@ public final class LuaState {
     /// `options.libraryRoots`, then the bundled `Scripts/`.
     public init(options: LuaOptions = LuaOptions(), services: HostServices = HostServices(),
                 recipeRoot: ScriptRoot? = nil, includeBundled: Bool = true) throws {
-        guard let L = verity_newstate(options.memoryLimit > 0 ? options.memoryLimit : 0,
-                                      Int64(max(0, options.instructionBudget)), nil) else {
+        try options.validate()
+        guard let L = verity_newstate(options.memoryLimit, Int64(options.instructionBudget), nil) else {
             throw LuaError.state(message: "cannot allocate a Lua state")
         }
         self.L = L
+        verity_set_time_limit(L, options.timeLimit)
         self.options = options
         self.services = services
         self.random = Xoshiro256(seed: 0)
@@ -125,6 +176,9 @@ public final class LuaState {
     /// Bytes the state holds now.
     public var memoryUsed: Int { Int(verity_memory_used(L)) }
 
+    /// The most bytes the state has held at once since it was made.
+    public var memoryPeak: Int { Int(verity_memory_peak(L)) }
+
     /// Seeds `verity.random` and Lua's `math.random` from the run's seed.
     public func seed(_ seed: UInt64) throws {
         random = Xoshiro256(seed: seed)
@@ -143,9 +197,9 @@ public final class LuaState {
     func loadChunk(url: URL, displayName: String) throws {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw LuaError.file(path: displayName, message: "cannot read the script: \(error.localizedDescription)")
+            throw LuaError.file(path: displayName, message: "cannot read the script: \(JSONDiagnostics.readProblem(error, path: url.path))")
         }
-        var bytes = [UInt8](data)
+        var bytes = LuaState.chunkText(data)
         bytes.append(0)
         let status = bytes.withUnsafeBufferPointer { buf in
             buf.withMemoryRebound(to: CChar.self) { chars in
@@ -162,6 +216,19 @@ public final class LuaState {
         if !loadedScripts.contains(where: { $0.displayName == displayName && $0.sha256 == digest }) {
             loadedScripts.append(LoadedScript(displayName: displayName, url: url, sha256: digest))
         }
+    }
+
+    /// A script file's bytes as the `lua` command loads them: a UTF-8 byte-order mark is dropped,
+    /// and a first line starting with `#` (a shebang) is emptied, its newline kept so that line
+    /// numbers stay those of the file.
+    static func chunkText(_ data: Data) -> [UInt8] {
+        var bytes = [UInt8](data)
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
+        if bytes.first == UInt8(ascii: "#") {
+            let end = bytes.firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
+            bytes.removeSubrange(0..<end)
+        }
+        return bytes
     }
 
     /// Compiles Lua source text held in memory (tests, `--set` helpers); nothing is recorded.
@@ -232,6 +299,8 @@ public final class LuaState {
             return .budget(kind: .instructions, limit: options.instructionBudget, file: file, line: where_)
         case Int32(VERITY_STOP_MEMORY.rawValue):
             return .budget(kind: .memory, limit: options.memoryLimit, file: file, line: where_)
+        case Int32(VERITY_STOP_TIME.rawValue):
+            return .budget(kind: .time(seconds: options.timeLimit), limit: Int(options.timeLimit.rounded(.up)), file: file, line: where_)
         default:
             if let loc = splitLuaLocation(message) {
                 return .runtime(file: loc.file, line: loc.line, message: message, traceback: traceback)

@@ -75,28 +75,33 @@ public struct ModelConfig: Sendable, Equatable {
     public static func decode(_ data: Data, file: String) throws -> ModelConfig {
         let value: JSONValue
         do { value = try JSONDecoder().decode(JSONValue.self, from: data) } catch {
-            throw ModelError.badConfig(file: file, key: "(root)", detail: "not valid JSON: \(error.localizedDescription)")
+            throw ModelError.badConfig(file: file, key: "(root)", detail: "not valid JSON: \(JSONDiagnostics.syntaxError(in: data) ?? "\(error)")")
         }
         guard case .object(let o) = value else { throw ModelError.badConfig(file: file, key: "(root)", detail: "not a JSON object") }
         let r = ConfigReader(object: o, file: file)
         let modelType = try r.string("model_type")
         guard Architectures.forModelType(modelType) != nil else { throw ModelError.unknownModelType(file: file, value: modelType) }
-        let hidden = try r.int("hidden_size", positive: true)
-        let heads = try r.int("num_attention_heads", positive: true)
-        let kvHeads = try r.optionalInt("num_key_value_heads", positive: true) ?? heads
+        let hidden = try r.int("hidden_size", positive: true, max: ConfigLimits.hiddenSize)
+        let heads = try r.int("num_attention_heads", positive: true, max: ConfigLimits.heads)
+        let kvHeads = try r.optionalInt("num_key_value_heads", positive: true, max: ConfigLimits.heads) ?? heads
         guard heads % kvHeads == 0 else {
             throw ModelError.badConfig(file: file, key: "num_key_value_heads", detail: "\(kvHeads) does not divide num_attention_heads \(heads)")
         }
-        let headDim = try r.optionalInt("head_dim", positive: true) ?? (hidden / heads)
+        let headDim = try r.optionalInt("head_dim", positive: true, max: ConfigLimits.headDim) ?? (hidden / heads)
         guard headDim % 2 == 0, r.has("head_dim") || hidden % heads == 0 else {
             throw ModelError.badConfig(file: file, key: "head_dim", detail: "head dimension \(headDim) must be even and divide hidden_size")
         }
         let act = try r.optionalString("hidden_act") ?? "silu"
         guard act == "silu" else { throw ModelError.badConfig(file: file, key: "hidden_act", detail: "'\(act)' is not supported (silu)") }
-        var theta = try r.optionalDouble("rope_theta")
+        var theta = try r.optionalDouble("rope_theta", positive: true)
         var scalingObject: [String: JSONValue]? = nil
         if case .object(let rp)? = o["rope_parameters"] {
-            if theta == nil, let t = rp["rope_theta"]?.doubleValue { theta = t }
+            if theta == nil, let t = rp["rope_theta"]?.doubleValue {
+                guard t.isFinite, t > 0 else {
+                    throw ModelError.badConfig(file: file, key: "rope_parameters.rope_theta", detail: "must be a positive finite number, found \(t)")
+                }
+                theta = t
+            }
             if let type = rp["rope_type"]?.stringValue, type != "default" { scalingObject = rp }
         }
         if let rs = o["rope_scaling"], rs != .null {
@@ -111,7 +116,7 @@ public struct ModelConfig: Sendable, Equatable {
                     throw ModelError.badConfig(file: file, key: "rope_scaling", detail: "rope_type '\(type)' is not supported (only llama3)")
                 }
                 func num(_ k: String) throws -> Double {
-                    guard let v = s[k]?.doubleValue, v > 0 else {
+                    guard let v = s[k]?.doubleValue, v > 0, v.isFinite else {
                         throw ModelError.badConfig(file: file, key: "rope_scaling.\(k)", detail: "missing or not a positive number")
                     }
                     return v
@@ -138,14 +143,14 @@ public struct ModelConfig: Sendable, Equatable {
         }
         return ModelConfig(
             modelType: modelType, hiddenSize: hidden,
-            intermediateSize: try r.int("intermediate_size", positive: true),
-            numHiddenLayers: try r.int("num_hidden_layers", positive: true),
+            intermediateSize: try r.int("intermediate_size", positive: true, max: ConfigLimits.intermediateSize),
+            numHiddenLayers: try r.int("num_hidden_layers", positive: true, max: ConfigLimits.layers),
             numAttentionHeads: heads, numKeyValueHeads: kvHeads, headDim: headDim,
-            vocabSize: try r.int("vocab_size", positive: true),
-            rmsNormEps: try r.optionalDouble("rms_norm_eps") ?? 1e-6,
+            vocabSize: try r.int("vocab_size", positive: true, max: ConfigLimits.vocabSize),
+            rmsNormEps: try r.optionalDouble("rms_norm_eps", positive: true) ?? 1e-6,
             ropeTheta: theta ?? 10000,
             tieWordEmbeddings: try r.optionalBool("tie_word_embeddings") ?? false,
-            maxPositionEmbeddings: try r.optionalInt("max_position_embeddings", positive: true) ?? 32768,
+            maxPositionEmbeddings: try r.optionalInt("max_position_embeddings", positive: true, max: ConfigLimits.positions) ?? 32768,
             attentionBias: attnBias, outputBias: isQwen ? false : attnBias,
             mlpBias: isQwen || isQwen3 ? false : (try r.optionalBool("mlp_bias") ?? false),
             ropeScaling: scaling,
@@ -185,6 +190,47 @@ public struct ModelConfig: Sendable, Equatable {
     public var parameterCount: Int { parameterShapes.reduce(0) { $0 + $1.1.reduce(1, *) } }
 }
 
+// MARK: - Checks against a run
+
+extension ModelConfig {
+    /// Refuses a sequence longer than `max_position_embeddings` (positions past it were never
+    /// trained, and attention cost grows with the square of the length); `what` names its source.
+    public func checkSequenceLength(_ length: Int, what: String) throws {
+        guard length <= maxPositionEmbeddings else {
+            throw ModelError.badInput(detail: "\(what): \(length) tokens is longer than the model's max_position_embeddings of \(maxPositionEmbeddings)")
+        }
+    }
+
+    /// Tensors of a checkpoint this config's model does not read (sorted), for a warning: a
+    /// mismatched config or a checkpoint of another architecture shows up here first.
+    public func unusedTensors(in checkpoint: SafeTensorsCheckpoint) -> [String] {
+        let used = Set(parameterShapes.map(\.0))
+        return checkpoint.names.filter { !used.contains($0) }
+    }
+}
+
+// MARK: - Limits
+
+/// Upper bounds on config sizes, checked before anything is allocated from them: each is far
+/// above any released Qwen2 or Llama model, and keeps every derived size and parameter count
+/// within Int, so a hostile config.json fails with the key instead of an allocation abort.
+public enum ConfigLimits {
+    /// `hidden_size`.
+    public static let hiddenSize = 1 << 17
+    /// `intermediate_size`.
+    public static let intermediateSize = 1 << 20
+    /// `num_hidden_layers`.
+    public static let layers = 1024
+    /// `num_attention_heads`, `num_key_value_heads`.
+    public static let heads = 1 << 12
+    /// `head_dim`.
+    public static let headDim = 1 << 12
+    /// `vocab_size`.
+    public static let vocabSize = 1 << 22
+    /// `max_position_embeddings`.
+    public static let positions = 1 << 24
+}
+
 // MARK: - Key reading
 
 /// Typed access to config keys with errors naming the file and key.
@@ -205,21 +251,26 @@ struct ConfigReader {
         return try string(k)
     }
 
-    func int(_ k: String, positive: Bool) throws -> Int {
+    func int(_ k: String, positive: Bool, max: Int = Int.max) throws -> Int {
         guard let v = object[k], v != .null else { throw ModelError.badConfig(file: file, key: k, detail: "missing") }
         guard let i = v.intValue else { throw ModelError.badConfig(file: file, key: k, detail: "expected an integer, found \(v)") }
         if positive && i <= 0 { throw ModelError.badConfig(file: file, key: k, detail: "must be positive, found \(i)") }
+        if i > max { throw ModelError.badConfig(file: file, key: k, detail: "\(i) is beyond the supported limit of \(max)") }
         return i
     }
 
-    func optionalInt(_ k: String, positive: Bool) throws -> Int? {
+    func optionalInt(_ k: String, positive: Bool, max: Int = Int.max) throws -> Int? {
         guard has(k) else { return nil }
-        return try int(k, positive: positive)
+        return try int(k, positive: positive, max: max)
     }
 
-    func optionalDouble(_ k: String) throws -> Double? {
+    /// A number; with `positive`, it must also be finite and above 0 (an epsilon, a RoPE base).
+    func optionalDouble(_ k: String, positive: Bool = false) throws -> Double? {
         guard has(k), let v = object[k] else { return nil }
         guard let d = v.doubleValue else { throw ModelError.badConfig(file: file, key: k, detail: "expected a number, found \(v)") }
+        if positive && !(d.isFinite && d > 0) {
+            throw ModelError.badConfig(file: file, key: k, detail: "must be a positive finite number, found \(d)")
+        }
         return d
     }
 

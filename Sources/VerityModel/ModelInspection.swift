@@ -87,14 +87,26 @@ public enum ModelScoring {
             let (lp, _) = model.tokenLogProbs(hidden: Variable(rows), targets: Array(ids.dropFirst()), trainable: false)
             lps += lp.value.values.map { Optional($0) }
         }
+        // NaN or infinite weights (or a config that produces them) would print `nan` as a result.
+        if let i = lps.firstIndex(where: { $0.map { !$0.isFinite && $0 != -.infinity } ?? false }) {
+            throw ModelError.badInput(detail: "the model's log-prob of token \(i) is \(lps[i].map { "\($0)" } ?? "?"): the checkpoint's weights or config give non-finite numbers")
+        }
+        if let bad = logits.first(where: { !$0.isFinite }) {
+            throw ModelError.badInput(detail: "the model's last logits hold \(bad): the checkpoint's weights or config give non-finite numbers")
+        }
         return ScoreResult(token_logprobs: lps, last_logits: logits)
     }
 
-    /// Parses "12,7,99" into token ids; errors name the bad item.
-    public static func parseIDs(_ text: String) throws -> [Int32] {
-        try text.split(separator: ",").map { item in
+    /// Parses "12,7,99" into token ids; errors name the bad item (an empty item is an error too).
+    public static func parseIDs(_ text: String, vocabularySize: Int? = nil) throws -> [Int32] {
+        let items = text.split(separator: ",", omittingEmptySubsequences: false)
+        return try items.enumerated().map { k, item in
             let s = item.trimmingCharacters(in: .whitespaces)
+            guard !s.isEmpty else { throw ModelError.badInput(detail: "--ids: item \(k + 1) of \(items.count) is empty") }
             guard let v = Int32(s), v >= 0 else { throw ModelError.badInput(detail: "--ids: '\(s)' is not a non-negative integer token id") }
+            if let vocabularySize, Int(v) >= vocabularySize {
+                throw ModelError.badInput(detail: "--ids: token id \(v) is outside the vocabulary 0..<\(vocabularySize)")
+            }
             return v
         }
     }

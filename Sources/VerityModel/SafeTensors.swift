@@ -87,17 +87,24 @@ public final class SafeTensorsFile: @unchecked Sendable {
         path = url.path
         file = try MappedFile(path: path)
         guard file.size >= 8 else { throw ModelError.truncated(file: path, detail: "\(file.size) bytes, fewer than the 8-byte header length") }
-        let headerLength = Int(UInt64(littleEndian: file.base.loadUnaligned(as: UInt64.self)))
-        guard headerLength > 0, headerLength <= 100_000_000 else {
-            throw ModelError.badHeader(file: path, detail: "header length \(headerLength) is not plausible")
+        // Compared as UInt64 first: a length of 2^63 or more does not fit Int.
+        let rawLength = UInt64(littleEndian: file.base.loadUnaligned(as: UInt64.self))
+        guard rawLength > 0, rawLength <= 100_000_000 else {
+            throw ModelError.badHeader(file: path, detail: "header length \(rawLength) is not plausible")
         }
+        let headerLength = Int(rawLength)
         guard 8 + headerLength <= file.size else {
             throw ModelError.truncated(file: path, detail: "header of \(headerLength) bytes but the file has \(file.size)")
         }
         dataStart = 8 + headerLength
         let headerData = Data(bytes: file.base + 8, count: headerLength)
         guard let json = try? JSONSerialization.jsonObject(with: headerData), let dict = json as? [String: Any] else {
-            throw ModelError.badHeader(file: path, detail: "the header is not a JSON object")
+            let why = JSONDiagnostics.syntaxError(in: headerData).map { "not valid JSON at header \($0)" } ?? "not a JSON object"
+            throw ModelError.badHeader(file: path, detail: "the header is \(why)")
+        }
+        // JSONSerialization keeps one of two equal keys without a word: find them first.
+        if let duplicate = firstDuplicateTopLevelKey(headerData) {
+            throw ModelError.badHeader(file: path, detail: "tensor '\(duplicate)' appears twice in the header")
         }
         var entries: [String: Entry] = [:]
         var metadata: [String: String] = [:]
@@ -111,15 +118,23 @@ public final class SafeTensorsFile: @unchecked Sendable {
                   let shapeAny = e["shape"] as? [Any], let offs = e["data_offsets"] as? [Any], offs.count == 2 else {
                 throw ModelError.badHeader(file: path, detail: "entry '\(name)' lacks dtype, shape or data_offsets")
             }
-            let shape = shapeAny.compactMap { ($0 as? NSNumber)?.intValue }
-            let o = offs.compactMap { ($0 as? NSNumber)?.intValue }
+            let shape = shapeAny.compactMap(exactInteger)
+            let o = offs.compactMap(exactInteger)
             guard shape.count == shapeAny.count, shape.allSatisfy({ $0 >= 0 }), o.count == 2 else {
-                throw ModelError.badHeader(file: path, detail: "entry '\(name)' has a non-integer shape or offset")
+                throw ModelError.badHeader(file: path, detail: "entry '\(name)' has a shape or offset that is not a whole number in range")
             }
             guard let esize = safetensorsDTypeSizes[dtype] else {
                 throw ModelError.unsupportedDtype(file: path, tensor: name, dtype: dtype)
             }
-            let need = shape.reduce(1, *) * esize
+            // Overflow-checked: a shape whose product does not fit Int cannot match any file.
+            var need = esize
+            for d in shape {
+                let (product, overflow) = need.multipliedReportingOverflow(by: d)
+                guard !overflow else {
+                    throw ModelError.badOffsets(file: path, tensor: name, detail: "\(dtype) \(shape) needs more bytes than any file can hold")
+                }
+                need = product
+            }
             guard o[0] >= 0, o[1] >= o[0] else {
                 throw ModelError.badOffsets(file: path, tensor: name, detail: "[\(o[0]), \(o[1])] is not an increasing range")
             }
@@ -132,6 +147,12 @@ public final class SafeTensorsFile: @unchecked Sendable {
                                             detail: "[\(o[0]), \(o[1])] holds \(o[1] - o[0]) bytes but \(dtype) \(shape) needs \(need)")
             }
             entries[name] = Entry(dtype: dtype, shape: shape, begin: o[0], end: o[1])
+        }
+        // Two tensors must not share bytes: a write through one would change the other.
+        let ranges = entries.filter { $0.value.end > $0.value.begin }.sorted { ($0.value.begin, $0.key) < ($1.value.begin, $1.key) }
+        for (a, b) in zip(ranges, ranges.dropFirst()) where b.value.begin < a.value.end {
+            throw ModelError.badOffsets(file: path, tensor: b.key,
+                                        detail: "[\(b.value.begin), \(b.value.end)] overlaps tensor '\(a.key)' at [\(a.value.begin), \(a.value.end)]")
         }
         self.entries = entries
         self.metadata = metadata
@@ -170,6 +191,54 @@ public final class SafeTensorsFile: @unchecked Sendable {
     }
 }
 
+// MARK: - Header checks
+
+/// A JSON number that is a whole number within Int (fractions, 1e300 and strings are nil).
+func exactInteger(_ value: Any) -> Int? {
+    guard let n = value as? NSNumber else { return nil }
+    let d = n.doubleValue
+    guard d.isFinite, d == d.rounded(), abs(d) < 0x1p62 else { return nil }
+    let i = n.int64Value
+    guard Double(i) == d || abs(d) >= 0x1p53 else { return nil }
+    return Int(i)
+}
+
+/// The first key that appears twice in a JSON object's top level, decoded; nil when none does or
+/// the text is not an object (the caller's parser reports that).
+func firstDuplicateTopLevelKey(_ data: Data) -> String? {
+    let bytes = [UInt8](data)
+    var seen = Set<String>()
+    var depth = 0
+    var i = 0
+    var expectKey = false
+    while i < bytes.count {
+        let b = bytes[i]
+        if b == UInt8(ascii: "\"") {
+            let start = i
+            i += 1
+            while i < bytes.count, bytes[i] != UInt8(ascii: "\"") {
+                i += bytes[i] == UInt8(ascii: "\\") ? 2 : 1
+            }
+            if depth == 1 && expectKey {
+                let literal = Data(bytes[start..<min(i + 1, bytes.count)])
+                let key = (try? JSONSerialization.jsonObject(with: literal, options: .fragmentsAllowed)) as? String
+                    ?? String(decoding: literal, as: UTF8.self)
+                if !seen.insert(key).inserted { return key }
+                expectKey = false
+            }
+        } else if b == UInt8(ascii: "{") || b == UInt8(ascii: "[") {
+            depth += 1
+            expectKey = depth == 1 && b == UInt8(ascii: "{")
+        } else if b == UInt8(ascii: "}") || b == UInt8(ascii: "]") {
+            depth -= 1
+        } else if b == UInt8(ascii: ","), depth == 1 {
+            expectKey = true
+        }
+        i += 1
+    }
+    return nil
+}
+
 // MARK: - Checkpoints (single or sharded)
 
 /// The tensors of a model folder: `model.safetensors`, or the shards listed by `model.safetensors.index.json`.
@@ -188,7 +257,7 @@ public final class SafeTensorsCheckpoint: @unchecked Sendable {
             displayPath = index.path
             guard let data = FileManager.default.contents(atPath: index.path) else { throw ModelError.fileMissing(file: index.path) }
             guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-                throw ModelError.badHeader(file: index.path, detail: "not a JSON object")
+                throw ModelError.badHeader(file: index.path, detail: JSONDiagnostics.syntaxError(in: data).map { "not valid JSON: \($0)" } ?? "not a JSON object")
             }
             guard let map = json["weight_map"] as? [String: String] else {
                 throw ModelError.badHeader(file: index.path, detail: "key 'weight_map' missing or not an object of strings")

@@ -2,6 +2,7 @@
 // and the default sampling settings). A missing file is not an error (many checkpoints lack it);
 // a malformed one is, naming the file and key. It is not a full GenerationConfig.
 import Foundation
+import VerityJSON
 
 // MARK: - Generation config
 
@@ -32,7 +33,7 @@ public struct GenerationConfig: Sendable, Equatable {
     public static func decode(_ data: Data, file: String) throws -> GenerationConfig {
         let any: Any
         do { any = try JSONSerialization.jsonObject(with: data) } catch {
-            throw SamplingError.badFile(file: file, line: nil, detail: "not valid JSON: \(error.localizedDescription)")
+            throw SamplingError.badFile(file: file, line: nil, detail: "not valid JSON: \(JSONDiagnostics.syntaxError(in: data) ?? "\(error)")")
         }
         guard let o = any as? [String: Any] else { throw SamplingError.badFile(file: file, line: nil, detail: "not a JSON object") }
         var g = GenerationConfig()

@@ -3,6 +3,7 @@
 // (`prompt`) need the tokenizer, which the caller supplies; without one they are an error naming
 // the file and line. It does not apply chat templates.
 import Foundation
+import VerityJSON
 
 // MARK: - Prompt input
 
@@ -10,8 +11,11 @@ import Foundation
 public enum PromptInput {
     /// Parses "1,2,3" (spaces allowed) into token ids; `flag` names the source in errors.
     public static func parseIds(_ text: String, flag: String = "--prompt-ids") throws -> [Int32] {
-        let parts = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        guard !parts.isEmpty else { throw SamplingError.badParameter(name: flag, value: "'\(text)'", detail: "no token ids") }
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard parts != [""] else { throw SamplingError.badParameter(name: flag, value: "'\(text)'", detail: "no token ids") }
+        if let k = parts.firstIndex(of: "") {
+            throw SamplingError.badParameter(name: flag, value: "'\(text)'", detail: "item \(k + 1) of \(parts.count) is empty")
+        }
         return try parts.map { p in
             guard let v = Int32(p), v >= 0 else { throw SamplingError.badParameter(name: flag, value: "'\(p)'", detail: "not a non-negative integer token id") }
             return v
@@ -23,12 +27,15 @@ public enum PromptInput {
         let file = url.path
         guard let data = FileManager.default.contents(atPath: file) else { throw SamplingError.badFile(file: file, line: nil, detail: "cannot read the file") }
         var out: [[Int32]] = []
-        for (i, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // "\r\n" is one Character in Swift: split on it too, so CRLF files read like LF ones.
+        let text = String(decoding: data, as: UTF8.self)
+        for (i, line) in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).enumerated() {
             let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
             if trimmed.isEmpty { continue }
             let n = i + 1
             guard let obj = (try? JSONSerialization.jsonObject(with: Data(trimmed.utf8))) as? [String: Any] else {
-                throw SamplingError.badFile(file: file, line: n, detail: "not a JSON object")
+                let why = JSONDiagnostics.syntaxError(in: Data(trimmed.utf8)).map { "not valid JSON (\($0.replacingOccurrences(of: "line 1, ", with: "")))" }
+                throw SamplingError.badFile(file: file, line: n, detail: why ?? "not a JSON object")
             }
             if let ids = obj["prompt_ids"] {
                 guard let arr = ids as? [Any], !arr.isEmpty else { throw SamplingError.badFile(file: file, line: n, detail: "prompt_ids must be a non-empty list of token ids") }

@@ -321,11 +321,8 @@ public final class RolloutEngine {
     public func generate(_ req: GenerationRequest, detokenizer: (() -> any IncrementalDetokenizer)? = nil,
                          observer: ((LogitsEvent) -> Void)? = nil,
                          progress: ((GenerationProgress) -> Void)? = nil) throws -> GenerationResult {
-        try req.sampling.validate()
-        guard req.samplesPerPrompt >= 1 else { throw SamplingError.badParameter(name: "n", value: "\(req.samplesPerPrompt)", detail: "must be ≥ 1") }
-        guard req.maxNewTokens >= 1 else { throw SamplingError.badParameter(name: "max_tokens", value: "\(req.maxNewTokens)", detail: "must be ≥ 1") }
-        guard options.maxBatch >= 1 else { throw SamplingError.badParameter(name: "max_batch", value: "\(options.maxBatch)", detail: "must be ≥ 1") }
-        guard options.threads >= 1 else { throw SamplingError.badParameter(name: "threads", value: "\(options.threads)", detail: "must be ≥ 1") }
+        try req.validate()
+        try options.validate()
         for (i, p) in req.prompts.enumerated() {
             if p.isEmpty { throw SamplingError.emptyPrompt(index: i) }
             if let bad = p.first(where: { $0 < 0 || Int($0) >= c.vocabSize }) { throw SamplingError.tokenOutOfRange(prompt: i, id: Int(bad), vocab: c.vocabSize) }
@@ -371,7 +368,8 @@ public final class RolloutEngine {
         let stopIds = Set(req.stopTokenIds).union(req.ignoreEOS ? [] : eosTokenIds)
         let maxStop = req.stopStrings.map(\.count).max() ?? 0
         let total = req.prompts.count * n
-        var results = [GeneratedSample?](repeating: nil, count: total)
+        // Filled as samples finish (not sized by the request up front).
+        var results: [Int: GeneratedSample] = [:]
         var live: [LiveRow] = []
         var nextPending = 0
         var finished = 0
@@ -504,7 +502,7 @@ public final class RolloutEngine {
                                          liveRows: live.count, elapsed: CPUShareProbe.now() - t0, maxTokens: total * req.maxNewTokens))
         }
         stats.peakCacheBytes = ledger.peak
-        let samples = results.compactMap { $0 }
+        let samples = results.keys.sorted().compactMap { results[$0] }
         precondition(samples.count == total, "every sample finishes")
         return GenerationResult(samples: samples, stats: stats)
     }

@@ -210,11 +210,17 @@ extension Tokenizer {
             }
             whole = table
         }
-        // Added tokens must have distinct, non-negative ids.
+        // Added tokens must have distinct, non-negative ids, within the vocabulary's id space
+        // (every id becomes a row of per-id tables, so a stray 2^31 - 1 would allocate gigabytes).
         var seen = Set<Int>()
+        let idLimit = TokenizerLimits.idLimit(tokens: vocab.count + added.count)
         for t in added {
             guard t.id >= 0, seen.insert(t.id).inserted else {
                 throw TokenizerError.invalidValue(file: file, key: "added_tokens", reason: "duplicate or negative id \(t.id) (\(t.content.debugDescription))")
+            }
+            guard t.id < idLimit else {
+                throw TokenizerError.invalidValue(file: file, key: "added_tokens",
+                                                  reason: "id \(t.id) of \(t.content.debugDescription) is far beyond the vocabulary (ids must stay below \(idLimit))")
             }
         }
         let model = BPEModel(byteToID: byteToID, pairs: pairs, wholeTokens: whole, unknownID: unknownID, fuseUnknown: fuseUnk)
@@ -247,6 +253,20 @@ extension Tokenizer {
     }
 }
 
+// MARK: - Limits
+
+/// Bounds on token ids, checked before any per-id table is allocated.
+public enum TokenizerLimits {
+    /// No token id may reach this (16.7 million; released vocabularies are below 300 thousand).
+    public static let maxID = 1 << 24
+
+    /// The bound on ids for a tokenizer of `tokens` tokens: ids may leave gaps (added tokens
+    /// often sit past the vocabulary), but fewer gaps than tokens plus 65,536.
+    public static func idLimit(tokens: Int) -> Int {
+        min(maxID, 2 * tokens + 65_536)
+    }
+}
+
 // MARK: - Pieces of tokenizer.json
 
 /// Reads and parses a JSON file, mapping read failures to `TokenizerError.unreadable`.
@@ -255,7 +275,7 @@ func readJSON(_ url: URL) throws -> JSONValue {
     do {
         data = try Data(contentsOf: url)
     } catch {
-        throw TokenizerError.unreadable(file: url.path, reason: error.localizedDescription)
+        throw TokenizerError.unreadable(file: url.path, reason: readFailure(error, path: url.path))
     }
     return try JSONParser(file: url.path).parse(data)
 }
@@ -263,10 +283,15 @@ func readJSON(_ url: URL) throws -> JSONValue {
 /// The id-indexed vocabulary of a JSON object `{token: id}`.
 private func vocabulary(_ members: [(key: String, value: JSONValue)], file: String, key: String) throws -> [String?] {
     var maxID = -1
+    let idLimit = TokenizerLimits.idLimit(tokens: members.count)
     for m in members {
-        guard let id = m.value.intValue, id >= 0, id < Int(Int32.max) else {
+        guard let id = m.value.intValue, id >= 0 else {
             throw TokenizerError.invalidValue(file: file, key: "\(key)[\(m.key.debugDescription)]",
                                               reason: "expected a non-negative integer id, found \(m.value)")
+        }
+        guard id < idLimit else {
+            throw TokenizerError.invalidValue(file: file, key: "\(key)[\(m.key.debugDescription)]",
+                                              reason: "id \(id) is far beyond the \(members.count) tokens of the vocabulary (ids must stay below \(idLimit))")
         }
         guard m.key.utf8.count <= ByteKeyTable.maxLength else {
             throw TokenizerError.invalidValue(file: file, key: "\(key)[\(String(m.key.prefix(20)).debugDescription)…]",
@@ -351,6 +376,9 @@ private func addedToken(_ item: JSONValue, id: Int?, file: String, key: String) 
     guard let id, id >= 0 else {
         throw TokenizerError.invalidValue(file: file, key: "\(key).id", reason: "missing or not a non-negative integer")
     }
+    guard id < TokenizerLimits.maxID else {
+        throw TokenizerError.invalidValue(file: file, key: "\(key).id", reason: "\(id) is beyond the largest supported token id \(TokenizerLimits.maxID - 1)")
+    }
     guard let content = item["content"]?.stringValue, !content.isEmpty else {
         throw TokenizerError.invalidValue(file: file, key: "\(key).content", reason: "missing or empty")
     }
@@ -377,7 +405,7 @@ private func readMergesText(_ url: URL) throws -> ([(String, String)], [Int]) {
     do {
         data = try Data(contentsOf: url)
     } catch {
-        throw TokenizerError.unreadable(file: file, reason: error.localizedDescription)
+        throw TokenizerError.unreadable(file: file, reason: readFailure(error, path: file))
     }
     var merges: [(String, String)] = []
     var lines: [Int] = []

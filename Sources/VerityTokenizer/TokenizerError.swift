@@ -52,3 +52,16 @@ extension TokenizerError: LocalizedError {
     /// The same text as `description`, for Foundation's error reporting.
     public var errorDescription: String? { description }
 }
+
+/// Why reading `path` failed, in plain words ("no such file", "is a directory", ...) rather than
+/// Foundation's "NSCocoaErrorDomain error 256".
+func readFailure(_ error: Error, path: String) -> String {
+    var isDirectory: ObjCBool = false
+    if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) { return "no such file" }
+    if isDirectory.boolValue { return "is a directory, not a file" }
+    if !FileManager.default.isReadableFile(atPath: path) { return "permission denied" }
+    var e = error as NSError
+    while let underlying = e.userInfo[NSUnderlyingErrorKey] as? NSError { e = underlying }
+    if e.domain == NSPOSIXErrorDomain, let text = strerror(Int32(e.code)) { return String(cString: text) }
+    return "cannot be read"
+}

@@ -36,10 +36,22 @@ struct Check: ParsableCommand {
     @Option(name: .customLong("lua-memory-mb"), help: "Memory cap of the Lua state in MiB (0 = unlimited).")
     var memoryMB: Int = LuaOptions().memoryLimit >> 20
 
-    func run() throws {
-        let options = LuaOptions(instructionBudget: instructions, memoryLimit: memoryMB << 20,
-                                 allowIO: allowIO, libraryRoots: libraries)
+    @Option(name: .customLong("lua-seconds"), help: "Wall-clock limit per Lua call in seconds (0 = unlimited).")
+    var seconds: Double = LuaOptions().timeLimit
+
+    func validate() throws {
         do {
+            _ = try LuaOptions.fromFlags(instructions: instructions, memoryMB: memoryMB, seconds: seconds)
+        } catch let error as LuaError {
+            if case .state(let message) = error { throw ValidationError(message) }
+            throw error
+        }
+    }
+
+    func run() throws {
+        do {
+            let options = try LuaOptions.fromFlags(instructions: instructions, memoryMB: memoryMB, seconds: seconds,
+                                                   allowIO: allowIO, libraryRoots: libraries)
             let loaded = try RecipeLoader.load(path: recipe, overrides: overrides, options: options,
                                                services: try cliHostServices(tokenizerFolder: tokenizer), onPrompt: { prompt in
                 print("--- rendered prompt (first training example) ---")
@@ -59,7 +71,9 @@ struct Check: ParsableCommand {
             for set in loaded.evalSets {
                 print("eval set \(set.name): \(set.examples.count) examples, each with \(r.eval.requiredFields.joined(separator: ", "))")
             }
-            print("recipe \(r.file): ok — \(r.name), \(r.algorithm.rawValue), \(r.steps) steps, model \(r.model), data \(loaded.trainData.path)")
+            // Recipe strings are the script's: one line, no control characters.
+            let safe = { (s: String) in neutralizeControlCharacters(s).replacingOccurrences(of: "\n", with: "\\n") }
+            print("recipe \(r.file): ok — \(safe(r.name)), \(r.algorithm.rawValue), \(r.steps) steps, model \(safe(r.model)), data \(safe(loaded.trainData.path))")
             print("scripts loaded (sha256):")
             for s in loaded.state.loadedScripts { print("  \(s.sha256)  \(s.displayName)") }
             for w in loaded.warnings { print("warning: \(w)") }

@@ -4,6 +4,7 @@
 // strings and each sample's `text` use the model folder's tokenizer (or --tokenizer DIR).
 import ArgumentParser
 import Foundation
+import VerityModel
 import VeritySampling
 import VerityTokenizer
 
@@ -34,6 +35,28 @@ struct Generate: ParsableCommand {
     @Option(help: "Sampler weight store: f32 (exact model weights) | bf16 (half the bytes, float32 accumulation).") var weights = "f32"
     @Flag(help: "One JSON object per sample on stdout.") var json = false
 
+    /// Every numeric flag's range, checked before anything is loaded or allocated.
+    func validate() throws {
+        func check(_ ok: Bool, _ flag: String, _ value: Any, _ detail: String) throws {
+            if !ok { throw ValidationError("\(flag) \(value): \(detail)") }
+        }
+        try check((1...GenerationLimits.maxSamples).contains(n), "--n", n, "expected 1...\(GenerationLimits.maxSamples) samples per prompt")
+        try check((1...GenerationLimits.maxNewTokens).contains(maxTokens), "--max-tokens", maxTokens,
+                  "expected 1...\(GenerationLimits.maxNewTokens) new tokens")
+        try check((1...GenerationLimits.maxThreads).contains(threads), "--threads", threads,
+                  "expected 1...\(GenerationLimits.maxThreads) (\(ProcessInfo.processInfo.activeProcessorCount) cores here)")
+        try check((1...GenerationLimits.maxBatch).contains(maxBatch), "--max-batch", maxBatch, "expected 1...\(GenerationLimits.maxBatch) rows")
+        if let kvBudgetMb {
+            let physicalMB = Int(min(ProcessInfo.processInfo.physicalMemory >> 20, UInt64(Int.max >> 20)))
+            try check((1...max(1, physicalMB)).contains(kvBudgetMb), "--kv-budget-mb", kvBudgetMb,
+                      "expected 1...\(physicalMB) MiB (the physical memory)")
+        }
+        try check(temperature.isFinite && temperature >= 0, "--temperature", temperature, "expected a finite number ≥ 0")
+        try check(topP > 0 && topP <= 1, "--top-p", topP, "expected a number in (0, 1]")
+        try check(topK >= 0, "--top-k", topK, "expected 0 (off) or a positive count")
+        try check(minP >= 0 && minP <= 1, "--min-p", minP, "expected a number in [0, 1]")
+    }
+
     func run() throws {
         let sources = [prompt != nil, promptIds != nil, prompts != nil].filter { $0 }.count
         guard sources == 1 else { throw ValidationError("give exactly one of --prompt, --prompt-ids, --prompts") }
@@ -52,6 +75,11 @@ struct Generate: ParsableCommand {
         options.maxBatch = maxBatch
         options.sharePrefixes = !noShare
         if let kvBudgetMb { options.memoryBudgetBytes = kvBudgetMb * 1_048_576 }
+        let config = try ModelConfig.load(from: URL(fileURLWithPath: model).appendingPathComponent("config.json"))
+        for (i, p) in list.enumerated() {
+            try config.checkSequenceLength(p.count + maxTokens, what: "prompt \(i) (\(p.count) tokens) plus --max-tokens \(maxTokens)")
+        }
+        warnAboutUnusedTensors(model: model, config: config)
         let engine = try RolloutEngine.load(directory: URL(fileURLWithPath: model), options: options)
         let request = GenerationRequest(
             prompts: list, samplesPerPrompt: n, maxNewTokens: maxTokens,

@@ -2,6 +2,7 @@
 // profile. A thin layer over VerityVerify: flag parsing, JSON in and out, nothing else.
 import ArgumentParser
 import Foundation
+import VerityJSON
 import VerityVerify
 
 /// `verity grade --gold G --pred P [--profile NAME] [--json]` or `verity grade --cases FILE.jsonl [--profile NAME]`.
@@ -44,11 +45,13 @@ struct GradeCommand: ParsableCommand {
         let text = String(decoding: data, as: UTF8.self)
         var lineNo = 0
         var out = ""
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // "\r\n" is one Character in Swift: split on it too, so CRLF files read like LF ones.
+        for line in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             lineNo += 1
             if line.allSatisfy({ $0.isWhitespace }) { continue }
             guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
-                throw ValidationError("\(path):\(lineNo): not a JSON object")
+                let why = JSONDiagnostics.syntaxError(in: Data(line.utf8)).map { "not valid JSON (\($0.replacingOccurrences(of: "line 1, ", with: "")))" }
+                throw ValidationError("\(path):\(lineNo): \(why ?? "not a JSON object")")
             }
             guard let g = obj["gold"] as? String else { throw ValidationError("\(path):\(lineNo): key 'gold' missing or not a string") }
             guard let p = obj["prediction"] as? String else { throw ValidationError("\(path):\(lineNo): key 'prediction' missing or not a string") }

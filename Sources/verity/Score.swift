@@ -15,6 +15,9 @@ struct Score: ParsableCommand {
     func run() throws {
         let tokens = try ModelScoring.parseIDs(ids)
         let m = try TransformerModel.load(directory: URL(fileURLWithPath: model))
+        _ = try ModelScoring.parseIDs(ids, vocabularySize: m.config.vocabSize)
+        try m.config.checkSequenceLength(tokens.count, what: "--ids")
+        warnAboutUnusedTensors(model: model, config: m.config)
         let result = try ModelScoring.score(model: m, ids: tokens)
         if json {
             let enc = JSONEncoder()
@@ -28,4 +31,13 @@ struct Score: ParsableCommand {
             print("last position: \(result.last_logits.count) logits, argmax \(top?.offset ?? -1) (\(top?.element ?? 0))")
         }
     }
+}
+
+/// Warns on standard error about checkpoint tensors the model does not read (they are ignored).
+func warnAboutUnusedTensors(model: String, config: ModelConfig) {
+    guard let checkpoint = try? SafeTensorsCheckpoint(directory: URL(fileURLWithPath: model)) else { return }
+    let unused = config.unusedTensors(in: checkpoint)
+    guard !unused.isEmpty else { return }
+    let shown = unused.prefix(5).joined(separator: ", ") + (unused.count > 5 ? ", ..." : "")
+    FileHandle.standardError.write(Data("warning: \(checkpoint.displayPath): \(unused.count) tensor(s) not used by a \(config.modelType) model with this config.json, ignored: \(shown)\n".utf8))
 }

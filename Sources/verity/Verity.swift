@@ -2,6 +2,7 @@
 // file and only parses flags, calls a library and prints; no training or numeric logic here.
 import VerityBench
 import ArgumentParser
+import Foundation
 
 @main
 struct Verity: AsyncParsableCommand {
@@ -22,6 +23,33 @@ struct Verity: AsyncParsableCommand {
             Bench.self,
         ]
     )
+
+    /// Parses and runs like ArgumentParser's own `main`, except that an error a subcommand throws
+    /// from `run()` (a ValidationError on a flag's value, a bad file) is reported with that
+    /// subcommand's usage rather than the root's "verity <subcommand>".
+    static func main() async {
+        let command: ParsableCommand
+        do {
+            command = try parseAsRoot()
+        } catch {
+            exit(withError: error)
+        }
+        do {
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                var syncCommand = command
+                try syncCommand.run()
+            }
+        } catch {
+            guard error is ValidationError else { exit(withError: error) }
+            let name = type(of: command)._commandName
+            let usage = type(of: command).usageString()
+            let message = "Error: \((error as? ValidationError)?.message ?? "\(error)")\nUsage: verity \(usage.hasPrefix(name) ? usage : name + " " + usage)\n  See 'verity \(name) --help' for more information.\n"
+            FileHandle.standardError.write(Data(message.utf8))
+            Foundation.exit(ExitCode.validationFailure.rawValue)
+        }
+    }
 }
 
 /// `verity bench WHAT`: benchmarks that print JSON figures measured against a limit taken in the same run.

@@ -13,6 +13,7 @@ enum verity_stop {
     VERITY_STOP_NONE = 0,
     VERITY_STOP_INSTRUCTIONS = 1,
     VERITY_STOP_MEMORY = 2,
+    VERITY_STOP_TIME = 3,
 };
 
 /// A host function written in Swift. It must not raise: it returns the number of results it
@@ -30,11 +31,21 @@ void *verity_host(lua_State *L);
 void verity_set_host(lua_State *L, void *host);
 /// Changes the memory cap and the per-call instruction budget (0 = none).
 void verity_set_limits(lua_State *L, size_t memory_limit, long long instruction_budget);
+/// Sets the wall-clock limit of one outermost protected call in seconds (0 = none); the count
+/// hook and the pattern matcher check it.
+void verity_set_time_limit(lua_State *L, double seconds);
+/// Charges `work` units (VM instructions, pattern-matching steps) to the running call and checks
+/// its deadline; raises the run-away error when either is spent or a stop is already set. For C
+/// code that runs inside a protected call only.
+int verity_charge(lua_State *L, long long work);
 /// Bytes the state has allocated now.
 size_t verity_memory_used(lua_State *L);
+/// The most bytes the state has held at once.
+size_t verity_memory_peak(lua_State *L);
 
 /// Opens base, string, table, math and utf8 (plus io and os when allow_io is non-zero) in
-/// protected mode, and removes dofile, loadfile, load and string.dump. Returns a Lua status.
+/// protected mode, removes dofile, loadfile, load and string.dump, and replaces string.find,
+/// match, gmatch and gsub by the host's metered matcher (pattern.c). Returns a Lua status.
 int verity_open_sandbox(lua_State *L, int allow_io);
 /// Loads a chunk from a buffer in text mode only (binary chunks are refused). Pushes the function
 /// or an error message; returns a Lua status. Never raises.
@@ -63,6 +74,9 @@ int verity_registryindex(void);
 
 /// Source and first line of the Lua function at index idx ("" and -1 for a C function).
 const char *verity_function_source(lua_State *L, int idx, int *line);
+
+/// Installs the metered string.find, match, gmatch and gsub into the table on top of the stack.
+void verity_open_patterns(lua_State *L);
 
 /// Checks a file's syntax in text mode without running it; on failure copies "file:line: message"
 /// into msg. Returns a Lua status. Used by the build plugin's tool.
