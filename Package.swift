@@ -48,7 +48,7 @@ let package = Package(
         .target(name: "VerityLua", dependencies: ["CLua", "CLuaShim", "VerityScripts", "VerityCore", "VerityVerify", "VerityTokenizer", "VerityJSON",
                                                  .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "VerityTraining", dependencies: ["VerityCore", "VerityTensor", "VerityModel", "VerityTokenizer", "VeritySampling", "VerityJSON",
-                                                      "VerityLua"]),
+                                                      "VerityLua", "VerityEval"]),
         .target(name: "VerityEval", dependencies: ["VerityCore", "VerityJSON", "VerityModel", "VerityTokenizer", "VeritySampling",
                                                   "VerityVerify", "VerityLua", "VerityMeasure"]),
         .target(name: "VerityBench", dependencies: ["VerityMeasure", "VerityTensor", "VerityModel", "VerityTokenizer", "VeritySampling", "VerityTraining",

@@ -16,6 +16,7 @@ import VeritySampling
 import VerityLua
 import VerityJSON
 import VerityVerify
+import VerityEval
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -421,10 +422,27 @@ public final class Trainer {
         try handle.seekToEnd()
         let board = try TensorBoardWriter(directory: dir.appendingPathComponent("tensorboard"))
         let last = min(r.steps, options.maxSteps.map { step + $0 } ?? r.steps)
+        // Evaluation inside training (greedy by default, the paper's validation): before the first step when
+        // eval.before_train is set, then every eval.every steps, on a checkpoint of that step.
+        let plan: EvalPlan? = (r.eval.every > 0 || r.eval.beforeTrain) && !loaded.evalSets.isEmpty
+            ? try EvalPlan(recipe: loaded, catalog: BenchmarkCatalog(directory: URL(fileURLWithPath: "data/eval"))) : nil
+        if let plan, r.eval.beforeTrain, step == 0 {
+            var m = try evaluate(plan, model: modelDirectory, step: 0)
+            m["step"] = 0
+            try handle.write(contentsOf: Data((Trainer.jsonLine(m) + "\n").utf8))
+            try board.write(step: 0, scalars: m.filter { $0.key != "step" })
+        }
         var all: [[String: Double]] = []
         let start = Date(), firstStep = step
         while step < last {
-            let m = try trainStep()
+            var m = try trainStep()
+            let evalNow = plan != nil && r.eval.every > 0 && step % r.eval.every == 0
+            let saveNow = (r.saveEvery > 0 && step % r.saveEvery == 0) || step == r.steps || evalNow
+            if saveNow { try saveCheckpoint() }
+            if let plan, evalNow {
+                let ck = options.runDirectory.appendingPathComponent("checkpoints/step-\(step)")
+                for (k, v) in try evaluate(plan, model: ck, step: step) { m[k] = v }
+            }
             all.append(m)
             try handle.write(contentsOf: Data((Trainer.jsonLine(m) + "\n").utf8))
             try board.write(step: step, scalars: m.filter { $0.key != "step" })
@@ -437,13 +455,28 @@ public final class Trainer {
             options.log(String(format: "step %d/%d  reward %.3f  acc %.3f  entropy %.3f  %.1fs  %.0f tok/s  ETA %@", step, r.steps,
                                m["reward_mean"] ?? 0, m["accuracy"] ?? 0, m["entropy"] ?? 0, m["seconds"] ?? 0, m["tokens_per_s"] ?? 0,
                                Trainer.duration(per * Double(r.steps - step))))
-            if (r.saveEvery > 0 && step % r.saveEvery == 0) || step == r.steps { try saveCheckpoint() }
             if stopRequest.isSet && step < last {
                 try saveCheckpoint()
                 throw TrainingInterrupted(step: step)
             }
         }
         return all
+    }
+
+    /// Evaluates the model folder `model` with the recipe's eval plan into eval/step-N/; returns eval/<set>/accuracy metrics.
+    func evaluate(_ plan: EvalPlan, model: URL, step: Int) throws -> [String: Double] {
+        var eo = EvalOptions()
+        eo.threads = max(1, options.threads)
+        eo.log = options.log
+        let t0 = Date()
+        let summary = try Evaluator(model: model, plan: plan, options: eo)
+            .run(out: options.runDirectory.appendingPathComponent("eval/step-\(step)"))
+        var m: [String: Double] = [:]
+        for res in summary.results { m["eval/\(res.name)/accuracy"] = res.accuracy }
+        if let avg = summary.average { m["eval/average"] = avg }
+        m["seconds_eval"] = Date().timeIntervalSince(t0)
+        options.log("eval at step \(step): " + summary.results.map { "\($0.name) \(String(format: "%.3f", $0.accuracy))" }.joined(separator: ", "))
+        return m
     }
 
     /// The process's peak resident memory in MiB (VmHWM; 0 where /proc is absent).

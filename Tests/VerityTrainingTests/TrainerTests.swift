@@ -161,6 +161,25 @@ final class TrainerTests: XCTestCase {
         print("TRAIN checkpoint scored by transformers: max |Δ log-prob| \(worst)")
     }
 
+    func testEvaluationBeforeAndDuringTraining() throws {
+        let probe = try ToyRun(steps: 1, lr: 1e-3, saveEvery: 0)
+        let evalFile = probe.root.appendingPathComponent("eval.jsonl")
+        try Data("{\"problem\": \"The answer is\", \"answer\": \"e\"}\n{\"problem\": \"Say\", \"answer\": \"3\"}\n".utf8).write(to: evalFile)
+        let extra = "eval = { every = 2, before_train = true, sets = { \"\(evalFile.path)\" }, max_tokens = 4, required_fields = { \"problem\", \"answer\" } },"
+        let run = try ToyRun(steps: 4, lr: 1e-2, saveEvery: 0, extra: extra)
+        try run.trainer().run()
+        let m = try run.metrics()
+        XCTAssertEqual(m.map { $0["step"] ?? -1 }, [0, 1, 2, 3, 4])
+        for (i, line) in m.enumerated() {
+            XCTAssertEqual(line["eval/eval/accuracy"] != nil, [0, 2, 4].contains(i), "step \(i): \(line.keys.sorted())")
+        }
+        for step in [0, 2, 4] {
+            let r = run.root.appendingPathComponent("run/eval/step-\(step)/eval/responses.jsonl")
+            XCTAssertEqual(try String(contentsOf: r, encoding: .utf8).split(separator: "\n").count, 2, r.path)
+        }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: run.root.appendingPathComponent("run/checkpoints/step-2/model.safetensors").path))
+    }
+
     func testRunFoldersAreNotOverwrittenOrResumedFromNothing() throws {
         let run = try ToyRun(steps: 1, lr: 1e-3, saveEvery: 0)
         try run.trainer().run()
