@@ -21,6 +21,7 @@ public enum JSONDiagnostics {
                 offset = Int(digits)
                 reason = String(debug[..<r.lowerBound]).trimmingCharacters(in: .whitespaces)
             }
+            if reason.hasSuffix(".") { reason.removeLast() }
             if reason.isEmpty { reason = "not valid JSON" }
             guard let offset else { return reason.lowercasedFirst }
             let (line, column) = location(ofByte: offset, in: data)

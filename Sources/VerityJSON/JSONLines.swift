@@ -45,9 +45,7 @@ public enum JSONLines {
     public static func read(_ url: URL) throws -> [Line] {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            let reason = (error as NSError).localizedFailureReason ?? (FileManager.default.fileExists(atPath: url.path)
-                ? "cannot be read" : "no such file")
-            throw JSONLinesError(file: url.path, line: nil, detail: reason)
+            throw JSONLinesError(file: url.path, line: nil, detail: JSONDiagnostics.readProblem(error, path: url.path))
         }
         return try parse(data, file: url.path)
     }
@@ -68,23 +66,11 @@ public enum JSONLines {
             do {
                 out.append(Line(number: i + 1, value: try decoder.decode(JSONValue.self, from: Data(line))))
             } catch {
-                throw JSONLinesError(file: file, line: i + 1, detail: "not valid JSON" + reason(Data(line)))
+                let why = JSONDiagnostics.syntaxError(in: Data(line)).map { " (" + $0.replacingOccurrences(of: "line 1, ", with: "") + ")" }
+                throw JSONLinesError(file: file, line: i + 1, detail: "not valid JSON" + (why ?? ""))
             }
         }
         return out
-    }
-
-    /// Where the JSON parser stopped, as " (column N: what)", from JSONSerialization's description ("" when it has none).
-    static func reason(_ line: Data) -> String {
-        do { _ = try JSONSerialization.jsonObject(with: line, options: .fragmentsAllowed) } catch {
-            guard var text = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String else { return "" }
-            if text.hasSuffix(".") { text.removeLast() }
-            if let r = text.range(of: " around character "), let c = Int(text[r.upperBound...]) {
-                return " (column \(c + 1): \(text[..<r.lowerBound].lowercased()))"
-            }
-            return " (\(text.prefix(1).lowercased() + text.dropFirst()))"
-        }
-        return ""
     }
 }
 

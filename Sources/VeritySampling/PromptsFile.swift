@@ -25,27 +25,25 @@ public enum PromptInput {
     /// Reads `prompt_ids` (or `prompt` text through `tokenize`) from each non-blank line of a JSONL file.
     public static func readJSONL(_ url: URL, tokenize: ((String) throws -> [Int32])? = nil) throws -> [[Int32]] {
         let file = url.path
-        guard let data = FileManager.default.contents(atPath: file) else { throw SamplingError.badFile(file: file, line: nil, detail: "cannot read the file") }
+        let lines: [JSONLines.Line]
+        do { lines = try JSONLines.read(url) } catch let e as JSONLinesError {
+            throw SamplingError.badFile(file: file, line: e.line, detail: e.detail)
+        }
         var out: [[Int32]] = []
-        // "\r\n" is one Character in Swift: split on it too, so CRLF files read like LF ones.
-        let text = String(decoding: data, as: UTF8.self)
-        for (i, line) in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).enumerated() {
-            let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
-            if trimmed.isEmpty { continue }
-            let n = i + 1
-            guard let obj = (try? JSONSerialization.jsonObject(with: Data(trimmed.utf8))) as? [String: Any] else {
-                let why = JSONDiagnostics.syntaxError(in: Data(trimmed.utf8)).map { "not valid JSON (\($0.replacingOccurrences(of: "line 1, ", with: "")))" }
-                throw SamplingError.badFile(file: file, line: n, detail: why ?? "not a JSON object")
-            }
+        for line in lines {
+            let n = line.number
+            guard case .object(let obj) = line.value else { throw SamplingError.badFile(file: file, line: n, detail: "not a JSON object") }
             if let ids = obj["prompt_ids"] {
-                guard let arr = ids as? [Any], !arr.isEmpty else { throw SamplingError.badFile(file: file, line: n, detail: "prompt_ids must be a non-empty list of token ids") }
+                guard case .array(let arr) = ids, !arr.isEmpty else {
+                    throw SamplingError.badFile(file: file, line: n, detail: "prompt_ids must be a non-empty list of token ids")
+                }
                 out.append(try arr.map { e in
-                    guard let num = e as? NSNumber, let v = Int32(exactly: num.doubleValue), v >= 0 else {
+                    guard case .integer(let i) = e, let v = Int32(exactly: i), v >= 0 else {
                         throw SamplingError.badFile(file: file, line: n, detail: "prompt_ids: \(e) is not a token id")
                     }
                     return v
                 })
-            } else if let text = obj["prompt"] as? String {
+            } else if case .string(let text)? = obj["prompt"] {
                 guard let tokenize else {
                     throw SamplingError.badFile(file: file, line: n, detail: "text prompts need the tokenizer; give prompt_ids")
                 }

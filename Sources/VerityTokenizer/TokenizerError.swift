@@ -2,6 +2,7 @@
 // where it applies, the JSON key or line and the offending value. Encoding and decoding never
 // throw: any Swift String is valid input, and unknown ids are skipped as Hugging Face does.
 import Foundation
+import VerityJSON
 
 // MARK: - Errors
 
@@ -53,15 +54,5 @@ extension TokenizerError: LocalizedError {
     public var errorDescription: String? { description }
 }
 
-/// Why reading `path` failed, in plain words ("no such file", "is a directory", ...) rather than
-/// Foundation's "NSCocoaErrorDomain error 256".
-func readFailure(_ error: Error, path: String) -> String {
-    var isDirectory: ObjCBool = false
-    if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) { return "no such file" }
-    if isDirectory.boolValue { return "is a directory, not a file" }
-    if !FileManager.default.isReadableFile(atPath: path) { return "permission denied" }
-    var e = error as NSError
-    while let underlying = e.userInfo[NSUnderlyingErrorKey] as? NSError { e = underlying }
-    if e.domain == NSPOSIXErrorDomain, let text = strerror(Int32(e.code)) { return String(cString: text) }
-    return "cannot be read"
-}
+/// Why reading `path` failed, in plain words (the package's one description: VerityJSON's `JSONDiagnostics`).
+func readFailure(_ error: Error, path: String) -> String { JSONDiagnostics.readProblem(error, path: path) }

@@ -41,23 +41,19 @@ struct GradeCommand: ParsableCommand {
 
     /// Grade every line of a JSONL file, printing one JSON object per line in input order.
     func gradeFile(_ path: String, _ grader: Grader) throws {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("--cases: cannot read '\(path)'") }
-        let text = String(decoding: data, as: UTF8.self)
-        var lineNo = 0
+        let lines: [JSONLines.Line]
+        do { lines = try JSONLines.read(URL(fileURLWithPath: path)) } catch { throw ValidationError("--cases: \(error)") }
         var out = ""
-        // "\r\n" is one Character in Swift: split on it too, so CRLF files read like LF ones.
-        for line in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
-            lineNo += 1
-            if line.allSatisfy({ $0.isWhitespace }) { continue }
-            guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
-                let why = JSONDiagnostics.syntaxError(in: Data(line.utf8)).map { "not valid JSON (\($0.replacingOccurrences(of: "line 1, ", with: "")))" }
-                throw ValidationError("\(path):\(lineNo): \(why ?? "not a JSON object")")
+        for line in lines {
+            let lineNo = line.number
+            guard case .object(let obj) = line.value else { throw ValidationError("\(path):\(lineNo): not a JSON object") }
+            guard case .string(let g)? = obj["gold"] else { throw ValidationError("\(path):\(lineNo): key 'gold' missing or not a string") }
+            guard case .string(let p)? = obj["prediction"] else {
+                throw ValidationError("\(path):\(lineNo): key 'prediction' missing or not a string")
             }
-            guard let g = obj["gold"] as? String else { throw ValidationError("\(path):\(lineNo): key 'gold' missing or not a string") }
-            guard let p = obj["prediction"] as? String else { throw ValidationError("\(path):\(lineNo): key 'prediction' missing or not a string") }
             var kind = AnswerKind.answer
             if let k = obj["kind"] {
-                guard let ks = k as? String, let kk = AnswerKind(rawValue: ks) else {
+                guard case .string(let ks) = k, let kk = AnswerKind(rawValue: ks) else {
                     throw ValidationError("\(path):\(lineNo): key 'kind' has value '\(k)' (expected \"answer\" or \"raw\")")
                 }
                 kind = kk
