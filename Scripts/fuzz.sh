@@ -25,7 +25,7 @@ LUA_LIBS="$(pkg-config --libs lua5.4)"
 module() {
     local name="$1"; shift
     "$BIN/swiftc" -parse-as-library -module-name "$name" -emit-module -emit-module-path "$OUT/modules/$name.swiftmodule" \
-        -wmo -O -enable-testing $SAN -I "$OUT/modules" -c "Sources/$name"/*.swift -o "$OUT/modules/$name.o" "$@"
+        -wmo -O -enable-testing $SAN -I "$OUT/modules" -c $(find "Sources/$name" -name '*.swift' | sort) -o "$OUT/modules/$name.o" "$@"
 }
 
 build() {
@@ -34,23 +34,24 @@ build() {
         "$BIN/clang" -g -O1 -fsanitize=fuzzer,address $LUA_CFLAGS -I Sources/CLuaShim/include \
             Tests/Fuzz/pattern.c Sources/CLuaShim/CLuaShim.c Sources/CLuaShim/pattern.c $LUA_LIBS -o "$OUT/pattern.fuzz" 2>&1 | grep -v "Cannot export local symbol" || true ;;
     latex)
-        module VerityMeasure
+        module VerityCore
         module VerityVerify
         "$BIN/swiftc" -parse-as-library -O $SAN -I "$OUT/modules" Tests/Fuzz/latex.swift \
-            "$OUT/modules/VerityMeasure.o" "$OUT/modules/VerityVerify.o" -o "$OUT/latex.fuzz" 2>&1 | grep -v "Cannot export local symbol" || true ;;
+            "$OUT/modules/VerityCore.o" "$OUT/modules/VerityVerify.o" -o "$OUT/latex.fuzz" 2>&1 | grep -v "Cannot export local symbol" || true ;;
     tokenizer_json)
-        module VerityMeasure
+        module VerityJSON
         module VerityTokenizer
         "$BIN/swiftc" -parse-as-library -O $SAN -I "$OUT/modules" Tests/Fuzz/tokenizer_json.swift \
-            "$OUT/modules/VerityMeasure.o" "$OUT/modules/VerityTokenizer.o" -o "$OUT/tokenizer_json.fuzz" 2>&1 | grep -v "Cannot export local symbol" || true ;;
+            "$OUT/modules/VerityJSON.o" "$OUT/modules/VerityTokenizer.o" -o "$OUT/tokenizer_json.fuzz" 2>&1 | grep -v "Cannot export local symbol" || true ;;
     model_files)
+        module VerityCore
         module VerityMeasure
         module VerityJSON
         module VerityTensor -I Sources/CBLAS $(pkg-config --cflags-only-I openblas | sed 's/-I/-Xcc -I/g')
         module VerityTokenizer
         module VerityModel -I Sources/CBLAS
         "$BIN/swiftc" -parse-as-library -O $SAN -I "$OUT/modules" -I Sources/CBLAS Tests/Fuzz/model_files.swift \
-            "$OUT/modules/VerityMeasure.o" "$OUT/modules/VerityJSON.o" "$OUT/modules/VerityTensor.o" \
+            "$OUT/modules/VerityCore.o" "$OUT/modules/VerityMeasure.o" "$OUT/modules/VerityJSON.o" "$OUT/modules/VerityTensor.o" \
             "$OUT/modules/VerityTokenizer.o" "$OUT/modules/VerityModel.o" $(pkg-config --libs openblas) \
             -o "$OUT/model_files.fuzz" 2>&1 | grep -v "Cannot export local symbol" || true ;;
     *) echo "unknown target $1" >&2; exit 2 ;;
