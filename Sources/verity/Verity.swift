@@ -19,6 +19,7 @@ struct Verity: AsyncParsableCommand {
             Losses.self,
             Train.self,
             Eval.self,
+            ReportCommand.self,
             Bench.self,
         ]
     )
