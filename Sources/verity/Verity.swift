@@ -20,6 +20,7 @@ struct Verity: AsyncParsableCommand {
             Losses.self,
             Train.self,
             Eval.self,
+            ReportCommand.self,
             Bench.self,
         ]
     )
