@@ -51,7 +51,7 @@ let package = Package(
                                                       "VerityLua", "VerityEval"]),
         .target(name: "VerityEval", dependencies: ["VerityCore", "VerityJSON", "VerityModel", "VerityTokenizer", "VeritySampling",
                                                   "VerityVerify", "VerityLua", "VerityMeasure"]),
-        .target(name: "VerityBench", dependencies: ["VerityMeasure", "VerityTensor", "VerityModel", "VerityTokenizer", "VeritySampling", "VerityTraining",
+        .target(name: "VerityBench", dependencies: ["VerityMeasure", "VerityTensor", "VerityModel", "VerityTokenizer", "VeritySampling", "VerityTraining", "VerityEval",
                                                    "VerityVerify", "VerityLua"]),
         .executableTarget(name: "verity", dependencies: [
             "VerityTensor", "VerityModel", "VerityTokenizer", "VeritySampling", "VerityVerify", "VerityLua", "VerityBench", "VerityJSON", "VerityTraining", "VerityEval",

@@ -68,14 +68,7 @@ public enum TrainBenchmark {
         let root = fm.temporaryDirectory.appendingPathComponent("verity-bench-train-\(UUID().uuidString)")
         defer { try? fm.removeItem(at: root) }
         let modelDir = root.appendingPathComponent("model")
-        let c = qwen25HalfBShape(layers: o.layers)
-        var gen = SeededGenerator(seed: 1)
-        log("writing a random \(c.numHiddenLayers)-layer Qwen2.5-0.5B-shaped model to \(modelDir.path)")
-        try TransformerModel.random(config: c, std: 0.02, generator: &gen).save(to: modelDir, dtype: .f32)
-        let tokDir = URL(fileURLWithPath: o.tokenizer)
-        for f in ["tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt"] where fm.fileExists(atPath: tokDir.appendingPathComponent(f).path) {
-            try fm.copyItem(at: tokDir.appendingPathComponent(f), to: modelDir.appendingPathComponent(f))
-        }
+        let c = try writeRandomModel(to: modelDir, layers: o.layers, tokenizer: o.tokenizer, log: log)
         let tok = try Tokenizer(folder: modelDir)
         // Prompts of exactly `promptTokens` tokens: a distinct first word, then " x" tokens.
         var lines: [String] = []
@@ -131,4 +124,18 @@ public enum TrainBenchmark {
             update_tokens: tokens, update_flops: flops, update_gflops: gflops, sgemm_gflops: limit,
             update_fraction_of_sgemm: gflops / limit, peak_rss_mb: m["peak_rss_mb"] ?? 0, other_cpu_share: share)
     }
+}
+
+/// Writes a randomly initialised Qwen2.5-0.5B-shaped model (float32) and the tokenizer files of `tokenizer` to `directory`.
+func writeRandomModel(to directory: URL, layers: Int, tokenizer: String, log: (String) -> Void) throws -> ModelConfig {
+    let fm = FileManager.default
+    let c = qwen25HalfBShape(layers: layers)
+    var gen = SeededGenerator(seed: 1)
+    log("writing a random \(c.numHiddenLayers)-layer Qwen2.5-0.5B-shaped model to \(directory.path)")
+    try TransformerModel.random(config: c, std: 0.02, generator: &gen).save(to: directory, dtype: .f32)
+    let tokDir = URL(fileURLWithPath: tokenizer)
+    for f in ["tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt"] where fm.fileExists(atPath: tokDir.appendingPathComponent(f).path) {
+        try fm.copyItem(at: tokDir.appendingPathComponent(f), to: directory.appendingPathComponent(f))
+    }
+    return c
 }

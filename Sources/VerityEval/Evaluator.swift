@@ -81,6 +81,8 @@ public struct EvalOptions {
     public var progress: ((EvalProgress) -> Void)? = nil
     /// One-line notes (sets skipped, items resumed).
     public var log: (String) -> Void = { _ in }
+    /// Generate every sample to its token limit, ignoring EOS and stop strings (benchmarks force a fixed length).
+    public var forceLength = false
 
     /// Defaults.
     public init() {}
@@ -418,8 +420,10 @@ public final class Evaluator {
             for item in chunk { ids.append(tokenizer.encodeInt32(try plan.promptText(item, set: set.name))) }
             var req = GenerationRequest(prompts: ids, samplesPerPrompt: p.samples, maxNewTokens: p.maxTokens,
                                         sampling: SamplingParams(temperature: Float(p.temperature), topP: Float(p.topP)),
-                                        seed: setSeed, stopTokenIds: stopIds, stopStrings: plan.settings.stopStrings)
+                                        seed: setSeed, stopTokenIds: options.forceLength ? [] : stopIds,
+                                        stopStrings: options.forceLength ? [] : plan.settings.stopStrings)
             req.firstPromptIndex = chunk[0].index
+            req.ignoreEOS = options.forceLength
             let before = tokens
             let result: GenerationResult
             do {
@@ -435,6 +439,7 @@ public final class Evaluator {
             work.promptTokensAllSamples += result.stats.promptTokensAllSamples
             work.generatedTokens += result.stats.generatedTokens
             work.calls += 1
+            work.samplerSeconds += result.stats.prefillSeconds + result.stats.decodeSeconds
             var bySample = [[GeneratedSample]](repeating: [], count: chunk.count)
             for s in result.samples { bySample[s.promptIndex].append(s) }
             for (i, item) in chunk.enumerated() {
@@ -467,6 +472,8 @@ public struct SamplerWork: Sendable, Equatable {
     public var generatedTokens = 0
     /// Sampler calls.
     public var calls = 0
+    /// Seconds inside the sampler (prefill and decode steps).
+    public var samplerSeconds = 0.0
     /// Nothing yet.
     public init() {}
 }

@@ -64,6 +64,7 @@ struct Bench: AsyncParsableCommand {
             BenchLua.self,
             BenchVerify.self,
             BenchTrain.self,
+            BenchEval.self,
         ]
     )
 }
