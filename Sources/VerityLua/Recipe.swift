@@ -160,12 +160,15 @@ public struct Recipe {
         public var epsilon = 1e-6
         /// Divide by the group standard deviation (GRPO) or not (Dr.GRPO).
         public var normalizeStd = true
+        /// What a group is: "row" (each batch row's n samples, as the paper's code: 128 copies of pi1 = 128 groups of n) or
+        /// "example" (every sample of the same training example in the batch).
+        public var groupBy = "row"
 
         /// Settings with every default.
         public init() {}
 
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case epsilon, normalizeStd = "normalize_std"
+            case epsilon, normalizeStd = "normalize_std", groupBy = "group_by"
         }
 
         /// Reads and checks the `advantage` table.
@@ -173,6 +176,7 @@ public struct Recipe {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             epsilon = try c.value(.epsilon, or: epsilon, "a number ≥ 0") { $0 >= 0 }
             normalizeStd = try c.value(.normalizeStd, or: normalizeStd)
+            groupBy = try c.value(.groupBy, or: groupBy, "\"row\" or \"example\"") { ["row", "example"].contains($0) }
         }
     }
 
@@ -190,12 +194,17 @@ public struct Recipe {
         public var maxTokens = 3072
         /// Maximum prompt tokens.
         public var maxPromptTokens = 1024
+        /// A prompt longer than `max_prompt_tokens`: "skip" it (counted in `skipped_prompts`) or "stop" the run.
+        public var longPrompt = "skip"
+        /// A reward script error on one sample: "stop" the run (with the sample named) or score it "zero" (logged, counted).
+        public var rewardError = "stop"
 
         /// Settings with every default.
         public init() {}
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case n, temperature, topP = "top_p", topK = "top_k", maxTokens = "max_tokens", maxPromptTokens = "max_prompt_tokens"
+            case longPrompt = "long_prompt", rewardError = "reward_error"
         }
 
         /// Reads and checks the `rollout` table.
@@ -211,6 +220,8 @@ public struct Recipe {
             maxPromptTokens = try c.value(.maxPromptTokens, or: maxPromptTokens, "an integer from 1 to \(RecipeLimits.tokens)") {
                 (1...RecipeLimits.tokens).contains($0)
             }
+            longPrompt = try c.value(.longPrompt, or: longPrompt, "\"skip\" or \"stop\"") { ["skip", "stop"].contains($0) }
+            rewardError = try c.value(.rewardError, or: rewardError, "\"stop\" or \"zero\"") { ["stop", "zero"].contains($0) }
         }
     }
 

@@ -175,7 +175,14 @@ public final class Trainer {
         var skipped = 0
         for i in indices {
             let p = try prompt(i)
-            if p.ids.count > r.rollout.maxPromptTokens { skipped += 1; continue }
+            if p.ids.count > r.rollout.maxPromptTokens {
+                if r.rollout.longPrompt == "stop" {
+                    throw TrainingError("\(loaded.trainData.path): example \(i + 1) has a prompt of \(p.ids.count) tokens, over "
+                                        + "rollout.max_prompt_tokens = \(r.rollout.maxPromptTokens) (rollout.long_prompt = \"stop\")")
+                }
+                skipped += 1
+                continue
+            }
             rows.append((i, p))
         }
         guard !rows.isEmpty else {
@@ -198,13 +205,23 @@ public final class Trainer {
         let trw = Date()
         var scores: [Double] = [], extra: [String: Double] = [:]
         let grader = Grader(profile: GradingProfile(rawValue: r.grader) ?? .paper)
+        var rewardErrors = 0
         lastSamples = []
         for s in gen.samples {
             let row = rows[s.promptIndex], ex = loaded.trainExamples[row.example]
             let sample = RewardSample(response: s.text ?? "", answer: ex["answer"]?.text ?? "", problem: ex["problem"]?.text ?? "",
                                       prompt: row.prompt.text, example: row.prompt.table, finishReason: s.finishReason.rawValue,
                                       tokens: s.tokens.count)
-            let res = try r.reward(sample, in: state)
+            let res: RewardResult
+            do { res = try r.reward(sample, in: state) } catch {
+                guard r.rollout.rewardError == "zero" else {
+                    throw TrainingError("step \(step + 1), example \(row.example + 1), sample \(s.sampleIndex): \(error)")
+                }
+                options.log("step \(step + 1), example \(row.example + 1), sample \(s.sampleIndex): reward error scored 0: \(error)")
+                rewardErrors += 1
+                scores.append(0)
+                continue
+            }
             guard res.reward.isFinite else {
                 throw TrainingError("\(r.file): the reward returned \(res.reward) for prompt \(s.promptIndex) sample \(s.sampleIndex) of step \(step)")
             }
@@ -225,7 +242,8 @@ public final class Trainer {
         let tmax = gen.samples.map(\.tokens.count).max() ?? 1
         var mask = TokenMatrix(rows: gen.samples.count, columns: tmax)
         for (b, s) in gen.samples.enumerated() { for t in 0..<s.tokens.count { mask[b, t] = 1 } }
-        let group = gen.samples.map(\.promptIndex)
+        // Groups: each batch row's n samples (the paper's code), or every sample of the same example.
+        let group = r.advantage.groupBy == "example" ? gen.samples.map { rows[$0.promptIndex].example } : gen.samples.map(\.promptIndex)
         let sequences = gen.samples.map { rows[$0.promptIndex].prompt.ids + $0.tokens }
         let promptLengths = gen.samples.map { rows[$0.promptIndex].prompt.ids.count }
         var rolloutValues = TokenMatrix(rows: mask.rows, columns: tmax), returns = rolloutValues
@@ -388,6 +406,7 @@ public final class Trainer {
         m["tokens_per_s"] = Double(newTokens) / max(rolloutSeconds, 1e-9)
         m["peak_rss_mb"] = Trainer.peakRSSMegabytes()
         m["skipped_prompts"] = Double(skipped)
+        m["reward_errors"] = Double(rewardErrors)
         m["skipped_updates"] = Double(skippedUpdates)
         m["optimizer_steps"] = Double(updates)
         if critic != nil {
@@ -483,7 +502,7 @@ public final class Trainer {
     static func peakRSSMegabytes() -> Double {
         guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
               let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-              let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+              let kb = Double(line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first ?? "") else { return 0 }
         return kb / 1024
     }
 

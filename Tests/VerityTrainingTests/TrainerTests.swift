@@ -180,6 +180,29 @@ final class TrainerTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: run.root.appendingPathComponent("run/checkpoints/step-2/model.safetensors").path))
     }
 
+    func testRewardErrorsLongPromptsAndGroupingPolicies() throws {
+        // A reward that fails on every sample: "zero" scores them 0 and counts them; the default "stop" names the sample.
+        let zero = try ToyRun(steps: 1, lr: 1e-3, saveEvery: 0, extra: "advantage = { group_by = \"example\" },")
+        let recipe = zero.root.appendingPathComponent("toy.lua")
+        let text = try String(contentsOf: recipe, encoding: .utf8)
+            .replacingOccurrences(of: "local _, c = string.gsub(sample.response, \"e\", \"\")", with: "if sample.tokens > 0 then error(\"boom\") end local _, c = 0, 0")
+        try Data(text.replacingOccurrences(of: "max_prompt_tokens = 64 }", with: "max_prompt_tokens = 64, reward_error = \"zero\" }").utf8)
+            .write(to: recipe)
+        let m = try zero.trainer().run()
+        XCTAssertEqual(m[0]["reward_errors"], 16)
+        XCTAssertEqual(m[0]["reward_mean"], 0)
+        try Data(text.utf8).write(to: recipe)
+        XCTAssertThrowsError(try zero.trainer(run: "stop").run()) { e in XCTAssertTrue("\(e)".contains("boom"), "\(e)") }
+        // Long prompts: skipped and counted by default, or the run stops naming the example and the limit.
+        let long = try ToyRun(steps: 1, lr: 1e-3, saveEvery: 0)
+        let lr = long.root.appendingPathComponent("toy.lua")
+        let lt = try String(contentsOf: lr, encoding: .utf8)
+        try Data(lt.replacingOccurrences(of: "max_prompt_tokens = 64 }", with: "max_prompt_tokens = 1, long_prompt = \"stop\" }").utf8).write(to: lr)
+        XCTAssertThrowsError(try long.trainer().run()) { e in XCTAssertTrue("\(e)".contains("rollout.max_prompt_tokens = 1"), "\(e)") }
+        try Data(lt.replacingOccurrences(of: "max_prompt_tokens = 64 }", with: "max_prompt_tokens = 1 }").utf8).write(to: lr)
+        XCTAssertThrowsError(try long.trainer(run: "skip").run()) { e in XCTAssertTrue("\(e)".contains("every prompt"), "\(e)") }
+    }
+
     func testRunFoldersAreNotOverwrittenOrResumedFromNothing() throws {
         let run = try ToyRun(steps: 1, lr: 1e-3, saveEvery: 0)
         try run.trainer().run()
