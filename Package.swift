@@ -28,9 +28,11 @@ let package = Package(
         .target(name: "CLuaShim", dependencies: ["CLua"]),
         .executableTarget(name: "verity-luac", dependencies: ["CLuaShim"]),
         .plugin(name: "LuaSyntaxCheck", capability: .buildTool(), dependencies: ["verity-luac"]),
-        .plugin(name: "CheckScripts",
-                capability: .command(intent: .custom(verb: "check-scripts", description: "Syntax-check every .lua under Scripts/")),
-                dependencies: ["verity-luac"]),
+        .plugin(
+            name: "CheckScripts",
+            capability: .command(
+                intent: .custom(verb: "check-scripts", description: "Syntax-check every .lua under Scripts/")),
+            dependencies: ["verity-luac"]),
 
         // MARK: - Libraries
         .target(name: "VerityCore"),
@@ -40,36 +42,72 @@ let package = Package(
         .target(name: "VerityTokenizer", dependencies: ["VerityJSON"]),
         .target(name: "VerityModel", dependencies: ["VerityTensor", "VerityTokenizer", "VerityJSON"]),
         .target(name: "CDecodeKernels"),
-        .target(name: "VeritySampling", dependencies: ["VerityTensor", "VerityModel", "VerityTokenizer", "VerityMeasure", "CDecodeKernels"]),
+        .target(
+            name: "VeritySampling",
+            dependencies: ["VerityTensor", "VerityModel", "VerityTokenizer", "VerityMeasure", "CDecodeKernels"]),
         .target(name: "VerityVerify", dependencies: ["VerityCore"]),
-        .target(name: "VerityScripts", path: "Scripts", exclude: ["bench", "mutate.sh", "mutations.txt", "fuzz.sh"],
-                resources: [.copy("lib"), .copy("rewards"), .copy("prompts"), .copy("losses"), .copy("schedules"), .copy("recipes")],
-                plugins: ["LuaSyntaxCheck"]),
-        .target(name: "VerityLua", dependencies: ["CLua", "CLuaShim", "VerityScripts", "VerityCore", "VerityVerify", "VerityTokenizer", "VerityJSON",
-                                                 .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "VerityTraining", dependencies: ["VerityCore", "VerityTensor", "VerityModel", "VerityTokenizer", "VeritySampling", "VerityJSON",
-                                                      "VerityLua", "VerityEval"]),
-        .target(name: "VerityEval", dependencies: ["VerityCore", "VerityJSON", "VerityModel", "VerityTokenizer", "VeritySampling",
-                                                  "VerityVerify", "VerityLua", "VerityMeasure"]),
-        .target(name: "VerityBench", dependencies: ["VerityMeasure", "VerityTensor", "VerityModel", "VerityTokenizer", "VeritySampling", "VerityTraining", "VerityEval",
-                                                   "VerityVerify", "VerityLua"]),
-        .executableTarget(name: "verity", dependencies: [
-            "VerityTensor", "VerityModel", "VerityTokenizer", "VeritySampling", "VerityVerify", "VerityLua", "VerityBench", "VerityJSON", "VerityTraining", "VerityEval",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        .target(
+            name: "VerityScripts", path: "Scripts", exclude: ["bench", "mutate.sh", "mutations.txt", "fuzz.sh"],
+            resources: [
+                .copy("lib"), .copy("rewards"), .copy("prompts"), .copy("losses"), .copy("schedules"), .copy("recipes"),
+            ],
+            plugins: ["LuaSyntaxCheck"]),
+        .target(
+            name: "VerityLua",
+            dependencies: [
+                "CLua", "CLuaShim", "VerityScripts", "VerityCore", "VerityVerify", "VerityTokenizer", "VerityJSON",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+        .target(
+            name: "VerityTraining",
+            dependencies: [
+                "VerityCore", "VerityTensor", "VerityModel", "VerityTokenizer", "VeritySampling", "VerityJSON",
+                "VerityLua", "VerityEval",
+            ]),
+        .target(
+            name: "VerityEval",
+            dependencies: [
+                "VerityCore", "VerityJSON", "VerityModel", "VerityTokenizer", "VeritySampling",
+                "VerityVerify", "VerityLua", "VerityMeasure",
+            ]),
+        .target(
+            name: "VerityBench",
+            dependencies: [
+                "VerityMeasure", "VerityTensor", "VerityModel", "VerityTokenizer", "VeritySampling", "VerityTraining",
+                "VerityEval",
+                "VerityVerify", "VerityLua",
+            ]),
+        .executableTarget(
+            name: "verity",
+            dependencies: [
+                "VerityTensor", "VerityModel", "VerityTokenizer", "VeritySampling", "VerityVerify", "VerityLua",
+                "VerityBench", "VerityJSON", "VerityTraining", "VerityEval",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
 
         // MARK: - Tests (one target per library; reference fixtures shared through VerityFixtures)
-        .target(name: "VerityFixtures", path: "Tests/Fixtures", exclude: ["README.md"],
-                resources: [.copy("tiny-qwen2"), .copy("tiny-qwen3"), .copy("qwen2.5-tokenizer"), .copy("rl-losses"), .copy("configs"), .copy("grader")]),
+        .target(
+            name: "VerityFixtures", path: "Tests/Fixtures", exclude: ["README.md"],
+            resources: [
+                .copy("tiny-qwen2"), .copy("tiny-qwen3"), .copy("qwen2.5-tokenizer"), .copy("rl-losses"),
+                .copy("configs"), .copy("grader"),
+            ]),
         .testTarget(name: "VerityTensorTests", dependencies: ["VerityTensor", "VerityFixtures"]),
-        .testTarget(name: "VerityModelTests", dependencies: ["VerityModel", "VerityFixtures"], resources: [.copy("Reference")]),
+        .testTarget(
+            name: "VerityModelTests", dependencies: ["VerityModel", "VerityFixtures"], resources: [.copy("Reference")]),
         .testTarget(name: "VerityTokenizerTests", dependencies: ["VerityTokenizer", "VerityJSON", "VerityFixtures"]),
         .testTarget(name: "VeritySamplingTests", dependencies: ["VeritySampling", "VerityFixtures"]),
         .testTarget(name: "VerityVerifyTests", dependencies: ["VerityVerify", "VerityFixtures"]),
-        .testTarget(name: "VerityTrainingTests", dependencies: ["VerityTraining", "VerityFixtures", "VerityLua", "VerityModel"],
-                    exclude: ["Scripts"]),
+        .testTarget(
+            name: "VerityTrainingTests",
+            dependencies: ["VerityTraining", "VerityFixtures", "VerityLua", "VerityModel"],
+            exclude: ["Scripts"]),
         .testTarget(name: "VerityEvalTests", dependencies: ["VerityEval", "VerityFixtures", "VerityJSON"]),
-        .testTarget(name: "VerityLuaTests", dependencies: ["VerityLua", "VerityFixtures", "VerityTokenizer", "VerityJSON",
-                                                           .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(
+            name: "VerityLuaTests",
+            dependencies: [
+                "VerityLua", "VerityFixtures", "VerityTokenizer", "VerityJSON",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
     ]
 )

@@ -23,7 +23,7 @@ struct LuaSyntaxCheck: BuildToolPlugin {
                 executable: try context.tool(named: "verity-luac").url,
                 arguments: ["--stamp", stamp.path] + scripts.map(\.path),
                 inputFiles: scripts,
-                outputFiles: [stamp]),
+                outputFiles: [stamp])
         ]
     }
 }

@@ -50,7 +50,9 @@ public struct EvalBenchmarkResult: Codable, Sendable {
 /// `verity bench eval`.
 public enum EvalBenchmark {
     /// One measured evaluation.
-    public static func run(options o: EvalBenchmarkOptions, log: @escaping (String) -> Void) throws -> EvalBenchmarkResult {
+    public static func run(options o: EvalBenchmarkOptions, log: @escaping (String) -> Void) throws
+        -> EvalBenchmarkResult
+    {
         let fm = FileManager.default
         let root = fm.temporaryDirectory.appendingPathComponent("verity-bench-eval-\(UUID().uuidString)")
         defer { try? fm.removeItem(at: root) }
@@ -71,10 +73,11 @@ public enum EvalBenchmark {
         _ = try evaluator.run(out: root.appendingPathComponent("out"))
         let total = CPUShareProbe.now() - t0
         let w = evaluator.work
-        return EvalBenchmarkResult(items: o.items, new_tokens: o.newTokens, threads: o.threads, seconds_total: total,
-                                   seconds_sampler: w.samplerSeconds, items_per_s: Double(o.items) / total,
-                                   tokens_per_s: Double(w.generatedTokens) / total,
-                                   sampler_tokens_per_s: Double(w.generatedTokens) / max(w.samplerSeconds, 1e-9),
-                                   pipeline_overhead_fraction: 1 - w.samplerSeconds / total, other_cpu_share: probe.otherProcessesShare())
+        return EvalBenchmarkResult(
+            items: o.items, new_tokens: o.newTokens, threads: o.threads, seconds_total: total,
+            seconds_sampler: w.samplerSeconds, items_per_s: Double(o.items) / total,
+            tokens_per_s: Double(w.generatedTokens) / total,
+            sampler_tokens_per_s: Double(w.generatedTokens) / max(w.samplerSeconds, 1e-9),
+            pipeline_overhead_fraction: 1 - w.samplerSeconds / total, other_cpu_share: probe.otherProcessesShare())
     }
 }

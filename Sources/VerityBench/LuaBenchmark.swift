@@ -60,16 +60,16 @@ public struct LuaBenchReport: Sendable {
             "{\"reward_us\": \(f($0.rewardMicros)), \"direct_grade_us\": \(f($0.directGradeMicros)), \"empty_reward_us\": \(f($0.emptyRewardMicros)), \"format_reward_us\": \(f($0.formatRewardMicros)), \"prompt_render_us\": \(f($0.promptMicros)), \"loss_mix_us\": \(f($0.lossMixMicros)), \"other_cpu_share\": \(f($0.otherCPUShare))}"
         }.joined(separator: ", ")
         return """
-        {"bench": "lua", "responses": \(responses), "chars": \(characters), "repeats": \(runs.count), \
-        "reward_us": \(f(reward)), "reward_goal_us": \(f(goalMicros)), "reward_ratio_to_goal": \(f(reward / goalMicros)), \
-        "direct_grade_us": \(f(direct)), "reward_ratio_to_direct_grade": \(f(reward / direct)), \
-        "lua_overhead_us": \(f(reward - direct)), "empty_reward_us": \(f(empty)), \
-        "step_ms": \(f(reward * Double(responses) / 1000)), \
-        "format_reward_us": \(f(median(\.formatRewardMicros))), "prompt_render_us": \(f(median(\.promptMicros))), \
-        "loss_mix_us": \(f(median(\.lossMixMicros))), "other_cpu_share_median": \(f(median(\.otherCPUShare))), \
-        "grader": \(jsonStringLiteral(grader)), \
-        "runs": [\(runsJSON)]}
-        """
+            {"bench": "lua", "responses": \(responses), "chars": \(characters), "repeats": \(runs.count), \
+            "reward_us": \(f(reward)), "reward_goal_us": \(f(goalMicros)), "reward_ratio_to_goal": \(f(reward / goalMicros)), \
+            "direct_grade_us": \(f(direct)), "reward_ratio_to_direct_grade": \(f(reward / direct)), \
+            "lua_overhead_us": \(f(reward - direct)), "empty_reward_us": \(f(empty)), \
+            "step_ms": \(f(reward * Double(responses) / 1000)), \
+            "format_reward_us": \(f(median(\.formatRewardMicros))), "prompt_render_us": \(f(median(\.promptMicros))), \
+            "loss_mix_us": \(f(median(\.lossMixMicros))), "other_cpu_share_median": \(f(median(\.otherCPUShare))), \
+            "grader": \(jsonStringLiteral(grader)), \
+            "runs": [\(runsJSON)]}
+            """
     }
 }
 
@@ -80,18 +80,25 @@ public enum LuaBenchmark {
     /// The paper's example pi1 (data/train/pi1.jsonl), embedded so the benchmark needs no files.
     static let example: JSONValue = .object([
         "id": .string("pi1"),
-        "problem": .string("The pressure \\( P \\) exerted by wind on a sail varies jointly as the area \\( A \\) of the sail and the cube of the wind's velocity \\( V \\). When the velocity is \\( 8 \\) miles per hour, the pressure on a sail of \\( 2 \\) square feet is \\( 4 \\) pounds. Find the wind velocity when the pressure on \\( 4 \\) square feet of sail is \\( 32 \\) pounds."),
-        "prompt": .string("The pressure \\( P \\) exerted by wind on a sail varies jointly as the area \\( A \\) of the sail and the cube of the wind's velocity \\( V \\). When the velocity is \\( 8 \\) miles per hour, the pressure on a sail of \\( 2 \\) square feet is \\( 4 \\) pounds. Find the wind velocity when the pressure on \\( 4 \\) square feet of sail is \\( 32 \\) pounds. Let's think step by step and output the final answer within \\boxed{}."),
+        "problem": .string(
+            "The pressure \\( P \\) exerted by wind on a sail varies jointly as the area \\( A \\) of the sail and the cube of the wind's velocity \\( V \\). When the velocity is \\( 8 \\) miles per hour, the pressure on a sail of \\( 2 \\) square feet is \\( 4 \\) pounds. Find the wind velocity when the pressure on \\( 4 \\) square feet of sail is \\( 32 \\) pounds."
+        ),
+        "prompt": .string(
+            "The pressure \\( P \\) exerted by wind on a sail varies jointly as the area \\( A \\) of the sail and the cube of the wind's velocity \\( V \\). When the velocity is \\( 8 \\) miles per hour, the pressure on a sail of \\( 2 \\) square feet is \\( 4 \\) pounds. Find the wind velocity when the pressure on \\( 4 \\) square feet of sail is \\( 32 \\) pounds. Let's think step by step and output the final answer within \\boxed{}."
+        ),
         "answer": .string("12.8"), "source": .string("deepscaler"), "index": .integer(124),
     ])
 
     /// Synthetic responses: seeded filler text of `characters` bytes, half ending with the right box.
     static func responses(count: Int, characters: Int, seed: UInt64) -> [String] {
         var rng = SeededGenerator(seed: seed)
-        let words = ["the", "pressure", "is", "proportional", "to", "area", "and", "velocity", "cubed", "so", "we", "get",
-                     "$k = \\frac{1}{256}$", "then", "$V^3 = 2048$", "hence", "step", "by", "solving", "for"]
+        let words = [
+            "the", "pressure", "is", "proportional", "to", "area", "and", "velocity", "cubed", "so", "we", "get",
+            "$k = \\frac{1}{256}$", "then", "$V^3 = 2048$", "hence", "step", "by", "solving", "for",
+        ]
         return (0..<count).map { n in
-            let tail = n % 2 == 0 ? " The final answer is $\\boxed{12.8}$." : " So the answer is $\\boxed{8\\sqrt[3]{4}}$."
+            let tail =
+                n % 2 == 0 ? " The final answer is $\\boxed{12.8}$." : " So the answer is $\\boxed{8\\sqrt[3]{4}}$."
             var s = ""
             s.reserveCapacity(characters + 16)
             while s.utf8.count < characters - tail.utf8.count {
@@ -104,8 +111,10 @@ public enum LuaBenchmark {
 
     /// Runs `repeats` measurements; each calls every path once per response (N calls), in batches.
     /// Rewards grade with the product's verifier (`HostServices.standard()`) under `profile`.
-    public static func run(responses count: Int = 1024, characters: Int = 3000, repeats: Int = 3,
-                           profile: String = "paper") throws -> LuaBenchReport {
+    public static func run(
+        responses count: Int = 1024, characters: Int = 3000, repeats: Int = 3,
+        profile: String = "paper"
+    ) throws -> LuaBenchReport {
         var services = HostServices.standard()
         services.log = { _ in }
         guard let grade = services.grade else { throw LuaError.state(message: "no verifier in the standard services") }
@@ -120,7 +129,9 @@ public enum LuaBenchmark {
         let table = state.makeTable(example)
         let texts = responses(count: count, characters: characters, seed: 7)
         let samples = texts.map {
-            RewardSample(response: $0, answer: "12.8", problem: "", prompt: "", example: table, finishReason: "stop", tokens: 700)
+            RewardSample(
+                response: $0, answer: "12.8", problem: "", prompt: "", example: table, finishReason: "stop", tokens: 700
+            )
         }
         let terms = Dictionary(uniqueKeysWithValues: knownLossTerms.map { ($0, 0.5) })
         var runs: [LuaBenchRun] = []
@@ -138,22 +149,30 @@ public enum LuaBenchmark {
             while start < count {
                 let range = start..<min(count, start + batch)
                 times[0].append(try timePerCall(range) { i in sink += try reward(samples[i], in: state).reward })
-                times[1].append(try timePerCall(range) { i in sink += try grade(texts[i], "12.8", profile).correct ? 1 : 0 })
+                times[1].append(
+                    try timePerCall(range) { i in sink += try grade(texts[i], "12.8", profile).correct ? 1 : 0 })
                 times[2].append(try timePerCall(range) { i in sink += try empty(samples[i], in: state).reward })
                 times[3].append(try timePerCall(range) { i in sink += try format(samples[i], in: state).reward })
-                times[4].append(try timePerCall(range) { _ in
-                    sink += Double(try RecipeLoader.renderPrompt(prompt, chatFormat: chat, example: table, state: state).utf8.count)
-                })
-                times[5].append(try timePerCall(range) { i in sink += try loss(step: i, terms: terms, in: state)["pg"] ?? 0 })
+                times[4].append(
+                    try timePerCall(range) { _ in
+                        sink += Double(
+                            try RecipeLoader.renderPrompt(prompt, chatFormat: chat, example: table, state: state).utf8
+                                .count)
+                    })
+                times[5].append(
+                    try timePerCall(range) { i in sink += try loss(step: i, terms: terms, in: state)["pg"] ?? 0 })
                 start += batch
             }
             let m = times.map { VerityBench.median($0) }
-            runs.append(LuaBenchRun(rewardMicros: m[0], directGradeMicros: m[1], emptyRewardMicros: m[2],
-                                    formatRewardMicros: m[3], promptMicros: m[4], lossMixMicros: m[5],
-                                    otherCPUShare: probe.otherProcessesShare() ?? 0))
+            runs.append(
+                LuaBenchRun(
+                    rewardMicros: m[0], directGradeMicros: m[1], emptyRewardMicros: m[2],
+                    formatRewardMicros: m[3], promptMicros: m[4], lossMixMicros: m[5],
+                    otherCPUShare: probe.otherProcessesShare() ?? 0))
         }
         if sink.isNaN { throw LuaError.state(message: "benchmark produced NaN") }
-        return LuaBenchReport(responses: count, characters: characters, runs: runs, grader: "verity.math.grade, profile \(profile)")
+        return LuaBenchReport(
+            responses: count, characters: characters, runs: runs, grader: "verity.math.grade, profile \(profile)")
     }
 
     static func loadValue(_ state: LuaState, _ source: String) throws -> LuaFunction {

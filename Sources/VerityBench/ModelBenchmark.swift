@@ -38,10 +38,10 @@ public struct ModelBenchmarkOptions: Sendable {
 /// The model shape the benchmark uses: Qwen2.5-0.5B (hidden 896, 24 layers, 14 heads, 2 KV heads, intermediate 4864, vocab 151936, tied).
 public func qwen25HalfBShape(layers: Int = 24) -> ModelConfig {
     let json = """
-    {"model_type":"qwen2","hidden_size":896,"intermediate_size":4864,"num_hidden_layers":\(layers),"num_attention_heads":14,
-     "num_key_value_heads":2,"vocab_size":151936,"rms_norm_eps":1e-6,"rope_theta":1000000.0,"tie_word_embeddings":true,
-     "max_position_embeddings":32768,"hidden_act":"silu"}
-    """
+        {"model_type":"qwen2","hidden_size":896,"intermediate_size":4864,"num_hidden_layers":\(layers),"num_attention_heads":14,
+         "num_key_value_heads":2,"vocab_size":151936,"rms_norm_eps":1e-6,"rope_theta":1000000.0,"tie_word_embeddings":true,
+         "max_position_embeddings":32768,"hidden_act":"silu"}
+        """
     guard let c = try? ModelConfig.decode(Data(json.utf8), file: "(built-in Qwen2.5-0.5B shape)") else {
         preconditionFailure("built-in config must decode")
     }
@@ -125,7 +125,9 @@ public enum ModelBenchmark {
     }
 
     /// Measures sgemm, forward and forward+backward on a random model of `config`'s shape.
-    public static func run(config: ModelConfig, options o: ModelBenchmarkOptions, log: (String) -> Void) throws -> ModelBenchmarkResult {
+    public static func run(config: ModelConfig, options o: ModelBenchmarkOptions, log: (String) -> Void) throws
+        -> ModelBenchmarkResult
+    {
         BLAS.setThreads(o.threads)
         MemoryTuning.reuseFreedMemory()
         let probe = CPUShareProbe()
@@ -142,7 +144,8 @@ public enum ModelBenchmark {
         targets.append(0)
         // Model FLOPs: every weight matrix (and the output projection) once per token, 2 FLOPs per multiply-add,
         // plus causal attention (Q·Kᵀ and P·V over T/2 keys on average); backward is twice the forward.
-        let nonEmbedding = c.parameterShapes.filter { $0.1.count == 2 && $0.0 != "model.embed_tokens.weight" }.reduce(0) { $0 + $1.1.reduce(1, *) }
+        let nonEmbedding = c.parameterShapes.filter { $0.1.count == 2 && $0.0 != "model.embed_tokens.weight" }.reduce(0)
+        { $0 + $1.1.reduce(1, *) }
         let matmulParams = Double(nonEmbedding + c.vocabSize * c.hiddenSize)
         let attn = 2.0 * 2.0 * Double(c.numHiddenLayers * c.numAttentionHeads * c.headDim) * Double(o.sequence) / 2
         let fwdFlops = 2 * matmulParams + attn
@@ -152,7 +155,9 @@ public enum ModelBenchmark {
             model.zeroGrad()
             let h = try model.hiddenStates(ids: ids, batch: o.batch, trainable: true)
             let scale = -1 / Float(tokens)
-            let (loss, _, _) = model.tokenLoss(hidden: h, targets: targets, trainable: true) { _, lp, _ in (scale * lp, scale, 0) }
+            let (loss, _, _) = model.tokenLoss(hidden: h, targets: targets, trainable: true) { _, lp, _ in
+                (scale * lp, scale, 0)
+            }
             loss.backward()
         }
         for w in 0..<max(0, o.warmup) {
@@ -176,7 +181,9 @@ public enum ModelBenchmark {
             try trainStep()
             train.append(CPUShareProbe.now() - t0)
             OpProfiler.enabled = false
-            log("repeat \(r + 1): forward \(String(format: "%.2f", fwd.last ?? 0)) s, forward+backward \(String(format: "%.2f", train.last ?? 0)) s")
+            log(
+                "repeat \(r + 1): forward \(String(format: "%.2f", fwd.last ?? 0)) s, forward+backward \(String(format: "%.2f", train.last ?? 0)) s"
+            )
         }
         model.zeroGrad()
         // The limit: median of the sgemm rates measured before each repeat, so a busy spell hits both sides alike.
@@ -184,8 +191,10 @@ public enum ModelBenchmark {
         let fs = median(fwd), ts = median(train)
         let ftps = Double(tokens) / fs, ttps = Double(tokens) / ts
         return ModelBenchmarkResult(
-            shape: "Qwen2.5-0.5B (hidden \(c.hiddenSize), \(c.numHiddenLayers) layers, \(c.numAttentionHeads) heads, \(c.numKeyValueHeads) KV heads, intermediate \(c.intermediateSize), vocab \(c.vocabSize), tied)",
-            batch: o.batch, sequence: o.sequence, threads: o.threads, repeats: o.repeats, warmup: o.warmup, parameters: model.parameterCount,
+            shape:
+                "Qwen2.5-0.5B (hidden \(c.hiddenSize), \(c.numHiddenLayers) layers, \(c.numAttentionHeads) heads, \(c.numKeyValueHeads) KV heads, intermediate \(c.intermediateSize), vocab \(c.vocabSize), tied)",
+            batch: o.batch, sequence: o.sequence, threads: o.threads, repeats: o.repeats, warmup: o.warmup,
+            parameters: model.parameterCount,
             sgemm_shape: sg, sgemm_gflops: gflops, sgemm_gflops_all: sgemmRates,
             flops_per_token_forward: fwdFlops, flops_per_token_train: trainFlops,
             flops_formula: "forward = 2*(weight-matrix params + V*C) + 2*L*H*D*T (causal attention); train = 3*forward",

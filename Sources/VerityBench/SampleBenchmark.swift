@@ -138,13 +138,18 @@ public enum SampleBenchmark {
             while nextFraction <= f { nextFraction += 0.1 }
             lastTime = p.elapsed
             let eta = f > 0 ? p.elapsed * (1 - f) / f : 0
-            log(String(format: "  %@: %d/%d tokens, %.1f tokens/s, %.0f s elapsed, ETA %.0f s", label, p.generatedTokens, p.maxTokens,
-                       Double(p.generatedTokens) / max(p.elapsed, 1e-9), p.elapsed, eta))
+            log(
+                String(
+                    format: "  %@: %d/%d tokens, %.1f tokens/s, %.0f s elapsed, ETA %.0f s", label, p.generatedTokens,
+                    p.maxTokens,
+                    Double(p.generatedTokens) / max(p.elapsed, 1e-9), p.elapsed, eta))
         }
     }
 
     /// Measures rooflines, decode at each batch size, and prefix sharing; `log` receives progress lines.
-    public static func run(options o: SampleBenchmarkOptions, log: @escaping (String) -> Void) throws -> SampleBenchmarkResult {
+    public static func run(options o: SampleBenchmarkOptions, log: @escaping (String) -> Void) throws
+        -> SampleBenchmarkResult
+    {
         let probe = CPUShareProbe()
         let c = qwen25HalfBShape(layers: o.layers)
         BLAS.setThreads(o.threads)
@@ -159,7 +164,10 @@ public enum SampleBenchmark {
         var gen = SeededGenerator(seed: o.seed)
         let model = TransformerModel.random(config: c, std: 0.02, generator: &gen)
         // Parameters read per token: every weight matrix plus the output projection (the tied embedding, used as lm_head).
-        let matmul = c.parameterShapes.filter { $0.1.count == 2 && $0.0 != "model.embed_tokens.weight" }.reduce(0) { $0 + $1.1.reduce(1, *) }
+        let matmul =
+            c.parameterShapes.filter { $0.1.count == 2 && $0.0 != "model.embed_tokens.weight" }.reduce(0) {
+                $0 + $1.1.reduce(1, *)
+            }
             + c.vocabSize * c.hiddenSize
         let bytes = matmul * 4
         func prompts(_ count: Int, _ length: Int) -> [[Int32]] {
@@ -185,12 +193,17 @@ public enum SampleBenchmark {
         var variants: [(Int, WeightFormat, Int?)] = []
         if !o.skipDecode {
             for fmt in o.weights { variants += o.batches.map { ($0, fmt, nil) } }
-            if let t = o.sgemmMinRows, o.weights.contains(.float32) { variants += o.batches.filter { $0 >= t }.map { ($0, .float32, t) } }
+            if let t = o.sgemmMinRows, o.weights.contains(.float32) {
+                variants += o.batches.filter { $0 >= t }.map { ($0, .float32, t) }
+            }
         }
         for (b, fmt, sg) in variants {
             let p = CPUShareProbe()
-            let eng = engine(fmt) { $0.maxBatch = b; $0.sgemmMinRows = sg }
-            let req = GenerationRequest(prompts: prompts(b, o.promptTokens), maxNewTokens: o.newTokens, sampling: .greedy, ignoreEOS: true)
+            let eng = engine(fmt) {
+                $0.maxBatch = b; $0.sgemmMinRows = sg
+            }
+            let req = GenerationRequest(
+                prompts: prompts(b, o.promptTokens), maxNewTokens: o.newTokens, sampling: .greedy, ignoreEOS: true)
             var rates: [Double] = [], prefill: [Double] = [], sgemmWindow: [Double] = [], bandwidthWindow: [Double] = []
             let label = sg == nil ? "exact \(fmt.rawValue)" : "sgemm f32"
             for r in 0..<max(1, o.repeats) {
@@ -199,38 +212,54 @@ public enum SampleBenchmark {
                 let st = try eng.generate(req, progress: stepLogger(log, "batch \(b) (\(label)) repeat \(r + 1)")).stats
                 rates.append(Double(st.decodeRowSteps) / st.decodeSeconds)
                 prefill.append(st.prefillSeconds)
-                log(String(format: "batch %d (%@) repeat %d: %.2f decode tokens/s, prefill %.2f s", b, label, r + 1, rates.last ?? 0, st.prefillSeconds))
+                log(
+                    String(
+                        format: "batch %d (%@) repeat %d: %.2f decode tokens/s, prefill %.2f s", b, label, r + 1,
+                        rates.last ?? 0, st.prefillSeconds))
             }
             sgemmWindow.append(sgemmProbe())
             bandwidthWindow.append(bandwidthProbe())
-            log(String(format: "batch %d probes: sgemm %@ GFLOP/s, bandwidth %@ GB/s", b,
-                       sgemmWindow.map { String(format: "%.1f", $0) }.joined(separator: " "),
-                       bandwidthWindow.map { String(format: "%.1f", $0) }.joined(separator: " ")))
+            log(
+                String(
+                    format: "batch %d probes: sgemm %@ GFLOP/s, bandwidth %@ GB/s", b,
+                    sgemmWindow.map { String(format: "%.1f", $0) }.joined(separator: " "),
+                    bandwidthWindow.map { String(format: "%.1f", $0) }.joined(separator: " ")))
             let wbytes = matmul * fmt.bytesPerWeight
             let computeBound = median(sgemmWindow) * 1e9 / (2 * Double(matmul))
             let memoryBound = median(bandwidthWindow) * 1e9 * Double(b) / Double(wbytes)
             let limit = min(computeBound, memoryBound)
             let m = median(rates)
-            figures.append(DecodeFigure(batch: b, kernel: sg == nil ? "exact \(fmt.rawValue) (batch-invariant panel kernel)" : "sgemm (OpenBLAS)",
-                                        weights: fmt.rawValue, weight_bytes_per_step: wbytes,
-                                        decode_tokens_per_s: m, decode_tokens_per_s_all: rates,
-                                        compute_bound_tokens_per_s: computeBound, memory_bound_tokens_per_s: memoryBound,
-                                        roofline_tokens_per_s: limit, fraction_of_roofline: m / limit, fraction_of_memory_bound: m / memoryBound,
-                                        prefill_seconds: median(prefill), sgemm_gflops_window: sgemmWindow,
-                                        read_bandwidth_gbs_window: bandwidthWindow, other_processes_cpu_share: p.otherProcessesShare(cores: o.threads)))
+            figures.append(
+                DecodeFigure(
+                    batch: b,
+                    kernel: sg == nil ? "exact \(fmt.rawValue) (batch-invariant panel kernel)" : "sgemm (OpenBLAS)",
+                    weights: fmt.rawValue, weight_bytes_per_step: wbytes,
+                    decode_tokens_per_s: m, decode_tokens_per_s_all: rates,
+                    compute_bound_tokens_per_s: computeBound, memory_bound_tokens_per_s: memoryBound,
+                    roofline_tokens_per_s: limit, fraction_of_roofline: m / limit,
+                    fraction_of_memory_bound: m / memoryBound,
+                    prefill_seconds: median(prefill), sgemm_gflops_window: sgemmWindow,
+                    read_bandwidth_gbs_window: bandwidthWindow,
+                    other_processes_cpu_share: p.otherProcessesShare(cores: o.threads)))
         }
         // bfloat16 log-prob error: sample with the bf16 store, score the same tokens with the float32 trainer forward.
         var bf16Error: Double? = nil, bf16Tokens: Int? = nil
         if o.weights.contains(.bfloat16) && !o.skipDecode {
-            let eng = engine(.bfloat16) { $0.maxBatch = 8; $0.sgemmMinRows = nil }
-            let req = GenerationRequest(prompts: prompts(8, 16), maxNewTokens: 16, sampling: SamplingParams(temperature: 1), seed: 5, ignoreEOS: true)
+            let eng = engine(.bfloat16) {
+                $0.maxBatch = 8; $0.sgemmMinRows = nil
+            }
+            let req = GenerationRequest(
+                prompts: prompts(8, 16), maxNewTokens: 16, sampling: SamplingParams(temperature: 1), seed: 5,
+                ignoreEOS: true)
             let out = try eng.generate(req)
             var worst: Float = 0, count = 0
             for sm in out.samples {
                 let seq = req.prompts[sm.promptIndex] + sm.tokens
                 let hidden = try model.hiddenStates(ids: Array(seq.dropLast()), batch: 1, trainable: false)
                 let (lp, _) = model.tokenLogProbs(hidden: hidden, targets: Array(seq.dropFirst()), trainable: false)
-                for (x, y) in zip(sm.logprobs, lp.value.values.suffix(sm.tokens.count)) { worst = max(worst, abs(x - y)); count += 1 }
+                for (x, y) in zip(sm.logprobs, lp.value.values.suffix(sm.tokens.count)) {
+                    worst = max(worst, abs(x - y)); count += 1
+                }
             }
             bf16Error = Double(worst)
             bf16Tokens = count
@@ -244,38 +273,49 @@ public enum SampleBenchmark {
             var runs: [Bool: GenerationStats] = [:]
             var totals: [Bool: Double] = [:]
             for share in o.sharingModes {
-                let eng = engine(fmt) { $0.maxBatch = o.sharedSamples; $0.sharePrefixes = share; $0.sgemmMinRows = nil }
-                let req = GenerationRequest(prompts: prompt, samplesPerPrompt: o.sharedSamples, maxNewTokens: o.sharedNewTokens,
-                                            sampling: SamplingParams(temperature: 1), seed: 1, ignoreEOS: true)
+                let eng = engine(fmt) {
+                    $0.maxBatch = o.sharedSamples; $0.sharePrefixes = share; $0.sgemmMinRows = nil
+                }
+                let req = GenerationRequest(
+                    prompts: prompt, samplesPerPrompt: o.sharedSamples, maxNewTokens: o.sharedNewTokens,
+                    sampling: SamplingParams(temperature: 1), seed: 1, ignoreEOS: true)
                 let t0 = CPUShareProbe.now()
                 runs[share] = try eng.generate(req, progress: stepLogger(log, "sharing \(share ? "on" : "off")")).stats
                 totals[share] = CPUShareProbe.now() - t0
-                log(String(format: "sharing %@: prefill %d tokens in %.2f s, total %.2f s", share ? "on" : "off",
-                           runs[share]?.prefillTokens ?? 0, runs[share]?.prefillSeconds ?? 0, totals[share] ?? 0))
+                log(
+                    String(
+                        format: "sharing %@: prefill %d tokens in %.2f s, total %.2f s", share ? "on" : "off",
+                        runs[share]?.prefillTokens ?? 0, runs[share]?.prefillSeconds ?? 0, totals[share] ?? 0))
             }
             let on = runs[true], off = runs[false], ton = totals[true], toff = totals[false]
             var ratio: Double? = nil, timeRatio: Double? = nil
             if let on, let off { ratio = Double(off.prefillTokens) / Double(max(1, on.prefillTokens)) }
             if let ton, let toff { timeRatio = toff / ton }
-            sharing = SharingFigure(weights: fmt.rawValue, repeats_per_mode: 1, prompt_tokens: o.sharedPromptTokens, samples: o.sharedSamples,
-                                    new_tokens: o.sharedNewTokens,
-                                    shared_prefill_tokens: on?.prefillTokens, unshared_prefill_tokens: off?.prefillTokens,
-                                    prefill_work_ratio: ratio,
-                                    shared_prefill_seconds: on?.prefillSeconds, unshared_prefill_seconds: off?.prefillSeconds,
-                                    shared_total_seconds: ton, unshared_total_seconds: toff, total_time_ratio: timeRatio,
-                                    shared_tokens_per_s: on.flatMap { st in ton.map { Double(st.generatedTokens) / $0 } },
-                                    unshared_tokens_per_s: off.flatMap { st in toff.map { Double(st.generatedTokens) / $0 } },
-                                    shared_peak_kv_mib: on.map { Double($0.peakCacheBytes) / 1_048_576 },
-                                    unshared_peak_kv_mib: off.map { Double($0.peakCacheBytes) / 1_048_576 },
-                                    other_processes_cpu_share: p.otherProcessesShare(cores: o.threads))
+            sharing = SharingFigure(
+                weights: fmt.rawValue, repeats_per_mode: 1, prompt_tokens: o.sharedPromptTokens,
+                samples: o.sharedSamples,
+                new_tokens: o.sharedNewTokens,
+                shared_prefill_tokens: on?.prefillTokens, unshared_prefill_tokens: off?.prefillTokens,
+                prefill_work_ratio: ratio,
+                shared_prefill_seconds: on?.prefillSeconds, unshared_prefill_seconds: off?.prefillSeconds,
+                shared_total_seconds: ton, unshared_total_seconds: toff, total_time_ratio: timeRatio,
+                shared_tokens_per_s: on.flatMap { st in ton.map { Double(st.generatedTokens) / $0 } },
+                unshared_tokens_per_s: off.flatMap { st in toff.map { Double(st.generatedTokens) / $0 } },
+                shared_peak_kv_mib: on.map { Double($0.peakCacheBytes) / 1_048_576 },
+                unshared_peak_kv_mib: off.map { Double($0.peakCacheBytes) / 1_048_576 },
+                other_processes_cpu_share: p.otherProcessesShare(cores: o.threads))
         }
         return SampleBenchmarkResult(
-            shape: "Qwen2.5-0.5B (hidden \(c.hiddenSize), \(c.numHiddenLayers) layers, \(c.numAttentionHeads) heads, \(c.numKeyValueHeads) KV heads, intermediate \(c.intermediateSize), vocab \(c.vocabSize), tied), float32",
+            shape:
+                "Qwen2.5-0.5B (hidden \(c.hiddenSize), \(c.numHiddenLayers) layers, \(c.numAttentionHeads) heads, \(c.numKeyValueHeads) KV heads, intermediate \(c.intermediateSize), vocab \(c.vocabSize), tied), float32",
             threads: o.threads, repeats: o.repeats, prompt_tokens: o.promptTokens, new_tokens: o.newTokens,
-            matmul_parameters: matmul, weight_bytes_per_step: bytes, sgemm_gflops: gflops, read_bandwidth_gbs: bandwidth,
+            matmul_parameters: matmul, weight_bytes_per_step: bytes, sgemm_gflops: gflops,
+            read_bandwidth_gbs: bandwidth,
             skinny_kernel_avx2: DecodeKernels.panelProductUsesAVX2,
             bf16_logprob_max_abs_error_vs_f32: bf16Error, bf16_logprob_error_tokens: bf16Tokens,
-            roofline_formula: "min(sgemm FLOP/s / (2 * matmul_parameters), bandwidth * batch / weight_bytes_per_step) tokens/s",
-            decode: figures, sharing: sharing, pack_seconds: packSeconds, other_processes_cpu_share: probe.otherProcessesShare(cores: o.threads), blas: BLAS.configDescription)
+            roofline_formula:
+                "min(sgemm FLOP/s / (2 * matmul_parameters), bandwidth * batch / weight_bytes_per_step) tokens/s",
+            decode: figures, sharing: sharing, pack_seconds: packSeconds,
+            other_processes_cpu_share: probe.otherProcessesShare(cores: o.threads), blas: BLAS.configDescription)
     }
 }

@@ -46,7 +46,8 @@ public struct TrainBenchmarkResult: Codable, Sendable {
     /// prompts × samples, prompt and new tokens, threads.
     public var prompts: Int, samples: Int, prompt_tokens: Int, new_tokens: Int, threads: Int
     /// The step's parts, in seconds.
-    public var seconds_total: Double, seconds_rollout: Double, seconds_reward: Double, seconds_logprobs: Double, seconds_update: Double
+    public var seconds_total: Double, seconds_rollout: Double, seconds_reward: Double, seconds_logprobs: Double,
+        seconds_update: Double
     /// New tokens per second of the rollout.
     public var rollout_tokens_per_s: Double
     /// Tokens through the update's forward+backward, its FLOPs (3 × forward: 2 × weight-matrix params per token + causal
@@ -63,7 +64,9 @@ public struct TrainBenchmarkResult: Codable, Sendable {
 /// `verity bench train`.
 public enum TrainBenchmark {
     /// Runs one measured step (after writing the random model and recipe to a temporary folder).
-    public static func run(options o: TrainBenchmarkOptions, log: @escaping (String) -> Void) throws -> TrainBenchmarkResult {
+    public static func run(options o: TrainBenchmarkOptions, log: @escaping (String) -> Void) throws
+        -> TrainBenchmarkResult
+    {
         let fm = FileManager.default
         let root = fm.temporaryDirectory.appendingPathComponent("verity-bench-train-\(UUID().uuidString)")
         defer { try? fm.removeItem(at: root) }
@@ -75,21 +78,23 @@ public enum TrainBenchmark {
         for p in 0..<o.prompts {
             var text = "Problem\(p):"
             while tok.encode(text).count < o.promptTokens { text += " x" }
-            guard tok.encode(text).count == o.promptTokens else { throw TrainingError("cannot build a \(o.promptTokens)-token prompt") }
+            guard tok.encode(text).count == o.promptTokens else {
+                throw TrainingError("cannot build a \(o.promptTokens)-token prompt")
+            }
             lines.append("{\"prompt\": \(jsonStringLiteral(text)), \"answer\": \"1\"}")
         }
         try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: root.appendingPathComponent("data.jsonl"))
         let recipe = """
-        return {
-          name = "bench-train", model = "\(modelDir.path)",
-          train = { data = "\(root.path)/data.jsonl", batch_size = \(o.prompts), shuffle = false, required_fields = { "prompt", "answer" } },
-          prompt = require "prompts.raw", reward = require "rewards.boxed_equal", grader = "paper", algorithm = "grpo",
-          rollout = { n = \(o.samples), temperature = 1.0, max_tokens = \(o.newTokens), max_prompt_tokens = \(o.promptTokens) },
-          optimizer = { lr = 1e-6, weight_decay = 0.01, max_grad_norm = 1.0 },
-          update = { mini_batch_size = \(o.prompts), micro_batch_size = \(o.microBatch) },
-          loss = require "losses.paper", steps = 1, seed = 0,
-        }
-        """
+            return {
+              name = "bench-train", model = "\(modelDir.path)",
+              train = { data = "\(root.path)/data.jsonl", batch_size = \(o.prompts), shuffle = false, required_fields = { "prompt", "answer" } },
+              prompt = require "prompts.raw", reward = require "rewards.boxed_equal", grader = "paper", algorithm = "grpo",
+              rollout = { n = \(o.samples), temperature = 1.0, max_tokens = \(o.newTokens), max_prompt_tokens = \(o.promptTokens) },
+              optimizer = { lr = 1e-6, weight_decay = 0.01, max_grad_norm = 1.0 },
+              update = { mini_batch_size = \(o.prompts), micro_batch_size = \(o.microBatch) },
+              loss = require "losses.paper", steps = 1, seed = 0,
+            }
+            """
         let recipeURL = root.appendingPathComponent("bench.lua")
         try Data(recipe.utf8).write(to: recipeURL)
         let loaded = try RecipeLoader.load(path: recipeURL.path, services: .standard(tokenizer: tok))
@@ -108,7 +113,8 @@ public enum TrainBenchmark {
         let m = try trainer.trainStep()
         let share = probe.otherProcessesShare()
         let after = ModelBenchmark.sgemmGFlops(m: sg[0], n: sg[1], k: sg[2], repeats: 3)
-        let nonEmbedding = c.parameterShapes.filter { $0.1.count == 2 && $0.0 != "model.embed_tokens.weight" }.reduce(0) { $0 + $1.1.reduce(1, *) }
+        let nonEmbedding = c.parameterShapes.filter { $0.1.count == 2 && $0.0 != "model.embed_tokens.weight" }.reduce(0)
+        { $0 + $1.1.reduce(1, *) }
         let matmulParams = Double(nonEmbedding + c.vocabSize * c.hiddenSize)
         let attn = 2.0 * 2.0 * Double(c.numHiddenLayers * c.numAttentionHeads * c.headDim) * Double(seq) / 2
         let tokens = Int(m["update_tokens"] ?? 0)
@@ -117,10 +123,14 @@ public enum TrainBenchmark {
         let gflops = flops / max(upd, 1e-9) / 1e9
         let limit = median([before, after])
         return TrainBenchmarkResult(
-            shape: "Qwen2.5-0.5B (\(c.numHiddenLayers) layers, hidden \(c.hiddenSize), vocab \(c.vocabSize)), random weights",
-            prompts: o.prompts, samples: o.samples, prompt_tokens: o.promptTokens, new_tokens: o.newTokens, threads: o.threads,
-            seconds_total: m["seconds"] ?? 0, seconds_rollout: m["seconds_rollout"] ?? 0, seconds_reward: m["seconds_reward"] ?? 0,
-            seconds_logprobs: m["seconds_logprobs"] ?? 0, seconds_update: upd, rollout_tokens_per_s: m["tokens_per_s"] ?? 0,
+            shape:
+                "Qwen2.5-0.5B (\(c.numHiddenLayers) layers, hidden \(c.hiddenSize), vocab \(c.vocabSize)), random weights",
+            prompts: o.prompts, samples: o.samples, prompt_tokens: o.promptTokens, new_tokens: o.newTokens,
+            threads: o.threads,
+            seconds_total: m["seconds"] ?? 0, seconds_rollout: m["seconds_rollout"] ?? 0,
+            seconds_reward: m["seconds_reward"] ?? 0,
+            seconds_logprobs: m["seconds_logprobs"] ?? 0, seconds_update: upd,
+            rollout_tokens_per_s: m["tokens_per_s"] ?? 0,
             update_tokens: tokens, update_flops: flops, update_gflops: gflops, sgemm_gflops: limit,
             update_fraction_of_sgemm: gflops / limit, peak_rss_mb: m["peak_rss_mb"] ?? 0, other_cpu_share: share)
     }
@@ -134,7 +144,8 @@ func writeRandomModel(to directory: URL, layers: Int, tokenizer: String, log: (S
     log("writing a random \(c.numHiddenLayers)-layer Qwen2.5-0.5B-shaped model to \(directory.path)")
     try TransformerModel.random(config: c, std: 0.02, generator: &gen).save(to: directory, dtype: .f32)
     let tokDir = URL(fileURLWithPath: tokenizer)
-    for f in ["tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt"] where fm.fileExists(atPath: tokDir.appendingPathComponent(f).path) {
+    for f in ["tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt"]
+    where fm.fileExists(atPath: tokDir.appendingPathComponent(f).path) {
         try fm.copyItem(at: tokDir.appendingPathComponent(f), to: directory.appendingPathComponent(f))
     }
     return c

@@ -53,7 +53,9 @@ public enum VerifyBenchmark {
     public static func pairs(fromJSONL url: URL) throws -> [(gold: String, prediction: String)] {
         var out: [(String, String)] = []
         for line in try JSONLines.read(url) {
-            guard case .string(let a)? = line.value["answer"] else { throw VerifyBenchError.badLine(file: url.path, line: line.number) }
+            guard case .string(let a)? = line.value["answer"] else {
+                throw VerifyBenchError.badLine(file: url.path, line: line.number)
+            }
             out.append((a, a))
             if case .string(let q)? = line.value["answer_qwen"] { out.append((a, q)) } else { out.append((a, a)) }
             out.append((a, a + "+1"))
@@ -62,7 +64,9 @@ public enum VerifyBenchmark {
     }
 
     /// Run the benchmark: `repeats` passes per profile over `pairs` (bare answers) and over responses built from them.
-    public static func run(pairs: [(gold: String, prediction: String)], repeats: Int = 3, minSeconds: Double = 0.3) -> VerifyBenchReport {
+    public static func run(pairs: [(gold: String, prediction: String)], repeats: Int = 3, minSeconds: Double = 0.3)
+        -> VerifyBenchReport
+    {
         let filler = String(repeating: "We simplify the expression step by step and check each term. ", count: 48)
         let responses = pairs.map { (filler + "Therefore the answer is $\\boxed{" + $0.prediction + "}$.", $0.gold) }
         let probe = CPUShareProbe()
@@ -70,23 +74,38 @@ public enum VerifyBenchmark {
         // Floor: byte equality of the same strings.
         var floors: [Double] = []
         for _ in 0..<repeats {
-            floors.append(rate(minSeconds) { for p in pairs { if p.gold.utf8.elementsEqual(p.prediction.utf8) { sink &+= 1 } }; return pairs.count })
+            floors.append(
+                rate(minSeconds) {
+                    for p in pairs { if p.gold.utf8.elementsEqual(p.prediction.utf8) { sink &+= 1 } };
+                    return pairs.count
+                })
         }
         var rows: [VerifyBenchRow] = []
         for profile in GradingProfile.allCases {
             let g = Grader(profile: profile)
             var pr: [Double] = [], rr: [Double] = []
             for _ in 0..<repeats {
-                pr.append(rate(minSeconds) { for p in pairs { if g.equal(gold: p.gold, prediction: p.prediction) { sink &+= 1 } }; return pairs.count })
-                rr.append(rate(minSeconds) { for r in responses { if g.grade(response: r.0, gold: r.1).correct { sink &+= 1 } }; return responses.count })
+                pr.append(
+                    rate(minSeconds) {
+                        for p in pairs { if g.equal(gold: p.gold, prediction: p.prediction) { sink &+= 1 } };
+                        return pairs.count
+                    })
+                rr.append(
+                    rate(minSeconds) {
+                        for r in responses { if g.grade(response: r.0, gold: r.1).correct { sink &+= 1 } };
+                        return responses.count
+                    })
             }
             let p = median(pr), r = median(rr), f = median(floors)
-            rows.append(VerifyBenchRow(profile: profile.rawValue, pairsPerSecond: p, responsesPerSecond: r,
-                                       microsecondsPerResponse: 1e6 / r, ratioToTarget: p / 20_000, ratioToFloor: p / f))
+            rows.append(
+                VerifyBenchRow(
+                    profile: profile.rawValue, pairsPerSecond: p, responsesPerSecond: r,
+                    microsecondsPerResponse: 1e6 / r, ratioToTarget: p / 20_000, ratioToFloor: p / f))
         }
         if sink == Int.min { print(sink) }
-        return VerifyBenchReport(pairs: pairs.count, repeats: repeats, floorPerSecond: median(floors),
-                                 otherCPUShare: probe.otherProcessesShare(), rows: rows)
+        return VerifyBenchReport(
+            pairs: pairs.count, repeats: repeats, floorPerSecond: median(floors),
+            otherCPUShare: probe.otherProcessesShare(), rows: rows)
     }
 
     /// Items per second of `body` (which returns how many items it did), run for at least `minSeconds`.

@@ -4,9 +4,9 @@
 // file Verity writes into a model folder, checkpoint or run folder goes through here.
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A file that could not be written (the destination and the system's reason).
@@ -70,7 +70,9 @@ public enum AtomicFile {
             guard fsync(fd) == 0 else { throw FileWriteError(file: url.path, detail: String(cString: strerror(errno))) }
             closed = true
             guard close(fd) == 0 else { throw FileWriteError(file: url.path, detail: String(cString: strerror(errno))) }
-            guard rename(tmp, url.path) == 0 else { throw FileWriteError(file: url.path, detail: String(cString: strerror(errno))) }
+            guard rename(tmp, url.path) == 0 else {
+                throw FileWriteError(file: url.path, detail: String(cString: strerror(errno)))
+            }
         } catch {
             if !closed { close(fd) }
             unlink(tmp)

@@ -52,20 +52,26 @@ public struct BenchmarkSet: Sendable {
         for line in lines {
             let file = url.path
             guard case .object(let fields) = line.value else {
-                throw EvalError.badSet(file: file, line: line.number, key: nil, detail: "expected a JSON object, found \(line.value)")
+                throw EvalError.badSet(
+                    file: file, line: line.number, key: nil, detail: "expected a JSON object, found \(line.value)")
             }
             guard case .string(let problem)? = fields["problem"], !problem.allSatisfy(\.isWhitespace) else {
-                throw EvalError.badSet(file: file, line: line.number, key: "problem",
-                                       detail: fields["problem"].map { "expected a non-blank string, found \($0)" } ?? "missing")
+                throw EvalError.badSet(
+                    file: file, line: line.number, key: "problem",
+                    detail: fields["problem"].map { "expected a non-blank string, found \($0)" } ?? "missing")
             }
             let answer: String
             switch fields["answer"] {
             case .string(let s)? where !s.allSatisfy(\.isWhitespace): answer = s
             case .integer(let i)?: answer = String(i)
             case .number(let d)?: answer = JSONValue.number(d).text
-            case nil: throw EvalError.badSet(file: file, line: line.number, key: "answer", detail: "missing: the item has no gold answer")
-            case let other?: throw EvalError.badSet(file: file, line: line.number, key: "answer",
-                                                    detail: "expected a non-blank string or a number, found \(other)")
+            case nil:
+                throw EvalError.badSet(
+                    file: file, line: line.number, key: "answer", detail: "missing: the item has no gold answer")
+            case let other?:
+                throw EvalError.badSet(
+                    file: file, line: line.number, key: "answer",
+                    detail: "expected a non-blank string or a number, found \(other)")
             }
             let index = items.count
             var id = "\(name)-\(index)"
@@ -73,18 +79,26 @@ public struct BenchmarkSet: Sendable {
                 switch v {
                 case .string(let s) where !s.isEmpty: id = s
                 case .integer(let i): id = String(i)
-                default: throw EvalError.badSet(file: file, line: line.number, key: "id", detail: "expected a non-empty string or an integer, found \(v)")
+                default:
+                    throw EvalError.badSet(
+                        file: file, line: line.number, key: "id",
+                        detail: "expected a non-empty string or an integer, found \(v)")
                 }
             }
             if let first = seen[id] {
-                throw EvalError.badSet(file: file, line: line.number, key: "id", detail: "\"\(id)\" was already used on line \(first)")
+                throw EvalError.badSet(
+                    file: file, line: line.number, key: "id", detail: "\"\(id)\" was already used on line \(first)")
             }
             seen[id] = line.number
-            items.append(BenchmarkItem(id: id, index: index, line: line.number, problem: problem, answer: answer,
-                                       subject: fields["subject"]?.stringValue, level: fields["level"].map { $0.text },
-                                       example: line.value))
+            items.append(
+                BenchmarkItem(
+                    id: id, index: index, line: line.number, problem: problem, answer: answer,
+                    subject: fields["subject"]?.stringValue, level: fields["level"].map { $0.text },
+                    example: line.value))
         }
-        guard !items.isEmpty else { throw EvalError.badSet(file: url.path, line: nil, key: nil, detail: "no items (the file is empty)") }
+        guard !items.isEmpty else {
+            throw EvalError.badSet(file: url.path, line: nil, key: nil, detail: "no items (the file is empty)")
+        }
         return BenchmarkSet(name: name, url: url, items: items)
     }
 }
@@ -121,7 +135,8 @@ public struct BenchmarkCatalog: Sendable {
             if name.hasSuffix(".jsonl") { name = String(name.dropLast(6)) }
             return (name, url)
         }
-        throw EvalError.unknownBenchmark(name: nameOrPath, catalog: directory.path, known: known, suggestion: nearestName(nameOrPath, among: known))
+        throw EvalError.unknownBenchmark(
+            name: nameOrPath, catalog: directory.path, known: known, suggestion: nearestName(nameOrPath, among: known))
     }
 
     /// Resolves and reads a benchmark.
@@ -158,7 +173,8 @@ public struct BenchmarkProtocol: Sendable, Equatable, Codable {
     /// The paper's protocol for a set (data/README.md §5): 8 samples at 0.6 for aime24/amc23/aime25, greedy otherwise
     /// (math500, minerva_math, olympiadbench and any custom set); 3,072 new tokens; top-p 1.
     public static func paper(for name: String) -> BenchmarkProtocol {
-        sampledBenchmarks.contains(name) ? BenchmarkProtocol(samples: 8, temperature: 0.6, maxTokens: 3072)
+        sampledBenchmarks.contains(name)
+            ? BenchmarkProtocol(samples: 8, temperature: 0.6, maxTokens: 3072)
             : BenchmarkProtocol(samples: 1, temperature: 0, maxTokens: 3072)
     }
 
@@ -167,12 +183,19 @@ public struct BenchmarkProtocol: Sendable, Equatable, Codable {
 
     /// Checks the ranges; errors name the flag.
     public func validate() throws {
-        guard samples >= 1 else { throw EvalError.badSetting(name: "--samples", value: "\(samples)", detail: "must be ≥ 1") }
-        guard temperature >= 0, temperature.isFinite else {
-            throw EvalError.badSetting(name: "--temperature", value: "\(temperature)", detail: "must be ≥ 0 (0 = greedy)")
+        guard samples >= 1 else {
+            throw EvalError.badSetting(name: "--samples", value: "\(samples)", detail: "must be ≥ 1")
         }
-        guard topP > 0, topP <= 1 else { throw EvalError.badSetting(name: "--top-p", value: "\(topP)", detail: "must be in (0, 1]") }
-        guard maxTokens >= 1 else { throw EvalError.badSetting(name: "--max-tokens", value: "\(maxTokens)", detail: "must be ≥ 1") }
+        guard temperature >= 0, temperature.isFinite else {
+            throw EvalError.badSetting(
+                name: "--temperature", value: "\(temperature)", detail: "must be ≥ 0 (0 = greedy)")
+        }
+        guard topP > 0, topP <= 1 else {
+            throw EvalError.badSetting(name: "--top-p", value: "\(topP)", detail: "must be in (0, 1]")
+        }
+        guard maxTokens >= 1 else {
+            throw EvalError.badSetting(name: "--max-tokens", value: "\(maxTokens)", detail: "must be ≥ 1")
+        }
     }
 
     enum CodingKeys: String, CodingKey {

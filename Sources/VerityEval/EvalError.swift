@@ -28,7 +28,8 @@ public enum EvalError: Error, CustomStringConvertible, LocalizedError, Equatable
     public var description: String {
         switch self {
         case .unknownBenchmark(let name, let catalog, let known, let suggestion):
-            return "unknown benchmark '\(name)'\(suggestion.map { " (did you mean '\($0)'?)" } ?? ""); known in \(catalog): "
+            return
+                "unknown benchmark '\(name)'\(suggestion.map { " (did you mean '\($0)'?)" } ?? ""); known in \(catalog): "
                 + (known.isEmpty ? "none (no such folder or no .jsonl files in it)" : known.joined(separator: ", "))
                 + "; or give a path to a .jsonl file"
         case .badSet(let file, let line, let key, let detail):

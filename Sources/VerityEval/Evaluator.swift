@@ -130,7 +130,8 @@ public struct EvalProgress: Sendable {
     /// `1h02m`, `3m20s`.
     public static func clock(_ s: Double) -> String {
         let t = Int(s.rounded())
-        return t >= 3600 ? String(format: "%dh%02dm", t / 3600, (t % 3600) / 60) : String(format: "%dm%02ds", t / 60, t % 60)
+        return t >= 3600
+            ? String(format: "%dh%02dm", t / 3600, (t % 3600) / 60) : String(format: "%dm%02ds", t / 60, t % 60)
     }
 }
 
@@ -144,8 +145,10 @@ public final class ProgressPrinter {
     var open = false
 
     /// A printer; `terminal` picks in-place updates, `write` receives the text (stderr by default).
-    public init(terminal: Bool, interval: Double? = nil,
-                write: @escaping (String) -> Void = { FileHandle.standardError.write(Data($0.utf8)) }) {
+    public init(
+        terminal: Bool, interval: Double? = nil,
+        write: @escaping (String) -> Void = { FileHandle.standardError.write(Data($0.utf8)) }
+    ) {
         self.terminal = terminal
         self.interval = interval ?? (terminal ? 0.2 : 10)
         self.write = write
@@ -195,16 +198,22 @@ public final class EvalPlan {
         var name = settings.prompt
         if name == "qwen25-math-cot" { name = "prompts.qwen25_math_cot" }
         let state: LuaState
-        do { state = try LuaState(services: .standard()) } catch { throw EvalError.prompt(plugin: name, detail: "\(error)") }
+        do { state = try LuaState(services: .standard()) } catch {
+            throw EvalError.prompt(plugin: name, detail: "\(error)")
+        }
         let value: LuaValue
         do {
             if name.hasSuffix(".lua") || name.contains("/") {
                 let url = URL(fileURLWithPath: name).standardizedFileURL
-                guard FileManager.default.fileExists(atPath: url.path) else { throw EvalError.prompt(plugin: name, detail: "no such file") }
+                guard FileManager.default.fileExists(atPath: url.path) else {
+                    throw EvalError.prompt(plugin: name, detail: "no such file")
+                }
                 value = try state.run(file: url, displayName: name)
             } else {
                 guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." }), !name.isEmpty else {
-                    throw EvalError.prompt(plugin: name, detail: "expected a module name such as prompts.qwen25_math_cot or a path to a .lua file")
+                    throw EvalError.prompt(
+                        plugin: name,
+                        detail: "expected a module name such as prompts.qwen25_math_cot or a path to a .lua file")
                 }
                 let chunk = try state.load(source: "return require(\(luaQuote(name)))", name: "=--prompt")
                 value = try state.call(chunk).first ?? .nil
@@ -213,24 +222,35 @@ public final class EvalPlan {
             throw EvalError.prompt(plugin: name, detail: "\(error)")
         }
         guard case .function(let f) = value else {
-            throw EvalError.prompt(plugin: name, detail: "returned \(value.typeName), expected a function(example) -> string")
+            throw EvalError.prompt(
+                plugin: name, detail: "returned \(value.typeName), expected a function(example) -> string")
         }
-        try self.init(catalog: catalog, settings: settings, state: state, prompt: PromptPlugin(f, kind: "prompt plugin \(name)"),
-                      promptName: name, chatFormat: nil)
+        try self.init(
+            catalog: catalog, settings: settings, state: state, prompt: PromptPlugin(f, kind: "prompt plugin \(name)"),
+            promptName: name, chatFormat: nil)
     }
 
     /// A plan with a prompt plugin already loaded in `state` (a recipe's); `settings.prompt` is not read.
-    public init(catalog: BenchmarkCatalog, settings: EvalSettings, state: LuaState, prompt: PromptPlugin, promptName: String,
-                chatFormat: ChatFormatPlugin?) throws {
+    public init(
+        catalog: BenchmarkCatalog, settings: EvalSettings, state: LuaState, prompt: PromptPlugin, promptName: String,
+        chatFormat: ChatFormatPlugin?
+    ) throws {
         self.settings = settings
-        if let limit = settings.limit, limit < 1 { throw EvalError.badSetting(name: "--limit", value: "\(limit)", detail: "must be ≥ 1") }
-        guard !settings.benchmarks.isEmpty else { throw EvalError.badSetting(name: "--benchmarks", value: "\"\"", detail: "name at least one set") }
-        if let bad = settings.passAtK?.first(where: { $0 < 1 }) { throw EvalError.badSetting(name: "--pass-at-k", value: "\(bad)", detail: "must be ≥ 1") }
+        if let limit = settings.limit, limit < 1 {
+            throw EvalError.badSetting(name: "--limit", value: "\(limit)", detail: "must be ≥ 1")
+        }
+        guard !settings.benchmarks.isEmpty else {
+            throw EvalError.badSetting(name: "--benchmarks", value: "\"\"", detail: "name at least one set")
+        }
+        if let bad = settings.passAtK?.first(where: { $0 < 1 }) {
+            throw EvalError.badSetting(name: "--pass-at-k", value: "\(bad)", detail: "must be ≥ 1")
+        }
         var sets: [BenchmarkSet] = []
         for name in settings.benchmarks {
             var set = try catalog.load(name)
             if sets.contains(where: { $0.name == set.name }) {
-                throw EvalError.badSetting(name: "--benchmarks", value: name, detail: "a second set named '\(set.name)'")
+                throw EvalError.badSetting(
+                    name: "--benchmarks", value: name, detail: "a second set named '\(set.name)'")
             }
             try settings.protocolFor(set.name).validate()
             if let limit = settings.limit { set.items = Array(set.items.prefix(limit)) }
@@ -246,7 +266,9 @@ public final class EvalPlan {
     /// The plan of a recipe's `eval` section: its sets (as resolved when the recipe loaded), samples, temperature and token
     /// limit for every set, its `eval.prompt` (else its training prompt) with its chat format, its grader and seed. `adjust`
     /// applies command-line overrides to those settings before the sets are read.
-    public convenience init(recipe loaded: LoadedRecipe, catalog: BenchmarkCatalog, adjust: (inout EvalSettings) -> Void = { _ in }) throws {
+    public convenience init(
+        recipe loaded: LoadedRecipe, catalog: BenchmarkCatalog, adjust: (inout EvalSettings) -> Void = { _ in }
+    ) throws {
         let r = loaded.recipe
         guard !loaded.evalSets.isEmpty else {
             throw EvalError.badSetting(name: "eval.sets", value: "{}", detail: "\(r.file) names no evaluation sets")
@@ -260,8 +282,9 @@ public final class EvalPlan {
         if let g = GradingProfile(rawValue: r.grader) { settings.grader = g }
         settings.prompt = r.eval.prompt == nil ? "\(r.file) prompt" : "\(r.file) eval.prompt"
         adjust(&settings)
-        try self.init(catalog: catalog, settings: settings, state: loaded.state, prompt: r.eval.prompt ?? r.prompt,
-                      promptName: settings.prompt, chatFormat: r.chatFormat)
+        try self.init(
+            catalog: catalog, settings: settings, state: loaded.state, prompt: r.eval.prompt ?? r.prompt,
+            promptName: settings.prompt, chatFormat: r.chatFormat)
     }
 
     /// The record an output folder of `model` must hold (or will be given).
@@ -269,9 +292,13 @@ public final class EvalPlan {
         var hashes: [String: String] = [:]
         for s in state.loadedScripts { hashes[s.displayName] = s.sha256 }
         var records: [String: EvalManifest.SetRecord] = [:]
-        for set in sets { records[set.name] = .init(file: set.url.standardizedFileURL.path, protocol: settings.protocolFor(set.name)) }
-        return EvalManifest(model: model.standardizedFileURL.path, prompt: promptName, promptScripts: hashes, grader: settings.grader.rawValue,
-                            seed: settings.seed, stopStrings: settings.stopStrings, benchmarks: records)
+        for set in sets {
+            records[set.name] = .init(file: set.url.standardizedFileURL.path, protocol: settings.protocolFor(set.name))
+        }
+        return EvalManifest(
+            model: model.standardizedFileURL.path, prompt: promptName, promptScripts: hashes,
+            grader: settings.grader.rawValue,
+            seed: settings.seed, stopStrings: settings.stopStrings, benchmarks: records)
     }
 
     /// The prompt text of an item (rendered once per plan).
@@ -279,7 +306,8 @@ public final class EvalPlan {
         if let t = rendered[set]?[item.id] { return t }
         let text: String
         do {
-            text = try RecipeLoader.renderPrompt(prompt, chatFormat: chatFormat, example: state.makeTable(item.example), state: state)
+            text = try RecipeLoader.renderPrompt(
+                prompt, chatFormat: chatFormat, example: state.makeTable(item.example), state: state)
         } catch {
             throw EvalError.prompt(plugin: promptName, detail: "on item \(item.id) (line \(item.line)): \(error)")
         }
@@ -291,12 +319,14 @@ public final class EvalPlan {
     /// (nil otherwise: the evaluation must run, resuming what is there).
     public func completedSummary(out: URL, model: URL) -> EvalSummary? {
         guard let recorded = try? EvalManifest.read(folder: out),
-              (try? manifest(model: model).checkCompatible(with: recorded, folder: out.path)) != nil,
-              let data = try? Data(contentsOf: out.appendingPathComponent("summary.json")),
-              let summary = try? JSONDecoder().decode(EvalSummary.self, from: data) else { return nil }
+            (try? manifest(model: model).checkCompatible(with: recorded, folder: out.path)) != nil,
+            let data = try? Data(contentsOf: out.appendingPathComponent("summary.json")),
+            let summary = try? JSONDecoder().decode(EvalSummary.self, from: data)
+        else { return nil }
         var results: [BenchmarkResult] = []
         for set in sets {
-            guard let r = summary.result(set.name), r.items == set.items.count, r.samplesPerItem == settings.protocolFor(set.name).samples
+            guard let r = summary.result(set.name), r.items == set.items.count,
+                r.samplesPerItem == settings.protocolFor(set.name).samples
             else { return nil }
             results.append(r)
         }
@@ -352,8 +382,13 @@ public final class Evaluator {
                 try manifest.checkCompatible(with: recorded, folder: out.path)
                 merged.benchmarks = recorded.benchmarks.merging(manifest.benchmarks) { _, mine in mine }
             } else if FileManager.default.fileExists(atPath: out.path),
-                      let entries = try? FileManager.default.contentsOfDirectory(atPath: out.path), !entries.isEmpty {
-                throw EvalError.file(path: out.path, line: nil, detail: "the folder is not empty and holds no eval.json; choose another --out (nothing was overwritten)")
+                let entries = try? FileManager.default.contentsOfDirectory(atPath: out.path), !entries.isEmpty
+            {
+                throw EvalError.file(
+                    path: out.path, line: nil,
+                    detail:
+                        "the folder is not empty and holds no eval.json; choose another --out (nothing was overwritten)"
+                )
             }
             try makeFolder(out)
             try merged.write(folder: out)
@@ -364,32 +399,51 @@ public final class Evaluator {
             let p = plan.settings.protocolFor(set.name)
             let folder = out?.appendingPathComponent(set.name)
             if let folder { try makeFolder(folder) }
-            let file = folder.map { ResponsesFile(url: $0.appendingPathComponent("responses.jsonl"), samples: p.samples) }
+            let file = folder.map {
+                ResponsesFile(url: $0.appendingPathComponent("responses.jsonl"), samples: p.samples)
+            }
             var done = try file?.completeItems() ?? [:]
             let pending = set.items.filter { done[$0.id] == nil }
-            if !done.isEmpty { options.log("\(set.name): \(set.items.count - pending.count) of \(set.items.count) items already graded in \(folder?.path ?? "")") }
-            try sample(set, pending: pending, protocol: p, alreadyDone: set.items.count - pending.count, gradedHere: &gradedHere) { item, records in
+            if !done.isEmpty {
+                options.log(
+                    "\(set.name): \(set.items.count - pending.count) of \(set.items.count) items already graded in \(folder?.path ?? "")"
+                )
+            }
+            try sample(
+                set, pending: pending, protocol: p, alreadyDone: set.items.count - pending.count,
+                gradedHere: &gradedHere
+            ) { item, records in
                 try file?.append(records)
                 done[item.id] = records
             }
             let records = set.items.map { done[$0.id] ?? [] }
             let ks = plan.settings.passAtK ?? PassAtK.defaultKs(samples: p.samples)
-            results.append(BenchmarkResult(name: set.name, protocol: p, records: records, ks: ks, reflectionWords: plan.settings.reflectionWords))
+            results.append(
+                BenchmarkResult(
+                    name: set.name, protocol: p, records: records, ks: ks,
+                    reflectionWords: plan.settings.reflectionWords))
             if let folder, let breakdown = Breakdown(items: set.items, records: records) {
                 let enc = JSONEncoder()
                 enc.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-                try writeFile(try enc.encode(breakdown) + Data("\n".utf8), to: folder.appendingPathComponent("breakdown.json"))
+                try writeFile(
+                    try enc.encode(breakdown) + Data("\n".utf8), to: folder.appendingPathComponent("breakdown.json"))
             }
         }
         let summary = EvalSummary(model: modelDirectory.path, results: results)
-        if let out { try writeFile(Data((summary.json(pretty: true) + "\n").utf8), to: out.appendingPathComponent("summary.json")) }
+        if let out {
+            try writeFile(
+                Data((summary.json(pretty: true) + "\n").utf8), to: out.appendingPathComponent("summary.json"))
+        }
         return summary
     }
 
     /// Samples, cuts and grades `pending` in calls of about `rowsPerCall` rows (contiguous item indices per call), handing each
     /// item's records to `finished` in item order.
-    func sample(_ set: BenchmarkSet, pending: [BenchmarkItem], protocol p: BenchmarkProtocol, alreadyDone: Int, gradedHere: inout Int,
-                finished: (BenchmarkItem, [ResponseRecord]) throws -> Void) throws {
+    func sample(
+        _ set: BenchmarkSet, pending: [BenchmarkItem], protocol p: BenchmarkProtocol, alreadyDone: Int,
+        gradedHere: inout Int,
+        finished: (BenchmarkItem, [ResponseRecord]) throws -> Void
+    ) throws {
         let total = alreadyDone + pending.count
         let t0 = CPUShareProbe.now()
         var tokens = 0, doneItems = alreadyDone, doneHere = 0
@@ -397,8 +451,10 @@ public final class Evaluator {
             let elapsed = CPUShareProbe.now() - t0
             let progressed = Double(doneHere) + partial
             let eta = progressed > 0 ? elapsed / progressed * (Double(pending.count) - progressed) : nil
-            self.options.progress?(EvalProgress(benchmark: set.name, itemsDone: doneItems, itemsTotal: total, generatedTokens: tokens,
-                                                elapsed: elapsed, eta: pending.isEmpty ? 0 : eta))
+            self.options.progress?(
+                EvalProgress(
+                    benchmark: set.name, itemsDone: doneItems, itemsTotal: total, generatedTokens: tokens,
+                    elapsed: elapsed, eta: pending.isEmpty ? 0 : eta))
         }
         report(0)
         guard !pending.isEmpty else { return }
@@ -414,25 +470,31 @@ public final class Evaluator {
                 budget = min(budget, cap - gradedHere)
             }
             var end = start + 1
-            while end < pending.count && end - start < budget && pending[end].index == pending[end - 1].index + 1 { end += 1 }
+            while end < pending.count && end - start < budget && pending[end].index == pending[end - 1].index + 1 {
+                end += 1
+            }
             let chunk = Array(pending[start..<end])
             var ids: [[Int32]] = []
             for item in chunk { ids.append(tokenizer.encodeInt32(try plan.promptText(item, set: set.name))) }
-            var req = GenerationRequest(prompts: ids, samplesPerPrompt: p.samples, maxNewTokens: p.maxTokens,
-                                        sampling: SamplingParams(temperature: Float(p.temperature), topP: Float(p.topP)),
-                                        seed: setSeed, stopTokenIds: options.forceLength ? [] : stopIds,
-                                        stopStrings: options.forceLength ? [] : plan.settings.stopStrings)
+            var req = GenerationRequest(
+                prompts: ids, samplesPerPrompt: p.samples, maxNewTokens: p.maxTokens,
+                sampling: SamplingParams(temperature: Float(p.temperature), topP: Float(p.topP)),
+                seed: setSeed, stopTokenIds: options.forceLength ? [] : stopIds,
+                stopStrings: options.forceLength ? [] : plan.settings.stopStrings)
             req.firstPromptIndex = chunk[0].index
             req.ignoreEOS = options.forceLength
             let before = tokens
             let result: GenerationResult
             do {
-                result = try engine.generate(req, detokenizer: tokenizer.detokenizerFactory(skipSpecialTokens: true), progress: { g in
-                    tokens = before + g.generatedTokens
-                    report(Double(g.finishedSamples) / Double(p.samples))
-                })
+                result = try engine.generate(
+                    req, detokenizer: tokenizer.detokenizerFactory(skipSpecialTokens: true),
+                    progress: { g in
+                        tokens = before + g.generatedTokens
+                        report(Double(g.finishedSamples) / Double(p.samples))
+                    })
             } catch {
-                throw EvalError.sampling(benchmark: set.name, detail: "items \(chunk[0].id)…\(chunk[chunk.count - 1].id): \(error)")
+                throw EvalError.sampling(
+                    benchmark: set.name, detail: "items \(chunk[0].id)…\(chunk[chunk.count - 1].id): \(error)")
             }
             tokens = before + result.stats.generatedTokens
             work.prefillTokens += result.stats.prefillTokens
@@ -446,8 +508,10 @@ public final class Evaluator {
                 let records = bySample[i].sorted { $0.sampleIndex < $1.sampleIndex }.map { s -> ResponseRecord in
                     let text = cutResponse(s.text ?? "", stopStrings: plan.settings.stopStrings)
                     let g = grader.grade(response: text, gold: item.answer)
-                    return ResponseRecord(itemId: item.id, index: item.index, sample: s.sampleIndex, response: text, extracted: g.extracted,
-                                          correct: g.correct, tokens: s.tokens.count, finishReason: s.finishReason.rawValue)
+                    return ResponseRecord(
+                        itemId: item.id, index: item.index, sample: s.sampleIndex, response: text,
+                        extracted: g.extracted,
+                        correct: g.correct, tokens: s.tokens.count, finishReason: s.finishReason.rawValue)
                 }
                 try finished(item, records)
                 doneItems += 1

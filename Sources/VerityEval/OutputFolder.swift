@@ -39,7 +39,8 @@ public struct EvalManifest: Codable, Sendable, Equatable {
     public var benchmarks: [String: SetRecord]
 
     enum CodingKeys: String, CodingKey {
-        case format, model, prompt, promptScripts = "prompt_scripts", grader, seed, stopStrings = "stop_strings", benchmarks
+        case format, model, prompt, promptScripts = "prompt_scripts", grader, seed, stopStrings = "stop_strings",
+            benchmarks
     }
 
     /// Checks that results recorded in `recorded` (the folder's manifest) were made like `self`'s; throws
@@ -65,14 +66,17 @@ public struct EvalManifest: Codable, Sendable, Equatable {
         }
     }
 
-    func describe(_ d: [String: String]) -> String { d.keys.sorted().map { "\($0)=\(d[$0] ?? "")" }.joined(separator: ",") }
+    func describe(_ d: [String: String]) -> String {
+        d.keys.sorted().map { "\($0)=\(d[$0] ?? "")" }.joined(separator: ",")
+    }
 
     /// The manifest in `folder` (nil when there is none).
     public static func read(folder: URL) throws -> EvalManifest? {
         let url = folder.appendingPathComponent("eval.json")
         guard FileManager.default.fileExists(atPath: url.path) else { return nil }
         do { return try JSONDecoder().decode(EvalManifest.self, from: Data(contentsOf: url)) } catch {
-            throw EvalError.file(path: url.path, line: nil, detail: "not an evaluation record: \(error.localizedDescription)")
+            throw EvalError.file(
+                path: url.path, line: nil, detail: "not an evaluation record: \(error.localizedDescription)")
         }
     }
 
@@ -94,7 +98,8 @@ func writeFile(_ data: Data, to url: URL) throws {
 /// Creates a folder (and its parents), as an `EvalError.file` on failure.
 func makeFolder(_ url: URL) throws {
     do { try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true) } catch {
-        throw EvalError.file(path: url.path, line: nil, detail: "cannot create the folder: \(error.localizedDescription)")
+        throw EvalError.file(
+            path: url.path, line: nil, detail: "cannot create the folder: \(error.localizedDescription)")
     }
 }
 
@@ -135,7 +140,8 @@ public final class ResponsesFile {
         for line in lines {
             let rec: ResponseRecord
             do { rec = try dec.decode(ResponseRecord.self, from: enc.encode(line.value)) } catch {
-                throw EvalError.file(path: url.path, line: line.number, detail: "not a response record: \(error.localizedDescription)")
+                throw EvalError.file(
+                    path: url.path, line: line.number, detail: "not a response record: \(error.localizedDescription)")
             }
             if byItem[rec.itemId] == nil { order.append(rec.itemId) }
             byItem[rec.itemId, default: []].append(rec)

@@ -23,7 +23,9 @@ public enum ReflectionWords {
             let w = word.lowercased()
             var from = lower.startIndex
             while let r = lower.range(of: w, range: from..<lower.endIndex) {
-                if r.lowerBound == lower.startIndex || !lower[lower.index(before: r.lowerBound)].isLetter { return true }
+                if r.lowerBound == lower.startIndex || !lower[lower.index(before: r.lowerBound)].isLetter {
+                    return true
+                }
                 from = r.upperBound
             }
         }

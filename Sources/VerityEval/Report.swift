@@ -47,8 +47,10 @@ public struct ReportRun: Sendable, Equatable {
     public var testSource: String?
 
     /// A run from its parts.
-    public init(name: String, folder: URL, metrics: [String: [SeriesPoint]], lastStep: Int?, lastValues: [String: Double],
-                test: [String: [SeriesPoint]], benchmarks: [String], testSource: String?) {
+    public init(
+        name: String, folder: URL, metrics: [String: [SeriesPoint]], lastStep: Int?, lastValues: [String: Double],
+        test: [String: [SeriesPoint]], benchmarks: [String], testSource: String?
+    ) {
         self.name = name
         self.folder = folder
         self.metrics = metrics
@@ -68,7 +70,9 @@ public struct ReportRun: Sendable, Equatable {
         }
         let metricsURL = folder.appendingPathComponent("metrics.jsonl")
         guard fm.fileExists(atPath: metricsURL.path) else {
-            throw EvalError.file(path: folder.path, line: nil, detail: "not a run folder: it holds no metrics.jsonl (verity train writes one)")
+            throw EvalError.file(
+                path: folder.path, line: nil,
+                detail: "not a run folder: it holds no metrics.jsonl (verity train writes one)")
         }
         let lines: [JSONLines.Line]
         do { lines = try JSONLines.read(metricsURL) } catch let e as JSONLinesError {
@@ -77,11 +81,14 @@ public struct ReportRun: Sendable, Equatable {
         var byStep: [Int: [String: Double]] = [:]
         for line in lines {
             guard case .object(let object) = line.value else {
-                throw EvalError.file(path: metricsURL.path, line: line.number, detail: "expected a JSON object, found \(line.value.description.prefix(40))")
+                throw EvalError.file(
+                    path: metricsURL.path, line: line.number,
+                    detail: "expected a JSON object, found \(line.value.description.prefix(40))")
             }
             guard let step = object["step"]?.intValue, step >= 0 else {
-                throw EvalError.file(path: metricsURL.path, line: line.number,
-                                     detail: "`step`: expected a non-negative integer, found \(object["step"]?.description ?? "none")")
+                throw EvalError.file(
+                    path: metricsURL.path, line: line.number,
+                    detail: "`step`: expected a non-negative integer, found \(object["step"]?.description ?? "none")")
             }
             var values: [String: Double] = [:]
             for (key, value) in object where key != "step" {
@@ -92,11 +99,14 @@ public struct ReportRun: Sendable, Equatable {
         let steps = byStep.keys.sorted()
         var metrics: [String: [SeriesPoint]] = [:]
         for step in steps {
-            for (key, value) in byStep[step] ?? [:] { metrics[key, default: []].append(SeriesPoint(step: step, value: value)) }
+            for (key, value) in byStep[step] ?? [:] {
+                metrics[key, default: []].append(SeriesPoint(step: step, value: value))
+            }
         }
-        var run = ReportRun(name: recipeName(folder) ?? folder.standardizedFileURL.lastPathComponent, folder: folder, metrics: metrics,
-                            lastStep: steps.last, lastValues: steps.last.flatMap { byStep[$0] } ?? [:], test: [:], benchmarks: [],
-                            testSource: nil)
+        var run = ReportRun(
+            name: recipeName(folder) ?? folder.standardizedFileURL.lastPathComponent, folder: folder, metrics: metrics,
+            lastStep: steps.last, lastValues: steps.last.flatMap { byStep[$0] } ?? [:], test: [:], benchmarks: [],
+            testSource: nil)
         try run.loadTestAccuracy()
         return run
     }
@@ -113,10 +123,14 @@ public struct ReportRun: Sendable, Equatable {
         if fm.fileExists(atPath: sweepURL.path) {
             let sweep: SweepResult
             do { sweep = try JSONDecoder().decode(SweepResult.self, from: Data(contentsOf: sweepURL)) } catch {
-                throw EvalError.file(path: sweepURL.path, line: nil, detail: "not a sweep table (verity eval --run writes one): \(describe(error))")
+                throw EvalError.file(
+                    path: sweepURL.path, line: nil,
+                    detail: "not a sweep table (verity eval --run writes one): \(describe(error))")
             }
             note(sweep.benchmarks)
-            for row in sweep.rows { rows[row.step, default: [:]].merge(row.accuracy) { _, new in new }; note(row.accuracy.keys.sorted()) }
+            for row in sweep.rows {
+                rows[row.step, default: [:]].merge(row.accuracy) { _, new in new }; note(row.accuracy.keys.sorted())
+            }
             sources.append("eval/sweep.json")
         }
         // Steps evaluated after the last sweep.json was written (an interrupted sweep): their summary.json.
@@ -127,7 +141,8 @@ public struct ReportRun: Sendable, Equatable {
                 guard fm.fileExists(atPath: url.path) else { continue }
                 let summary: EvalSummary
                 do { summary = try JSONDecoder().decode(EvalSummary.self, from: Data(contentsOf: url)) } catch {
-                    throw EvalError.file(path: url.path, line: nil, detail: "not an evaluation summary: \(describe(error))")
+                    throw EvalError.file(
+                        path: url.path, line: nil, detail: "not an evaluation summary: \(describe(error))")
                 }
                 rows[step] = Dictionary(summary.results.map { ($0.name, $0.accuracy) }, uniquingKeysWith: { a, _ in a })
                 note(summary.results.map(\.name))
@@ -146,7 +161,9 @@ public struct ReportRun: Sendable, Equatable {
         }
         var test: [String: [SeriesPoint]] = [:]
         for step in rows.keys.sorted() {
-            for (set, value) in rows[step] ?? [:] where value.isFinite { test[set, default: []].append(SeriesPoint(step: step, value: value)) }
+            for (set, value) in rows[step] ?? [:] where value.isFinite {
+                test[set, default: []].append(SeriesPoint(step: step, value: value))
+            }
         }
         self.test = test
         benchmarks = order.filter { test[$0] != nil }
@@ -156,7 +173,9 @@ public struct ReportRun: Sendable, Equatable {
 
 /// The `name` of a run folder's recipe.lua (the least indented `name = "..."` line: the resolved table's top level), nil without one.
 func recipeName(_ folder: URL) -> String? {
-    guard let text = try? String(contentsOf: folder.appendingPathComponent("recipe.lua"), encoding: .utf8) else { return nil }
+    guard let text = try? String(contentsOf: folder.appendingPathComponent("recipe.lua"), encoding: .utf8) else {
+        return nil
+    }
     var best: (indent: Int, name: String)?
     for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
         let indent = line.prefix { $0 == " " || $0 == "\t" }.count
@@ -169,7 +188,11 @@ func recipeName(_ folder: URL) -> String? {
         var name = "", escaped = false, closed = false
         for c in rest.dropFirst() {
             if escaped {
-                switch c { case "n": name.append("\n"); case "t": name.append("\t"); default: name.append(c) }
+                switch c {
+                case "n": name.append("\n");
+                case "t": name.append("\t");
+                default: name.append(c)
+                }
                 escaped = false
             } else if c == "\\" {
                 escaped = true
@@ -195,7 +218,8 @@ private func describe(_ error: Error) -> String {
     case DecodingError.typeMismatch(_, let c), DecodingError.valueNotFound(_, let c):
         return "`\(c.codingPath.map(\.stringValue).joined(separator: "."))`: \(c.debugDescription)"
     case DecodingError.dataCorrupted(let c):
-        return "not valid JSON" + (c.codingPath.isEmpty ? "" : " at `\(c.codingPath.map(\.stringValue).joined(separator: "."))`")
+        return "not valid JSON"
+            + (c.codingPath.isEmpty ? "" : " at `\(c.codingPath.map(\.stringValue).joined(separator: "."))`")
     default:
         return (error as NSError).localizedFailureReason ?? error.localizedDescription
     }
@@ -232,7 +256,9 @@ public struct ReportChart: Sendable, Equatable {
 /// Builds and writes the HTML report of one or more run folders.
 public enum RunReport {
     /// Run colours (Tableau 10), one per run in order, repeating after ten.
-    public static let palette = ["#4e79a7", "#e15759", "#59a14f", "#f28e2b", "#b07aa1", "#76b7b2", "#edc948", "#ff9da7", "#9c755f", "#bab0ac"]
+    public static let palette = [
+        "#4e79a7", "#e15759", "#59a14f", "#f28e2b", "#b07aa1", "#76b7b2", "#edc948", "#ff9da7", "#9c755f", "#bab0ac",
+    ]
 
     /// The colour of run `i`.
     public static func colour(_ i: Int) -> String { palette[i % palette.count] }
@@ -251,19 +277,27 @@ public enum RunReport {
     public static func charts(_ runs: [ReportRun]) -> [ReportChart] {
         var charts: [ReportChart] = []
         func metric(_ key: String, _ title: String, _ yLabel: String, zeroBased: Bool, scale: Double = 1) {
-            let series = runs.enumerated().compactMap { i, r in r.metrics[key].map { ReportChart.Series(run: i, points: $0) } }
+            let series = runs.enumerated().compactMap { i, r in
+                r.metrics[key].map { ReportChart.Series(run: i, points: $0) }
+            }
             guard !series.isEmpty else { return }
-            charts.append(ReportChart(title: title, yLabel: yLabel, source: "metrics.jsonl: \(key)", series: series, zeroBased: zeroBased, scale: scale))
+            charts.append(
+                ReportChart(
+                    title: title, yLabel: yLabel, source: "metrics.jsonl: \(key)", series: series, zeroBased: zeroBased,
+                    scale: scale))
         }
         metric("reward_mean", "Training reward", "reward (mean)", zeroBased: false)
         metric("accuracy", "Training accuracy", "accuracy (%)", zeroBased: true, scale: 100)
         var benchmarks: [String] = []
         for r in runs { for b in r.benchmarks where !benchmarks.contains(b) { benchmarks.append(b) } }
         for b in benchmarks {
-            let series = runs.enumerated().compactMap { i, r in r.test[b].map { ReportChart.Series(run: i, points: $0) } }
+            let series = runs.enumerated().compactMap { i, r in r.test[b].map { ReportChart.Series(run: i, points: $0) }
+            }
             let sources = Set(runs.compactMap(\.testSource)).sorted().joined(separator: ", ")
-            charts.append(ReportChart(title: "Test accuracy: \(b)", yLabel: "accuracy (%)", source: "\(sources): \(b)", series: series,
-                                      zeroBased: true, scale: 100))
+            charts.append(
+                ReportChart(
+                    title: "Test accuracy: \(b)", yLabel: "accuracy (%)", source: "\(sources): \(b)", series: series,
+                    zeroBased: true, scale: 100))
         }
         if benchmarks.count > 1 {
             // The unweighted mean over the benchmarks a run has at a step (Qwen2.5-Eval's "avg" column), where it has them all.
@@ -278,21 +312,28 @@ public enum RunReport {
                 return points.isEmpty ? nil : ReportChart.Series(run: i, points: points)
             }
             if !series.isEmpty {
-                charts.append(ReportChart(title: "Test accuracy: average", yLabel: "accuracy (%)", source: "mean over each run's benchmarks",
-                                          series: series, zeroBased: true, scale: 100))
+                charts.append(
+                    ReportChart(
+                        title: "Test accuracy: average", yLabel: "accuracy (%)",
+                        source: "mean over each run's benchmarks",
+                        series: series, zeroBased: true, scale: 100))
             }
         }
         metric("entropy", "Entropy", "entropy (nats/token)", zeroBased: false)
         metric("response_length_mean", "Response length", "tokens (mean)", zeroBased: true)
         metric("kl", "KL to the reference", "KL", zeroBased: false)
         var extra: [String] = []
-        for r in runs { for k in r.metrics.keys.sorted() where k.hasPrefix("reward/") && !extra.contains(k) { extra.append(k) } }
+        for r in runs {
+            for k in r.metrics.keys.sorted() where k.hasPrefix("reward/") && !extra.contains(k) { extra.append(k) }
+        }
         for k in extra { metric(k, "Reward term: \(k.dropFirst(7))", String(k.dropFirst(7)), zeroBased: false) }
         return charts
     }
 
     /// The training metrics in the final table, in column order (those no run logged are left out).
-    public static let tableKeys = ["reward_mean", "accuracy", "entropy", "response_length_mean", "truncated_fraction", "kl", "grad_norm", "lr"]
+    public static let tableKeys = [
+        "reward_mean", "accuracy", "entropy", "response_length_mean", "truncated_fraction", "kl", "grad_norm", "lr",
+    ]
 
     /// The whole page.
     public static func html(_ runs: [ReportRun], title: String = "Verity report") -> String {
@@ -300,22 +341,28 @@ public enum RunReport {
         let allSteps = charts.flatMap { $0.series.flatMap { $0.points.map(\.step) } }
         let range = (allSteps.min() ?? 0)...(allSteps.max() ?? 1)
         var h = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n"
-        h += "<meta name=\"generator\" content=\"verity report\"/>\n<title>\(escape(title))</title>\n<style>\n\(css)</style>\n</head>\n<body>\n"
+        h +=
+            "<meta name=\"generator\" content=\"verity report\"/>\n<title>\(escape(title))</title>\n<style>\n\(css)</style>\n</head>\n<body>\n"
         h += "<h1>\(escape(title))</h1>\n"
-        h += "<p class=\"sub\">\(runs.count) run\(runs.count == 1 ? "" : "s"), \(charts.count) chart\(charts.count == 1 ? "" : "s"). "
+        h +=
+            "<p class=\"sub\">\(runs.count) run\(runs.count == 1 ? "" : "s"), \(charts.count) chart\(charts.count == 1 ? "" : "s"). "
         h += "Each run has one colour in every chart; the table at the end gives each run's last step.</p>\n"
         // Legend.
-        h += "<table class=\"legend\">\n<thead><tr><th>run</th><th>folder</th><th>steps</th><th>test accuracy from</th></tr></thead>\n<tbody>\n"
+        h +=
+            "<table class=\"legend\">\n<thead><tr><th>run</th><th>folder</th><th>steps</th><th>test accuracy from</th></tr></thead>\n<tbody>\n"
         for (i, r) in runs.enumerated() {
-            let steps = r.lastStep.map { "\(r.metrics.values.map(\.count).max() ?? 0) logged, last \($0)" } ?? "none logged"
-            h += "<tr><td class=\"run\">\(swatch(i))\(escape(r.name))</td><td class=\"path\">\(escape(r.folder.path))</td>"
+            let steps =
+                r.lastStep.map { "\(r.metrics.values.map(\.count).max() ?? 0) logged, last \($0)" } ?? "none logged"
+            h +=
+                "<tr><td class=\"run\">\(swatch(i))\(escape(r.name))</td><td class=\"path\">\(escape(r.folder.path))</td>"
             h += "<td>\(escape(steps))</td><td>\(escape(r.testSource ?? "none"))</td></tr>\n"
         }
         h += "</tbody>\n</table>\n"
         // Charts.
         h += "<div class=\"charts\">\n"
         for (n, chart) in charts.enumerated() {
-            h += "<figure class=\"chart\" id=\"chart-\(n + 1)\">\n<figcaption><span class=\"title\">\(escape(chart.title))</span> "
+            h +=
+                "<figure class=\"chart\" id=\"chart-\(n + 1)\">\n<figcaption><span class=\"title\">\(escape(chart.title))</span> "
             h += "<span class=\"source\">\(escape(chart.source))</span></figcaption>\n"
             h += svg(chart, runs: runs, steps: range)
             h += "<div class=\"key\">"
@@ -331,8 +378,12 @@ public enum RunReport {
 
     /// Reads `folders`, builds the page and writes it to `out` atomically; returns the runs and charts.
     @discardableResult
-    public static func write(folders: [URL], to out: URL, title: String = "Verity report") throws -> (runs: [ReportRun], charts: [ReportChart]) {
-        guard !folders.isEmpty else { throw EvalError.badSetting(name: "RUN_DIR", value: "none", detail: "give at least one run folder") }
+    public static func write(folders: [URL], to out: URL, title: String = "Verity report") throws -> (
+        runs: [ReportRun], charts: [ReportChart]
+    ) {
+        guard !folders.isEmpty else {
+            throw EvalError.badSetting(name: "RUN_DIR", value: "none", detail: "give at least one run folder")
+        }
         let runs = try load(folders)
         let page = html(runs, title: title)
         do { try AtomicFile.write(Data(page.utf8), to: out) } catch let e as FileWriteError {
@@ -350,14 +401,18 @@ public enum RunReport {
         for k in keys { h += "<th>\(escape(k))</th>" }
         h += "</tr></thead>\n<tbody>\n"
         for (i, r) in runs.enumerated() {
-            h += "<tr><td class=\"run\">\(swatch(i))\(escape(r.name))</td><td>\(r.lastStep.map(String.init) ?? "-")</td>"
+            h +=
+                "<tr><td class=\"run\">\(swatch(i))\(escape(r.name))</td><td>\(r.lastStep.map(String.init) ?? "-")</td>"
             for k in keys { h += "<td>\(r.lastValues[k].map(number) ?? "-")</td>" }
             h += "</tr>\n"
         }
         h += "</tbody>\n</table>\n"
         var benchmarks: [String] = []
         for r in runs { for b in r.benchmarks where !benchmarks.contains(b) { benchmarks.append(b) } }
-        guard !benchmarks.isEmpty else { return h + "<p class=\"sub\">No test accuracy: no eval/sweep.json (verity eval --run RUN_DIR writes one).</p>\n" }
+        guard !benchmarks.isEmpty else {
+            return h
+                + "<p class=\"sub\">No test accuracy: no eval/sweep.json (verity eval --run RUN_DIR writes one).</p>\n"
+        }
         h += "<h2>Test accuracy (%) at the last evaluated step</h2>\n"
         h += "<table class=\"final\" id=\"final-test\">\n<thead><tr><th>run</th>"
         for b in benchmarks { h += "<th>\(escape(b))</th>" }
@@ -373,7 +428,8 @@ public enum RunReport {
                     h += "<td>-</td>"
                 }
             }
-            let avg = lasts.count == benchmarks.count && !lasts.isEmpty ? pct(lasts.reduce(0, +) / Double(lasts.count)) : "-"
+            let avg =
+                lasts.count == benchmarks.count && !lasts.isEmpty ? pct(lasts.reduce(0, +) / Double(lasts.count)) : "-"
             h += "<td>\(avg)</td></tr>\n"
         }
         h += "</tbody>\n</table>\n"
@@ -395,7 +451,11 @@ public enum RunReport {
         if chart.zeroBased && y0 >= 0 { y0 = 0 }
         if y0 == y1 {
             // A flat line: at 0 on a zero-based chart, show the whole natural range (0–100 % for shares).
-            if chart.zeroBased && y0 == 0 { y1 = chart.scale } else { let pad = y0 == 0 ? 1 : abs(y0) * 0.1; y0 -= pad; y1 += pad }
+            if chart.zeroBased && y0 == 0 {
+                y1 = chart.scale
+            } else {
+                let pad = y0 == 0 ? 1 : abs(y0) * 0.1; y0 -= pad; y1 += pad
+            }
         }
         let yTicks = niceTicks(y0, y1, count: 5)
         y0 = min(y0, yTicks.first ?? y0)
@@ -405,27 +465,36 @@ public enum RunReport {
         func px(_ x: Double) -> Double { left + (x - x0) / (x1 - x0) * pw }
         func py(_ y: Double) -> Double { top + (1 - (y - y0) / (y1 - y0)) * ph }
         let yDigits = decimals(yTicks)
-        var s = "<svg class=\"plot\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" width=\"\(Int(width))\" height=\"\(Int(height))\" role=\"img\">\n"
+        var s =
+            "<svg class=\"plot\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" width=\"\(Int(width))\" height=\"\(Int(height))\" role=\"img\">\n"
         s += "<title>\(escape(chart.title))</title>\n"
         s += "<rect class=\"area\" x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(pw))\" height=\"\(f(ph))\"/>\n"
         s += "<g class=\"grid\">"
-        for t in yTicks { s += "<line x1=\"\(f(left))\" x2=\"\(f(left + pw))\" y1=\"\(f(py(t)))\" y2=\"\(f(py(t)))\"/>" }
+        for t in yTicks {
+            s += "<line x1=\"\(f(left))\" x2=\"\(f(left + pw))\" y1=\"\(f(py(t)))\" y2=\"\(f(py(t)))\"/>"
+        }
         for t in xTicks { s += "<line x1=\"\(f(px(t)))\" x2=\"\(f(px(t)))\" y1=\"\(f(top))\" y2=\"\(f(top + ph))\"/>" }
         s += "</g>\n<g class=\"ticks y\">"
-        for t in yTicks { s += "<text x=\"\(f(left - 6))\" y=\"\(f(py(t) + 4))\">\(String(format: "%.\(yDigits)f", t))</text>" }
+        for t in yTicks {
+            s += "<text x=\"\(f(left - 6))\" y=\"\(f(py(t) + 4))\">\(String(format: "%.\(yDigits)f", t))</text>"
+        }
         s += "</g>\n<g class=\"ticks x\">"
         for t in xTicks { s += "<text x=\"\(f(px(t)))\" y=\"\(f(top + ph + 16))\">\(Int(t))</text>" }
         s += "</g>\n"
         s += "<text class=\"label\" x=\"\(f(left + pw / 2))\" y=\"\(f(height - 8))\">step</text>\n"
-        s += "<text class=\"label\" transform=\"translate(14 \(f(top + ph / 2))) rotate(-90)\">\(escape(chart.yLabel))</text>\n"
+        s +=
+            "<text class=\"label\" transform=\"translate(14 \(f(top + ph / 2))) rotate(-90)\">\(escape(chart.yLabel))</text>\n"
         for series in chart.series {
             let colour = colour(series.run), name = escape(runs[series.run].name)
-            let pts = series.points.map { "\(f(px(Double($0.step)))),\(f(py($0.value * chart.scale)))" }.joined(separator: " ")
+            let pts = series.points.map { "\(f(px(Double($0.step)))),\(f(py($0.value * chart.scale)))" }.joined(
+                separator: " ")
             s += "<g class=\"series\" data-run=\"\(series.run)\">"
-            s += "<polyline points=\"\(pts)\" stroke=\"\(colour)\"\(dashes(series.run).map { " stroke-dasharray=\"\($0)\"" } ?? "")><title>\(name)</title></polyline>"
+            s +=
+                "<polyline points=\"\(pts)\" stroke=\"\(colour)\"\(dashes(series.run).map { " stroke-dasharray=\"\($0)\"" } ?? "")><title>\(name)</title></polyline>"
             if series.points.count <= 60 {
                 for p in series.points {
-                    s += "<circle cx=\"\(f(px(Double(p.step))))\" cy=\"\(f(py(p.value * chart.scale)))\" r=\"2.5\" fill=\"\(colour)\">"
+                    s +=
+                        "<circle cx=\"\(f(px(Double(p.step))))\" cy=\"\(f(py(p.value * chart.scale)))\" r=\"2.5\" fill=\"\(colour)\">"
                     s += "<title>\(name): step \(p.step), \(number(p.value * chart.scale))</title></circle>"
                 }
             }
@@ -505,39 +574,43 @@ public enum RunReport {
             case "\t", "\n", "\r": out.unicodeScalars.append(u)
             default:
                 let v = u.value
-                if v < 0x20 || (0x7F...0x9F).contains(v) || v == 0xFFFE || v == 0xFFFF { out += "\u{FFFD}" } else { out.unicodeScalars.append(u) }
+                if v < 0x20 || (0x7F...0x9F).contains(v) || v == 0xFFFE || v == 0xFFFF {
+                    out += "\u{FFFD}"
+                } else {
+                    out.unicodeScalars.append(u)
+                }
             }
         }
         return out
     }
 
     static let css = """
-    body { font: 14px/1.4 "DejaVu Sans", "Liberation Sans", Arial, sans-serif; color: #222; margin: 20px; }
-    h1 { font-size: 22px; margin: 0 0 4px; }
-    h2 { font-size: 17px; margin: 28px 0 8px; }
-    .sub { color: #666; margin: 0 0 12px; }
-    table { border-collapse: collapse; margin: 8px 0 16px; }
-    th, td { border-bottom: 1px solid #ddd; padding: 4px 10px; text-align: right; white-space: nowrap; }
-    th { background: #f4f4f4; font-weight: 600; }
-    td.run, td.path, th:first-child { text-align: left; }
-    td.path { color: #555; font-family: "DejaVu Sans Mono", monospace; font-size: 12px; white-space: normal; word-break: break-all; text-align: left; }
-    .legend td, .legend th { text-align: left; }
-    .sw { display: inline-block; width: 22px; height: 3px; margin: 0 6px 3px 0; vertical-align: middle; border-radius: 2px; }
-    .charts { display: flex; flex-wrap: wrap; gap: 12px 16px; }
-    figure.chart { margin: 0; padding: 6px; border: 1px solid #e3e3e3; border-radius: 4px; width: 540px; }
-    figcaption .title { font-weight: 600; font-size: 15px; }
-    figcaption .source { color: #888; font-size: 12px; margin-left: 6px; }
-    .key { font-size: 12px; color: #444; }
-    .key .entry { margin-right: 14px; white-space: nowrap; }
-    .at { color: #999; font-size: 11px; }
-    svg.plot { display: block; font: 11px "DejaVu Sans", "Liberation Sans", Arial, sans-serif; }
-    svg.plot .area { fill: #fcfcfc; stroke: #bbb; }
-    svg.plot .grid line { stroke: #e6e6e6; }
-    svg.plot .ticks text { fill: #555; }
-    svg.plot .ticks.y text { text-anchor: end; }
-    svg.plot .ticks.x text { text-anchor: middle; }
-    svg.plot .label { fill: #333; font-size: 12px; text-anchor: middle; }
-    svg.plot polyline { fill: none; stroke-width: 2; stroke-linejoin: round; stroke-linecap: round; }
+        body { font: 14px/1.4 "DejaVu Sans", "Liberation Sans", Arial, sans-serif; color: #222; margin: 20px; }
+        h1 { font-size: 22px; margin: 0 0 4px; }
+        h2 { font-size: 17px; margin: 28px 0 8px; }
+        .sub { color: #666; margin: 0 0 12px; }
+        table { border-collapse: collapse; margin: 8px 0 16px; }
+        th, td { border-bottom: 1px solid #ddd; padding: 4px 10px; text-align: right; white-space: nowrap; }
+        th { background: #f4f4f4; font-weight: 600; }
+        td.run, td.path, th:first-child { text-align: left; }
+        td.path { color: #555; font-family: "DejaVu Sans Mono", monospace; font-size: 12px; white-space: normal; word-break: break-all; text-align: left; }
+        .legend td, .legend th { text-align: left; }
+        .sw { display: inline-block; width: 22px; height: 3px; margin: 0 6px 3px 0; vertical-align: middle; border-radius: 2px; }
+        .charts { display: flex; flex-wrap: wrap; gap: 12px 16px; }
+        figure.chart { margin: 0; padding: 6px; border: 1px solid #e3e3e3; border-radius: 4px; width: 540px; }
+        figcaption .title { font-weight: 600; font-size: 15px; }
+        figcaption .source { color: #888; font-size: 12px; margin-left: 6px; }
+        .key { font-size: 12px; color: #444; }
+        .key .entry { margin-right: 14px; white-space: nowrap; }
+        .at { color: #999; font-size: 11px; }
+        svg.plot { display: block; font: 11px "DejaVu Sans", "Liberation Sans", Arial, sans-serif; }
+        svg.plot .area { fill: #fcfcfc; stroke: #bbb; }
+        svg.plot .grid line { stroke: #e6e6e6; }
+        svg.plot .ticks text { fill: #555; }
+        svg.plot .ticks.y text { text-anchor: end; }
+        svg.plot .ticks.x text { text-anchor: middle; }
+        svg.plot .label { fill: #333; font-size: 12px; text-anchor: middle; }
+        svg.plot polyline { fill: none; stroke-width: 2; stroke-linejoin: round; stroke-linecap: round; }
 
-    """
+        """
 }

@@ -29,8 +29,10 @@ public struct ResponseRecord: Codable, Sendable, Equatable {
     public var finishReason: String
 
     /// A record.
-    public init(itemId: String, index: Int, sample: Int, response: String, extracted: String?, correct: Bool, tokens: Int,
-                finishReason: String) {
+    public init(
+        itemId: String, index: Int, sample: Int, response: String, extracted: String?, correct: Bool, tokens: Int,
+        finishReason: String
+    ) {
         self.itemId = itemId
         self.index = index
         self.sample = sample
@@ -75,7 +77,8 @@ public struct BenchmarkResult: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case metric, accuracy, items, samplesPerItem = "samples_per_item", passAtK = "pass_at_k"
-        case meanResponseTokens = "mean_response_tokens", truncatedFraction = "truncated_fraction", reflectionRate = "reflection_rate"
+        case meanResponseTokens = "mean_response_tokens", truncatedFraction = "truncated_fraction", reflectionRate =
+            "reflection_rate"
         case temperature, maxTokens = "max_tokens"
     }
 
@@ -96,7 +99,9 @@ public struct BenchmarkResult: Codable, Sendable, Equatable {
     }
 
     /// Scores `items` from their records (each item's samples, in item order); `ks` are the k of pass@k (those ≤ the samples).
-    public init(name: String, protocol p: BenchmarkProtocol, records: [[ResponseRecord]], ks: [Int], reflectionWords: [String]) {
+    public init(
+        name: String, protocol p: BenchmarkProtocol, records: [[ResponseRecord]], ks: [Int], reflectionWords: [String]
+    ) {
         self.name = name
         metric = p.metric
         temperature = p.temperature
@@ -178,7 +183,11 @@ public struct EvalSummary: Codable, Sendable, Equatable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         model = try c.decode(String.self, forKey: .model)
         let map = try c.decode([String: BenchmarkResult].self, forKey: .benchmarks)
-        results = map.keys.sorted().compactMap { k in map[k].map { var r = $0; r.name = k; return r } }
+        results = map.keys.sorted().compactMap { k in
+            map[k].map {
+                var r = $0; r.name = k; return r
+            }
+        }
     }
 
     /// Writes `{"model", "benchmarks": {name: result}, "average"}`.
@@ -192,20 +201,26 @@ public struct EvalSummary: Codable, Sendable, Equatable {
     /// The JSON text (keys sorted, one object, no trailing newline).
     public func json(pretty: Bool = false) -> String {
         let enc = JSONEncoder()
-        enc.outputFormatting = pretty ? [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        enc.outputFormatting =
+            pretty ? [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
         guard let data = try? enc.encode(self) else { preconditionFailure("a summary of finite numbers encodes") }
         return String(decoding: data, as: UTF8.self)
     }
 
     /// The plain-text table: one row per benchmark (scores ×100, one decimal) and the average.
     public func table() -> String {
-        let header = ["benchmark", "metric", "accuracy", "pass@k", "items", "samples", "tokens", "truncated", "reflection"]
+        let header = [
+            "benchmark", "metric", "accuracy", "pass@k", "items", "samples", "tokens", "truncated", "reflection",
+        ]
         var rows: [[String]] = []
         for r in results {
             let ks = r.passAtK.keys.compactMap(Int.init).sorted().filter { $0 > 1 }
             let pk = ks.isEmpty ? "-" : ks.map { "@\($0) " + pct(r.passAtK[String($0)] ?? 0) }.joined(separator: " ")
-            rows.append([r.name, r.metric, pct(r.accuracy), pk, String(r.items), String(r.samplesPerItem),
-                         String(format: "%.1f", r.meanResponseTokens), pct(r.truncatedFraction) + "%", pct(r.reflectionRate) + "%"])
+            rows.append([
+                r.name, r.metric, pct(r.accuracy), pk, String(r.items), String(r.samplesPerItem),
+                String(format: "%.1f", r.meanResponseTokens), pct(r.truncatedFraction) + "%",
+                pct(r.reflectionRate) + "%",
+            ])
         }
         rows.append(["average", "", average.map(pct) ?? "-", "", "", "", "", "", ""])
         return "model: \(model)\n" + formatTable(header: header, rows: rows, rightAligned: [2, 4, 5, 6, 7, 8])

@@ -36,7 +36,8 @@ public struct SweepResult: Codable, Sendable, Equatable {
     /// The JSON text (keys sorted).
     public func json(pretty: Bool = true) -> String {
         let enc = JSONEncoder()
-        enc.outputFormatting = pretty ? [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        enc.outputFormatting =
+            pretty ? [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
         guard let data = try? enc.encode(self) else { preconditionFailure("a sweep of finite numbers encodes") }
         return String(decoding: data, as: UTF8.self)
     }
@@ -60,7 +61,8 @@ public enum CheckpointSweep {
         let root = run.appendingPathComponent("checkpoints")
         let fm = FileManager.default
         guard fm.fileExists(atPath: root.path) else {
-            throw EvalError.file(path: root.path, line: nil, detail: "no such folder: --run needs a run folder with checkpoints/step-N/")
+            throw EvalError.file(
+                path: root.path, line: nil, detail: "no such folder: --run needs a run folder with checkpoints/step-N/")
         }
         let names: [String]
         do { names = try fm.contentsOfDirectory(atPath: root.path) } catch {
@@ -72,15 +74,18 @@ public enum CheckpointSweep {
             return fm.fileExists(atPath: url.appendingPathComponent("config.json").path) ? (step, url) : nil
         }
         guard !found.isEmpty else {
-            throw EvalError.file(path: root.path, line: nil, detail: "no checkpoint (step-N folders with a config.json)")
+            throw EvalError.file(
+                path: root.path, line: nil, detail: "no checkpoint (step-N folders with a config.json)")
         }
         return found.sorted { $0.0 < $1.0 }.map { (step: $0.0, url: $0.1) }
     }
 
     /// Evaluates each checkpoint not yet evaluated with `plan` into `run/eval/step-N/`, then writes `run/eval/sweep.json`.
     /// `onStep` receives each step's summary as it is done (or found).
-    public static func run(_ run: URL, plan: EvalPlan, options: EvalOptions = EvalOptions(),
-                           onStep: (Int, EvalSummary, Bool) -> Void = { _, _, _ in }) throws -> SweepResult {
+    public static func run(
+        _ run: URL, plan: EvalPlan, options: EvalOptions = EvalOptions(),
+        onStep: (Int, EvalSummary, Bool) -> Void = { _, _, _ in }
+    ) throws -> SweepResult {
         let evalRoot = run.appendingPathComponent("eval")
         var rows: [SweepRow] = []
         for (step, url) in try checkpoints(run: run) {
@@ -96,9 +101,13 @@ public enum CheckpointSweep {
                 summary = try Evaluator(model: url, plan: plan, options: options).run(out: out)
             }
             onStep(step, summary, skipped)
-            rows.append(SweepRow(step: step, checkpoint: url.path, accuracy: Dictionary(summary.results.map { ($0.name, $0.accuracy) },
-                                                                                      uniquingKeysWith: { a, _ in a }),
-                                 average: summary.average, skipped: skipped))
+            rows.append(
+                SweepRow(
+                    step: step, checkpoint: url.path,
+                    accuracy: Dictionary(
+                        summary.results.map { ($0.name, $0.accuracy) },
+                        uniquingKeysWith: { a, _ in a }),
+                    average: summary.average, skipped: skipped))
         }
         let result = SweepResult(run: run.path, benchmarks: plan.sets.map(\.name), rows: rows)
         try makeFolder(evalRoot)

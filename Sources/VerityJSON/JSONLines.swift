@@ -66,7 +66,9 @@ public enum JSONLines {
             do {
                 out.append(Line(number: i + 1, value: try decoder.decode(JSONValue.self, from: Data(line))))
             } catch {
-                let why = JSONDiagnostics.syntaxError(in: Data(line)).map { " (" + $0.replacingOccurrences(of: "line 1, ", with: "") + ")" }
+                let why = JSONDiagnostics.syntaxError(in: Data(line)).map {
+                    " (" + $0.replacingOccurrences(of: "line 1, ", with: "") + ")"
+                }
                 throw JSONLinesError(file: file, line: i + 1, detail: "not valid JSON" + (why ?? ""))
             }
         }

@@ -102,7 +102,8 @@ public indirect enum JSONValue: Codable, Sendable, Equatable, CustomStringConver
         case .number(let d): return "\(d)"
         case .string(let s): return "\"\(s)\""
         case .array(let a): return "[" + a.map(\.description).joined(separator: ", ") + "]"
-        case .object(let o): return "{" + o.keys.sorted().map { "\"\($0)\": \(o[$0]?.description ?? "")" }.joined(separator: ", ") + "}"
+        case .object(let o):
+            return "{" + o.keys.sorted().map { "\"\($0)\": \(o[$0]?.description ?? "")" }.joined(separator: ", ") + "}"
         }
     }
 }

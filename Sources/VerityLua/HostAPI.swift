@@ -38,15 +38,18 @@ public struct HostServices: Sendable {
     public var log: @Sendable (_ line: String) -> Void
 
     /// Services from closures; any may be nil (its Lua function then raises a clear error).
-    public init(extract: (@Sendable (String, String) throws -> String?)? = nil,
-                equal: (@Sendable (String, String, String) throws -> Bool)? = nil,
-                grade: (@Sendable (String, String, String) throws -> GradeResult)? = nil,
-                countTokens: (@Sendable (String) throws -> Int)? = nil,
-                log: @escaping @Sendable (String) -> Void = { line in
-                    // Every line gets the prefix, so that a script cannot start a line of its own.
-                    let text = line.split(separator: "\n", omittingEmptySubsequences: false).map { "[lua] " + $0 }.joined(separator: "\n")
-                    FileHandle.standardError.write(Data((text + "\n").utf8))
-                }) {
+    public init(
+        extract: (@Sendable (String, String) throws -> String?)? = nil,
+        equal: (@Sendable (String, String, String) throws -> Bool)? = nil,
+        grade: (@Sendable (String, String, String) throws -> GradeResult)? = nil,
+        countTokens: (@Sendable (String) throws -> Int)? = nil,
+        log: @escaping @Sendable (String) -> Void = { line in
+            // Every line gets the prefix, so that a script cannot start a line of its own.
+            let text = line.split(separator: "\n", omittingEmptySubsequences: false).map { "[lua] " + $0 }.joined(
+                separator: "\n")
+            FileHandle.standardError.write(Data((text + "\n").utf8))
+        }
+    ) {
         self.extract = extract
         self.equal = equal
         self.grade = grade
@@ -78,58 +81,58 @@ public func neutralizeControlCharacters(_ text: String) -> String {
 
 /// Runs once per state: defines `require`, `verity` and `print`, and returns `math.randomseed`.
 private let prelude = """
-local find, host, allow_io = ...
-local loaded, loading = {}, {}
-local error, type, tostring, rawget = error, type, tostring, rawget
-local raw_setmetatable = setmetatable
-local hint = " (--allow-io opens io and os; modules load with require)"
-local function closed_library(name)
-  local function refuse(_, key)
-    error(name .. "." .. tostring(key) .. " is not available: the " .. name .. " library is closed in the sandbox" .. hint, 2)
-  end
-  return raw_setmetatable({}, { __index = refuse, __newindex = refuse, __metatable = false })
-end
-local function closed_function(name)
-  return function() error(name .. " is not available in the sandbox" .. hint, 2) end
-end
-if not allow_io then
-  io = closed_library("io")
-  os = closed_library("os")
-end
-debug = closed_library("debug")
-package = closed_library("package")
-dofile = closed_function("dofile")
-loadfile = closed_function("loadfile")
-string.dump = closed_function("string.dump")
--- Lua runs __gc finalizers with debug hooks off, so a looping finalizer would escape the
--- instruction budget: refuse metatables that carry __gc (Lua only marks an object for
--- finalization if its metatable has the field when setmetatable is called).
-function setmetatable(t, mt)
-  if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
-    error("setmetatable: __gc finalizers are not allowed in the sandbox (they would run outside the instruction budget)", 2)
-  end
-  return raw_setmetatable(t, mt)
-end
-function require(name)
-  if type(name) ~= "string" then
-    error("bad argument #1 to 'require' (module name expected, got " .. type(name) .. ")", 2)
-  end
-  local m = loaded[name]
-  if m ~= nil then return m end
-  if loading[name] then error("require cycle: module '" .. name .. "' requires itself", 2) end
-  local chunk, where, level = find(name)
-  if not chunk then error(where, level) end
-  loading[name] = true
-  local done <close> = raw_setmetatable({}, { __close = function() loading[name] = nil end })
-  local r = chunk(name, where)
-  if r == nil then r = true end
-  loaded[name] = r
-  return r
-end
-verity = host
-print = host.log
-return math.randomseed
-"""
+    local find, host, allow_io = ...
+    local loaded, loading = {}, {}
+    local error, type, tostring, rawget = error, type, tostring, rawget
+    local raw_setmetatable = setmetatable
+    local hint = " (--allow-io opens io and os; modules load with require)"
+    local function closed_library(name)
+      local function refuse(_, key)
+        error(name .. "." .. tostring(key) .. " is not available: the " .. name .. " library is closed in the sandbox" .. hint, 2)
+      end
+      return raw_setmetatable({}, { __index = refuse, __newindex = refuse, __metatable = false })
+    end
+    local function closed_function(name)
+      return function() error(name .. " is not available in the sandbox" .. hint, 2) end
+    end
+    if not allow_io then
+      io = closed_library("io")
+      os = closed_library("os")
+    end
+    debug = closed_library("debug")
+    package = closed_library("package")
+    dofile = closed_function("dofile")
+    loadfile = closed_function("loadfile")
+    string.dump = closed_function("string.dump")
+    -- Lua runs __gc finalizers with debug hooks off, so a looping finalizer would escape the
+    -- instruction budget: refuse metatables that carry __gc (Lua only marks an object for
+    -- finalization if its metatable has the field when setmetatable is called).
+    function setmetatable(t, mt)
+      if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
+        error("setmetatable: __gc finalizers are not allowed in the sandbox (they would run outside the instruction budget)", 2)
+      end
+      return raw_setmetatable(t, mt)
+    end
+    function require(name)
+      if type(name) ~= "string" then
+        error("bad argument #1 to 'require' (module name expected, got " .. type(name) .. ")", 2)
+      end
+      local m = loaded[name]
+      if m ~= nil then return m end
+      if loading[name] then error("require cycle: module '" .. name .. "' requires itself", 2) end
+      local chunk, where, level = find(name)
+      if not chunk then error(where, level) end
+      loading[name] = true
+      local done <close> = raw_setmetatable({}, { __close = function() loading[name] = nil end })
+      local r = chunk(name, where)
+      if r == nil then r = true end
+      loaded[name] = r
+      return r
+    end
+    verity = host
+    print = host.log
+    return math.randomseed
+    """
 
 extension LuaState {
     /// Builds the `verity` table and runs the prelude.
@@ -172,7 +175,8 @@ extension LuaState {
     /// Argument `i` as a string (numbers are accepted and converted), or an error message.
     private func stringArgument(_ i: Int32, of function: String, what: String) -> Result<String, HostFailure> {
         if let s = string(at: i) { return .success(s) }
-        return .failure(HostFailure(message: "bad argument #\(i) to '\(function)' (\(what) expected, got \(typeName(at: i)))"))
+        return .failure(
+            HostFailure(message: "bad argument #\(i) to '\(function)' (\(what) expected, got \(typeName(at: i)))"))
     }
 
     /// Optional profile argument, defaulting to the state's grader profile.
@@ -266,11 +270,15 @@ extension LuaState {
         }
         var isNum: Int32 = 0
         let a = lua_tointegerx(L, 1, &isNum)
-        guard isNum != 0 else { return fail("bad argument #1 to 'verity.random' (integer expected, got \(typeName(at: 1)))") }
+        guard isNum != 0 else {
+            return fail("bad argument #1 to 'verity.random' (integer expected, got \(typeName(at: 1)))")
+        }
         var lo: Int64 = 1, hi: Int64 = a
         if n >= 2 {
             let b = lua_tointegerx(L, 2, &isNum)
-            guard isNum != 0 else { return fail("bad argument #2 to 'verity.random' (integer expected, got \(typeName(at: 2)))") }
+            guard isNum != 0 else {
+                return fail("bad argument #2 to 'verity.random' (integer expected, got \(typeName(at: 2)))")
+            }
             lo = a
             hi = b
         }
@@ -325,14 +333,19 @@ extension LuaState {
     func resolveModule(_ name: String) -> Result<(URL, String), HostFailure> {
         let parts = name.split(separator: ".", omittingEmptySubsequences: false)
         let wordOK: (Substring) -> Bool = { part in
-            !part.isEmpty && part.unicodeScalars.allSatisfy {
-                ($0 >= "a" && $0 <= "z") || ($0 >= "A" && $0 <= "Z") || ($0 >= "0" && $0 <= "9") || $0 == "_" || $0 == "-"
-            }
+            !part.isEmpty
+                && part.unicodeScalars.allSatisfy {
+                    ($0 >= "a" && $0 <= "z") || ($0 >= "A" && $0 <= "Z") || ($0 >= "0" && $0 <= "9") || $0 == "_"
+                        || $0 == "-"
+                }
         }
         let allowed = roots.map { $0.display.isEmpty ? "the recipe's folder" : $0.display }.joined(separator: ", ")
         guard parts.allSatisfy(wordOK) else {
-            return .failure(HostFailure(message:
-                "require '\(name)' refused: a module name is dotted words (like 'rewards.boxed_equal') resolved only within \(allowed); paths are not allowed"))
+            return .failure(
+                HostFailure(
+                    message:
+                        "require '\(name)' refused: a module name is dotted words (like 'rewards.boxed_equal') resolved only within \(allowed); paths are not allowed"
+                ))
         }
         let relative = parts.joined(separator: "/")
         for root in roots {
@@ -342,8 +355,11 @@ extension LuaState {
                 guard FileManager.default.fileExists(atPath: candidate.path) else { continue }
                 let real = candidate.resolvingSymlinksInPath().standardizedFileURL.path
                 guard real.hasPrefix(rootReal.hasSuffix("/") ? rootReal : rootReal + "/") else {
-                    return .failure(HostFailure(message:
-                        "require '\(name)' refused: \(root.display)\(relative + suffix) leads outside its root"))
+                    return .failure(
+                        HostFailure(
+                            message:
+                                "require '\(name)' refused: \(root.display)\(relative + suffix) leads outside its root")
+                    )
                 }
                 return .success((candidate, root.display + relative + suffix))
             }

@@ -69,11 +69,14 @@ public enum LuaError: Error, Equatable, CustomStringConvertible, Sendable {
             let place = file.map { f in line.map { "\(f):\($0): " } ?? "\(f): " } ?? ""
             switch kind {
             case .instructions:
-                return "\(place)script stopped: instruction budget of \(limit) instructions per call exceeded (an endless loop? raise it with --lua-instructions)"
+                return
+                    "\(place)script stopped: instruction budget of \(limit) instructions per call exceeded (an endless loop? raise it with --lua-instructions)"
             case .memory:
-                return "\(place)script stopped: memory cap of \(limit / (1 << 20)) MiB exceeded (raise it with --lua-memory-mb)"
+                return
+                    "\(place)script stopped: memory cap of \(limit / (1 << 20)) MiB exceeded (raise it with --lua-memory-mb)"
             case .time(let seconds):
-                return "\(place)script stopped: wall-clock limit of \(seconds) s per call exceeded (an endless loop or runaway pattern? raise it with --lua-seconds)"
+                return
+                    "\(place)script stopped: wall-clock limit of \(seconds) s per call exceeded (an endless loop or runaway pattern? raise it with --lua-seconds)"
             }
         case .recipe(_, _, let message):
             return message

@@ -29,8 +29,10 @@ public struct LuaOptions: Sendable, Equatable {
     public var timeLimit: Double
 
     /// Defaults: 50 million instructions and 5 seconds per call, 256 MiB, no io/os, no extra roots.
-    public init(instructionBudget: Int = 50_000_000, memoryLimit: Int = 256 << 20,
-                allowIO: Bool = false, libraryRoots: [String] = [], timeLimit: Double = 5) {
+    public init(
+        instructionBudget: Int = 50_000_000, memoryLimit: Int = 256 << 20,
+        allowIO: Bool = false, libraryRoots: [String] = [], timeLimit: Double = 5
+    ) {
         self.instructionBudget = instructionBudget
         self.memoryLimit = memoryLimit
         self.allowIO = allowIO
@@ -52,19 +54,28 @@ extension LuaOptions {
     /// Options from the command line's `--lua-instructions`, `--lua-memory-mb` and `--lua-seconds`.
     /// 0 switches a guard off on purpose; a negative, overflowing or non-finite value is refused
     /// with a message naming the flag instead of switching the guard off by accident.
-    public static func fromFlags(instructions: Int, memoryMB: Int, seconds: Double, allowIO: Bool = false,
-                                 libraryRoots: [String] = []) throws -> LuaOptions {
+    public static func fromFlags(
+        instructions: Int, memoryMB: Int, seconds: Double, allowIO: Bool = false,
+        libraryRoots: [String] = []
+    ) throws -> LuaOptions {
         guard (0...maxInstructions).contains(instructions) else {
-            throw LuaError.state(message: "--lua-instructions \(instructions): expected 0 (unlimited) or a count of up to \(maxInstructions)")
+            throw LuaError.state(
+                message:
+                    "--lua-instructions \(instructions): expected 0 (unlimited) or a count of up to \(maxInstructions)")
         }
         guard (0...maxMemoryMB).contains(memoryMB) else {
-            throw LuaError.state(message: "--lua-memory-mb \(memoryMB): expected 0 (unlimited) or a size in MiB of up to \(maxMemoryMB)")
+            throw LuaError.state(
+                message: "--lua-memory-mb \(memoryMB): expected 0 (unlimited) or a size in MiB of up to \(maxMemoryMB)")
         }
         guard seconds.isFinite, seconds >= 0, seconds <= maxSeconds else {
-            throw LuaError.state(message: "--lua-seconds \(seconds): expected 0 (unlimited) or a number of seconds of up to \(Int(maxSeconds))")
+            throw LuaError.state(
+                message:
+                    "--lua-seconds \(seconds): expected 0 (unlimited) or a number of seconds of up to \(Int(maxSeconds))"
+            )
         }
-        let options = LuaOptions(instructionBudget: instructions, memoryLimit: memoryMB << 20, allowIO: allowIO,
-                                 libraryRoots: libraryRoots, timeLimit: seconds)
+        let options = LuaOptions(
+            instructionBudget: instructions, memoryLimit: memoryMB << 20, allowIO: allowIO,
+            libraryRoots: libraryRoots, timeLimit: seconds)
         try options.validate()
         return options
     }
@@ -79,7 +90,8 @@ extension LuaOptions {
             throw LuaError.state(message: "memory cap of \(memoryLimit) bytes is negative (0 means unlimited)")
         }
         guard timeLimit.isFinite, timeLimit >= 0 else {
-            throw LuaError.state(message: "wall-clock limit of \(timeLimit) s is negative or not finite (0 means unlimited)")
+            throw LuaError.state(
+                message: "wall-clock limit of \(timeLimit) s is negative or not finite (0 means unlimited)")
         }
     }
 }
@@ -139,8 +151,10 @@ public final class LuaState {
 
     /// Creates a state. `recipeRoot` (the recipe's folder) is searched first by `require`, then
     /// `options.libraryRoots`, then the bundled `Scripts/`.
-    public init(options: LuaOptions = LuaOptions(), services: HostServices = HostServices(),
-                recipeRoot: ScriptRoot? = nil, includeBundled: Bool = true) throws {
+    public init(
+        options: LuaOptions = LuaOptions(), services: HostServices = HostServices(),
+        recipeRoot: ScriptRoot? = nil, includeBundled: Bool = true
+    ) throws {
         try options.validate()
         guard let L = verity_newstate(options.memoryLimit, Int64(options.instructionBudget), nil) else {
             throw LuaError.state(message: "cannot allocate a Lua state")
@@ -197,7 +211,9 @@ public final class LuaState {
     func loadChunk(url: URL, displayName: String) throws {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw LuaError.file(path: displayName, message: "cannot read the script: \(JSONDiagnostics.readProblem(error, path: url.path))")
+            throw LuaError.file(
+                path: displayName,
+                message: "cannot read the script: \(JSONDiagnostics.readProblem(error, path: url.path))")
         }
         var bytes = LuaState.chunkText(data)
         bytes.append(0)
@@ -300,7 +316,9 @@ public final class LuaState {
         case Int32(VERITY_STOP_MEMORY.rawValue):
             return .budget(kind: .memory, limit: options.memoryLimit, file: file, line: where_)
         case Int32(VERITY_STOP_TIME.rawValue):
-            return .budget(kind: .time(seconds: options.timeLimit), limit: Int(options.timeLimit.rounded(.up)), file: file, line: where_)
+            return .budget(
+                kind: .time(seconds: options.timeLimit), limit: Int(options.timeLimit.rounded(.up)), file: file,
+                line: where_)
         default:
             if let loc = splitLuaLocation(message) {
                 return .runtime(file: loc.file, line: loc.line, message: message, traceback: traceback)

@@ -145,7 +145,11 @@ public func luaQuote(_ s: String) -> String {
         case "\r": out += "\\r"
         case "\t": out += "\\t"
         default:
-            if u.value < 32 || u.value == 127 { out += String(format: "\\%03d", u.value) } else { out.unicodeScalars.append(u) }
+            if u.value < 32 || u.value == 127 {
+                out += String(format: "\\%03d", u.value)
+            } else {
+                out.unicodeScalars.append(u)
+            }
         }
     }
     return out + "\""

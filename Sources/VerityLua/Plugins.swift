@@ -67,7 +67,8 @@ extension LuaState {
 
     /// A contract error for plugin `kind` defined by `function`.
     func contract(_ kind: String, _ function: LuaFunction, _ detail: String) -> LuaError {
-        .contract(plugin: kind, location: function.location, message: "\(kind) in \(function.location) returned \(detail)")
+        .contract(
+            plugin: kind, location: function.location, message: "\(kind) in \(function.location) returned \(detail)")
     }
 }
 
@@ -91,8 +92,10 @@ public struct RewardSample {
     public var tokens: Int
 
     /// A sample from its fields.
-    public init(response: String, answer: String, problem: String, prompt: String, example: LuaTableRef,
-                finishReason: String, tokens: Int) {
+    public init(
+        response: String, answer: String, problem: String, prompt: String, example: LuaTableRef,
+        finishReason: String, tokens: Int
+    ) {
         self.response = response
         self.answer = answer
         self.problem = problem
@@ -158,7 +161,9 @@ public struct RewardPlugin {
         case LUA_TTABLE:
             metrics = try state.numberMap(at: top + 2, kind: "reward", function: function, what: "a metric")
         default:
-            throw state.contract("reward", function, "\(state.describe(at: top + 2)) as its second value, expected a table of named metrics or nothing")
+            throw state.contract(
+                "reward", function,
+                "\(state.describe(at: top + 2)) as its second value, expected a table of named metrics or nothing")
         }
         return RewardResult(reward: reward, metrics: metrics)
     }
@@ -212,7 +217,9 @@ public struct PromptPlugin {
         let idx = top + 1
         if lua_type(L, idx) == LUA_TSTRING { return .text(state.string(at: idx) ?? "") }
         guard lua_type(L, idx) == LUA_TTABLE else {
-            throw state.contract(kind, function, "\(state.describe(at: idx)), expected a string or a list of {role=..., content=...} messages")
+            throw state.contract(
+                kind, function,
+                "\(state.describe(at: idx)), expected a string or a list of {role=..., content=...} messages")
         }
         return .messages(try state.messages(at: idx, kind: kind, function: function))
     }
@@ -222,13 +229,16 @@ extension LuaState {
     /// Reads a list of `{role=..., content=...}` tables.
     func messages(at idx: Int32, kind: String, function: LuaFunction) throws -> [ChatMessage] {
         let n = Int(lua_rawlen(L, idx))
-        guard n > 0 else { throw contract(kind, function, "an empty table, expected a string or a non-empty list of messages") }
+        guard n > 0 else {
+            throw contract(kind, function, "an empty table, expected a string or a non-empty list of messages")
+        }
         var out: [ChatMessage] = []
         for i in 1...n {
             lua_rawgeti(L, idx, lua_Integer(i))
             defer { lua_settop(L, -2) }
             guard lua_type(L, -1) == LUA_TTABLE else {
-                throw contract(kind, function, "\(describe(at: -1)) as message \(i), expected a table {role=..., content=...}")
+                throw contract(
+                    kind, function, "\(describe(at: -1)) as message \(i), expected a table {role=..., content=...}")
             }
             var fields: [String] = []
             for key in ["role", "content"] {
@@ -255,14 +265,19 @@ public struct ChatFormatPlugin {
     public init(_ function: LuaFunction) { self.function = function }
 
     /// Renders messages to prompt text.
-    public func callAsFunction(_ messages: [ChatMessage], addGenerationPrompt: Bool, in state: LuaState) throws -> String {
+    public func callAsFunction(_ messages: [ChatMessage], addGenerationPrompt: Bool, in state: LuaState) throws
+        -> String
+    {
         let L = state.L
         let top = lua_gettop(L)
         defer { lua_settop(L, top) }
         state.push(function)
-        state.push(.table(LuaTable(items: messages.map {
-            .table(LuaTable(fields: ["role": .string($0.role), "content": .string($0.content)]))
-        })))
+        state.push(
+            .table(
+                LuaTable(
+                    items: messages.map {
+                        .table(LuaTable(fields: ["role": .string($0.role), "content": .string($0.content)]))
+                    })))
         lua_pushboolean(L, addGenerationPrompt ? 1 : 0)
         try state.protectedCall(nargs: 2, nresults: 1)
         guard lua_type(L, top + 1) == LUA_TSTRING, let text = state.string(at: top + 1) else {
@@ -296,16 +311,20 @@ public struct LossMixPlugin {
         }
         try state.protectedCall(nargs: 2, nresults: 1)
         guard lua_type(L, top + 1) == LUA_TTABLE else {
-            throw state.contract("loss", function, "\(state.describe(at: top + 1)), expected a table of coefficients such as { pg = 1.0, kl = 0.001 }")
+            throw state.contract(
+                "loss", function,
+                "\(state.describe(at: top + 1)), expected a table of coefficients such as { pg = 1.0, kl = 0.001 }")
         }
         let mix = try state.numberMap(at: top + 1, kind: "loss", function: function, what: "a coefficient")
         guard !mix.isEmpty else {
-            throw state.contract("loss", function, "an empty table, expected at least one coefficient such as { pg = 1.0 }")
+            throw state.contract(
+                "loss", function, "an empty table, expected at least one coefficient such as { pg = 1.0 }")
         }
         for key in mix.keys.sorted() where !knownLossTerms.contains(key) {
             let hint = nearestName(key, among: knownLossTerms).map { "; did you mean `\($0)`?" } ?? ""
-            throw state.contract("loss", function,
-                                 "an unknown term `\(key)`, expected terms among \(knownLossTerms.joined(separator: ", "))\(hint)")
+            throw state.contract(
+                "loss", function,
+                "an unknown term `\(key)`, expected terms among \(knownLossTerms.joined(separator: ", "))\(hint)")
         }
         return mix
     }
@@ -341,7 +360,10 @@ public struct SchedulePlugin {
             throw state.contract(kind, function, "\(got), expected a finite number")
         }
         if let minimum, v < minimum {
-            throw state.contract(kind, function, "\(state.describe(at: top + 1)) at step \(step) of \(total), expected a number ≥ \(String(format: "%g", minimum))")
+            throw state.contract(
+                kind, function,
+                "\(state.describe(at: top + 1)) at step \(step) of \(total), expected a number ≥ \(String(format: "%g", minimum))"
+            )
         }
         return v
     }

@@ -136,18 +136,23 @@ public struct Recipe {
         /// Reads and checks the `eval` table.
         public init(from decoder: Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            every = try c.value(.every, or: every, "an integer from 0 (off) to \(RecipeLimits.steps)") { (0...RecipeLimits.steps).contains($0) }
+            every = try c.value(.every, or: every, "an integer from 0 (off) to \(RecipeLimits.steps)") {
+                (0...RecipeLimits.steps).contains($0)
+            }
             beforeTrain = try c.value(.beforeTrain, or: beforeTrain)
             sets = try c.value(.sets, or: sets, "a list of non-empty paths") { $0.allSatisfy { !$0.isEmpty } }
             if every > 0 || beforeTrain {
-                try c.check(sets, .sets, "at least one set, since eval.every or eval.before_train asks for evaluation") { !$0.isEmpty }
+                try c.check(sets, .sets, "at least one set, since eval.every or eval.before_train asks for evaluation")
+                { !$0.isEmpty }
             }
             prompt = try c.decodeIfPresent(PromptPlugin.self, forKey: .prompt)
             temperature = try c.value(.temperature, or: temperature, "a number ≥ 0 (0 = greedy)") { $0 >= 0 }
             samples = try c.value(.samples, or: samples, "an integer from 1 to \(RecipeLimits.samplesPerPrompt)") {
                 (1...RecipeLimits.samplesPerPrompt).contains($0)
             }
-            maxTokens = try c.value(.maxTokens, or: maxTokens, "an integer from 1 to \(RecipeLimits.tokens)") { (1...RecipeLimits.tokens).contains($0) }
+            maxTokens = try c.value(.maxTokens, or: maxTokens, "an integer from 1 to \(RecipeLimits.tokens)") {
+                (1...RecipeLimits.tokens).contains($0)
+            }
             requiredFields = try c.value(.requiredFields, or: requiredFields, "a list of non-empty field names") {
                 $0.allSatisfy { !$0.isEmpty }
             }
@@ -203,25 +208,38 @@ public struct Recipe {
         public init() {}
 
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case n, temperature, topP = "top_p", topK = "top_k", maxTokens = "max_tokens", maxPromptTokens = "max_prompt_tokens"
+            case n, temperature, topP = "top_p", topK = "top_k", maxTokens = "max_tokens", maxPromptTokens =
+                "max_prompt_tokens"
             case longPrompt = "long_prompt", rewardError = "reward_error"
         }
 
         /// Reads and checks the `rollout` table.
         public init(from decoder: Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            n = try c.value(.n, or: n, "an integer from 1 to \(RecipeLimits.samplesPerPrompt)") { (1...RecipeLimits.samplesPerPrompt).contains($0) }
+            n = try c.value(.n, or: n, "an integer from 1 to \(RecipeLimits.samplesPerPrompt)") {
+                (1...RecipeLimits.samplesPerPrompt).contains($0)
+            }
             temperature = try c.value(.temperature, or: temperature, "a number ≥ 0 (0 = greedy)") { $0 >= 0 }
             topP = try c.value(.topP, or: topP, "a number in (0, 1] (1 = off)") { $0 > 0 && $0 <= 1 }
             topK = try c.value(.topK, or: topK)
-            try c.check(topK, .topK, "an integer ≥ 0 (0 = off)",
-                        hint: topK == -1 ? "Verity writes \"off\" as 0 (verl and vLLM write -1)" : nil) { $0 >= 0 }
-            maxTokens = try c.value(.maxTokens, or: maxTokens, "an integer from 1 to \(RecipeLimits.tokens)") { (1...RecipeLimits.tokens).contains($0) }
-            maxPromptTokens = try c.value(.maxPromptTokens, or: maxPromptTokens, "an integer from 1 to \(RecipeLimits.tokens)") {
+            try c.check(
+                topK, .topK, "an integer ≥ 0 (0 = off)",
+                hint: topK == -1 ? "Verity writes \"off\" as 0 (verl and vLLM write -1)" : nil
+            ) { $0 >= 0 }
+            maxTokens = try c.value(.maxTokens, or: maxTokens, "an integer from 1 to \(RecipeLimits.tokens)") {
                 (1...RecipeLimits.tokens).contains($0)
             }
-            longPrompt = try c.value(.longPrompt, or: longPrompt, "\"skip\" or \"stop\"") { ["skip", "stop"].contains($0) }
-            rewardError = try c.value(.rewardError, or: rewardError, "\"stop\" or \"zero\"") { ["stop", "zero"].contains($0) }
+            maxPromptTokens = try c.value(
+                .maxPromptTokens, or: maxPromptTokens, "an integer from 1 to \(RecipeLimits.tokens)"
+            ) {
+                (1...RecipeLimits.tokens).contains($0)
+            }
+            longPrompt = try c.value(.longPrompt, or: longPrompt, "\"skip\" or \"stop\"") {
+                ["skip", "stop"].contains($0)
+            }
+            rewardError = try c.value(.rewardError, or: rewardError, "\"stop\" or \"zero\"") {
+                ["stop", "zero"].contains($0)
+            }
         }
     }
 
@@ -251,7 +269,9 @@ public struct Recipe {
             lr = try c.value(.lr, or: lr, "a number ≥ 0") { $0 >= 0 }
             let pair = try c.value(.betas, or: [betas.0, betas.1])
             guard pair.count == 2 else {
-                throw RecipeIssue(c.codingPath + [CodingKeys.betas], .wrongType(expected: "a list of 2 numbers", got: "a list of \(pair.count)"))
+                throw RecipeIssue(
+                    c.codingPath + [CodingKeys.betas],
+                    .wrongType(expected: "a list of 2 numbers", got: "a list of \(pair.count)"))
             }
             try c.check(pair, .betas, "two numbers in [0, 1)") { $0.allSatisfy { $0 >= 0 && $0 < 1 } }
             betas = (pair[0], pair[1])
@@ -272,7 +292,8 @@ public struct Recipe {
 
         /// Equal when every setting is equal.
         public static func == (a: Optimizer, b: Optimizer) -> Bool {
-            a.lr == b.lr && a.betas == b.betas && a.eps == b.eps && a.weightDecay == b.weightDecay && a.maxGradNorm == b.maxGradNorm
+            a.lr == b.lr && a.betas == b.betas && a.eps == b.eps && a.weightDecay == b.weightDecay
+                && a.maxGradNorm == b.maxGradNorm
         }
     }
 
@@ -305,17 +326,24 @@ public struct Recipe {
         public init(from decoder: Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             clipRatio = try c.value(.clipRatio, or: clipRatio, "a number > 0") { $0 > 0 }
-            epochs = try c.value(.epochs, or: epochs, "an integer from 1 to \(RecipeLimits.epochs)") { (1...RecipeLimits.epochs).contains($0) }
-            miniBatchSize = try c.value(.miniBatchSize, or: miniBatchSize, "an integer from 1 to \(RecipeLimits.batch)") {
+            epochs = try c.value(.epochs, or: epochs, "an integer from 1 to \(RecipeLimits.epochs)") {
+                (1...RecipeLimits.epochs).contains($0)
+            }
+            miniBatchSize = try c.value(.miniBatchSize, or: miniBatchSize, "an integer from 1 to \(RecipeLimits.batch)")
+            {
                 (1...RecipeLimits.batch).contains($0)
             }
             clipRatioHigh = try c.value(.clipRatioHigh, or: clipRatioHigh, "a number ≥ 0 (0 = clip_ratio)") { $0 >= 0 }
             dualClip = try c.value(.dualClip, or: dualClip, "0 (off) or a number > 1") { $0 == 0 || $0 > 1 }
-            lossAggregation = try c.value(.lossAggregation, or: lossAggregation,
-                                          "one of token-mean, seq-mean-token-sum, seq-mean-token-mean, seq-mean-token-sum-norm") {
+            lossAggregation = try c.value(
+                .lossAggregation, or: lossAggregation,
+                "one of token-mean, seq-mean-token-sum, seq-mean-token-mean, seq-mean-token-sum-norm"
+            ) {
                 ["token-mean", "seq-mean-token-sum", "seq-mean-token-mean", "seq-mean-token-sum-norm"].contains($0)
             }
-            microBatchSize = try c.value(.microBatchSize, or: microBatchSize, "an integer from 1 to \(RecipeLimits.batch)") {
+            microBatchSize = try c.value(
+                .microBatchSize, or: microBatchSize, "an integer from 1 to \(RecipeLimits.batch)"
+            ) {
                 (1...RecipeLimits.batch).contains($0)
             }
         }
@@ -419,7 +447,8 @@ public struct Recipe {
     public var resolved = LuaTable()
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, description, model, tokenizer, train, eval, prompt, chatFormat = "chat_format", reward, grader, algorithm
+        case name, description, model, tokenizer, train, eval, prompt, chatFormat = "chat_format", reward, grader,
+            algorithm
         case advantage, rollout, optimizer, update, kl, critic, loss, schedules, steps, seed, saveEvery = "save_every"
     }
 }
@@ -442,8 +471,10 @@ extension Recipe: Codable {
         chatFormat = try c.decodeIfPresent(ChatFormatPlugin.self, forKey: .chatFormat)
         reward = try c.decode(RewardPlugin.self, forKey: .reward)
         grader = try c.value(.grader, or: grader)
-        try c.check(grader, .grader, "one of " + knownGraders.map(luaQuote).joined(separator: ", "),
-                    hint: nearestName(grader, among: knownGraders).map { "did you mean \(luaQuote($0))?" }) { knownGraders.contains($0) }
+        try c.check(
+            grader, .grader, "one of " + knownGraders.map(luaQuote).joined(separator: ", "),
+            hint: nearestName(grader, among: knownGraders).map { "did you mean \(luaQuote($0))?" }
+        ) { knownGraders.contains($0) }
         algorithm = try c.choice(.algorithm, or: algorithm)
         advantage = try c.value(.advantage, or: advantage)
         rollout = try c.value(.rollout, or: rollout)
@@ -453,8 +484,10 @@ extension Recipe: Codable {
         if updateKeys?.contains(.miniBatchSize) ?? false {
             let (mini, batch) = (update.miniBatchSize, train.batchSize)
             guard batch % mini == 0 else {
-                throw RecipeIssue([CodingKeys.update, Update.CodingKeys.miniBatchSize], .invalid(
-                    expected: "a divisor of train.batch_size (\(batch))", got: "\(mini)", hint: nil))
+                throw RecipeIssue(
+                    [CodingKeys.update, Update.CodingKeys.miniBatchSize],
+                    .invalid(
+                        expected: "a divisor of train.batch_size (\(batch))", got: "\(mini)", hint: nil))
             }
         } else {
             update.miniBatchSize = train.batchSize
@@ -464,7 +497,9 @@ extension Recipe: Codable {
         loss = try c.decode(LossMixPlugin.self, forKey: .loss)
         schedules = try c.value(.schedules, or: schedules)
         steps = try c.decode(Int.self, forKey: .steps)
-        try c.check(steps, .steps, "an integer from 1 to \(RecipeLimits.steps)") { (1...RecipeLimits.steps).contains($0) }
+        try c.check(steps, .steps, "an integer from 1 to \(RecipeLimits.steps)") {
+            (1...RecipeLimits.steps).contains($0)
+        }
         seed = try c.value(.seed, or: seed)
         saveEvery = try c.value(.saveEvery, or: saveEvery, "an integer ≥ 0 (0 = off)") { $0 >= 0 }
     }
@@ -487,7 +522,9 @@ extension KeyedDecodingContainer {
 
     /// Throws an out-of-range issue at `key` unless `ok(v)`.
     func check<T>(_ v: T, _ key: Key, _ expected: String, hint: String? = nil, _ ok: (T) -> Bool) throws {
-        guard ok(v) else { throw RecipeIssue(codingPath + [key], .invalid(expected: expected, got: shown(v), hint: hint)) }
+        guard ok(v) else {
+            throw RecipeIssue(codingPath + [key], .invalid(expected: expected, got: shown(v), hint: hint))
+        }
     }
 
     /// One of a fixed set of names, as its Swift enum.
@@ -495,8 +532,11 @@ extension KeyedDecodingContainer {
         let s = try value(key, or: fallback.rawValue)
         let names = C.allCases.map(\.rawValue)
         guard let v = C(rawValue: s) else {
-            throw RecipeIssue(codingPath + [key], .invalid(expected: "one of " + names.map(luaQuote).joined(separator: ", "),
-                                                          got: luaQuote(s), hint: nearestName(s, among: names).map { "did you mean \(luaQuote($0))?" }))
+            throw RecipeIssue(
+                codingPath + [key],
+                .invalid(
+                    expected: "one of " + names.map(luaQuote).joined(separator: ", "),
+                    got: luaQuote(s), hint: nearestName(s, among: names).map { "did you mean \(luaQuote($0))?" }))
         }
         return v
     }
@@ -531,8 +571,10 @@ func describe(_ v: LuaValue) -> String {
 /// The function handle a plugin setting holds, or an issue naming what the recipe gave instead.
 private func pluginFunction(_ decoder: Decoder) throws -> LuaFunction {
     guard let lua = decoder as? LuaValueDecoder else {
-        throw DecodingError.typeMismatch(LuaFunction.self, DecodingError.Context(
-            codingPath: decoder.codingPath, debugDescription: "a Lua plugin decodes only from a recipe table"))
+        throw DecodingError.typeMismatch(
+            LuaFunction.self,
+            DecodingError.Context(
+                codingPath: decoder.codingPath, debugDescription: "a Lua plugin decodes only from a recipe table"))
     }
     guard case .function(let f) = lua.value else {
         throw RecipeIssue(decoder.codingPath, .wrongType(expected: "a function", got: describe(lua.value)))
@@ -589,8 +631,9 @@ extension SchedulePlugin: Codable, RecipeDescribed {
     /// Reads a schedule; `lr` and `temperature` schedules are checked ≥ 0 at every call.
     public init(from decoder: Decoder) throws {
         let name = decoder.codingPath.last?.stringValue ?? ""
-        self.init(try pluginFunction(decoder), kind: RecipeIssue.display(decoder.codingPath),
-                  minimum: ["lr", "temperature"].contains(name) ? 0 : nil)
+        self.init(
+            try pluginFunction(decoder), kind: RecipeIssue.display(decoder.codingPath),
+            minimum: ["lr", "temperature"].contains(name) ? 0 : nil)
     }
     /// Writes the function handle.
     public func encode(to encoder: Encoder) throws { try encodePlugin(function, to: encoder) }
@@ -642,8 +685,10 @@ private func setPath(_ table: LuaTable, _ keys: ArraySlice<String>, _ value: Lua
 extension Recipe {
     /// Decodes a recipe table (after overrides) into the typed recipe; `source` (the recipe's
     /// text) locates the line of a bad key, `overrides` maps each `--set` path to its text.
-    static func decode(from table: LuaTable, file: String, source: String, overrides: [String: String],
-                       defaultName: String) throws -> Recipe {
+    static func decode(
+        from table: LuaTable, file: String, source: String, overrides: [String: String],
+        defaultName: String
+    ) throws -> Recipe {
         let context = RecipeDecodingContext(overrides: overrides, keyPaths: keyPaths)
         do {
             var recipe = try Recipe(from: LuaValueDecoder(.table(table), codingPath: [], context: context))
@@ -672,11 +717,14 @@ extension Recipe {
     static var keyPaths: [String] {
         let tables: [(CodingKeys, [String])] = [
             (.train, Train.CodingKeys.allCases.map(\.rawValue)), (.eval, Eval.CodingKeys.allCases.map(\.rawValue)),
-            (.advantage, Advantage.CodingKeys.allCases.map(\.rawValue)), (.rollout, Rollout.CodingKeys.allCases.map(\.rawValue)),
-            (.optimizer, Optimizer.CodingKeys.allCases.map(\.rawValue)), (.update, Update.CodingKeys.allCases.map(\.rawValue)),
+            (.advantage, Advantage.CodingKeys.allCases.map(\.rawValue)),
+            (.rollout, Rollout.CodingKeys.allCases.map(\.rawValue)),
+            (.optimizer, Optimizer.CodingKeys.allCases.map(\.rawValue)),
+            (.update, Update.CodingKeys.allCases.map(\.rawValue)),
             (.kl, KL.CodingKeys.allCases.map(\.rawValue)), (.critic, Critic.CodingKeys.allCases.map(\.rawValue)),
         ]
-        return CodingKeys.allCases.map(\.rawValue) + tables.flatMap { table, keys in keys.map { "\(table.rawValue).\($0)" } }
+        return CodingKeys.allCases.map(\.rawValue)
+            + tables.flatMap { table, keys in keys.map { "\(table.rawValue).\($0)" } }
     }
 }
 

@@ -182,7 +182,9 @@ final class RecipeDecodingContext {
 
     /// Reads the Lua scalars (and lists of them) the settings use; nil for other types.
     func scalar<T>(_ value: LuaValue, as type: T.Type, path: [CodingKey]) throws -> T? {
-        func wrong(_ expected: String) -> RecipeIssue { RecipeIssue(path, .wrongType(expected: expected, got: describe(value))) }
+        func wrong(_ expected: String) -> RecipeIssue {
+            RecipeIssue(path, .wrongType(expected: expected, got: describe(value)))
+        }
         switch type {
         case is String.Type:
             guard case .string(let s) = value else { throw wrong(String.recipeExpected) }
@@ -278,8 +280,10 @@ final class LuaValueDecoder: Decoder {
         if let stray = table.items.first { throw RecipeIssue(codingPath, .listEntry(got: describe(stray))) }
         if let names = caseNames(type) {
             for key in table.fields.keys.sorted() where !names.contains(key) {
-                throw RecipeIssue(codingPath + [NameKey(key)], .unknownKey(
-                    suggestions: context.suggestions(for: key, at: codingPath, siblings: names)))
+                throw RecipeIssue(
+                    codingPath + [NameKey(key)],
+                    .unknownKey(
+                        suggestions: context.suggestions(for: key, at: codingPath, siblings: names)))
             }
         }
         return KeyedDecodingContainer(LuaKeyedContainer<Key>(table: table, codingPath: codingPath, context: context))
@@ -342,17 +346,22 @@ private struct LuaKeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol
     private func fixed<I: FixedWidthInteger>(_ key: Key) throws -> I {
         let v = try value(Int.self, key)
         guard let out = I(exactly: v) else {
-            throw RecipeIssue(codingPath + [key], .invalid(expected: "an integer from \(I.min) to \(I.max)", got: "\(v)", hint: nil))
+            throw RecipeIssue(
+                codingPath + [key], .invalid(expected: "an integer from \(I.min) to \(I.max)", got: "\(v)", hint: nil))
         }
         return out
     }
 
-    func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<NestedKey> {
-        try LuaValueDecoder(table.fields[key.stringValue] ?? .nil, codingPath: codingPath + [key], context: context).container(keyedBy: type)
+    func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws
+        -> KeyedDecodingContainer<NestedKey>
+    {
+        try LuaValueDecoder(table.fields[key.stringValue] ?? .nil, codingPath: codingPath + [key], context: context)
+            .container(keyedBy: type)
     }
 
     func nestedUnkeyedContainer(forKey key: Key) throws -> UnkeyedDecodingContainer {
-        try LuaValueDecoder(table.fields[key.stringValue] ?? .nil, codingPath: codingPath + [key], context: context).unkeyedContainer()
+        try LuaValueDecoder(table.fields[key.stringValue] ?? .nil, codingPath: codingPath + [key], context: context)
+            .unkeyedContainer()
     }
 
     func superDecoder() throws -> Decoder { LuaValueDecoder(.table(table), codingPath: codingPath, context: context) }
@@ -396,7 +405,9 @@ private struct LuaUnkeyedContainer: UnkeyedDecodingContainer {
         return try context.decode(type, from: value, at: path)
     }
 
-    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws -> KeyedDecodingContainer<NestedKey> {
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws -> KeyedDecodingContainer<
+        NestedKey
+    > {
         let (value, path) = try next()
         return try LuaValueDecoder(value, codingPath: path, context: context).container(keyedBy: type)
     }

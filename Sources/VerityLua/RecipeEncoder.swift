@@ -50,7 +50,8 @@ final class LuaValueEncoder: Encoder {
         case let b as Bool: node.content = .value(.boolean(b))
         case let d as Double: node.content = .value(.number(d))
         case let f as Float: node.content = .value(.number(Double(f)))
-        case let i as any BinaryInteger: node.content = .value(Int64(exactly: i).map(LuaValue.integer) ?? .number(Double(i)))
+        case let i as any BinaryInteger:
+            node.content = .value(Int64(exactly: i).map(LuaValue.integer) ?? .number(Double(i)))
         default: try value.encode(to: LuaValueEncoder(node: node, codingPath: path))
         }
     }
@@ -90,7 +91,9 @@ private struct LuaKeyedEncoder<Key: CodingKey>: KeyedEncodingContainerProtocol {
         try encoder.put(value, into: child(key), at: codingPath + [key])
     }
 
-    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key)
+        -> KeyedEncodingContainer<NestedKey>
+    {
         LuaValueEncoder(node: child(key), codingPath: codingPath + [key]).container(keyedBy: keyType)
     }
 
@@ -101,7 +104,9 @@ private struct LuaKeyedEncoder<Key: CodingKey>: KeyedEncodingContainerProtocol {
     /// A detached encoder: the settings types never encode a superclass, so nothing reads it.
     mutating func superEncoder() -> Encoder { LuaValueEncoder(node: LuaValueEncoder.Node(), codingPath: codingPath) }
 
-    mutating func superEncoder(forKey key: Key) -> Encoder { LuaValueEncoder(node: child(key), codingPath: codingPath + [key]) }
+    mutating func superEncoder(forKey key: Key) -> Encoder {
+        LuaValueEncoder(node: child(key), codingPath: codingPath + [key])
+    }
 }
 
 private struct LuaUnkeyedEncoder: UnkeyedEncodingContainer {
@@ -129,7 +134,9 @@ private struct LuaUnkeyedEncoder: UnkeyedEncodingContainer {
         try encoder.put(value, into: append(), at: codingPath + [ListIndexKey(count + 1)])
     }
 
-    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<
+        NestedKey
+    > {
         LuaValueEncoder(node: append(), codingPath: codingPath).container(keyedBy: keyType)
     }
 

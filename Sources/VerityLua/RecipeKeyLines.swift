@@ -58,7 +58,9 @@ struct RecipeKeyLines {
             if c == 10 { line += 1; i += 1; continue }
             if c == 32 || c == 9 || c == 13 { i += 1; continue }
             if c == UInt8(ascii: "-"), i + 1 < s.count, s[i + 1] == UInt8(ascii: "-") {
-                if let w = longOpen(i + 2) { i = skipLong(i + 2, width: w) } else {
+                if let w = longOpen(i + 2) {
+                    i = skipLong(i + 2, width: w)
+                } else {
                     while i < s.count, s[i] != 10 { i += 1 }
                 }
                 continue
@@ -82,8 +84,9 @@ struct RecipeKeyLines {
                 var k = i
                 while k < s.count, isWord(s[k]) { k += 1 }
                 let word = String(decoding: s[i..<k], as: UTF8.self)
-                candidate = (previous == UInt8(ascii: "{") || previous == UInt8(ascii: ",") || previous == UInt8(ascii: ";"))
-                    && stack.count > 1 ? (word, line) : nil
+                candidate =
+                    (previous == UInt8(ascii: "{") || previous == UInt8(ascii: ",") || previous == UInt8(ascii: ";"))
+                        && stack.count > 1 ? (word, line) : nil
                 lastWord = word
                 previous = 0
                 i = k
@@ -162,7 +165,9 @@ extension RecipeIssue {
             place = "\(file) (set by --set \(dotted))"
         } else {
             // A missing key has no line of its own: point at its table.
-            if case .missing = kind { line = lines.line(of: Array(keys.dropLast())) } else {
+            if case .missing = kind {
+                line = lines.line(of: Array(keys.dropLast()))
+            } else {
                 line = lines.line(of: keys)
             }
             if let line { place = "\(file):\(line)" }
@@ -170,18 +175,23 @@ extension RecipeIssue {
         let message: String
         switch kind {
         case .unknownKey(let suggestions):
-            message = "unknown key `\(shown)` in \(place)"
-                + (suggestions.isEmpty ? "" : "; did you mean " + suggestions.map { "`\($0)`" }.joined(separator: " or ") + "?")
+            message =
+                "unknown key `\(shown)` in \(place)"
+                + (suggestions.isEmpty
+                    ? "" : "; did you mean " + suggestions.map { "`\($0)`" }.joined(separator: " or ") + "?")
         case .wrongType(let expected, let got):
             message = "wrong type for `\(shown)` in \(place): expected \(expected), got \(got)"
         case .missing(let expected):
             message = "missing key `\(shown)` in \(place): expected \(expected)"
         case .invalid(let expected, let got, let hint):
-            message = "invalid value for `\(shown)` in \(place): expected \(expected), got \(got)" + (hint.map { "; \($0)" } ?? "")
+            message =
+                "invalid value for `\(shown)` in \(place): expected \(expected), got \(got)"
+                + (hint.map { "; \($0)" } ?? "")
         case .commandLine(let expected):
             message = "--set \(dotted): \(expected) cannot be given on the command line; edit the recipe instead"
         case .listEntry(let got):
-            message = "\(shown.isEmpty ? "the recipe" : "`\(shown)`") in \(place) has a list entry (\(got)); expected only named keys"
+            message =
+                "\(shown.isEmpty ? "the recipe" : "`\(shown)`") in \(place) has a list entry (\(got)); expected only named keys"
         }
         return .recipe(file: file, line: line, message: message)
     }

@@ -65,11 +65,14 @@ public enum RecipeLoader {
     /// Loads, validates and dry-runs the recipe at `path` (as the user wrote it, relative to the
     /// current directory or absolute). `overrides` are `key.path=value` strings. `onPrompt`
     /// receives the rendered training prompt as soon as the dry run has it (before the reward runs).
-    public static func load(path: String, overrides: [String] = [], options: LuaOptions = LuaOptions(),
-                            services: HostServices = HostServices(),
-                            currentDirectory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
-                            onPrompt: ((String) -> Void)? = nil) throws -> LoadedRecipe {
-        let url = (path.hasPrefix("/") ? URL(fileURLWithPath: path) : currentDirectory.appendingPathComponent(path)).standardizedFileURL
+    public static func load(
+        path: String, overrides: [String] = [], options: LuaOptions = LuaOptions(),
+        services: HostServices = HostServices(),
+        currentDirectory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
+        onPrompt: ((String) -> Void)? = nil
+    ) throws -> LoadedRecipe {
+        let url = (path.hasPrefix("/") ? URL(fileURLWithPath: path) : currentDirectory.appendingPathComponent(path))
+            .standardizedFileURL
         let folderDisplay = (path as NSString).deletingLastPathComponent
         let root = ScriptRoot(url: url.deletingLastPathComponent(), display: folderDisplay)
         let state = try LuaState(options: options, services: services, recipeRoot: root)
@@ -79,7 +82,8 @@ public enum RecipeLoader {
         }
         let value = try state.run(file: url, displayName: path)
         guard case .table(let table) = value else {
-            throw LuaError.recipe(file: path, line: nil, message: "recipe \(path) returned \(describe(value)), expected a table")
+            throw LuaError.recipe(
+                file: path, line: nil, message: "recipe \(path) returned \(describe(value)), expected a table")
         }
         let (overridden, raw) = try applyOverrides(overrides, to: table, file: path)
         let name = url.deletingPathExtension().lastPathComponent
@@ -89,37 +93,58 @@ public enum RecipeLoader {
         let folder = url.deletingLastPathComponent()
         // Where the data keys are written, for messages (nil when --set gave them).
         let keyLines = RecipeKeyLines(source: source)
-        let lineOf = { (keys: [String]) -> Int? in raw[keys.joined(separator: ".")] == nil ? keyLines.line(of: keys) : nil }
-        let data = try resolveData(recipe.train.data, key: "train.data", recipe: recipe, recipeFolder: folder,
-                                   currentDirectory: currentDirectory, line: lineOf(["train", "data"]))
+        let lineOf = { (keys: [String]) -> Int? in
+            raw[keys.joined(separator: ".")] == nil ? keyLines.line(of: keys) : nil
+        }
+        let data = try resolveData(
+            recipe.train.data, key: "train.data", recipe: recipe, recipeFolder: folder,
+            currentDirectory: currentDirectory, line: lineOf(["train", "data"]))
         var warnings: [String] = []
-        let blank = { (display: String) in { (line: Int, field: String) in
-            warnings.append("\(display):\(line): `\(field)` is blank (kept\(field == "answer" ? "; a blank gold answer matches no response" : ""))")
-        } }
-        let examples = try readExamples(data, display: recipe.train.data, requiredFields: recipe.train.requiredFields,
-                                        key: "train.required_fields", recipeFile: path, onBlank: blank(recipe.train.data))
+        let blank = { (display: String) in
+            { (line: Int, field: String) in
+                warnings.append(
+                    "\(display):\(line): `\(field)` is blank (kept\(field == "answer" ? "; a blank gold answer matches no response" : ""))"
+                )
+            }
+        }
+        let examples = try readExamples(
+            data, display: recipe.train.data, requiredFields: recipe.train.requiredFields,
+            key: "train.required_fields", recipeFile: path, onBlank: blank(recipe.train.data))
         var evalSets: [EvalSet] = []
         for (i, set) in recipe.eval.sets.enumerated() {
-            let setURL = try resolveData(set, key: "eval.sets[\(i + 1)]", recipe: recipe, recipeFolder: folder,
-                                         currentDirectory: currentDirectory, line: lineOf(["eval", "sets"]))
-            evalSets.append(EvalSet(name: set, url: setURL, examples: try readExamples(
-                setURL, display: set, requiredFields: recipe.eval.requiredFields, key: "eval.required_fields", recipeFile: path,
-                onBlank: blank(set))))
+            let setURL = try resolveData(
+                set, key: "eval.sets[\(i + 1)]", recipe: recipe, recipeFolder: folder,
+                currentDirectory: currentDirectory, line: lineOf(["eval", "sets"]))
+            evalSets.append(
+                EvalSet(
+                    name: set, url: setURL,
+                    examples: try readExamples(
+                        setURL, display: set, requiredFields: recipe.eval.requiredFields, key: "eval.required_fields",
+                        recipeFile: path,
+                        onBlank: blank(set))))
         }
         let dry = try dryRun(recipe, example: examples[0], state: state, onPrompt: onPrompt)
-        return LoadedRecipe(state: state, recipe: recipe, trainData: data, trainExamples: examples, evalSets: evalSets,
-                            warnings: warnings, dryRun: dry)
+        return LoadedRecipe(
+            state: state, recipe: recipe, trainData: data, trainExamples: examples, evalSets: evalSets,
+            warnings: warnings, dryRun: dry)
     }
 
     /// Finds a data file named in a recipe: relative to the current directory, then to the recipe's
     /// folder. `line` is where the recipe names it, for the message.
-    public static func resolveData(_ path: String, key: String, recipe: Recipe, recipeFolder: URL,
-                                   currentDirectory: URL, line: Int? = nil) throws -> URL {
-        let candidates = path.hasPrefix("/") ? [URL(fileURLWithPath: path)]
+    public static func resolveData(
+        _ path: String, key: String, recipe: Recipe, recipeFolder: URL,
+        currentDirectory: URL, line: Int? = nil
+    ) throws -> URL {
+        let candidates =
+            path.hasPrefix("/")
+            ? [URL(fileURLWithPath: path)]
             : [currentDirectory.appendingPathComponent(path), recipeFolder.appendingPathComponent(path)]
         for c in candidates where FileManager.default.fileExists(atPath: c.path) { return c.standardizedFileURL }
-        throw LuaError.recipe(file: recipe.file, line: line, message:
-            "`\(key)` in \(recipe.file)\(line.map { ":\($0)" } ?? "") names \(luaQuote(path)), which exists neither under the current directory nor beside the recipe")
+        throw LuaError.recipe(
+            file: recipe.file, line: line,
+            message:
+                "`\(key)` in \(recipe.file)\(line.map { ":\($0)" } ?? "") names \(luaQuote(path)), which exists neither under the current directory nor beside the recipe"
+        )
     }
 
     /// The first non-empty line of a JSONL file, which must be a JSON object.
@@ -132,8 +157,10 @@ public enum RecipeLoader {
     /// setting asks for the fields. A required field that is a blank string is kept and reported
     /// to `onBlank` (line, field): the paper's DSR-sub has one example with an empty answer, and
     /// the graders match an empty gold answer with nothing. At least one example, at most `limit`.
-    public static func readExamples(_ url: URL, display: String, requiredFields: [String], key: String, recipeFile: String,
-                                    limit: Int = Int.max, onBlank: ((Int, String) -> Void)? = nil) throws -> [JSONValue] {
+    public static func readExamples(
+        _ url: URL, display: String, requiredFields: [String], key: String, recipeFile: String,
+        limit: Int = Int.max, onBlank: ((Int, String) -> Void)? = nil
+    ) throws -> [JSONValue] {
         let lines: [JSONLines.Line]
         do { lines = try JSONLines.read(url) } catch let e as JSONLinesError {
             throw LuaError.file(path: e.line.map { "\(display):\($0)" } ?? display, message: e.detail)
@@ -154,8 +181,10 @@ public enum RecipeLoader {
                     continue
                 default: continue
                 }
-                throw LuaError.file(path: "\(display):\(lineNumber)", message:
-                    "the example \(why), which \(key) in \(recipeFile) requires")
+                throw LuaError.file(
+                    path: "\(display):\(lineNumber)",
+                    message:
+                        "the example \(why), which \(key) in \(recipeFile) requires")
             }
             out.append(value)
             if out.count >= limit { break }
@@ -165,22 +194,29 @@ public enum RecipeLoader {
     }
 
     /// Renders the training prompt for an example: the prompt plugin, then the chat format if it returned messages.
-    public static func renderPrompt(_ plugin: PromptPlugin, chatFormat: ChatFormatPlugin?, example: LuaTableRef,
-                                    state: LuaState) throws -> String {
+    public static func renderPrompt(
+        _ plugin: PromptPlugin, chatFormat: ChatFormatPlugin?, example: LuaTableRef,
+        state: LuaState
+    ) throws -> String {
         switch try plugin(example, in: state) {
         case .text(let text):
             return text
         case .messages(let messages):
             guard let chatFormat else {
-                throw LuaError.contract(plugin: plugin.kind, location: plugin.function.location, message:
-                    "\(plugin.kind) in \(plugin.function.location) returned chat messages, but the recipe names no chat_format to render them")
+                throw LuaError.contract(
+                    plugin: plugin.kind, location: plugin.function.location,
+                    message:
+                        "\(plugin.kind) in \(plugin.function.location) returned chat messages, but the recipe names no chat_format to render them"
+                )
             }
             return try chatFormat(messages, addGenerationPrompt: true, in: state)
         }
     }
 
     /// Calls every plugin once on the first example and checks each contract.
-    static func dryRun(_ recipe: Recipe, example: JSONValue, state: LuaState, onPrompt: ((String) -> Void)?) throws -> DryRun {
+    static func dryRun(_ recipe: Recipe, example: JSONValue, state: LuaState, onPrompt: ((String) -> Void)?) throws
+        -> DryRun
+    {
         let table = state.makeTable(example)
         let prompt = try renderPrompt(recipe.prompt, chatFormat: recipe.chatFormat, example: table, state: state)
         onPrompt?(prompt)
@@ -189,8 +225,9 @@ public enum RecipeLoader {
         }
         let answer = example["answer"]?.text ?? ""
         let response = "\\boxed{\(answer)}"
-        let sample = RewardSample(response: response, answer: answer, problem: example["problem"]?.text ?? "",
-                                  prompt: prompt, example: table, finishReason: "stop", tokens: 0)
+        let sample = RewardSample(
+            response: response, answer: answer, problem: example["problem"]?.text ?? "",
+            prompt: prompt, example: table, finishReason: "stop", tokens: 0)
         let reward = try recipe.reward(sample, in: state)
         let terms = Dictionary(uniqueKeysWithValues: knownLossTerms.map { ($0, 0.0) })
         let mix = try recipe.lossMix(step: 0, terms: terms, in: state)
@@ -206,8 +243,9 @@ public enum RecipeLoader {
             }
         }
         let learningRate = try recipe.learningRate(step: 0, in: state)
-        return DryRun(example: example, prompt: prompt, evalPrompt: evalPrompt, response: response, reward: reward,
-                      lossMix: mix, schedules: schedules, learningRate: learningRate)
+        return DryRun(
+            example: example, prompt: prompt, evalPrompt: evalPrompt, response: response, reward: reward,
+            lossMix: mix, schedules: schedules, learningRate: learningRate)
     }
 }
 
@@ -221,20 +259,22 @@ public enum RunRecord {
     public static func write(_ loaded: LoadedRecipe, to folder: URL) throws {
         let fm = FileManager.default
         do { try fm.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
-            throw LuaError.file(path: folder.path, message: "cannot create the run folder: \(error.localizedDescription)")
+            throw LuaError.file(
+                path: folder.path, message: "cannot create the run folder: \(error.localizedDescription)")
         }
         let state = loaded.state, options = state.options
-        var header = "-- Resolved recipe written by verity from \(loaded.recipe.file): overrides applied, defaults filled.\n"
+        var header =
+            "-- Resolved recipe written by verity from \(loaded.recipe.file): overrides applied, defaults filled.\n"
         header += "-- Functions are shown by where they are defined; their files' hashes are in scripts.sha256.\n"
         if options.allowIO { header += "-- WARNING: this run opened the io and os libraries (--allow-io).\n" }
         let recipeText = header + "return " + LuaValue.table(loaded.recipe.resolved).luaLiteral(indent: "") + "\n"
         let hashes = state.loadedScripts.map { "\($0.sha256)  \($0.displayName)\n" }.joined()
         let roots = state.roots.map { jsonStringLiteral($0.display) }.joined(separator: ", ")
         let sandbox = """
-        {"allow_io": \(options.allowIO), "instruction_budget": \(options.instructionBudget), \
-        "memory_limit_bytes": \(options.memoryLimit), "require_roots": [\(roots)]}
+            {"allow_io": \(options.allowIO), "instruction_budget": \(options.instructionBudget), \
+            "memory_limit_bytes": \(options.memoryLimit), "require_roots": [\(roots)]}
 
-        """
+            """
         try writeAtomically(recipeText, to: folder.appendingPathComponent("recipe.lua"))
         try writeAtomically(hashes, to: folder.appendingPathComponent("scripts.sha256"))
         try writeAtomically(sandbox, to: folder.appendingPathComponent("sandbox.json"))

@@ -23,7 +23,8 @@ public struct UnknownGraderProfile: Error, CustomStringConvertible {
 extension HostServices {
     /// Services backed by `VerityVerify.Grader` (one per profile, stateless) and, when given, `tokenizer`.
     public static func standard(tokenizer: Tokenizer? = nil) -> HostServices {
-        let graders = Dictionary(uniqueKeysWithValues: GradingProfile.allCases.map { ($0.rawValue, Grader(profile: $0)) })
+        let graders = Dictionary(
+            uniqueKeysWithValues: GradingProfile.allCases.map { ($0.rawValue, Grader(profile: $0)) })
         @Sendable func grader(_ name: String) throws -> Grader {
             guard let g = graders[name] else { throw UnknownGraderProfile(name: name) }
             return g
@@ -45,7 +46,8 @@ extension HostServices {
     /// vocab.json + merges.txt); a folder without tokenizer files leaves `verity.tokens` unavailable.
     public static func standard(modelFolder: URL) throws -> HostServices {
         let fm = FileManager.default
-        let hasTokenizer = fm.fileExists(atPath: modelFolder.appendingPathComponent("tokenizer.json").path)
+        let hasTokenizer =
+            fm.fileExists(atPath: modelFolder.appendingPathComponent("tokenizer.json").path)
             || fm.fileExists(atPath: modelFolder.appendingPathComponent("vocab.json").path)
         return standard(tokenizer: hasTokenizer ? try Tokenizer(folder: modelFolder) : nil)
     }

@@ -5,7 +5,7 @@
 // verifier, Lua) takes its figure from here; the engine also uses `now()` as its clock.
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 // MARK: - CPU share
@@ -48,13 +48,15 @@ public struct CPUShareProbe: Sendable {
     static func processCPUSeconds() -> Double {
         var u = rusage()
         getrusage(RUSAGE_SELF.rawValue, &u)
-        return Double(u.ru_utime.tv_sec) + Double(u.ru_utime.tv_usec) * 1e-6 + Double(u.ru_stime.tv_sec) + Double(u.ru_stime.tv_usec) * 1e-6
+        return Double(u.ru_utime.tv_sec) + Double(u.ru_utime.tv_usec) * 1e-6 + Double(u.ru_stime.tv_sec) + Double(
+            u.ru_stime.tv_usec) * 1e-6
     }
 
     /// Busy jiffies over all CPUs (user+nice+system+irq+softirq+steal) from the first line of /proc/stat.
     static func machineBusyJiffies() -> Double? {
         guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
-              let line = text.split(separator: "\n").first, line.hasPrefix("cpu ") else { return nil }
+            let line = text.split(separator: "\n").first, line.hasPrefix("cpu ")
+        else { return nil }
         let f = line.split(separator: " ").dropFirst().compactMap { Double($0) }
         guard f.count >= 8 else { return nil }
         return f[0] + f[1] + f[2] + f[5] + f[6] + f[7]

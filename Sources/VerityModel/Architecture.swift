@@ -88,7 +88,9 @@ public struct LayerParameters: Sendable, Equatable {
         let s = "model.layers.\(l)."
         func opt(_ n: String) -> Int? { store.index[s + n] }
         func req(_ n: String) -> Int {
-            guard let i = store.index[s + n] else { preconditionFailure("parameter \(s + n) listed by the architecture is absent") }
+            guard let i = store.index[s + n] else {
+                preconditionFailure("parameter \(s + n) listed by the architecture is absent")
+            }
             return i
         }
         inputNorm = req("input_layernorm.weight")
@@ -115,7 +117,9 @@ public protocol DecoderArchitecture {
     /// Every parameter's Hugging Face name and shape for `config`, in checkpoint order.
     static func parameterShapes(_ config: ModelConfig) -> [(String, [Int])]
     /// Decoder layer `l` on the residual stream x [N, C].
-    static func layer<E: ModelExecutor>(_ e: E, _ x: E.Activation, _ p: LayerParameters, layer l: Int, config: ModelConfig) -> E.Activation
+    static func layer<E: ModelExecutor>(
+        _ e: E, _ x: E.Activation, _ p: LayerParameters, layer l: Int, config: ModelConfig
+    ) -> E.Activation
 }
 
 /// The architectures Verity runs, by `model_type`.
@@ -135,7 +139,8 @@ public enum Architectures {
 /// The standard decoder tensors shared by the Qwen/Llama family (embedding, per-layer attention and MLP, norms, head);
 /// `extra(l)` adds an architecture's own per-layer tensors after the layer's norms.
 func standardDecoderShapes(_ c: ModelConfig, extra: (Int) -> [(String, [Int])] = { _ in [] }) -> [(String, [Int])] {
-    let cd = c.hiddenSize, hd = c.numAttentionHeads * c.headDim, kd = c.numKeyValueHeads * c.headDim, i = c.intermediateSize
+    let cd = c.hiddenSize, hd = c.numAttentionHeads * c.headDim, kd = c.numKeyValueHeads * c.headDim,
+        i = c.intermediateSize
     var out: [(String, [Int])] = [("model.embed_tokens.weight", [c.vocabSize, cd])]
     for l in 0..<c.numHiddenLayers {
         let p = "model.layers.\(l)."

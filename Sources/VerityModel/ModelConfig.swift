@@ -67,7 +67,9 @@ public struct ModelConfig: Sendable, Equatable {
 
     /// Decodes and validates config.json at `url`; errors name the file and key.
     public static func load(from url: URL) throws -> ModelConfig {
-        guard let data = FileManager.default.contents(atPath: url.path) else { throw ModelError.fileMissing(file: url.path) }
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw ModelError.fileMissing(file: url.path)
+        }
         return try decode(data, file: url.path)
     }
 
@@ -75,37 +77,52 @@ public struct ModelConfig: Sendable, Equatable {
     public static func decode(_ data: Data, file: String) throws -> ModelConfig {
         let value: JSONValue
         do { value = try JSONDecoder().decode(JSONValue.self, from: data) } catch {
-            throw ModelError.badConfig(file: file, key: "(root)", detail: "not valid JSON: \(JSONDiagnostics.syntaxError(in: data) ?? "\(error)")")
+            throw ModelError.badConfig(
+                file: file, key: "(root)",
+                detail: "not valid JSON: \(JSONDiagnostics.syntaxError(in: data) ?? "\(error)")")
         }
-        guard case .object(let o) = value else { throw ModelError.badConfig(file: file, key: "(root)", detail: "not a JSON object") }
+        guard case .object(let o) = value else {
+            throw ModelError.badConfig(file: file, key: "(root)", detail: "not a JSON object")
+        }
         let r = ConfigReader(object: o, file: file)
         let modelType = try r.string("model_type")
-        guard Architectures.forModelType(modelType) != nil else { throw ModelError.unknownModelType(file: file, value: modelType) }
+        guard Architectures.forModelType(modelType) != nil else {
+            throw ModelError.unknownModelType(file: file, value: modelType)
+        }
         let hidden = try r.int("hidden_size", positive: true, max: ConfigLimits.hiddenSize)
         let heads = try r.int("num_attention_heads", positive: true, max: ConfigLimits.heads)
         let kvHeads = try r.optionalInt("num_key_value_heads", positive: true, max: ConfigLimits.heads) ?? heads
         guard heads % kvHeads == 0 else {
-            throw ModelError.badConfig(file: file, key: "num_key_value_heads", detail: "\(kvHeads) does not divide num_attention_heads \(heads)")
+            throw ModelError.badConfig(
+                file: file, key: "num_key_value_heads",
+                detail: "\(kvHeads) does not divide num_attention_heads \(heads)")
         }
         let headDim = try r.optionalInt("head_dim", positive: true, max: ConfigLimits.headDim) ?? (hidden / heads)
         guard headDim % 2 == 0, r.has("head_dim") || hidden % heads == 0 else {
-            throw ModelError.badConfig(file: file, key: "head_dim", detail: "head dimension \(headDim) must be even and divide hidden_size")
+            throw ModelError.badConfig(
+                file: file, key: "head_dim", detail: "head dimension \(headDim) must be even and divide hidden_size")
         }
         let act = try r.optionalString("hidden_act") ?? "silu"
-        guard act == "silu" else { throw ModelError.badConfig(file: file, key: "hidden_act", detail: "'\(act)' is not supported (silu)") }
+        guard act == "silu" else {
+            throw ModelError.badConfig(file: file, key: "hidden_act", detail: "'\(act)' is not supported (silu)")
+        }
         var theta = try r.optionalDouble("rope_theta", positive: true)
         var scalingObject: [String: JSONValue]? = nil
         if case .object(let rp)? = o["rope_parameters"] {
             if theta == nil, let t = rp["rope_theta"]?.doubleValue {
                 guard t.isFinite, t > 0 else {
-                    throw ModelError.badConfig(file: file, key: "rope_parameters.rope_theta", detail: "must be a positive finite number, found \(t)")
+                    throw ModelError.badConfig(
+                        file: file, key: "rope_parameters.rope_theta",
+                        detail: "must be a positive finite number, found \(t)")
                 }
                 theta = t
             }
             if let type = rp["rope_type"]?.stringValue, type != "default" { scalingObject = rp }
         }
         if let rs = o["rope_scaling"], rs != .null {
-            guard case .object(let rso) = rs else { throw ModelError.badConfig(file: file, key: "rope_scaling", detail: "must be an object or null") }
+            guard case .object(let rso) = rs else {
+                throw ModelError.badConfig(file: file, key: "rope_scaling", detail: "must be an object or null")
+            }
             scalingObject = rso
         }
         var scaling: Llama3RopeScaling? = nil
@@ -113,26 +130,31 @@ public struct ModelConfig: Sendable, Equatable {
             let type = s["rope_type"]?.stringValue ?? s["type"]?.stringValue ?? "(none)"
             if type != "default" {
                 guard type == "llama3" else {
-                    throw ModelError.badConfig(file: file, key: "rope_scaling", detail: "rope_type '\(type)' is not supported (only llama3)")
+                    throw ModelError.badConfig(
+                        file: file, key: "rope_scaling", detail: "rope_type '\(type)' is not supported (only llama3)")
                 }
                 func num(_ k: String) throws -> Double {
                     guard let v = s[k]?.doubleValue, v > 0, v.isFinite else {
-                        throw ModelError.badConfig(file: file, key: "rope_scaling.\(k)", detail: "missing or not a positive number")
+                        throw ModelError.badConfig(
+                            file: file, key: "rope_scaling.\(k)", detail: "missing or not a positive number")
                     }
                     return v
                 }
-                scaling = Llama3RopeScaling(factor: try num("factor"), lowFreqFactor: try num("low_freq_factor"),
-                                            highFreqFactor: try num("high_freq_factor"),
-                                            originalMaxPositionEmbeddings: try num("original_max_position_embeddings"))
+                scaling = Llama3RopeScaling(
+                    factor: try num("factor"), lowFreqFactor: try num("low_freq_factor"),
+                    highFreqFactor: try num("high_freq_factor"),
+                    originalMaxPositionEmbeddings: try num("original_max_position_embeddings"))
                 if let sc = scaling, sc.highFreqFactor <= sc.lowFreqFactor {
-                    throw ModelError.badConfig(file: file, key: "rope_scaling.high_freq_factor", detail: "must exceed low_freq_factor")
+                    throw ModelError.badConfig(
+                        file: file, key: "rope_scaling.high_freq_factor", detail: "must exceed low_freq_factor")
                 }
             }
         }
         let isQwen = modelType == "qwen2"
         let isQwen3 = modelType == "qwen3"
         if try r.optionalBool("use_sliding_window") == true {
-            throw ModelError.badConfig(file: file, key: "use_sliding_window", detail: "sliding-window attention is not supported")
+            throw ModelError.badConfig(
+                file: file, key: "use_sliding_window", detail: "sliding-window attention is not supported")
         }
         let attnBias = isQwen ? true : (try r.optionalBool("attention_bias") ?? false)
         var eos: [Int] = []
@@ -150,7 +172,8 @@ public struct ModelConfig: Sendable, Equatable {
             rmsNormEps: try r.optionalDouble("rms_norm_eps", positive: true) ?? 1e-6,
             ropeTheta: theta ?? 10000,
             tieWordEmbeddings: try r.optionalBool("tie_word_embeddings") ?? false,
-            maxPositionEmbeddings: try r.optionalInt("max_position_embeddings", positive: true, max: ConfigLimits.positions) ?? 32768,
+            maxPositionEmbeddings: try r.optionalInt(
+                "max_position_embeddings", positive: true, max: ConfigLimits.positions) ?? 32768,
             attentionBias: attnBias, outputBias: isQwen ? false : attnBias,
             mlpBias: isQwen || isQwen3 ? false : (try r.optionalBool("mlp_bias") ?? false),
             ropeScaling: scaling,
@@ -172,14 +195,17 @@ public struct ModelConfig: Sendable, Equatable {
             let wavelen = 2 * Double.pi / inv
             if wavelen < highWavelen { return f }
             if wavelen > lowWavelen { return Float(inv / s.factor) }
-            let smooth = (s.originalMaxPositionEmbeddings / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor)
+            let smooth =
+                (s.originalMaxPositionEmbeddings / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor)
             return Float((1 - smooth) * inv / s.factor + smooth * inv)
         }
     }
 
     /// The architecture that runs this `model_type` (checked when the config is decoded).
     public var architecture: any DecoderArchitecture.Type {
-        guard let a = Architectures.forModelType(modelType) else { preconditionFailure("model_type \(modelType) was validated") }
+        guard let a = Architectures.forModelType(modelType) else {
+            preconditionFailure("model_type \(modelType) was validated")
+        }
         return a
     }
 
@@ -197,7 +223,10 @@ extension ModelConfig {
     /// trained, and attention cost grows with the square of the length); `what` names its source.
     public func checkSequenceLength(_ length: Int, what: String) throws {
         guard length <= maxPositionEmbeddings else {
-            throw ModelError.badInput(detail: "\(what): \(length) tokens is longer than the model's max_position_embeddings of \(maxPositionEmbeddings)")
+            throw ModelError.badInput(
+                detail:
+                    "\(what): \(length) tokens is longer than the model's max_position_embeddings of \(maxPositionEmbeddings)"
+            )
         }
     }
 
@@ -242,7 +271,9 @@ struct ConfigReader {
 
     func string(_ k: String) throws -> String {
         guard let v = object[k] else { throw ModelError.badConfig(file: file, key: k, detail: "missing") }
-        guard case .string(let s) = v else { throw ModelError.badConfig(file: file, key: k, detail: "expected a string, found \(v)") }
+        guard case .string(let s) = v else {
+            throw ModelError.badConfig(file: file, key: k, detail: "expected a string, found \(v)")
+        }
         return s
     }
 
@@ -253,9 +284,13 @@ struct ConfigReader {
 
     func int(_ k: String, positive: Bool, max: Int = Int.max) throws -> Int {
         guard let v = object[k], v != .null else { throw ModelError.badConfig(file: file, key: k, detail: "missing") }
-        guard let i = v.intValue else { throw ModelError.badConfig(file: file, key: k, detail: "expected an integer, found \(v)") }
+        guard let i = v.intValue else {
+            throw ModelError.badConfig(file: file, key: k, detail: "expected an integer, found \(v)")
+        }
         if positive && i <= 0 { throw ModelError.badConfig(file: file, key: k, detail: "must be positive, found \(i)") }
-        if i > max { throw ModelError.badConfig(file: file, key: k, detail: "\(i) is beyond the supported limit of \(max)") }
+        if i > max {
+            throw ModelError.badConfig(file: file, key: k, detail: "\(i) is beyond the supported limit of \(max)")
+        }
         return i
     }
 
@@ -267,7 +302,9 @@ struct ConfigReader {
     /// A number; with `positive`, it must also be finite and above 0 (an epsilon, a RoPE base).
     func optionalDouble(_ k: String, positive: Bool = false) throws -> Double? {
         guard has(k), let v = object[k] else { return nil }
-        guard let d = v.doubleValue else { throw ModelError.badConfig(file: file, key: k, detail: "expected a number, found \(v)") }
+        guard let d = v.doubleValue else {
+            throw ModelError.badConfig(file: file, key: k, detail: "expected a number, found \(v)")
+        }
         if positive && !(d.isFinite && d > 0) {
             throw ModelError.badConfig(file: file, key: k, detail: "must be a positive finite number, found \(d)")
         }
@@ -276,7 +313,9 @@ struct ConfigReader {
 
     func optionalBool(_ k: String) throws -> Bool? {
         guard has(k), let v = object[k] else { return nil }
-        guard case .bool(let b) = v else { throw ModelError.badConfig(file: file, key: k, detail: "expected true or false, found \(v)") }
+        guard case .bool(let b) = v else {
+            throw ModelError.badConfig(file: file, key: k, detail: "expected true or false, found \(v)")
+        }
         return b
     }
 }

@@ -38,9 +38,12 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
         case .badOffsets(let f, let t, let d): return "\(f): tensor '\(t)': bad data_offsets: \(d)"
         case .missingTensor(let f, let t): return "\(f): missing tensor '\(t)'"
         case .wrongShape(let f, let t, let e, let g): return "\(f): tensor '\(t)' has shape \(g), expected \(e)"
-        case .unsupportedDtype(let f, let t, let d): return "\(f): tensor '\(t)' has unsupported dtype \(d) (F32, BF16, F16 are read)"
+        case .unsupportedDtype(let f, let t, let d):
+            return "\(f): tensor '\(t)' has unsupported dtype \(d) (F32, BF16, F16 are read)"
         case .badConfig(let f, let k, let d): return "\(f): key '\(k)': \(d)"
-        case .unknownModelType(let f, let v): return "\(f): key 'model_type': unsupported value '\(v)' (\(Architectures.modelTypes.joined(separator: ", ")) are supported)"
+        case .unknownModelType(let f, let v):
+            return
+                "\(f): key 'model_type': unsupported value '\(v)' (\(Architectures.modelTypes.joined(separator: ", ")) are supported)"
         case .badInput(let d): return "bad input: \(d)"
         case .writeFailed(let f, let d): return "\(f): cannot write: \(d)"
         }

@@ -46,7 +46,9 @@ public struct ModelInspection: Codable, Sendable {
         var count = 0
         for (name, shape) in c.parameterShapes {
             guard let e = ckpt.entry(name) else { throw ModelError.missingTensor(file: ckpt.displayPath, tensor: name) }
-            guard e.shape == shape else { throw ModelError.wrongShape(file: ckpt.path(of: name), tensor: name, expected: shape, found: e.shape) }
+            guard e.shape == shape else {
+                throw ModelError.wrongShape(file: ckpt.path(of: name), tensor: name, expected: shape, found: e.shape)
+            }
             guard SafeTensorsDType(rawValue: e.dtype) != nil else {
                 throw ModelError.unsupportedDtype(file: ckpt.path(of: name), tensor: name, dtype: e.dtype)
             }
@@ -55,9 +57,12 @@ public struct ModelInspection: Codable, Sendable {
         }
         return ModelInspection(
             model_type: c.modelType, hidden_size: c.hiddenSize, intermediate_size: c.intermediateSize,
-            num_hidden_layers: c.numHiddenLayers, num_attention_heads: c.numAttentionHeads, num_key_value_heads: c.numKeyValueHeads,
-            head_dim: c.headDim, vocab_size: c.vocabSize, tie_word_embeddings: c.tieWordEmbeddings, rope_theta: c.ropeTheta,
-            rope_scaling: c.ropeScaling == nil ? nil : "llama3", dtype: dtypes.sorted().joined(separator: ","), parameters: count,
+            num_hidden_layers: c.numHiddenLayers, num_attention_heads: c.numAttentionHeads,
+            num_key_value_heads: c.numKeyValueHeads,
+            head_dim: c.headDim, vocab_size: c.vocabSize, tie_word_embeddings: c.tieWordEmbeddings,
+            rope_theta: c.ropeTheta,
+            rope_scaling: c.ropeScaling == nil ? nil : "llama3", dtype: dtypes.sorted().joined(separator: ","),
+            parameters: count,
             files: ckpt.files.map { URL(fileURLWithPath: $0.path).lastPathComponent })
     }
 }
@@ -79,20 +84,28 @@ public enum ModelScoring {
         guard !ids.isEmpty else { throw ModelError.badInput(detail: "no token ids to score") }
         let h = try model.hiddenStates(ids: ids, batch: 1, trainable: false)
         let c = model.config.hiddenSize
-        let last = Tensor(shape: [1, c], values: Array(UnsafeBufferPointer(start: h.value.data + (ids.count - 1) * c, count: c)))
+        let last = Tensor(
+            shape: [1, c], values: Array(UnsafeBufferPointer(start: h.value.data + (ids.count - 1) * c, count: c)))
         let logits = model.logits(hidden: last).values
         var lps: [Float?] = [nil]
         if ids.count > 1 {
-            let rows = Tensor(shape: [ids.count - 1, c], values: Array(UnsafeBufferPointer(start: h.value.data, count: (ids.count - 1) * c)))
+            let rows = Tensor(
+                shape: [ids.count - 1, c],
+                values: Array(UnsafeBufferPointer(start: h.value.data, count: (ids.count - 1) * c)))
             let (lp, _) = model.tokenLogProbs(hidden: Variable(rows), targets: Array(ids.dropFirst()), trainable: false)
             lps += lp.value.values.map { Optional($0) }
         }
         // NaN or infinite weights (or a config that produces them) would print `nan` as a result.
         if let i = lps.firstIndex(where: { $0.map { !$0.isFinite && $0 != -.infinity } ?? false }) {
-            throw ModelError.badInput(detail: "the model's log-prob of token \(i) is \(lps[i].map { "\($0)" } ?? "?"): the checkpoint's weights or config give non-finite numbers")
+            throw ModelError.badInput(
+                detail:
+                    "the model's log-prob of token \(i) is \(lps[i].map { "\($0)" } ?? "?"): the checkpoint's weights or config give non-finite numbers"
+            )
         }
         if let bad = logits.first(where: { !$0.isFinite }) {
-            throw ModelError.badInput(detail: "the model's last logits hold \(bad): the checkpoint's weights or config give non-finite numbers")
+            throw ModelError.badInput(
+                detail:
+                    "the model's last logits hold \(bad): the checkpoint's weights or config give non-finite numbers")
         }
         return ScoreResult(token_logprobs: lps, last_logits: logits)
     }
@@ -102,10 +115,15 @@ public enum ModelScoring {
         let items = text.split(separator: ",", omittingEmptySubsequences: false)
         return try items.enumerated().map { k, item in
             let s = item.trimmingCharacters(in: .whitespaces)
-            guard !s.isEmpty else { throw ModelError.badInput(detail: "--ids: item \(k + 1) of \(items.count) is empty") }
-            guard let v = Int32(s), v >= 0 else { throw ModelError.badInput(detail: "--ids: '\(s)' is not a non-negative integer token id") }
+            guard !s.isEmpty else {
+                throw ModelError.badInput(detail: "--ids: item \(k + 1) of \(items.count) is empty")
+            }
+            guard let v = Int32(s), v >= 0 else {
+                throw ModelError.badInput(detail: "--ids: '\(s)' is not a non-negative integer token id")
+            }
             if let vocabularySize, Int(v) >= vocabularySize {
-                throw ModelError.badInput(detail: "--ids: token id \(v) is outside the vocabulary 0..<\(vocabularySize)")
+                throw ModelError.badInput(
+                    detail: "--ids: token id \(v) is outside the vocabulary 0..<\(vocabularySize)")
             }
             return v
         }

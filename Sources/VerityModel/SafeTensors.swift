@@ -7,9 +7,9 @@
 import Foundation
 import VerityTensor
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 // MARK: - Dtypes
@@ -86,7 +86,9 @@ public final class SafeTensorsFile: @unchecked Sendable {
     public init(url: URL) throws {
         path = url.path
         file = try MappedFile(path: path)
-        guard file.size >= 8 else { throw ModelError.truncated(file: path, detail: "\(file.size) bytes, fewer than the 8-byte header length") }
+        guard file.size >= 8 else {
+            throw ModelError.truncated(file: path, detail: "\(file.size) bytes, fewer than the 8-byte header length")
+        }
         // Compared as UInt64 first: a length of 2^63 or more does not fit Int.
         let rawLength = UInt64(littleEndian: file.base.loadUnaligned(as: UInt64.self))
         guard rawLength > 0, rawLength <= 100_000_000 else {
@@ -94,12 +96,15 @@ public final class SafeTensorsFile: @unchecked Sendable {
         }
         let headerLength = Int(rawLength)
         guard 8 + headerLength <= file.size else {
-            throw ModelError.truncated(file: path, detail: "header of \(headerLength) bytes but the file has \(file.size)")
+            throw ModelError.truncated(
+                file: path, detail: "header of \(headerLength) bytes but the file has \(file.size)")
         }
         dataStart = 8 + headerLength
         let headerData = Data(bytes: file.base + 8, count: headerLength)
         guard let json = try? JSONSerialization.jsonObject(with: headerData), let dict = json as? [String: Any] else {
-            let why = JSONDiagnostics.syntaxError(in: headerData).map { "not valid JSON at header \($0)" } ?? "not a JSON object"
+            let why =
+                JSONDiagnostics.syntaxError(in: headerData).map { "not valid JSON at header \($0)" }
+                ?? "not a JSON object"
             throw ModelError.badHeader(file: path, detail: "the header is \(why)")
         }
         // JSONSerialization keeps one of two equal keys without a word: find them first.
@@ -115,13 +120,15 @@ public final class SafeTensorsFile: @unchecked Sendable {
                 continue
             }
             guard let e = value as? [String: Any], let dtype = e["dtype"] as? String,
-                  let shapeAny = e["shape"] as? [Any], let offs = e["data_offsets"] as? [Any], offs.count == 2 else {
+                let shapeAny = e["shape"] as? [Any], let offs = e["data_offsets"] as? [Any], offs.count == 2
+            else {
                 throw ModelError.badHeader(file: path, detail: "entry '\(name)' lacks dtype, shape or data_offsets")
             }
             let shape = shapeAny.compactMap(exactInteger)
             let o = offs.compactMap(exactInteger)
             guard shape.count == shapeAny.count, shape.allSatisfy({ $0 >= 0 }), o.count == 2 else {
-                throw ModelError.badHeader(file: path, detail: "entry '\(name)' has a shape or offset that is not a whole number in range")
+                throw ModelError.badHeader(
+                    file: path, detail: "entry '\(name)' has a shape or offset that is not a whole number in range")
             }
             guard let esize = safetensorsDTypeSizes[dtype] else {
                 throw ModelError.unsupportedDtype(file: path, tensor: name, dtype: dtype)
@@ -131,28 +138,39 @@ public final class SafeTensorsFile: @unchecked Sendable {
             for d in shape {
                 let (product, overflow) = need.multipliedReportingOverflow(by: d)
                 guard !overflow else {
-                    throw ModelError.badOffsets(file: path, tensor: name, detail: "\(dtype) \(shape) needs more bytes than any file can hold")
+                    throw ModelError.badOffsets(
+                        file: path, tensor: name, detail: "\(dtype) \(shape) needs more bytes than any file can hold")
                 }
                 need = product
             }
             guard o[0] >= 0, o[1] >= o[0] else {
-                throw ModelError.badOffsets(file: path, tensor: name, detail: "[\(o[0]), \(o[1])] is not an increasing range")
+                throw ModelError.badOffsets(
+                    file: path, tensor: name, detail: "[\(o[0]), \(o[1])] is not an increasing range")
             }
             guard o[1] <= dataSize else {
-                throw ModelError.badOffsets(file: path, tensor: name,
-                                            detail: "[\(o[0]), \(o[1])] ends past the data section of \(dataSize) bytes (file truncated or header wrong)")
+                throw ModelError.badOffsets(
+                    file: path, tensor: name,
+                    detail:
+                        "[\(o[0]), \(o[1])] ends past the data section of \(dataSize) bytes (file truncated or header wrong)"
+                )
             }
             guard o[1] - o[0] == need else {
-                throw ModelError.badOffsets(file: path, tensor: name,
-                                            detail: "[\(o[0]), \(o[1])] holds \(o[1] - o[0]) bytes but \(dtype) \(shape) needs \(need)")
+                throw ModelError.badOffsets(
+                    file: path, tensor: name,
+                    detail: "[\(o[0]), \(o[1])] holds \(o[1] - o[0]) bytes but \(dtype) \(shape) needs \(need)")
             }
             entries[name] = Entry(dtype: dtype, shape: shape, begin: o[0], end: o[1])
         }
         // Two tensors must not share bytes: a write through one would change the other.
-        let ranges = entries.filter { $0.value.end > $0.value.begin }.sorted { ($0.value.begin, $0.key) < ($1.value.begin, $1.key) }
+        let ranges = entries.filter { $0.value.end > $0.value.begin }.sorted {
+            ($0.value.begin, $0.key) < ($1.value.begin, $1.key)
+        }
         for (a, b) in zip(ranges, ranges.dropFirst()) where b.value.begin < a.value.end {
-            throw ModelError.badOffsets(file: path, tensor: b.key,
-                                        detail: "[\(b.value.begin), \(b.value.end)] overlaps tensor '\(a.key)' at [\(a.value.begin), \(a.value.end)]")
+            throw ModelError.badOffsets(
+                file: path, tensor: b.key,
+                detail:
+                    "[\(b.value.begin), \(b.value.end)] overlaps tensor '\(a.key)' at [\(a.value.begin), \(a.value.end)]"
+            )
         }
         self.entries = entries
         self.metadata = metadata
@@ -172,7 +190,10 @@ public final class SafeTensorsFile: @unchecked Sendable {
                 return Tensor(shape: e.shape, borrowing: src.assumingMemoryBound(to: Float.self), owner: file)
             }
             let t = Tensor(uninitialized: e.shape)
-            for i in 0..<n { t.data[i] = Float(bitPattern: UInt32(littleEndian: src.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
+            for i in 0..<n {
+                t.data[i] = Float(
+                    bitPattern: UInt32(littleEndian: src.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+            }
             return t
         case .bf16:
             let t = Tensor(uninitialized: e.shape)
@@ -221,7 +242,8 @@ func firstDuplicateTopLevelKey(_ data: Data) -> String? {
             }
             if depth == 1 && expectKey {
                 let literal = Data(bytes[start..<min(i + 1, bytes.count)])
-                let key = (try? JSONSerialization.jsonObject(with: literal, options: .fragmentsAllowed)) as? String
+                let key =
+                    (try? JSONSerialization.jsonObject(with: literal, options: .fragmentsAllowed)) as? String
                     ?? String(decoding: literal, as: UTF8.self)
                 if !seen.insert(key).inserted { return key }
                 expectKey = false
@@ -255,19 +277,30 @@ public final class SafeTensorsCheckpoint: @unchecked Sendable {
         let single = directory.appendingPathComponent("model.safetensors")
         if FileManager.default.fileExists(atPath: index.path) {
             displayPath = index.path
-            guard let data = FileManager.default.contents(atPath: index.path) else { throw ModelError.fileMissing(file: index.path) }
+            guard let data = FileManager.default.contents(atPath: index.path) else {
+                throw ModelError.fileMissing(file: index.path)
+            }
             guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-                throw ModelError.badHeader(file: index.path, detail: JSONDiagnostics.syntaxError(in: data).map { "not valid JSON: \($0)" } ?? "not a JSON object")
+                throw ModelError.badHeader(
+                    file: index.path,
+                    detail: JSONDiagnostics.syntaxError(in: data).map { "not valid JSON: \($0)" } ?? "not a JSON object"
+                )
             }
             guard let map = json["weight_map"] as? [String: String] else {
-                throw ModelError.badHeader(file: index.path, detail: "key 'weight_map' missing or not an object of strings")
+                throw ModelError.badHeader(
+                    file: index.path, detail: "key 'weight_map' missing or not an object of strings")
             }
             var opened: [String: SafeTensorsFile] = [:]
             var fileOf: [String: SafeTensorsFile] = [:]
             for (tensor, shard) in map.sorted(by: { $0.key < $1.key }) {
-                guard !shard.contains("/") else { throw ModelError.badHeader(file: index.path, detail: "shard name '\(shard)' is not a plain file name") }
+                guard !shard.contains("/") else {
+                    throw ModelError.badHeader(
+                        file: index.path, detail: "shard name '\(shard)' is not a plain file name")
+                }
                 let f: SafeTensorsFile
-                if let o = opened[shard] { f = o } else {
+                if let o = opened[shard] {
+                    f = o
+                } else {
                     f = try SafeTensorsFile(url: directory.appendingPathComponent(shard))
                     opened[shard] = f
                 }
@@ -312,16 +345,20 @@ public enum SafeTensorsWriter {
     /// Writes `tensors` (name, value) to `url` in `dtype` (F32 or BF16, round-to-nearest-even), with `__metadata__` format "pt".
     /// The file is streamed tensor by tensor in bounded chunks (a 1.5B model's 6 GB are never held in memory) to a temporary
     /// file beside `url`, flushed to disk, then renamed over `url`: a crash leaves the old file or none, never half of one.
-    public static func write(_ tensors: [(String, Tensor)], to url: URL, dtype: SafeTensorsDType, metadata: [String: String] = [:]) throws {
+    public static func write(
+        _ tensors: [(String, Tensor)], to url: URL, dtype: SafeTensorsDType, metadata: [String: String] = [:]
+    ) throws {
         precondition(dtype != .f16, "Verity writes F32 or BF16")
         var header = "{\"__metadata__\":{"
         let meta = ["format": "pt"].merging(metadata) { _, new in new }
-        header += meta.keys.sorted().map { "\(jsonStringLiteral($0)):\(jsonStringLiteral(meta[$0] ?? ""))" }.joined(separator: ",")
+        header += meta.keys.sorted().map { "\(jsonStringLiteral($0)):\(jsonStringLiteral(meta[$0] ?? ""))" }.joined(
+            separator: ",")
         header += "}"
         var offset = 0
         for (name, t) in tensors {
             let bytes = t.count * dtype.size
-            header += ",\(jsonStringLiteral(name)):{\"dtype\":\"\(dtype.rawValue)\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}"
+            header +=
+                ",\(jsonStringLiteral(name)):{\"dtype\":\"\(dtype.rawValue)\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}"
             offset += bytes
         }
         header += "}"

@@ -25,7 +25,9 @@ public struct TokenBatch: Sendable, Equatable {
     /// A batch of `sequences` (none empty) padded to the longest with `padID` (any id in the vocabulary).
     public init(sequences: [[Int32]], padID: Int32 = 0) throws {
         guard !sequences.isEmpty else { throw ModelError.badInput(detail: "a token batch needs at least one sequence") }
-        if let i = sequences.firstIndex(where: { $0.isEmpty }) { throw ModelError.badInput(detail: "sequence \(i) of the batch is empty") }
+        if let i = sequences.firstIndex(where: { $0.isEmpty }) {
+            throw ModelError.badInput(detail: "sequence \(i) of the batch is empty")
+        }
         self.sequences = sequences
         self.padID = padID
         let t = sequences.map(\.count).max() ?? 0
@@ -62,7 +64,9 @@ public struct TokenBatch: Sendable, Equatable {
 
     /// The rows split into consecutive micro-batches of at most `rowsPerBatch` rows, each padded to its own longest row.
     public func micro(rowsPerBatch: Int) throws -> [TokenBatch] {
-        guard rowsPerBatch >= 1 else { throw ModelError.badInput(detail: "micro-batch rows must be ≥ 1, got \(rowsPerBatch)") }
+        guard rowsPerBatch >= 1 else {
+            throw ModelError.badInput(detail: "micro-batch rows must be ≥ 1, got \(rowsPerBatch)")
+        }
         return try stride(from: 0, to: rows, by: rowsPerBatch).map { start in
             try TokenBatch(sequences: Array(sequences[start..<min(rows, start + rowsPerBatch)]), padID: padID)
         }
@@ -72,7 +76,8 @@ public struct TokenBatch: Sendable, Equatable {
 extension TransformerModel {
     /// Final-normed hidden states [B·T, C] of a left-padded batch (pad rows hold finite values that callers mask).
     public func hiddenStates(_ batch: TokenBatch, trainable: Bool) throws -> Variable {
-        try hiddenStates(ids: batch.ids, batch: batch.rows, positions: batch.positions,
-                         keyStart: batch.keyStart.allSatisfy { $0 == 0 } ? nil : batch.keyStart, trainable: trainable)
+        try hiddenStates(
+            ids: batch.ids, batch: batch.rows, positions: batch.positions,
+            keyStart: batch.keyStart.allSatisfy { $0 == 0 } ? nil : batch.keyStart, trainable: trainable)
     }
 }

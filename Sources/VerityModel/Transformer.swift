@@ -39,7 +39,9 @@ public final class TransformerModel {
         self.store = store
         for (name, v) in zip(store.names, store.variables) { try fill(name, v.value) }
         func index(_ n: String) -> Int {
-            guard let i = store.index[n] else { preconditionFailure("parameter \(n) listed by the architecture is absent") }
+            guard let i = store.index[n] else {
+                preconditionFailure("parameter \(n) listed by the architecture is absent")
+            }
             return i
         }
         let embed = index("model.embed_tokens.weight")
@@ -67,7 +69,9 @@ public final class TransformerModel {
     }
 
     /// A randomly initialised model: matrices ~ N(0, std²), biases 0, norm gains 1.
-    public static func random(config: ModelConfig, std: Float = 0.02, generator: inout SeededGenerator) -> TransformerModel {
+    public static func random(config: ModelConfig, std: Float = 0.02, generator: inout SeededGenerator)
+        -> TransformerModel
+    {
         var g = generator
         defer { generator = g }
         let model = try? TransformerModel(config: config) { name, view in
@@ -105,19 +109,24 @@ public final class TransformerModel {
     /// Final-normed hidden states [B·T, C] for `ids` laid out [B, T] (row-major). Positions are 0..<T per row unless given;
     /// `keyStart[b]` (left padding) makes row b's queries see only keys from that index on. `trainable` tracks parameter
     /// gradients; `record` receives named intermediates (transformers' module names).
-    public func hiddenStates(ids: [Int32], batch: Int, positions: [Int]? = nil, keyStart: [Int]? = nil, trainable: Bool,
-                             record: ((String, Tensor) -> Void)? = nil) throws -> Variable {
+    public func hiddenStates(
+        ids: [Int32], batch: Int, positions: [Int]? = nil, keyStart: [Int]? = nil, trainable: Bool,
+        record: ((String, Tensor) -> Void)? = nil
+    ) throws -> Variable {
         guard batch > 0, ids.count % batch == 0, !ids.isEmpty else {
             throw ModelError.badInput(detail: "\(ids.count) token ids do not split into \(batch) equal rows")
         }
         let t = ids.count / batch
         let pos = positions ?? (0..<batch).flatMap { _ in Array(0..<t) }
-        guard pos.count == ids.count else { throw ModelError.badInput(detail: "\(pos.count) positions for \(ids.count) ids") }
+        guard pos.count == ids.count else {
+            throw ModelError.badInput(detail: "\(pos.count) positions for \(ids.count) ids")
+        }
         if let keyStart, keyStart.count != batch || keyStart.contains(where: { $0 < 0 || $0 >= t }) {
             throw ModelError.badInput(detail: "key starts \(keyStart) for \(batch) rows of \(t) tokens")
         }
-        let shape = AttentionShape(batch: batch, queries: t, heads: config.numAttentionHeads, kvHeads: config.numKeyValueHeads,
-                                   headDim: config.headDim)
+        let shape = AttentionShape(
+            batch: batch, queries: t, heads: config.numAttentionHeads, kvHeads: config.numKeyValueHeads,
+            headDim: config.headDim)
         let e = try executor(ids: ids, positions: pos, trainable: trainable, record: record) { _, q, k, v in
             Ops.attention(q, k, v, shape: shape, keyStart: keyStart)
         }
@@ -126,13 +135,17 @@ public final class TransformerModel {
 
     /// A training executor over `ids` at `positions`; `attend(layer, q, k, v)` is the attention (full causal attention over
     /// the rows themselves in `hiddenStates`; a test may attend over a cache instead).
-    public func executor(ids: [Int32], positions: [Int], trainable: Bool, record: ((String, Tensor) -> Void)? = nil,
-                         attend: @escaping (Int, Variable, Variable, Variable) -> Variable) throws -> TrainingExecutor {
+    public func executor(
+        ids: [Int32], positions: [Int], trainable: Bool, record: ((String, Tensor) -> Void)? = nil,
+        attend: @escaping (Int, Variable, Variable, Variable) -> Variable
+    ) throws -> TrainingExecutor {
         if let bad = ids.first(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
             throw ModelError.badInput(detail: "token id \(bad) outside the vocabulary 0..<\(config.vocabSize)")
         }
-        return TrainingExecutor(store: store, ids: ids, trainable: trainable,
-                                rope: RopeTable(positions: positions, inverseFrequencies: inverseFrequencies), attend: attend, recorder: record)
+        return TrainingExecutor(
+            store: store, ids: ids, trainable: trainable,
+            rope: RopeTable(positions: positions, inverseFrequencies: inverseFrequencies), attend: attend,
+            recorder: record)
     }
 
     /// The whole decoder on executor `e`: embedding, every layer of the architecture, the rows `e` keeps, the final norm.
@@ -152,20 +165,27 @@ public final class TransformerModel {
     public func logits(hidden: Tensor) -> Tensor {
         let n = hidden.rows, cdim = config.hiddenSize, v = config.vocabSize
         let out = Tensor(uninitialized: [n, v])
-        BLAS.gemm(transB: true, m: n, n: v, k: cdim, a: hidden.data, lda: cdim, b: outputWeight.value.data, ldb: cdim, c: out.data, ldc: v)
+        BLAS.gemm(
+            transB: true, m: n, n: v, k: cdim, a: hidden.data, lda: cdim, b: outputWeight.value.data, ldb: cdim,
+            c: out.data, ldc: v)
         return out
     }
 
     /// Per-token log-probabilities and entropies of `targets` from hidden states [N, C], chunked over rows (differentiable).
-    public func tokenLogProbs(hidden: Variable, targets: [Int32], trainable: Bool) -> (logprobs: Variable, entropy: Variable) {
+    public func tokenLogProbs(hidden: Variable, targets: [Int32], trainable: Bool) -> (
+        logprobs: Variable, entropy: Variable
+    ) {
         Ops.tokenLogProbs(hidden, weight: trainable ? outputWeight : Variable(outputWeight.value), targets: targets)
     }
 
     /// Σᵢ loss(i, logpᵢ, Hᵢ) from hidden states [N, C] through the output projection, fused with its gradient (Ops.tokenLoss):
     /// the training path, which never recomputes the output logits. Returns the loss and the per-token log-probs and entropies.
-    public func tokenLoss(hidden: Variable, targets: [Int32], trainable: Bool,
-                          loss: Ops.TokenLossTerm) -> (loss: Variable, logprobs: Tensor, entropy: Tensor) {
-        Ops.tokenLoss(hidden, weight: trainable ? outputWeight : Variable(outputWeight.value), targets: targets, loss: loss)
+    public func tokenLoss(
+        hidden: Variable, targets: [Int32], trainable: Bool,
+        loss: Ops.TokenLossTerm
+    ) -> (loss: Variable, logprobs: Tensor, entropy: Tensor) {
+        Ops.tokenLoss(
+            hidden, weight: trainable ? outputWeight : Variable(outputWeight.value), targets: targets, loss: loss)
     }
 
     // MARK: - Saving
@@ -186,7 +206,8 @@ public final class TransformerModel {
             throw ModelError.writeFailed(file: configURL.path, detail: "\(error)")
         }
         try AtomicFile.write(bytes, to: configURL)
-        try SafeTensorsWriter.write(store.namedValues, to: directory.appendingPathComponent("model.safetensors"), dtype: dtype)
+        try SafeTensorsWriter.write(
+            store.namedValues, to: directory.appendingPathComponent("model.safetensors"), dtype: dtype)
     }
 }
 
@@ -222,7 +243,9 @@ public struct TrainingExecutor: ModelExecutor {
 
     public func rope(_ x: Variable, heads: Int) -> Variable { Ops.rope(x, table: rope, heads: heads) }
 
-    public func attention(layer: Int, _ q: Variable, _ k: Variable, _ v: Variable) -> Variable { attend(layer, q, k, v) }
+    public func attention(layer: Int, _ q: Variable, _ k: Variable, _ v: Variable) -> Variable {
+        attend(layer, q, k, v)
+    }
 
     public func swiglu(_ gate: Variable, _ up: Variable) -> Variable { Ops.swiglu(gate, up) }
 

@@ -50,24 +50,31 @@ final class DecodeExecutor: ModelExecutor {
             maxKeys = max(maxKeys, positions[i] + 1)
         }
         let none = UnsafePointer(Self.placeholder.data)
-        spans = [DecodeKernels.Span](repeating: DecodeKernels.Span(keys: none, values: none, count: 0), count: spanStart[rows])
+        spans = [DecodeKernels.Span](
+            repeating: DecodeKernels.Span(keys: none, values: none, count: 0), count: spanStart[rows])
     }
 
     /// Parameter `i`'s values, read in place.
     func p(_ i: Int) -> UnsafeMutablePointer<Float> { store.variables[i].value.data }
 
     /// out[rows, outputs] = x·Wᵀ (+ b): the packed panel kernel, or sgemm on the unpacked weights past `sgemmMinRows`.
-    func matmul(_ x: UnsafePointer<Float>, rows m: Int, weight: PackedWeights, blas: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                outputs: Int, out: UnsafeMutablePointer<Float>) {
+    func matmul(
+        _ x: UnsafePointer<Float>, rows m: Int, weight: PackedWeights, blas: UnsafePointer<Float>,
+        bias: UnsafePointer<Float>?,
+        outputs: Int, out: UnsafeMutablePointer<Float>
+    ) {
         if useBLAS {
             engine.linearBLAS(x, rows: m, cin: weight.inner, blas, bias, cout: outputs, out: out)
         } else {
-            DecodeKernels.matmul(x: x, rows: m, weight: weight, bias: bias, out: out, threads: threads, workspace: engine.workspace)
+            DecodeKernels.matmul(
+                x: x, rows: m, weight: weight, bias: bias, out: out, threads: threads, workspace: engine.workspace)
         }
     }
 
     func packed(_ i: Int) -> PackedWeights {
-        guard let w = engine.packed[i] else { preconditionFailure("parameter \(store.names[i]) is not a packed matrix") }
+        guard let w = engine.packed[i] else {
+            preconditionFailure("parameter \(store.names[i]) is not a packed matrix")
+        }
         return w
     }
 
@@ -82,13 +89,15 @@ final class DecodeExecutor: ModelExecutor {
 
     func rmsNorm(_ x: Tensor, _ weight: Int, eps: Float) -> Tensor {
         let y = Tensor(uninitialized: x.shape)
-        Kernels.rmsNormForward(x.data, weight: p(weight), out: y.data, rstd: nil, rows: x.rows, width: x.lastDim, eps: eps)
+        Kernels.rmsNormForward(
+            x.data, weight: p(weight), out: y.data, rstd: nil, rows: x.rows, width: x.lastDim, eps: eps)
         return y
     }
 
     func headRMSNorm(_ x: Tensor, _ weight: Int, heads: Int, eps: Float) -> Tensor {
         let y = Tensor(uninitialized: x.shape), d = x.lastDim / heads
-        Kernels.rmsNormForward(x.data, weight: p(weight), out: y.data, rstd: nil, rows: x.rows * heads, width: d, eps: eps)
+        Kernels.rmsNormForward(
+            x.data, weight: p(weight), out: y.data, rstd: nil, rows: x.rows * heads, width: d, eps: eps)
         return y
     }
 
@@ -97,21 +106,27 @@ final class DecodeExecutor: ModelExecutor {
         if useBLAS || projections.count == 1 {
             for (pr, o) in zip(projections, outs) {
                 let w = packed(pr.weight)
-                matmul(x.data, rows: x.rows, weight: w, blas: p(pr.weight), bias: pr.bias.map { UnsafePointer(p($0)) }, outputs: w.outputs,
-                       out: o.data)
+                matmul(
+                    x.data, rows: x.rows, weight: w, blas: p(pr.weight), bias: pr.bias.map { UnsafePointer(p($0)) },
+                    outputs: w.outputs,
+                    out: o.data)
             }
         } else {
-            DecodeKernels.matmulGroup(x: x.data, rows: x.rows, zip(projections, outs).map { pr, o in
-                .init(weight: packed(pr.weight), bias: pr.bias.map { UnsafePointer(p($0)) }, out: o.data)
-            }, threads: threads, workspace: engine.workspace)
+            DecodeKernels.matmulGroup(
+                x: x.data, rows: x.rows,
+                zip(projections, outs).map { pr, o in
+                    .init(weight: packed(pr.weight), bias: pr.bias.map { UnsafePointer(p($0)) }, out: o.data)
+                }, threads: threads, workspace: engine.workspace)
         }
         return outs
     }
 
     func rope(_ x: Tensor, heads: Int) -> Tensor {
         let y = Tensor(uninitialized: x.shape)
-        Kernels.rope(x.data, out: y.data, rows: x.rows, heads: heads, headDim: rope.headDim, cos: rope.cos.data, sin: rope.sin.data,
-                     inverse: false, accumulate: false)
+        Kernels.rope(
+            x.data, out: y.data, rows: x.rows, heads: heads, headDim: rope.headDim, cos: rope.cos.data,
+            sin: rope.sin.data,
+            inverse: false, accumulate: false)
         return y
     }
 
@@ -127,8 +142,9 @@ final class DecodeExecutor: ModelExecutor {
             }
         }
         let out = Tensor(uninitialized: q.shape)
-        DecodeKernels.cachedAttention(q: q.data, out: out.data, rows: rows, spans: spans, spanStart: spanStart, heads: c.numAttentionHeads,
-                                      kvHeads: c.numKeyValueHeads, headDim: c.headDim, maxKeys: maxKeys, threads: threads)
+        DecodeKernels.cachedAttention(
+            q: q.data, out: out.data, rows: rows, spans: spans, spanStart: spanStart, heads: c.numAttentionHeads,
+            kvHeads: c.numKeyValueHeads, headDim: c.headDim, maxKeys: maxKeys, threads: threads)
         return out
     }
 

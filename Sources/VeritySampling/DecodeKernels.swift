@@ -16,7 +16,9 @@ import CDecodeKernels
 typealias V8 = SIMD8<Float>
 
 @inline(__always) func ld8(_ p: UnsafePointer<Float>) -> V8 { UnsafeRawPointer(p).loadUnaligned(as: V8.self) }
-@inline(__always) func st8(_ v: V8, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V8.self) }
+@inline(__always) func st8(_ v: V8, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: V8.self)
+}
 
 // MARK: - Packed weights
 
@@ -50,7 +52,8 @@ public final class PackedWeights: @unchecked Sendable {
         self.inner = inner
         self.format = format
         panels = (outputs + Int(VERITY_PANEL) - 1) / Int(VERITY_PANEL)
-        storage = UnsafeMutableRawPointer.allocate(byteCount: panels * Int(VERITY_PANEL) * inner * format.bytesPerWeight, alignment: 64)
+        storage = UnsafeMutableRawPointer.allocate(
+            byteCount: panels * Int(VERITY_PANEL) * inner * format.bytesPerWeight, alignment: 64)
         repack(from: weight, threads: threads)
     }
 
@@ -113,8 +116,10 @@ public final class DecodeWorkspace: @unchecked Sendable {
 public enum DecodeKernels {
     /// out[i·N + j] = Σ_k x[i·K + k]·W[j][k] (+ bias[j]) for x [M, K] and packed W [N, K]; each element is one sequential
     /// fma chain over k, so it does not depend on M, on the row's place or on `threads` (the split is over panels).
-    public static func matmul(x: UnsafePointer<Float>, rows m: Int, weight w: PackedWeights, bias: UnsafePointer<Float>?,
-                              out: UnsafeMutablePointer<Float>, threads: Int, workspace: DecodeWorkspace? = nil) {
+    public static func matmul(
+        x: UnsafePointer<Float>, rows m: Int, weight w: PackedWeights, bias: UnsafePointer<Float>?,
+        out: UnsafeMutablePointer<Float>, threads: Int, workspace: DecodeWorkspace? = nil
+    ) {
         matmulGroup(x: x, rows: m, [GroupItem(weight: w, bias: bias, out: out)], threads: threads, workspace: workspace)
     }
 
@@ -155,8 +160,10 @@ public enum DecodeKernels {
     /// take chunks of the panels of all the products from a shared counter (`verity_mm_run`), so the work follows the
     /// speed each core actually has; every element's arithmetic is unchanged. `minPanelsPerTask` (default: ~256 KB of
     /// float32 weights per thread, ~64 KB per chunk) lets tests split tiny products.
-    public static func matmulGroup(x: UnsafePointer<Float>, rows m: Int, _ items: [GroupItem], threads: Int, minPanelsPerTask: Int? = nil,
-                                   workspace: DecodeWorkspace? = nil) {
+    public static func matmulGroup(
+        x: UnsafePointer<Float>, rows m: Int, _ items: [GroupItem], threads: Int, minPanelsPerTask: Int? = nil,
+        workspace: DecodeWorkspace? = nil
+    ) {
         if m == 0 || items.isEmpty { return }
         let k = items[0].weight.inner
         precondition(items.allSatisfy { $0.weight.inner == k }, "group products share x")
@@ -164,10 +171,12 @@ public enum DecodeKernels {
         let panelFloats = Int(VERITY_PANEL) * k
         let perTask = max(1, minPanelsPerTask ?? (1 << 16) / panelFloats)
         let tasks = max(1, min(threads, total / perTask))
-        let bounds = chunkBounds(total: total, minChunk: minPanelsPerTask ?? max(1, (1 << 14) / panelFloats), tasks: tasks)
+        let bounds = chunkBounds(
+            total: total, minChunk: minPanelsPerTask ?? max(1, (1 << 14) / panelFloats), tasks: tasks)
         let cItems = items.map {
-            verity_mm_item(panels: UnsafeRawPointer($0.weight.storage), bf16: $0.weight.format == .bfloat16 ? 1 : 0,
-                           n: $0.weight.outputs, bias: $0.bias, out: $0.out, ldo: $0.weight.outputs)
+            verity_mm_item(
+                panels: UnsafeRawPointer($0.weight.storage), bf16: $0.weight.format == .bfloat16 ? 1 : 0,
+                n: $0.weight.outputs, bias: $0.bias, out: $0.out, ldo: $0.weight.outputs)
         }
         let units = verity_mm_pack_units(m, k)
         let ws = workspace ?? DecodeWorkspace()
@@ -179,7 +188,9 @@ public enum DecodeKernels {
                 ready.withUnsafeMutableBufferPointer { rd in
                     counters.withUnsafeMutableBufferPointer { ct in
                         Parallel.forEachTask(tasks) { _ in
-                            verity_mm_run(x, m, k, k, its.baseAddress, its.count, bd.baseAddress, bd.count - 1, xp, rd.baseAddress, ct.baseAddress)
+                            verity_mm_run(
+                                x, m, k, k, its.baseAddress, its.count, bd.baseAddress, bd.count - 1, xp,
+                                rd.baseAddress, ct.baseAddress)
                         }
                     }
                 }
@@ -188,16 +199,21 @@ public enum DecodeKernels {
     }
 
     /// Runs `matmul` over panels p0 ..< p1 only, on the calling thread (tests check that any split gives the same bits).
-    public static func matmulPanels(x: UnsafePointer<Float>, rows m: Int, weight w: PackedWeights, panels: Range<Int>,
-                                    bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>) {
-        verity_panel_matmul(x, m, w.inner, w.inner, UnsafeRawPointer(w.storage), w.format == .bfloat16 ? 1 : 0, w.outputs,
-                            panels.lowerBound, panels.upperBound, bias, out, w.outputs)
+    public static func matmulPanels(
+        x: UnsafePointer<Float>, rows m: Int, weight w: PackedWeights, panels: Range<Int>,
+        bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>
+    ) {
+        verity_panel_matmul(
+            x, m, w.inner, w.inner, UnsafeRawPointer(w.storage), w.format == .bfloat16 ? 1 : 0, w.outputs,
+            panels.lowerBound, panels.upperBound, bias, out, w.outputs)
     }
 
     /// y = g·σ(g)·u over `count` elements (y may alias g or u), split over `threads`: the same bits as
     /// `Kernels.swigluForward` (same exp polynomial and operation order), in C so that it uses AVX2 where the CPU has it.
-    public static func swiglu(gate g: UnsafePointer<Float>, up u: UnsafePointer<Float>, out y: UnsafeMutablePointer<Float>, count: Int,
-                              threads: Int) {
+    public static func swiglu(
+        gate g: UnsafePointer<Float>, up u: UnsafePointer<Float>, out y: UnsafeMutablePointer<Float>, count: Int,
+        threads: Int
+    ) {
         let tasks = max(1, min(threads, count / (1 << 14)))
         Parallel.forEachTask(tasks) { t in
             let lo = count * t / tasks, hi = count * (t + 1) / tasks
@@ -226,9 +242,11 @@ public enum DecodeKernels {
     /// One query per row attending to all its cached positions (the chain of spans, oldest first), GQA-aware:
     /// out[r, h, :] = Σ_s softmax_s(q[r,h]·k_s/√D)·v_s with query head h reading KV head h / (H / KV).
     /// q, out [R, H·D]; `spanStart[r]..<spanStart[r+1]` index `spans` for row r; `scratch` holds one score row per task.
-    public static func cachedAttention(q: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, rows: Int,
-                                       spans: [Span], spanStart: [Int], heads: Int, kvHeads: Int, headDim d: Int,
-                                       maxKeys: Int, threads: Int) {
+    public static func cachedAttention(
+        q: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, rows: Int,
+        spans: [Span], spanStart: [Int], heads: Int, kvHeads: Int, headDim d: Int,
+        maxKeys: Int, threads: Int
+    ) {
         let group = heads / kvHeads, kvd = kvHeads * d
         let scale = 1 / Float(d).squareRoot()
         // One item per (row, KV head): its group of query heads reads each cached key and value once (C, AVX2).
@@ -245,7 +263,8 @@ public enum DecodeKernels {
                     var ns = 0
                     for si in spanStart[r]..<spanStart[r + 1] {
                         let span = sp[si]
-                        chain[ns] = verity_span(keys: span.keys + kvh * d, values: span.values + kvh * d, count: span.count)
+                        chain[ns] = verity_span(
+                            keys: span.keys + kvh * d, values: span.values + kvh * d, count: span.count)
                         ns += 1
                     }
                     let off = r * heads * d + kvh * group * d

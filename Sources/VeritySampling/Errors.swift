@@ -26,16 +26,19 @@ public enum SamplingError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .emptyPrompt(let i): return "prompt \(i) has no tokens"
-        case .tokenOutOfRange(let p, let id, let v): return "prompt \(p): token id \(id) is outside the vocabulary 0..<\(v)"
+        case .tokenOutOfRange(let p, let id, let v):
+            return "prompt \(p): token id \(id) is outside the vocabulary 0..<\(v)"
         case .badParameter(let n, let v, let d): return "\(n) = \(v): \(d)"
         case .rowDoesNotFit(let p, let t, let m, let need, let budget):
             return "prompt \(p) (\(t) tokens + \(m) new tokens) needs \(mib(need)) of KV cache for a single row, "
                 + "but the memory budget is \(mib(budget)); raise the budget (--kv-budget-mb) or lower --max-tokens"
         case .badFile(let f, let l, let d): return l.map { "\(f):\($0): \(d)" } ?? "\(f): \(d)"
         case .nonFiniteLogits(let p, let s, let t):
-            return "prompt \(p) sample \(s), new token \(t): the model's logits are NaN or infinite (diverged or corrupt weights?)"
+            return
+                "prompt \(p) sample \(s), new token \(t): the model's logits are NaN or infinite (diverged or corrupt weights?)"
         case .staleWeights(let packed, let now):
-            return "the sampler's packed weights are from parameter version \(packed) but the model is at version \(now): "
+            return
+                "the sampler's packed weights are from parameter version \(packed) but the model is at version \(now): "
                 + "call refreshWeights() after an optimizer step (or use the repack policy)"
         }
     }
@@ -47,5 +50,6 @@ extension SamplingError: LocalizedError {
 }
 
 func mib(_ bytes: Int) -> String {
-    bytes >= 1_048_576 ? String(format: "%.1f MiB", Double(bytes) / 1_048_576) : String(format: "%.1f KiB", Double(bytes) / 1024)
+    bytes >= 1_048_576
+        ? String(format: "%.1f MiB", Double(bytes) / 1_048_576) : String(format: "%.1f KiB", Double(bytes) / 1024)
 }

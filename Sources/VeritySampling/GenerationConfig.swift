@@ -33,19 +33,26 @@ public struct GenerationConfig: Sendable, Equatable {
     public static func decode(_ data: Data, file: String) throws -> GenerationConfig {
         let any: Any
         do { any = try JSONSerialization.jsonObject(with: data) } catch {
-            throw SamplingError.badFile(file: file, line: nil, detail: "not valid JSON: \(JSONDiagnostics.syntaxError(in: data) ?? "\(error)")")
+            throw SamplingError.badFile(
+                file: file, line: nil, detail: "not valid JSON: \(JSONDiagnostics.syntaxError(in: data) ?? "\(error)")")
         }
-        guard let o = any as? [String: Any] else { throw SamplingError.badFile(file: file, line: nil, detail: "not a JSON object") }
+        guard let o = any as? [String: Any] else {
+            throw SamplingError.badFile(file: file, line: nil, detail: "not a JSON object")
+        }
         var g = GenerationConfig()
         switch o["eos_token_id"] {
         case nil, is NSNull: break
         case let n as NSNumber: g.eosTokenIds = [n.intValue]
         case let a as [Any]:
             g.eosTokenIds = try a.map { e in
-                guard let n = e as? NSNumber else { throw SamplingError.badFile(file: file, line: nil, detail: "eos_token_id: \(e) is not an integer") }
+                guard let n = e as? NSNumber else {
+                    throw SamplingError.badFile(file: file, line: nil, detail: "eos_token_id: \(e) is not an integer")
+                }
                 return n.intValue
             }
-        case let other?: throw SamplingError.badFile(file: file, line: nil, detail: "eos_token_id: \(other) is not an integer or a list")
+        case let other?:
+            throw SamplingError.badFile(
+                file: file, line: nil, detail: "eos_token_id: \(other) is not an integer or a list")
         }
         g.temperature = (o["temperature"] as? NSNumber)?.doubleValue
         g.topP = (o["top_p"] as? NSNumber)?.doubleValue

@@ -61,7 +61,9 @@ public final class KVSegment {
     let bytes: Int
 
     /// Bytes a segment of `rows` positions takes for a model with `layers` layers and KV·D = `width`.
-    public static func bytes(rows: Int, layers: Int, width: Int) -> Int { 2 * layers * rows * width * MemoryLayout<Float>.size }
+    public static func bytes(rows: Int, layers: Int, width: Int) -> Int {
+        2 * layers * rows * width * MemoryLayout<Float>.size
+    }
 
     init(parent: KVSegment?, start: Int, capacity: Int, layers: Int, width: Int, ledger: MemoryLedger) {
         self.parent = parent
@@ -83,7 +85,9 @@ public final class KVSegment {
     /// Keys of `layer` [capacity, KV·D].
     @inline(__always) func keys(_ layer: Int) -> UnsafeMutablePointer<Float> { data + (2 * layer) * capacity * width }
     /// Values of `layer` [capacity, KV·D].
-    @inline(__always) func values(_ layer: Int) -> UnsafeMutablePointer<Float> { data + (2 * layer + 1) * capacity * width }
+    @inline(__always) func values(_ layer: Int) -> UnsafeMutablePointer<Float> {
+        data + (2 * layer + 1) * capacity * width
+    }
 
     /// The chain from the root down to this segment.
     var chain: [KVSegment] {

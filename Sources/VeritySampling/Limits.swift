@@ -22,15 +22,19 @@ extension GenerationRequest {
     public func validate() throws {
         try sampling.validate()
         guard (1...GenerationLimits.maxSamples).contains(samplesPerPrompt) else {
-            throw SamplingError.badParameter(name: "n", value: "\(samplesPerPrompt)", detail: "must be in 1...\(GenerationLimits.maxSamples)")
+            throw SamplingError.badParameter(
+                name: "n", value: "\(samplesPerPrompt)", detail: "must be in 1...\(GenerationLimits.maxSamples)")
         }
         guard (1...GenerationLimits.maxNewTokens).contains(maxNewTokens) else {
-            throw SamplingError.badParameter(name: "max_tokens", value: "\(maxNewTokens)", detail: "must be in 1...\(GenerationLimits.maxNewTokens)")
+            throw SamplingError.badParameter(
+                name: "max_tokens", value: "\(maxNewTokens)", detail: "must be in 1...\(GenerationLimits.maxNewTokens)")
         }
         let (total, overflow) = prompts.count.multipliedReportingOverflow(by: samplesPerPrompt)
         guard !overflow, total <= GenerationLimits.maxSamples else {
-            throw SamplingError.badParameter(name: "n", value: "\(samplesPerPrompt)",
-                                             detail: "\(prompts.count) prompts × n samples is more than \(GenerationLimits.maxSamples) in one request")
+            throw SamplingError.badParameter(
+                name: "n", value: "\(samplesPerPrompt)",
+                detail:
+                    "\(prompts.count) prompts × n samples is more than \(GenerationLimits.maxSamples) in one request")
         }
     }
 }
@@ -39,14 +43,17 @@ extension EngineOptions {
     /// Checks threads, batch size and memory budget; throws `SamplingError.badParameter` naming the option.
     public func validate() throws {
         guard (1...GenerationLimits.maxThreads).contains(threads) else {
-            throw SamplingError.badParameter(name: "threads", value: "\(threads)",
-                                             detail: "must be in 1...\(GenerationLimits.maxThreads) (\(Parallel.cores) cores here)")
+            throw SamplingError.badParameter(
+                name: "threads", value: "\(threads)",
+                detail: "must be in 1...\(GenerationLimits.maxThreads) (\(Parallel.cores) cores here)")
         }
         guard (1...GenerationLimits.maxBatch).contains(maxBatch) else {
-            throw SamplingError.badParameter(name: "max_batch", value: "\(maxBatch)", detail: "must be in 1...\(GenerationLimits.maxBatch)")
+            throw SamplingError.badParameter(
+                name: "max_batch", value: "\(maxBatch)", detail: "must be in 1...\(GenerationLimits.maxBatch)")
         }
         guard memoryBudgetBytes > 0 else {
-            throw SamplingError.badParameter(name: "kv_budget", value: "\(memoryBudgetBytes) bytes", detail: "must be positive")
+            throw SamplingError.badParameter(
+                name: "kv_budget", value: "\(memoryBudgetBytes) bytes", detail: "must be positive")
         }
     }
 }

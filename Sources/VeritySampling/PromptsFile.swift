@@ -11,13 +11,21 @@ import VerityJSON
 public enum PromptInput {
     /// Parses "1,2,3" (spaces allowed) into token ids; `flag` names the source in errors.
     public static func parseIds(_ text: String, flag: String = "--prompt-ids") throws -> [Int32] {
-        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-        guard parts != [""] else { throw SamplingError.badParameter(name: flag, value: "'\(text)'", detail: "no token ids") }
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }
+        guard parts != [""] else {
+            throw SamplingError.badParameter(name: flag, value: "'\(text)'", detail: "no token ids")
+        }
         if let k = parts.firstIndex(of: "") {
-            throw SamplingError.badParameter(name: flag, value: "'\(text)'", detail: "item \(k + 1) of \(parts.count) is empty")
+            throw SamplingError.badParameter(
+                name: flag, value: "'\(text)'", detail: "item \(k + 1) of \(parts.count) is empty")
         }
         return try parts.map { p in
-            guard let v = Int32(p), v >= 0 else { throw SamplingError.badParameter(name: flag, value: "'\(p)'", detail: "not a non-negative integer token id") }
+            guard let v = Int32(p), v >= 0 else {
+                throw SamplingError.badParameter(
+                    name: flag, value: "'\(p)'", detail: "not a non-negative integer token id")
+            }
             return v
         }
     }
@@ -32,20 +40,26 @@ public enum PromptInput {
         var out: [[Int32]] = []
         for line in lines {
             let n = line.number
-            guard case .object(let obj) = line.value else { throw SamplingError.badFile(file: file, line: n, detail: "not a JSON object") }
+            guard case .object(let obj) = line.value else {
+                throw SamplingError.badFile(file: file, line: n, detail: "not a JSON object")
+            }
             if let ids = obj["prompt_ids"] {
                 guard case .array(let arr) = ids, !arr.isEmpty else {
-                    throw SamplingError.badFile(file: file, line: n, detail: "prompt_ids must be a non-empty list of token ids")
+                    throw SamplingError.badFile(
+                        file: file, line: n, detail: "prompt_ids must be a non-empty list of token ids")
                 }
-                out.append(try arr.map { e in
-                    guard case .integer(let i) = e, let v = Int32(exactly: i), v >= 0 else {
-                        throw SamplingError.badFile(file: file, line: n, detail: "prompt_ids: \(e) is not a token id")
-                    }
-                    return v
-                })
+                out.append(
+                    try arr.map { e in
+                        guard case .integer(let i) = e, let v = Int32(exactly: i), v >= 0 else {
+                            throw SamplingError.badFile(
+                                file: file, line: n, detail: "prompt_ids: \(e) is not a token id")
+                        }
+                        return v
+                    })
             } else if case .string(let text)? = obj["prompt"] {
                 guard let tokenize else {
-                    throw SamplingError.badFile(file: file, line: n, detail: "text prompts need the tokenizer; give prompt_ids")
+                    throw SamplingError.badFile(
+                        file: file, line: n, detail: "text prompts need the tokenizer; give prompt_ids")
                 }
                 out.append(try tokenize(text))
             } else {

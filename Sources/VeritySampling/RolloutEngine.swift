@@ -60,8 +60,11 @@ public struct GenerationRequest: Sendable {
     public var ignoreEOS: Bool
 
     /// A request; defaults: 1 sample, 256 new tokens, temperature 1, seed 0.
-    public init(prompts: [[Int32]], samplesPerPrompt: Int = 1, maxNewTokens: Int = 256, sampling: SamplingParams = SamplingParams(),
-                seed: UInt64 = 0, stopTokenIds: [Int32] = [], stopStrings: [String] = [], ignoreEOS: Bool = false) {
+    public init(
+        prompts: [[Int32]], samplesPerPrompt: Int = 1, maxNewTokens: Int = 256,
+        sampling: SamplingParams = SamplingParams(),
+        seed: UInt64 = 0, stopTokenIds: [Int32] = [], stopStrings: [String] = [], ignoreEOS: Bool = false
+    ) {
         self.prompts = prompts
         self.samplesPerPrompt = samplesPerPrompt
         self.maxNewTokens = maxNewTokens
@@ -313,27 +316,35 @@ public final class RolloutEngine {
     }
 
     /// KV-cache bytes per cached position (all layers, keys and values).
-    public var bytesPerPosition: Int { KVSegment.bytes(rows: 1, layers: c.numHiddenLayers, width: c.numKeyValueHeads * c.headDim) }
+    public var bytesPerPosition: Int {
+        KVSegment.bytes(rows: 1, layers: c.numHiddenLayers, width: c.numKeyValueHeads * c.headDim)
+    }
 
     // MARK: Generate
 
     /// Generates `samplesPerPrompt` samples for every prompt; results ordered by (prompt, sample).
-    public func generate(_ req: GenerationRequest, detokenizer: (() -> any IncrementalDetokenizer)? = nil,
-                         observer: ((LogitsEvent) -> Void)? = nil,
-                         progress: ((GenerationProgress) -> Void)? = nil) throws -> GenerationResult {
+    public func generate(
+        _ req: GenerationRequest, detokenizer: (() -> any IncrementalDetokenizer)? = nil,
+        observer: ((LogitsEvent) -> Void)? = nil,
+        progress: ((GenerationProgress) -> Void)? = nil
+    ) throws -> GenerationResult {
         try req.validate()
         try options.validate()
         for (i, p) in req.prompts.enumerated() {
             if p.isEmpty { throw SamplingError.emptyPrompt(index: i) }
-            if let bad = p.first(where: { $0 < 0 || Int($0) >= c.vocabSize }) { throw SamplingError.tokenOutOfRange(prompt: i, id: Int(bad), vocab: c.vocabSize) }
+            if let bad = p.first(where: { $0 < 0 || Int($0) >= c.vocabSize }) {
+                throw SamplingError.tokenOutOfRange(prompt: i, id: Int(bad), vocab: c.vocabSize)
+            }
         }
         if !req.stopStrings.isEmpty && detokenizer == nil {
-            throw SamplingError.badParameter(name: "stop", value: req.stopStrings.description, detail: "stop strings need a detokenizer")
+            throw SamplingError.badParameter(
+                name: "stop", value: req.stopStrings.description, detail: "stop strings need a detokenizer")
         }
         if !weightsAreCurrent {
             switch options.stalePolicy {
             case .repack: refreshWeights()
-            case .fail: throw SamplingError.staleWeights(packedVersion: packedVersion, storeVersion: model.store.version)
+            case .fail:
+                throw SamplingError.staleWeights(packedVersion: packedVersion, storeVersion: model.store.version)
             }
         }
         let savedThreads = BLAS.threads
@@ -347,11 +358,15 @@ public final class RolloutEngine {
 
         // Units: one per unique prompt when sharing, else one per sample; each maps to a leaf of the prefix tree.
         var unitSeqs: [[Int32]] = []
-        var unitOf: [Int] = []          // per (prompt·n + sample)
+        var unitOf: [Int] = []  // per (prompt·n + sample)
         if options.sharePrefixes {
             var seen: [[Int32]: Int] = [:]
             for p in req.prompts {
-                let u = seen[p] ?? { let u = unitSeqs.count; unitSeqs.append(p); seen[p] = u; return u }()
+                let u =
+                    seen[p]
+                    ?? {
+                        let u = unitSeqs.count; unitSeqs.append(p); seen[p] = u; return u
+                    }()
                 for _ in 0..<n { unitOf.append(u) }
             }
         } else {
@@ -361,7 +376,9 @@ public final class RolloutEngine {
         if options.sharePrefixes {
             buildPrefixTree(unitSeqs, members: Array(unitSeqs.indices), depth: 0, parent: nil, leaf: &leaf)
         } else {
-            for (u, s) in unitSeqs.enumerated() { let node = PrefixNode(tokens: s, start: 0, parent: nil); node.endsPrompt = true; leaf[u] = node }
+            for (u, s) in unitSeqs.enumerated() {
+                let node = PrefixNode(tokens: s, start: 0, parent: nil); node.endsPrompt = true; leaf[u] = node
+            }
         }
         for u in unitOf { for node in leaf[u]?.chain ?? [] { node.remaining += 1 } }
 
@@ -379,7 +396,8 @@ public final class RolloutEngine {
             // NaN or +∞ logits (diverged weights, a corrupt checkpoint) make every log-prob NaN: stop with the row named,
             // instead of returning tokens drawn from garbage. (−∞ is a legitimate log-prob: a token masked to −∞.)
             if d.logprob.isNaN || d.logprob == .infinity {
-                throw SamplingError.nonFiniteLogits(prompt: row.promptIndex, sample: row.sampleIndex, token: row.tokens.count)
+                throw SamplingError.nonFiniteLogits(
+                    prompt: row.promptIndex, sample: row.sampleIndex, token: row.tokens.count)
             }
             row.tokens.append(d.token)
             row.logprobs.append(d.logprob)
@@ -422,8 +440,9 @@ public final class RolloutEngine {
                 if !ledger.fits(plannedBytes + need) {
                     if live.isEmpty && batch.isEmpty {
                         let p = idx / n
-                        throw SamplingError.rowDoesNotFit(prompt: p, promptTokens: req.prompts[p].count, maxNewTokens: req.maxNewTokens,
-                                                          neededBytes: need + ledger.used, budgetBytes: ledger.budget)
+                        throw SamplingError.rowDoesNotFit(
+                            prompt: p, promptTokens: req.prompts[p].count, maxNewTokens: req.maxNewTokens,
+                            neededBytes: need + ledger.used, budgetBytes: ledger.budget)
                     }
                     break
                 }
@@ -450,8 +469,11 @@ public final class RolloutEngine {
                     preconditionFailure("leaf prefilled with logits")
                 }
                 stats.promptTokensAllSamples += req.prompts[p].count
-                let row = LiveRow(promptIndex: p, sampleIndex: s, promptLength: req.prompts[p].count,
-                                  generator: rowGenerator(seed: req.seed, prompt: req.firstPromptIndex + p, sample: req.firstSampleIndex + s), detok: detokenizer?())
+                let row = LiveRow(
+                    promptIndex: p, sampleIndex: s, promptLength: req.prompts[p].count,
+                    generator: rowGenerator(
+                        seed: req.seed, prompt: req.firstPromptIndex + p, sample: req.firstSampleIndex + s),
+                    detok: detokenizer?())
                 let d = logits.withUnsafeBufferPointer { buf -> DrawnToken in
                     guard let base = buf.baseAddress else { preconditionFailure("empty logits") }
                     observer?(LogitsEvent(promptIndex: p, sampleIndex: s, tokenIndex: 0, logits: buf))
@@ -462,8 +484,9 @@ public final class RolloutEngine {
                     if node.remaining == 0 { node.segment = nil; node.lastLogits = nil }
                 }
                 if try accept(row, d) { continue }
-                row.own = KVSegment(parent: parentSeg, start: row.promptLength, capacity: ownRows, layers: c.numHiddenLayers,
-                                    width: c.numKeyValueHeads * c.headDim, ledger: ledger)
+                row.own = KVSegment(
+                    parent: parentSeg, start: row.promptLength, capacity: ownRows, layers: c.numHiddenLayers,
+                    width: c.numKeyValueHeads * c.headDim, ledger: ledger)
                 live.append(row)
             }
         }
@@ -477,8 +500,10 @@ public final class RolloutEngine {
             var drawn = [DrawnToken](repeating: DrawnToken(token: 0, logprob: 0, samplingLogprob: 0), count: r)
             if let observer {
                 for (i, row) in live.enumerated() {
-                    observer(LogitsEvent(promptIndex: row.promptIndex, sampleIndex: row.sampleIndex, tokenIndex: row.tokens.count,
-                                         logits: UnsafeBufferPointer(start: logits.data + i * v, count: v)))
+                    observer(
+                        LogitsEvent(
+                            promptIndex: row.promptIndex, sampleIndex: row.sampleIndex, tokenIndex: row.tokens.count,
+                            logits: UnsafeBufferPointer(start: logits.data + i * v, count: v)))
                 }
             }
             let rows = live
@@ -498,8 +523,10 @@ public final class RolloutEngine {
             live = still
             stats.decodeSeconds += CPUShareProbe.now() - ts
             repeat { try admit() } while live.isEmpty && nextPending < total
-            progress?(GenerationProgress(generatedTokens: stats.generatedTokens, finishedSamples: finished, totalSamples: total,
-                                         liveRows: live.count, elapsed: CPUShareProbe.now() - t0, maxTokens: total * req.maxNewTokens))
+            progress?(
+                GenerationProgress(
+                    generatedTokens: stats.generatedTokens, finishedSamples: finished, totalSamples: total,
+                    liveRows: live.count, elapsed: CPUShareProbe.now() - t0, maxTokens: total * req.maxNewTokens))
         }
         stats.peakCacheBytes = ledger.peak
         let samples = results.keys.sorted().compactMap { results[$0] }
@@ -510,10 +537,14 @@ public final class RolloutEngine {
     // MARK: Prefill
 
     /// Linear layer through sgemm as `Ops.linear`: out[N, Cout] = x[N, Cin]·Wᵀ + b (only with `sgemmMinRows`).
-    func linearBLAS(_ x: UnsafePointer<Float>, rows: Int, cin: Int, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>?,
-                    cout: Int, out: UnsafeMutablePointer<Float>) {
+    func linearBLAS(
+        _ x: UnsafePointer<Float>, rows: Int, cin: Int, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>?,
+        cout: Int, out: UnsafeMutablePointer<Float>
+    ) {
         if let b { for r in 0..<rows { (out + r * cout).update(from: b, count: cout) } }
-        BLAS.gemm(transB: true, m: rows, n: cout, k: cin, a: x, lda: cin, b: w, ldb: cin, beta: b == nil ? 0 : 1, c: out, ldc: cout)
+        BLAS.gemm(
+            transB: true, m: rows, n: cout, k: cin, a: x, lda: cin, b: w, ldb: cin, beta: b == nil ? 0 : 1, c: out,
+            ldc: cout)
     }
 
     /// Prompt tokens per prefill pass (bounds the activations: rows × intermediate floats).
@@ -526,11 +557,14 @@ public final class RolloutEngine {
         var groupTokens = 0
         func flush() {
             guard !group.isEmpty else { return }
-            var ids: [Int32] = [], positions: [Int] = [], plans: [RowPlan] = [], logitRows: [Int] = [], logitNodes: [PrefixNode] = []
+            var ids: [Int32] = [], positions: [Int] = [], plans: [RowPlan] = [], logitRows: [Int] = [],
+                logitNodes: [PrefixNode] = []
             var segs: [KVSegment] = []
             for node in group {
-                let seg = KVSegment(parent: node.parent?.segment, start: node.start, capacity: node.tokens.count, layers: c.numHiddenLayers,
-                                    width: kvd, ledger: ledger)
+                let seg = KVSegment(
+                    parent: node.parent?.segment, start: node.start, capacity: node.tokens.count,
+                    layers: c.numHiddenLayers,
+                    width: kvd, ledger: ledger)
                 segs.append(seg)
                 let chain = seg.chain
                 for (j, t) in node.tokens.enumerated() {
@@ -543,7 +577,9 @@ public final class RolloutEngine {
             let logits = forward(ids: ids, positions: positions, plans: plans, logitRows: logitRows)
             for (node, seg) in zip(group, segs) { seg.count = node.tokens.count; node.segment = seg }
             let v = c.vocabSize
-            for (i, node) in logitNodes.enumerated() { node.lastLogits = Array(UnsafeBufferPointer(start: logits.data + i * v, count: v)) }
+            for (i, node) in logitNodes.enumerated() {
+                node.lastLogits = Array(UnsafeBufferPointer(start: logits.data + i * v, count: v))
+            }
             group = []
             groupTokens = 0
         }
@@ -573,8 +609,9 @@ public final class RolloutEngine {
         let e = DecodeExecutor(engine: self, ids: ids, positions: positions, plans: plans, logitRows: logitRows)
         let hidden = model.run(e)
         let logits = Tensor(uninitialized: [max(1, logitRows.count), c.vocabSize])
-        e.matmul(hidden.data, rows: logitRows.count, weight: outputPacked, blas: model.outputWeight.value.data, bias: nil,
-                 outputs: c.vocabSize, out: logits.data)
+        e.matmul(
+            hidden.data, rows: logitRows.count, weight: outputPacked, blas: model.outputWeight.value.data, bias: nil,
+            outputs: c.vocabSize, out: logits.data)
         return logits
     }
 
@@ -587,8 +624,10 @@ public final class RolloutEngine {
             guard let own = row.own else { preconditionFailure("live row without a cache segment") }
             plans.append(RowPlan(chain: own.chain, index: own.count))
         }
-        let logits = forward(ids: rows.map { $0.tokens[$0.tokens.count - 1] }, positions: rows.map { $0.promptLength + $0.tokens.count - 1 },
-                             plans: plans, logitRows: Array(rows.indices))
+        let logits = forward(
+            ids: rows.map { $0.tokens[$0.tokens.count - 1] },
+            positions: rows.map { $0.promptLength + $0.tokens.count - 1 },
+            plans: plans, logitRows: Array(rows.indices))
         for row in rows { row.own?.count += 1 }
         return logits
     }
@@ -609,7 +648,10 @@ final class LiveRow: @unchecked Sendable {
     var logprobs: [Float] = []
     var samplingLogprobs: [Float] = []
 
-    init(promptIndex: Int, sampleIndex: Int, promptLength: Int, generator: SeededGenerator, detok: (any IncrementalDetokenizer)?) {
+    init(
+        promptIndex: Int, sampleIndex: Int, promptLength: Int, generator: SeededGenerator,
+        detok: (any IncrementalDetokenizer)?
+    ) {
         self.promptIndex = promptIndex
         self.sampleIndex = sampleIndex
         self.promptLength = promptLength

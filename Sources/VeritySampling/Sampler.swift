@@ -34,10 +34,18 @@ public struct SamplingParams: Sendable, Equatable {
 
     /// Checks the ranges; the error names the offending parameter and value.
     public func validate() throws {
-        guard temperature >= 0, temperature.isFinite else { throw SamplingError.badParameter(name: "temperature", value: "\(temperature)", detail: "must be ≥ 0") }
-        guard topK >= 0 else { throw SamplingError.badParameter(name: "top_k", value: "\(topK)", detail: "must be ≥ 0 (0 = off)") }
-        guard topP > 0, topP <= 1 else { throw SamplingError.badParameter(name: "top_p", value: "\(topP)", detail: "must be in (0, 1]") }
-        guard minP >= 0, minP <= 1 else { throw SamplingError.badParameter(name: "min_p", value: "\(minP)", detail: "must be in [0, 1]") }
+        guard temperature >= 0, temperature.isFinite else {
+            throw SamplingError.badParameter(name: "temperature", value: "\(temperature)", detail: "must be ≥ 0")
+        }
+        guard topK >= 0 else {
+            throw SamplingError.badParameter(name: "top_k", value: "\(topK)", detail: "must be ≥ 0 (0 = off)")
+        }
+        guard topP > 0, topP <= 1 else {
+            throw SamplingError.badParameter(name: "top_p", value: "\(topP)", detail: "must be in (0, 1]")
+        }
+        guard minP >= 0, minP <= 1 else {
+            throw SamplingError.badParameter(name: "min_p", value: "\(minP)", detail: "must be in [0, 1]")
+        }
     }
 
     /// Whether this draws the argmax.
@@ -82,7 +90,9 @@ extension SamplingParams {
         let truncated = (topK > 0 && topK < v) || topP < 1 || minP > 0
         if !truncated {
             var total = 0.0
-            forEachScaledExp(z, v, max: mx, invT: invT) { _, e in total += Double(e); return true }
+            forEachScaledExp(z, v, max: mx, invT: invT) { _, e in
+                total += Double(e); return true
+            }
             let target = u * total
             var acc = 0.0, pick = v - 1
             forEachScaledExp(z, v, max: mx, invT: invT) { j, e in
@@ -95,7 +105,9 @@ extension SamplingParams {
         }
         // Candidates: all tokens whose scaled weight could survive, sorted by weight (ties: lower id first).
         var total = 0.0
-        forEachScaledExp(z, v, max: mx, invT: invT) { _, e in total += Double(e); return true }
+        forEachScaledExp(z, v, max: mx, invT: invT) { _, e in
+            total += Double(e); return true
+        }
         var cand: [(w: Double, id: Int)] = []
         if topK > 0 && topK < v {
             cand = topKIndices(z, v, topK).map { (Double(Kernels.exp1((z[$0] - mx) * invT)), $0) }
@@ -143,7 +155,8 @@ extension SamplingParams {
     /// exponentials are taken eight at a time; `exp8` works lane by lane, so each e_j is the same float `exp1` gives and
     /// every sum over them (kept in order, in Double) is unchanged.
     @inline(__always)
-    func forEachScaledExp(_ z: UnsafePointer<Float>, _ v: Int, max mx: Float, invT: Float, _ body: (Int, Float) -> Bool) {
+    func forEachScaledExp(_ z: UnsafePointer<Float>, _ v: Int, max mx: Float, invT: Float, _ body: (Int, Float) -> Bool)
+    {
         let m8 = V8(repeating: mx), t8 = V8(repeating: invT)
         var j = 0
         while j + 8 <= v {

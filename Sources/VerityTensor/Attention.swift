@@ -27,8 +27,10 @@ public struct AttentionShape: Sendable, Equatable {
     public var kvRowsPerBatch: Int
 
     /// A shape; `keys` defaults to `queryOffset + queries`, `kvRowsPerBatch` to `keys`.
-    public init(batch: Int, queries: Int, keys: Int? = nil, heads: Int, kvHeads: Int, headDim: Int, queryOffset: Int = 0,
-                kvRowsPerBatch: Int? = nil) {
+    public init(
+        batch: Int, queries: Int, keys: Int? = nil, heads: Int, kvHeads: Int, headDim: Int, queryOffset: Int = 0,
+        kvRowsPerBatch: Int? = nil
+    ) {
         precondition(heads % kvHeads == 0, "heads \(heads) not a multiple of kvHeads \(kvHeads)")
         self.batch = batch
         self.queries = queries
@@ -55,121 +57,148 @@ extension Kernels {
     /// Causal GQA attention: out[b,t,h,:] = softmax_s(q·k/√D, s ≤ offset+t, s ≥ keyStart[b]) · v.
     /// q [B·T, H·D], k/v [B·S, KV·D], out [B·T, H·D]; writes the row logsumexp into lse [B, H, T] when given (0 for a row
     /// that sees no key, whose output is 0).
-    public static func attentionForward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-                                        out: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>?,
-                                        shape sh: AttentionShape, keyStart: [Int]? = nil) {
+    public static func attentionForward(
+        q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+        out: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>?,
+        shape sh: AttentionShape, keyStart: [Int]? = nil
+    ) {
         let (t, s, h, g, d) = (sh.queries, sh.keys, sh.heads, sh.kvHeads, sh.headDim)
         let group = h / g, bq = attentionQueryBlock
         // One unit of work per (batch row, query head), each on one core with serial products and its own score block.
         let units = sh.batch * h
         let tasks = min(Parallel.threads, units)
-        BLAS.serialProducts { Parallel.forEachTask(tasks) { task in
-            let scratch = Tensor(uninitialized: [max(1, min(bq, t) * s)])
-            defer { withExtendedLifetime(scratch) {} }
-            let scores = scratch.data
-            for u in (units * task / tasks)..<(units * (task + 1) / tasks) {
-                let b = u / h, hh = u % h, kvh = hh / group
-                let kLo = min(keyStart?[b] ?? 0, s)
-                let kb = k + (b * sh.kvRowsPerBatch + kLo) * g * d + kvh * d
-                let vb = v + (b * sh.kvRowsPerBatch + kLo) * g * d + kvh * d
-                var i0 = 0
-                while i0 < t {
-                    let m = min(bq, t - i0)
-                    let qb = q + (b * t + i0) * h * d + hh * d
-                    let ob = out + (b * t + i0) * h * d + hh * d
-                    // Keys [kLo, kHi) are the ones some query of the block sees.
-                    let width = min(s, sh.queryOffset + i0 + m) - kLo
-                    if width <= 0 {
-                        for i in 0..<m { (ob + i * h * d).update(repeating: 0, count: d); lse?[(b * h + hh) * t + i0 + i] = 0 }
-                        i0 += m
-                        continue
-                    }
-                    BLAS.gemm(transB: true, m: m, n: width, k: d, alpha: sh.scale, a: qb, lda: h * d, b: kb, ldb: g * d, c: scores, ldc: width)
-                    for i in 0..<m {
-                        let row = scores + i * width
-                        let valid = min(s, sh.queryOffset + i0 + i + 1) - kLo
-                        let l: Float
-                        if valid > 0 {
-                            l = softmaxRow(row, n: width, valid: valid)
-                        } else {
-                            row.update(repeating: 0, count: width)
-                            l = 0
+        BLAS.serialProducts {
+            Parallel.forEachTask(tasks) { task in
+                let scratch = Tensor(uninitialized: [max(1, min(bq, t) * s)])
+                defer { withExtendedLifetime(scratch) {} }
+                let scores = scratch.data
+                for u in (units * task / tasks)..<(units * (task + 1) / tasks) {
+                    let b = u / h, hh = u % h, kvh = hh / group
+                    let kLo = min(keyStart?[b] ?? 0, s)
+                    let kb = k + (b * sh.kvRowsPerBatch + kLo) * g * d + kvh * d
+                    let vb = v + (b * sh.kvRowsPerBatch + kLo) * g * d + kvh * d
+                    var i0 = 0
+                    while i0 < t {
+                        let m = min(bq, t - i0)
+                        let qb = q + (b * t + i0) * h * d + hh * d
+                        let ob = out + (b * t + i0) * h * d + hh * d
+                        // Keys [kLo, kHi) are the ones some query of the block sees.
+                        let width = min(s, sh.queryOffset + i0 + m) - kLo
+                        if width <= 0 {
+                            for i in 0..<m {
+                                (ob + i * h * d).update(repeating: 0, count: d); lse?[(b * h + hh) * t + i0 + i] = 0
+                            }
+                            i0 += m
+                            continue
                         }
-                        lse?[(b * h + hh) * t + i0 + i] = l
+                        BLAS.gemm(
+                            transB: true, m: m, n: width, k: d, alpha: sh.scale, a: qb, lda: h * d, b: kb, ldb: g * d,
+                            c: scores, ldc: width)
+                        for i in 0..<m {
+                            let row = scores + i * width
+                            let valid = min(s, sh.queryOffset + i0 + i + 1) - kLo
+                            let l: Float
+                            if valid > 0 {
+                                l = softmaxRow(row, n: width, valid: valid)
+                            } else {
+                                row.update(repeating: 0, count: width)
+                                l = 0
+                            }
+                            lse?[(b * h + hh) * t + i0 + i] = l
+                        }
+                        BLAS.gemm(m: m, n: d, k: width, a: scores, lda: width, b: vb, ldb: g * d, c: ob, ldc: h * d)
+                        i0 += m
                     }
-                    BLAS.gemm(m: m, n: d, k: width, a: scores, lda: width, b: vb, ldb: g * d, c: ob, ldc: h * d)
-                    i0 += m
                 }
             }
-        } }
+        }
     }
 
     /// Backward of `attentionForward`, accumulating into dq/dk/dv (any may be nil); P is recomputed from q, k and lse.
-    public static func attentionBackward(dOut: UnsafePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-                                         lse: UnsafePointer<Float>, dq: UnsafeMutablePointer<Float>?, dk: UnsafeMutablePointer<Float>?,
-                                         dv: UnsafeMutablePointer<Float>?, shape sh: AttentionShape, keyStart: [Int]? = nil) {
+    public static func attentionBackward(
+        dOut: UnsafePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+        lse: UnsafePointer<Float>, dq: UnsafeMutablePointer<Float>?, dk: UnsafeMutablePointer<Float>?,
+        dv: UnsafeMutablePointer<Float>?, shape sh: AttentionShape, keyStart: [Int]? = nil
+    ) {
         let (t, s, h, g, d) = (sh.queries, sh.keys, sh.heads, sh.kvHeads, sh.headDim)
         let group = h / g, bq = attentionQueryBlock
         let scale = sh.scale
         // One unit per (batch row, KV head): the query heads sharing a KV head all add into its dk/dv, so they stay together.
         let units = sh.batch * g
         let tasks = min(Parallel.threads, units)
-        BLAS.serialProducts { Parallel.forEachTask(tasks) { task in
-            let block = max(1, min(bq, t) * s)
-            let scratch = Tensor(uninitialized: [2, block])
-            defer { withExtendedLifetime(scratch) {} }
-            let p = scratch.data, dp = scratch.data + block
-            for u in (units * task / tasks)..<(units * (task + 1) / tasks) {
-                let b = u / g, kvh = u % g
-                let kLo = min(keyStart?[b] ?? 0, s)
-                let kvOffset = (b * sh.kvRowsPerBatch + kLo) * g * d + kvh * d
-                let kb = k + kvOffset, vb = v + kvOffset
-                for hh in (kvh * group)..<((kvh + 1) * group) {
-                    var i0 = 0
-                    while i0 < t {
-                        let m = min(bq, t - i0)
-                        let width = min(s, sh.queryOffset + i0 + m) - kLo
-                        let rowOffset = (b * t + i0) * h * d + hh * d
-                        let qb = q + rowOffset, dob = dOut + rowOffset
-                        guard width > 0 else { i0 += m; continue }  // no key seen: no gradient
-                        BLAS.gemm(transB: true, m: m, n: width, k: d, alpha: scale, a: qb, lda: h * d, b: kb, ldb: g * d, c: p, ldc: width)
-                        BLAS.gemm(transB: true, m: m, n: width, k: d, a: dob, lda: h * d, b: vb, ldb: g * d, c: dp, ldc: width)
-                        for i in 0..<m {
-                            let pr = p + i * width, dr = dp + i * width
-                            let valid = max(0, min(s, sh.queryOffset + i0 + i + 1) - kLo)
-                            let l = lse[(b * h + hh) * t + i0 + i]
-                            var delta: Float = 0
-                            let l8 = F8(repeating: l)
-                            var j = 0, acc = F8()
-                            while j + 8 <= valid {
-                                let e = exp8(load8(pr + j) - l8)
-                                store8(e, pr + j)
-                                acc += e * load8(dr + j)
-                                j += 8
+        BLAS.serialProducts {
+            Parallel.forEachTask(tasks) { task in
+                let block = max(1, min(bq, t) * s)
+                let scratch = Tensor(uninitialized: [2, block])
+                defer { withExtendedLifetime(scratch) {} }
+                let p = scratch.data, dp = scratch.data + block
+                for u in (units * task / tasks)..<(units * (task + 1) / tasks) {
+                    let b = u / g, kvh = u % g
+                    let kLo = min(keyStart?[b] ?? 0, s)
+                    let kvOffset = (b * sh.kvRowsPerBatch + kLo) * g * d + kvh * d
+                    let kb = k + kvOffset, vb = v + kvOffset
+                    for hh in (kvh * group)..<((kvh + 1) * group) {
+                        var i0 = 0
+                        while i0 < t {
+                            let m = min(bq, t - i0)
+                            let width = min(s, sh.queryOffset + i0 + m) - kLo
+                            let rowOffset = (b * t + i0) * h * d + hh * d
+                            let qb = q + rowOffset, dob = dOut + rowOffset
+                            guard width > 0 else { i0 += m; continue }  // no key seen: no gradient
+                            BLAS.gemm(
+                                transB: true, m: m, n: width, k: d, alpha: scale, a: qb, lda: h * d, b: kb, ldb: g * d,
+                                c: p, ldc: width)
+                            BLAS.gemm(
+                                transB: true, m: m, n: width, k: d, a: dob, lda: h * d, b: vb, ldb: g * d, c: dp,
+                                ldc: width)
+                            for i in 0..<m {
+                                let pr = p + i * width, dr = dp + i * width
+                                let valid = max(0, min(s, sh.queryOffset + i0 + i + 1) - kLo)
+                                let l = lse[(b * h + hh) * t + i0 + i]
+                                var delta: Float = 0
+                                let l8 = F8(repeating: l)
+                                var j = 0, acc = F8()
+                                while j + 8 <= valid {
+                                    let e = exp8(load8(pr + j) - l8)
+                                    store8(e, pr + j)
+                                    acc += e * load8(dr + j)
+                                    j += 8
+                                }
+                                delta = acc.sum()
+                                while j < valid { let e = exp1(pr[j] - l); pr[j] = e; delta += e * dr[j]; j += 1 }
+                                j = 0
+                                let dl8 = F8(repeating: delta)
+                                while j + 8 <= valid {
+                                    store8(load8(pr + j) * (load8(dr + j) - dl8) * scale, dr + j); j += 8
+                                }
+                                while j < valid { dr[j] = pr[j] * (dr[j] - delta) * scale; j += 1 }
+                                // Masked entries: zero probability and zero score gradient.
+                                if valid < width {
+                                    (pr + valid).update(repeating: 0, count: width - valid);
+                                    (dr + valid).update(repeating: 0, count: width - valid)
+                                }
                             }
-                            delta = acc.sum()
-                            while j < valid { let e = exp1(pr[j] - l); pr[j] = e; delta += e * dr[j]; j += 1 }
-                            j = 0
-                            let dl8 = F8(repeating: delta)
-                            while j + 8 <= valid { store8(load8(pr + j) * (load8(dr + j) - dl8) * scale, dr + j); j += 8 }
-                            while j < valid { dr[j] = pr[j] * (dr[j] - delta) * scale; j += 1 }
-                            // Masked entries: zero probability and zero score gradient.
-                            if valid < width { (pr + valid).update(repeating: 0, count: width - valid); (dr + valid).update(repeating: 0, count: width - valid) }
+                            // p now holds P, dp holds dScores·scale, both [m, width].
+                            if let dv {
+                                BLAS.gemm(
+                                    transA: true, m: width, n: d, k: m, a: p, lda: width, b: dob, ldb: h * d, beta: 1,
+                                    c: dv + kvOffset, ldc: g * d)
+                            }
+                            if let dq {
+                                BLAS.gemm(
+                                    m: m, n: d, k: width, a: dp, lda: width, b: kb, ldb: g * d, beta: 1,
+                                    c: dq + rowOffset, ldc: h * d)
+                            }
+                            if let dk {
+                                BLAS.gemm(
+                                    transA: true, m: width, n: d, k: m, a: dp, lda: width, b: qb, ldb: h * d, beta: 1,
+                                    c: dk + kvOffset, ldc: g * d)
+                            }
+                            i0 += m
                         }
-                        // p now holds P, dp holds dScores·scale, both [m, width].
-                        if let dv {
-                            BLAS.gemm(transA: true, m: width, n: d, k: m, a: p, lda: width, b: dob, ldb: h * d, beta: 1, c: dv + kvOffset, ldc: g * d)
-                        }
-                        if let dq {
-                            BLAS.gemm(m: m, n: d, k: width, a: dp, lda: width, b: kb, ldb: g * d, beta: 1, c: dq + rowOffset, ldc: h * d)
-                        }
-                        if let dk {
-                            BLAS.gemm(transA: true, m: width, n: d, k: m, a: dp, lda: width, b: qb, ldb: h * d, beta: 1, c: dk + kvOffset, ldc: g * d)
-                        }
-                        i0 += m
                     }
                 }
             }
-        } }
+        }
     }
 }

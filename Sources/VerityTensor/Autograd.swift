@@ -39,7 +39,8 @@ public final class Variable {
     /// A tracked leaf whose gradient accumulates in `gradientStorage` (same element count as `value`), as a parameter
     /// store's views do.
     public init(_ value: Tensor, gradientStorage: Tensor) {
-        precondition(gradientStorage.count == value.count, "gradient storage \(gradientStorage.shape) for value \(value.shape)")
+        precondition(
+            gradientStorage.count == value.count, "gradient storage \(gradientStorage.shape) for value \(value.shape)")
         self.value = value
         self.requiresGrad = true
         self.parents = []
@@ -116,7 +117,11 @@ public final class Variable {
     /// Back-propagates from this node with seed gradient `seed` (default: ones, i.e. d(self)/d(self) for a scalar loss).
     public func backward(seed: Tensor? = nil) {
         guard requiresGrad else { return }
-        let s = seed ?? { let t = Tensor(uninitialized: value.shape); t.fill(1); return t }()
+        let s =
+            seed
+            ?? {
+                let t = Tensor(uninitialized: value.shape); t.fill(1); return t
+            }()
         precondition(s.count == value.count, "seed \(s.shape) for value \(value.shape)")
         gradBuffer().addInPlace(s)
         for node in topologicalOrder().reversed() {

@@ -18,8 +18,10 @@ public enum GradientCheck {
     }
 
     /// Checks `build`'s gradients for every tracked input (all by default) at `samples` elements each (all when fewer).
-    public static func run(inputs: [Tensor], tracked: [Bool]? = nil, eps: Float = 1e-2, samples: Int = 24, seed: UInt64 = 7,
-                           build: ([Variable]) -> Variable) -> [Result] {
+    public static func run(
+        inputs: [Tensor], tracked: [Bool]? = nil, eps: Float = 1e-2, samples: Int = 24, seed: UInt64 = 7,
+        build: ([Variable]) -> Variable
+    ) -> [Result] {
         var g = SeededGenerator(seed: seed)
         let track = tracked ?? inputs.map { _ in true }
         precondition(track.count == inputs.count, "one tracked flag per input")

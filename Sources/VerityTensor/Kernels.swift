@@ -55,7 +55,9 @@ public enum Kernels {
     // MARK: Element-wise
 
     /// out = a + b over `count` elements (out may alias a or b).
-    public static func add(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int) {
+    public static func add(
+        _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int
+    ) {
         Parallel.chunks(count, minChunk: parallelGrain * 4) { r in
             var i = r.lowerBound
             while i + 8 <= r.upperBound { store8(load8(a + i) + load8(b + i), out + i); i += 8 }
@@ -64,7 +66,9 @@ public enum Kernels {
     }
 
     /// out += alpha · a over `count` elements.
-    public static func axpy(_ alpha: Float, _ a: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int) {
+    public static func axpy(
+        _ alpha: Float, _ a: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int
+    ) {
         Parallel.chunks(count, minChunk: parallelGrain * 4) { r in
             var i = r.lowerBound
             while i + 8 <= r.upperBound { store8(load8(out + i) + alpha * load8(a + i), out + i); i += 8 }
@@ -75,8 +79,10 @@ public enum Kernels {
     // MARK: RMSNorm
 
     /// y[r] = w ⊙ x[r] / sqrt(mean(x[r]²) + eps) over rows of width C; stores 1/sqrt(...) per row in `rstd` (Qwen2RMSNorm in transformers).
-    public static func rmsNormForward(_ x: UnsafePointer<Float>, weight w: UnsafePointer<Float>, out y: UnsafeMutablePointer<Float>,
-                                      rstd: UnsafeMutablePointer<Float>?, rows: Int, width c: Int, eps: Float) {
+    public static func rmsNormForward(
+        _ x: UnsafePointer<Float>, weight w: UnsafePointer<Float>, out y: UnsafeMutablePointer<Float>,
+        rstd: UnsafeMutablePointer<Float>?, rows: Int, width c: Int, eps: Float
+    ) {
         Parallel.chunks(rows, minChunk: max(1, parallelGrain / max(c, 1))) { rr in
             for r in rr {
                 let xr = x + r * c, yr = y + r * c
@@ -94,9 +100,11 @@ public enum Kernels {
     }
 
     /// Backward of `rmsNormForward`: dx += rstd·(dy⊙w − x̂·mean(dy⊙w⊙x̂)), dw += Σ_rows dy⊙x̂ (x̂ = x·rstd).
-    public static func rmsNormBackward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weight w: UnsafePointer<Float>,
-                                       rstd: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?,
-                                       rows: Int, width c: Int) {
+    public static func rmsNormBackward(
+        dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weight w: UnsafePointer<Float>,
+        rstd: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?,
+        rows: Int, width c: Int
+    ) {
         let tasks = min(Parallel.threads, max(1, rows * c / parallelGrain))
         let partial = UnsafeMutablePointer<Float>.allocate(capacity: tasks * c)
         partial.initialize(repeating: 0, count: tasks * c)
@@ -134,8 +142,10 @@ public enum Kernels {
 
     /// Rotate-half RoPE on rows of H heads × D: y[j] = x[j]cos − x[j+D/2]sin, y[j+D/2] = x[j+D/2]cos + x[j]sin, with
     /// per-row tables cos/sin [rows, D/2]; `inverse` rotates by −angle (the backward). out may alias x.
-    public static func rope(_ x: UnsafePointer<Float>, out y: UnsafeMutablePointer<Float>, rows: Int, heads: Int, headDim d: Int,
-                            cos: UnsafePointer<Float>, sin: UnsafePointer<Float>, inverse: Bool, accumulate: Bool) {
+    public static func rope(
+        _ x: UnsafePointer<Float>, out y: UnsafeMutablePointer<Float>, rows: Int, heads: Int, headDim d: Int,
+        cos: UnsafePointer<Float>, sin: UnsafePointer<Float>, inverse: Bool, accumulate: Bool
+    ) {
         let half = d / 2
         let sign: Float = inverse ? -1 : 1
         Parallel.chunks(rows, minChunk: max(1, parallelGrain / max(1, heads * d))) { rr in
@@ -166,7 +176,9 @@ public enum Kernels {
     // MARK: SwiGLU
 
     /// y = silu(g) ⊙ u with silu(g) = g·σ(g) (the Qwen2/Llama MLP activation).
-    public static func swigluForward(gate g: UnsafePointer<Float>, up u: UnsafePointer<Float>, out y: UnsafeMutablePointer<Float>, count: Int) {
+    public static func swigluForward(
+        gate g: UnsafePointer<Float>, up u: UnsafePointer<Float>, out y: UnsafeMutablePointer<Float>, count: Int
+    ) {
         Parallel.chunks(count, minChunk: parallelGrain) { r in
             var i = r.lowerBound
             while i + 8 <= r.upperBound {
@@ -181,9 +193,11 @@ public enum Kernels {
 
     /// Backward of SwiGLU: dg += dy·u·σ(g)(1 + g(1−σ(g))), du += dy·silu(g); with `overwrite` the gradients are written
     /// instead of added (for fresh, uninitialised gradient buffers).
-    public static func swigluBackward(dy: UnsafePointer<Float>, gate g: UnsafePointer<Float>, up u: UnsafePointer<Float>,
-                                      dGate: UnsafeMutablePointer<Float>?, dUp: UnsafeMutablePointer<Float>?, count: Int,
-                                      overwriteGate: Bool = false, overwriteUp: Bool = false) {
+    public static func swigluBackward(
+        dy: UnsafePointer<Float>, gate g: UnsafePointer<Float>, up u: UnsafePointer<Float>,
+        dGate: UnsafeMutablePointer<Float>?, dUp: UnsafeMutablePointer<Float>?, count: Int,
+        overwriteGate: Bool = false, overwriteUp: Bool = false
+    ) {
         Parallel.chunks(count, minChunk: parallelGrain) { r in
             var i = r.lowerBound
             while i + 8 <= r.upperBound {
@@ -231,12 +245,16 @@ public enum Kernels {
     // MARK: Embedding
 
     /// out[i] = table[ids[i]] for rows of width C.
-    public static func embeddingForward(table: UnsafePointer<Float>, ids: [Int32], width c: Int, out: UnsafeMutablePointer<Float>) {
+    public static func embeddingForward(
+        table: UnsafePointer<Float>, ids: [Int32], width c: Int, out: UnsafeMutablePointer<Float>
+    ) {
         for (i, id) in ids.enumerated() { (out + i * c).update(from: table + Int(id) * c, count: c) }
     }
 
     /// dTable[ids[i]] += dy[i] (scatter-add; repeated ids accumulate).
-    public static func embeddingBackward(dy: UnsafePointer<Float>, ids: [Int32], width c: Int, dTable: UnsafeMutablePointer<Float>) {
+    public static func embeddingBackward(
+        dy: UnsafePointer<Float>, ids: [Int32], width c: Int, dTable: UnsafeMutablePointer<Float>
+    ) {
         for (i, id) in ids.enumerated() {
             let d = dTable + Int(id) * c, g = dy + i * c
             var j = 0

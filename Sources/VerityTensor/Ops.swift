@@ -50,16 +50,21 @@ public enum Ops {
         if let b {
             for r in 0..<n { (y.data + r * cout).update(from: b.value.data, count: cout) }
         }
-        BLAS.gemm(transB: true, m: n, n: cout, k: cin, a: x.value.data, lda: cin, b: w.value.data, ldb: cin,
-                  beta: b == nil ? 0 : 1, c: y.data, ldc: cout)
+        BLAS.gemm(
+            transB: true, m: n, n: cout, k: cin, a: x.value.data, lda: cin, b: w.value.data, ldb: cin,
+            beta: b == nil ? 0 : 1, c: y.data, ldc: cout)
         var parents = [x, w]
         if let b { parents.append(b) }
         return Variable(result: y, parents: parents, op: "linear") { dy in
             if let (dx, beta) = x.gradProductTarget() {
-                BLAS.gemm(m: n, n: cin, k: cout, a: dy.data, lda: cout, b: w.value.data, ldb: cin, beta: beta, c: dx, ldc: cin)
+                BLAS.gemm(
+                    m: n, n: cin, k: cout, a: dy.data, lda: cout, b: w.value.data, ldb: cin, beta: beta, c: dx, ldc: cin
+                )
             }
             if let (dw, beta) = w.gradProductTarget() {
-                BLAS.gemm(transA: true, m: cout, n: cin, k: n, a: dy.data, lda: cout, b: x.value.data, ldb: cin, beta: beta, c: dw, ldc: cin)
+                BLAS.gemm(
+                    transA: true, m: cout, n: cin, k: n, a: dy.data, lda: cout, b: x.value.data, ldb: cin, beta: beta,
+                    c: dw, ldc: cin)
             }
             if let b, let db = b.gradPointer() {
                 for r in 0..<n { Kernels.axpy(1, dy.data + r * cout, into: db, count: cout) }
@@ -110,7 +115,9 @@ public enum Ops {
 
     /// Σ wᵢ·xᵢ as a scalar [1] (plain sum when `weights` is nil); weights must match x's element count.
     public static func weightedSum(_ x: Variable, weights: [Float]?) -> Variable {
-        if let weights { precondition(weights.count == x.value.count, "weightedSum: \(weights.count) weights for \(x.shape)") }
+        if let weights {
+            precondition(weights.count == x.value.count, "weightedSum: \(weights.count) weights for \(x.shape)")
+        }
         var s = 0.0
         for i in 0..<x.value.count { s += Double(x.value.data[i]) * Double(weights?[i] ?? 1) }
         let y = Tensor(shape: [1], values: [Float(s)])
@@ -138,7 +145,11 @@ public enum Ops {
         let y = Tensor(shape: shape, borrowing: x.value.data, owner: x.value)
         return Variable(result: y, parents: [x], op: "reshape") { dy in
             guard let (dx, beta) = x.gradProductTarget() else { return }
-            if beta == 0 { dx.update(from: dy.data, count: dy.count) } else { Kernels.axpy(1, dy.data, into: dx, count: dy.count) }
+            if beta == 0 {
+                dx.update(from: dy.data, count: dy.count)
+            } else {
+                Kernels.axpy(1, dy.data, into: dx, count: dy.count)
+            }
         }
     }
 
@@ -148,38 +159,51 @@ public enum Ops {
         precondition(w.value.count == c, "rmsNorm: input \(x.shape) vs weight \(w.shape)")
         let y = Tensor(uninitialized: x.shape)
         let rstd = Tensor(uninitialized: [n])
-        Kernels.rmsNormForward(x.value.data, weight: w.value.data, out: y.data, rstd: rstd.data, rows: n, width: c, eps: eps)
+        Kernels.rmsNormForward(
+            x.value.data, weight: w.value.data, out: y.data, rstd: rstd.data, rows: n, width: c, eps: eps)
         return Variable(result: y, parents: [x, w], op: "rmsNorm") { dy in
-            Kernels.rmsNormBackward(dy: dy.data, x: x.value.data, weight: w.value.data, rstd: rstd.data,
-                                    dx: x.gradPointer(), dw: w.gradPointer(), rows: n, width: c)
+            Kernels.rmsNormBackward(
+                dy: dy.data, x: x.value.data, weight: w.value.data, rstd: rstd.data,
+                dx: x.gradPointer(), dw: w.gradPointer(), rows: n, width: c)
         }
     }
 
     /// Rotate-half RoPE on x [N, heads·D] with the table's per-row angles.
     public static func rope(_ x: Variable, table: RopeTable, heads: Int) -> Variable {
         let d = table.headDim, n = x.value.rows
-        precondition(x.value.lastDim == heads * d && table.cos.shape[0] == n, "rope: input \(x.shape), table \(table.cos.shape), heads \(heads)")
+        precondition(
+            x.value.lastDim == heads * d && table.cos.shape[0] == n,
+            "rope: input \(x.shape), table \(table.cos.shape), heads \(heads)")
         let y = Tensor(uninitialized: x.shape)
-        Kernels.rope(x.value.data, out: y.data, rows: n, heads: heads, headDim: d, cos: table.cos.data, sin: table.sin.data,
-                     inverse: false, accumulate: false)
+        Kernels.rope(
+            x.value.data, out: y.data, rows: n, heads: heads, headDim: d, cos: table.cos.data, sin: table.sin.data,
+            inverse: false, accumulate: false)
         return Variable(result: y, parents: [x], op: "rope") { dy in
             guard let dx = x.gradPointer() else { return }
-            Kernels.rope(dy.data, out: dx, rows: n, heads: heads, headDim: d, cos: table.cos.data, sin: table.sin.data,
-                         inverse: true, accumulate: true)
+            Kernels.rope(
+                dy.data, out: dx, rows: n, heads: heads, headDim: d, cos: table.cos.data, sin: table.sin.data,
+                inverse: true, accumulate: true)
         }
     }
 
     /// Causal grouped-query attention: q [B·T, H·D], k/v [B·S, KV·D] → [B·T, H·D].
-    public static func attention(_ q: Variable, _ k: Variable, _ v: Variable, shape: AttentionShape, keyStart: [Int]? = nil) -> Variable {
+    public static func attention(
+        _ q: Variable, _ k: Variable, _ v: Variable, shape: AttentionShape, keyStart: [Int]? = nil
+    ) -> Variable {
         let hd = shape.heads * shape.headDim, kd = shape.kvHeads * shape.headDim
         precondition(q.value.count == shape.batch * shape.queries * hd, "attention: q \(q.shape) vs \(shape)")
-        precondition(k.value.count == shape.batch * shape.kvRowsPerBatch * kd && v.value.count == k.value.count, "attention: k \(k.shape) v \(v.shape) vs \(shape)")
+        precondition(
+            k.value.count == shape.batch * shape.kvRowsPerBatch * kd && v.value.count == k.value.count,
+            "attention: k \(k.shape) v \(v.shape) vs \(shape)")
         let y = Tensor(uninitialized: q.shape)
         let lse = Tensor(uninitialized: [shape.batch, shape.heads, shape.queries])
-        Kernels.attentionForward(q: q.value.data, k: k.value.data, v: v.value.data, out: y.data, lse: lse.data, shape: shape, keyStart: keyStart)
+        Kernels.attentionForward(
+            q: q.value.data, k: k.value.data, v: v.value.data, out: y.data, lse: lse.data, shape: shape,
+            keyStart: keyStart)
         return Variable(result: y, parents: [q, k, v], op: "attention") { dy in
-            Kernels.attentionBackward(dOut: dy.data, q: q.value.data, k: k.value.data, v: v.value.data, lse: lse.data,
-                                      dq: q.gradPointer(), dk: k.gradPointer(), dv: v.gradPointer(), shape: shape, keyStart: keyStart)
+            Kernels.attentionBackward(
+                dOut: dy.data, q: q.value.data, k: k.value.data, v: v.value.data, lse: lse.data,
+                dq: q.gradPointer(), dk: k.gradPointer(), dv: v.gradPointer(), shape: shape, keyStart: keyStart)
         }
     }
 
@@ -190,8 +214,9 @@ public enum Ops {
         Kernels.swigluForward(gate: gate.value.data, up: up.value.data, out: y.data, count: y.count)
         return Variable(result: y, parents: [gate, up], op: "swiglu") { dy in
             let dg = gate.gradProductTarget(), du = up.gradProductTarget()
-            Kernels.swigluBackward(dy: dy.data, gate: gate.value.data, up: up.value.data, dGate: dg?.0, dUp: du?.0, count: dy.count,
-                                   overwriteGate: dg?.1 == 0, overwriteUp: du?.1 == 0)
+            Kernels.swigluBackward(
+                dy: dy.data, gate: gate.value.data, up: up.value.data, dGate: dg?.0, dUp: du?.0, count: dy.count,
+                overwriteGate: dg?.1 == 0, overwriteUp: du?.1 == 0)
         }
     }
 
@@ -207,30 +232,41 @@ public enum Ops {
     }
 
     /// A per-token loss term: (row, logprob, entropy) → (loss, ∂loss/∂logprob, ∂loss/∂entropy).
-    public typealias TokenLossTerm = (_ row: Int, _ logprob: Float, _ entropy: Float) -> (loss: Float, dLogprob: Float, dEntropy: Float)
+    public typealias TokenLossTerm = (_ row: Int, _ logprob: Float, _ entropy: Float) -> (
+        loss: Float, dLogprob: Float, dEntropy: Float
+    )
 
     /// Σᵢ loss(i, logpᵢ, Hᵢ) over rows of hidden [N, C] under softmax(hidden·Wᵀ), fused with its gradient: each logits chunk is
     /// used once, in the forward, for the values and for the gradients (kept until `backward`, then scaled by the seed), so the
     /// backward recomputes nothing. Any loss that is a sum of per-token terms of (logp, entropy) fits: NLL, PPO/GRPO clipped
     /// surrogates (old logprobs and advantages captured by the closure), entropy bonuses, k3 KL to a reference's logprobs.
     /// Returns the scalar loss and the per-row log-probs and entropies (constants).
-    public static func tokenLoss(_ hidden: Variable, weight: Variable, targets: [Int32], chunkRows: Int? = nil,
-                                 loss: TokenLossTerm) -> (loss: Variable, logprobs: Tensor, entropy: Tensor) {
+    public static func tokenLoss(
+        _ hidden: Variable, weight: Variable, targets: [Int32], chunkRows: Int? = nil,
+        loss: TokenLossTerm
+    ) -> (loss: Variable, logprobs: Tensor, entropy: Tensor) {
         let c = hidden.value.lastDim, n = hidden.value.rows, vocab = weight.shape[0]
-        precondition(weight.value.lastDim == c && targets.count == n, "tokenLoss: hidden \(hidden.shape), weight \(weight.shape), \(targets.count) targets")
+        precondition(
+            weight.value.lastDim == c && targets.count == n,
+            "tokenLoss: hidden \(hidden.shape), weight \(weight.shape), \(targets.count) targets")
         let lp = Tensor(uninitialized: [n]), ent = Tensor(uninitialized: [n])
         let dH = hidden.requiresGrad ? Tensor(uninitialized: hidden.shape) : nil
         let dW = weight.requiresGrad ? Tensor(uninitialized: weight.shape) : nil
-        let total = Kernels.tokenHeadLoss(hidden: hidden.value.data, weight: weight.value.data, targets: targets, rows: n, width: c,
-                                          vocab: vocab, logprobs: lp.data, entropy: ent.data, loss: { loss($0, $1, $2) },
-                                          dHidden: dH?.data, dWeight: dW?.data, chunkRows: chunkRows)
+        let total = Kernels.tokenHeadLoss(
+            hidden: hidden.value.data, weight: weight.value.data, targets: targets, rows: n, width: c,
+            vocab: vocab, logprobs: lp.data, entropy: ent.data, loss: { loss($0, $1, $2) },
+            dHidden: dH?.data, dWeight: dW?.data, chunkRows: chunkRows)
         let y = Tensor(shape: [1], values: [Float(total)])
         let out = Variable(result: y, parents: [hidden, weight], op: "tokenLoss") { dy in
             let s = dy.data[0]
             for (v, g) in [(hidden, dH), (weight, dW)] {
                 guard let g, v.requiresGrad else { continue }
                 // A fresh gradient with seed 1 takes the buffer as it is; otherwise scale and add.
-                if v.grad == nil && s == 1 { v.setGrad(g) } else { Kernels.axpy(s, g.data, into: v.gradBuffer().data, count: g.count) }
+                if v.grad == nil && s == 1 {
+                    v.setGrad(g)
+                } else {
+                    Kernels.axpy(s, g.data, into: v.gradBuffer().data, count: g.count)
+                }
             }
         }
         return (out, lp, ent)
@@ -239,17 +275,22 @@ public enum Ops {
     /// Per-row log-probability of `targets` and entropy under softmax(hidden·Wᵀ), chunked over rows so full logits are never held.
     /// hidden [N, C], weight [V, C]; returns ([N] log-probs, [N] entropies).
     public static func tokenLogProbs(_ hidden: Variable, weight: Variable, targets: [Int32], chunkRows: Int? = nil)
-        -> (logprobs: Variable, entropy: Variable) {
+        -> (logprobs: Variable, entropy: Variable)
+    {
         let c = hidden.value.lastDim, n = hidden.value.rows, vocab = weight.shape[0]
-        precondition(weight.value.lastDim == c && targets.count == n, "tokenLogProbs: hidden \(hidden.shape), weight \(weight.shape), \(targets.count) targets")
+        precondition(
+            weight.value.lastDim == c && targets.count == n,
+            "tokenLogProbs: hidden \(hidden.shape), weight \(weight.shape), \(targets.count) targets")
         let both = Tensor(uninitialized: [2, n])
         let lse = Tensor(uninitialized: [n])
-        Kernels.tokenHeadForward(hidden: hidden.value.data, weight: weight.value.data, targets: targets, rows: n, width: c, vocab: vocab,
-                                 logprobs: both.data, entropy: both.data + n, lse: lse.data, chunkRows: chunkRows)
+        Kernels.tokenHeadForward(
+            hidden: hidden.value.data, weight: weight.value.data, targets: targets, rows: n, width: c, vocab: vocab,
+            logprobs: both.data, entropy: both.data + n, lse: lse.data, chunkRows: chunkRows)
         let joint = Variable(result: both, parents: [hidden, weight], op: "tokenLogProbs") { dy in
-            Kernels.tokenHeadBackward(hidden: hidden.value.data, weight: weight.value.data, targets: targets, rows: n, width: c, vocab: vocab,
-                                      lse: lse.data, entropyValues: both.data + n, gradLogprobs: dy.data, gradEntropy: dy.data + n,
-                                      dHidden: hidden.gradPointer(), dWeight: weight.gradPointer(), chunkRows: chunkRows)
+            Kernels.tokenHeadBackward(
+                hidden: hidden.value.data, weight: weight.value.data, targets: targets, rows: n, width: c, vocab: vocab,
+                lse: lse.data, entropyValues: both.data + n, gradLogprobs: dy.data, gradEntropy: dy.data + n,
+                dHidden: hidden.gradPointer(), dWeight: weight.gradPointer(), chunkRows: chunkRows)
         }
         return (row(joint, 0), row(joint, 1))
     }

@@ -4,7 +4,7 @@
 import Dispatch
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 // MARK: - Parallel
@@ -59,11 +59,11 @@ public enum MemoryTuning {
     /// on fresh mmap'd memory every step. A no-op where glibc is absent.
     public static func reuseFreedMemory() {
         #if canImport(Glibc)
-        typealias MallOpt = @convention(c) (Int32, Int32) -> Int32
-        guard let sym = dlsym(nil, "mallopt") else { return }
-        let mallopt = unsafeBitCast(sym, to: MallOpt.self)
-        _ = mallopt(-3, 1 << 30)      // M_MMAP_THRESHOLD (glibc malloc.h)
-        _ = mallopt(-1, Int32.max)    // M_TRIM_THRESHOLD
+            typealias MallOpt = @convention(c) (Int32, Int32) -> Int32
+            guard let sym = dlsym(nil, "mallopt") else { return }
+            let mallopt = unsafeBitCast(sym, to: MallOpt.self)
+            _ = mallopt(-3, 1 << 30)  // M_MMAP_THRESHOLD (glibc malloc.h)
+            _ = mallopt(-1, Int32.max)  // M_TRIM_THRESHOLD
         #endif
     }
 }

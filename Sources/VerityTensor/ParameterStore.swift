@@ -51,7 +51,9 @@ public final class ParameterStore {
         gradients = Tensor(uninitialized: [total])
         let v = values, g = gradients
         variables = zip(parameters, offs).map { p, o in
-            Variable(Tensor(shape: p.1, borrowing: v.data + o, owner: v), gradientStorage: Tensor(shape: p.1, borrowing: g.data + o, owner: g))
+            Variable(
+                Tensor(shape: p.1, borrowing: v.data + o, owner: v),
+                gradientStorage: Tensor(shape: p.1, borrowing: g.data + o, owner: g))
         }
     }
 
@@ -70,7 +72,9 @@ public final class ParameterStore {
     public func bumpVersion() { version &+= 1 }
 
     /// Runs `body` over the value and gradient blocks (one pass for an optimizer), then bumps the version.
-    public func update(_ body: (_ values: UnsafeMutableBufferPointer<Float>, _ gradients: UnsafeMutableBufferPointer<Float>) -> Void) {
+    public func update(
+        _ body: (_ values: UnsafeMutableBufferPointer<Float>, _ gradients: UnsafeMutableBufferPointer<Float>) -> Void
+    ) {
         finalizeGradients()
         body(values.buffer, gradients.buffer)
         bumpVersion()

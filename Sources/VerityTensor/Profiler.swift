@@ -49,6 +49,8 @@ public enum OpProfiler {
 
     /// The totals, largest first.
     public static func report() -> [Entry] {
-        totals.map { Entry(op: $0.key, seconds: $0.value.seconds, calls: $0.value.calls) }.sorted { $0.seconds > $1.seconds }
+        totals.map { Entry(op: $0.key, seconds: $0.value.seconds, calls: $0.value.calls) }.sorted {
+            $0.seconds > $1.seconds
+        }
     }
 }

@@ -4,7 +4,9 @@ import Foundation
 
 extension Tensor {
     /// A tensor of N(mean, std²) draws from `generator` (Box–Muller pairs in float32: both outputs of each pair are used).
-    public static func normal(_ shape: [Int], mean: Float = 0, std: Float = 1, generator: inout SeededGenerator) -> Tensor {
+    public static func normal(_ shape: [Int], mean: Float = 0, std: Float = 1, generator: inout SeededGenerator)
+        -> Tensor
+    {
         let t = Tensor(uninitialized: shape)
         var i = 0
         while i < t.count {

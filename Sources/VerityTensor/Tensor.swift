@@ -135,7 +135,8 @@ public enum BufferPool {
     /// Buffers smaller than this many floats are not pooled.
     public static let minimumFloats = 1 << 14
     /// The most bytes kept cached (default 8 GiB, and never more than a third of physical memory).
-    public nonisolated(unsafe) static var limitBytes: Int = min(8 << 30, Int(ProcessInfo.processInfo.physicalMemory / 3))
+    public nonisolated(unsafe) static var limitBytes: Int = min(
+        8 << 30, Int(ProcessInfo.processInfo.physicalMemory / 3))
     nonisolated(unsafe) static var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
     nonisolated(unsafe) static var freedOrder: [(size: Int, pointer: UnsafeMutablePointer<Float>)] = []
     nonisolated(unsafe) static var cachedBytes = 0
@@ -143,7 +144,7 @@ public enum BufferPool {
 
     /// The pooled capacity for a request of `count` floats: `count` rounded up to one of eight steps per power of two.
     static func sizeClass(_ count: Int) -> Int {
-        let top = Int.bitWidth - 1 - count.leadingZeroBitCount      // 2^top ≤ count < 2^(top+1)
+        let top = Int.bitWidth - 1 - count.leadingZeroBitCount  // 2^top ≤ count < 2^(top+1)
         let step = max(1, (1 << top) >> 3)
         return (count + step - 1) / step * step
     }
@@ -186,7 +187,8 @@ public enum BufferPool {
     }
 
     static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
-        UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64).bindMemory(to: Float.self, capacity: count)
+        UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64).bindMemory(
+            to: Float.self, capacity: count)
     }
 
     /// Bytes currently cached.

@@ -12,38 +12,45 @@ extension Kernels {
     public static func headChunkRows(vocab: Int) -> Int { max(8, (1 << 26) / max(vocab, 1)) }
 
     /// For rows of h [N, C] and W [V, C]: logp[i] = log_softmax(h_i·Wᵀ)[target_i], entropy[i] = −Σ p log p, lse[i] = logsumexp.
-    public static func tokenHeadForward(hidden h: UnsafePointer<Float>, weight w: UnsafePointer<Float>, targets: [Int32],
-                                        rows n: Int, width c: Int, vocab v: Int,
-                                        logprobs: UnsafeMutablePointer<Float>, entropy: UnsafeMutablePointer<Float>?,
-                                        lse: UnsafeMutablePointer<Float>?, chunkRows: Int? = nil) {
+    public static func tokenHeadForward(
+        hidden h: UnsafePointer<Float>, weight w: UnsafePointer<Float>, targets: [Int32],
+        rows n: Int, width c: Int, vocab v: Int,
+        logprobs: UnsafeMutablePointer<Float>, entropy: UnsafeMutablePointer<Float>?,
+        lse: UnsafeMutablePointer<Float>?, chunkRows: Int? = nil
+    ) {
         forEachChunk(rows: n, vocab: v, chunkRows: chunkRows) { z, r0, m in
-            chunkLogits(hidden: h + r0 * c, weight: w, targets: targets, first: r0, rows: m, width: c, vocab: v, z: z,
-                        logprobs: logprobs, entropy: entropy, lse: lse.map { $0 + r0 })
+            chunkLogits(
+                hidden: h + r0 * c, weight: w, targets: targets, first: r0, rows: m, width: c, vocab: v, z: z,
+                logprobs: logprobs, entropy: entropy, lse: lse.map { $0 + r0 })
         }
     }
 
     /// Backward of `tokenHeadForward`: with g = dL/dlogp and e = dL/dentropy per row, dz_k = p_k(−g − e(log p_k + H)) + g·[k = target];
     /// dh += dz·W, dW += dzᵀ·h (either may be nil). `lse` and `entropyValues` are the forward's saved rows.
-    public static func tokenHeadBackward(hidden h: UnsafePointer<Float>, weight w: UnsafePointer<Float>, targets: [Int32],
-                                         rows n: Int, width c: Int, vocab v: Int,
-                                         lse: UnsafePointer<Float>, entropyValues: UnsafePointer<Float>,
-                                         gradLogprobs: UnsafePointer<Float>?, gradEntropy: UnsafePointer<Float>?,
-                                         dHidden: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
-                                         chunkRows: Int? = nil) {
+    public static func tokenHeadBackward(
+        hidden h: UnsafePointer<Float>, weight w: UnsafePointer<Float>, targets: [Int32],
+        rows n: Int, width c: Int, vocab v: Int,
+        lse: UnsafePointer<Float>, entropyValues: UnsafePointer<Float>,
+        gradLogprobs: UnsafePointer<Float>?, gradEntropy: UnsafePointer<Float>?,
+        dHidden: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
+        chunkRows: Int? = nil
+    ) {
         forEachChunk(rows: n, vocab: v, chunkRows: chunkRows) { z, r0, m in
             BLAS.gemm(transB: true, m: m, n: v, k: c, a: h + r0 * c, lda: c, b: w, ldb: c, c: z, ldc: v)
             Parallel.chunks(m, minChunk: max(1, parallelGrain / v)) { rr in
                 for i in rr {
                     let row = r0 + i
-                    logitGradient(z + i * v, v, target: Int(targets[row]), gradLogprob: gradLogprobs?[row] ?? 0,
-                                  gradEntropy: gradEntropy?[row] ?? 0, lse: lse[row], entropy: entropyValues[row])
+                    logitGradient(
+                        z + i * v, v, target: Int(targets[row]), gradLogprob: gradLogprobs?[row] ?? 0,
+                        gradEntropy: gradEntropy?[row] ?? 0, lse: lse[row], entropy: entropyValues[row])
                 }
             }
             if let dHidden {
                 BLAS.gemm(m: m, n: c, k: v, a: z, lda: v, b: w, ldb: c, beta: 1, c: dHidden + r0 * c, ldc: c)
             }
             if let dWeight {
-                BLAS.gemm(transA: true, m: v, n: c, k: m, a: z, lda: v, b: h + r0 * c, ldb: c, beta: 1, c: dWeight, ldc: c)
+                BLAS.gemm(
+                    transA: true, m: v, n: c, k: m, a: z, lda: v, b: h + r0 * c, ldb: c, beta: 1, c: dWeight, ldc: c)
             }
         }
     }
@@ -53,12 +60,14 @@ extension Kernels {
     /// still in memory, and dHidden = dz·W (written), dWeight = Σ dzᵀ·h (written by the first chunk, then added).
     /// Returns Σ ℓ (in Double). Either gradient may be nil (then nothing is computed for it). This is the forward and
     /// the backward of `tokenHeadForward` + a per-token loss in one pass, with no logits recomputed.
-    public static func tokenHeadLoss(hidden h: UnsafePointer<Float>, weight w: UnsafePointer<Float>, targets: [Int32],
-                                     rows n: Int, width c: Int, vocab v: Int,
-                                     logprobs: UnsafeMutablePointer<Float>, entropy: UnsafeMutablePointer<Float>,
-                                     loss: (Int, Float, Float) -> (Float, Float, Float),
-                                     dHidden: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
-                                     chunkRows: Int? = nil) -> Double {
+    public static func tokenHeadLoss(
+        hidden h: UnsafePointer<Float>, weight w: UnsafePointer<Float>, targets: [Int32],
+        rows n: Int, width c: Int, vocab v: Int,
+        logprobs: UnsafeMutablePointer<Float>, entropy: UnsafeMutablePointer<Float>,
+        loss: (Int, Float, Float) -> (Float, Float, Float),
+        dHidden: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
+        chunkRows: Int? = nil
+    ) -> Double {
         let chunk = chunkSize(rows: n, vocab: v, chunkRows: chunkRows)
         let rowBuffer = Tensor(uninitialized: [3, chunk])
         defer { withExtendedLifetime(rowBuffer) {} }
@@ -66,8 +75,9 @@ extension Kernels {
         let wantGrad = dHidden != nil || dWeight != nil
         var total = 0.0
         forEachChunk(rows: n, vocab: v, chunkRows: chunkRows) { z, r0, m in
-            chunkLogits(hidden: h + r0 * c, weight: w, targets: targets, first: r0, rows: m, width: c, vocab: v, z: z,
-                        logprobs: logprobs, entropy: entropy, lse: lse)
+            chunkLogits(
+                hidden: h + r0 * c, weight: w, targets: targets, first: r0, rows: m, width: c, vocab: v, z: z,
+                logprobs: logprobs, entropy: entropy, lse: lse)
             for i in 0..<m {
                 let (li, g, e) = loss(r0 + i, logprobs[r0 + i], entropy[r0 + i])
                 total += Double(li)
@@ -77,15 +87,18 @@ extension Kernels {
             if wantGrad {
                 Parallel.chunks(m, minChunk: max(1, parallelGrain / v)) { rr in
                     for i in rr {
-                        logitGradient(z + i * v, v, target: Int(targets[r0 + i]), gradLogprob: gl[i], gradEntropy: ge[i],
-                                      lse: lse[i], entropy: entropy[r0 + i])
+                        logitGradient(
+                            z + i * v, v, target: Int(targets[r0 + i]), gradLogprob: gl[i], gradEntropy: ge[i],
+                            lse: lse[i], entropy: entropy[r0 + i])
                     }
                 }
                 if let dHidden {
                     BLAS.gemm(m: m, n: c, k: v, a: z, lda: v, b: w, ldb: c, beta: 0, c: dHidden + r0 * c, ldc: c)
                 }
                 if let dWeight {
-                    BLAS.gemm(transA: true, m: v, n: c, k: m, a: z, lda: v, b: h + r0 * c, ldb: c, beta: r0 == 0 ? 0 : 1, c: dWeight, ldc: c)
+                    BLAS.gemm(
+                        transA: true, m: v, n: c, k: m, a: z, lda: v, b: h + r0 * c, ldb: c, beta: r0 == 0 ? 0 : 1,
+                        c: dWeight, ldc: c)
                 }
             }
         }
@@ -98,8 +111,10 @@ extension Kernels {
     }
 
     /// Calls `body(z, first, m)` for consecutive row chunks of 0..<n with one [chunk, V] logits buffer `z` they share.
-    static func forEachChunk(rows n: Int, vocab v: Int, chunkRows: Int?,
-                             _ body: (UnsafeMutablePointer<Float>, Int, Int) -> Void) {
+    static func forEachChunk(
+        rows n: Int, vocab v: Int, chunkRows: Int?,
+        _ body: (UnsafeMutablePointer<Float>, Int, Int) -> Void
+    ) {
         let chunk = chunkSize(rows: n, vocab: v, chunkRows: chunkRows)
         let zBuffer = Tensor(uninitialized: [chunk, v])
         defer { withExtendedLifetime(zBuffer) {} }
@@ -113,10 +128,12 @@ extension Kernels {
 
     /// One chunk's logits z [m, V] = h·Wᵀ for rows first..<first+m, and per row its log-prob of the target, entropy and
     /// logsumexp (lse indexed from the chunk's first row; logprobs and entropy from row 0 of the whole batch).
-    static func chunkLogits(hidden h: UnsafePointer<Float>, weight w: UnsafePointer<Float>, targets: [Int32], first r0: Int,
-                            rows m: Int, width c: Int, vocab v: Int, z: UnsafeMutablePointer<Float>,
-                            logprobs: UnsafeMutablePointer<Float>, entropy: UnsafeMutablePointer<Float>?,
-                            lse: UnsafeMutablePointer<Float>?) {
+    static func chunkLogits(
+        hidden h: UnsafePointer<Float>, weight w: UnsafePointer<Float>, targets: [Int32], first r0: Int,
+        rows m: Int, width c: Int, vocab v: Int, z: UnsafeMutablePointer<Float>,
+        logprobs: UnsafeMutablePointer<Float>, entropy: UnsafeMutablePointer<Float>?,
+        lse: UnsafeMutablePointer<Float>?
+    ) {
         BLAS.gemm(transB: true, m: m, n: v, k: c, a: h, lda: c, b: w, ldb: c, c: z, ldc: v)
         Parallel.chunks(m, minChunk: max(1, parallelGrain / v)) { rr in
             for i in rr {
@@ -133,8 +150,10 @@ extension Kernels {
     /// dz_k = p_k(−g − e(log p_k + H)) + g·[k = target] = p_k·(a − e·z_k) + g·[k = target] with a = −g − e(H − lse),
     /// since log p_k = z_k − lse.
     @inline(__always)
-    static func logitGradient(_ zr: UnsafeMutablePointer<Float>, _ v: Int, target: Int, gradLogprob g: Float, gradEntropy e: Float,
-                              lse l: Float, entropy ent: Float) {
+    static func logitGradient(
+        _ zr: UnsafeMutablePointer<Float>, _ v: Int, target: Int, gradLogprob g: Float, gradEntropy e: Float,
+        lse l: Float, entropy ent: Float
+    ) {
         let a = -g - e * (ent - l)
         let l8 = F8(repeating: l), a8 = F8(repeating: a), e8 = F8(repeating: e)
         var j = 0

@@ -25,8 +25,10 @@ public struct AddedToken: Sendable, Equatable {
     public let normalized: Bool
 
     /// Creates an added token description.
-    public init(id: Int, content: String, special: Bool, singleWord: Bool = false, lstrip: Bool = false,
-                rstrip: Bool = false, normalized: Bool = false) {
+    public init(
+        id: Int, content: String, special: Bool, singleWord: Bool = false, lstrip: Bool = false,
+        rstrip: Bool = false, normalized: Bool = false
+    ) {
         self.id = id
         self.content = content
         self.special = special
@@ -74,8 +76,10 @@ struct AddedTokenMatcher: Sendable {
 
     /// Calls `text(start, end)` for each stretch of plain text and `token(start, end, id)` for each
     /// added token in `p[0..<n]`, in order. With `skipSpecial`, special tokens stay in the text.
-    func split(_ p: UnsafePointer<UInt8>, _ n: Int, skipSpecial: Bool,
-               text: (Int, Int) -> Void, token: (Int32) -> Void) {
+    func split(
+        _ p: UnsafePointer<UInt8>, _ n: Int, skipSpecial: Bool,
+        text: (Int, Int) -> Void, token: (Int32) -> Void
+    ) {
         if patterns.isEmpty {
             if n > 0 { text(0, n) }
             return

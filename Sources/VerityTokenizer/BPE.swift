@@ -155,8 +155,9 @@ struct ByteKeyTable {
     mutating func insert(_ p: UnsafePointer<UInt8>, _ n: Int, hash: UInt64, ids: UnsafeBufferPointer<Int32>) {
         guard n <= ByteKeyTable.maxLength, !ids.isEmpty, ids.count <= ByteKeyTable.maxLength else { return }
         if count >= limit { removeAll() }
-        let slot = Slot(tag: UInt32(truncatingIfNeeded: hash >> 32), keyStart: UInt32(keyBytes.count),
-                        valueStart: UInt32(values.count), keyCount: UInt16(n), valueCount: UInt16(ids.count))
+        let slot = Slot(
+            tag: UInt32(truncatingIfNeeded: hash >> 32), keyStart: UInt32(keyBytes.count),
+            valueStart: UInt32(values.count), keyCount: UInt16(n), valueCount: UInt16(ids.count))
         keyBytes.append(contentsOf: UnsafeBufferPointer(start: p, count: n))
         values.append(contentsOf: ids)
         var s = Int(truncatingIfNeeded: hash) & mask
@@ -255,8 +256,10 @@ final class EncodeWorkspace {
 extension BPEModel {
     /// Appends the ids of one pre-tokenized piece `p[0..<n]` (n > 0) to `out`.
     @inline(__always)
-    func encodePiece(_ p: UnsafePointer<UInt8>, _ n: Int, into out: inout [Int32], workspace ws: EncodeWorkspace,
-                     forceHeap: Bool = false) {
+    func encodePiece(
+        _ p: UnsafePointer<UInt8>, _ n: Int, into out: inout [Int32], workspace ws: EncodeWorkspace,
+        forceHeap: Bool = false
+    ) {
         if n == 1 {
             let id = byteToID[Int(p[0])]
             if id >= 0 { out.append(id) } else if let unk = unknownID { out.append(unk) }

@@ -157,7 +157,9 @@ private struct Cursor {
         while true {
             skipSpace()
             guard pos < bytes.count else { throw error("unexpected end of file inside an object (truncated?)") }
-            guard bytes[pos] == UInt8(ascii: "\"") else { throw error("expected a string key, found \(describe(bytes[pos]))") }
+            guard bytes[pos] == UInt8(ascii: "\"") else {
+                throw error("expected a string key, found \(describe(bytes[pos]))")
+            }
             let key = try parseString()
             skipSpace()
             guard pos < bytes.count else { throw error("unexpected end of file inside an object (truncated?)") }
@@ -272,7 +274,9 @@ private struct Cursor {
             let b = bytes[pos]
             if b == UInt8(ascii: "\"") {
                 pos += 1
-                guard let s = String(validating: scratch, as: UTF8.self) else { throw utf8Error(in: rawStart..<(pos - 1)) }
+                guard let s = String(validating: scratch, as: UTF8.self) else {
+                    throw utf8Error(in: rawStart..<(pos - 1))
+                }
                 return s
             }
             if b < 0x20 { throw error("unescaped control character \(describe(b)) in a string") }
@@ -293,7 +297,8 @@ private struct Cursor {
             case UInt8(ascii: "u"):
                 var code = try parseHex4()
                 if (0xD800..<0xDC00).contains(code) {
-                    guard pos + 2 <= bytes.count, bytes[pos] == UInt8(ascii: "\\"), bytes[pos + 1] == UInt8(ascii: "u") else {
+                    guard pos + 2 <= bytes.count, bytes[pos] == UInt8(ascii: "\\"), bytes[pos + 1] == UInt8(ascii: "u")
+                    else {
                         throw error("unpaired surrogate in a \\u escape")
                     }
                     pos += 2

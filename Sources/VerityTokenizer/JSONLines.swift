@@ -15,7 +15,8 @@ extension Tokenizer {
         for line in try VerityJSON.JSONLines.read(url) {
             let lineNumber = line.number, value = line.value
             guard case .string(let text) = value else {
-                throw TokenizerError.invalidValue(file: file, key: "line \(lineNumber)", reason: "expected a JSON string, found \(kindName(value))")
+                throw TokenizerError.invalidValue(
+                    file: file, key: "line \(lineNumber)", reason: "expected a JSON string, found \(kindName(value))")
             }
             results.append(encode(text, specialTokens: specialTokens))
         }

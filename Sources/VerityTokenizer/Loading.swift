@@ -27,8 +27,9 @@ extension Tokenizer {
         if !fm.fileExists(atPath: merges.path) { missing.append("merges.txt") }
         if !hasConfig { missing.append("tokenizer_config.json") }
         guard missing.isEmpty else {
-            throw TokenizerError.missingFiles(folder: folder.path,
-                                              detail: "no tokenizer.json, and missing \(missing.joined(separator: ", "))")
+            throw TokenizerError.missingFiles(
+                folder: folder.path,
+                detail: "no tokenizer.json, and missing \(missing.joined(separator: ", "))")
         }
         try self.init(vocab: vocab, merges: merges, config: config)
     }
@@ -38,19 +39,25 @@ extension Tokenizer {
         let file = url.path
         let root = try readJSON(url)
         guard case .object = root else {
-            throw TokenizerError.invalidValue(file: file, key: "(top level)", reason: "expected an object, found \(root.kindName)")
+            throw TokenizerError.invalidValue(
+                file: file, key: "(top level)", reason: "expected an object, found \(root.kindName)")
         }
         // Model.
         guard let model = root["model"], case .object = model else {
             throw TokenizerError.invalidValue(file: file, key: "model", reason: "missing or not an object")
         }
-        let type = model["type"]?.stringValue ?? (model["merges"] != nil ? "BPE" : (model["vocab"].map { v -> String in
-            if case .array = v { return "Unigram" }
-            return "unknown"
-        } ?? "unknown"))
+        let type =
+            model["type"]?.stringValue
+            ?? (model["merges"] != nil
+                ? "BPE"
+                : (model["vocab"].map { v -> String in
+                    if case .array = v { return "Unigram" }
+                    return "unknown"
+                } ?? "unknown"))
         guard type == "BPE" else { throw TokenizerError.unsupported(file: file, key: "model.type", value: type) }
         if let d = model["dropout"], !d.isNull {
-            if case let .number(x) = d, x == 0 {} else {
+            if case let .number(x) = d, x == 0 {
+            } else {
                 throw TokenizerError.unsupported(file: file, key: "model.dropout", value: "\(d)")
             }
         }
@@ -76,18 +83,21 @@ extension Tokenizer {
             case let .string(s):
                 let parts = s.split(separator: " ", omittingEmptySubsequences: false)
                 guard parts.count == 2 else {
-                    throw TokenizerError.invalidValue(file: file, key: "model.merges[\(k)]",
-                                                      reason: "\(s.debugDescription) is not two tokens separated by one space")
+                    throw TokenizerError.invalidValue(
+                        file: file, key: "model.merges[\(k)]",
+                        reason: "\(s.debugDescription) is not two tokens separated by one space")
                 }
                 merges.append((String(parts[0]), String(parts[1])))
             case let .array(pair):
                 guard pair.count == 2, let a = pair[0].stringValue, let b = pair[1].stringValue else {
-                    throw TokenizerError.invalidValue(file: file, key: "model.merges[\(k)]", reason: "expected a pair of strings")
+                    throw TokenizerError.invalidValue(
+                        file: file, key: "model.merges[\(k)]", reason: "expected a pair of strings")
                 }
                 merges.append((a, b))
             default:
-                throw TokenizerError.invalidValue(file: file, key: "model.merges[\(k)]",
-                                                  reason: "expected a string or a pair, found \(item.kindName)")
+                throw TokenizerError.invalidValue(
+                    file: file, key: "model.merges[\(k)]",
+                    reason: "expected a string or a pair, found \(item.kindName)")
             }
         }
         let unk = model["unk_token"]?.stringValue
@@ -103,24 +113,27 @@ extension Tokenizer {
         // Decoder.
         let decoder = root["decoder"] ?? .null
         guard decoder["type"]?.stringValue == "ByteLevel" else {
-            throw TokenizerError.unsupported(file: file, key: "decoder.type",
-                                             value: decoder["type"]?.stringValue ?? decoder.kindName)
+            throw TokenizerError.unsupported(
+                file: file, key: "decoder.type",
+                value: decoder["type"]?.stringValue ?? decoder.kindName)
         }
 
         // Added tokens.
         var added: [AddedToken] = []
         if let list = root["added_tokens"], !list.isNull {
             guard case let .array(items) = list else {
-                throw TokenizerError.invalidValue(file: file, key: "added_tokens", reason: "expected an array, found \(list.kindName)")
+                throw TokenizerError.invalidValue(
+                    file: file, key: "added_tokens", reason: "expected an array, found \(list.kindName)")
             }
             for (k, item) in items.enumerated() {
                 added.append(try addedToken(item, id: item["id"]?.intValue, file: file, key: "added_tokens[\(k)]"))
             }
         }
         let config = try configURL.map { try TokenizerConfig(url: $0) }
-        try self.init(file: file, mergesFile: file, vocab: vocab, merges: merges, mergeLines: [], added: added,
-                      nfc: nfc, pattern: pattern, addPrefixSpace: prefixSpace, unk: unk, fuseUnk: fuseUnk,
-                      ignoreMerges: ignoreMerges, config: config, folder: url.deletingLastPathComponent())
+        try self.init(
+            file: file, mergesFile: file, vocab: vocab, merges: merges, mergeLines: [], added: added,
+            nfc: nfc, pattern: pattern, addPrefixSpace: prefixSpace, unk: unk, fuseUnk: fuseUnk,
+            ignoreMerges: ignoreMerges, config: config, folder: url.deletingLastPathComponent())
     }
 
     /// Loads the `vocab.json` + `merges.txt` + `tokenizer_config.json` form (Qwen2Tokenizer or GPT2Tokenizer).
@@ -128,7 +141,8 @@ extension Tokenizer {
         let vocabFile = vocabURL.path
         let root = try readJSON(vocabURL)
         guard case let .object(members) = root else {
-            throw TokenizerError.invalidValue(file: vocabFile, key: "(top level)", reason: "expected an object, found \(root.kindName)")
+            throw TokenizerError.invalidValue(
+                file: vocabFile, key: "(top level)", reason: "expected an object, found \(root.kindName)")
         }
         let vocab = try vocabulary(members, file: vocabFile, key: "(top level)")
         let (merges, firstLine) = try readMergesText(mergesURL)
@@ -145,19 +159,22 @@ extension Tokenizer {
         case let other:
             throw TokenizerError.unsupported(file: config.file, key: "tokenizer_class", value: other ?? "(missing)")
         }
-        try self.init(file: vocabFile, mergesFile: mergesURL.path, vocab: vocab, merges: merges, mergeLines: firstLine,
-                      added: config.addedTokens, nfc: nfc, pattern: pattern, addPrefixSpace: config.addPrefixSpace,
-                      unk: config.unkToken, fuseUnk: false, ignoreMerges: false, config: config,
-                      folder: configURL.deletingLastPathComponent())
+        try self.init(
+            file: vocabFile, mergesFile: mergesURL.path, vocab: vocab, merges: merges, mergeLines: firstLine,
+            added: config.addedTokens, nfc: nfc, pattern: pattern, addPrefixSpace: config.addPrefixSpace,
+            unk: config.unkToken, fuseUnk: false, ignoreMerges: false, config: config,
+            folder: configURL.deletingLastPathComponent())
     }
 
     // MARK: - Assembly
 
     /// Resolves merges to ids and builds the tables; errors name `file` / `mergesFile`.
-    private convenience init(file: String, mergesFile: String, vocab: [String?], merges: [(String, String)],
-                             mergeLines: [Int], added: [AddedToken], nfc: Bool, pattern: SplitPattern?,
-                             addPrefixSpace: Bool, unk: String?, fuseUnk: Bool, ignoreMerges: Bool,
-                             config: TokenizerConfig?, folder: URL) throws {
+    private convenience init(
+        file: String, mergesFile: String, vocab: [String?], merges: [(String, String)],
+        mergeLines: [Int], added: [AddedToken], nfc: Bool, pattern: SplitPattern?,
+        addPrefixSpace: Bool, unk: String?, fuseUnk: Bool, ignoreMerges: Bool,
+        config: TokenizerConfig?, folder: URL
+    ) throws {
         var ids = TokenTable(capacity: vocab.count + added.count)
         for (id, s) in vocab.enumerated() { if let s { ids.set(s, Int32(id)) } }
         var pairs = PairTable(capacityFor: merges.count)
@@ -166,8 +183,12 @@ extension Tokenizer {
         var guess = -1
         for (k, (a, b)) in merges.enumerated() {
             let place = mergeLines.isEmpty ? "model.merges[\(k)]" : "line \(mergeLines[k])"
-            guard let ia = ids.id(a) else { throw TokenizerError.unknownMergeToken(file: mergesFile, place: place, token: a) }
-            guard let ib = ids.id(b) else { throw TokenizerError.unknownMergeToken(file: mergesFile, place: place, token: b) }
+            guard let ia = ids.id(a) else {
+                throw TokenizerError.unknownMergeToken(file: mergesFile, place: place, token: a)
+            }
+            guard let ib = ids.id(b) else {
+                throw TokenizerError.unknownMergeToken(file: mergesFile, place: place, token: b)
+            }
             joined.removeAll(keepingCapacity: true)
             joined.append(contentsOf: a.utf8)
             joined.append(contentsOf: b.utf8)
@@ -177,7 +198,9 @@ extension Tokenizer {
             } else {
                 merged = joined.withUnsafeBufferPointer { buf in buf.baseAddress.flatMap { ids.id($0, buf.count) } }
             }
-            guard let im = merged else { throw TokenizerError.unknownMergeToken(file: mergesFile, place: place, token: a + b) }
+            guard let im = merged else {
+                throw TokenizerError.unknownMergeToken(file: mergesFile, place: place, token: a + b)
+            }
             pairs.insert(left: ia, right: ib, rank: Int32(k), merged: im)
             guess = Int(im) + 1
         }
@@ -190,7 +213,8 @@ extension Tokenizer {
         var unknownID: Int32?
         if let unk {
             guard let id = ids.id(unk) ?? added.first(where: { $0.content == unk }).map({ Int32($0.id) }) else {
-                throw TokenizerError.invalidValue(file: file, key: "model.unk_token", reason: "\(unk.debugDescription) is not in the vocabulary")
+                throw TokenizerError.invalidValue(
+                    file: file, key: "model.unk_token", reason: "\(unk.debugDescription) is not in the vocabulary")
             }
             unknownID = id
         }
@@ -204,7 +228,9 @@ extension Tokenizer {
                     guard let p = b.baseAddress else { return }
                     let h = hashBytes(p, b.count)
                     if table.find(p, b.count, hash: h) == nil {
-                        withUnsafePointer(to: &value) { v in table.insert(p, b.count, hash: h, ids: UnsafeBufferPointer(start: v, count: 1)) }
+                        withUnsafePointer(to: &value) { v in
+                            table.insert(p, b.count, hash: h, ids: UnsafeBufferPointer(start: v, count: 1))
+                        }
                     }
                 }
             }
@@ -216,14 +242,20 @@ extension Tokenizer {
         let idLimit = TokenizerLimits.idLimit(tokens: vocab.count + added.count)
         for t in added {
             guard t.id >= 0, seen.insert(t.id).inserted else {
-                throw TokenizerError.invalidValue(file: file, key: "added_tokens", reason: "duplicate or negative id \(t.id) (\(t.content.debugDescription))")
+                throw TokenizerError.invalidValue(
+                    file: file, key: "added_tokens",
+                    reason: "duplicate or negative id \(t.id) (\(t.content.debugDescription))")
             }
             guard t.id < idLimit else {
-                throw TokenizerError.invalidValue(file: file, key: "added_tokens",
-                                                  reason: "id \(t.id) of \(t.content.debugDescription) is far beyond the vocabulary (ids must stay below \(idLimit))")
+                throw TokenizerError.invalidValue(
+                    file: file, key: "added_tokens",
+                    reason:
+                        "id \(t.id) of \(t.content.debugDescription) is far beyond the vocabulary (ids must stay below \(idLimit))"
+                )
             }
         }
-        let model = BPEModel(byteToID: byteToID, pairs: pairs, wholeTokens: whole, unknownID: unknownID, fuseUnknown: fuseUnk)
+        let model = BPEModel(
+            byteToID: byteToID, pairs: pairs, wholeTokens: whole, unknownID: unknownID, fuseUnknown: fuseUnk)
         // Special ids named in the config.
         var lookup: [String: Int] = [:]
         for t in added { lookup[t.content] = t.id }
@@ -231,8 +263,9 @@ extension Tokenizer {
             guard let name else { return nil }
             if let id = lookup[name] { return id }
             if let id = ids.id(name) { return Int(id) }
-            throw TokenizerError.invalidValue(file: config?.file ?? file, key: key,
-                                              reason: "\(name.debugDescription) is not a token of this tokenizer")
+            throw TokenizerError.invalidValue(
+                file: config?.file ?? file, key: key,
+                reason: "\(name.debugDescription) is not a token of this tokenizer")
         }
         let eos = try resolve(config?.eosToken, key: "eos_token")
         let pad = try resolve(config?.padToken, key: "pad_token")
@@ -248,8 +281,10 @@ extension Tokenizer {
             }
         }
         for t in added { ids.set(t.content, Int32(t.id)) }
-        self.init(model: model, normalizeNFC: nfc, pattern: pattern, addPrefixSpace: addPrefixSpace, vocabulary: vocab, tokenTable: ids,
-                  addedTokens: added, special: (eos, pad, bos), chatTemplate: template)
+        self.init(
+            model: model, normalizeNFC: nfc, pattern: pattern, addPrefixSpace: addPrefixSpace, vocabulary: vocab,
+            tokenTable: ids,
+            addedTokens: added, special: (eos, pad, bos), chatTemplate: template)
     }
 }
 
@@ -286,16 +321,21 @@ private func vocabulary(_ members: [(key: String, value: JSONValue)], file: Stri
     let idLimit = TokenizerLimits.idLimit(tokens: members.count)
     for m in members {
         guard let id = m.value.intValue, id >= 0 else {
-            throw TokenizerError.invalidValue(file: file, key: "\(key)[\(m.key.debugDescription)]",
-                                              reason: "expected a non-negative integer id, found \(m.value)")
+            throw TokenizerError.invalidValue(
+                file: file, key: "\(key)[\(m.key.debugDescription)]",
+                reason: "expected a non-negative integer id, found \(m.value)")
         }
         guard id < idLimit else {
-            throw TokenizerError.invalidValue(file: file, key: "\(key)[\(m.key.debugDescription)]",
-                                              reason: "id \(id) is far beyond the \(members.count) tokens of the vocabulary (ids must stay below \(idLimit))")
+            throw TokenizerError.invalidValue(
+                file: file, key: "\(key)[\(m.key.debugDescription)]",
+                reason:
+                    "id \(id) is far beyond the \(members.count) tokens of the vocabulary (ids must stay below \(idLimit))"
+            )
         }
         guard m.key.utf8.count <= ByteKeyTable.maxLength else {
-            throw TokenizerError.invalidValue(file: file, key: "\(key)[\(String(m.key.prefix(20)).debugDescription)…]",
-                                              reason: "token longer than \(ByteKeyTable.maxLength) bytes")
+            throw TokenizerError.invalidValue(
+                file: file, key: "\(key)[\(String(m.key.prefix(20)).debugDescription)…]",
+                reason: "token longer than \(ByteKeyTable.maxLength) bytes")
         }
         maxID = max(maxID, id)
     }
@@ -318,7 +358,8 @@ private func parseNormalizer(_ value: JSONValue, file: String, key: String) thro
             throw TokenizerError.invalidValue(file: file, key: "\(key).normalizers", reason: "missing or not an array")
         }
         var nfc = false
-        for (k, item) in items.enumerated() where try parseNormalizer(item, file: file, key: "\(key).normalizers[\(k)]") {
+        for (k, item) in items.enumerated() where try parseNormalizer(item, file: file, key: "\(key).normalizers[\(k)]")
+        {
             nfc = true
         }
         return nfc
@@ -337,24 +378,29 @@ private func parsePreTokenizer(_ value: JSONValue, file: String) throws -> (Spli
         return (useRegex ? .gpt2 : nil, prefix)
     case "Sequence":
         guard case let .array(items)? = value["pretokenizers"] else {
-            throw TokenizerError.invalidValue(file: file, key: "pre_tokenizer.pretokenizers", reason: "missing or not an array")
+            throw TokenizerError.invalidValue(
+                file: file, key: "pre_tokenizer.pretokenizers", reason: "missing or not an array")
         }
         let types = items.map { $0["type"]?.stringValue ?? $0.kindName }
         guard items.count == 2, types == ["Split", "ByteLevel"] else {
-            throw TokenizerError.unsupported(file: file, key: "pre_tokenizer.pretokenizers",
-                                             value: "[\(types.joined(separator: ", "))] (expected [Split, ByteLevel])")
+            throw TokenizerError.unsupported(
+                file: file, key: "pre_tokenizer.pretokenizers",
+                value: "[\(types.joined(separator: ", "))] (expected [Split, ByteLevel])")
         }
         let split = items[0], byteLevel = items[1]
         guard let regex = split["pattern"]?["Regex"]?.stringValue else {
-            throw TokenizerError.unsupported(file: file, key: "pre_tokenizer.pretokenizers[0].pattern",
-                                             value: "\(split["pattern"].map { "\($0)" } ?? "missing") (only Regex patterns are supported)")
+            throw TokenizerError.unsupported(
+                file: file, key: "pre_tokenizer.pretokenizers[0].pattern",
+                value: "\(split["pattern"].map { "\($0)" } ?? "missing") (only Regex patterns are supported)")
         }
         guard let pattern = SplitPattern(regex: regex) else {
-            throw TokenizerError.unsupported(file: file, key: "pre_tokenizer.pretokenizers[0].pattern.Regex", value: regex)
+            throw TokenizerError.unsupported(
+                file: file, key: "pre_tokenizer.pretokenizers[0].pattern.Regex", value: regex)
         }
         let behavior = split["behavior"]?.stringValue ?? "(missing)"
         guard behavior == "Isolated" else {
-            throw TokenizerError.unsupported(file: file, key: "pre_tokenizer.pretokenizers[0].behavior", value: behavior)
+            throw TokenizerError.unsupported(
+                file: file, key: "pre_tokenizer.pretokenizers[0].behavior", value: behavior)
         }
         if split["invert"]?.boolValue == true {
             throw TokenizerError.unsupported(file: file, key: "pre_tokenizer.pretokenizers[0].invert", value: "true")
@@ -363,7 +409,8 @@ private func parsePreTokenizer(_ value: JSONValue, file: String) throws -> (Spli
             throw TokenizerError.unsupported(file: file, key: "pre_tokenizer.pretokenizers[1].use_regex", value: "true")
         }
         if byteLevel["add_prefix_space"]?.boolValue == true {
-            throw TokenizerError.unsupported(file: file, key: "pre_tokenizer.pretokenizers[1].add_prefix_space", value: "true")
+            throw TokenizerError.unsupported(
+                file: file, key: "pre_tokenizer.pretokenizers[1].add_prefix_space", value: "true")
         }
         return (pattern, false)
     default:
@@ -377,7 +424,9 @@ private func addedToken(_ item: JSONValue, id: Int?, file: String, key: String) 
         throw TokenizerError.invalidValue(file: file, key: "\(key).id", reason: "missing or not a non-negative integer")
     }
     guard id < TokenizerLimits.maxID else {
-        throw TokenizerError.invalidValue(file: file, key: "\(key).id", reason: "\(id) is beyond the largest supported token id \(TokenizerLimits.maxID - 1)")
+        throw TokenizerError.invalidValue(
+            file: file, key: "\(key).id",
+            reason: "\(id) is beyond the largest supported token id \(TokenizerLimits.maxID - 1)")
     }
     guard let content = item["content"]?.stringValue, !content.isEmpty else {
         throw TokenizerError.invalidValue(file: file, key: "\(key).content", reason: "missing or empty")
@@ -385,14 +434,16 @@ private func addedToken(_ item: JSONValue, id: Int?, file: String, key: String) 
     func flag(_ name: String, _ fallback: Bool) throws -> Bool {
         guard let v = item[name], !v.isNull else { return fallback }
         guard let b = v.boolValue else {
-            throw TokenizerError.invalidValue(file: file, key: "\(key).\(name)", reason: "expected a boolean, found \(v.kindName)")
+            throw TokenizerError.invalidValue(
+                file: file, key: "\(key).\(name)", reason: "expected a boolean, found \(v.kindName)")
         }
         return b
     }
     let special = try flag("special", false)
-    return AddedToken(id: id, content: content, special: special,
-                      singleWord: try flag("single_word", false), lstrip: try flag("lstrip", false),
-                      rstrip: try flag("rstrip", false), normalized: try flag("normalized", !special))
+    return AddedToken(
+        id: id, content: content, special: special,
+        singleWord: try flag("single_word", false), lstrip: try flag("lstrip", false),
+        rstrip: try flag("rstrip", false), normalized: try flag("normalized", !special))
 }
 
 // MARK: - merges.txt
@@ -424,7 +475,9 @@ private func readMergesText(_ url: URL) throws -> ([(String, String)], [Int]) {
             if line.isEmpty { continue }
             guard let text = String(validating: line, as: UTF8.self) else {
                 var col = 1
-                while col <= line.count, String(validating: UnsafeBufferPointer(rebasing: line[0..<col]), as: UTF8.self) != nil { col += 1 }
+                while col <= line.count,
+                    String(validating: UnsafeBufferPointer(rebasing: line[0..<col]), as: UTF8.self) != nil
+                { col += 1 }
                 throw TokenizerError.invalidUTF8(file: file, line: lineNumber, column: col)
             }
             if text.hasPrefix("#version") { continue }
@@ -457,14 +510,16 @@ struct TokenizerConfig {
         file = url.path
         let root = try readJSON(url)
         guard case .object = root else {
-            throw TokenizerError.invalidValue(file: file, key: "(top level)", reason: "expected an object, found \(root.kindName)")
+            throw TokenizerError.invalidValue(
+                file: file, key: "(top level)", reason: "expected an object, found \(root.kindName)")
         }
         let file = self.file
         func tokenName(_ key: String) throws -> String? {
             guard let v = root[key], !v.isNull else { return nil }
             if let s = v.stringValue { return s }
             if let s = v["content"]?.stringValue { return s }
-            throw TokenizerError.invalidValue(file: file, key: key, reason: "expected a string or {\"content\": …}, found \(v.kindName)")
+            throw TokenizerError.invalidValue(
+                file: file, key: key, reason: "expected a string or {\"content\": …}, found \(v.kindName)")
         }
         tokenizerClass = root["tokenizer_class"]?.stringValue
         eosToken = try tokenName("eos_token")
@@ -481,17 +536,20 @@ struct TokenizerConfig {
             // Named templates: [{"name": "default", "template": "..."}, ...]; take "default".
             chatTemplate = items.first { $0["name"]?.stringValue == "default" }?["template"]?.stringValue
         case let other?:
-            throw TokenizerError.invalidValue(file: file, key: "chat_template", reason: "expected a string, found \(other.kindName)")
+            throw TokenizerError.invalidValue(
+                file: file, key: "chat_template", reason: "expected a string, found \(other.kindName)")
         }
         var added: [AddedToken] = []
         if let decoder = root["added_tokens_decoder"], !decoder.isNull {
             guard case let .object(members) = decoder else {
-                throw TokenizerError.invalidValue(file: file, key: "added_tokens_decoder", reason: "expected an object, found \(decoder.kindName)")
+                throw TokenizerError.invalidValue(
+                    file: file, key: "added_tokens_decoder", reason: "expected an object, found \(decoder.kindName)")
             }
             for m in members {
                 guard let id = Int(m.key) else {
-                    throw TokenizerError.invalidValue(file: file, key: "added_tokens_decoder[\(m.key.debugDescription)]",
-                                                      reason: "the key is not an integer id")
+                    throw TokenizerError.invalidValue(
+                        file: file, key: "added_tokens_decoder[\(m.key.debugDescription)]",
+                        reason: "the key is not an integer id")
                 }
                 added.append(try addedToken(m.value, id: id, file: file, key: "added_tokens_decoder[\"\(m.key)\"]"))
             }

@@ -124,7 +124,9 @@ struct SplitScanner {
             if p[i + 1] == 0xC5, i + 2 < end, p[i + 2] == 0xBF { return i + 3 }
             if i + 2 < end {
                 let b2 = p[i + 2] | 0x20
-                if (b1 == 0x72 && b2 == 0x65) || (b1 == 0x76 && b2 == 0x65) || (b1 == 0x6C && b2 == 0x6C) { return i + 3 }
+                if (b1 == 0x72 && b2 == 0x65) || (b1 == 0x76 && b2 == 0x65) || (b1 == 0x6C && b2 == 0x6C) {
+                    return i + 3
+                }
             }
         }
         let (c0, l0) = cls(i)
@@ -166,7 +168,9 @@ struct SplitScanner {
             if b1 == 0x73 || b1 == 0x74 || b1 == 0x6D || b1 == 0x64 { return i + 2 }
             if i + 2 < end {
                 let b2 = p[i + 2]
-                if (b1 == 0x72 && b2 == 0x65) || (b1 == 0x76 && b2 == 0x65) || (b1 == 0x6C && b2 == 0x6C) { return i + 3 }
+                if (b1 == 0x72 && b2 == 0x65) || (b1 == 0x76 && b2 == 0x65) || (b1 == 0x6C && b2 == 0x6C) {
+                    return i + 3
+                }
             }
         }
         let otherMask = CharClass.letter | CharClass.number | CharClass.space

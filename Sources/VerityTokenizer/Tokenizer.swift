@@ -60,16 +60,21 @@ public final class Tokenizer: @unchecked Sendable {
     private var pool: [EncodeWorkspace] = []
 
     /// Assembles a tokenizer from resolved parts (see Loading.swift).
-    init(model: BPEModel, normalizeNFC: Bool, pattern: SplitPattern?, addPrefixSpace: Bool,
-         vocabulary: [String?], tokenTable: TokenTable, addedTokens: [AddedToken], special ids: (eos: Int?, pad: Int?, bos: Int?),
-         chatTemplate: String?) {
+    init(
+        model: BPEModel, normalizeNFC: Bool, pattern: SplitPattern?, addPrefixSpace: Bool,
+        vocabulary: [String?], tokenTable: TokenTable, addedTokens: [AddedToken],
+        special ids: (eos: Int?, pad: Int?, bos: Int?),
+        chatTemplate: String?
+    ) {
         self.model = model
         self.normalizeNFC = normalizeNFC
         self.pattern = pattern
         self.addPrefixSpace = addPrefixSpace
         var strings = vocabulary
         let maxAdded = addedTokens.map(\.id).max() ?? -1
-        if strings.count <= maxAdded { strings.append(contentsOf: [String?](repeating: nil, count: maxAdded + 1 - strings.count)) }
+        if strings.count <= maxAdded {
+            strings.append(contentsOf: [String?](repeating: nil, count: maxAdded + 1 - strings.count))
+        }
         for t in addedTokens { strings[t.id] = t.content }
         var starts = [Int32](repeating: 0, count: strings.count)
         var counts = [Int32](repeating: -1, count: strings.count)
@@ -145,17 +150,24 @@ public final class Tokenizer: @unchecked Sendable {
     }
 
     /// Added-token split of the raw text, then normalization, then the normalized added tokens.
-    private func encodeRaw(_ p: UnsafePointer<UInt8>, _ n: Int, skipSpecial: Bool, ws: EncodeWorkspace,
-                           into out: inout [Int32]) {
-        rawAdded.split(p, n, skipSpecial: skipSpecial, text: { start, end in
-            self.encodeUnnormalized(p + start, end - start, skipSpecial: skipSpecial, ws: ws, into: &out)
-        }, token: { id in
-            out.append(id)
-        })
+    private func encodeRaw(
+        _ p: UnsafePointer<UInt8>, _ n: Int, skipSpecial: Bool, ws: EncodeWorkspace,
+        into out: inout [Int32]
+    ) {
+        rawAdded.split(
+            p, n, skipSpecial: skipSpecial,
+            text: { start, end in
+                self.encodeUnnormalized(p + start, end - start, skipSpecial: skipSpecial, ws: ws, into: &out)
+            },
+            token: { id in
+                out.append(id)
+            })
     }
 
-    private func encodeUnnormalized(_ p: UnsafePointer<UInt8>, _ n: Int, skipSpecial: Bool, ws: EncodeWorkspace,
-                                    into out: inout [Int32]) {
+    private func encodeUnnormalized(
+        _ p: UnsafePointer<UInt8>, _ n: Int, skipSpecial: Bool, ws: EncodeWorkspace,
+        into out: inout [Int32]
+    ) {
         if normalizeNFC && NFC.mayChange(p, n) {
             var buffer = ws.normalized
             ws.normalized = []
@@ -169,17 +181,22 @@ public final class Tokenizer: @unchecked Sendable {
         }
     }
 
-    private func encodeNormalized(_ p: UnsafePointer<UInt8>, _ n: Int, skipSpecial: Bool, ws: EncodeWorkspace,
-                                  into out: inout [Int32]) {
+    private func encodeNormalized(
+        _ p: UnsafePointer<UInt8>, _ n: Int, skipSpecial: Bool, ws: EncodeWorkspace,
+        into out: inout [Int32]
+    ) {
         if normalizedAdded.isEmpty {
             encodeSegment(p, n, ws: ws, into: &out)
             return
         }
-        normalizedAdded.split(p, n, skipSpecial: skipSpecial, text: { start, end in
-            self.encodeSegment(p + start, end - start, ws: ws, into: &out)
-        }, token: { id in
-            out.append(id)
-        })
+        normalizedAdded.split(
+            p, n, skipSpecial: skipSpecial,
+            text: { start, end in
+                self.encodeSegment(p + start, end - start, ws: ws, into: &out)
+            },
+            token: { id in
+                out.append(id)
+            })
     }
 
     /// Pre-tokenizes one normalized segment and appends the BPE ids of each piece.
@@ -240,7 +257,8 @@ public final class Tokenizer: @unchecked Sendable {
 
     /// The text of `ids` (ByteLevel decoder; invalid UTF-8 becomes U+FFFD). Unknown ids are skipped,
     /// as `tokenizers` does; with `skipSpecialTokens`, special added tokens are left out.
-    public func decode<S: Sequence>(_ ids: S, skipSpecialTokens: Bool = false) -> String where S.Element: BinaryInteger {
+    public func decode<S: Sequence>(_ ids: S, skipSpecialTokens: Bool = false) -> String
+    where S.Element: BinaryInteger {
         var bytes: [UInt8] = []
         for id in ids { appendBytes(of: Int(id), skipSpecialTokens: skipSpecialTokens, to: &bytes) }
         return String(decoding: bytes, as: UTF8.self)

@@ -44,7 +44,8 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
         case let .unknownMergeToken(file, place, token):
             return "\(file): \(place): merge names token \(token.debugDescription), which is not in the vocabulary"
         case let .malformedMerge(file, line, text):
-            return "\(file):\(line): malformed merge \(text.debugDescription) (expected two tokens separated by one space)"
+            return
+                "\(file):\(line): malformed merge \(text.debugDescription) (expected two tokens separated by one space)"
         }
     }
 }

@@ -59,7 +59,8 @@ public final class AdamW {
     }
 
     /// One step with learning rate `lr` on `params` given `grads` (same length as the state).
-    public func update(params: UnsafeMutableBufferPointer<Float>, grads: UnsafeMutableBufferPointer<Float>, lr: Double) {
+    public func update(params: UnsafeMutableBufferPointer<Float>, grads: UnsafeMutableBufferPointer<Float>, lr: Double)
+    {
         precondition(params.count == firstMoment.count && grads.count == params.count, "parameter count changed")
         step += 1
         let c = config, b1 = c.beta1, b2 = c.beta2

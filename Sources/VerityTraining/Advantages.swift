@@ -52,8 +52,10 @@ public enum OutcomeEstimator: String, Sendable, CaseIterable {
 public enum Advantages {
     /// Per-sequence outcome advantages: `scores[b]` in groups `group[b]` (sequences sharing a group id), broadcast over
     /// each row's response mask. A singleton group gets mean 0 and std 1 (GRPO), mean 0 (Dr.GRPO), itself (RLOO).
-    public static func outcome(_ estimator: OutcomeEstimator, scores: [Double], group: [Int], mask: TokenMatrix,
-                               epsilon: Double = 1e-6) -> TokenMatrix {
+    public static func outcome(
+        _ estimator: OutcomeEstimator, scores: [Double], group: [Int], mask: TokenMatrix,
+        epsilon: Double = 1e-6
+    ) -> TokenMatrix {
         precondition(scores.count == mask.rows && group.count == mask.rows, "one score and one group id per row")
         var members: [Int: [Int]] = [:]
         for (b, g) in group.enumerated() { members[g, default: []].append(b) }
@@ -97,7 +99,8 @@ public enum Advantages {
     /// Generalised advantage estimation (Schulman et al. 2016; verl's masked scan): δ_t = r_t + γ·V_next − V_t,
     /// A_t = δ_t + γλ·A_next, carrying V_next and A_next across padding. Returns (whitened advantages, unwhitened, returns).
     public static func gae(rewards: TokenMatrix, values: TokenMatrix, mask: TokenMatrix, gamma: Double, lambda: Double)
-        -> (advantages: TokenMatrix, unwhitened: TokenMatrix, returns: TokenMatrix) {
+        -> (advantages: TokenMatrix, unwhitened: TokenMatrix, returns: TokenMatrix)
+    {
         var adv = TokenMatrix(rows: rewards.rows, columns: rewards.columns)
         for b in 0..<rewards.rows {
             var nextValue = 0.0, lastGAE = 0.0

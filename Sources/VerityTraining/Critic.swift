@@ -35,14 +35,20 @@ public final class ValueModel {
     /// Adds the gradient of Σᵢ wᵢ·½·max((v̂ᵢ − Rᵢ)², (clamp(v̂ᵢ, vᵢ ± c) − Rᵢ)²) over a micro-batch (v̂ the current values,
     /// v the rollout values, R the returns; zero weights off the response); returns (loss, clipped tokens, weighted tokens).
     @discardableResult
-    public func accumulateLoss(_ batch: TokenBatch, rolloutValues: [Double], returns: [Double], weights: [Double],
-                               loss: ValueLoss) throws -> (loss: Double, clipped: Double, tokens: Double) {
+    public func accumulateLoss(
+        _ batch: TokenBatch, rolloutValues: [Double], returns: [Double], weights: [Double],
+        loss: ValueLoss
+    ) throws -> (loss: Double, clipped: Double, tokens: Double) {
         let h = try body.hiddenStates(batch, trainable: true)
         let v = Ops.linear(h, head.variables[0], head.variables[1])
         var clipped = 0.0, tokens = 0.0
         for i in weights.indices where weights[i] != 0 {
             tokens += 1
-            if loss.token(prediction: Double(v.value.data[i]), rolloutValue: rolloutValues[i], target: returns[i]).clipped { clipped += 1 }
+            if loss.token(prediction: Double(v.value.data[i]), rolloutValue: rolloutValues[i], target: returns[i])
+                .clipped
+            {
+                clipped += 1
+            }
         }
         let l = ValueModel.valueLoss(v, rolloutValues: rolloutValues, returns: returns, weights: weights, loss: loss)
         l.backward()
@@ -50,7 +56,9 @@ public final class ValueModel {
     }
 
     /// The clipped value loss as an autograd op on values [N, 1].
-    static func valueLoss(_ v: Variable, rolloutValues: [Double], returns: [Double], weights: [Double], loss: ValueLoss) -> Variable {
+    static func valueLoss(_ v: Variable, rolloutValues: [Double], returns: [Double], weights: [Double], loss: ValueLoss)
+        -> Variable
+    {
         let n = v.value.count
         var total = 0.0
         var grad = [Float](repeating: 0, count: n)

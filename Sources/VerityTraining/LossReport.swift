@@ -52,12 +52,16 @@ public enum LossReport {
             st.maxNorm = s["max_norm"]?.doubleValue ?? st.maxNorm
         }
         let (logitsFlat, lshape) = try r.array("logits")
-        guard lshape.count == 3 else { throw LossReportError(key: "logits", detail: "expected [B, T, V], got shape \(lshape)") }
+        guard lshape.count == 3 else {
+            throw LossReportError(key: "logits", detail: "expected [B, T, V], got shape \(lshape)")
+        }
         let (b, t, v) = (lshape[0], lshape[1], lshape[2])
         let responses = try r.matrix("responses", b, t).map { Int32($0) }
         let mask = TokenMatrix(rows: b, columns: t, values: try r.matrix("response_mask", b, t))
         let old = try r.matrix("old_log_probs", b, t), ref = try r.matrix("ref_log_probs", b, t)
-        guard responses.allSatisfy({ $0 >= 0 && Int($0) < v }) else { throw LossReportError(key: "responses", detail: "ids outside 0..<\(v)") }
+        guard responses.allSatisfy({ $0 >= 0 && Int($0) < v }) else {
+            throw LossReportError(key: "responses", detail: "ids outside 0..<\(v)")
+        }
         var out: [String: JSONValue] = [:]
 
         // Advantages.
@@ -67,19 +71,22 @@ public enum LossReport {
         let grpo = Advantages.outcome(.grpo, scores: scores, group: group, mask: mask)
         out["advantages"] = .object([
             "grpo": nested(grpo.values, [b, t]),
-            "drgrpo_no_std": nested(Advantages.outcome(.drGRPO, scores: scores, group: group, mask: mask).values, [b, t]),
+            "drgrpo_no_std": nested(
+                Advantages.outcome(.drGRPO, scores: scores, group: group, mask: mask).values, [b, t]),
             "rloo": nested(Advantages.outcome(.rloo, scores: scores, group: group, mask: mask).values, [b, t]),
         ])
 
         // The total loss through the fused head: hidden = logits, output matrix = identity.
-        let objective = Objective(policy: PolicyLoss(clip: st.clip, dualClip: st.dualClip), kl: .lowVarKL, aggregation: .tokenMean)
+        let objective = Objective(
+            policy: PolicyLoss(clip: st.clip, dualClip: st.dualClip), kl: .lowVarKL, aggregation: .tokenMean)
         let weights = Aggregation.tokenMean.weights(mask: mask).values
         let batch = ObjectiveBatch(advantages: grpo.values, oldLogprobs: old, refLogprobs: ref, weights: weights)
         let hidden = Variable(Tensor(shape: [b * t, v], values: logitsFlat.map(Float.init)), requiresGrad: true)
         let eye = Tensor(zeros: [v, v])
         for i in 0..<v { eye.data[i * v + i] = 1 }
         let coefficients = LossCoefficients(pg: 1, entropy: -st.entropyCoeff, kl: st.klCoef)
-        let (loss, lpT, entT) = Ops.tokenLoss(hidden, weight: Variable(eye), targets: responses, loss: objective.tokenTerm(batch, coefficients))
+        let (loss, lpT, entT) = Ops.tokenLoss(
+            hidden, weight: Variable(eye), targets: responses, loss: objective.tokenTerm(batch, coefficients))
         loss.backward()
         let lp = lpT.values.map(Double.init), ent = entT.values.map(Double.init)
         out["log_probs"] = nested(lp, [b, t])
@@ -92,7 +99,9 @@ public enum LossReport {
         let pg = TokenMatrix(rows: b, columns: t, values: toks.map(\.loss))
         var modes: [String: JSONValue] = [:]
         for mode in Aggregation.allCases { modes[mode.rawValue] = .number(mode.aggregate(pg, mask: mask)) }
-        func tokenMean(_ x: [Double]) -> Double { Aggregation.tokenMean.aggregate(TokenMatrix(rows: b, columns: t, values: x), mask: mask) }
+        func tokenMean(_ x: [Double]) -> Double {
+            Aggregation.tokenMean.aggregate(TokenMatrix(rows: b, columns: t, values: x), mask: mask)
+        }
         let metrics = objective.metrics(batch, logprobs: lpT.values, entropy: entT.values)
         out["policy_loss"] = .object([
             "advantages_used": .string("grpo"), "cliprange": .number(st.clip), "clip_ratio_c": .number(st.dualClip),
@@ -100,7 +109,8 @@ public enum LossReport {
             "pg_losses_without_dual_clip": nested(toks.map(\.lossWithoutDualClip), [b, t]),
             "dual_clip_active_anywhere": .bool(zip(toks, mask.values).contains { $0.0.dualClipped && $0.1 != 0 }),
             "pg_loss": .object(modes), "pg_clipfrac": .number(metrics["pg_clipfrac"] ?? .nan),
-            "ppo_kl": .number(metrics["ppo_kl"] ?? .nan), "pg_clipfrac_lower": .number(metrics["pg_clipfrac_lower"] ?? .nan),
+            "ppo_kl": .number(metrics["ppo_kl"] ?? .nan),
+            "pg_clipfrac_lower": .number(metrics["pg_clipfrac_lower"] ?? .nan),
         ])
 
         // KL estimators.
@@ -135,9 +145,12 @@ public enum LossReport {
         let vpreds = try r.matrix("vpreds", b, t)
         let vl = ValueLoss(clip: st.valueClip)
         let ret = valueReturns?.values ?? []
-        let vt = (0..<(b * t)).map { vl.token(prediction: vpreds[$0], rolloutValue: values.values[$0], target: ret[$0]) }
+        let vt = (0..<(b * t)).map {
+            vl.token(prediction: vpreds[$0], rolloutValue: values.values[$0], target: ret[$0])
+        }
         out["value_loss"] = .object([
-            "returns_from": .string("gae gamma=\(fmt(st.valueGAE.0)),lam=\(fmt(st.valueGAE.1))"), "cliprange_value": .number(st.valueClip),
+            "returns_from": .string("gae gamma=\(fmt(st.valueGAE.0)),lam=\(fmt(st.valueGAE.1))"),
+            "cliprange_value": .number(st.valueClip),
             "per_token_max_loss": nested(vt.map(\.loss), [b, t]), "vf_loss": .number(0.5 * tokenMean(vt.map(\.loss))),
             "vf_clipfrac": .number(tokenMean(vt.map { $0.clipped ? 1 : 0 })),
         ])
@@ -145,8 +158,9 @@ public enum LossReport {
         // AdamW: successive steps on one tensor.
         guard let aw = r.object("adamw") else { throw LossReportError(key: "adamw", detail: "missing") }
         let ar = Reader(root: .object(aw))
-        let config = AdamWConfig(beta1: try ar.array("betas").0.first ?? 0.9, beta2: try ar.array("betas").0.last ?? 0.999,
-                                 eps: try ar.number("eps"), weightDecay: try ar.number("weight_decay"))
+        let config = AdamWConfig(
+            beta1: try ar.array("betas").0.first ?? 0.9, beta2: try ar.array("betas").0.last ?? 0.999,
+            eps: try ar.number("eps"), weightDecay: try ar.number("weight_decay"))
         let lr = try ar.number("lr")
         let (p0, pshape) = try ar.array("param_init")
         let (gs, gshape) = try ar.array("grads")
@@ -158,9 +172,12 @@ public enum LossReport {
         for k in 0..<(gshape.first ?? 0) {
             store.variables[0].setGrad(Tensor(shape: pshape, values: gs[(k * per)..<((k + 1) * per)].map(Float.init)))
             opt.step(store, lr: lr)
-            steps.append(.object(["param": nested(store.values.values.map(Double.init), pshape),
-                                  "exp_avg": nested(opt.firstMoment.map(Double.init), pshape),
-                                  "exp_avg_sq": nested(opt.secondMoment.map(Double.init), pshape)]))
+            steps.append(
+                .object([
+                    "param": nested(store.values.values.map(Double.init), pshape),
+                    "exp_avg": nested(opt.firstMoment.map(Double.init), pshape),
+                    "exp_avg_sq": nested(opt.secondMoment.map(Double.init), pshape),
+                ]))
         }
         out["adamw"] = .object(["steps": .array(steps)])
 
@@ -168,11 +185,14 @@ public enum LossReport {
         guard case .object(let gc)? = inputs["grad_clip"], case .array(let initList)? = gc["params_init"] else {
             throw LossReportError(key: "grad_clip", detail: "missing or without params_init")
         }
-        let tensors = try initList.enumerated().map { i, v in try Reader.flatten(v, key: "grad_clip.params_init[\(i)]") }
+        let tensors = try initList.enumerated().map { i, v in try Reader.flatten(v, key: "grad_clip.params_init[\(i)]")
+        }
         var clip: [String: JSONValue] = ["max_norm": .number(st.maxNorm)]
         var afterClip: [JSONValue] = []
         for case_ in ["large", "small"] {
-            guard case .array(let gl)? = gc["grads_" + case_] else { throw LossReportError(key: "grad_clip.grads_\(case_)", detail: "missing") }
+            guard case .array(let gl)? = gc["grads_" + case_] else {
+                throw LossReportError(key: "grad_clip.grads_\(case_)", detail: "missing")
+            }
             let grads = try gl.enumerated().map { i, v in try Reader.flatten(v, key: "grad_clip.grads_\(case_)[\(i)]") }
             let cs = ParameterStore(tensors.enumerated().map { ("t\($0.offset)", $0.element.1) })
             for (i, tv) in tensors.enumerated() {
@@ -190,9 +210,12 @@ public enum LossReport {
                 o.step(cs, lr: lr)
                 for (i, v) in cs.variables.enumerated() {
                     let off = cs.offsets[i], n = v.value.count
-                    afterClip.append(.object(["param": nested(v.value.values.map(Double.init), v.shape),
-                                              "exp_avg": nested(o.firstMoment[off..<(off + n)].map(Double.init), v.shape),
-                                              "exp_avg_sq": nested(o.secondMoment[off..<(off + n)].map(Double.init), v.shape)]))
+                    afterClip.append(
+                        .object([
+                            "param": nested(v.value.values.map(Double.init), v.shape),
+                            "exp_avg": nested(o.firstMoment[off..<(off + n)].map(Double.init), v.shape),
+                            "exp_avg_sq": nested(o.secondMoment[off..<(off + n)].map(Double.init), v.shape),
+                        ]))
                 }
             }
         }
@@ -208,7 +231,8 @@ public enum LossReport {
         guard let first = shape.first else { return .number(flat.first ?? .nan) }
         if shape.count == 1 { return .array(flat.map { .number($0) }) }
         let inner = shape.dropFirst().reduce(1, *)
-        return .array((0..<first).map { nested(Array(flat[($0 * inner)..<(($0 + 1) * inner)]), Array(shape.dropFirst())) })
+        return .array(
+            (0..<first).map { nested(Array(flat[($0 * inner)..<(($0 + 1) * inner)]), Array(shape.dropFirst())) })
     }
 
     /// Typed access to the inputs with errors naming the key.
@@ -221,7 +245,9 @@ public enum LossReport {
         }
 
         func number(_ key: String) throws -> Double {
-            guard let d = root[key]?.doubleValue else { throw LossReportError(key: key, detail: "missing or not a number") }
+            guard let d = root[key]?.doubleValue else {
+                throw LossReportError(key: key, detail: "missing or not a number")
+            }
             return d
         }
 
@@ -232,7 +258,9 @@ public enum LossReport {
 
         func matrix(_ key: String, _ b: Int, _ t: Int) throws -> [Double] {
             let (flat, shape) = try array(key)
-            guard shape == [b, t] else { throw LossReportError(key: key, detail: "expected shape [\(b), \(t)], got \(shape)") }
+            guard shape == [b, t] else {
+                throw LossReportError(key: key, detail: "expected shape [\(b), \(t)], got \(shape)")
+            }
             return flat
         }
 
@@ -250,13 +278,18 @@ public enum LossReport {
                 var flat: [Double] = [], inner: [Int]? = nil
                 for (i, it) in items.enumerated() {
                     let (f, s) = try flatten(it, key: "\(key)[\(i)]")
-                    if let inner, inner != s { throw LossReportError(key: "\(key)[\(i)]", detail: "ragged array: shape \(s), expected \(inner)") }
+                    if let inner, inner != s {
+                        throw LossReportError(
+                            key: "\(key)[\(i)]", detail: "ragged array: shape \(s), expected \(inner)")
+                    }
                     inner = s
                     flat += f
                 }
                 return (flat, [items.count] + (inner ?? []))
             default:
-                guard let d = v.doubleValue else { throw LossReportError(key: key, detail: "expected a number, found \(v)") }
+                guard let d = v.doubleValue else {
+                    throw LossReportError(key: key, detail: "expected a number, found \(v)")
+                }
                 return ([d], [])
             }
         }

@@ -140,7 +140,9 @@ public struct ValueLoss: Sendable, Equatable {
 
     /// One token: the max of the two squared errors (before the ½ and the aggregation), ∂/∂v̂ of it, and whether the clipped
     /// error is the larger.
-    public func token(prediction p: Double, rolloutValue v: Double, target r: Double) -> (loss: Double, dPrediction: Double, clipped: Bool) {
+    public func token(prediction p: Double, rolloutValue v: Double, target r: Double) -> (
+        loss: Double, dPrediction: Double, clipped: Bool
+    ) {
         let pc = min(max(p, v - clip), v + clip)
         let e1 = (p - r) * (p - r), e2 = (pc - r) * (pc - r)
         if e2 > e1 { return (e2, pc == p ? 2 * (p - r) : 0, true) }

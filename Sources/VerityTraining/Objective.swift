@@ -40,8 +40,9 @@ public struct ObjectiveBatch: Sendable {
 
     /// A batch of per-token inputs of one length.
     public init(advantages: [Double], oldLogprobs: [Double], refLogprobs: [Double]?, weights: [Double]) {
-        precondition(advantages.count == weights.count && oldLogprobs.count == weights.count
-                     && (refLogprobs?.count ?? weights.count) == weights.count, "per-token inputs of one length")
+        precondition(
+            advantages.count == weights.count && oldLogprobs.count == weights.count
+                && (refLogprobs?.count ?? weights.count) == weights.count, "per-token inputs of one length")
         self.advantages = advantages
         self.oldLogprobs = oldLogprobs
         self.refLogprobs = refLogprobs
@@ -96,7 +97,8 @@ public struct Objective: Sendable {
     /// trainer's log-probs are from the sampler's (`oldLogprobs` of the first epoch): mean |Δ| and the share of tokens whose
     /// ratio exp(Δ) leaves [0.9, 1.1]. Means are over tokens with non-zero weight.
     public func metrics(_ batch: ObjectiveBatch, logprobs: [Float], entropy: [Float]) -> [String: Double] {
-        var n = 0.0, clip = 0.0, clipLower = 0.0, ppoKL = 0.0, ent = 0.0, klSum = 0.0, mismatch = 0.0, outside = 0.0, pg = 0.0
+        var n = 0.0, clip = 0.0, clipLower = 0.0, ppoKL = 0.0, ent = 0.0, klSum = 0.0, mismatch = 0.0, outside = 0.0,
+            pg = 0.0
         for i in batch.weights.indices where batch.weights[i] != 0 {
             let lp = Double(logprobs[i]), old = batch.oldLogprobs[i]
             let t = policy.token(logp: lp, old: old, advantage: batch.advantages[i])
@@ -112,8 +114,11 @@ public struct Objective: Sendable {
             if r < 0.9 || r > 1.1 { outside += 1 }
         }
         let d = max(n, 1)
-        var m = ["pg_clipfrac": clip / d, "pg_clipfrac_lower": clipLower / d, "ppo_kl": ppoKL / d, "entropy": ent / d,
-                 "logprob_mismatch_mean_abs": mismatch / d, "ratio_outside_0.9_1.1": outside / d, "pg_loss": pg / d, "tokens": n]
+        var m = [
+            "pg_clipfrac": clip / d, "pg_clipfrac_lower": clipLower / d, "ppo_kl": ppoKL / d, "entropy": ent / d,
+            "logprob_mismatch_mean_abs": mismatch / d, "ratio_outside_0.9_1.1": outside / d, "pg_loss": pg / d,
+            "tokens": n,
+        ]
         if batch.refLogprobs != nil { m["kl"] = klSum / d }
         return m
     }

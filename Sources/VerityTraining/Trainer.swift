@@ -18,7 +18,7 @@ import VerityJSON
 import VerityVerify
 import VerityEval
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// How a training run is driven (what the recipe does not say).
@@ -108,27 +108,37 @@ public final class Trainer {
         let r = loaded.recipe
         modelDirectory = try Trainer.resolve(r.model, key: "model", recipe: r)
         model = try TransformerModel.load(directory: modelDirectory)
-        let tokDir = r.tokenizer.isEmpty ? modelDirectory : try Trainer.resolve(r.tokenizer, key: "tokenizer", recipe: r)
+        let tokDir =
+            r.tokenizer.isEmpty ? modelDirectory : try Trainer.resolve(r.tokenizer, key: "tokenizer", recipe: r)
         tokenizer = try Tokenizer(folder: tokDir)
         let gen = try GenerationConfig.load(directory: modelDirectory)
         var eo = EngineOptions()
         eo.threads = max(1, options.threads)
-        engine = RolloutEngine(model: model, eosTokenIds: Array(Set(model.config.eosTokenIds + gen.eosTokenIds)).sorted(), options: eo)
+        engine = RolloutEngine(
+            model: model, eosTokenIds: Array(Set(model.config.eosTokenIds + gen.eosTokenIds)).sorted(), options: eo)
         let terms = Dictionary(uniqueKeysWithValues: knownLossTerms.map { ($0, 0.0) })
         let mix0 = try r.lossMix(step: 0, terms: terms, in: loaded.state)
         reference = (mix0["kl"] ?? 0) != 0 ? try TransformerModel.load(directory: modelDirectory) : nil
-        let adam = AdamWConfig(beta1: r.optimizer.betas.0, beta2: r.optimizer.betas.1, eps: r.optimizer.eps, weightDecay: r.optimizer.weightDecay)
+        let adam = AdamWConfig(
+            beta1: r.optimizer.betas.0, beta2: r.optimizer.betas.1, eps: r.optimizer.eps,
+            weightDecay: r.optimizer.weightDecay)
         optimizer = AdamW(count: model.store.count, config: adam)
-        critic = r.algorithm == .ppo
-            ? try ValueModel(directory: r.critic.model.isEmpty ? modelDirectory : try Trainer.resolve(r.critic.model, key: "critic.model", recipe: r),
-                             config: adam)
+        critic =
+            r.algorithm == .ppo
+            ? try ValueModel(
+                directory: r.critic.model.isEmpty
+                    ? modelDirectory : try Trainer.resolve(r.critic.model, key: "critic.model", recipe: r),
+                config: adam)
             : nil
         let agg = Aggregation(rawValue: r.update.lossAggregation) ?? .tokenMean
-        objective = Objective(policy: PolicyLoss(clip: r.update.clipRatio, clipHigh: r.update.clipRatioHigh > 0 ? r.update.clipRatioHigh : nil,
-                                                 dualClip: r.update.dualClip > 0 ? r.update.dualClip : nil),
-                              kl: r.kl.estimator, aggregation: agg)
-        sampler = BatchSampler(count: loaded.trainExamples.count, repeatTo: r.train.repeatTo, shuffle: r.train.shuffle,
-                               seed: UInt64(bitPattern: Int64(r.seed)))
+        objective = Objective(
+            policy: PolicyLoss(
+                clip: r.update.clipRatio, clipHigh: r.update.clipRatioHigh > 0 ? r.update.clipRatioHigh : nil,
+                dualClip: r.update.dualClip > 0 ? r.update.dualClip : nil),
+            kl: r.kl.estimator, aggregation: agg)
+        sampler = BatchSampler(
+            count: loaded.trainExamples.count, repeatTo: r.train.repeatTo, shuffle: r.train.shuffle,
+            seed: UInt64(bitPattern: Int64(r.seed)))
     }
 
     /// A path from the recipe: as given when it exists (relative to the current directory), else beside the recipe.
@@ -137,7 +147,9 @@ public final class Trainer {
         if fm.fileExists(atPath: path) { return URL(fileURLWithPath: path) }
         let beside = URL(fileURLWithPath: recipe.file).deletingLastPathComponent().appendingPathComponent(path)
         if fm.fileExists(atPath: beside.path) { return beside }
-        throw TrainingError("\(recipe.file): \(key) = \"\(path)\": no such folder (looked in the current directory and beside the recipe)")
+        throw TrainingError(
+            "\(recipe.file): \(key) = \"\(path)\": no such folder (looked in the current directory and beside the recipe)"
+        )
     }
 
     // MARK: Prompts
@@ -163,10 +175,13 @@ public final class Trainer {
         try state.seed(run: UInt64(bitPattern: Int64(r.seed)), step: step)
         let lr = try r.learningRate(step: step, in: state)
         let mix = try r.lossMix(step: step, terms: lastTerms, in: state)
-        let coefficients = LossCoefficients(pg: mix["pg"] ?? 0, entropy: mix["entropy"] ?? 0, kl: reference == nil ? 0 : (mix["kl"] ?? 0),
-                                            sft: mix["sft"] ?? 0)
+        let coefficients = LossCoefficients(
+            pg: mix["pg"] ?? 0, entropy: mix["entropy"] ?? 0, kl: reference == nil ? 0 : (mix["kl"] ?? 0),
+            sft: mix["sft"] ?? 0)
         if (mix["kl"] ?? 0) != 0 && reference == nil {
-            throw TrainingError("\(r.file): the loss mix gives kl = \(mix["kl"] ?? 0) at step \(step), but it gave 0 at step 0, so no reference model was loaded")
+            throw TrainingError(
+                "\(r.file): the loss mix gives kl = \(mix["kl"] ?? 0) at step \(step), but it gave 0 at step 0, so no reference model was loaded"
+            )
         }
 
         // Batch and prompts (over-long prompts are skipped and counted).
@@ -177,8 +192,10 @@ public final class Trainer {
             let p = try prompt(i)
             if p.ids.count > r.rollout.maxPromptTokens {
                 if r.rollout.longPrompt == "stop" {
-                    throw TrainingError("\(loaded.trainData.path): example \(i + 1) has a prompt of \(p.ids.count) tokens, over "
-                                        + "rollout.max_prompt_tokens = \(r.rollout.maxPromptTokens) (rollout.long_prompt = \"stop\")")
+                    throw TrainingError(
+                        "\(loaded.trainData.path): example \(i + 1) has a prompt of \(p.ids.count) tokens, over "
+                            + "rollout.max_prompt_tokens = \(r.rollout.maxPromptTokens) (rollout.long_prompt = \"stop\")"
+                    )
                 }
                 skipped += 1
                 continue
@@ -186,15 +203,19 @@ public final class Trainer {
             rows.append((i, p))
         }
         guard !rows.isEmpty else {
-            throw TrainingError("\(r.file): every prompt of step \(step) is longer than rollout.max_prompt_tokens = \(r.rollout.maxPromptTokens)")
+            throw TrainingError(
+                "\(r.file): every prompt of step \(step) is longer than rollout.max_prompt_tokens = \(r.rollout.maxPromptTokens)"
+            )
         }
 
         // Rollouts.
         let n = r.rollout.n
-        var req = GenerationRequest(prompts: rows.map(\.prompt.ids), samplesPerPrompt: n, maxNewTokens: r.rollout.maxTokens,
-                                    sampling: SamplingParams(temperature: Float(r.rollout.temperature), topK: r.rollout.topK,
-                                                             topP: Float(r.rollout.topP)),
-                                    seed: SeededGenerator.mix(UInt64(bitPattern: Int64(r.seed)) ^ SeededGenerator.mix(UInt64(step))))
+        var req = GenerationRequest(
+            prompts: rows.map(\.prompt.ids), samplesPerPrompt: n, maxNewTokens: r.rollout.maxTokens,
+            sampling: SamplingParams(
+                temperature: Float(r.rollout.temperature), topK: r.rollout.topK,
+                topP: Float(r.rollout.topP)),
+            seed: SeededGenerator.mix(UInt64(bitPattern: Int64(r.seed)) ^ SeededGenerator.mix(UInt64(step))))
         req.firstPromptIndex = 0
         req.ignoreEOS = options.ignoreEOS
         let tr = Date()
@@ -209,30 +230,37 @@ public final class Trainer {
         lastSamples = []
         for s in gen.samples {
             let row = rows[s.promptIndex], ex = loaded.trainExamples[row.example]
-            let sample = RewardSample(response: s.text ?? "", answer: ex["answer"]?.text ?? "", problem: ex["problem"]?.text ?? "",
-                                      prompt: row.prompt.text, example: row.prompt.table, finishReason: s.finishReason.rawValue,
-                                      tokens: s.tokens.count)
+            let sample = RewardSample(
+                response: s.text ?? "", answer: ex["answer"]?.text ?? "", problem: ex["problem"]?.text ?? "",
+                prompt: row.prompt.text, example: row.prompt.table, finishReason: s.finishReason.rawValue,
+                tokens: s.tokens.count)
             let res: RewardResult
             do { res = try r.reward(sample, in: state) } catch {
                 guard r.rollout.rewardError == "zero" else {
-                    throw TrainingError("step \(step + 1), example \(row.example + 1), sample \(s.sampleIndex): \(error)")
+                    throw TrainingError(
+                        "step \(step + 1), example \(row.example + 1), sample \(s.sampleIndex): \(error)")
                 }
-                options.log("step \(step + 1), example \(row.example + 1), sample \(s.sampleIndex): reward error scored 0: \(error)")
+                options.log(
+                    "step \(step + 1), example \(row.example + 1), sample \(s.sampleIndex): reward error scored 0: \(error)"
+                )
                 rewardErrors += 1
                 scores.append(0)
                 continue
             }
             guard res.reward.isFinite else {
-                throw TrainingError("\(r.file): the reward returned \(res.reward) for prompt \(s.promptIndex) sample \(s.sampleIndex) of step \(step)")
+                throw TrainingError(
+                    "\(r.file): the reward returned \(res.reward) for prompt \(s.promptIndex) sample \(s.sampleIndex) of step \(step)"
+                )
             }
             scores.append(res.reward)
             for (k, v) in res.metrics { extra[k, default: 0] += v / Double(gen.samples.count) }
             if options.writeSamples {
                 let extracted = grader.extract(s.text ?? "").map(jsonStringLiteral) ?? "null"
-                lastSamples.append("{\"example\":\(row.example),\"sample\":\(s.sampleIndex),\"prompt\":\(jsonStringLiteral(row.prompt.text)),"
-                    + "\"response\":\(jsonStringLiteral(s.text ?? "")),\"reward\":\(res.reward),\"extracted\":\(extracted),"
-                    + "\"answer\":\(jsonStringLiteral(ex["answer"]?.text ?? "")),\"finish_reason\":\"\(s.finishReason.rawValue)\","
-                    + "\"tokens\":\(s.tokens.count)}")
+                lastSamples.append(
+                    "{\"example\":\(row.example),\"sample\":\(s.sampleIndex),\"prompt\":\(jsonStringLiteral(row.prompt.text)),"
+                        + "\"response\":\(jsonStringLiteral(s.text ?? "")),\"reward\":\(res.reward),\"extracted\":\(extracted),"
+                        + "\"answer\":\(jsonStringLiteral(ex["answer"]?.text ?? "")),\"finish_reason\":\"\(s.finishReason.rawValue)\","
+                        + "\"tokens\":\(s.tokens.count)}")
             }
         }
         let rewardSeconds = Date().timeIntervalSince(trw)
@@ -243,14 +271,17 @@ public final class Trainer {
         var mask = TokenMatrix(rows: gen.samples.count, columns: tmax)
         for (b, s) in gen.samples.enumerated() { for t in 0..<s.tokens.count { mask[b, t] = 1 } }
         // Groups: each batch row's n samples (the paper's code), or every sample of the same example.
-        let group = r.advantage.groupBy == "example" ? gen.samples.map { rows[$0.promptIndex].example } : gen.samples.map(\.promptIndex)
+        let group =
+            r.advantage.groupBy == "example"
+            ? gen.samples.map { rows[$0.promptIndex].example } : gen.samples.map(\.promptIndex)
         let sequences = gen.samples.map { rows[$0.promptIndex].prompt.ids + $0.tokens }
         let promptLengths = gen.samples.map { rows[$0.promptIndex].prompt.ids.count }
         var rolloutValues = TokenMatrix(rows: mask.rows, columns: tmax), returns = rolloutValues
         let advantages: TokenMatrix
         switch r.algorithm {
         case .grpo where r.advantage.normalizeStd:
-            advantages = Advantages.outcome(.grpo, scores: scores, group: group, mask: mask, epsilon: r.advantage.epsilon)
+            advantages = Advantages.outcome(
+                .grpo, scores: scores, group: group, mask: mask, epsilon: r.advantage.epsilon)
         case .grpo, .drGRPO:
             advantages = Advantages.outcome(.drGRPO, scores: scores, group: group, mask: mask)
         case .rloo:
@@ -268,11 +299,14 @@ public final class Trainer {
                 let batch = try TokenBatch(sequences: micro.map { sequences[$0] })
                 let v = try critic.values(batch)
                 for (j, b) in micro.enumerated() {
-                    for t in 0..<gen.samples[b].tokens.count { rolloutValues[b, t] = Double(v[batch.flatIndex(row: j, token: promptLengths[b] + t - 1)]) }
+                    for t in 0..<gen.samples[b].tokens.count {
+                        rolloutValues[b, t] = Double(v[batch.flatIndex(row: j, token: promptLengths[b] + t - 1)])
+                    }
                 }
             }
             for (b, s) in gen.samples.enumerated() { rewards[b, s.tokens.count - 1] = scores[b] }
-            let g = Advantages.gae(rewards: rewards, values: rolloutValues, mask: mask, gamma: r.critic.gamma, lambda: r.critic.lambda)
+            let g = Advantages.gae(
+                rewards: rewards, values: rolloutValues, mask: mask, gamma: r.critic.gamma, lambda: r.critic.lambda)
             var a = g.advantages
             for i in a.values.indices { a.values[i] *= mask.values[i] }
             advantages = a
@@ -304,7 +338,9 @@ public final class Trainer {
                     if let reference {
                         let tl = Date()
                         let h = try reference.hiddenStates(batch, trainable: false)
-                        refLP = reference.tokenLogProbs(hidden: h, targets: batch.nextTokenTargets, trainable: false).logprobs.value.values
+                        refLP =
+                            reference.tokenLogProbs(hidden: h, targets: batch.nextTokenTargets, trainable: false)
+                            .logprobs.value.values
                         logprobSeconds += Date().timeIntervalSince(tl)
                     }
                     for (j, b) in micro.enumerated() {
@@ -321,8 +357,9 @@ public final class Trainer {
                     // (metrics report the gap); later epochs compare with them too, as PPO does.
                     let ob = ObjectiveBatch(advantages: adv, oldLogprobs: old, refLogprobs: ref, weights: w)
                     let h = try model.hiddenStates(batch, trainable: true)
-                    let (loss, lp, ent) = model.tokenLoss(hidden: h, targets: batch.nextTokenTargets, trainable: true,
-                                                          loss: objective.tokenTerm(ob, coefficients))
+                    let (loss, lp, ent) = model.tokenLoss(
+                        hidden: h, targets: batch.nextTokenTargets, trainable: true,
+                        loss: objective.tokenTerm(ob, coefficients))
                     loss.backward()
                     if epoch == 0 {
                         let m = objective.metrics(ob, logprobs: lp.values, entropy: ent.values)
@@ -337,11 +374,13 @@ public final class Trainer {
                     // `maxNonFiniteSteps` such steps in a row.
                     nonFiniteInARow += 1
                     skippedUpdates += 1
-                    options.log("step \(step + 1): the gradient norm is \(gradNorm) (NaN or infinite loss); update skipped "
-                                + "(\(nonFiniteInARow) in a row, the run stops at \(options.maxNonFiniteSteps))")
+                    options.log(
+                        "step \(step + 1): the gradient norm is \(gradNorm) (NaN or infinite loss); update skipped "
+                            + "(\(nonFiniteInARow) in a row, the run stops at \(options.maxNonFiniteSteps))")
                     if nonFiniteInARow >= options.maxNonFiniteSteps {
-                        throw TrainingError("step \(step + 1): \(nonFiniteInARow) steps in a row with a non-finite gradient; the run stops "
-                                            + "(the last checkpoint is intact)")
+                        throw TrainingError(
+                            "step \(step + 1): \(nonFiniteInARow) steps in a row with a non-finite gradient; the run stops "
+                                + "(the last checkpoint is intact)")
                     }
                     continue
                 }
@@ -366,7 +405,8 @@ public final class Trainer {
                                 w[flat] = weights[mstart + j, t] * (mix["value"] ?? 1)
                             }
                         }
-                        let res = try critic.accumulateLoss(batch, rolloutValues: old, returns: ret, weights: w, loss: vl)
+                        let res = try critic.accumulateLoss(
+                            batch, rolloutValues: old, returns: ret, weights: w, loss: vl)
                         if epoch == 0 { valueLoss += res.loss; valueClipped += res.clipped; valueTokens += res.tokens }
                     }
                     if critic.step(lr: r.critic.lr, maxNorm: r.optimizer.maxGradNorm) == nil {
@@ -388,12 +428,16 @@ public final class Trainer {
         let meanReward = scores.reduce(0, +) / Double(scores.count)
         m["step"] = Double(step)
         m["reward_mean"] = meanReward
-        m["reward_std"] = (scores.reduce(0) { $0 + ($1 - meanReward) * ($1 - meanReward) } / Double(max(scores.count, 1))).squareRoot()
+        m["reward_std"] =
+            (scores.reduce(0) { $0 + ($1 - meanReward) * ($1 - meanReward) } / Double(max(scores.count, 1)))
+            .squareRoot()
         m["accuracy"] = Double(scores.filter { $0 > 0 }.count) / Double(scores.count)
-        m["zero_adv_fraction"] = Double((0..<advantages.rows).filter { advantages[$0, 0] == 0 }.count) / Double(max(advantages.rows, 1))
+        m["zero_adv_fraction"] =
+            Double((0..<advantages.rows).filter { advantages[$0, 0] == 0 }.count) / Double(max(advantages.rows, 1))
         m["response_length_mean"] = Double(newTokens) / Double(gen.samples.count)
         m["response_length_max"] = Double(gen.samples.map(\.tokens.count).max() ?? 0)
-        m["truncated_fraction"] = Double(gen.samples.filter { $0.finishReason == .length }.count) / Double(gen.samples.count)
+        m["truncated_fraction"] =
+            Double(gen.samples.filter { $0.finishReason == .length }.count) / Double(gen.samples.count)
         m["lr"] = lr
         m["grad_norm"] = gradNorm
         m["seconds"] = seconds
@@ -431,7 +475,9 @@ public final class Trainer {
         if options.resume {
             try restoreLatest()
         } else if fm.fileExists(atPath: dir.appendingPathComponent("metrics.jsonl").path) {
-            throw TrainingError("\(dir.path) already holds a run (metrics.jsonl); pass --resume to continue it or choose another --run-dir")
+            throw TrainingError(
+                "\(dir.path) already holds a run (metrics.jsonl); pass --resume to continue it or choose another --run-dir"
+            )
         }
         try RunRecord.write(loaded, to: dir)
         let metricsURL = dir.appendingPathComponent("metrics.jsonl")
@@ -443,8 +489,10 @@ public final class Trainer {
         let last = min(r.steps, options.maxSteps.map { step + $0 } ?? r.steps)
         // Evaluation inside training (greedy by default, the paper's validation): before the first step when
         // eval.before_train is set, then every eval.every steps, on a checkpoint of that step.
-        let plan: EvalPlan? = (r.eval.every > 0 || r.eval.beforeTrain) && !loaded.evalSets.isEmpty
-            ? try EvalPlan(recipe: loaded, catalog: BenchmarkCatalog(directory: URL(fileURLWithPath: "data/eval"))) : nil
+        let plan: EvalPlan? =
+            (r.eval.every > 0 || r.eval.beforeTrain) && !loaded.evalSets.isEmpty
+            ? try EvalPlan(recipe: loaded, catalog: BenchmarkCatalog(directory: URL(fileURLWithPath: "data/eval")))
+            : nil
         if let plan, r.eval.beforeTrain, step == 0 {
             var m = try evaluate(plan, model: modelDirectory, step: 0)
             m["step"] = 0
@@ -469,11 +517,16 @@ public final class Trainer {
             if options.writeSamples {
                 let sdir = dir.appendingPathComponent("samples")
                 try fm.createDirectory(at: sdir, withIntermediateDirectories: true)
-                try AtomicFile.write(Data((lastSamples.joined(separator: "\n") + "\n").utf8), to: sdir.appendingPathComponent("step-\(step).jsonl"))
+                try AtomicFile.write(
+                    Data((lastSamples.joined(separator: "\n") + "\n").utf8),
+                    to: sdir.appendingPathComponent("step-\(step).jsonl"))
             }
-            options.log(String(format: "step %d/%d  reward %.3f  acc %.3f  entropy %.3f  %.1fs  %.0f tok/s  ETA %@", step, r.steps,
-                               m["reward_mean"] ?? 0, m["accuracy"] ?? 0, m["entropy"] ?? 0, m["seconds"] ?? 0, m["tokens_per_s"] ?? 0,
-                               Trainer.duration(per * Double(r.steps - step))))
+            options.log(
+                String(
+                    format: "step %d/%d  reward %.3f  acc %.3f  entropy %.3f  %.1fs  %.0f tok/s  ETA %@", step, r.steps,
+                    m["reward_mean"] ?? 0, m["accuracy"] ?? 0, m["entropy"] ?? 0, m["seconds"] ?? 0,
+                    m["tokens_per_s"] ?? 0,
+                    Trainer.duration(per * Double(r.steps - step))))
             if stopRequest.isSet && step < last {
                 try saveCheckpoint()
                 throw TrainingInterrupted(step: step)
@@ -494,28 +547,35 @@ public final class Trainer {
         for res in summary.results { m["eval/\(res.name)/accuracy"] = res.accuracy }
         if let avg = summary.average { m["eval/average"] = avg }
         m["seconds_eval"] = Date().timeIntervalSince(t0)
-        options.log("eval at step \(step): " + summary.results.map { "\($0.name) \(String(format: "%.3f", $0.accuracy))" }.joined(separator: ", "))
+        options.log(
+            "eval at step \(step): "
+                + summary.results.map { "\($0.name) \(String(format: "%.3f", $0.accuracy))" }.joined(separator: ", "))
         return m
     }
 
     /// The process's peak resident memory in MiB (VmHWM; 0 where /proc is absent).
     static func peakRSSMegabytes() -> Double {
         guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-              let kb = Double(line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first ?? "") else { return 0 }
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+            let kb = Double(line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first ?? "")
+        else { return 0 }
         return kb / 1024
     }
 
     static func duration(_ s: Double) -> String {
         let t = Int(s.rounded())
-        return t >= 3600 ? "\(t / 3600)h\(String(format: "%02d", t % 3600 / 60))m" : (t >= 60 ? "\(t / 60)m\(String(format: "%02d", t % 60))s" : "\(t)s")
+        return t >= 3600
+            ? "\(t / 3600)h\(String(format: "%02d", t % 3600 / 60))m"
+            : (t >= 60 ? "\(t / 60)m\(String(format: "%02d", t % 60))s" : "\(t)s")
     }
 
     static func jsonLine(_ m: [String: Double]) -> String {
-        "{" + m.keys.sorted().map { k in
-            let v = m[k] ?? 0
-            return jsonStringLiteral(k) + ":" + (v.isFinite ? (v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : "\(v)") : "null")
-        }.joined(separator: ",") + "}"
+        "{"
+            + m.keys.sorted().map { k in
+                let v = m[k] ?? 0
+                return jsonStringLiteral(k) + ":"
+                    + (v.isFinite ? (v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : "\(v)") : "null")
+            }.joined(separator: ",") + "}"
     }
 
     // MARK: Checkpoints
@@ -547,20 +607,31 @@ public final class Trainer {
         }
         let m = Tensor(shape: [optimizer.firstMoment.count], values: optimizer.firstMoment)
         let v = Tensor(shape: [optimizer.secondMoment.count], values: optimizer.secondMoment)
-        try SafeTensorsWriter.write([("exp_avg", m), ("exp_avg_sq", v)], to: tmp.appendingPathComponent("optimizer.safetensors"), dtype: .f32)
+        try SafeTensorsWriter.write(
+            [("exp_avg", m), ("exp_avg_sq", v)], to: tmp.appendingPathComponent("optimizer.safetensors"), dtype: .f32)
         if let critic {
             let cdir = tmp.appendingPathComponent("critic")
             try critic.body.save(to: cdir, dtype: .f32)
-            try SafeTensorsWriter.write(critic.head.namedValues, to: cdir.appendingPathComponent("value_head.safetensors"), dtype: .f32)
-            try SafeTensorsWriter.write([
-                ("body.exp_avg", Tensor(shape: [critic.body.store.count], values: critic.bodyOptimizer.firstMoment)),
-                ("body.exp_avg_sq", Tensor(shape: [critic.body.store.count], values: critic.bodyOptimizer.secondMoment)),
-                ("head.exp_avg", Tensor(shape: [critic.head.count], values: critic.headOptimizer.firstMoment)),
-                ("head.exp_avg_sq", Tensor(shape: [critic.head.count], values: critic.headOptimizer.secondMoment)),
-            ], to: cdir.appendingPathComponent("optimizer.safetensors"), dtype: .f32)
+            try SafeTensorsWriter.write(
+                critic.head.namedValues, to: cdir.appendingPathComponent("value_head.safetensors"), dtype: .f32)
+            try SafeTensorsWriter.write(
+                [
+                    (
+                        "body.exp_avg",
+                        Tensor(shape: [critic.body.store.count], values: critic.bodyOptimizer.firstMoment)
+                    ),
+                    (
+                        "body.exp_avg_sq",
+                        Tensor(shape: [critic.body.store.count], values: critic.bodyOptimizer.secondMoment)
+                    ),
+                    ("head.exp_avg", Tensor(shape: [critic.head.count], values: critic.headOptimizer.firstMoment)),
+                    ("head.exp_avg_sq", Tensor(shape: [critic.head.count], values: critic.headOptimizer.secondMoment)),
+                ], to: cdir.appendingPathComponent("optimizer.safetensors"), dtype: .f32)
         }
-        let st = State(step: step, sampler: sampler, adamStep: optimizer.step, lastTerms: lastTerms, recipeName: loaded.recipe.name,
-                       parameterCount: model.store.count, criticAdamStep: critic?.bodyOptimizer.step)
+        let st = State(
+            step: step, sampler: sampler, adamStep: optimizer.step, lastTerms: lastTerms,
+            recipeName: loaded.recipe.name,
+            parameterCount: model.store.count, criticAdamStep: critic?.bodyOptimizer.step)
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try enc.encode(st), to: tmp.appendingPathComponent("trainer.json"))
@@ -573,21 +644,29 @@ public final class Trainer {
         let root = options.runDirectory.appendingPathComponent("checkpoints")
         let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
         let steps = names.compactMap { $0.hasPrefix("step-") ? Int($0.dropFirst(5)) : nil }
-            .filter { FileManager.default.fileExists(atPath: root.appendingPathComponent("step-\($0)/trainer.json").path) }
+            .filter {
+                FileManager.default.fileExists(atPath: root.appendingPathComponent("step-\($0)/trainer.json").path)
+            }
         return steps.max().map { root.appendingPathComponent("step-\($0)") }
     }
 
     /// Restores weights, optimizer, data position and step from the latest checkpoint, and cuts metrics.jsonl back to it.
     func restoreLatest() throws {
         guard let ck = latestCheckpoint() else {
-            throw TrainingError("\(options.runDirectory.path): --resume, but the run has no checkpoint (checkpoints/step-N/trainer.json)")
+            throw TrainingError(
+                "\(options.runDirectory.path): --resume, but the run has no checkpoint (checkpoints/step-N/trainer.json)"
+            )
         }
         let st: State
-        do { st = try JSONDecoder().decode(State.self, from: Data(contentsOf: ck.appendingPathComponent("trainer.json"))) } catch {
+        do {
+            st = try JSONDecoder().decode(State.self, from: Data(contentsOf: ck.appendingPathComponent("trainer.json")))
+        } catch {
             throw TrainingError("\(ck.path)/trainer.json: cannot be read: \(error.localizedDescription)")
         }
         guard st.parameterCount == model.store.count else {
-            throw TrainingError("\(ck.path): the checkpoint has \(st.parameterCount) parameters, the recipe's model \(model.store.count)")
+            throw TrainingError(
+                "\(ck.path): the checkpoint has \(st.parameterCount) parameters, the recipe's model \(model.store.count)"
+            )
         }
         let weights = try SafeTensorsCheckpoint(directory: ck)
         for (name, v) in zip(model.store.names, model.store.variables) {
@@ -596,7 +675,9 @@ public final class Trainer {
         }
         model.store.bumpVersion()
         let opt = try SafeTensorsFile(url: ck.appendingPathComponent("optimizer.safetensors"))
-        optimizer.restore(firstMoment: try opt.tensor("exp_avg").values, secondMoment: try opt.tensor("exp_avg_sq").values, step: st.adamStep)
+        optimizer.restore(
+            firstMoment: try opt.tensor("exp_avg").values, secondMoment: try opt.tensor("exp_avg_sq").values,
+            step: st.adamStep)
         if let critic {
             let cdir = ck.appendingPathComponent("critic")
             let body = try SafeTensorsCheckpoint(directory: cdir)
@@ -612,10 +693,12 @@ public final class Trainer {
             }
             let o = try SafeTensorsFile(url: cdir.appendingPathComponent("optimizer.safetensors"))
             let cstep = st.criticAdamStep ?? 0
-            critic.bodyOptimizer.restore(firstMoment: try o.tensor("body.exp_avg").values, secondMoment: try o.tensor("body.exp_avg_sq").values,
-                                         step: cstep)
-            critic.headOptimizer.restore(firstMoment: try o.tensor("head.exp_avg").values, secondMoment: try o.tensor("head.exp_avg_sq").values,
-                                         step: cstep)
+            critic.bodyOptimizer.restore(
+                firstMoment: try o.tensor("body.exp_avg").values, secondMoment: try o.tensor("body.exp_avg_sq").values,
+                step: cstep)
+            critic.headOptimizer.restore(
+                firstMoment: try o.tensor("head.exp_avg").values, secondMoment: try o.tensor("head.exp_avg_sq").values,
+                step: cstep)
         }
         sampler = st.sampler
         step = st.step

@@ -3,9 +3,9 @@
 // breaking is far slower and never needed). This file holds no grading rule itself.
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 // MARK: - Byte strings
@@ -48,7 +48,7 @@ extension Array where Element == UInt8 {
         return withUnsafeBufferPointer { h in
             needle.withUnsafeBufferPointer { nd in
                 guard let base = h.baseAddress, let nb = nd.baseAddress else { return nil }
-                var limit = m - n + 1   // candidate starts lie in [0, limit)
+                var limit = m - n + 1  // candidate starts lie in [0, limit)
                 while limit > 0 {
                     let first = nb[0]
                     var k = limit - 1
@@ -201,7 +201,9 @@ func pyInt(_ s: Bytes) -> Int? {
             v = a; prevDigit = true
         } else if c == 95 && prevDigit && i + 1 < t.count && isDigit(t[i + 1]) {
             prevDigit = false
-        } else { return nil }
+        } else {
+            return nil
+        }
         i += 1
     }
     return neg ? -v : v
@@ -234,7 +236,9 @@ func pyFloat(_ s: Bytes) -> Double? {
             if sawExp || !sawDigit { return nil }
             sawExp = true; clean.append(c)
             if j + 1 < rest.count && (rest[j + 1] == 43 || rest[j + 1] == 45) { clean.append(rest[j + 1]); j += 1 }
-        } else { return nil }
+        } else {
+            return nil
+        }
         j += 1
     }
     if !sawDigit || (sawExp && !expDigits) { return nil }
@@ -294,5 +298,7 @@ extension Array where Element == UInt8 {
     /// `ends` with a literal suffix.
     @inline(__always) func ends(_ p: StaticString) -> Bool { p.withUTF8Buffer { has(p, at: count - $0.count) } }
     /// `occurrences` with a literal needle.
-    @inline(__always) func occurrences(_ needle: StaticString) -> Int { has(needle) ? needle.withUTF8Buffer { occurrences(Bytes($0)) } : 0 }
+    @inline(__always) func occurrences(_ needle: StaticString) -> Int {
+        has(needle) ? needle.withUTF8Buffer { occurrences(Bytes($0)) } : 0
+    }
 }

@@ -67,7 +67,11 @@ enum DeepScaler {
             var out = sq[0]
             for p in sq.dropFirst() {
                 guard let c = p.first else { return nil }
-                if c != 123 { out += Bytes("\\sqrt{") + [c] + [125] + Bytes(p.dropFirst()) } else { out += Bytes("\\sqrt") + p }
+                if c != 123 {
+                    out += Bytes("\\sqrt{") + [c] + [125] + Bytes(p.dropFirst())
+                } else {
+                    out += Bytes("\\sqrt") + p
+                }
             }
             s = out
         }
@@ -83,7 +87,11 @@ enum DeepScaler {
                 if c == 123 { out += p; continue }
                 if p.count < 2 { abandoned = true; break }
                 let b = p[1]
-                if b != 123 { out += [123, c, 125, 123, b, 125] + Bytes(p[2...]) } else { out += [123, c, 125, b] + Bytes(p[2...]) }
+                if b != 123 {
+                    out += [123, c, 125, 123, b, 125] + Bytes(p[2...])
+                } else {
+                    out += [123, c, 125, b] + Bytes(p[2...])
+                }
             }
             if !abandoned { s = out }
         }
@@ -99,8 +107,10 @@ enum DeepScaler {
 
     // MARK: - PRM800K normalization (D.6, N2)
 
-    static let unitNames = ["degree", "cm", "centimeter", "meter", "mile", "second", "minute", "hour", "day", "week", "month",
-                            "year", "foot", "feet", "inch", "yard"].map(Bytes.init)
+    static let unitNames = [
+        "degree", "cm", "centimeter", "meter", "mile", "second", "minute", "hour", "day", "week", "month",
+        "year", "foot", "feet", "inch", "yard",
+    ].map(Bytes.init)
 
     /// `grader._normalize`.
     static func normalizeSympy(_ input: Bytes) -> Bytes {
@@ -227,8 +237,11 @@ enum DeepScaler {
             var changed = false
             var out = Bytes(), i = 0
             while i < s.count {
-                if i + 4 < s.count + 0 && isDigit(s[i]) && s[i + 1] == 44 && i + 4 < s.count + 1 && i + 4 <= s.count - 1 + 1,
-                   i + 4 <= s.count, isDigit(s[i + 2]), isDigit(s[i + 3]), isDigit(s[i + 4]), i + 5 == s.count || !isDigit(s[i + 5]) {
+                if i + 4 < s.count + 0 && isDigit(s[i]) && s[i + 1] == 44 && i + 4 < s.count + 1
+                    && i + 4 <= s.count - 1 + 1,
+                    i + 4 <= s.count, isDigit(s[i + 2]), isDigit(s[i + 3]), isDigit(s[i + 4]),
+                    i + 5 == s.count || !isDigit(s[i + 5])
+                {
                     out.append(s[i]); out.append(contentsOf: s[(i + 2)...(i + 4)]); i += 5; changed = true
                     if i < s.count { out.append(s[i]); i += 1 }
                     continue
@@ -273,7 +286,9 @@ enum DeepScaler {
         let x = stripCommas(e)
         if x.isEmpty { return [] }
         let tc: [UInt8] = [40, 41, 91, 93]
-        if x.count > 2 && tc.contains(x[0]) && tc.contains(x[x.count - 1]) && !x[1..<(x.count - 1)].contains(where: { tc.contains($0) }) {
+        if x.count > 2 && tc.contains(x[0]) && tc.contains(x[x.count - 1])
+            && !x[1..<(x.count - 1)].contains(where: { tc.contains($0) })
+        {
             return Bytes(x[1..<(x.count - 1)]).split(on: [44]).map { $0.trimmed() }
         }
         return [x]
@@ -307,7 +322,10 @@ enum DeepScaler {
             if j - i - 1 >= 2 { return false }
             if j - i - 1 >= 1 && j < expr.count && expr[j] == 94 { return false }
         }
-        let opt = ParseOptions(imaginaryI: false, eulerE: false, ascii: true, sciE: false, trailingDot: false, unicode: false, dropNumberSubscript: false, functionsNeedParen: true, piConstant: true, textCommands: false, mixedNumbers: false)
+        let opt = ParseOptions(
+            imaginaryI: false, eulerE: false, ascii: true, sciE: false, trailingDot: false, unicode: false,
+            dropNumberSubscript: false, functionsNeedParen: true, piConstant: true, textCommands: false,
+            mixedNumbers: false)
         guard let x = parseMath(a, opt), let y = parseMath(b, opt), x.isScalar, y.isScalar else { return false }
         // sympy Floats: a decimal literal makes the difference a binary float, so it must be exactly zero.
         if hasDecimal(a) || hasDecimal(b) { return scalarEqual(x, y, .float53) }
@@ -333,13 +351,19 @@ enum DeepScaler {
     }
 
     static let symbolMacros: [String: String] = [
-        "pi": "\u{03C0}", "infty": "\u{221E}", "cdot": "\u{00B7}", "times": "\u{00D7}", "le": "\u{2264}", "leq": "\u{2264}",
+        "pi": "\u{03C0}", "infty": "\u{221E}", "cdot": "\u{00B7}", "times": "\u{00D7}", "le": "\u{2264}",
+        "leq": "\u{2264}",
         "ge": "\u{2265}", "geq": "\u{2265}", "pm": "\u{00B1}", "cup": "\u{222A}", "cap": "\u{2229}", "dots": "\u{2026}",
-        "ldots": "\u{2026}", "cdots": "\u{22EF}", "alpha": "\u{03B1}", "beta": "\u{03B2}", "gamma": "\u{03B3}", "theta": "\u{03B8}",
-        "lambda": "\u{03BB}", "mu": "\u{03BC}", "sigma": "\u{03C3}", "phi": "\u{03C6}", "omega": "\u{03C9}", "delta": "\u{03B4}",
-        "circ": "\u{2218}", "div": "\u{00F7}", "sin": "sin", "cos": "cos", "tan": "tan", "ln": "ln", "log": "log", "exp": "exp",
-        "to": "\u{2192}", "in": "\u{2208}", "lt": "<", "gt": ">", "%": "%", "$": "$", "{": "{", "}": "}", "&": "&", "_": "_", "#": "#",
-        "sec": "sec", "csc": "csc", "cot": "cot", "arcsin": "arcsin", "arccos": "arccos", "arctan": "arctan", "max": "max", "min": "min",
+        "ldots": "\u{2026}", "cdots": "\u{22EF}", "alpha": "\u{03B1}", "beta": "\u{03B2}", "gamma": "\u{03B3}",
+        "theta": "\u{03B8}",
+        "lambda": "\u{03BB}", "mu": "\u{03BC}", "sigma": "\u{03C3}", "phi": "\u{03C6}", "omega": "\u{03C9}",
+        "delta": "\u{03B4}",
+        "circ": "\u{2218}", "div": "\u{00F7}", "sin": "sin", "cos": "cos", "tan": "tan", "ln": "ln", "log": "log",
+        "exp": "exp",
+        "to": "\u{2192}", "in": "\u{2208}", "lt": "<", "gt": ">", "%": "%", "$": "$", "{": "{", "}": "}", "&": "&",
+        "_": "_", "#": "#",
+        "sec": "sec", "csc": "csc", "cot": "cot", "arcsin": "arcsin", "arccos": "arccos", "arctan": "arctan",
+        "max": "max", "min": "min",
     ]
 
     /// A tiny LaTeX-to-text walker: macros lose their backslash, groups their braces, `\frac{a}{b}` → `a/b`, `\sqrt{a}` → `√(a)`.
@@ -416,4 +440,3 @@ enum DeepScaler {
         return [c]
     }
 }
-

@@ -5,9 +5,9 @@
 // Structural comparisons (tuples, sets, intervals, relations) are in Semantic.swift.
 import VerityCore
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 // MARK: - Exact evaluation
@@ -36,22 +36,32 @@ func evalQ(_ e: Expr, _ budget: inout Int) -> Rat? {
         }
         // Rational exponent p/k: exact only when the k-th root is exact.
         guard q.d <= 64, base.n >= 0 || q.d % 2 == 1, let rn = exactRoot(base.n, q.d), let rd = exactRoot(base.d, q.d),
-              let r = Rat(rn, rd) else { return nil }
+            let r = Rat(rn, rd)
+        else { return nil }
         if r.n == 0 && q.n < 0 { return nil }
         return abs(q.n) <= 256 ? r.power(q.n) : nil
     case .fn(let name, let xs):
         if name == "sqrt", xs.count == 1, let v = evalQ(xs[0], &budget), v.n >= 0,
-           let a = exactRoot(v.n, 2), let b = exactRoot(v.d, 2) { return Rat(a, b) }
-        if name == "root", xs.count == 2, let v = evalQ(xs[0], &budget), let k = evalQ(xs[1], &budget), k.isInteger, k.n > 0, k.n <= 64,
-           let a = exactRoot(v.n, k.n), let b = exactRoot(v.d, k.n) { return Rat(a, b) }
+            let a = exactRoot(v.n, 2), let b = exactRoot(v.d, 2)
+        {
+            return Rat(a, b)
+        }
+        if name == "root", xs.count == 2, let v = evalQ(xs[0], &budget), let k = evalQ(xs[1], &budget), k.isInteger,
+            k.n > 0, k.n <= 64,
+            let a = exactRoot(v.n, k.n), let b = exactRoot(v.d, k.n)
+        {
+            return Rat(a, b)
+        }
         if name == "abs", xs.count == 1, let v = evalQ(xs[0], &budget) { return v.n < 0 ? v.negated : v }
         if name == "fact", xs.count == 1, let v = evalQ(xs[0], &budget), v.isInteger, v.n >= 0, v.n <= 20 {
             var r = 1
             for k in stride(from: 2, through: v.n, by: 1) { r *= k }
             return Rat(r)
         }
-        if name == "binom", xs.count == 2, let n = evalQ(xs[0], &budget), let k = evalQ(xs[1], &budget), n.isInteger, k.isInteger,
-           n.n >= 0, k.n >= 0, n.n <= 60 {
+        if name == "binom", xs.count == 2, let n = evalQ(xs[0], &budget), let k = evalQ(xs[1], &budget), n.isInteger,
+            k.isInteger,
+            n.n >= 0, k.n >= 0, n.n <= 60
+        {
             if k.n > n.n { return Rat(0) }
             var r = 1
             for j in 0..<min(k.n, n.n - k.n) { r = r * (n.n - j) / (j + 1) }
@@ -96,7 +106,9 @@ func evalC(_ e: Expr, _ env: [String: Cx], _ budget: inout Int) -> Cx? {
     case .pow(let a, let b):
         guard let x = evalC(a, env, &budget), let y = evalC(b, env, &budget) else { return nil }
         // Real odd roots of negatives: (-8)^(1/3) = -2, as a reader means it.
-        if x.im == 0 && y.im == 0 && x.re < 0, case .pow(_, let ex) = e, var bq = Optional(1000), let q = evalQ(ex, &bq), q.d % 2 == 1 {
+        if x.im == 0 && y.im == 0 && x.re < 0, case .pow(_, let ex) = e, var bq = Optional(1000),
+            let q = evalQ(ex, &bq), q.d % 2 == 1
+        {
             let m = _pow(-x.re, y.re)
             return Cx(q.n % 2 == 0 ? m : -m)
         }
@@ -215,7 +227,9 @@ func scalarEqual(_ a: Expr, _ b: Expr, _ tol: Tolerance) -> Bool {
         budget = 20_000
         guard let va = evalC(a, [:], &budget), let vb = evalC(b, [:], &budget) else { return false }
         // Overflowing values (10^{10^{10}}) are not comparable numerically; only a written ±∞ equals ±∞.
-        if !va.isFinite || !vb.isFinite { return isInfinity(a) && isInfinity(b) && va.re == vb.re && va.im == 0 && vb.im == 0 }
+        if !va.isFinite || !vb.isFinite {
+            return isInfinity(a) && isInfinity(b) && va.re == vb.re && va.im == 0 && vb.im == 0
+        }
         return close(va, vb, tol)
     }
     if vars.count > 8 { return false }

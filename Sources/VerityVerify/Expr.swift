@@ -3,11 +3,10 @@
 // algebra system: equality is decided by exact rational evaluation where possible and otherwise by
 // evaluation at seeded random points (RULES.md F.4). Parsing lives in Parser.swift.
 
-
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 // MARK: - Rational
 
@@ -181,7 +180,8 @@ extension Expr {
         if s.count > 16 { return }
         switch self {
         case .sym(let n): if !constantNames.contains(n) { s.insert(n) }
-        case .add(let xs), .mul(let xs), .set(let xs), .union(let xs), .fn(_, let xs), .tuple(let xs, _, _), .rel(let xs, _):
+        case .add(let xs), .mul(let xs), .set(let xs), .union(let xs), .fn(_, let xs), .tuple(let xs, _, _),
+            .rel(let xs, _):
             for x in xs { x.collectSymbols(into: &s) }
         case .pow(let a, let b), .pm(let a, let b): a.collectSymbols(into: &s); b.collectSymbols(into: &s)
         case .neg(let a): a.collectSymbols(into: &s)

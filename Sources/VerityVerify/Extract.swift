@@ -56,9 +56,13 @@ enum Scan {
                 // Display math on the next lines.
                 rest = Bytes(rest[(nl + 1)...])
                 if let e = rest.find("\\]") ?? rest.find("$$") { rest = Bytes(rest[..<e]) }
-            } else { rest = head }
+            } else {
+                rest = head
+            }
         }
-        for stop in [". I hope", "<|", ". Hence", ". This"] { if let e = rest.find(Bytes(stop)) { rest = Bytes(rest[..<e]) } }
+        for stop in [". I hope", "<|", ". Hence", ". This"] {
+            if let e = rest.find(Bytes(stop)) { rest = Bytes(rest[..<e]) }
+        }
         var a = rest.trimmed().replacing("**", []).trimmed()
         a = a.lstripping([58]).trimmed()
         if a.first == 36, let e = Bytes(a.dropFirst()).find([36]) { a = Bytes(a[1...e]) }
@@ -72,14 +76,18 @@ enum Scan {
     static func lastMathSpan(_ t: Bytes) -> Bytes? {
         var best: (Int, Bytes)? = nil
         if let e = t.findLast("\\]"), let s = Bytes(t[..<e]).findLast("\\[") { best = (e, Bytes(t[(s + 2)..<e])) }
-        if let e = t.findLast("\\)"), let s = Bytes(t[..<e]).findLast("\\("), e > (best?.0 ?? -1) { best = (e, Bytes(t[(s + 2)..<e])) }
+        if let e = t.findLast("\\)"), let s = Bytes(t[..<e]).findLast("\\("), e > (best?.0 ?? -1) {
+            best = (e, Bytes(t[(s + 2)..<e]))
+        }
         // `$...$`: pair dollars from the start.
         var i = 0
         var open = -1
         while i < t.count {
             if t[i] == 36 && (i == 0 || t[i - 1] != 92) {
                 let dbl = i + 1 < t.count && t[i + 1] == 36
-                if open < 0 { open = i + (dbl ? 2 : 1) } else {
+                if open < 0 {
+                    open = i + (dbl ? 2 : 1)
+                } else {
                     if i > (best?.0 ?? -1) { best = (i, Bytes(t[open..<i])) }
                     open = -1
                 }
@@ -112,7 +120,10 @@ enum Scan {
         while j >= 0 {
             let gap = Bytes(t[spans[j].1..<group[0].0])
             var g = gap
-            for sep in ["\\text{and}", "\\text{ and }", "\\quad", "\\qquad", "\\]", "\\[", "\\)", "\\(", "and", "or", "$", ",", ";", "\\,"] {
+            for sep in [
+                "\\text{and}", "\\text{ and }", "\\quad", "\\qquad", "\\]", "\\[", "\\)", "\\(", "and", "or", "$", ",",
+                ";", "\\,",
+            ] {
                 g = g.replacing(Bytes(sep), [])
             }
             if !g.allSatisfy(isSpace) || gap.count > 60 { break }
@@ -131,7 +142,10 @@ enum Scan {
         return t
     }
 
-    static let answerPhrases = ["final answer is", "answer is", "Answer:", "answer:", "ANSWER:", "\u{7B54}\u{6848}\u{662F}", "Answer is", "answer should be"]
+    static let answerPhrases = [
+        "final answer is", "answer is", "Answer:", "answer:", "ANSWER:", "\u{7B54}\u{6848}\u{662F}", "Answer is",
+        "answer should be",
+    ]
 }
 
 // MARK: - Math-Verify extraction
@@ -148,18 +162,26 @@ enum MathVerify {
 
     static func extractUnbounded(_ t: Bytes) -> Bytes? {
         let lastBoxAt = max(t.findLast("\\boxed") ?? -1, t.findLast("\\fbox") ?? -1)
-        if let k = t.findLast("final answer is $"), k > lastBoxAt, let e = t.find("$. I hope", from: k) { return Bytes(t[(k + 17)..<e]).trimmed() }
+        if let k = t.findLast("final answer is $"), k > lastBoxAt, let e = t.find("$. I hope", from: k) {
+            return Bytes(t[(k + 17)..<e]).trimmed()
+        }
         if let b = Scan.boxGroup(t) { return b }
         if let b = Scan.lastBox(t, allowUnclosed: false) { return b }
         if let a = Scan.afterPhrase(t, Scan.answerPhrases), !a.has("\\boxed"), !VerityRules.looksLikeProse(a),
-           Semantic.parse(Semantic.normalize(a, .mathVerify).0, .mathVerify) != nil { return a }
+            Semantic.parse(Semantic.normalize(a, .mathVerify).0, .mathVerify) != nil
+        {
+            return a
+        }
         // Later matches win: the last math span or the last plain number, whichever ends later.
         let span = Scan.lastMathSpan(t)
         let spanEnd = max(t.findLast([36]) ?? -1, t.findLast("\\)") ?? -1, t.findLast("\\]") ?? -1)
         var n = QwenEval.lastNumber(t)
         var numberAt = n.isEmpty ? -1 : (t.findLast(n) ?? -1)
         // A number glued to letters (`AZYUK2A`) is not an answer.
-        if numberAt >= 0 && ((numberAt > 0 && isAlpha(t[numberAt - 1])) || (numberAt + n.count < t.count && isAlpha(t[numberAt + n.count]))) {
+        if numberAt >= 0
+            && ((numberAt > 0 && isAlpha(t[numberAt - 1]))
+                || (numberAt + n.count < t.count && isAlpha(t[numberAt + n.count])))
+        {
             n = []; numberAt = -1
         }
         if let m = span, spanEnd >= numberAt { return m }
@@ -190,7 +212,9 @@ enum VerityRules {
             if isAlpha(a[i]) {
                 let st = i
                 while i < a.count && isAlpha(a[i]) { i += 1 }
-                if i - st >= 4 && asciiFunctions[Bytes(a[st..<i]).string] == nil && Bytes(a[st..<i]) != Bytes("pi") { words += 1 }
+                if i - st >= 4 && asciiFunctions[Bytes(a[st..<i]).string] == nil && Bytes(a[st..<i]) != Bytes("pi") {
+                    words += 1
+                }
                 continue
             }
             i += 1
@@ -238,7 +262,9 @@ enum VerityRules {
     static func parses(_ a: Bytes, words: Bool = false) -> Bool {
         let (n, _) = Semantic.normalize(a, .verity)
         if !words && looksLikeProse(n) && !(n.allSatisfy(isAlpha)) { return false }
-        return !n.isEmpty && (Semantic.parse(n, .verity) != nil || QwenEval.wordToNumberStrict(n) != nil || Semantic.choiceLetter(n) != nil)
+        return !n.isEmpty
+            && (Semantic.parse(n, .verity) != nil || QwenEval.wordToNumberStrict(n) != nil
+                || Semantic.choiceLetter(n) != nil)
     }
 
     /// Whether two bare answers are equal under Verity's rules.
@@ -283,7 +309,11 @@ enum VerityRules {
                 v = v * 10 + Int(c - 48); digits += 1
                 if dot { den *= 10 }
                 if digits > 17 { return nil }
-            } else if c == 46 && !dot && digits > 0 && i + 1 < s.count { dot = true } else { return nil }
+            } else if c == 46 && !dot && digits > 0 && i + 1 < s.count {
+                dot = true
+            } else {
+                return nil
+            }
             i += 1
         }
         return Rat(neg ? -v : v, den)

@@ -86,7 +86,9 @@ public struct Grader: Sendable {
 
     /// Grade a (gold, prediction) pair handed over as `kind` describes (the conformance cases' convention).
     public func grade(gold: String, prediction: String, kind: AnswerKind) -> Grade {
-        if Bytes(gold).trimmed().isEmpty { return Grade(correct: false, extracted: kind == .answer ? prediction : extract(prediction)) }
+        if Bytes(gold).trimmed().isEmpty {
+            return Grade(correct: false, extracted: kind == .answer ? prediction : extract(prediction))
+        }
         switch kind {
         case .answer:
             if profile == .verity {
@@ -101,11 +103,15 @@ public struct Grader: Sendable {
             switch profile {
             case .paper:
                 guard let p = DeepScaler.extract(r) else { return Grade(correct: false, extracted: nil) }
-                guard let gg = DeepScaler.gold(g), !gg.trimmed().isEmpty else { return Grade(correct: false, extracted: p.string) }
+                guard let gg = DeepScaler.gold(g), !gg.trimmed().isEmpty else {
+                    return Grade(correct: false, extracted: p.string)
+                }
                 return Grade(correct: DeepScaler.equal(given: p, truth: gg), extracted: p.string)
             case .qwenEval:
                 let gq = g.has(QwenEval.boxed) ? QwenEval.gold(g) : QwenEval.strip(g)
-                if gq.trimmed().isEmpty { return Grade(correct: false, extracted: QwenEval.prediction(r, gold: gq).string) }
+                if gq.trimmed().isEmpty {
+                    return Grade(correct: false, extracted: QwenEval.prediction(r, gold: gq).string)
+                }
                 let p = QwenEval.prediction(r, gold: gq)
                 return Grade(correct: QwenEval.mathEqual(p, gq), extracted: p.string)
             case .mathVerify:

@@ -86,7 +86,9 @@ struct MathParser {
         skipSpace()
         let b = t.utf8
         if s.has(utf8: b, at: i) {
-            if isAlpha(b.last ?? 0) && b.first == 92 && i + b.count < s.count && isAlpha(s[i + b.count]) { return false }
+            if isAlpha(b.last ?? 0) && b.first == 92 && i + b.count < s.count && isAlpha(s[i + b.count]) {
+                return false
+            }
             i += b.count; return true
         }
         return false
@@ -126,7 +128,8 @@ struct MathParser {
     mutating func relOp() -> String? {
         skipSpace()
         let table: [(String, String)] = [
-            ("\\leqslant", "<="), ("\\geqslant", ">="), ("\\leq", "<="), ("\\geq", ">="), ("\\le", "<="), ("\\ge", ">="),
+            ("\\leqslant", "<="), ("\\geqslant", ">="), ("\\leq", "<="), ("\\geq", ">="), ("\\le", "<="),
+            ("\\ge", ">="),
             ("\\neq", "!="), ("\\ne", "!="), ("\\lt", "<"), ("\\gt", ">"), ("\\in", "in"), ("\\approx", "~"),
             ("<=", "<="), (">=", ">="), ("!=", "!="), ("=", "="), ("<", "<"), (">", ">"),
             ("\u{2264}", "<="), ("\u{2265}", ">="), ("\u{2260}", "!="), ("\u{2208}", "in"),
@@ -173,11 +176,14 @@ struct MathParser {
                 return restAfterPm(.pm(lhs, t))
             }
             let c = peek()
-            if c == 43 { i += 1; guard let t = parseProduct() else { return nil }; terms.append(t) }
-            else if c == 45 || s.has("\u{2212}", at: i) {
+            if c == 43 {
+                i += 1; guard let t = parseProduct() else { return nil }; terms.append(t)
+            } else if c == 45 || s.has("\u{2212}", at: i) {
                 i += c == 45 ? 1 : 3
                 guard let t = parseProduct() else { return nil }; terms.append(.neg(t))
-            } else { break }
+            } else {
+                break
+            }
         }
         return terms.count == 1 ? terms[0] : .add(terms)
     }
@@ -187,9 +193,13 @@ struct MathParser {
         guard case .pm(let a, var b) = e else { return e }
         while true {
             skipSpace()
-            if peek() == 43 { i += 1; guard let t = parseProduct() else { return nil }; b = .add([b, t]) }
-            else if peek() == 45 { i += 1; guard let t = parseProduct() else { return nil }; b = .add([b, .neg(t)]) }
-            else { break }
+            if peek() == 43 {
+                i += 1; guard let t = parseProduct() else { return nil }; b = .add([b, t])
+            } else if peek() == 45 {
+                i += 1; guard let t = parseProduct() else { return nil }; b = .add([b, .neg(t)])
+            } else {
+                break
+            }
         }
         return .pm(a, b)
     }
@@ -216,25 +226,41 @@ struct MathParser {
             let save = i
             skipSpace()
             if s.has("\\frac", at: i) || s.has("\\dfrac", at: i) || s.has("\\tfrac", at: i),
-               let f = parsePower(), case .mul(let parts) = f, parts.count == 2, case .num(let a) = parts[0],
-               case .pow(.num(let b), .num(let m)) = parts[1], m == Rat(-1), a.isInteger, b.isInteger, a.n >= 0, b.n > a.n {
+                let f = parsePower(), case .mul(let parts) = f, parts.count == 2, case .num(let a) = parts[0],
+                case .pow(.num(let b), .num(let m)) = parts[1], m == Rat(-1), a.isInteger, b.isInteger, a.n >= 0,
+                b.n > a.n
+            {
                 let frac: Expr = .mul([.num(a), .pow(.num(b), .num(Rat(-1)))])
                 if !startsAtom() { return .add([first, frac]) }
                 factors = [first, frac]
-            } else { i = save }
+            } else {
+                i = save
+            }
         }
         while !failed {
             skipSpace()
-            if eat("\\cdot") || eat("\\times") || eat("\u{00B7}") || eat("\u{00D7}") || eat("\u{22C5}") || (peek() == 42 && peek(1) != 42 && { i += 1; return true }()) {
+            if eat("\\cdot") || eat("\\times") || eat("\u{00B7}") || eat("\u{00D7}") || eat("\u{22C5}")
+                || (peek() == 42 && peek(1) != 42
+                    && {
+                        i += 1; return true
+                    }())
+            {
                 guard let f = parseUnaryFactor() else { return nil }
                 factors.append(f)
-            } else if eat("\\div") || eat("\u{00F7}") || (peek() == 47 && { i += 1; return true }()) {
+            } else if eat("\\div") || eat("\u{00F7}")
+                || (peek() == 47
+                    && {
+                        i += 1; return true
+                    }())
+            {
                 guard let f = parseUnaryFactor() else { return nil }
                 factors.append(.pow(f, .num(Rat(-1))))
             } else if startsAtom() {
                 guard let f = parsePower() else { return nil }
                 factors.append(f)
-            } else { break }
+            } else {
+                break
+            }
         }
         return factors.count == 1 ? factors[0] : .mul(factors)
     }
@@ -288,9 +314,13 @@ struct MathParser {
         var e = e
         while true {
             skipSpace()
-            if peek() == 33 && peek(1) != 61 { i += 1; e = .fn("fact", [e]) }
-            else if peek() == 37 || s.has("\\%", at: i) { i += peek() == 37 ? 1 : 2; e = .mul([e, .num(Rat(1, 100)!)]) }
-            else { break }
+            if peek() == 33 && peek(1) != 61 {
+                i += 1; e = .fn("fact", [e])
+            } else if peek() == 37 || s.has("\\%", at: i) {
+                i += peek() == 37 ? 1 : 2; e = .mul([e, .num(Rat(1, 100)!)])
+            } else {
+                break
+            }
         }
         return e
     }
@@ -406,7 +436,11 @@ struct MathParser {
         let v = numberValue(Bytes(s[start..<i]))
         if opt.dropNumberSubscript && i < s.count && s[i] == 95 {
             i += 1
-            if peek() == 123 { guard let e = s.find([125], from: i) else { return nil }; i = e + 1 } else if i < s.count { i += 1 }
+            if peek() == 123 {
+                guard let e = s.find([125], from: i) else { return nil }; i = e + 1
+            } else if i < s.count {
+                i += 1
+            }
         }
         return v
     }
@@ -437,7 +471,8 @@ struct MathParser {
             if let f = asciiFunctions[word] { return parseFunction(f) }
             if word == "pi" { return .sym("pi") }
             if word == "inf" || word == "infty" || word == "infinity" || word == "oo" { return .sym("inf") }
-            for (prefix, f) in asciiFunctionPrefixes where word.hasPrefix(prefix) && word.count > prefix.count && !opt.functionsNeedParen {
+            for (prefix, f) in asciiFunctionPrefixes
+            where word.hasPrefix(prefix) && word.count > prefix.count && !opt.functionsNeedParen {
                 i = start + prefix.utf8.count
                 return parseFunction(f)
             }
@@ -495,8 +530,11 @@ struct MathParser {
         }
         var e: Expr = .fn(name, base.map { [arg, $0] } ?? [arg])
         if let p = power {
-            if case .num(let r) = p, r == Rat(-1), ["sin", "cos", "tan"].contains(name) { e = .fn("a" + name, [arg]) }
-            else { e = .pow(e, p) }
+            if case .num(let r) = p, r == Rat(-1), ["sin", "cos", "tan"].contains(name) {
+                e = .fn("a" + name, [arg])
+            } else {
+                e = .pow(e, p)
+            }
         }
         return e
     }
@@ -511,14 +549,16 @@ struct MathParser {
             if isAlpha(c) || isDigit(c) {
                 guard let f = parsePower() else { return nil }
                 fs.append(f)
-            } else { break }
+            } else {
+                break
+            }
         }
         return fs.count == 1 ? first : .mul(fs)
     }
 
     mutating func parseCommand() -> Expr? {
         // s[i] == '\'
-        if peek(1) == 123 { // \{ ... \}
+        if peek(1) == 123 {  // \{ ... \}
             i += 2
             guard let items = parseList() else { return nil }
             guard eat("\\}") || eat("}") else { return nil }
@@ -560,7 +600,8 @@ struct MathParser {
             _ = eat("\\right")
             guard eat("\\rfloor") || eat("\\rceil") else { return nil }
             return .fn(w == "lfloor" ? "floor" : "ceil", [a])
-        case "text", "textbf", "textit", "mathrm", "mathbf", "mathit", "operatorname", "mbox", "textrm", "mathsf", "boldsymbol", "mathnormal", "textnormal", "hbox":
+        case "text", "textbf", "textit", "mathrm", "mathbf", "mathit", "operatorname", "mbox", "textrm", "mathsf",
+            "boldsymbol", "mathnormal", "textnormal", "hbox":
             if !opt.textCommands { return nil }
             skipSpace()
             guard peek() == 123 else { return parseAtom() }
@@ -648,11 +689,16 @@ struct MathParser {
 
 // MARK: - Tables
 
-let spacingWords: Set<String> = ["quad", "qquad", "displaystyle", "textstyle", "limits", "space", "thinspace", "medspace", "negthinspace", "hfill", "enspace"]
+let spacingWords: Set<String> = [
+    "quad", "qquad", "displaystyle", "textstyle", "limits", "space", "thinspace", "medspace", "negthinspace", "hfill",
+    "enspace",
+]
 
 /// Commands that cannot begin an implicit-multiplication factor.
-let nonAtomCommands: Set<String> = ["cdot", "times", "div", "le", "leq", "ge", "geq", "lt", "gt", "ne", "neq", "in", "cup", "cap",
-                                    "pm", "mp", "right", "approx", "to", "leqslant", "geqslant", "end", "rfloor", "rceil", "setminus", "quad", "qquad"]
+let nonAtomCommands: Set<String> = [
+    "cdot", "times", "div", "le", "leq", "ge", "geq", "lt", "gt", "ne", "neq", "in", "cup", "cap",
+    "pm", "mp", "right", "approx", "to", "leqslant", "geqslant", "end", "rfloor", "rceil", "setminus", "quad", "qquad",
+]
 
 let latexFunctions: [String: String] = [
     "sin": "sin", "cos": "cos", "tan": "tan", "sec": "sec", "csc": "csc", "cot": "cot",
@@ -669,7 +715,9 @@ let asciiFunctions: [String: String] = [
 ]
 
 /// Multi-letter words that start with a function name (`sqrtx`, `sin2x`) split into name + rest.
-let asciiFunctionPrefixes: [(String, String)] = [("sqrt", "sqrt"), ("sin", "sin"), ("cos", "cos"), ("tan", "tan"), ("log", "log"), ("ln", "ln")]
+let asciiFunctionPrefixes: [(String, String)] = [
+    ("sqrt", "sqrt"), ("sin", "sin"), ("cos", "cos"), ("tan", "tan"), ("log", "log"), ("ln", "ln"),
+]
 
 let greekLetters: Set<String> = [
     "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "vartheta", "iota", "kappa",

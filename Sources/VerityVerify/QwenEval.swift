@@ -11,7 +11,12 @@ struct ByteMask: Sendable {
     var w0: UInt64 = 0, w1: UInt64 = 0, w2: UInt64 = 0, w3: UInt64 = 0
     @inline(__always) mutating func insert(_ c: UInt8) {
         let bit = UInt64(1) << UInt64(c & 63)
-        switch c >> 6 { case 0: w0 |= bit; case 1: w1 |= bit; case 2: w2 |= bit; default: w3 |= bit }
+        switch c >> 6 {
+        case 0: w0 |= bit;
+        case 1: w1 |= bit;
+        case 2: w2 |= bit;
+        default: w3 |= bit
+        }
     }
     @inline(__always) func isSubset(of o: ByteMask) -> Bool {
         (w0 & ~o.w0) | (w1 & ~o.w1) | (w2 & ~o.w2) | (w3 & ~o.w3) == 0
@@ -28,7 +33,9 @@ enum QwenEval {
     static func extract(_ text: Bytes, skipUnit: Bool = false) -> Bytes {
         let t = text.replacing("\u{043A}\u{0438}", [])
         var pred: Bytes
-        if let k = t.find("final answer is $"), let rest = Optional(Bytes(t[(k + 17)...])), let e = rest.find("$. I hope") {
+        if let k = t.find("final answer is $"), let rest = Optional(Bytes(t[(k + 17)...])),
+            let e = rest.find("$. I hope")
+        {
             pred = Bytes(rest[..<e]).trimmed()
         } else if let k = t.findLast(boxed) {
             let ans = Bytes(t[(k + 5)...])
@@ -101,7 +108,9 @@ enum QwenEval {
             }
             if end > i && !(end == i + 1 && t[i] == 45) {
                 lastRange = i..<end; i = end
-            } else { i += 1 }
+            } else {
+                i += 1
+            }
         }
         return Bytes(t[lastRange])
     }
@@ -109,7 +118,9 @@ enum QwenEval {
     /// A.4 + A.5: the prediction as the evaluation compares it (normalized twice, multiple-choice fix-up).
     static func prediction(_ response: Bytes, gold: Bytes) -> Bytes {
         var p = strip(extract(response))
-        if ["A", "B", "C", "D", "E"].map(Bytes.init).contains(gold) && !["A", "B", "C", "D", "E"].map(Bytes.init).contains(p) {
+        if ["A", "B", "C", "D", "E"].map(Bytes.init).contains(gold)
+            && !["A", "B", "C", "D", "E"].map(Bytes.init).contains(p)
+        {
             p = choiceClean(response, long: true)
         } else if gold.allSatisfy({ $0 >= 65 && $0 <= 69 }) && !p.allSatisfy({ $0 >= 65 && $0 <= 69 }) {
             p = p.filter { $0 >= 65 && $0 <= 69 }
@@ -128,7 +139,9 @@ enum QwenEval {
         // Split on either trigger; keep the last piece.
         var pieces: [Bytes] = [], cur = Bytes(), k = 0
         while k < pred.count {
-            if let t = triggers.first(where: { pred.has($0, at: k) }) { pieces.append(cur); cur = []; k += t.count; continue }
+            if let t = triggers.first(where: { pred.has($0, at: k) }) {
+                pieces.append(cur); cur = []; k += t.count; continue
+            }
             cur.append(pred[k]); k += 1
         }
         pieces.append(cur)
@@ -143,7 +156,11 @@ enum QwenEval {
             if before && after { letters.append(c) }
         }
         var out: Bytes
-        if letters.isEmpty { out = pred.trimmed().stripping([46]) } else { out = [flag ? letters[0] : letters[letters.count - 1]] }
+        if letters.isEmpty {
+            out = pred.trimmed().stripping([46])
+        } else {
+            out = [flag ? letters[0] : letters[letters.count - 1]]
+        }
         return out.rstripping([46]).rstripping([47])
     }
 }
@@ -196,7 +213,9 @@ extension QwenEval {
         if let w = wordToNumber(s) { s = w }
         // B.11 unwrap \text{X}
         s = unwrapText(s)
-        for key in ["x=", "y=", "z=", "x\\in", "y\\in", "z\\in", "x\\to", "y\\to", "z\\to"] { s = s.replacing(Bytes(key), []) }
+        for key in ["x=", "y=", "z=", "x\\in", "y\\in", "z\\in", "x\\to", "y\\to", "z\\to"] {
+            s = s.replacing(Bytes(key), [])
+        }
         s = s.replacing("\\emptyset", "{}").replacing("(-\\infty,\\infty)", "\\mathbb{R}")
         s = s.replacing("\\%", []).removingAll(37)
         s = s.replacing(" .", " 0.").replacing("{.", "{0.")
@@ -205,7 +224,9 @@ extension QwenEval {
         s = s.replacing("+\\inity", "\\infty")
         s = s.replacing("and", []).replacing("\\mathbf", [])
         // B.19 \mbox{...} with content (shortest)
-        while let k = s.find("\\mbox{"), let e = s.find([125], from: k + 6) { s = Bytes(s[..<k]) + Bytes(s[(e + 1)...]) }
+        while let k = s.find("\\mbox{"), let e = s.find([125], from: k + 6) {
+            s = Bytes(s[..<k]) + Bytes(s[(e + 1)...])
+        }
         if s.contains(106) && !s.contains(105) { s = s.map { $0 == 106 ? 105 : $0 } }
         s = trailingZeros(s)
         if s.isEmpty { return s }
@@ -277,7 +298,11 @@ extension QwenEval {
             if p.first == 123 { out.append(contentsOf: p); continue }
             if p.count < 2 { return s }
             let a = p[0], b = p[1]
-            if b != 123 { out += [123, a, 125, 123, b, 125] + Bytes(p[2...]) } else { out += [123, a, 125, b] + Bytes(p[2...]) }
+            if b != 123 {
+                out += [123, a, 125, 123, b, 125] + Bytes(p[2...])
+            } else {
+                out += [123, a, 125, b] + Bytes(p[2...])
+            }
         }
         return out
     }
@@ -302,16 +327,24 @@ extension QwenEval {
     static let unitWords: [String] = [
         "east", "degree", "mph", "kmph", "ft", "m sqaure", " m east", "sq m", "deg", "mile", "q .", "monkey", "prime",
         "ratio", "profit of rs", "rd", "o", "gm", "p . m", "lb", "tile", "per", "dm", "lt", "gain", "ab", "way", "west",
-        "a .", "b .", "c .", "d .", "e .", "f .", "g .", "h .", "t", "a", "h", "no change", "men", "soldier", "pie", "bc",
-        "excess", "st", "inches", "noon", "percent", "by", "gal", "kmh", "c", "acre", "rise", "a . m", "th", "π r 2", "sq",
-        "mark", "l", "toy", "coin", "sq . m", "gallon", "° f", "profit", "minw", "yr", "women", "feet", "am", "pm", "hr",
-        "cu cm", "square", "v â € ™", "are", "rupee", "rounds", "cubic", "cc", "mtr", "s", "ohm", "number", "kmph", "day",
+        "a .", "b .", "c .", "d .", "e .", "f .", "g .", "h .", "t", "a", "h", "no change", "men", "soldier", "pie",
+        "bc",
+        "excess", "st", "inches", "noon", "percent", "by", "gal", "kmh", "c", "acre", "rise", "a . m", "th", "π r 2",
+        "sq",
+        "mark", "l", "toy", "coin", "sq . m", "gallon", "° f", "profit", "minw", "yr", "women", "feet", "am", "pm",
+        "hr",
+        "cu cm", "square", "v â € ™", "are", "rupee", "rounds", "cubic", "cc", "mtr", "s", "ohm", "number", "kmph",
+        "day",
         "hour", "minute", "min", "second", "man", "woman", "sec", "cube", "mt", "sq inch", "mp", "∏ cm ³", "hectare",
-        "more", "sec", "unit", "cu . m", "cm 2", "rs .", "rs", "kg", "g", "month", "km", "m", "cm", "mm", "apple", "liter",
-        "loss", "yard", "pure", "year", "increase", "decrease", "d", "less", "Surface", "litre", "pi sq m", "s .", "metre",
+        "more", "sec", "unit", "cu . m", "cm 2", "rs .", "rs", "kg", "g", "month", "km", "m", "cm", "mm", "apple",
+        "liter",
+        "loss", "yard", "pure", "year", "increase", "decrease", "d", "less", "Surface", "litre", "pi sq m", "s .",
+        "metre",
         "meter", "inch",
     ]
-    static let unitPatterns: [Bytes] = { let w = unitWords.map(Bytes.init); return w + w.map { $0 + [115] } }()
+    static let unitPatterns: [Bytes] = {
+        let w = unitWords.map(Bytes.init); return w + w.map { $0 + [115] }
+    }()
     /// The literal bytes each pattern needs (its '.' wildcards excluded): a pattern is tried only when all occur.
     static let unitMasks: [ByteMask] = unitPatterns.map { p in
         var m = ByteMask()
@@ -326,9 +359,11 @@ extension QwenEval {
         var n = 1
         while i + n < s.count && s[i + n] & 0xC0 == 0x80 { n += 1 }
         // Common non-word symbols: ° × · − ≤ ≥ ∞ √ ∪ ≠ ± ÷ € ™ (letters and digits such as π, ³ are word characters).
-        let sym: [[UInt8]] = [[0xC2, 0xB0], [0xC3, 0x97], [0xC2, 0xB7], [0xE2, 0x88, 0x92], [0xE2, 0x89, 0xA4], [0xE2, 0x89, 0xA5],
-                              [0xE2, 0x88, 0x9E], [0xE2, 0x88, 0x9A], [0xE2, 0x88, 0xAA], [0xE2, 0x89, 0xA0], [0xC2, 0xB1], [0xC3, 0xB7],
-                              [0xE2, 0x82, 0xAC], [0xE2, 0x84, 0xA2], [0xE2, 0x88, 0x8F]]
+        let sym: [[UInt8]] = [
+            [0xC2, 0xB0], [0xC3, 0x97], [0xC2, 0xB7], [0xE2, 0x88, 0x92], [0xE2, 0x89, 0xA4], [0xE2, 0x89, 0xA5],
+            [0xE2, 0x88, 0x9E], [0xE2, 0x88, 0x9A], [0xE2, 0x88, 0xAA], [0xE2, 0x89, 0xA0], [0xC2, 0xB1], [0xC3, 0xB7],
+            [0xE2, 0x82, 0xAC], [0xE2, 0x84, 0xA2], [0xE2, 0x88, 0x8F],
+        ]
         for q in sym where q.count == n && s.has(q, at: i) { return (n, false) }
         return (n, true)
     }
@@ -375,7 +410,9 @@ extension QwenEval {
             if i < s.count {
                 let n = charInfo(s, i).0
                 out.append(contentsOf: s[i..<(i + n)]); i += n; lastEnd = i
-            } else { break }
+            } else {
+                break
+            }
         }
         return changed ? out : s
     }
@@ -413,7 +450,8 @@ extension QwenEval {
         for k in ["thousand", "million", "billion", "point"] where clean.filter({ $0 == k }).count > 1 { return nil }
         var decimals: [String] = []
         if let p = clean.firstIndex(of: "point") { decimals = Array(clean[(p + 1)...]); clean = Array(clean[..<p]) }
-        let bi = clean.firstIndex(of: "billion") ?? -1, mi = clean.firstIndex(of: "million") ?? -1, ti = clean.firstIndex(of: "thousand") ?? -1
+        let bi = clean.firstIndex(of: "billion") ?? -1, mi = clean.firstIndex(of: "million") ?? -1,
+            ti = clean.firstIndex(of: "thousand") ?? -1
         if (ti > -1 && (ti < mi || ti < bi)) || (mi > -1 && mi < bi) { return nil }
         func form(_ ws: ArraySlice<String>) -> Int? {
             let n = ws.map { numberWords[$0] ?? 0 }
@@ -426,19 +464,27 @@ extension QwenEval {
             }
         }
         var total = 0
-        if clean.count == 1 { total = numberWords[clean[0]] ?? 0 }
-        else if clean.count > 1 {
+        if clean.count == 1 {
+            total = numberWords[clean[0]] ?? 0
+        } else if clean.count > 1 {
             if bi > -1 { guard let m = form(clean[0..<bi]) else { return nil }; total += m * 1_000_000_000 }
-            if mi > -1 { guard let m = form(clean[(bi > -1 ? bi + 1 : 0)..<mi]) else { return nil }; total += m * 1_000_000 }
+            if mi > -1 {
+                guard let m = form(clean[(bi > -1 ? bi + 1 : 0)..<mi]) else { return nil }; total += m * 1_000_000
+            }
             if ti > -1 {
                 let lo = mi > -1 ? mi + 1 : (bi > -1 ? bi + 1 : 0)
                 guard lo <= ti, let m = form(clean[lo..<ti]) else { return nil }; total += m * 1000
             }
             var hundreds = 0
-            if ti > -1 && ti != clean.count - 1 { guard let h = form(clean[(ti + 1)...]) else { return nil }; hundreds = h }
-            else if mi > -1 && mi != clean.count - 1 { guard let h = form(clean[(mi + 1)...]) else { return nil }; hundreds = h }
-            else if bi > -1 && bi != clean.count - 1 { guard let h = form(clean[(bi + 1)...]) else { return nil }; hundreds = h }
-            else if ti == -1 && mi == -1 && bi == -1 { guard let h = form(clean[...]) else { return nil }; hundreds = h }
+            if ti > -1 && ti != clean.count - 1 {
+                guard let h = form(clean[(ti + 1)...]) else { return nil }; hundreds = h
+            } else if mi > -1 && mi != clean.count - 1 {
+                guard let h = form(clean[(mi + 1)...]) else { return nil }; hundreds = h
+            } else if bi > -1 && bi != clean.count - 1 {
+                guard let h = form(clean[(bi + 1)...]) else { return nil }; hundreds = h
+            } else if ti == -1 && mi == -1 && bi == -1 {
+                guard let h = form(clean[...]) else { return nil }; hundreds = h
+            }
             total += hundreds
         }
         if !decimals.isEmpty {
@@ -473,7 +519,9 @@ extension QwenEval {
         if prediction.has("pmatrix") && !reference.has("pmatrix") { reference = strToPmatrix(reference) }
         // C.7 bracket-blind string match
         var ps = prediction, rs = reference
-        if (ps.first == 91 && ps.last == 93 && reference.first != 40) || (ps.first == 40 && ps.last == 41 && reference.first != 91) {
+        if (ps.first == 91 && ps.last == 93 && reference.first != 40)
+            || (ps.first == 40 && ps.last == 41 && reference.first != 91)
+        {
             ps = ps.stripping([91, 93, 40, 41]); rs = rs.stripping([91, 93, 40, 41])
         }
         ps = ps.filter { ![123, 125, 40, 41].contains($0) }; rs = rs.filter { ![123, 125, 40, 41].contains($0) }
@@ -491,7 +539,9 @@ extension QwenEval {
                 var ok = true
                 for (a, b) in zip(pl, rl) {
                     let ac = a.split(on: [38]), bc = b.split(on: [38])
-                    if ac.count != bc.count || !zip(ac, bc).allSatisfy({ mathEqual($0, $1, depth: depth + 1) }) { ok = false; break }
+                    if ac.count != bc.count || !zip(ac, bc).allSatisfy({ mathEqual($0, $1, depth: depth + 1) }) {
+                        ok = false; break
+                    }
                 }
                 if ok { return true }
             }
@@ -516,7 +566,11 @@ extension QwenEval {
         guard s.has("\\,") else { return s }
         var out = Bytes(), i = 0
         while i < s.count {
-            if s[i] == 92 && i + 1 < s.count && s[i + 1] == 44 && i > 0 && isDigit(s[i - 1]) && i + 2 < s.count && isDigit(s[i + 2]) { i += 2; continue }
+            if s[i] == 92 && i + 1 < s.count && s[i + 1] == 44 && i > 0 && isDigit(s[i - 1]) && i + 2 < s.count
+                && isDigit(s[i + 2])
+            {
+                i += 2; continue
+            }
             out.append(s[i]); i += 1
         }
         return out
@@ -529,8 +583,8 @@ extension QwenEval {
     }
 
     static func isMatrix(_ s: Bytes) -> Bool {
-        (s.starts("\\begin{pmatrix}") || s.starts("\\begin{bmatrix}")) &&
-            (s.ends("\\end{pmatrix}") || s.ends("\\end{bmatrix}")) && s.count >= 28
+        (s.starts("\\begin{pmatrix}") || s.starts("\\begin{bmatrix}"))
+            && (s.ends("\\end{pmatrix}") || s.ends("\\end{bmatrix}")) && s.count >= 28
     }
 
     static func matrixLines(_ s: Bytes) -> [Bytes] {
@@ -543,7 +597,9 @@ extension QwenEval {
         var i = 0
         while let a = s.find([123], from: i), let b = s.find([125], from: a + 1) {
             let g = Bytes(s[(a + 1)..<b])
-            if g.contains(44) { groups.append(Bytes("\\begin{pmatrix}") + g.replacing([44], Bytes("\\\\")) + Bytes("\\end{pmatrix}")) }
+            if g.contains(44) {
+                groups.append(Bytes("\\begin{pmatrix}") + g.replacing([44], Bytes("\\\\")) + Bytes("\\end{pmatrix}"))
+            }
             i = b + 1
         }
         if groups.isEmpty { return s }
@@ -586,13 +642,17 @@ extension QwenEval {
     /// C.11 `symbolic_equal` with this package's parser in place of sympy.
     static func symbolicEqual(_ a0: Bytes, _ b0: Bytes) -> Bool {
         let a = joinThinSpaces(a0), b = joinThinSpaces(b0)
-        let opt = ParseOptions(imaginaryI: false, eulerE: false, ascii: true, sciE: false, trailingDot: false, unicode: false, dropNumberSubscript: false, piConstant: false, textCommands: false, mixedNumbers: false)
+        let opt = ParseOptions(
+            imaginaryI: false, eulerE: false, ascii: true, sciE: false, trailingDot: false, unicode: false,
+            dropNumberSubscript: false, piConstant: false, textCommands: false, mixedNumbers: false)
         guard let x = parseMath(a.replacing("\\\\", [92]), opt) ?? parseMath(a, opt),
-              let y = parseMath(b.replacing("\\\\", [92]), opt) ?? parseMath(b, opt) else { return false }
+            let y = parseMath(b.replacing("\\\\", [92]), opt) ?? parseMath(b, opt)
+        else { return false }
         if x == y { return true }
         if x.isScalar && y.isScalar { return scalarEqual(x, y, .exact) || scalarEqual(x, y, .relative(1e-4)) }
         if case .set(let xs) = x, case .set(let ys) = y {
-            return xs.allSatisfy { e in ys.contains { scalarEqual(e, $0, .exact) } } && ys.allSatisfy { e in xs.contains { scalarEqual(e, $0, .exact) } }
+            return xs.allSatisfy { e in ys.contains { scalarEqual(e, $0, .exact) } }
+                && ys.allSatisfy { e in xs.contains { scalarEqual(e, $0, .exact) } }
         }
         if case .rel(let xs, let xo) = x, case .rel(let ys, let yo) = y, xo == ["="], yo == ["="] {
             let dx = Expr.add([xs[0], .neg(xs[1])]), dy = Expr.add([ys[0], .neg(ys[1])])

@@ -36,35 +36,47 @@ struct SemanticOptions: Sendable {
     /// `P = v` compared to `v` whatever P is (Math-Verify compares the right side of any equation).
     var anyEquationRHS: Bool
 
-    static let mathVerify = SemanticOptions(tolerance: .rounded6, numberWords: false, sciE: false, trailingPeriod: false,
-                                            lenientWriting: false, imaginaryJ: false, percentEitherWay: true,
-                                            baseSubscriptLenient: true, vectorTuple: false, trailingWordsAreUnits: false,
-                                            chainToInterval: false, anyEquationRHS: true)
-    static let verity = SemanticOptions(tolerance: .relative(1e-9), numberWords: true, sciE: true, trailingPeriod: true,
-                                        lenientWriting: true, imaginaryJ: true, percentEitherWay: true,
-                                        baseSubscriptLenient: false, vectorTuple: true, trailingWordsAreUnits: true,
-                                        chainToInterval: true, anyEquationRHS: false)
+    static let mathVerify = SemanticOptions(
+        tolerance: .rounded6, numberWords: false, sciE: false, trailingPeriod: false,
+        lenientWriting: false, imaginaryJ: false, percentEitherWay: true,
+        baseSubscriptLenient: true, vectorTuple: false, trailingWordsAreUnits: false,
+        chainToInterval: false, anyEquationRHS: true)
+    static let verity = SemanticOptions(
+        tolerance: .relative(1e-9), numberWords: true, sciE: true, trailingPeriod: true,
+        lenientWriting: true, imaginaryJ: true, percentEitherWay: true,
+        baseSubscriptLenient: false, vectorTuple: true, trailingWordsAreUnits: true,
+        chainToInterval: true, anyEquationRHS: false)
 }
 
 // MARK: - Normalization
 
 enum Semantic {
     static let unitWords: Set<String> = [
-        "cm", "m", "km", "mm", "in", "inch", "inches", "ft", "feet", "foot", "yd", "yard", "yards", "mile", "miles", "meter",
-        "meters", "metre", "metres", "centimeter", "centimeters", "kg", "g", "gram", "grams", "lb", "lbs", "pound", "pounds",
-        "s", "sec", "second", "seconds", "min", "minute", "minutes", "hr", "hour", "hours", "day", "days", "week", "weeks",
+        "cm", "m", "km", "mm", "in", "inch", "inches", "ft", "feet", "foot", "yd", "yard", "yards", "mile", "miles",
+        "meter",
+        "meters", "metre", "metres", "centimeter", "centimeters", "kg", "g", "gram", "grams", "lb", "lbs", "pound",
+        "pounds",
+        "s", "sec", "second", "seconds", "min", "minute", "minutes", "hr", "hour", "hours", "day", "days", "week",
+        "weeks",
         "month", "months", "year", "years", "unit", "units", "square", "sq", "cubic", "degree", "degrees", "dollar",
         "mph", "l", "liter", "liters", "ml", "cups", "cup", "people", "ways",
         "times", "points", "students", "marbles", "apples", "mm^2", "cm^2", "m^2", "ft^2", "in^2", "units^2",
         "percent", "radians", "rad", "sqft", "hours.", "feet.",
     ]
 
-    static let decorations: [(Bytes, Bytes)] = [("\\displaystyle", ""), ("\\!", ""), ("\\left", ""), ("\\right", ""), ("\\$", ""), ("$", ""),
-                       ("\\(", ""), ("\\)", ""), ("\\[", ""), ("\\]", ""), ("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"),
-                       ("\\cfrac", "\\frac"), ("^{\\circ}", ""), ("^\\circ", ""), ("{}^\\circ", ""), ("\\degree", ""), ("\\,", " "), ("\\;", " "),
-                       ("\\ ", " "), ("~", " "), ("\\textbf", "\\text"), ("\\mathrm", "\\text"), ("\\textrm", "\\text"), ("\\mbox", "\\text"),
-                       ("\\textnormal", "\\text"), ("\\mathbf", "\\text"), ("\\quad", " "), ("{,}", ",")].map { (Bytes($0.0), Bytes($0.1)) }
-    static let listWords: [(Bytes, Bytes)] = [("\\text{ and }", ","), ("\\text{and}", ","), ("\\text{ or }", ","), ("\\text{or}", ","), (" and ", ", "), (" or ", ", "), ("\\quad", " ")].map { (Bytes($0.0), Bytes($0.1)) }
+    static let decorations: [(Bytes, Bytes)] = [
+        ("\\displaystyle", ""), ("\\!", ""), ("\\left", ""), ("\\right", ""), ("\\$", ""), ("$", ""),
+        ("\\(", ""), ("\\)", ""), ("\\[", ""), ("\\]", ""), ("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"),
+        ("\\cfrac", "\\frac"), ("^{\\circ}", ""), ("^\\circ", ""), ("{}^\\circ", ""), ("\\degree", ""), ("\\,", " "),
+        ("\\;", " "),
+        ("\\ ", " "), ("~", " "), ("\\textbf", "\\text"), ("\\mathrm", "\\text"), ("\\textrm", "\\text"),
+        ("\\mbox", "\\text"),
+        ("\\textnormal", "\\text"), ("\\mathbf", "\\text"), ("\\quad", " "), ("{,}", ","),
+    ].map { (Bytes($0.0), Bytes($0.1)) }
+    static let listWords: [(Bytes, Bytes)] = [
+        ("\\text{ and }", ","), ("\\text{and}", ","), ("\\text{ or }", ","), ("\\text{or}", ","), (" and ", ", "),
+        (" or ", ", "), ("\\quad", " "),
+    ].map { (Bytes($0.0), Bytes($0.1)) }
 
     /// Strip the decorations that never change an answer's value; returns the text and whether it carried a percent sign.
     static func normalize(_ input: Bytes, _ o: SemanticOptions) -> (Bytes, Bool) {
@@ -90,14 +102,24 @@ enum Semantic {
         }
         if o.imaginaryJ && s.contains(106) && !s.contains(105) && !s.contains(92) { s = s.map { $0 == 106 ? 105 : $0 } }
         s = s.trimmed()
-        if o.trailingPeriod { while s.last == 46 { s.removeLast() } }
+        if o.trailingPeriod {
+            while s.last == 46 { s.removeLast() }
+        }
         // Math-Verify reads a final period after a fraction (`\\frac{3}{2}.`) as punctuation, not after other forms.
-        else if s.ends("}.") && (s.starts("\\frac") || s.starts("-\\frac")) { s.removeLast() }
+        else if s.ends("}.") && (s.starts("\\frac") || s.starts("-\\frac")) {
+            s.removeLast()
+        }
         // Percent.
         var percent = false
-        if s.ends("\\%") { s.removeLast(2); percent = true } else if s.last == 37 { s.removeLast(); percent = true }
-        else if s.ends(" percent") { s.removeLast(8); percent = true }
-        else if s.ends(" percentage") { s.removeLast(11); percent = true }
+        if s.ends("\\%") {
+            s.removeLast(2); percent = true
+        } else if s.last == 37 {
+            s.removeLast(); percent = true
+        } else if s.ends(" percent") {
+            s.removeLast(8); percent = true
+        } else if s.ends(" percentage") {
+            s.removeLast(11); percent = true
+        }
         s = s.trimmed()
         // Trailing \text{unit} (and ^2 after it).
         s = dropTrailingUnits(s, o)
@@ -138,9 +160,13 @@ enum Semantic {
             let head = Bytes(t[..<k]).trimmed()
             if head.isEmpty { break }
             let words = inner.split(on: [32]).filter { !$0.isEmpty }
-            if !words.isEmpty && words.allSatisfy({ w in w.allSatisfy { isAlpha($0) || $0 == 94 || isDigit($0) || $0 == 46 } }) {
+            if !words.isEmpty
+                && words.allSatisfy({ w in w.allSatisfy { isAlpha($0) || $0 == 94 || isDigit($0) || $0 == 46 } })
+            {
                 s = head
-            } else { break }
+            } else {
+                break
+            }
         }
         // Plain words after a leading number: "5 meters", "12.8 miles per hour", "36 dollars".
         let t = s.trimmed()
@@ -148,8 +174,12 @@ enum Semantic {
             let head = Bytes(t[..<sp]), tail = Bytes(t[(sp + 1)...]).trimmed()
             let words = tail.split(on: [32]).filter { !$0.isEmpty }
             let numeric = pyFloat(head.removingAll(44)) != nil
-            if numeric && !words.isEmpty && words.allSatisfy({ $0.allSatisfy(isAlpha) && ($0.count >= 3 || unitWords.contains($0.string)) }) {
-                if o.trailingWordsAreUnits || words.allSatisfy({ unitWords.contains($0.string) }) && words.count == 1 { return head }
+            if numeric && !words.isEmpty
+                && words.allSatisfy({ $0.allSatisfy(isAlpha) && ($0.count >= 3 || unitWords.contains($0.string)) })
+            {
+                if o.trailingWordsAreUnits || words.allSatisfy({ unitWords.contains($0.string) }) && words.count == 1 {
+                    return head
+                }
             }
         }
         return s
@@ -163,19 +193,27 @@ enum Semantic {
             var sign: Bytes = []
             if u.first == 45 { sign = [45]; u = u.dropFirst() }
             let parts = Bytes(u).split(on: [sep])
-            guard parts.count >= 2, let f = parts.first, f.count >= 1, f.count <= 3, allDigits(f), f[0] != 48 else { return nil }
+            guard parts.count >= 2, let f = parts.first, f.count >= 1, f.count <= 3, allDigits(f), f[0] != 48 else {
+                return nil
+            }
             for (k, p) in parts.enumerated().dropFirst() {
                 if k == parts.count - 1 {
                     let ip = p.split(on: [46])
-                    guard ip[0].count == 3, allDigits(ip[0]), ip.count <= 2, ip.count == 1 || allDigits(ip[1]) else { return nil }
-                } else { guard p.count == 3, allDigits(p) else { return nil } }
+                    guard ip[0].count == 3, allDigits(ip[0]), ip.count <= 2, ip.count == 1 || allDigits(ip[1]) else {
+                        return nil
+                    }
+                } else {
+                    guard p.count == 3, allDigits(p) else { return nil }
+                }
             }
             return sign + parts.joined()
         }
         let t = s.trimmed()
         if let g = grouped(t, sep: 44) { return g }
         // `0,111`: a decimal comma (no thousands group starts with 0).
-        if o.lenientWriting, t.count > 2, t[0] == 48, t[1] == 44, allDigits(Bytes(t[2...])) { return [48, 46] + Bytes(t[2...]) }
+        if o.lenientWriting, t.count > 2, t[0] == 48, t[1] == 44, allDigits(Bytes(t[2...])) {
+            return [48, 46] + Bytes(t[2...])
+        }
         if let g = grouped(t.replacing(", ", [44]), sep: 44) { return g }
         if o.lenientWriting, let g = grouped(t, sep: 32) { return g }
         return s
@@ -262,18 +300,27 @@ enum Semantic {
         case (.text(let x), .text(let y)): return textForm(Bytes(x)) == textForm(Bytes(y))
         case (.rel(let xs, let xo), .rel(let ys, let yo)):
             if xo.allSatisfy({ $0 == "=" }) && yo.allSatisfy({ $0 == "=" }) && xo.count > 1 || yo.count > 1 {
-                if isAssignment(a), isAssignment(b), let l1 = assignedValue(a), let l2 = assignedValue(b) { return exprEqual(l1, l2, o, depth + 1) }
+                if isAssignment(a), isAssignment(b), let l1 = assignedValue(a), let l2 = assignedValue(b) {
+                    return exprEqual(l1, l2, o, depth + 1)
+                }
             }
-            if let ia = interval(of: a, chains: o.chainToInterval), let ib = interval(of: b, chains: o.chainToInterval) { return exprEqual(ia, ib, o, depth + 1) }
+            if let ia = interval(of: a, chains: o.chainToInterval), let ib = interval(of: b, chains: o.chainToInterval)
+            {
+                return exprEqual(ia, ib, o, depth + 1)
+            }
             return relationEqual(xs, xo, ys, yo, o)
         case (.rel, _):
             if isAssignment(a), let r = assignedValue(a) { return exprEqual(r, b, o, depth + 1) }
-            if o.anyEquationRHS, case .rel(let xs, let ops) = a, ops == ["="], let r = xs.last { return exprEqual(r, b, o, depth + 1) }
+            if o.anyEquationRHS, case .rel(let xs, let ops) = a, ops == ["="], let r = xs.last {
+                return exprEqual(r, b, o, depth + 1)
+            }
             if let ia = interval(of: a, chains: o.chainToInterval) { return exprEqual(ia, b, o, depth + 1) }
             return false
         case (_, .rel):
             if isAssignment(b), let r = assignedValue(b) { return exprEqual(a, r, o, depth + 1) }
-            if o.anyEquationRHS, case .rel(let ys, let ops) = b, ops == ["="], let r = ys.last { return exprEqual(a, r, o, depth + 1) }
+            if o.anyEquationRHS, case .rel(let ys, let ops) = b, ops == ["="], let r = ys.last {
+                return exprEqual(a, r, o, depth + 1)
+            }
             if let ib = interval(of: b, chains: o.chainToInterval) { return exprEqual(a, ib, o, depth + 1) }
             return false
         case (.pm(let u, let v), _):
@@ -285,24 +332,31 @@ enum Semantic {
             if (o1 == 0) != (o2 == 0) { return (o1 == 40 || o2 == 40) && multisetEqual(xs, ys, o, depth) }
             guard xs.count == ys.count else { return false }
             // An infinite endpoint is never included: `[-\infty, 3]` is `(-\infty, 3]`.
-            func isInf(_ e: Expr) -> Bool { if case .sym("inf") = e { return true }; if case .neg(.sym("inf")) = e { return true }; return false }
+            func isInf(_ e: Expr) -> Bool {
+                if case .sym("inf") = e { return true }; if case .neg(.sym("inf")) = e { return true }; return false
+            }
             let openOK = o1 == o2 || (xs.count == 2 && isInf(xs[0]) && isInf(ys[0]))
             let closeOK = c1 == c2 || (xs.count == 2 && isInf(xs[1]) && isInf(ys[1]))
             if !openOK || !closeOK { return false }
             return zip(xs, ys).allSatisfy { exprEqual($0, $1, o, depth + 1) }
         case (.set(let xs), .set(let ys)): return multisetEqual(xs, ys, o, depth)
-        case (.set(let xs), .tuple(let ys, 0, 0)), (.tuple(let xs, 0, 0), .set(let ys)): return multisetEqual(xs, ys, o, depth)
+        case (.set(let xs), .tuple(let ys, 0, 0)), (.tuple(let xs, 0, 0), .set(let ys)):
+            return multisetEqual(xs, ys, o, depth)
         case (.set(let xs), _) where xs.count == 1: return exprEqual(xs[0], b, o, depth + 1)
         case (_, .set(let ys)) where ys.count == 1: return exprEqual(a, ys[0], o, depth + 1)
         case (.union(let xs), .union(let ys)): return multisetEqual(xs, ys, o, depth)
         case (.matrix(let m1), .matrix(let m2)):
             guard m1.count == m2.count else { return false }
             for (r1, r2) in zip(m1, m2) {
-                guard r1.count == r2.count, zip(r1, r2).allSatisfy({ exprEqual($0, $1, o, depth + 1) }) else { return false }
+                guard r1.count == r2.count, zip(r1, r2).allSatisfy({ exprEqual($0, $1, o, depth + 1) }) else {
+                    return false
+                }
             }
             return true
         case (.matrix(let m), .tuple(let ys, let op, _)), (.tuple(let ys, let op, _), .matrix(let m)):
-            guard o.vectorTuple, op == 40 || op == 91, m.allSatisfy({ $0.count == 1 }), m.count == ys.count else { return false }
+            guard o.vectorTuple, op == 40 || op == 91, m.allSatisfy({ $0.count == 1 }), m.count == ys.count else {
+                return false
+            }
             return zip(m.map { $0[0] }, ys).allSatisfy { exprEqual($0, $1, o, depth + 1) }
         default:
             if a.isScalar && b.isScalar { return scalarEqual(a, b, o.tolerance) }
@@ -312,7 +366,9 @@ enum Semantic {
 
     static func multisetEqual(_ xs0: [Expr], _ ys0: [Expr], _ o: SemanticOptions, _ depth: Int) -> Bool {
         func expand(_ es: [Expr]) -> [Expr] {
-            es.flatMap { e -> [Expr] in if case .pm(let u, let v) = e { return [.add([u, v]), .add([u, .neg(v)])] }; return [e] }
+            es.flatMap { e -> [Expr] in
+                if case .pm(let u, let v) = e { return [.add([u, v]), .add([u, .neg(v)])] }; return [e]
+            }
         }
         let xs = expand(xs0), ys = expand(ys0)
         guard xs.count <= 64, ys.count <= 64, !xs.isEmpty || ys.isEmpty else { return false }
@@ -321,7 +377,9 @@ enum Semantic {
             var ok = true
             for x in xs {
                 var found = false
-                for (j, y) in ys.enumerated() where !used[j] && exprEqual(x, y, o, depth + 1) { used[j] = true; found = true; break }
+                for (j, y) in ys.enumerated() where !used[j] && exprEqual(x, y, o, depth + 1) {
+                    used[j] = true; found = true; break
+                }
                 if !found { ok = false; break }
             }
             if ok { return true }
@@ -339,7 +397,9 @@ enum Semantic {
         assignedValue(e)?.collectSymbols(into: &r)
         if case .sym(let n) = xs[0], !r.contains(n), ops.count == 1 { return true }
         // `f(x) = 2x`: a function name applied to its variable.
-        if ops.count == 1, case .mul(let fs) = xs[0], fs.count == 2, case .sym(let f) = fs[0], f.count == 1, !r.contains(f) {
+        if ops.count == 1, case .mul(let fs) = xs[0], fs.count == 2, case .sym(let f) = fs[0], f.count == 1,
+            !r.contains(f)
+        {
             if case .sym = fs[1] { return true }
             if case .tuple = fs[1] { return true }
         }
@@ -394,7 +454,8 @@ enum Semantic {
     }
 
     /// Relations: equal when L−R agree up to a nonzero constant factor (positive for inequalities, after flipping).
-    static func relationEqual(_ xs: [Expr], _ xo: [String], _ ys: [Expr], _ yo: [String], _ o: SemanticOptions) -> Bool {
+    static func relationEqual(_ xs: [Expr], _ xo: [String], _ ys: [Expr], _ yo: [String], _ o: SemanticOptions) -> Bool
+    {
         guard xo.count == 1, yo.count == 1 else {
             return xo == yo && xs.count == ys.count && zip(xs, ys).allSatisfy { scalarEqual($0, $1, o.tolerance) }
         }
@@ -402,7 +463,7 @@ enum Semantic {
             switch op {
             case ">": return ("<", .add([r, .neg(l)]))
             case ">=": return ("<=", .add([r, .neg(l)]))
-            case "<", "<=": return (op, .add([l, .neg(r)]) )
+            case "<", "<=": return (op, .add([l, .neg(r)]))
             default: return (op, .add([l, .neg(r)]))
             }
         }
@@ -430,7 +491,8 @@ enum Semantic {
             for n in vars { env[n] = Cx(-3 + 6 * Double(rng.next() >> 11) / Double(1 << 53)) }
             var budget = 20_000
             guard let va = evalC(a, env, &budget), let vb = evalC(b, env, &budget), va.isFinite, vb.isFinite,
-                  va.im == 0, vb.im == 0, abs(vb.re) > 1e-9 else { continue }
+                va.im == 0, vb.im == 0, abs(vb.re) > 1e-9
+            else { continue }
             let r = va.re / vb.re
             if let q = ratio { if abs(r - q) > 1e-8 * max(1, abs(q)) { return false } } else { ratio = r }
             agree += 1

@@ -40,13 +40,23 @@ struct BenchLua: ParsableCommand {
             return
         }
         let reward = report.median(\.rewardMicros), direct = report.median(\.directGradeMicros)
-        print(String(format: "reward call (grading included): %.2f us  (goal %.0f us: ratio %.3f; %.2f ms per %d-response step)",
-                     reward, report.goalMicros, reward / report.goalMicros, reward * Double(report.responses) / 1000, report.responses))
-        print(String(format: "  same grading called from Swift: %.2f us (Lua adds %.2f us, ratio %.2f); empty Lua reward %.2f us",
-                     direct, reward - direct, reward / direct, report.median(\.emptyRewardMicros)))
+        print(
+            String(
+                format:
+                    "reward call (grading included): %.2f us  (goal %.0f us: ratio %.3f; %.2f ms per %d-response step)",
+                reward, report.goalMicros, reward / report.goalMicros, reward * Double(report.responses) / 1000,
+                report.responses))
+        print(
+            String(
+                format:
+                    "  same grading called from Swift: %.2f us (Lua adds %.2f us, ratio %.2f); empty Lua reward %.2f us",
+                direct, reward - direct, reward / direct, report.median(\.emptyRewardMicros)))
         print(String(format: "format reward (pure Lua): %.2f us", report.median(\.formatRewardMicros)))
         print(String(format: "prompt render (prompt + chat format): %.2f us", report.median(\.promptMicros)))
         print(String(format: "loss-mix call: %.2f us", report.median(\.lossMixMicros)))
-        print(String(format: "other processes used %.1f%% of the CPU during the runs (median)", 100 * report.median(\.otherCPUShare)))
+        print(
+            String(
+                format: "other processes used %.1f%% of the CPU during the runs (median)",
+                100 * report.median(\.otherCPUShare)))
     }
 }

@@ -19,7 +19,8 @@ struct BenchModel: ParsableCommand {
     @Option(help: "Threads for BLAS and kernels.") var threads = 2
     @Option(help: "Decoder layers (default 24, the real shape).") var layers = 24
     @Flag(help: "Print the result as JSON.") var json = false
-    @Flag(help: "Time every op's forward and backward (adds `profile` to the JSON, a table on stderr).") var profile = false
+    @Flag(help: "Time every op's forward and backward (adds `profile` to the JSON, a table on stderr).") var profile =
+        false
 
     func run() throws {
         var o = ModelBenchmarkOptions()
@@ -36,8 +37,12 @@ struct BenchModel: ParsableCommand {
             let total = rows.reduce(0) { $0 + $1.seconds }
             for r in rows {
                 let name = r.op.padding(toLength: max(26, r.op.count), withPad: " ", startingAt: 0)
-                FileHandle.standardError.write(Data((name + String(format: " %8.3f s %6.1f%% %6d calls\n", r.seconds,
-                                                                   100 * r.seconds / max(total, 1e-9), r.calls)).utf8))
+                FileHandle.standardError.write(
+                    Data(
+                        (name
+                            + String(
+                                format: " %8.3f s %6.1f%% %6d calls\n", r.seconds,
+                                100 * r.seconds / max(total, 1e-9), r.calls)).utf8))
             }
         }
         if json {
@@ -45,9 +50,12 @@ struct BenchModel: ParsableCommand {
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(decoding: try enc.encode(result), as: UTF8.self))
         } else {
-            print(String(format: "sgemm %.1f GFLOP/s; forward %.1f tokens/s (MFU %.1f%%); forward+backward %.1f tokens/s (MFU %.1f%%); other processes %.1f%% CPU",
-                         result.sgemm_gflops, result.forward_tokens_per_s, 100 * result.forward_mfu,
-                         result.train_tokens_per_s, 100 * result.train_mfu, 100 * (result.other_processes_cpu_share ?? 0)))
+            print(
+                String(
+                    format:
+                        "sgemm %.1f GFLOP/s; forward %.1f tokens/s (MFU %.1f%%); forward+backward %.1f tokens/s (MFU %.1f%%); other processes %.1f%% CPU",
+                    result.sgemm_gflops, result.forward_tokens_per_s, 100 * result.forward_mfu,
+                    result.train_tokens_per_s, 100 * result.train_mfu, 100 * (result.other_processes_cpu_share ?? 0)))
         }
     }
 }

@@ -20,7 +20,8 @@ struct BenchSample: ParsableCommand {
     @Option(help: "Samples of the prefix-sharing run.") var sharedSamples = 64
     @Option(help: "New tokens per sample in the prefix-sharing run.") var sharedNewTokens = 128
     @Flag(help: "Skip the prefix-sharing runs.") var skipSharing = false
-    @Option(help: "Which prefix-sharing runs: on,off | on | off (to split the long run into pieces).") var sharing = "on,off"
+    @Option(help: "Which prefix-sharing runs: on,off | on | off (to split the long run into pieces).") var sharing =
+        "on,off"
     @Flag(help: "Skip the decode runs (e.g. only the prefix-sharing case).") var skipDecode = false
     @Option(help: "Weight store: f32 | bf16 | both (the sharing run uses the first).") var weights = "f32"
     @Option(help: "dtype of the PyTorch peer: float32 | bfloat16.") var peerDtype = "float32"
@@ -28,14 +29,17 @@ struct BenchSample: ParsableCommand {
     @Option(help: "Threads.") var threads = 2
     @Option(help: "Decoder layers (24: the real shape).") var layers = 24
     @Option(help: "Also time batches ≥ this with sgemm decode (0: off).") var sgemmMinRows = 64
-    @Option(help: "Run this PyTorch peer script (Scripts/bench/sample_torch.py) with the same shape and threads.") var peer: String?
+    @Option(help: "Run this PyTorch peer script (Scripts/bench/sample_torch.py) with the same shape and threads.")
+    var peer: String?
     @Option(help: "Python interpreter for --peer.") var python = "python3"
     @Flag(help: "Print the result as JSON.") var json = false
 
     func run() throws {
         var o = SampleBenchmarkOptions()
         o.batches = try batches.split(separator: ",").map { s in
-            guard let v = Int(s.trimmingCharacters(in: .whitespaces)), v > 0 else { throw ValidationError("--batches: '\(s)' is not a positive integer") }
+            guard let v = Int(s.trimmingCharacters(in: .whitespaces)), v > 0 else {
+                throw ValidationError("--batches: '\(s)' is not a positive integer")
+            }
             return v
         }
         o.promptTokens = promptTokens
@@ -58,7 +62,9 @@ struct BenchSample: ParsableCommand {
         case "both": o.weights = [.float32, .bfloat16]
         default: throw ValidationError("--weights: '\(weights)' is not f32, bf16 or both")
         }
-        guard ["float32", "bfloat16"].contains(peerDtype) else { throw ValidationError("--peer-dtype: '\(peerDtype)' is not float32 or bfloat16") }
+        guard ["float32", "bfloat16"].contains(peerDtype) else {
+            throw ValidationError("--peer-dtype: '\(peerDtype)' is not float32 or bfloat16")
+        }
         o.repeats = repeats
         o.threads = threads
         o.layers = layers
@@ -70,9 +76,11 @@ struct BenchSample: ParsableCommand {
             log("running peer \(peer)")
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = [python, peer, "--json", "--threads", "\(threads)", "--layers", "\(layers)", "--batches", batches,
-                           "--prompt-tokens", "\(promptTokens)", "--new-tokens", "\(newTokens)", "--repeats", "\(repeats)",
-                           "--dtype", peerDtype]
+            p.arguments = [
+                python, peer, "--json", "--threads", "\(threads)", "--layers", "\(layers)", "--batches", batches,
+                "--prompt-tokens", "\(promptTokens)", "--new-tokens", "\(newTokens)", "--repeats", "\(repeats)",
+                "--dtype", peerDtype,
+            ]
             let pipe = Pipe()
             p.standardOutput = pipe
             try p.run()
@@ -80,7 +88,9 @@ struct BenchSample: ParsableCommand {
             p.waitUntilExit()
             // A failed peer is reported in the JSON; Verity's own figures are still printed.
             peerJSON = p.terminationStatus == 0 ? (try? JSONSerialization.jsonObject(with: data)) : nil
-            if peerJSON == nil { peerJSON = ["error": "peer \(peer) exited with status \(p.terminationStatus) or printed no JSON"] }
+            if peerJSON == nil {
+                peerJSON = ["error": "peer \(peer) exited with status \(p.terminationStatus) or printed no JSON"]
+            }
         }
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -91,7 +101,9 @@ struct BenchSample: ParsableCommand {
                 if let pt = peerJSON as? [String: Any], let ptDecode = pt["decode"] as? [[String: Any]] {
                     var ratios: [String: Double] = [:]
                     for f in result.decode {
-                        if let t = ptDecode.first(where: { ($0["batch"] as? Int) == f.batch }), let r = t["decode_tokens_per_s"] as? Double, r > 0 {
+                        if let t = ptDecode.first(where: { ($0["batch"] as? Int) == f.batch }),
+                            let r = t["decode_tokens_per_s"] as? Double, r > 0
+                        {
                             let key = f.kernel.hasPrefix("sgemm") ? "sgemm_f32" : "exact_\(f.weights)"
                             ratios["batch_\(f.batch)_\(key)_vs_torch_\(peerDtype)"] = f.decode_tokens_per_s / r
                         }
@@ -104,11 +116,16 @@ struct BenchSample: ParsableCommand {
                 print(String(decoding: ours, as: UTF8.self))
             }
         } else {
-            print(String(format: "sgemm %.1f GFLOP/s, bandwidth %.1f GB/s", result.sgemm_gflops, result.read_bandwidth_gbs))
+            print(
+                String(
+                    format: "sgemm %.1f GFLOP/s, bandwidth %.1f GB/s", result.sgemm_gflops, result.read_bandwidth_gbs))
             for f in result.decode {
-                print(String(format: "batch %d %@: %.2f tokens/s = %.0f%% of roofline %.2f (memory bound %.2f, compute bound %.2f)",
-                             f.batch, f.kernel, f.decode_tokens_per_s, 100 * f.fraction_of_roofline, f.roofline_tokens_per_s,
-                             f.memory_bound_tokens_per_s, f.compute_bound_tokens_per_s))
+                print(
+                    String(
+                        format:
+                            "batch %d %@: %.2f tokens/s = %.0f%% of roofline %.2f (memory bound %.2f, compute bound %.2f)",
+                        f.batch, f.kernel, f.decode_tokens_per_s, 100 * f.fraction_of_roofline, f.roofline_tokens_per_s,
+                        f.memory_bound_tokens_per_s, f.compute_bound_tokens_per_s))
             }
             if let s = result.sharing {
                 if let on = s.shared_prefill_tokens, let ton = s.shared_total_seconds {

@@ -45,7 +45,8 @@ struct BenchTokenizer: ParsableCommand {
             loadTimes.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
         }
         guard let tok else { return }
-        let docs = try TokenizerBenchmark.documents(jsonl: URL(fileURLWithPath: data), targetBytes: Int(megabytes * 1e6))
+        let docs = try TokenizerBenchmark.documents(
+            jsonl: URL(fileURLWithPath: data), targetBytes: Int(megabytes * 1e6))
         let bytes = docs.reduce(0) { $0 + $1.utf8.count }
         var runs: [TokenizerBenchmark.Run] = []
         for _ in 0..<max(1, repeats) { runs.append(TokenizerBenchmark.run(tok, documents: docs)) }
@@ -63,8 +64,10 @@ struct BenchTokenizer: ParsableCommand {
             "mb_per_s_median": mbps,
             "tokens_per_s_median": tps,
             "runs": runs.map { r -> [String: Any] in
-                ["seconds": r.seconds, "mb_per_s": Double(bytes) / 1e6 / r.seconds,
-                 "tokens_per_s": Double(r.tokens) / r.seconds, "other_cpu_share": r.otherCPUShare ?? NSNull()]
+                [
+                    "seconds": r.seconds, "mb_per_s": Double(bytes) / 1e6 / r.seconds,
+                    "tokens_per_s": Double(r.tokens) / r.seconds, "other_cpu_share": r.otherCPUShare ?? NSNull(),
+                ]
             },
         ]
         if peer {
@@ -74,8 +77,10 @@ struct BenchTokenizer: ParsableCommand {
             let out = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
             print(String(decoding: out, as: UTF8.self))
         } else {
-            print(String(format: "verity: %.2f MB/s, %.0f tokens/s over %d bytes (%d tokens); load %.3f s",
-                         mbps, tps, bytes, runs[0].tokens, median(loadTimes)))
+            print(
+                String(
+                    format: "verity: %.2f MB/s, %.0f tokens/s over %d bytes (%d tokens); load %.3f s",
+                    mbps, tps, bytes, runs[0].tokens, median(loadTimes)))
             if let ratio = result["ratio_to_peer_mb_per_s"] as? Double {
                 print(String(format: "ratio to HF tokenizers (MB/s): %.2f", ratio))
             }
@@ -86,8 +91,11 @@ struct BenchTokenizer: ParsableCommand {
     private func runPeer(folder: URL, bytes: Int, tokens: Int, mbps: Double, result: inout [String: Any]) -> Any {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [python, "Scripts/bench/tokenizer_hf.py", "--tokenizer", folder.appendingPathComponent("tokenizer.json").path,
-                             "--data", data, "--megabytes", String(megabytes), "--repeats", String(repeats)]
+        process.arguments = [
+            python, "Scripts/bench/tokenizer_hf.py", "--tokenizer",
+            folder.appendingPathComponent("tokenizer.json").path,
+            "--data", data, "--megabytes", String(megabytes), "--repeats", String(repeats),
+        ]
         var env = ProcessInfo.processInfo.environment
         env["TOKENIZERS_PARALLELISM"] = "false"
         env["RAYON_NUM_THREADS"] = "1"
@@ -102,8 +110,12 @@ struct BenchTokenizer: ParsableCommand {
         let out = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0,
-              let object = try? JSONSerialization.jsonObject(with: out) as? [String: Any] else {
-            return ["error": "peer exited with status \(process.terminationStatus)", "output": String(decoding: out, as: UTF8.self)]
+            let object = try? JSONSerialization.jsonObject(with: out) as? [String: Any]
+        else {
+            return [
+                "error": "peer exited with status \(process.terminationStatus)",
+                "output": String(decoding: out, as: UTF8.self),
+            ]
         }
         if let peerMBps = object["mb_per_s_median"] as? Double, peerMBps > 0 {
             result["ratio_to_peer_mb_per_s"] = mbps / peerMBps

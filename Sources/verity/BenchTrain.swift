@@ -7,8 +7,10 @@ import VerityBench
 
 /// `verity bench train`.
 struct BenchTrain: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "train",
-        abstract: "One GRPO step (rollout, reward, reference log-probs, update) on the Qwen2.5-0.5B shape vs measured sgemm.")
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract:
+            "One GRPO step (rollout, reward, reference log-probs, update) on the Qwen2.5-0.5B shape vs measured sgemm.")
 
     @Option(help: "Prompts per step.") var prompts = 8
     @Option(help: "Samples per prompt.") var samples = 8
@@ -21,9 +23,11 @@ struct BenchTrain: ParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
-        for (name, v, hi) in [("prompts", prompts, 4096), ("samples", samples, 1024), ("prompt-tokens", promptTokens, 32768),
-                              ("new-tokens", newTokens, 32768), ("micro-batch", microBatch, 4096), ("layers", layers, 256),
-                              ("threads", threads, 256)] where !(1...hi).contains(v) {
+        for (name, v, hi) in [
+            ("prompts", prompts, 4096), ("samples", samples, 1024), ("prompt-tokens", promptTokens, 32768),
+            ("new-tokens", newTokens, 32768), ("micro-batch", microBatch, 4096), ("layers", layers, 256),
+            ("threads", threads, 256),
+        ] where !(1...hi).contains(v) {
             throw ValidationError("--\(name) \(v): expected 1 to \(hi)")
         }
     }
@@ -38,10 +42,16 @@ struct BenchTrain: ParsableCommand {
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(decoding: try enc.encode(r), as: UTF8.self))
         } else {
-            print(String(format: "step %.1f s: rollout %.1f s (%.0f tok/s), reward %.2f s, reference log-probs %.1f s, update %.1f s",
-                         r.seconds_total, r.seconds_rollout, r.rollout_tokens_per_s, r.seconds_reward, r.seconds_logprobs, r.seconds_update))
-            print(String(format: "update %.1f GFLOP/s = %.1f%% of sgemm (%.1f GFLOP/s); peak RSS %.0f MiB", r.update_gflops,
-                         100 * r.update_fraction_of_sgemm, r.sgemm_gflops, r.peak_rss_mb))
+            print(
+                String(
+                    format:
+                        "step %.1f s: rollout %.1f s (%.0f tok/s), reward %.2f s, reference log-probs %.1f s, update %.1f s",
+                    r.seconds_total, r.seconds_rollout, r.rollout_tokens_per_s, r.seconds_reward, r.seconds_logprobs,
+                    r.seconds_update))
+            print(
+                String(
+                    format: "update %.1f GFLOP/s = %.1f%% of sgemm (%.1f GFLOP/s); peak RSS %.0f MiB", r.update_gflops,
+                    100 * r.update_fraction_of_sgemm, r.sgemm_gflops, r.peak_rss_mb))
         }
     }
 }

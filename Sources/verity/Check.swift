@@ -15,10 +15,13 @@ struct Check: ParsableCommand {
     @Argument(help: "The recipe file (a Lua script returning a table).")
     var recipe: String
 
-    @Option(name: .customLong("set"), help: "Override a recipe key before validation, e.g. --set rollout.n=16 (repeatable).")
+    @Option(
+        name: .customLong("set"), help: "Override a recipe key before validation, e.g. --set rollout.n=16 (repeatable)."
+    )
     var overrides: [String] = []
 
-    @Flag(name: .customLong("allow-io"), help: "Open Lua's io and os libraries to scripts (recorded in the run folder).")
+    @Flag(
+        name: .customLong("allow-io"), help: "Open Lua's io and os libraries to scripts (recorded in the run folder).")
     var allowIO = false
 
     @Option(name: .customLong("lib"), help: "An extra folder `require` may load modules from (repeatable).")
@@ -50,30 +53,46 @@ struct Check: ParsableCommand {
 
     func run() throws {
         do {
-            let options = try LuaOptions.fromFlags(instructions: instructions, memoryMB: memoryMB, seconds: seconds,
-                                                   allowIO: allowIO, libraryRoots: libraries)
-            let loaded = try RecipeLoader.load(path: recipe, overrides: overrides, options: options,
-                                               services: try cliHostServices(tokenizerFolder: tokenizer), onPrompt: { prompt in
-                print("--- rendered prompt (first training example) ---")
-                print(prompt, terminator: prompt.hasSuffix("\n") ? "" : "\n")
-                print("--- end of prompt ---")
-            })
+            let options = try LuaOptions.fromFlags(
+                instructions: instructions, memoryMB: memoryMB, seconds: seconds,
+                allowIO: allowIO, libraryRoots: libraries)
+            let loaded = try RecipeLoader.load(
+                path: recipe, overrides: overrides, options: options,
+                services: try cliHostServices(tokenizerFolder: tokenizer),
+                onPrompt: { prompt in
+                    print("--- rendered prompt (first training example) ---")
+                    print(prompt, terminator: prompt.hasSuffix("\n") ? "" : "\n")
+                    print("--- end of prompt ---")
+                })
             let r = loaded.recipe, dry = loaded.dryRun
-            let metrics = dry.reward.metrics.keys.sorted().map { "\($0)=\(dry.reward.metrics[$0] ?? 0)" }.joined(separator: " ")
-            print("reward of the example's own answer \(dry.response): \(dry.reward.reward)" + (metrics.isEmpty ? "" : "  [\(metrics)]"))
-            print("loss mix at step 0: " + dry.lossMix.keys.sorted().map { "\($0)=\(dry.lossMix[$0] ?? 0)" }.joined(separator: " "))
+            let metrics = dry.reward.metrics.keys.sorted().map { "\($0)=\(dry.reward.metrics[$0] ?? 0)" }.joined(
+                separator: " ")
+            print(
+                "reward of the example's own answer \(dry.response): \(dry.reward.reward)"
+                    + (metrics.isEmpty ? "" : "  [\(metrics)]"))
+            print(
+                "loss mix at step 0: "
+                    + dry.lossMix.keys.sorted().map { "\($0)=\(dry.lossMix[$0] ?? 0)" }.joined(separator: " "))
             if !dry.schedules.isEmpty {
-                print("schedules at step 0: " + dry.schedules.keys.sorted().map { "\($0)=\(dry.schedules[$0] ?? 0)" }.joined(separator: " "))
+                print(
+                    "schedules at step 0: "
+                        + dry.schedules.keys.sorted().map { "\($0)=\(dry.schedules[$0] ?? 0)" }.joined(separator: " "))
             }
             print("learning rate at step 0: \(dry.learningRate) (schedules checked at every step)")
             if let evalPrompt = dry.evalPrompt { print("eval prompt: \(evalPrompt.utf8.count) bytes") }
-            print("training data: \(loaded.trainExamples.count) examples, each with \(r.train.requiredFields.joined(separator: ", "))")
+            print(
+                "training data: \(loaded.trainExamples.count) examples, each with \(r.train.requiredFields.joined(separator: ", "))"
+            )
             for set in loaded.evalSets {
-                print("eval set \(set.name): \(set.examples.count) examples, each with \(r.eval.requiredFields.joined(separator: ", "))")
+                print(
+                    "eval set \(set.name): \(set.examples.count) examples, each with \(r.eval.requiredFields.joined(separator: ", "))"
+                )
             }
             // Recipe strings are the script's: one line, no control characters.
             let safe = { (s: String) in neutralizeControlCharacters(s).replacingOccurrences(of: "\n", with: "\\n") }
-            print("recipe \(r.file): ok — \(safe(r.name)), \(r.algorithm.rawValue), \(r.steps) steps, model \(safe(r.model)), data \(safe(loaded.trainData.path))")
+            print(
+                "recipe \(r.file): ok — \(safe(r.name)), \(r.algorithm.rawValue), \(r.steps) steps, model \(safe(r.model)), data \(safe(loaded.trainData.path))"
+            )
             print("scripts loaded (sha256):")
             for s in loaded.state.loadedScripts { print("  \(s.sha256)  \(s.displayName)") }
             for w in loaded.warnings { print("warning: \(w)") }

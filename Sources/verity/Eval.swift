@@ -10,39 +10,61 @@ import VerityVerify
 /// `verity eval (--model DIR | --run RUN_DIR) [--benchmarks a,b] [--out DIR] [--limit N] [...]`.
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Evaluate a model (or every checkpoint of a run) on math benchmarks: accuracy, pass@k, avg@k, a table or JSON.")
+        abstract:
+            "Evaluate a model (or every checkpoint of a run) on math benchmarks: accuracy, pass@k, avg@k, a table or JSON."
+    )
 
     @Option(help: "A Hugging Face model folder.") var model: String?
-    @Option(name: .customLong("run"), help: "A run folder: evaluate every checkpoints/step-N into RUN/eval/step-N and write RUN/eval/sweep.json.")
+    @Option(
+        name: .customLong("run"),
+        help: "A run folder: evaluate every checkpoints/step-N into RUN/eval/step-N and write RUN/eval/sweep.json.")
     var runDirectory: String?
-    @Option(help: "A recipe: evaluate with its eval section (sets, samples, temperature, max_tokens, eval.prompt or prompt, chat_format, grader, seed); flags given override it; the model defaults to the recipe's.")
+    @Option(
+        help:
+            "A recipe: evaluate with its eval section (sets, samples, temperature, max_tokens, eval.prompt or prompt, chat_format, grader, seed); flags given override it; the model defaults to the recipe's."
+    )
     var recipe: String?
-    @Option(help: "Comma-separated set names (files in --data) or .jsonl paths (default: math500,aime24,amc23,minerva_math,olympiadbench,aime25).")
+    @Option(
+        help:
+            "Comma-separated set names (files in --data) or .jsonl paths (default: math500,aime24,amc23,minerva_math,olympiadbench,aime25)."
+    )
     var benchmarks: String?
-    @Option(help: "Output folder (summary.json, <set>/responses.jsonl, breakdowns); rerunning with it resumes.") var out: String?
+    @Option(help: "Output folder (summary.json, <set>/responses.jsonl, breakdowns); rerunning with it resumes.")
+    var out: String?
     @Option(help: "Only the first N items of each set.") var limit: Int?
     @Option(help: "Samples per item for every set (default: 8 for aime24/amc23/aime25, else 1).") var samples: Int?
-    @Option(help: "Temperature for every set (default: 0.6 for aime24/amc23/aime25, else 0 = greedy).") var temperature: Double?
+    @Option(help: "Temperature for every set (default: 0.6 for aime24/amc23/aime25, else 0 = greedy).") var temperature:
+        Double?
     @Option(help: "Top-p (default 1).") var topP: Double?
     @Option(help: "New tokens at most (default 3072).") var maxTokens: Int?
     @Option(help: "Sampling seed (default 0).") var seed: UInt64?
-    @Option(help: "Prompt plugin: a Scripts module (default prompts.qwen25_math_cot) or a .lua file.") var prompt: String?
+    @Option(help: "Prompt plugin: a Scripts module (default prompts.qwen25_math_cot) or a .lua file.") var prompt:
+        String?
     @Option(help: "Grading profile: paper | qwen-eval (default) | math-verify | verity.") var grader: String?
-    @Option(help: "Comma-separated self-reflection words (default: rethink,recheck,recalculate,re-evaluate,re-examine,double-check,verify).")
+    @Option(
+        help:
+            "Comma-separated self-reflection words (default: rethink,recheck,recalculate,re-evaluate,re-examine,double-check,verify)."
+    )
     var reflectionWords: String?
-    @Option(help: "Comma-separated k of pass@k (default: powers of two up to the samples, and the samples).") var passAtK: String?
+    @Option(help: "Comma-separated k of pass@k (default: powers of two up to the samples, and the samples).")
+    var passAtK: String?
     @Option(help: "The folder of benchmark sets.") var data = "data/eval"
     @Option(help: "Threads for the sampler.") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "Print one JSON object instead of a table.") var json = false
 
     func validate() throws {
         guard !(model != nil && runDirectory != nil), model != nil || runDirectory != nil || recipe != nil else {
-            throw ValidationError("give exactly one of --model and --run (with --recipe, --model defaults to the recipe's model)")
+            throw ValidationError(
+                "give exactly one of --model and --run (with --recipe, --model defaults to the recipe's model)")
         }
-        if runDirectory != nil && out != nil { throw ValidationError("--run writes under RUN/eval/step-N; --out goes with --model") }
+        if runDirectory != nil && out != nil {
+            throw ValidationError("--run writes under RUN/eval/step-N; --out goes with --model")
+        }
         guard threads >= 1 else { throw ValidationError("--threads \(threads): expected at least 1") }
         if let grader, GradingProfile(rawValue: grader) == nil {
-            throw ValidationError("--grader \(grader): expected one of " + GradingProfile.allCases.map(\.rawValue).joined(separator: ", "))
+            throw ValidationError(
+                "--grader \(grader): expected one of " + GradingProfile.allCases.map(\.rawValue).joined(separator: ", ")
+            )
         }
     }
 
@@ -50,13 +72,16 @@ struct Eval: ParsableCommand {
         let catalog = BenchmarkCatalog(directory: URL(fileURLWithPath: data))
         let pass = try passAtK.map { text in
             try text.split(separator: ",").map { s in
-                guard let k = Int(s.trimmingCharacters(in: .whitespaces)) else { throw ValidationError("--pass-at-k: '\(s)' is not an integer") }
+                guard let k = Int(s.trimmingCharacters(in: .whitespaces)) else {
+                    throw ValidationError("--pass-at-k: '\(s)' is not an integer")
+                }
                 return k
             }
         }
         let adjust = { (settings: inout EvalSettings) in
             if let benchmarks {
-                settings.benchmarks = benchmarks.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                settings.benchmarks = benchmarks.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                    .filter { !$0.isEmpty }
             }
             if let limit { settings.limit = limit }
             if let samples { settings.samples = samples }
@@ -77,7 +102,9 @@ struct Eval: ParsableCommand {
             if modelPath == nil && runDirectory == nil {
                 let m = loaded.recipe.model
                 let beside = URL(fileURLWithPath: recipe).deletingLastPathComponent().appendingPathComponent(m).path
-                modelPath = FileManager.default.fileExists(atPath: m) || !FileManager.default.fileExists(atPath: beside) ? m : beside
+                modelPath =
+                    FileManager.default.fileExists(atPath: m) || !FileManager.default.fileExists(atPath: beside)
+                    ? m : beside
             }
         } else {
             var settings = EvalSettings()
@@ -89,7 +116,9 @@ struct Eval: ParsableCommand {
         var options = EvalOptions()
         options.threads = threads
         options.progress = { printer.update($0) }
-        options.log = { printer.finish(); FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+        options.log = {
+            printer.finish(); FileHandle.standardError.write(Data(($0 + "\n").utf8))
+        }
         // Ctrl-C: stop after the current sampler call (graded items are saved); a second Ctrl-C exits at once.
         let stop = StopRequest()
         options.shouldStop = { stop.isSet }
@@ -97,7 +126,8 @@ struct Eval: ParsableCommand {
         let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
         source.setEventHandler {
             if stop.isSet { _exit(130) }
-            FileHandle.standardError.write(Data("\ninterrupt: stopping after the current batch of items (Ctrl-C again to quit now)\n".utf8))
+            FileHandle.standardError.write(
+                Data("\ninterrupt: stopping after the current batch of items (Ctrl-C again to quit now)\n".utf8))
             stop.set()
         }
         source.resume()
@@ -107,7 +137,9 @@ struct Eval: ParsableCommand {
                 let result = try CheckpointSweep.run(URL(fileURLWithPath: runDirectory), plan: plan, options: options)
                 printer.finish()
                 print(json ? result.json() : result.table(), terminator: json ? "\n" : "")
-                if !json { print("sweep: \(URL(fileURLWithPath: runDirectory).appendingPathComponent("eval/sweep.json").path)") }
+                if !json {
+                    print("sweep: \(URL(fileURLWithPath: runDirectory).appendingPathComponent("eval/sweep.json").path)")
+                }
             } else if let modelPath {
                 let summary = try Evaluator(model: URL(fileURLWithPath: modelPath), plan: plan, options: options)
                     .run(out: out.map { URL(fileURLWithPath: $0) })

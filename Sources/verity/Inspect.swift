@@ -7,7 +7,8 @@ import VerityModel
 
 /// `verity inspect MODEL_DIR [--json]`.
 struct Inspect: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Describe a Hugging Face model folder (config.json + safetensors).")
+    static let configuration = CommandConfiguration(
+        abstract: "Describe a Hugging Face model folder (config.json + safetensors).")
 
     @Argument(help: "The model folder.") var modelDir: String
     @Flag(help: "Print JSON.") var json = false
@@ -19,17 +20,18 @@ struct Inspect: ParsableCommand {
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(decoding: try enc.encode(info), as: UTF8.self))
         } else {
-            print("""
-            model_type:        \(info.model_type)
-            hidden_size:       \(info.hidden_size)
-            intermediate_size: \(info.intermediate_size)
-            layers:            \(info.num_hidden_layers)
-            heads:             \(info.num_attention_heads) (KV \(info.num_key_value_heads), head_dim \(info.head_dim))
-            vocab_size:        \(info.vocab_size)
-            tied embeddings:   \(info.tie_word_embeddings)
-            dtype on disk:     \(info.dtype)
-            parameters:        \(info.parameters)
-            """)
+            print(
+                """
+                model_type:        \(info.model_type)
+                hidden_size:       \(info.hidden_size)
+                intermediate_size: \(info.intermediate_size)
+                layers:            \(info.num_hidden_layers)
+                heads:             \(info.num_attention_heads) (KV \(info.num_key_value_heads), head_dim \(info.head_dim))
+                vocab_size:        \(info.vocab_size)
+                tied embeddings:   \(info.tie_word_embeddings)
+                dtype on disk:     \(info.dtype)
+                parameters:        \(info.parameters)
+                """)
         }
     }
 }

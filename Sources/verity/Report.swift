@@ -12,7 +12,8 @@ struct ReportCommand: ParsableCommand {
         commandName: "report",
         abstract: "Write one self-contained HTML page (inline SVG charts, no network) comparing run folders.")
 
-    @Argument(help: "Run folders (each with a metrics.jsonl; eval/sweep.json from `verity eval --run` adds test accuracy).")
+    @Argument(
+        help: "Run folders (each with a metrics.jsonl; eval/sweep.json from `verity eval --run` adds test accuracy).")
     var runDirs: [String]
     @Option(help: "The HTML file to write.") var out = "report.html"
     @Option(help: "The page title.") var title = "Verity report"
@@ -22,10 +23,15 @@ struct ReportCommand: ParsableCommand {
     }
 
     func run() throws {
-        let result = try RunReport.write(folders: runDirs.map { URL(fileURLWithPath: $0) }, to: URL(fileURLWithPath: out), title: title)
+        let result = try RunReport.write(
+            folders: runDirs.map { URL(fileURLWithPath: $0) }, to: URL(fileURLWithPath: out), title: title)
         for r in result.runs {
-            print("\(r.name): \(r.lastStep.map { "last step \($0)" } ?? "no steps")\(r.benchmarks.isEmpty ? "" : ", test accuracy on " + r.benchmarks.joined(separator: ", "))")
+            print(
+                "\(r.name): \(r.lastStep.map { "last step \($0)" } ?? "no steps")\(r.benchmarks.isEmpty ? "" : ", test accuracy on " + r.benchmarks.joined(separator: ", "))"
+            )
         }
-        print("report: \(out) (\(result.runs.count) run\(result.runs.count == 1 ? "" : "s"), \(result.charts.count) charts)")
+        print(
+            "report: \(out) (\(result.runs.count) run\(result.runs.count == 1 ? "" : "s"), \(result.charts.count) charts)"
+        )
     }
 }

@@ -6,7 +6,8 @@ import VerityModel
 
 /// `verity score --model DIR --ids A,B,C [--json]`.
 struct Score: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Per-token log-probs and last logits of a token id sequence.")
+    static let configuration = CommandConfiguration(
+        abstract: "Per-token log-probs and last logits of a token id sequence.")
 
     @Option(help: "The model folder.") var model: String
     @Option(help: "Comma-separated token ids, e.g. 12,7,99.") var ids: String
@@ -28,7 +29,8 @@ struct Score: ParsableCommand {
                 print("token \(i): logprob \(lp.map { String($0) } ?? "-")")
             }
             let top = result.last_logits.enumerated().max { $0.element < $1.element }
-            print("last position: \(result.last_logits.count) logits, argmax \(top?.offset ?? -1) (\(top?.element ?? 0))")
+            print(
+                "last position: \(result.last_logits.count) logits, argmax \(top?.offset ?? -1) (\(top?.element ?? 0))")
         }
     }
 }
@@ -39,5 +41,8 @@ func warnAboutUnusedTensors(model: String, config: ModelConfig) {
     let unused = config.unusedTensors(in: checkpoint)
     guard !unused.isEmpty else { return }
     let shown = unused.prefix(5).joined(separator: ", ") + (unused.count > 5 ? ", ..." : "")
-    FileHandle.standardError.write(Data("warning: \(checkpoint.displayPath): \(unused.count) tensor(s) not used by a \(config.modelType) model with this config.json, ignored: \(shown)\n".utf8))
+    FileHandle.standardError.write(
+        Data(
+            "warning: \(checkpoint.displayPath): \(unused.count) tensor(s) not used by a \(config.modelType) model with this config.json, ignored: \(shown)\n"
+                .utf8))
 }

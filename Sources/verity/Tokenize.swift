@@ -74,7 +74,8 @@ struct Detokenize: ParsableCommand {
         }
         let tok = try VerityTokenizer.Tokenizer(folder: URL(fileURLWithPath: tokenizer))
         if let bad = list.first(where: { $0 >= tok.vocabularySize }) {
-            throw ValidationError("--ids: token id \(bad) is outside the vocabulary 0..<\(tok.vocabularySize) of \(tokenizer)")
+            throw ValidationError(
+                "--ids: token id \(bad) is outside the vocabulary 0..<\(tok.vocabularySize) of \(tokenizer)")
         }
         let text = tok.decode(list, skipSpecialTokens: skipSpecialTokens)
         print(json ? "{\"text\":\(jsonStringLiteral(text))}" : text)

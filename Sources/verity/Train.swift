@@ -8,13 +8,17 @@ import VerityTensor
 
 /// `verity train RECIPE.lua`.
 struct Train: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Train a policy with GRPO, Dr.GRPO, RLOO or REINFORCE++ from a Lua recipe.")
+    static let configuration = CommandConfiguration(
+        abstract: "Train a policy with GRPO, Dr.GRPO, RLOO or REINFORCE++ from a Lua recipe.")
 
     @Argument(help: "The recipe (.lua).") var recipe: String
     @Option(name: .customLong("run-dir"), help: "The run folder (default: runs/<recipe name>).") var runDir: String?
     @Flag(help: "Continue the run in --run-dir from its latest checkpoint.") var resume = false
-    @Option(name: .customLong("set"), help: "Override a recipe key, e.g. --set rollout.n=4 (repeatable).") var overrides: [String] = []
-    @Option(name: .customLong("max-steps"), help: "Stop after this many steps in this process (the run can be resumed).") var maxSteps: Int?
+    @Option(name: .customLong("set"), help: "Override a recipe key, e.g. --set rollout.n=4 (repeatable).")
+    var overrides: [String] = []
+    @Option(
+        name: .customLong("max-steps"), help: "Stop after this many steps in this process (the run can be resumed).")
+    var maxSteps: Int?
     @Option(help: "Threads (1 to the number of cores).") var threads: Int = Parallel.cores
 
     func validate() throws {
@@ -38,7 +42,10 @@ struct Train: ParsableCommand {
         let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
         source.setEventHandler {
             if trainer.stopRequest.isSet { _exit(130) }
-            FileHandle.standardError.write(Data("\ninterrupt: finishing the current step, then writing a checkpoint (Ctrl-C again to quit now)\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "\ninterrupt: finishing the current step, then writing a checkpoint (Ctrl-C again to quit now)\n"
+                        .utf8))
             trainer.stopRequest.set()
         }
         source.resume()

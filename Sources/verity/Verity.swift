@@ -46,7 +46,8 @@ struct Verity: AsyncParsableCommand {
             guard error is ValidationError else { exit(withError: error) }
             let name = type(of: command)._commandName
             let usage = type(of: command).usageString()
-            let message = "Error: \((error as? ValidationError)?.message ?? "\(error)")\nUsage: verity \(usage.hasPrefix(name) ? usage : name + " " + usage)\n  See 'verity \(name) --help' for more information.\n"
+            let message =
+                "Error: \((error as? ValidationError)?.message ?? "\(error)")\nUsage: verity \(usage.hasPrefix(name) ? usage : name + " " + usage)\n  See 'verity \(name) --help' for more information.\n"
             FileHandle.standardError.write(Data(message.utf8))
             Foundation.exit(ExitCode.validationFailure.rawValue)
         }

@@ -6,7 +6,8 @@ import Foundation
 
 let jsonlPath = FileManager.default.temporaryDirectory.appendingPathComponent("verity-fuzz-\(getpid()).jsonl")
 let tokenizer: Tokenizer? = {
-    let json = #"{"version":"1.0","added_tokens":[],"normalizer":null,"pre_tokenizer":{"type":"ByteLevel","add_prefix_space":false,"trim_offsets":false,"use_regex":true},"post_processor":null,"decoder":{"type":"ByteLevel"},"model":{"type":"BPE","dropout":null,"unk_token":null,"vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]}}"#
+    let json =
+        #"{"version":"1.0","added_tokens":[],"normalizer":null,"pre_tokenizer":{"type":"ByteLevel","add_prefix_space":false,"trim_offsets":false,"use_regex":true},"post_processor":null,"decoder":{"type":"ByteLevel"},"model":{"type":"BPE","dropout":null,"unk_token":null,"vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]}}"#
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("verity-fuzz-tokenizer-\(getpid()).json")
     try? Data(json.utf8).write(to: url)
     return try? Tokenizer(tokenizerJSON: url)

@@ -15,8 +15,10 @@ final class BenchmarkSetTests: XCTestCase {
     func testCatalogAndProtocol() throws {
         let names = Support.catalog.names
         for n in BenchmarkCatalog.paperBenchmarks { XCTAssertTrue(names.contains(n), n) }
-        XCTAssertEqual(BenchmarkProtocol.paper(for: "aime24"), BenchmarkProtocol(samples: 8, temperature: 0.6, maxTokens: 3072))
-        XCTAssertEqual(BenchmarkProtocol.paper(for: "math500"), BenchmarkProtocol(samples: 1, temperature: 0, maxTokens: 3072))
+        XCTAssertEqual(
+            BenchmarkProtocol.paper(for: "aime24"), BenchmarkProtocol(samples: 8, temperature: 0.6, maxTokens: 3072))
+        XCTAssertEqual(
+            BenchmarkProtocol.paper(for: "math500"), BenchmarkProtocol(samples: 1, temperature: 0, maxTokens: 3072))
         XCTAssertEqual(BenchmarkProtocol.paper(for: "aime24").metric, "avg@8")
         var s = EvalSettings()
         s.samples = 4
@@ -41,7 +43,9 @@ final class BenchmarkSetTests: XCTestCase {
 
     func testPathIsABenchmarkAndBadLinesAreNamed() throws {
         let dir = try Support.tempFolder(self)
-        let good = try write("{\"problem\": \"1+1?\", \"answer\": 2}\n\n{\"id\": \"b\", \"problem\": \"2+2?\", \"answer\": \"4\"}\n", "mine.jsonl", in: dir)
+        let good = try write(
+            "{\"problem\": \"1+1?\", \"answer\": 2}\n\n{\"id\": \"b\", \"problem\": \"2+2?\", \"answer\": \"4\"}\n",
+            "mine.jsonl", in: dir)
         let set = try Support.catalog.load(good.path)
         XCTAssertEqual(set.name, "mine")
         XCTAssertEqual(set.items.map(\.id), ["mine-0", "b"])
@@ -54,8 +58,10 @@ final class BenchmarkSetTests: XCTestCase {
             ("{\"problem\": \"a\", \"answer\": \"  \"}\n", ":1: `answer`: expected a non-blank string"),
             ("{\"answer\": \"1\"}\n", ":1: `problem`: missing"),
             ("[1, 2]\n", ":1: expected a JSON object"),
-            ("{\"id\": \"x\", \"problem\": \"a\", \"answer\": \"1\"}\n{\"id\": \"x\", \"problem\": \"b\", \"answer\": \"2\"}\n",
-             ":2: `id`: \"x\" was already used on line 1"),
+            (
+                "{\"id\": \"x\", \"problem\": \"a\", \"answer\": \"1\"}\n{\"id\": \"x\", \"problem\": \"b\", \"answer\": \"2\"}\n",
+                ":2: `id`: \"x\" was already used on line 1"
+            ),
             ("\n", "no items"),
         ]
         for (i, (text, expected)) in cases.enumerated() {
@@ -73,9 +79,10 @@ final class BenchmarkSetTests: XCTestCase {
     func testPromptPlugins() throws {
         let plan = try EvalPlan(catalog: Support.catalog, settings: Support.settings(["aime25"], limit: 1))
         let item = plan.sets[0].items[0]
-        XCTAssertEqual(try plan.promptText(item, set: "aime25"),
-                       "<|im_start|>system\nPlease reason step by step, and put your final answer within \\boxed{}.<|im_end|>\n"
-                       + "<|im_start|>user\n" + item.problem + "<|im_end|>\n<|im_start|>assistant\n")
+        XCTAssertEqual(
+            try plan.promptText(item, set: "aime25"),
+            "<|im_start|>system\nPlease reason step by step, and put your final answer within \\boxed{}.<|im_end|>\n"
+                + "<|im_start|>user\n" + item.problem + "<|im_end|>\n<|im_start|>assistant\n")
         XCTAssertEqual(plan.promptName, "prompts.qwen25_math_cot")
         XCTAssertFalse(plan.manifest(model: Support.tinyModel).promptScripts.isEmpty)
 
@@ -97,6 +104,8 @@ final class BenchmarkSetTests: XCTestCase {
         }
         s.prompt = "prompts.qwen25_math_cot"
         s.limit = 0
-        XCTAssertThrowsError(try EvalPlan(catalog: Support.catalog, settings: s)) { e in XCTAssertTrue("\(e)".contains("--limit"), "\(e)") }
+        XCTAssertThrowsError(try EvalPlan(catalog: Support.catalog, settings: s)) { e in
+            XCTAssertTrue("\(e)".contains("--limit"), "\(e)")
+        }
     }
 }

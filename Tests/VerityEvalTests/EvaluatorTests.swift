@@ -10,7 +10,8 @@ import VerityJSON
 final class EvaluatorTests: XCTestCase {
     func testPipelineWritesEveryFile() throws {
         let out = try Support.tempFolder(self).appendingPathComponent("out")
-        let plan = try EvalPlan(catalog: Support.catalog, settings: Support.settings(["math500", "aime24"], limit: 3, maxTokens: 8))
+        let plan = try EvalPlan(
+            catalog: Support.catalog, settings: Support.settings(["math500", "aime24"], limit: 3, maxTokens: 8))
         let evaluator = try Evaluator(model: Support.tinyModel, plan: plan, options: Support.options())
         let summary = try evaluator.run(out: out)
 
@@ -27,39 +28,53 @@ final class EvaluatorTests: XCTestCase {
         for r in summary.results {
             XCTAssertLessThanOrEqual(r.meanResponseTokens, 8)
             XCTAssertGreaterThan(r.meanResponseTokens, 0)
-            XCTAssert((0...1).contains(r.accuracy) && (0...1).contains(r.truncatedFraction) && (0...1).contains(r.reflectionRate))
+            XCTAssert(
+                (0...1).contains(r.accuracy) && (0...1).contains(r.truncatedFraction)
+                    && (0...1).contains(r.reflectionRate))
         }
         // Prefix sharing: each AIME item's 8 samples share one prefill.
         XCTAssertLessThan(evaluator.work.prefillTokens * 3, evaluator.work.promptTokensAllSamples)
 
         // Files.
         let fm = FileManager.default
-        for f in ["eval.json", "summary.json", "math500/responses.jsonl", "math500/breakdown.json", "aime24/responses.jsonl"] {
+        for f in [
+            "eval.json", "summary.json", "math500/responses.jsonl", "math500/breakdown.json", "aime24/responses.jsonl",
+        ] {
             XCTAssertTrue(fm.fileExists(atPath: out.appendingPathComponent(f).path), f)
         }
-        XCTAssertFalse(fm.fileExists(atPath: out.appendingPathComponent("aime24/breakdown.json").path), "AIME has no subjects")
+        XCTAssertFalse(
+            fm.fileExists(atPath: out.appendingPathComponent("aime24/breakdown.json").path), "AIME has no subjects")
         let mathLines = try JSONLines.read(out.appendingPathComponent("math500/responses.jsonl"))
         XCTAssertEqual(mathLines.count, 3)
         let first = mathLines[0].value
         XCTAssertEqual(first["item_id"], .string("math500-0"))
         XCTAssertEqual(first["sample"], .integer(0))
-        for key in ["response", "extracted", "correct", "tokens", "finish_reason", "index"] { XCTAssertNotNil(first[key], key) }
+        for key in ["response", "extracted", "correct", "tokens", "finish_reason", "index"] {
+            XCTAssertNotNil(first[key], key)
+        }
         let aimeLines = try JSONLines.read(out.appendingPathComponent("aime24/responses.jsonl"))
         XCTAssertEqual(aimeLines.count, 24)
         XCTAssertEqual(Set(aimeLines.map { $0.value["sample"]?.intValue ?? -1 }), Set(0..<8))
         // Temperature 0.6: the 8 samples of an item are not all the same response.
-        let item0 = aimeLines.filter { $0.value["item_id"] == .string("aime24-0") }.compactMap { $0.value["response"]?.stringValue }
+        let item0 = aimeLines.filter { $0.value["item_id"] == .string("aime24-0") }.compactMap {
+            $0.value["response"]?.stringValue
+        }
         XCTAssertGreaterThan(Set(item0).count, 1)
 
-        let written = try JSONDecoder().decode(EvalSummary.self, from: Data(contentsOf: out.appendingPathComponent("summary.json")))
+        let written = try JSONDecoder().decode(
+            EvalSummary.self, from: Data(contentsOf: out.appendingPathComponent("summary.json")))
         XCTAssertEqual(written.results.sorted { $0.name < $1.name }, summary.results.sorted { $0.name < $1.name })
         let object = try JSONSerialization.jsonObject(with: Data(summary.json().utf8)) as? [String: Any]
         XCTAssertEqual(Set(object?.keys.map { $0 } ?? []), ["model", "benchmarks", "average"])
         let bench = (object?["benchmarks"] as? [String: Any])?["math500"] as? [String: Any]
-        for key in ["accuracy", "items", "samples_per_item", "pass_at_k", "mean_response_tokens", "truncated_fraction", "reflection_rate"] {
+        for key in [
+            "accuracy", "items", "samples_per_item", "pass_at_k", "mean_response_tokens", "truncated_fraction",
+            "reflection_rate",
+        ] {
             XCTAssertNotNil(bench?[key], key)
         }
-        let breakdown = try JSONDecoder().decode(Breakdown.self, from: Data(contentsOf: out.appendingPathComponent("math500/breakdown.json")))
+        let breakdown = try JSONDecoder().decode(
+            Breakdown.self, from: Data(contentsOf: out.appendingPathComponent("math500/breakdown.json")))
         XCTAssertEqual(breakdown.bySubject.values.reduce(0) { $0 + $1.items }, 3)
         XCTAssertEqual(breakdown.byLevel.values.reduce(0) { $0 + $1.items }, 3)
         XCTAssertNotNil(breakdown.bySubject["Precalculus"])
@@ -75,10 +90,13 @@ final class EvaluatorTests: XCTestCase {
     }
 
     func testWithoutOutputFolder() throws {
-        let plan = try EvalPlan(catalog: Support.catalog, settings: Support.settings(["minerva_math"], limit: 2, maxTokens: 4))
+        let plan = try EvalPlan(
+            catalog: Support.catalog, settings: Support.settings(["minerva_math"], limit: 2, maxTokens: 4))
         let summary = try Evaluator(model: Support.tinyModel, plan: plan, options: Support.options()).run(out: nil)
         XCTAssertEqual(summary.result("minerva_math")?.items, 2)
-        XCTAssertEqual(summary.result("minerva_math")?.truncatedFraction ?? 0, 1, accuracy: 0.51, "4 tokens: most responses hit the limit")
+        XCTAssertEqual(
+            summary.result("minerva_math")?.truncatedFraction ?? 0, 1, accuracy: 0.51,
+            "4 tokens: most responses hit the limit")
     }
 
     /// Stop after 1 item, rerun, and compare with an uninterrupted run made with another grouping of items per sampler call.
@@ -86,12 +104,14 @@ final class EvaluatorTests: XCTestCase {
         let root = try Support.tempFolder(self)
         let settings = Support.settings(["aime24", "math500"], limit: 3, maxTokens: 6)
         let plan = try EvalPlan(catalog: Support.catalog, settings: settings)
-        let whole = try Evaluator(model: Support.tinyModel, plan: plan, options: Support.options()).run(out: root.appendingPathComponent("whole"))
+        let whole = try Evaluator(model: Support.tinyModel, plan: plan, options: Support.options()).run(
+            out: root.appendingPathComponent("whole"))
 
         let part = root.appendingPathComponent("part")
         var stopping = Support.options(rowsPerCall: 8)
         stopping.stopAfterItems = 1
-        XCTAssertThrowsError(try Evaluator(model: Support.tinyModel, plan: plan, options: stopping).run(out: part)) { e in
+        XCTAssertThrowsError(try Evaluator(model: Support.tinyModel, plan: plan, options: stopping).run(out: part)) {
+            e in
             XCTAssertEqual((e as? EvaluationStopped)?.itemsGraded, 1)
         }
         XCTAssertEqual(try Support.lines(part.appendingPathComponent("aime24/responses.jsonl")).count, 8)
@@ -110,8 +130,11 @@ final class EvaluatorTests: XCTestCase {
         XCTAssertEqual(finished, whole)
         XCTAssertEqual(finished.table(), whole.table())
         XCTAssertTrue(logs.contains { $0.contains("math500: 1 of 3 items already graded") }, "\(logs)")
-        XCTAssertEqual(evaluator.work.calls, 1, "only the two missing MATH500 items were sampled (one call of up to 8 rows)")
-        XCTAssertLessThan(evaluator.work.prefillTokens, evaluator.work.promptTokensAllSamples, "the template's system line is prefilled once")
+        XCTAssertEqual(
+            evaluator.work.calls, 1, "only the two missing MATH500 items were sampled (one call of up to 8 rows)")
+        XCTAssertLessThan(
+            evaluator.work.prefillTokens, evaluator.work.promptTokensAllSamples,
+            "the template's system line is prefilled once")
         for set in ["aime24", "math500"] {
             let a = try Support.lines(root.appendingPathComponent("whole/\(set)/responses.jsonl")).sorted()
             let b = try Support.lines(part.appendingPathComponent("\(set)/responses.jsonl")).sorted()
@@ -125,7 +148,8 @@ final class EvaluatorTests: XCTestCase {
 
     func testTornAndPartialItemsAreDroppedOnResume() throws {
         let root = try Support.tempFolder(self)
-        let plan = try EvalPlan(catalog: Support.catalog, settings: Support.settings(["aime25"], limit: 2, maxTokens: 4))
+        let plan = try EvalPlan(
+            catalog: Support.catalog, settings: Support.settings(["aime25"], limit: 2, maxTokens: 4))
         let out = root.appendingPathComponent("out")
         let whole = try Evaluator(model: Support.tinyModel, plan: plan, options: Support.options()).run(out: out)
         let file = out.appendingPathComponent("aime25/responses.jsonl")
@@ -147,24 +171,34 @@ final class EvaluatorTests: XCTestCase {
     func testAnotherModelsFolderIsRefused() throws {
         let root = try Support.tempFolder(self)
         let out = root.appendingPathComponent("out")
-        let plan = try EvalPlan(catalog: Support.catalog, settings: Support.settings(["math500"], limit: 1, maxTokens: 4))
+        let plan = try EvalPlan(
+            catalog: Support.catalog, settings: Support.settings(["math500"], limit: 1, maxTokens: 4))
         _ = try Evaluator(model: Support.tinyModel, plan: plan, options: Support.options()).run(out: out)
         let before = try Data(contentsOf: out.appendingPathComponent("math500/responses.jsonl"))
         let summaryBefore = try Data(contentsOf: out.appendingPathComponent("summary.json"))
 
-        XCTAssertThrowsError(try Evaluator(model: Fixtures.url("tiny-qwen3"), plan: plan, options: Support.options()).run(out: out)) { e in
+        XCTAssertThrowsError(
+            try Evaluator(model: Fixtures.url("tiny-qwen3"), plan: plan, options: Support.options()).run(out: out)
+        ) { e in
             guard case .outputMismatch(_, let key, _, _)? = e as? EvalError else { return XCTFail("\(e)") }
             XCTAssertEqual(key, "model")
             XCTAssertTrue("\(e)".contains("choose another --out"), "\(e)")
         }
-        let other = try EvalPlan(catalog: Support.catalog, settings: Support.settings(["math500"], limit: 1, maxTokens: 5))
-        XCTAssertThrowsError(try Evaluator(model: Support.tinyModel, plan: other, options: Support.options()).run(out: out)) { e in
+        let other = try EvalPlan(
+            catalog: Support.catalog, settings: Support.settings(["math500"], limit: 1, maxTokens: 5))
+        XCTAssertThrowsError(
+            try Evaluator(model: Support.tinyModel, plan: other, options: Support.options()).run(out: out)
+        ) { e in
             XCTAssertTrue("\(e)".contains("math500 max_tokens = 4"), "\(e)")
         }
         var g = Support.settings(["math500"], limit: 1, maxTokens: 4)
         g.grader = .paper
-        XCTAssertThrowsError(try Evaluator(model: Support.tinyModel, plan: try EvalPlan(catalog: Support.catalog, settings: g),
-                                           options: Support.options()).run(out: out)) { e in
+        XCTAssertThrowsError(
+            try Evaluator(
+                model: Support.tinyModel, plan: try EvalPlan(catalog: Support.catalog, settings: g),
+                options: Support.options()
+            ).run(out: out)
+        ) { e in
             XCTAssertTrue("\(e)".contains("grader = qwen-eval"), "\(e)")
         }
         XCTAssertEqual(try Data(contentsOf: out.appendingPathComponent("math500/responses.jsonl")), before)
@@ -174,7 +208,9 @@ final class EvaluatorTests: XCTestCase {
         let foreign = root.appendingPathComponent("foreign")
         try FileManager.default.createDirectory(at: foreign, withIntermediateDirectories: true)
         try Data("keep".utf8).write(to: foreign.appendingPathComponent("notes.txt"))
-        XCTAssertThrowsError(try Evaluator(model: Support.tinyModel, plan: plan, options: Support.options()).run(out: foreign)) { e in
+        XCTAssertThrowsError(
+            try Evaluator(model: Support.tinyModel, plan: plan, options: Support.options()).run(out: foreign)
+        ) { e in
             XCTAssertTrue("\(e)".contains("holds no eval.json"), "\(e)")
         }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: foreign.path), ["notes.txt"])
@@ -192,7 +228,8 @@ final class EvaluatorTests: XCTestCase {
         let noTok = root.appendingPathComponent("no-tokenizer")
         try FileManager.default.createDirectory(at: noTok, withIntermediateDirectories: true)
         for f in ["config.json", "model.safetensors", "generation_config.json"] {
-            try FileManager.default.copyItem(at: Support.tinyModel.appendingPathComponent(f), to: noTok.appendingPathComponent(f))
+            try FileManager.default.copyItem(
+                at: Support.tinyModel.appendingPathComponent(f), to: noTok.appendingPathComponent(f))
         }
         XCTAssertThrowsError(try Evaluator(model: noTok, plan: plan)) { e in
             XCTAssertTrue("\(e)".contains("no-tokenizer"), "\(e)")

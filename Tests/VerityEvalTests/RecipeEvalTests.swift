@@ -11,28 +11,29 @@ final class RecipeEvalTests: XCTestCase {
         let aime = Support.repo.appendingPathComponent("data/eval/aime25.jsonl").path
         let train = Support.repo.appendingPathComponent("Scripts/recipes/demo/tiny_toy.jsonl").path
         let recipe = """
-        local chat = require "lib.chat"
-        return {
-          model = \(luaQuote(Support.tinyModel.path)),
-          train = { data = \(luaQuote(train)), repeat_to = 4, batch_size = 4, required_fields = { "prompt" } },
-          eval = { sets = { \(luaQuote(aime)) }, samples = 2, temperature = 0.7, max_tokens = 5,
-                   prompt = function(ex) return { { role = "user", content = ex.problem or ex.prompt } } end },
-          prompt = require "prompts.raw",
-          chat_format = chat.qwen25_math,
-          reward = function(sample) return 0 end,
-          grader = "math-verify",
-          loss = function(step, terms) return { pg = 1.0 } end,
-          steps = 2,
-          seed = 7,
-        }
-        """
+            local chat = require "lib.chat"
+            return {
+              model = \(luaQuote(Support.tinyModel.path)),
+              train = { data = \(luaQuote(train)), repeat_to = 4, batch_size = 4, required_fields = { "prompt" } },
+              eval = { sets = { \(luaQuote(aime)) }, samples = 2, temperature = 0.7, max_tokens = 5,
+                       prompt = function(ex) return { { role = "user", content = ex.problem or ex.prompt } } end },
+              prompt = require "prompts.raw",
+              chat_format = chat.qwen25_math,
+              reward = function(sample) return 0 end,
+              grader = "math-verify",
+              loss = function(step, terms) return { pg = 1.0 } end,
+              steps = 2,
+              seed = 7,
+            }
+            """
         let url = dir.appendingPathComponent("r.lua")
         try Data(recipe.utf8).write(to: url)
         let loaded = try RecipeLoader.load(path: url.path, services: .standard())
         let plan = try EvalPlan(recipe: loaded, catalog: Support.catalog) { $0.limit = 2 }
         XCTAssertEqual(plan.sets.map(\.name), ["aime25"])
         XCTAssertEqual(plan.sets[0].items.count, 2)
-        XCTAssertEqual(plan.settings.protocolFor("aime25"), BenchmarkProtocol(samples: 2, temperature: 0.7, maxTokens: 5))
+        XCTAssertEqual(
+            plan.settings.protocolFor("aime25"), BenchmarkProtocol(samples: 2, temperature: 0.7, maxTokens: 5))
         XCTAssertEqual(plan.settings.grader, .mathVerify)
         XCTAssertEqual(plan.settings.seed, 7)
         let text = try plan.promptText(plan.sets[0].items[0], set: "aime25")

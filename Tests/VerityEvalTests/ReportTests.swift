@@ -5,7 +5,7 @@
 // no sweep; bad folders and lines named in errors; and, when Chromium is installed, a PNG screenshot.
 import Foundation
 #if canImport(FoundationXML)
-import FoundationXML
+    import FoundationXML
 #endif
 import XCTest
 @testable import VerityEval
@@ -17,8 +17,10 @@ final class ReportTests: XCTestCase {
     func metricsText(steps: ClosedRange<Int>, offset: Double, kl: Bool) -> String {
         steps.map { s in
             let x = Double(s)
-            var line = "{\"step\":\(s),\"reward_mean\":\(0.1 + offset + 0.05 * x),\"reward_std\":0.2,\"accuracy\":\(min(1, 0.05 * x + offset)),"
-            line += "\"entropy\":\(1.5 - 0.1 * x),\"response_length_mean\":\(200 + 10 * x + 50 * offset),\"grad_norm\":0.5,\"lr\":1e-06,"
+            var line =
+                "{\"step\":\(s),\"reward_mean\":\(0.1 + offset + 0.05 * x),\"reward_std\":0.2,\"accuracy\":\(min(1, 0.05 * x + offset)),"
+            line +=
+                "\"entropy\":\(1.5 - 0.1 * x),\"response_length_mean\":\(200 + 10 * x + 50 * offset),\"grad_norm\":0.5,\"lr\":1e-06,"
             line += "\"reward/format\":\(0.5 + 0.01 * x)"
             if kl { line += ",\"kl\":\(0.001 * x)" }
             return line + "}"
@@ -32,27 +34,33 @@ final class ReportTests: XCTestCase {
         let fm = FileManager.default
         try fm.createDirectory(at: a.appendingPathComponent("eval"), withIntermediateDirectories: true)
         try fm.createDirectory(at: b, withIntermediateDirectories: true)
-        try metricsText(steps: 1...8, offset: 0.2, kl: true).write(to: a.appendingPathComponent("metrics.jsonl"), atomically: true, encoding: .utf8)
-        try metricsText(steps: 1...6, offset: 0, kl: false).write(to: b.appendingPathComponent("metrics.jsonl"), atomically: true, encoding: .utf8)
+        try metricsText(steps: 1...8, offset: 0.2, kl: true).write(
+            to: a.appendingPathComponent("metrics.jsonl"), atomically: true, encoding: .utf8)
+        try metricsText(steps: 1...6, offset: 0, kl: false).write(
+            to: b.appendingPathComponent("metrics.jsonl"), atomically: true, encoding: .utf8)
         let quoted = name.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
         let recipe = """
-        -- Resolved recipe written by verity from pi1.lua: overrides applied, defaults filled.
-        return {
-          eval = {
-            name = "not-the-run",
-          },
-          model = "m",
-          name = "\(quoted)",
-        }
+            -- Resolved recipe written by verity from pi1.lua: overrides applied, defaults filled.
+            return {
+              eval = {
+                name = "not-the-run",
+              },
+              model = "m",
+              name = "\(quoted)",
+            }
 
-        """
+            """
         try recipe.write(to: a.appendingPathComponent("recipe.lua"), atomically: true, encoding: .utf8)
-        let sweep = SweepResult(run: a.path, benchmarks: ["math500", "aime24"], rows: [0, 4, 8].map { s in
-            SweepRow(step: s, checkpoint: a.appendingPathComponent("checkpoints/step-\(s)").path,
-                     accuracy: ["math500": 0.3 + 0.02 * Double(s), "aime24": 0.05 + 0.01 * Double(s)],
-                     average: 0.175 + 0.015 * Double(s), skipped: false)
-        })
-        try (sweep.json() + "\n").write(to: a.appendingPathComponent("eval/sweep.json"), atomically: true, encoding: .utf8)
+        let sweep = SweepResult(
+            run: a.path, benchmarks: ["math500", "aime24"],
+            rows: [0, 4, 8].map { s in
+                SweepRow(
+                    step: s, checkpoint: a.appendingPathComponent("checkpoints/step-\(s)").path,
+                    accuracy: ["math500": 0.3 + 0.02 * Double(s), "aime24": 0.05 + 0.01 * Double(s)],
+                    average: 0.175 + 0.015 * Double(s), skipped: false)
+            })
+        try (sweep.json() + "\n").write(
+            to: a.appendingPathComponent("eval/sweep.json"), atomically: true, encoding: .utf8)
         return (a, b)
     }
 
@@ -73,8 +81,12 @@ final class ReportTests: XCTestCase {
         let doc = try XMLOutline.parse(page)
         XCTAssertEqual(doc.root, "html")
         let titles = result.charts.map(\.title)
-        XCTAssertEqual(titles, ["Training reward", "Training accuracy", "Test accuracy: math500", "Test accuracy: aime24",
-                                "Test accuracy: average", "Entropy", "Response length", "KL to the reference", "Reward term: format"])
+        XCTAssertEqual(
+            titles,
+            [
+                "Training reward", "Training accuracy", "Test accuracy: math500", "Test accuracy: aime24",
+                "Test accuracy: average", "Entropy", "Response length", "KL to the reference", "Reward term: format",
+            ])
         XCTAssertEqual(doc.svgs.count, titles.count, "one SVG per chart")
         XCTAssertEqual(doc.svgs.map(\.title), titles)
         for (svg, chart) in zip(doc.svgs, result.charts) {
@@ -131,13 +143,13 @@ final class ReportTests: XCTestCase {
         let run = root.appendingPathComponent("run")
         try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true)
         let lines = """
-        {"step":1,"reward_mean":0.1,"entropy":1.0}
-        {"step":2,"reward_mean":0.2,"entropy":0.9,"eval/math500/accuracy":0.25,"eval/amc23/accuracy":0.1}
+            {"step":1,"reward_mean":0.1,"entropy":1.0}
+            {"step":2,"reward_mean":0.2,"entropy":0.9,"eval/math500/accuracy":0.25,"eval/amc23/accuracy":0.1}
 
-        {"step":3,"reward_mean":null,"entropy":0.8}
-        {"step":4,"reward_mean":0.4,"entropy":0.7,"eval/math500/accuracy":0.5,"eval/amc23/accuracy":0.2}
+            {"step":3,"reward_mean":null,"entropy":0.8}
+            {"step":4,"reward_mean":0.4,"entropy":0.7,"eval/math500/accuracy":0.5,"eval/amc23/accuracy":0.2}
 
-        """
+            """
         try lines.write(to: run.appendingPathComponent("metrics.jsonl"), atomically: true, encoding: .utf8)
         let r = try ReportRun.load(run)
         XCTAssertEqual(r.testSource, "metrics.jsonl")
@@ -145,7 +157,9 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(r.test["math500"], [SeriesPoint(step: 2, value: 0.25), SeriesPoint(step: 4, value: 0.5)])
         XCTAssertEqual(r.metrics["reward_mean"]?.map(\.step), [1, 2, 4], "null is left out")
         let charts = RunReport.charts([r])
-        XCTAssertEqual(charts.map(\.title), ["Training reward", "Test accuracy: amc23", "Test accuracy: math500", "Test accuracy: average", "Entropy"])
+        XCTAssertEqual(
+            charts.map(\.title),
+            ["Training reward", "Test accuracy: amc23", "Test accuracy: math500", "Test accuracy: average", "Entropy"])
         XCTAssertEqual(charts[3].series.first?.points.map(\.value), [0.175, 0.35])
         XCTAssertEqual(try XMLOutline.parse(RunReport.html([r])).svgs.count, 5)
 
@@ -153,9 +167,9 @@ final class ReportTests: XCTestCase {
         let stepDir = run.appendingPathComponent("eval/step-3")
         try FileManager.default.createDirectory(at: stepDir, withIntermediateDirectories: true)
         let summary = """
-        {"average":0.4,"benchmarks":{"minerva_math":{"accuracy":0.4,"items":2,"max_tokens":8,"mean_response_tokens":8,"metric":"pass@1",\
-        "pass_at_k":{"1":0.4},"reflection_rate":0,"samples_per_item":1,"temperature":0,"truncated_fraction":1}},"model":"/m"}
-        """
+            {"average":0.4,"benchmarks":{"minerva_math":{"accuracy":0.4,"items":2,"max_tokens":8,"mean_response_tokens":8,"metric":"pass@1",\
+            "pass_at_k":{"1":0.4},"reflection_rate":0,"samples_per_item":1,"temperature":0,"truncated_fraction":1}},"model":"/m"}
+            """
         try summary.write(to: stepDir.appendingPathComponent("summary.json"), atomically: true, encoding: .utf8)
         let again = try ReportRun.load(run)
         XCTAssertEqual(again.testSource, "eval/step-N/summary.json")
@@ -196,7 +210,10 @@ final class ReportTests: XCTestCase {
         let file = run.appendingPathComponent("metrics.jsonl")
         let cases: [(String, String)] = [
             ("{\"step\":1,\"reward_mean\":0.1}\n\n{\"step\":2,\"reward_mean\":\n", "\(file.path):3: not valid JSON"),
-            ("{\"step\":1}\n{\"reward_mean\":0.3}\n", "\(file.path):2: `step`: expected a non-negative integer, found none"),
+            (
+                "{\"step\":1}\n{\"reward_mean\":0.3}\n",
+                "\(file.path):2: `step`: expected a non-negative integer, found none"
+            ),
             ("{\"step\":1}\n{\"step\":1.5}\n", "\(file.path):2: `step`"),
             ("{\"step\":1}\n[1,2]\n", "\(file.path):2: expected a JSON object"),
         ]
@@ -206,17 +223,23 @@ final class ReportTests: XCTestCase {
         }
         // A bad sweep.json names the file; the page is not written.
         try "{\"step\":1}\n".write(to: file, atomically: true, encoding: .utf8)
-        try FileManager.default.createDirectory(at: run.appendingPathComponent("eval"), withIntermediateDirectories: true)
-        try "{\"run\": \"x\", \"rows\": []}".write(to: run.appendingPathComponent("eval/sweep.json"), atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(
+            at: run.appendingPathComponent("eval"), withIntermediateDirectories: true)
+        try "{\"run\": \"x\", \"rows\": []}".write(
+            to: run.appendingPathComponent("eval/sweep.json"), atomically: true, encoding: .utf8)
         let out = run.deletingLastPathComponent().appendingPathComponent("r.html")
         XCTAssertThrowsError(try RunReport.write(folders: [run], to: out)) { e in
-            XCTAssertTrue("\(e)".hasPrefix(run.appendingPathComponent("eval/sweep.json").path) && "\(e)".contains("benchmarks"), "\(e)")
+            XCTAssertTrue(
+                "\(e)".hasPrefix(run.appendingPathComponent("eval/sweep.json").path) && "\(e)".contains("benchmarks"),
+                "\(e)")
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: out.path))
         // An --out in a folder that does not exist.
         try FileManager.default.removeItem(at: run.appendingPathComponent("eval"))
         let nowhere = run.appendingPathComponent("no/such/folder/r.html")
-        XCTAssertThrowsError(try RunReport.write(folders: [run], to: nowhere)) { e in XCTAssertTrue("\(e)".contains(nowhere.path), "\(e)") }
+        XCTAssertThrowsError(try RunReport.write(folders: [run], to: nowhere)) { e in
+            XCTAssertTrue("\(e)".contains(nowhere.path), "\(e)")
+        }
     }
 
     func testTicksAreRound() {
@@ -233,8 +256,10 @@ final class ReportTests: XCTestCase {
     // MARK: - Chromium
 
     func testChromiumRendersThePage() throws {
-        let candidates = [ProcessInfo.processInfo.environment["VERITY_CHROMIUM"], "/usr/bin/chromium", "/usr/bin/chromium-browser",
-                          "/usr/bin/google-chrome"].compactMap { $0 }
+        let candidates = [
+            ProcessInfo.processInfo.environment["VERITY_CHROMIUM"], "/usr/bin/chromium", "/usr/bin/chromium-browser",
+            "/usr/bin/google-chrome",
+        ].compactMap { $0 }
         guard let chromium = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             throw XCTSkip("Chromium is not installed (apt-get install chromium)")
         }
@@ -244,9 +269,11 @@ final class ReportTests: XCTestCase {
         try RunReport.write(folders: [a, b], to: html)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: chromium)
-        p.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
-                       "--user-data-dir=" + root.appendingPathComponent("chromium-profile").path,
-                       "--screenshot=" + png.path, "--window-size=1200,2000", html.absoluteString]
+        p.arguments = [
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
+            "--user-data-dir=" + root.appendingPathComponent("chromium-profile").path,
+            "--screenshot=" + png.path, "--window-size=1200,2000", html.absoluteString,
+        ]
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
@@ -290,8 +317,9 @@ struct XMLOutline {
         let parser = XMLParser(data: Data(page.utf8))
         parser.delegate = delegate
         guard parser.parse() else {
-            throw ParseError(description: "not well-formed XML at line \(parser.lineNumber), column \(parser.columnNumber): "
-                + "\(parser.parserError.map { "\($0)" } ?? "unknown")")
+            throw ParseError(
+                description: "not well-formed XML at line \(parser.lineNumber), column \(parser.columnNumber): "
+                    + "\(parser.parserError.map { "\($0)" } ?? "unknown")")
         }
         return delegate.outline
     }
@@ -305,15 +333,19 @@ struct XMLOutline {
         var cell: String?
         var svgText: String?
 
-        func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
-                    attributes: [String: String] = [:]) {
+        func parser(
+            _ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
+            attributes: [String: String] = [:]
+        ) {
             if stack.isEmpty { outline.root = name }
             stack.append(name)
             outline.elements.insert(name)
             switch name {
             case "svg": outline.svgs.append(SVG()); inSVG = true
             case "g" where inSVG:
-                if let run = attributes["data-run"].flatMap(Int.init) { outline.svgs[outline.svgs.count - 1].polylineRuns.append(run) }
+                if let run = attributes["data-run"].flatMap(Int.init) {
+                    outline.svgs[outline.svgs.count - 1].polylineRuns.append(run)
+                }
             case "polyline" where inSVG:
                 let n = (attributes["points"] ?? "").split(separator: " ").count
                 outline.svgs[outline.svgs.count - 1].polylinePointCounts.append(n)
@@ -343,7 +375,9 @@ struct XMLOutline {
 
         func parser(_ parser: XMLParser, foundCharacters string: String) {
             outline.text += string
-            if inSVG && stack.last == "title" && stack.dropLast().last == "svg" { outline.svgs[outline.svgs.count - 1].title += string }
+            if inSVG && stack.last == "title" && stack.dropLast().last == "svg" {
+                outline.svgs[outline.svgs.count - 1].title += string
+            }
             if svgText != nil { svgText? += string }
             if cell != nil { cell? += string }
         }

@@ -62,17 +62,28 @@ final class ScoresTests: XCTestCase {
         let item = set.items[0]
         XCTAssertEqual(item.answer, "204")
         let grader = Grader(profile: EvalSettings().grader)
-        let texts = ["So the walk takes \\boxed{204} minutes. Let me recheck: yes.", "The answer is \\boxed{200}.", "no answer at all"]
+        let texts = [
+            "So the walk takes \\boxed{204} minutes. Let me recheck: yes.", "The answer is \\boxed{200}.",
+            "no answer at all",
+        ]
         let records = texts.enumerated().map { i, t -> ResponseRecord in
             let g = grader.grade(response: t, gold: item.answer)
-            return ResponseRecord(itemId: item.id, index: 0, sample: i, response: t, extracted: g.extracted, correct: g.correct,
-                                  tokens: 10 * (i + 1), finishReason: i == 2 ? "length" : "stop")
+            return ResponseRecord(
+                itemId: item.id, index: 0, sample: i, response: t, extracted: g.extracted, correct: g.correct,
+                tokens: 10 * (i + 1), finishReason: i == 2 ? "length" : "stop")
         }
         XCTAssertEqual(records.map(\.correct), [true, false, false])
         XCTAssertEqual(records[0].extracted, "204")
         let p = BenchmarkProtocol(samples: 3, temperature: 0.6, maxTokens: 30)
-        let r = BenchmarkResult(name: "aime24", protocol: p, records: [records, records.map { var x = $0; x.correct = false; return x }],
-                                ks: [1, 2, 3], reflectionWords: ReflectionWords.paper)
+        let r = BenchmarkResult(
+            name: "aime24", protocol: p,
+            records: [
+                records,
+                records.map {
+                    var x = $0; x.correct = false; return x
+                },
+            ],
+            ks: [1, 2, 3], reflectionWords: ReflectionWords.paper)
         XCTAssertEqual(r.metric, "avg@3")
         XCTAssertEqual(r.items, 2)
         XCTAssertEqual(r.accuracy, (1.0 / 3) / 2, accuracy: 1e-12)
@@ -89,7 +100,8 @@ final class ScoresTests: XCTestCase {
     }
 
     func testProgressLinesAndPrinter() {
-        let p = EvalProgress(benchmark: "math500", itemsDone: 3, itemsTotal: 10, generatedTokens: 500, elapsed: 2, eta: 200)
+        let p = EvalProgress(
+            benchmark: "math500", itemsDone: 3, itemsTotal: 10, generatedTokens: 500, elapsed: 2, eta: 200)
         XCTAssertEqual(p.line, "math500  3/10 items  250.0 tokens/s  ETA 3m20s")
         var out: [String] = []
         let printer = ProgressPrinter(terminal: false, interval: 1000) { out.append($0) }

@@ -9,7 +9,8 @@ import VerityFixtures
 /// Paths and builders the tests share.
 enum Support {
     /// The repository root (three folders above this file).
-    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
     /// data/eval/.
     static let catalog = BenchmarkCatalog(directory: repo.appendingPathComponent("data/eval"))
     /// The tiny random Qwen2 checkpoint.

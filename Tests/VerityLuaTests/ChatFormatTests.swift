@@ -18,14 +18,18 @@ final class ChatFormatTests: XCTestCase {
             let messages = try XCTUnwrap(c["messages"] as? [[String: String]]).map {
                 ChatMessage(role: $0["role"] ?? "", content: $0["content"] ?? "")
             }
-            return Case(messages: messages, addGenerationPrompt: try XCTUnwrap(c["add_generation_prompt"] as? Bool),
-                        text: try XCTUnwrap(c["text"] as? String), ids: try XCTUnwrap(c["ids"] as? [Int]))
+            return Case(
+                messages: messages, addGenerationPrompt: try XCTUnwrap(c["add_generation_prompt"] as? Bool),
+                text: try XCTUnwrap(c["text"] as? String), ids: try XCTUnwrap(c["ids"] as? [Int]))
         }
     }
 
     func chatFormat(_ state: LuaState, _ expr: String) throws -> ChatFormatPlugin {
         // A project chunk that returns no function is a broken file: fail, never skip.
-        guard case .function(let f) = try state.call(try state.load(source: "return " + expr, name: "t.lua")).first ?? .nil else {
+        guard
+            case .function(let f) = try state.call(try state.load(source: "return " + expr, name: "t.lua")).first
+                ?? .nil
+        else {
             XCTFail("\(expr) is not a function")
             throw LuaError.state(message: "\(expr) is not a function")
         }
@@ -52,21 +56,30 @@ final class ChatFormatTests: XCTestCase {
         // Meta-Llama-3-8B-Instruct's template: bos once, header per message, trimmed content, <|eot_id|>.
         let state = try LuaState()
         let llama = try chatFormat(state, "require('lib.chat').llama3")
-        let text = try llama([ChatMessage(role: "system", content: "Be brief. "), ChatMessage(role: "user", content: "\nHi")],
-                             addGenerationPrompt: true, in: state)
-        XCTAssertEqual(text, "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>"
-                       + "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n")
+        let text = try llama(
+            [ChatMessage(role: "system", content: "Be brief. "), ChatMessage(role: "user", content: "\nHi")],
+            addGenerationPrompt: true, in: state)
+        XCTAssertEqual(
+            text,
+            "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>"
+                + "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
+        )
     }
 
     func testQwenMathCotTemplateMatchesReadme() throws {
         let state = try LuaState()
-        guard case .function(let f) = try state.call(try state.load(source: "return require 'prompts.qwen25_math_cot'", name: "t.lua")).first ?? .nil else {
+        guard
+            case .function(let f) = try state.call(
+                try state.load(source: "return require 'prompts.qwen25_math_cot'", name: "t.lua")
+            ).first ?? .nil
+        else {
             return XCTFail("no function")
         }
         let problem = "What is $\\frac{1}{2} + \\frac{1}{3}$?"
         let example = state.makeTable(.object(["problem": .string(problem)]))
         // data/README.md section 5, written out.
-        let expected = "<|im_start|>system\nPlease reason step by step, and put your final answer within \\boxed{}.<|im_end|>\n<|im_start|>user\n"
+        let expected =
+            "<|im_start|>system\nPlease reason step by step, and put your final answer within \\boxed{}.<|im_end|>\n<|im_start|>user\n"
             + problem + "<|im_end|>\n<|im_start|>assistant\n"
         XCTAssertEqual(try PromptPlugin(f)(example, in: state), .text(expected))
     }
@@ -75,12 +88,18 @@ final class ChatFormatTests: XCTestCase {
         // The paper's training prompt through ChatML must equal the fixture's single-user-message
         // case shape: default system line, the prompt as the user turn, generation prompt.
         let state = try LuaState()
-        guard case .function(let p) = try state.call(try state.load(source: "return require 'prompts.paper'", name: "t.lua")).first ?? .nil else {
+        guard
+            case .function(let p) = try state.call(
+                try state.load(source: "return require 'prompts.paper'", name: "t.lua")
+            ).first ?? .nil
+        else {
             return XCTFail("no function")
         }
         let chatml = try chatFormat(state, "require('lib.chat').qwen25_math")
         let single = try cases("qwen2.5-tokenizer/reference.json")[0]
         let example = state.makeTable(.object(["prompt": .string(single.messages[0].content)]))
-        XCTAssertEqual(try RecipeLoader.renderPrompt(PromptPlugin(p), chatFormat: chatml, example: example, state: state), single.text)
+        XCTAssertEqual(
+            try RecipeLoader.renderPrompt(PromptPlugin(p), chatFormat: chatml, example: example, state: state),
+            single.text)
     }
 }

@@ -23,8 +23,9 @@ final class LimitFlagTests: XCTestCase {
         let wraps = 1 << 44
         let w = refusal { try LuaOptions.fromFlags(instructions: 1000, memoryMB: wraps, seconds: 5) }
         XCTAssertTrue(w.contains("--lua-memory-mb \(wraps)"), w)
-        XCTAssertTrue(refusal { try LuaOptions.fromFlags(instructions: 1000, memoryMB: Int.max, seconds: 5) }
-            .contains("--lua-memory-mb"))
+        XCTAssertTrue(
+            refusal { try LuaOptions.fromFlags(instructions: 1000, memoryMB: Int.max, seconds: 5) }
+                .contains("--lua-memory-mb"))
     }
 
     func testBadTimeLimitIsRefused() {
@@ -45,7 +46,9 @@ final class LimitFlagTests: XCTestCase {
     }
 
     func testStateRefusesNegativeLimitsInsteadOfDroppingTheGuard() {
-        for options in [LuaOptions(instructionBudget: -5), LuaOptions(memoryLimit: -1), LuaOptions(timeLimit: -.infinity)] {
+        for options in [
+            LuaOptions(instructionBudget: -5), LuaOptions(memoryLimit: -1), LuaOptions(timeLimit: -.infinity),
+        ] {
             let e = expectLuaError { try LuaState(options: options) }
             guard case .state = e else { return XCTFail("\(String(describing: e))") }
         }

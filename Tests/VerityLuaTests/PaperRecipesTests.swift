@@ -32,10 +32,12 @@ final class PaperRecipesTests: XCTestCase {
         "pi13": Expected(name: "pi13-grpo", data: "data/train/pi13.jsonl", firstID: "pi13"),
         "pi1209": Expected(name: "pi1209-grpo", data: "data/train/pi1209.jsonl", firstID: "pi1209"),
         "pi1_pi13": Expected(name: "pi1-pi13-grpo", data: "data/train/merge_pi1_pi13.jsonl", examples: 2),
-        "pi1_pi2_pi13_pi1209": Expected(name: "pi1-pi2-pi13-pi1209-grpo", data: "data/train/merge_pi1_pi2_pi13_pi1209.jsonl",
-                                        examples: 4),
-        "dsr_sub": Expected(name: "dsr-sub-grpo", data: "data/train/dsr_sub.jsonl", repeatTo: 0, examples: 1209,
-                            firstID: "dsr_sub-0"),
+        "pi1_pi2_pi13_pi1209": Expected(
+            name: "pi1-pi2-pi13-pi1209-grpo", data: "data/train/merge_pi1_pi2_pi13_pi1209.jsonl",
+            examples: 4),
+        "dsr_sub": Expected(
+            name: "dsr-sub-grpo", data: "data/train/dsr_sub.jsonl", repeatTo: 0, examples: 1209,
+            firstID: "dsr_sub-0"),
         "ppo": Expected(name: "pi1-ppo", data: "data/train/pi1.jsonl", algorithm: .ppo),
         "pg_only": Expected(name: "pi1-pg-only", data: "data/train/pi1.jsonl", lossMix: ["pg": 1.0], weightDecay: 0),
         "entropy_only": Expected(name: "pi1-entropy-only", data: "data/train/pi1.jsonl", lossMix: ["entropy": -0.001]),
@@ -45,20 +47,24 @@ final class PaperRecipesTests: XCTestCase {
     ]
 
     func load(_ recipe: String, overrides: [String] = []) throws -> LoadedRecipe {
-        try RecipeLoader.load(path: "\(Self.folder)/\(recipe).lua", overrides: overrides, services: testServices(),
-                              currentDirectory: repositoryRoot)
+        try RecipeLoader.load(
+            path: "\(Self.folder)/\(recipe).lua", overrides: overrides, services: testServices(),
+            currentDirectory: repositoryRoot)
     }
 
     /// Recipe names in the folder (every .lua file but the shared module).
     func recipesInFolder() throws -> [String] {
-        let files = try FileManager.default.contentsOfDirectory(atPath: repositoryRoot.appendingPathComponent(Self.folder).path)
+        let files = try FileManager.default.contentsOfDirectory(
+            atPath: repositoryRoot.appendingPathComponent(Self.folder).path)
         return files.filter { $0.hasSuffix(".lua") && $0 != "common.lua" }.map { String($0.dropLast(4)) }.sorted()
     }
 
     func testEveryPaperRecipeLoadsWithItsExperimentsSettings() throws {
         let names = try recipesInFolder()
         XCTAssertGreaterThanOrEqual(names.count, 12, "\(names)")
-        XCTAssertEqual(Set(names), Set(Self.expected.keys), "every recipe in \(Self.folder) needs an entry in `expected`, and every entry a recipe")
+        XCTAssertEqual(
+            Set(names), Set(Self.expected.keys),
+            "every recipe in \(Self.folder) needs an entry in `expected`, and every entry a recipe")
         let pi1 = try load("pi1").recipe
         for name in names {
             guard let want = Self.expected[name] else { continue }
@@ -68,10 +74,15 @@ final class PaperRecipesTests: XCTestCase {
                 continue
             }
             let r = loaded.recipe
-            let source = try String(contentsOf: repositoryRoot.appendingPathComponent("\(Self.folder)/\(name).lua"), encoding: .utf8)
+            let source = try String(
+                contentsOf: repositoryRoot.appendingPathComponent("\(Self.folder)/\(name).lua"), encoding: .utf8)
             let header = source.components(separatedBy: "\n").prefix { $0.hasPrefix("--") }.joined(separator: "\n")
-            XCTAssertTrue(header.contains("Wang et al., 2025"), "\(name).lua: the header comment must name the paper's experiment")
-            XCTAssertTrue(header.contains("scripts/train/"), "\(name).lua: the header comment must name the verl script it follows")
+            XCTAssertTrue(
+                header.contains("Wang et al., 2025"), "\(name).lua: the header comment must name the paper's experiment"
+            )
+            XCTAssertTrue(
+                header.contains("scripts/train/"),
+                "\(name).lua: the header comment must name the verl script it follows")
             XCTAssertEqual(r.name, want.name, name)
             XCTAssertFalse(r.description.isEmpty, name)
             XCTAssertEqual(r.train.data, want.data, name)
@@ -103,8 +114,10 @@ final class PaperRecipesTests: XCTestCase {
             XCTAssertEqual(r.grader, "paper", name)
             if name != "simplified_prompt" {
                 let prompt = try XCTUnwrap(loaded.dryRun.example["prompt"]?.stringValue)
-                XCTAssertEqual(loaded.dryRun.prompt, "<|im_start|>system\nPlease reason step by step, and put your final answer within \\boxed{}.<|im_end|>\n"
-                               + "<|im_start|>user\n" + prompt + "<|im_end|>\n<|im_start|>assistant\n", name)
+                XCTAssertEqual(
+                    loaded.dryRun.prompt,
+                    "<|im_start|>system\nPlease reason step by step, and put your final answer within \\boxed{}.<|im_end|>\n"
+                        + "<|im_start|>user\n" + prompt + "<|im_end|>\n<|im_start|>assistant\n", name)
             }
         }
     }
@@ -123,7 +136,9 @@ final class PaperRecipesTests: XCTestCase {
         let wrong = try load("wrong_label")
         let table = wrong.state.makeTable(wrong.dryRun.example)
         let sample = { (response: String) in
-            RewardSample(response: response, answer: "12.8", problem: "", prompt: "", example: table, finishReason: "stop", tokens: 1)
+            RewardSample(
+                response: response, answer: "12.8", problem: "", prompt: "", example: table, finishReason: "stop",
+                tokens: 1)
         }
         XCTAssertEqual(try wrong.recipe.reward(sample("so \\boxed{4}"), in: wrong.state).reward, 1.0)
         XCTAssertEqual(try wrong.recipe.reward(sample("so \\boxed{12.8}"), in: wrong.state).reward, 0.0)
@@ -132,28 +147,35 @@ final class PaperRecipesTests: XCTestCase {
         let format = try load("format_reward")
         let formatTable = format.state.makeTable(format.dryRun.example)
         for (response, reward) in [("\\boxed{7}", 1.0), ("the answer is 12.8", 0.0)] {
-            let s = RewardSample(response: response, answer: "12.8", problem: "", prompt: "", example: formatTable, finishReason: "stop", tokens: 1)
+            let s = RewardSample(
+                response: response, answer: "12.8", problem: "", prompt: "", example: formatTable, finishReason: "stop",
+                tokens: 1)
             XCTAssertEqual(try format.recipe.reward(s, in: format.state).reward, reward, response)
         }
         // Simplified prompt: trains on the simplified question, evaluates with the paper's prompt.
         let simplified = try load("simplified_prompt")
-        XCTAssertEqual(simplified.dryRun.prompt, "<|im_start|>system\nPlease reason step by step, and put your final answer within \\boxed{}.<|im_end|>\n"
-                       + "<|im_start|>user\nCalculate $\\sqrt[3]{2048}$. Let's think step by step and output the final answer within \\boxed{}.<|im_end|>\n"
-                       + "<|im_start|>assistant\n")
+        XCTAssertEqual(
+            simplified.dryRun.prompt,
+            "<|im_start|>system\nPlease reason step by step, and put your final answer within \\boxed{}.<|im_end|>\n"
+                + "<|im_start|>user\nCalculate $\\sqrt[3]{2048}$. Let's think step by step and output the final answer within \\boxed{}.<|im_end|>\n"
+                + "<|im_start|>assistant\n")
         let pi1 = try load("pi1")
         XCTAssertEqual(simplified.dryRun.evalPrompt, pi1.dryRun.prompt)
         XCTAssertEqual(simplified.dryRun.response, "\\boxed{12.8}")  // still pi1's label
         // Entropy only: no KL term, so the trainer loads no reference model.
         XCTAssertNil(try load("entropy_only").dryRun.lossMix["kl"])
         // Overrides still apply on top of the shared settings.
-        XCTAssertEqual(try load("pg_only", overrides: ["optimizer.weight_decay=0.01"]).recipe.optimizer.weightDecay, 0.01)
+        XCTAssertEqual(
+            try load("pg_only", overrides: ["optimizer.weight_decay=0.01"]).recipe.optimizer.weightDecay, 0.01)
     }
 
     func testCommonMergesWithoutSharingStateAndNeedsADescription() throws {
         let tmp = try TempFolder()
         // From another folder the shared module is reached through the bundled Scripts/ (it then
         // finds pi1 there too); lists replace, tables merge, pi1's own table is not changed.
-        try tmp.write("one.lua", """
+        try tmp.write(
+            "one.lua",
+            """
             -- a user's copy of a paper recipe (Wang et al., 2025)
             local paper = require "recipes.paper.common"
             local a = paper { description = "a", rollout = { n = 16 }, eval = { sets = { "data/train/pi2.jsonl" } } }
@@ -164,15 +186,17 @@ final class PaperRecipesTests: XCTestCase {
             assert(a.name == nil and a.train.data == "data/train/pi1.jsonl")
             return a
             """)
-        let loaded = try RecipeLoader.load(path: tmp.url.appendingPathComponent("one.lua").path, services: testServices(),
-                                           currentDirectory: repositoryRoot)
+        let loaded = try RecipeLoader.load(
+            path: tmp.url.appendingPathComponent("one.lua").path, services: testServices(),
+            currentDirectory: repositoryRoot)
         XCTAssertEqual(loaded.recipe.name, "one")
         XCTAssertEqual(loaded.recipe.rollout.n, 16)
         XCTAssertEqual(loaded.recipe.eval.sets, ["data/train/pi2.jsonl"])
         try tmp.write("bad.lua", "local paper = require \"recipes.paper.common\"\nreturn paper { name = \"x\" }\n")
         let e = expectLuaError {
-            try RecipeLoader.load(path: tmp.url.appendingPathComponent("bad.lua").path, services: testServices(),
-                                  currentDirectory: repositoryRoot)
+            try RecipeLoader.load(
+                path: tmp.url.appendingPathComponent("bad.lua").path, services: testServices(),
+                currentDirectory: repositoryRoot)
         }
         XCTAssertTrue(e?.description.contains("must give its own `description`") ?? false, "\(String(describing: e))")
     }

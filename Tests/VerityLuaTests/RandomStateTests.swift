@@ -7,8 +7,9 @@ import XCTest
 
 final class RandomStateTests: XCTestCase {
     func draws(_ state: LuaState) throws -> [LuaValue] {
-        let f = try state.load(source: "return verity.random(1, 1000000), verity.random(), math.random(1, 1000000), math.random()",
-                               name: "=draws")
+        let f = try state.load(
+            source: "return verity.random(1, 1000000), verity.random(), math.random(1, 1000000), math.random()",
+            name: "=draws")
         return try state.call(f)
     }
 
@@ -16,7 +17,7 @@ final class RandomStateTests: XCTestCase {
         let a = try LuaState()
         try a.seed(run: 42, step: 7)
         let first = try draws(a)
-        let b = try LuaState()                      // a resumed process
+        let b = try LuaState()  // a resumed process
         try b.seed(run: 42, step: 7)
         XCTAssertEqual(try draws(b), first)
         try b.seed(run: 42, step: 8)

@@ -9,8 +9,9 @@ import XCTest
 
 final class RecipeTests: XCTestCase {
     func loadPi1(_ overrides: [String] = [], options: LuaOptions = LuaOptions()) throws -> LoadedRecipe {
-        try RecipeLoader.load(path: "Scripts/recipes/paper/pi1.lua", overrides: overrides, options: options,
-                              services: testServices(), currentDirectory: repositoryRoot)
+        try RecipeLoader.load(
+            path: "Scripts/recipes/paper/pi1.lua", overrides: overrides, options: options,
+            services: testServices(), currentDirectory: repositoryRoot)
     }
 
     func testPaperRecipeMatchesDataReadme() throws {
@@ -22,10 +23,14 @@ final class RecipeTests: XCTestCase {
         XCTAssertEqual(r.train, train)
         XCTAssertEqual(r.algorithm, .grpo)
         var rollout = Recipe.Rollout()
-        (rollout.n, rollout.temperature, rollout.topP, rollout.topK, rollout.maxTokens, rollout.maxPromptTokens) = (8, 0.6, 1, 0, 3072, 1024)
+        (rollout.n, rollout.temperature, rollout.topP, rollout.topK, rollout.maxTokens, rollout.maxPromptTokens) = (
+            8, 0.6, 1, 0, 3072, 1024
+        )
         XCTAssertEqual(r.rollout, rollout)
         var optimizer = Recipe.Optimizer()
-        (optimizer.lr, optimizer.betas, optimizer.eps, optimizer.weightDecay, optimizer.maxGradNorm) = (1e-6, (0.9, 0.999), 1e-8, 0.01, 1.0)
+        (optimizer.lr, optimizer.betas, optimizer.eps, optimizer.weightDecay, optimizer.maxGradNorm) = (
+            1e-6, (0.9, 0.999), 1e-8, 0.01, 1.0
+        )
         XCTAssertEqual(r.optimizer, optimizer)
         var update = Recipe.Update()
         (update.clipRatio, update.epochs, update.miniBatchSize) = (0.2, 1, 128)
@@ -43,22 +48,27 @@ final class RecipeTests: XCTestCase {
         // (data/README.md sections 1 and 4), and the example's own answer scores 1.
         let prompt = try XCTUnwrap(loaded.dryRun.example["prompt"]?.stringValue)
         XCTAssertTrue(prompt.hasSuffix(" Let's think step by step and output the final answer within \\boxed{}."))
-        XCTAssertEqual(loaded.dryRun.prompt, "<|im_start|>system\nPlease reason step by step, and put your final answer within \\boxed{}.<|im_end|>\n<|im_start|>user\n"
-                       + prompt + "<|im_end|>\n<|im_start|>assistant\n")
+        XCTAssertEqual(
+            loaded.dryRun.prompt,
+            "<|im_start|>system\nPlease reason step by step, and put your final answer within \\boxed{}.<|im_end|>\n<|im_start|>user\n"
+                + prompt + "<|im_end|>\n<|im_start|>assistant\n")
         XCTAssertEqual(loaded.dryRun.response, "\\boxed{12.8}")
         XCTAssertEqual(loaded.dryRun.reward.reward, 1.0)
         XCTAssertEqual(loaded.dryRun.lossMix, ["pg": 1.0, "entropy": -0.001, "kl": 0.001])
         XCTAssertEqual(loaded.dryRun.schedules, ["lr": 1e-6])
         // The reward plugin is live: a wrong answer scores 0.
         let table = loaded.state.makeTable(loaded.dryRun.example)
-        let wrong = RewardSample(response: "\\boxed{8\\sqrt[3]{4}}", answer: "12.8", problem: "", prompt: "", example: table,
-                                 finishReason: "stop", tokens: 5)
+        let wrong = RewardSample(
+            response: "\\boxed{8\\sqrt[3]{4}}", answer: "12.8", problem: "", prompt: "", example: table,
+            finishReason: "stop", tokens: 5)
         XCTAssertEqual(try r.reward(wrong, in: loaded.state).reward, 0.0)
     }
 
     func testOverridesApplyBeforeValidation() throws {
-        let loaded = try loadPi1(["rollout.n=16", "rollout.temperature=1", "name=123",
-                                  "eval.sets=data/eval/aime25.jsonl, data/eval/amc23.jsonl", "eval.required_fields=answer"])
+        let loaded = try loadPi1([
+            "rollout.n=16", "rollout.temperature=1", "name=123",
+            "eval.sets=data/eval/aime25.jsonl, data/eval/amc23.jsonl", "eval.required_fields=answer",
+        ])
         let r = loaded.recipe
         XCTAssertEqual(r.rollout.n, 16)
         XCTAssertEqual(r.rollout.temperature, 1.0)
@@ -67,11 +77,15 @@ final class RecipeTests: XCTestCase {
         XCTAssertEqual(r.eval.requiredFields, ["answer"])
         XCTAssertEqual(loaded.evalSets.map(\.examples.count), [30, 40])
         let typo = expectLuaError { try loadPi1(["rollout.temprature=0.7"]) }
-        XCTAssertEqual(typo?.description,
-                       "unknown key `rollout.temprature` in Scripts/recipes/paper/pi1.lua (set by --set rollout.temprature); did you mean `rollout.temperature`?")
+        XCTAssertEqual(
+            typo?.description,
+            "unknown key `rollout.temprature` in Scripts/recipes/paper/pi1.lua (set by --set rollout.temprature); did you mean `rollout.temperature`?"
+        )
         let type = expectLuaError { try loadPi1(["rollout.n=sixteen"]) }
         XCTAssertTrue(type?.description.contains("wrong type for `rollout.n`") ?? false)
-        XCTAssertTrue(type?.description.contains("expected an integer, got a string (\"sixteen\")") ?? false, "\(String(describing: type))")
+        XCTAssertTrue(
+            type?.description.contains("expected an integer, got a string (\"sixteen\")") ?? false,
+            "\(String(describing: type))")
         XCTAssertNotNil(expectLuaError { try loadPi1(["no-equals-sign"]) })
     }
 
@@ -96,8 +110,11 @@ final class RecipeTests: XCTestCase {
     func testUnknownKeyNamesNearestAndLine() throws {
         let tmp = try TempFolder()
         let path = try recipe(minimal, in: tmp)
-        let e = expectLuaError { try RecipeLoader.load(path: path, services: testServices(), currentDirectory: tmp.url) }
-        XCTAssertEqual(e?.description, "unknown key `rollout.temprature` in recipes/x.lua:8; did you mean `rollout.temperature`?")
+        let e = expectLuaError {
+            try RecipeLoader.load(path: path, services: testServices(), currentDirectory: tmp.url)
+        }
+        XCTAssertEqual(
+            e?.description, "unknown key `rollout.temprature` in recipes/x.lua:8; did you mean `rollout.temperature`?")
         XCTAssertEqual(e?.line, 8)
     }
 
@@ -105,47 +122,81 @@ final class RecipeTests: XCTestCase {
         let tmp = try TempFolder()
         let fixed = minimal.replacingOccurrences(of: "temprature", with: "temperature")
         let wrong = try recipe(fixed.replacingOccurrences(of: "steps = 3", with: "steps = \"many\""), in: tmp)
-        let e1 = expectLuaError { try RecipeLoader.load(path: wrong, services: testServices(), currentDirectory: tmp.url) }
-        XCTAssertEqual(e1?.description, "wrong type for `steps` in recipes/x.lua:7: expected an integer, got a string (\"many\")")
-        let missing = try recipe(fixed.replacingOccurrences(of: "  reward = require \"rewards.boxed_equal\",\n", with: ""), in: tmp)
-        let e2 = expectLuaError { try RecipeLoader.load(path: missing, services: testServices(), currentDirectory: tmp.url) }
+        let e1 = expectLuaError {
+            try RecipeLoader.load(path: wrong, services: testServices(), currentDirectory: tmp.url)
+        }
+        XCTAssertEqual(
+            e1?.description, "wrong type for `steps` in recipes/x.lua:7: expected an integer, got a string (\"many\")")
+        let missing = try recipe(
+            fixed.replacingOccurrences(of: "  reward = require \"rewards.boxed_equal\",\n", with: ""), in: tmp)
+        let e2 = expectLuaError {
+            try RecipeLoader.load(path: missing, services: testServices(), currentDirectory: tmp.url)
+        }
         XCTAssertEqual(e2?.description, "missing key `reward` in recipes/x.lua:1: expected a function")
-        let choice = try recipe(fixed.replacingOccurrences(of: "steps = 3,", with: "steps = 3, algorithm = \"gpro\","), in: tmp)
-        let e3 = expectLuaError { try RecipeLoader.load(path: choice, services: testServices(), currentDirectory: tmp.url) }
+        let choice = try recipe(
+            fixed.replacingOccurrences(of: "steps = 3,", with: "steps = 3, algorithm = \"gpro\","), in: tmp)
+        let e3 = expectLuaError {
+            try RecipeLoader.load(path: choice, services: testServices(), currentDirectory: tmp.url)
+        }
         XCTAssertTrue(e3?.description.contains("did you mean \"grpo\"?") ?? false, "\(String(describing: e3))")
         let notTable = try recipe("return 42", in: tmp)
-        let e4 = expectLuaError { try RecipeLoader.load(path: notTable, services: testServices(), currentDirectory: tmp.url) }
+        let e4 = expectLuaError {
+            try RecipeLoader.load(path: notTable, services: testServices(), currentDirectory: tmp.url)
+        }
         XCTAssertEqual(e4?.description, "recipe recipes/x.lua returned the number 42, expected a table")
     }
 
     func testDryRunCatchesBrokenPluginAtLoad() throws {
         let tmp = try TempFolder()
         let fixed = minimal.replacingOccurrences(of: "temprature", with: "temperature")
-        let broken = try recipe(fixed.replacingOccurrences(of: "require \"rewards.boxed_equal\"", with: "function(s) return nil end"), in: tmp)
-        let e = expectLuaError { try RecipeLoader.load(path: broken, services: testServices(), currentDirectory: tmp.url) }
+        let broken = try recipe(
+            fixed.replacingOccurrences(of: "require \"rewards.boxed_equal\"", with: "function(s) return nil end"),
+            in: tmp)
+        let e = expectLuaError {
+            try RecipeLoader.load(path: broken, services: testServices(), currentDirectory: tmp.url)
+        }
         XCTAssertEqual(e?.description, "contract error: reward in recipes/x.lua:5 returned nil, expected a number")
-        let messages = try recipe(fixed.replacingOccurrences(of: "require \"prompts.raw\"", with: "require \"prompts.paper\""), in: tmp)
-        let e2 = expectLuaError { try RecipeLoader.load(path: messages, services: testServices(), currentDirectory: tmp.url) }
-        XCTAssertTrue(e2?.description.contains("returned chat messages, but the recipe names no chat_format") ?? false, "\(String(describing: e2))")
+        let messages = try recipe(
+            fixed.replacingOccurrences(of: "require \"prompts.raw\"", with: "require \"prompts.paper\""), in: tmp)
+        let e2 = expectLuaError {
+            try RecipeLoader.load(path: messages, services: testServices(), currentDirectory: tmp.url)
+        }
+        XCTAssertTrue(
+            e2?.description.contains("returned chat messages, but the recipe names no chat_format") ?? false,
+            "\(String(describing: e2))")
         let data = try recipe(fixed.replacingOccurrences(of: "data/one.jsonl", with: "data/none.jsonl"), in: tmp)
-        let e3 = expectLuaError { try RecipeLoader.load(path: data, services: testServices(), currentDirectory: tmp.url) }
-        XCTAssertTrue(e3?.description.contains("`train.data` in recipes/x.lua:3 names \"data/none.jsonl\", which exists neither") ?? false)
+        let e3 = expectLuaError {
+            try RecipeLoader.load(path: data, services: testServices(), currentDirectory: tmp.url)
+        }
+        XCTAssertTrue(
+            e3?.description.contains("`train.data` in recipes/x.lua:3 names \"data/none.jsonl\", which exists neither")
+                ?? false)
     }
 
     func testFixedLabelAndFormatRewards() throws {
         let tmp = try TempFolder()
         let fixed = minimal.replacingOccurrences(of: "temprature", with: "temperature")
-        let path = try recipe(fixed.replacingOccurrences(of: "require \"rewards.boxed_equal\"", with: "require(\"rewards.fixed_label\")(\"3\")"), in: tmp)
+        let path = try recipe(
+            fixed.replacingOccurrences(
+                of: "require \"rewards.boxed_equal\"", with: "require(\"rewards.fixed_label\")(\"3\")"), in: tmp)
         let loaded = try RecipeLoader.load(path: path, services: testServices(), currentDirectory: tmp.url)
         XCTAssertEqual(loaded.dryRun.reward.reward, 0.0)  // own answer 2, fixed label 3
         let table = loaded.state.makeTable(loaded.dryRun.example)
-        let three = RewardSample(response: "so \\boxed{3}", answer: "2", problem: "", prompt: "", example: table, finishReason: "stop", tokens: 1)
+        let three = RewardSample(
+            response: "so \\boxed{3}", answer: "2", problem: "", prompt: "", example: table, finishReason: "stop",
+            tokens: 1)
         XCTAssertEqual(try loaded.recipe.reward(three, in: loaded.state).reward, 1.0)
-        let formatPath = try recipe(fixed.replacingOccurrences(of: "require \"rewards.boxed_equal\"", with: "require \"rewards.format\""), in: tmp)
+        let formatPath = try recipe(
+            fixed.replacingOccurrences(of: "require \"rewards.boxed_equal\"", with: "require \"rewards.format\""),
+            in: tmp)
         let format = try RecipeLoader.load(path: formatPath, services: testServices(), currentDirectory: tmp.url)
         let formatTable = format.state.makeTable(format.dryRun.example)
-        for (response, expected) in [("\\boxed{anything {nested}}", 1.0), ("\\boxed{open", 0.0), ("no box", 0.0), ("\\boxed 5", 0.0)] {
-            let s = RewardSample(response: response, answer: "2", problem: "", prompt: "", example: formatTable, finishReason: "stop", tokens: 1)
+        for (response, expected) in [
+            ("\\boxed{anything {nested}}", 1.0), ("\\boxed{open", 0.0), ("no box", 0.0), ("\\boxed 5", 0.0),
+        ] {
+            let s = RewardSample(
+                response: response, answer: "2", problem: "", prompt: "", example: formatTable, finishReason: "stop",
+                tokens: 1)
             XCTAssertEqual(try format.recipe.reward(s, in: format.state).reward, expected, response)
         }
     }
@@ -161,7 +212,8 @@ final class RecipeTests: XCTestCase {
         XCTAssertTrue(recipeText.contains("<function Scripts/rewards/boxed_equal.lua:5>"), recipeText)
         // The resolved recipe is itself a valid Lua table.
         let state = try LuaState()
-        guard case .table(let t) = try state.call(try state.load(source: recipeText, name: "recipe.lua")).first ?? .nil else {
+        guard case .table(let t) = try state.call(try state.load(source: recipeText, name: "recipe.lua")).first ?? .nil
+        else {
             return XCTFail("recipe.lua does not return a table")
         }
         XCTAssertEqual(t.fields["steps"], .integer(2000))
@@ -169,16 +221,25 @@ final class RecipeTests: XCTestCase {
         let json = try JSONSerialization.jsonObject(with: Data(sandbox.utf8)) as? [String: Any]
         XCTAssertEqual(json?["allow_io"] as? Bool, true)
         // scripts.sha256 lists every loaded script with the SHA-256 of its bytes.
-        let lines = try String(contentsOf: run.appendingPathComponent("scripts.sha256"), encoding: .utf8).split(separator: "\n")
-        let names = lines.map { String($0.split(separator: " ", maxSplits: 1).last ?? "").trimmingCharacters(in: .whitespaces) }
-        XCTAssertEqual(Set(names), ["Scripts/recipes/paper/pi1.lua", "Scripts/lib/chat.lua", "Scripts/schedules/constant.lua",
-                                    "Scripts/prompts/paper.lua", "Scripts/rewards/boxed_equal.lua", "Scripts/losses/paper.lua"])
+        let lines = try String(contentsOf: run.appendingPathComponent("scripts.sha256"), encoding: .utf8).split(
+            separator: "\n")
+        let names = lines.map {
+            String($0.split(separator: " ", maxSplits: 1).last ?? "").trimmingCharacters(in: .whitespaces)
+        }
+        XCTAssertEqual(
+            Set(names),
+            [
+                "Scripts/recipes/paper/pi1.lua", "Scripts/lib/chat.lua", "Scripts/schedules/constant.lua",
+                "Scripts/prompts/paper.lua", "Scripts/rewards/boxed_equal.lua", "Scripts/losses/paper.lua",
+            ])
         for (line, script) in zip(lines, loaded.state.loadedScripts) {
             let digest = SHA256.hash(data: try Data(contentsOf: script.url)).map { String(format: "%02x", $0) }.joined()
             XCTAssertEqual(String(line.prefix(64)), digest, script.displayName)
         }
-        let recipeDigest = SHA256.hash(data: try Data(contentsOf: repositoryRoot.appendingPathComponent("Scripts/recipes/paper/pi1.lua")))
-            .map { String(format: "%02x", $0) }.joined()
+        let recipeDigest = SHA256.hash(
+            data: try Data(contentsOf: repositoryRoot.appendingPathComponent("Scripts/recipes/paper/pi1.lua"))
+        )
+        .map { String(format: "%02x", $0) }.joined()
         XCTAssertTrue(lines.contains { $0.hasPrefix(recipeDigest) && $0.hasSuffix("Scripts/recipes/paper/pi1.lua") })
         XCTAssertFalse(FileManager.default.fileExists(atPath: run.appendingPathComponent(".recipe.lua.tmp").path))
     }

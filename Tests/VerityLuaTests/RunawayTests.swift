@@ -19,8 +19,10 @@ final class RunawayTests: XCTestCase {
     static let options = LuaOptions(instructionBudget: 2_000_000, memoryLimit: 32 << 20, timeLimit: 2)
 
     /// Runs `body` on its own thread; fails the test if it has not finished after `seconds`.
-    func underWatchdog(_ seconds: Double = 8, file: StaticString = #filePath, line: UInt = #line,
-                       _ body: @escaping @Sendable () throws -> Void) -> HostileOutcome? {
+    func underWatchdog(
+        _ seconds: Double = 8, file: StaticString = #filePath, line: UInt = #line,
+        _ body: @escaping @Sendable () throws -> Void
+    ) -> HostileOutcome? {
         final class Box: @unchecked Sendable { var outcome: HostileOutcome? }
         let box = Box()
         let finished = expectation(description: "hostile script stopped")
@@ -43,15 +45,19 @@ final class RunawayTests: XCTestCase {
     }
 
     /// Runs source as a chunk (a recipe at load time) and expects a run-away stop.
-    func expectStopped(_ source: String, name: String = "hostile.lua", options: LuaOptions = RunawayTests.options,
-                       file: StaticString = #filePath, line: UInt = #line) -> HostileOutcome? {
+    func expectStopped(
+        _ source: String, name: String = "hostile.lua", options: LuaOptions = RunawayTests.options,
+        file: StaticString = #filePath, line: UInt = #line
+    ) -> HostileOutcome? {
         let outcome = underWatchdog(file: file, line: line) {
             let state = try LuaState(options: options, services: testServices())
             _ = try state.call(try state.load(source: source, name: name))
         }
         guard let outcome else { return nil }
         guard case .budget = outcome.error else {
-            XCTFail("expected a run-away stop, got \(String(describing: outcome.error ?? outcome.other))", file: file, line: line)
+            XCTFail(
+                "expected a run-away stop, got \(String(describing: outcome.error ?? outcome.other))", file: file,
+                line: line)
             return outcome
         }
         return outcome
@@ -60,7 +66,8 @@ final class RunawayTests: XCTestCase {
     // MARK: - Item 1: code that runs after an error stays under the guards
 
     func testLoopingCloseHandlerAfterErrorIsStopped() throws {
-        let outcome = expectStopped("""
+        let outcome = expectStopped(
+            """
             local x <close> = setmetatable({}, { __close = function() while true do end end })
             error("boom")
             """)
@@ -77,15 +84,17 @@ final class RunawayTests: XCTestCase {
         let outcome = underWatchdog {
             let state = try LuaState(options: options, services: testServices())
             defer { peak.bytes = state.memoryPeak }
-            _ = try state.call(try state.load(source: """
-                local x <close> = setmetatable({}, { __close = function()
-                  -- About 120 MB when nothing stops it: finite, so that a regression fails the
-                  -- assertions below instead of exhausting the machine.
-                  local t = {}
-                  for i = 1, 200000 do t[i] = string.rep("x", 500) .. i end
-                end })
-                error("boom")
-                """, name: "hostile.lua"))
+            _ = try state.call(
+                try state.load(
+                    source: """
+                        local x <close> = setmetatable({}, { __close = function()
+                          -- About 120 MB when nothing stops it: finite, so that a regression fails the
+                          -- assertions below instead of exhausting the machine.
+                          local t = {}
+                          for i = 1, 200000 do t[i] = string.rep("x", 500) .. i end
+                        end })
+                        error("boom")
+                        """, name: "hostile.lua"))
         }
         guard let outcome else { return }
         XCTAssertLessThanOrEqual(peak.bytes, 17 << 20)
@@ -99,12 +108,14 @@ final class RunawayTests: XCTestCase {
         // The budget runs out first; the close handler then loops while the call unwinds.
         let outcome = underWatchdog {
             let state = try LuaState(options: RunawayTests.options, services: testServices())
-            let reward = try state.call(try state.load(source: """
-                return function(sample)
-                  local x <close> = setmetatable({}, { __close = function() while true do end end })
-                  while true do end
-                end
-                """, name: "reward.lua"))
+            let reward = try state.call(
+                try state.load(
+                    source: """
+                        return function(sample)
+                          local x <close> = setmetatable({}, { __close = function() while true do end end })
+                          while true do end
+                        end
+                        """, name: "reward.lua"))
             guard case .function(let f) = reward.first ?? .nil else { return }
             _ = try state.call(f, [.string("response")])
         }
@@ -117,7 +128,8 @@ final class RunawayTests: XCTestCase {
     }
 
     func testCloseHandlersInsideScriptPcallAndMessageHandlersAreStopped() throws {
-        _ = expectStopped("""
+        _ = expectStopped(
+            """
             pcall(function()
               local x <close> = setmetatable({}, { __close = function() while true do end end })
               error("inner")
@@ -126,7 +138,8 @@ final class RunawayTests: XCTestCase {
         _ = expectStopped("return xpcall(error, function() while true do end end)")
         // A budget stop raised by the count hook reaches the script's handler with hooks off.
         _ = expectStopped("return xpcall(function() while true do end end, function() while true do end end)")
-        _ = expectStopped("""
+        _ = expectStopped(
+            """
             return xpcall(function()
               local x <close> = setmetatable({}, { __close = function() while true do end end })
               error("inner")
@@ -136,7 +149,9 @@ final class RunawayTests: XCTestCase {
 
     func testCloseHandlersAtLoadTimeAreStopped() throws {
         let tmp = try TempFolder()
-        let url = try tmp.write("recipe.lua", """
+        let url = try tmp.write(
+            "recipe.lua",
+            """
             local x <close> = setmetatable({}, { __close = function() while true do end end })
             error("load-time failure")
             """)
@@ -161,10 +176,11 @@ final class RunawayTests: XCTestCase {
         let result = Result()
         let outcome = underWatchdog {
             let state = try LuaState(options: RunawayTests.options, services: testServices())
-            let hostile = try state.load(source: """
-                local x <close> = setmetatable({}, { __close = function() while true do end end })
-                error("boom")
-                """, name: "hostile.lua")
+            let hostile = try state.load(
+                source: """
+                    local x <close> = setmetatable({}, { __close = function() while true do end end })
+                    error("boom")
+                    """, name: "hostile.lua")
             do { _ = try state.call(hostile) } catch let e as LuaError {
                 guard case .budget = e else { throw e }
             }
@@ -177,7 +193,8 @@ final class RunawayTests: XCTestCase {
     // MARK: - Item 2: C work and wall-clock time
 
     func testBacktrackingFindIsStopped() throws {
-        let outcome = expectStopped("""
+        let outcome = expectStopped(
+            """
             local s = string.rep("a", 2000)
             return string.find(s, (".-"):rep(5) .. "b")
             """, name: "pattern.lua")
@@ -186,20 +203,24 @@ final class RunawayTests: XCTestCase {
         XCTAssertEqual(file, "pattern.lua")
         XCTAssertEqual(line, 2)
         XCTAssertLessThan(outcome.seconds, 3)
-        XCTAssertTrue(outcome.error?.description.contains("pattern.lua:2: script stopped: instruction budget") ?? false,
-                      "\(String(describing: outcome.error))")
+        XCTAssertTrue(
+            outcome.error?.description.contains("pattern.lua:2: script stopped: instruction budget") ?? false,
+            "\(String(describing: outcome.error))")
     }
 
     func testBalancedMatchOverLongSubjectIsStopped() throws {
-        for call in ["string.find(s, '%b()')", "s:match('%b()x')", "s:gsub('%b()x', '')",
-                     "for m in s:gmatch('%b()x') do end"] {
+        for call in [
+            "string.find(s, '%b()')", "s:match('%b()x')", "s:gsub('%b()x', '')",
+            "for m in s:gmatch('%b()x') do end",
+        ] {
             let outcome = expectStopped("local s = string.rep('(', 100000)\n\(call)", name: "balanced.lua")
             XCTAssertLessThan(outcome?.seconds ?? 0, 3, call)
         }
     }
 
     func testPcallRecursionIsStoppedByTheClock() throws {
-        let outcome = expectStopped("""
+        let outcome = expectStopped(
+            """
             local function f() pcall(f) f() end
             f()
             """, options: LuaOptions(instructionBudget: 50_000_000, memoryLimit: 256 << 20, timeLimit: 1))
@@ -208,20 +229,23 @@ final class RunawayTests: XCTestCase {
     }
 
     func testWallClockLimitWithoutInstructionBudget() throws {
-        let outcome = expectStopped("while true do end", name: "loop.lua",
-                                    options: LuaOptions(instructionBudget: 0, memoryLimit: 32 << 20, timeLimit: 0.5))
+        let outcome = expectStopped(
+            "while true do end", name: "loop.lua",
+            options: LuaOptions(instructionBudget: 0, memoryLimit: 32 << 20, timeLimit: 0.5))
         guard let outcome, case .budget(let kind, _, let file, _) = outcome.error else { return }
         XCTAssertEqual(kind, .time(seconds: 0.5))
         XCTAssertEqual(file, "loop.lua")
-        XCTAssertTrue(outcome.error?.description.contains("wall-clock limit of 0.5 s per call exceeded") ?? false,
-                      "\(String(describing: outcome.error))")
+        XCTAssertTrue(
+            outcome.error?.description.contains("wall-clock limit of 0.5 s per call exceeded") ?? false,
+            "\(String(describing: outcome.error))")
         XCTAssertLessThan(outcome.seconds, 2)
     }
 
     func testPlainFindIsLinear() throws {
         // A naive plain search would take 10^11 comparisons here.
         let r = underWatchdog {
-            _ = try runLua("""
+            _ = try runLua(
+                """
                 local s = string.rep("a", 1000000)
                 return string.find(s, string.rep("a", 100000) .. "b", 1, true)
                 """, options: RunawayTests.options)
@@ -260,10 +284,16 @@ final class RunawayTests: XCTestCase {
             ("return (string.gsub('a b', '%w', function(c) return c:upper() end))", .string("A B")),
             ("return (string.gsub('a b', '%w', function(c) return nil end))", .string("a b")),
             ("return (string.gsub('aaa', '^a', 'b'))", .string("baa")),
-            ("local t = {} for k, v in string.gmatch('a=1, b=2', '(%w+)=(%w+)') do t[#t+1] = k .. v end return table.concat(t, ';')", .string("a1;b2")),
+            (
+                "local t = {} for k, v in string.gmatch('a=1, b=2', '(%w+)=(%w+)') do t[#t+1] = k .. v end return table.concat(t, ';')",
+                .string("a1;b2")
+            ),
             ("local n = 0 for w in ('one two three'):gmatch('%a+') do n = n + 1 end return n", .integer(3)),
             ("local t = {} for w in ('abc'):gmatch('.', 2) do t[#t+1] = w end return table.concat(t)", .string("bc")),
-            ("local t = {} for w in ('abc'):gmatch('x*') do t[#t+1] = '[' .. w .. ']' end return table.concat(t)", .string("[][][][]")),
+            (
+                "local t = {} for w in ('abc'):gmatch('x*') do t[#t+1] = '[' .. w .. ']' end return table.concat(t)",
+                .string("[][][][]")
+            ),
             ("return pcall(string.find, 'a', '%')", .boolean(false)),
             ("return select(2, pcall(string.find, 'a', '[a'))", .string("malformed pattern (missing ']')")),
             ("return select(2, pcall(string.gsub, 'a', 'a', '%2'))", .string("invalid capture index %2")),

@@ -16,15 +16,18 @@ final class SandboxTests: XCTestCase {
 
     func testIoOpenIsRefused() throws {
         let e = expectLuaError { try runLua("return io.open('/etc/passwd'):read('a')", name: "evil.lua") }
-        XCTAssertTrue(e?.description.contains("evil.lua:1: io.open is not available") ?? false, "\(String(describing: e))")
+        XCTAssertTrue(
+            e?.description.contains("evil.lua:1: io.open is not available") ?? false, "\(String(describing: e))")
     }
 
     func testDofileLoadfileAndDebugAreRefused() throws {
-        for (code, needle) in [("dofile('/etc/passwd')", "dofile is not available"),
-                               ("loadfile('/etc/passwd')", "loadfile is not available"),
-                               ("debug.getregistry()", "debug.getregistry is not available"),
-                               ("package.loadlib('libc.so.6', 'system')", "package.loadlib is not available"),
-                               ("string.dump(print)", "string.dump is not available")] {
+        for (code, needle) in [
+            ("dofile('/etc/passwd')", "dofile is not available"),
+            ("loadfile('/etc/passwd')", "loadfile is not available"),
+            ("debug.getregistry()", "debug.getregistry is not available"),
+            ("package.loadlib('libc.so.6', 'system')", "package.loadlib is not available"),
+            ("string.dump(print)", "string.dump is not available"),
+        ] {
             let e = expectLuaError { try runLua(code) }
             XCTAssertTrue(e?.description.contains(needle) ?? false, "\(code): \(String(describing: e))")
         }
@@ -39,28 +42,39 @@ final class SandboxTests: XCTestCase {
         let tmp = try TempFolder()
         try tmp.write("secret.lua", "return 'secret'")
         try tmp.write("recipes/x.lua", "local s = require('../secret')\nreturn s")
-        let state = try LuaState(services: testServices(), recipeRoot: ScriptRoot(url: tmp.url.appendingPathComponent("recipes"), display: "recipes"))
-        let e = expectLuaError { try state.run(file: tmp.url.appendingPathComponent("recipes/x.lua"), displayName: "recipes/x.lua") }
+        let state = try LuaState(
+            services: testServices(),
+            recipeRoot: ScriptRoot(url: tmp.url.appendingPathComponent("recipes"), display: "recipes"))
+        let e = expectLuaError {
+            try state.run(file: tmp.url.appendingPathComponent("recipes/x.lua"), displayName: "recipes/x.lua")
+        }
         let text = e?.description ?? ""
         XCTAssertTrue(text.contains("recipes/x.lua:1: require '../secret' refused"), text)
-        let abs = expectLuaError { try state.call(try state.load(source: "return require('/etc/passwd')", name: "t.lua")) }
+        let abs = expectLuaError {
+            try state.call(try state.load(source: "return require('/etc/passwd')", name: "t.lua"))
+        }
         XCTAssertTrue(abs?.description.contains("refused") ?? false)
     }
 
     func testRequireThroughSymlinkOutOfRootIsRefused() throws {
         let tmp = try TempFolder()
         try tmp.write("outside/evil.lua", "return 'escaped'")
-        try FileManager.default.createDirectory(at: tmp.url.appendingPathComponent("recipes"), withIntermediateDirectories: true)
-        try FileManager.default.createSymbolicLink(at: tmp.url.appendingPathComponent("recipes/evil.lua"),
-                                                   withDestinationURL: tmp.url.appendingPathComponent("outside/evil.lua"))
-        let state = try LuaState(services: testServices(), recipeRoot: ScriptRoot(url: tmp.url.appendingPathComponent("recipes"), display: "recipes"))
+        try FileManager.default.createDirectory(
+            at: tmp.url.appendingPathComponent("recipes"), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(
+            at: tmp.url.appendingPathComponent("recipes/evil.lua"),
+            withDestinationURL: tmp.url.appendingPathComponent("outside/evil.lua"))
+        let state = try LuaState(
+            services: testServices(),
+            recipeRoot: ScriptRoot(url: tmp.url.appendingPathComponent("recipes"), display: "recipes"))
         let e = expectLuaError { try state.call(try state.load(source: "return require('evil')", name: "t.lua")) }
         XCTAssertTrue(e?.description.contains("leads outside its root") ?? false, "\(String(describing: e))")
     }
 
     func testBytecodeIsRefused() throws {
         // A binary chunk starts with ESC "Lua"; text mode must refuse it whatever mode is asked for.
-        let r = try runLua("""
+        let r = try runLua(
+            """
             local f, err = load("\\27LuaT\\0\\25\\147\\r\\n\\26\\n", "bin", "b")
             return f, err
             """)
@@ -78,8 +92,12 @@ final class SandboxTests: XCTestCase {
 
     func testStringRepCannotExhaustMemory() throws {
         let options = LuaOptions(memoryLimit: 32 << 20)
-        let e = expectLuaError { try runLua("local a = 1\nreturn #string.rep('x', 1 << 30)", options: options, name: "mem.lua") }
-        guard case .budget(let kind, let limit, let file, let line) = e else { return XCTFail("\(String(describing: e))") }
+        let e = expectLuaError {
+            try runLua("local a = 1\nreturn #string.rep('x', 1 << 30)", options: options, name: "mem.lua")
+        }
+        guard case .budget(let kind, let limit, let file, let line) = e else {
+            return XCTFail("\(String(describing: e))")
+        }
         XCTAssertEqual(kind, .memory)
         XCTAssertEqual(limit, 32 << 20)
         XCTAssertEqual(file, "mem.lua")
@@ -100,8 +118,14 @@ final class SandboxTests: XCTestCase {
     }
 
     func testEndlessLoopHitsInstructionBudget() throws {
-        let e = expectLuaError { try runLua("local n = 0\nwhile true do n = n + 1 end", options: LuaOptions(instructionBudget: 1_000_000), name: "loop.lua") }
-        guard case .budget(let kind, let limit, let file, let line) = e else { return XCTFail("\(String(describing: e))") }
+        let e = expectLuaError {
+            try runLua(
+                "local n = 0\nwhile true do n = n + 1 end", options: LuaOptions(instructionBudget: 1_000_000),
+                name: "loop.lua")
+        }
+        guard case .budget(let kind, let limit, let file, let line) = e else {
+            return XCTFail("\(String(describing: e))")
+        }
         XCTAssertEqual(kind, .instructions)
         XCTAssertEqual(limit, 1_000_000)
         XCTAssertEqual(file, "loop.lua")
@@ -113,10 +137,15 @@ final class SandboxTests: XCTestCase {
         let source = "while true do pcall(function() while true do end end) end"
         let e = expectLuaError { try runLua(source, options: LuaOptions(instructionBudget: 200_000)) }
         guard case .budget(.instructions, _, _, _) = e else { return XCTFail("\(String(describing: e))") }
-        let x = expectLuaError { try runLua("while true do xpcall(function() while true do end end, function(m) return m end) end",
-                                            options: LuaOptions(instructionBudget: 200_000)) }
+        let x = expectLuaError {
+            try runLua(
+                "while true do xpcall(function() while true do end end, function(m) return m end) end",
+                options: LuaOptions(instructionBudget: 200_000))
+        }
         guard case .budget(.instructions, _, _, _) = x else { return XCTFail("\(String(describing: x))") }
-        let m = expectLuaError { try runLua("while true do pcall(string.rep, 'x', 1 << 30) end", options: LuaOptions(memoryLimit: 8 << 20)) }
+        let m = expectLuaError {
+            try runLua("while true do pcall(string.rep, 'x', 1 << 30) end", options: LuaOptions(memoryLimit: 8 << 20))
+        }
         guard case .budget(.memory, _, _, _) = m else { return XCTFail("\(String(describing: m))") }
     }
 
@@ -134,11 +163,20 @@ final class SandboxTests: XCTestCase {
     /// half the budget must finish. (A budget counted 1,000 times too slowly passes the other tests.)
     func testBudgetStopsTwiceItsLimitAndAllowsHalf() throws {
         for budget in [200_000, 1_000_000] {
-            let over = expectLuaError { try runLua("for i = 1, \(2 * budget) do end\nreturn 'finished'", options: LuaOptions(instructionBudget: budget)) }
-            guard case .budget(.instructions, let limit, _, _) = over else { XCTFail("\(budget): \(String(describing: over))"); continue }
+            let over = expectLuaError {
+                try runLua(
+                    "for i = 1, \(2 * budget) do end\nreturn 'finished'", options: LuaOptions(instructionBudget: budget)
+                )
+            }
+            guard case .budget(.instructions, let limit, _, _) = over else {
+                XCTFail("\(budget): \(String(describing: over))"); continue
+            }
             XCTAssertEqual(limit, budget)
-            XCTAssertEqual(try runLua("for i = 1, \(budget / 2) do end\nreturn 'finished'", options: LuaOptions(instructionBudget: budget)),
-                           [.string("finished")], "half of \(budget)")
+            XCTAssertEqual(
+                try runLua(
+                    "for i = 1, \(budget / 2) do end\nreturn 'finished'", options: LuaOptions(instructionBudget: budget)
+                ),
+                [.string("finished")], "half of \(budget)")
         }
         // The same holds for each call of one state (the count restarts per outermost call).
         let (first, second, third) = try underWatchdog { () -> ([LuaValue], [LuaValue], LuaError?) in
@@ -152,12 +190,18 @@ final class SandboxTests: XCTestCase {
         }
         XCTAssertEqual(first, [.integer(1)])
         XCTAssertEqual(second, [.integer(1)])
-        guard case .budget(.instructions, 300_000, "twice.lua", _) = third else { return XCTFail("\(String(describing: third))") }
+        guard case .budget(.instructions, 300_000, "twice.lua", _) = third else {
+            return XCTFail("\(String(describing: third))")
+        }
     }
 
     func testDeepRecursionIsStopped() throws {
-        let e = expectLuaError { try runLua("local function f(n) return 1 + f(n + 1) end\nreturn f(1)", name: "deep.lua") }
-        guard case .runtime(let file, let line, let message, let traceback) = e else { return XCTFail("\(String(describing: e))") }
+        let e = expectLuaError {
+            try runLua("local function f(n) return 1 + f(n + 1) end\nreturn f(1)", name: "deep.lua")
+        }
+        guard case .runtime(let file, let line, let message, let traceback) = e else {
+            return XCTFail("\(String(describing: e))")
+        }
         XCTAssertEqual(file, "deep.lua")
         XCTAssertEqual(line, 1)
         XCTAssertTrue(message.contains("stack overflow"), message)
@@ -165,8 +209,13 @@ final class SandboxTests: XCTestCase {
     }
 
     func testRuntimeErrorHasTraceback() throws {
-        let e = expectLuaError { try runLua("local function inner() error('boom') end\nlocal function outer() inner() end\nouter()", name: "tb.lua") }
-        guard case .runtime(let file, let line, let message, let traceback) = e else { return XCTFail("\(String(describing: e))") }
+        let e = expectLuaError {
+            try runLua(
+                "local function inner() error('boom') end\nlocal function outer() inner() end\nouter()", name: "tb.lua")
+        }
+        guard case .runtime(let file, let line, let message, let traceback) = e else {
+            return XCTFail("\(String(describing: e))")
+        }
         XCTAssertEqual(file, "tb.lua")
         XCTAssertEqual(line, 1)
         XCTAssertEqual(message, "tb.lua:1: boom")
@@ -176,7 +225,10 @@ final class SandboxTests: XCTestCase {
 
     func testRecipeSyntaxErrorNamesLine7() throws {
         let tmp = try TempFolder()
-        let lines = ["-- a recipe", "local x = 1", "", "return {", "  model = 'm',", "  steps = 10,", "  prompt = function(e) return e.prompt end end,", "}"]
+        let lines = [
+            "-- a recipe", "local x = 1", "", "return {", "  model = 'm',", "  steps = 10,",
+            "  prompt = function(e) return e.prompt end end,", "}",
+        ]
         try tmp.write("recipes/bad.lua", lines.joined(separator: "\n"))
         let e = expectLuaError {
             try RecipeLoader.load(path: "recipes/bad.lua", services: testServices(), currentDirectory: tmp.url)
@@ -202,10 +254,17 @@ final class FinalizerTests: XCTestCase {
     func testGcFinalizersAreRefused() throws {
         // Lua runs __gc with hooks off, so a looping finalizer would escape the budget; refuse it.
         for mt in ["{ __gc = function() while true do end end }", "{ __gc = true }"] {
-            let e = expectLuaError { try runLua("local t = {}\nsetmetatable(t, \(mt))", options: LuaOptions(instructionBudget: 100_000), name: "gc.lua") }
-            XCTAssertTrue(e?.description.contains("gc.lua:2: setmetatable: __gc finalizers are not allowed in the sandbox") ?? false,
-                          "\(String(describing: e))")
+            let e = expectLuaError {
+                try runLua(
+                    "local t = {}\nsetmetatable(t, \(mt))", options: LuaOptions(instructionBudget: 100_000),
+                    name: "gc.lua")
+            }
+            XCTAssertTrue(
+                e?.description.contains("gc.lua:2: setmetatable: __gc finalizers are not allowed in the sandbox")
+                    ?? false,
+                "\(String(describing: e))")
         }
-        XCTAssertEqual(try runLua("return getmetatable(setmetatable({}, { __index = { x = 7 } })).__index.x"), [.integer(7)])
+        XCTAssertEqual(
+            try runLua("return getmetatable(setmetatable({}, { __index = { x = 7 } })).__index.x"), [.integer(7)])
     }
 }

@@ -30,9 +30,13 @@ final class ScriptTextTests: XCTestCase {
 
     func testPrintedEscapeSequencesAreNeutralised() throws {
         let logs = CallLog()
-        _ = try runLua(#"print("\27[2K\rrecipe x.lua: ok\27[0m", "\u{9B}x", "a\tb\127")"#, services: testServices(logs: logs))
+        _ = try runLua(
+            #"print("\27[2K\rrecipe x.lua: ok\27[0m", "\u{9B}x", "a\tb\127")"#, services: testServices(logs: logs))
         let line = try XCTUnwrap(logs.all.first)
-        XCTAssertFalse(line.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x0D || $0.value == 0x9B || $0.value == 0x7F }, line)
+        XCTAssertFalse(
+            line.unicodeScalars.contains {
+                $0.value == 0x1B || $0.value == 0x0D || $0.value == 0x9B || $0.value == 0x7F
+            }, line)
         XCTAssertEqual(line, "\\x1b[2K\\x0drecipe x.lua: ok\\x1b[0m\t\\x9bx\ta\tb\\x7f")
     }
 

@@ -26,9 +26,12 @@ final class StandardServicesTests: XCTestCase {
         for line in text.split(separator: "\n").prefix(200) {
             let obj = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
             guard obj["kind"] as? String == "answer", let gold = obj["gold"] as? String,
-                  let pred = obj["prediction"] as? String else { continue }
+                let pred = obj["prediction"] as? String
+            else { continue }
             total += 1
-            for (profile, label) in [("paper", "verl_deepscaler"), ("qwen-eval", "qwen_eval"), ("math-verify", "math_verify")] {
+            for (profile, label) in [
+                ("paper", "verl_deepscaler"), ("qwen-eval", "qwen_eval"), ("math-verify", "math_verify"),
+            ] {
                 let verdict = try state.call(equal, [.string(gold), .string(pred), .string(profile)]).first
                 if case .boolean(let b) = verdict, b == (obj[label] as? Bool) { agree[profile, default: 0] += 1 }
             }
@@ -43,7 +46,8 @@ final class StandardServicesTests: XCTestCase {
     }
 
     func testGradeReturnsVerdictAndExtractedAnswer() throws {
-        let (state, grade) = try function("""
+        let (state, grade) = try function(
+            """
             return function(response, gold)
               local ok, extracted = verity.math.grade(response, gold, "paper")
               return ok, extracted
@@ -69,7 +73,8 @@ final class StandardServicesTests: XCTestCase {
     func testTokensCountWithTheRunsTokenizer() throws {
         let services = try HostServices.standard(modelFolder: Fixtures.url("tiny-qwen2"))
         let (state, f) = try function("return function(s) return verity.tokens(s) end", services: services)
-        let reference = try XCTUnwrap(JSONSerialization.jsonObject(with: Fixtures.data("tiny-qwen2/reference.json")) as? [String: Any])
+        let reference = try XCTUnwrap(
+            JSONSerialization.jsonObject(with: Fixtures.data("tiny-qwen2/reference.json")) as? [String: Any])
         let cases = try XCTUnwrap(reference["tokenization"] as? [[String: Any]])
         for c in cases.prefix(10) {
             let text = try XCTUnwrap(c["text"] as? String), ids = try XCTUnwrap(c["ids"] as? [Int])

@@ -32,7 +32,9 @@ func lastBoxed(_ text: String) -> String? {
     var depth = 1
     var i = r.upperBound
     while i < text.endIndex {
-        if text[i] == "{" { depth += 1 } else if text[i] == "}" {
+        if text[i] == "{" {
+            depth += 1
+        } else if text[i] == "}" {
             depth -= 1
             if depth == 0 { return String(text[r.upperBound..<i]) }
         }
@@ -52,8 +54,12 @@ final class CallLog: @unchecked Sendable {
 /// HostServices with the exact-compare test double and a log sink.
 func testServices(calls: CallLog = CallLog(), logs: CallLog = CallLog()) -> HostServices {
     HostServices(
-        extract: { text, profile in calls.add("extract \(profile)"); return lastBoxed(text) },
-        equal: { gold, prediction, profile in calls.add("equal \(profile)"); return gold == prediction },
+        extract: { text, profile in
+            calls.add("extract \(profile)"); return lastBoxed(text)
+        },
+        equal: { gold, prediction, profile in
+            calls.add("equal \(profile)"); return gold == prediction
+        },
         grade: { response, gold, profile in
             calls.add("grade \(profile)")
             let e = lastBoxed(response)
@@ -64,8 +70,10 @@ func testServices(calls: CallLog = CallLog(), logs: CallLog = CallLog()) -> Host
 }
 
 /// Runs a source string in a fresh state, under the watchdog, and returns its results.
-func runLua(_ source: String, options: LuaOptions = LuaOptions(), services: HostServices = testServices(),
-            name: String = "test.lua", file: StaticString = #filePath, line: UInt = #line) throws -> [LuaValue] {
+func runLua(
+    _ source: String, options: LuaOptions = LuaOptions(), services: HostServices = testServices(),
+    name: String = "test.lua", file: StaticString = #filePath, line: UInt = #line
+) throws -> [LuaValue] {
     try underWatchdog(file: file, line: line) {
         let state = try LuaState(options: options, services: services)
         return try state.call(try state.load(source: source, name: name))
@@ -93,8 +101,10 @@ private final class Handoff<T>: @unchecked Sendable {
 
 /// Runs `body` on its own thread and waits at most `seconds` for it. On time out the test fails and this throws,
 /// leaving the runaway thread behind (it dies with the test process); a Lua state is never shared between the two.
-func underWatchdog<T>(_ seconds: Double = watchdogSeconds, file: StaticString = #filePath, line: UInt = #line,
-                      _ body: @escaping () throws -> T) throws -> T {
+func underWatchdog<T>(
+    _ seconds: Double = watchdogSeconds, file: StaticString = #filePath, line: UInt = #line,
+    _ body: @escaping () throws -> T
+) throws -> T {
     let work = Handoff(body)
     let result = Handoff<Result<T, Error>?>(nil)
     let done = DispatchSemaphore(value: 0)
@@ -105,7 +115,9 @@ func underWatchdog<T>(_ seconds: Double = watchdogSeconds, file: StaticString = 
     thread.stackSize = 64 << 20
     thread.start()
     guard done.wait(timeout: .now() + seconds) == .success, let r = result.value else {
-        XCTFail("watchdog: the script was still running after \(seconds) s (budget or cap not enforced?)", file: file, line: line)
+        XCTFail(
+            "watchdog: the script was still running after \(seconds) s (budget or cap not enforced?)", file: file,
+            line: line)
         throw WatchdogTimeout(seconds: seconds)
     }
     return try r.get()

@@ -31,10 +31,11 @@ final class AtomicWriteTests: XCTestCase {
         let url = dir.appendingPathComponent("config.json")
         try AtomicFile.write(Data("old".utf8), to: url)
         struct Boom: Error {}
-        XCTAssertThrowsError(try AtomicFile.write(to: url) { out in
-            try out.write(Data("new and half".utf8))
-            throw Boom()
-        })
+        XCTAssertThrowsError(
+            try AtomicFile.write(to: url) { out in
+                try out.write(Data("new and half".utf8))
+                throw Boom()
+            })
         XCTAssertEqual(try String(contentsOf: url, encoding: .utf8), "old")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["config.json"])
         try AtomicFile.write(Data("new".utf8), to: url)

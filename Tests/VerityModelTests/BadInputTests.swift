@@ -40,7 +40,8 @@ final class BadInputTests: XCTestCase {
     func assertLoadFails(_ dir: URL, _ expected: ModelError, file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertThrowsError(try TransformerModel.load(directory: dir), file: file, line: line) { e in
             XCTAssertEqual(e as? ModelError, expected, file: file, line: line)
-            XCTAssertTrue("\(e)".contains(dir.lastPathComponent), "message names the file: \(e)", file: file, line: line)
+            XCTAssertTrue(
+                "\(e)".contains(dir.lastPathComponent), "message names the file: \(e)", file: file, line: line)
         }
     }
 
@@ -81,12 +82,18 @@ final class BadInputTests: XCTestCase {
             e["data_offsets"] = [o[0], o[1] + 4]  // claims one float more than its shape holds
             h[name] = e
         }
-        assertLoadFails(dir, .badOffsets(file: path(dir), tensor: name, detail: {
-            let e = try? SafeTensorsFile(url: fixture.appendingPathComponent("model.safetensors")).entries[name]
-            let b = e?.begin ?? 0, end = (e?.end ?? 0) + 4
-            return "[\(b), \(end)] holds \(end - b) bytes but F32 [64] needs 256"
-        }()))
-        try editHeader(dir) { h in h[name] = ["dtype": "F32", "shape": [64], "data_offsets": [1_000_000_000, 1_000_000_256]] }
+        assertLoadFails(
+            dir,
+            .badOffsets(
+                file: path(dir), tensor: name,
+                detail: {
+                    let e = try? SafeTensorsFile(url: fixture.appendingPathComponent("model.safetensors")).entries[name]
+                    let b = e?.begin ?? 0, end = (e?.end ?? 0) + 4
+                    return "[\(b), \(end)] holds \(end - b) bytes but F32 [64] needs 256"
+                }()))
+        try editHeader(dir) { h in
+            h[name] = ["dtype": "F32", "shape": [64], "data_offsets": [1_000_000_000, 1_000_000_256]]
+        }
         XCTAssertThrowsError(try TransformerModel.load(directory: dir)) { e in
             guard case .badOffsets(_, let t, _)? = e as? ModelError else { return XCTFail("\(e)") }
             XCTAssertEqual(t, name)
@@ -124,7 +131,9 @@ final class BadInputTests: XCTestCase {
 
     func testMissingShard() throws {
         let dir = try copyFixture()
-        let index = try JSONSerialization.data(withJSONObject: ["weight_map": ["model.norm.weight": "model-00002-of-00002.safetensors"]])
+        let index = try JSONSerialization.data(withJSONObject: [
+            "weight_map": ["model.norm.weight": "model-00002-of-00002.safetensors"]
+        ])
         try index.write(to: dir.appendingPathComponent("model.safetensors.index.json"))
         assertLoadFails(dir, .fileMissing(file: path(dir, "model-00002-of-00002.safetensors")))
     }
@@ -139,19 +148,29 @@ final class BadInputTests: XCTestCase {
             XCTAssertEqual(k, "(root)")
         }
         let good = try String(contentsOf: fixture.appendingPathComponent("config.json"), encoding: .utf8)
-        try good.replacingOccurrences(of: "\"hidden_size\": 64", with: "\"hidden_size\": \"64\"").write(to: cfg, atomically: true, encoding: .utf8)
-        assertLoadFails(dir, .badConfig(file: path(dir, "config.json"), key: "hidden_size", detail: "expected an integer, found \"64\""))
-        try good.replacingOccurrences(of: "\"num_hidden_layers\": 2,", with: "").write(to: cfg, atomically: true, encoding: .utf8)
+        try good.replacingOccurrences(of: "\"hidden_size\": 64", with: "\"hidden_size\": \"64\"").write(
+            to: cfg, atomically: true, encoding: .utf8)
+        assertLoadFails(
+            dir,
+            .badConfig(file: path(dir, "config.json"), key: "hidden_size", detail: "expected an integer, found \"64\""))
+        try good.replacingOccurrences(of: "\"num_hidden_layers\": 2,", with: "").write(
+            to: cfg, atomically: true, encoding: .utf8)
         assertLoadFails(dir, .badConfig(file: path(dir, "config.json"), key: "num_hidden_layers", detail: "missing"))
-        try good.replacingOccurrences(of: "\"num_key_value_heads\": 2", with: "\"num_key_value_heads\": 3").write(to: cfg, atomically: true, encoding: .utf8)
-        assertLoadFails(dir, .badConfig(file: path(dir, "config.json"), key: "num_key_value_heads", detail: "3 does not divide num_attention_heads 4"))
+        try good.replacingOccurrences(of: "\"num_key_value_heads\": 2", with: "\"num_key_value_heads\": 3").write(
+            to: cfg, atomically: true, encoding: .utf8)
+        assertLoadFails(
+            dir,
+            .badConfig(
+                file: path(dir, "config.json"), key: "num_key_value_heads",
+                detail: "3 does not divide num_attention_heads 4"))
     }
 
     func testUnknownModelType() throws {
         let dir = try copyFixture()
         let cfg = dir.appendingPathComponent("config.json")
         let good = try String(contentsOf: fixture.appendingPathComponent("config.json"), encoding: .utf8)
-        try good.replacingOccurrences(of: "\"model_type\": \"qwen2\"", with: "\"model_type\": \"gpt2\"").write(to: cfg, atomically: true, encoding: .utf8)
+        try good.replacingOccurrences(of: "\"model_type\": \"qwen2\"", with: "\"model_type\": \"gpt2\"").write(
+            to: cfg, atomically: true, encoding: .utf8)
         assertLoadFails(dir, .unknownModelType(file: path(dir, "config.json"), value: "gpt2"))
         XCTAssertThrowsError(try ModelInspection.inspect(directory: dir))
     }

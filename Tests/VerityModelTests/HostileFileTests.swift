@@ -22,7 +22,9 @@ final class HostileFileTests: XCTestCase {
     func fixtureParts() throws -> (header: String, data: Data) {
         let bytes = try Data(contentsOf: fixture.appendingPathComponent("model.safetensors"))
         let n = Int(bytes.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
-        return (String(decoding: bytes.subdata(in: 8..<(8 + n)), as: UTF8.self), bytes.subdata(in: (8 + n)..<bytes.count))
+        return (
+            String(decoding: bytes.subdata(in: 8..<(8 + n)), as: UTF8.self), bytes.subdata(in: (8 + n)..<bytes.count)
+        )
     }
 
     /// Writes a safetensors file from a raw header text and data.
@@ -40,12 +42,15 @@ final class HostileFileTests: XCTestCase {
         let (header, data) = try fixtureParts()
         var h = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(header.utf8)) as? [String: Any])
         edit(&h)
-        let text = String(decoding: try JSONSerialization.data(withJSONObject: h, options: [.sortedKeys]), as: UTF8.self)
+        let text = String(
+            decoding: try JSONSerialization.data(withJSONObject: h, options: [.sortedKeys]), as: UTF8.self)
         try writeRaw(dir.appendingPathComponent("model.safetensors"), header: text, data: data)
     }
 
     func expectModelError(_ dir: URL, _ fragments: [String], file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertThrowsError(try SafeTensorsFile(url: dir.appendingPathComponent("model.safetensors")), file: file, line: line) { e in
+        XCTAssertThrowsError(
+            try SafeTensorsFile(url: dir.appendingPathComponent("model.safetensors")), file: file, line: line
+        ) { e in
             guard e is ModelError else { return XCTFail("not a ModelError: \(e)", file: file, line: line) }
             let text = "\(e)"
             XCTAssertTrue(text.contains("model.safetensors"), text, file: file, line: line)
@@ -58,7 +63,8 @@ final class HostileFileTests: XCTestCase {
     func testHeaderLengthOf2To63OrMoreIsAnError() throws {
         let dir = try temporaryDirectory(self)
         for length: UInt64 in [1 << 63, UInt64.max, (1 << 63) + 8] {
-            try writeRaw(dir.appendingPathComponent("model.safetensors"), header: "{}", data: Data(count: 64), length: length)
+            try writeRaw(
+                dir.appendingPathComponent("model.safetensors"), header: "{}", data: Data(count: 64), length: length)
             expectModelError(dir, ["header length \(length) is not plausible"])
         }
     }
@@ -86,9 +92,11 @@ final class HostileFileTests: XCTestCase {
     func testConfigSizesBeyondLimitsFailFastNamingTheKey() throws {
         let base = try Data(contentsOf: fixture.appendingPathComponent("config.json"))
         let object = try XCTUnwrap(JSONSerialization.jsonObject(with: base) as? [String: Any])
-        for (key, value) in [("num_hidden_layers", 1_000_000_000_000), ("num_hidden_layers", 1_000_000),
-                             ("vocab_size", 1 << 40), ("hidden_size", 1 << 40), ("intermediate_size", 1 << 50),
-                             ("max_position_embeddings", 1 << 50), ("num_attention_heads", 1 << 30)] {
+        for (key, value) in [
+            ("num_hidden_layers", 1_000_000_000_000), ("num_hidden_layers", 1_000_000),
+            ("vocab_size", 1 << 40), ("hidden_size", 1 << 40), ("intermediate_size", 1 << 50),
+            ("max_position_embeddings", 1 << 50), ("num_attention_heads", 1 << 30),
+        ] {
             var o = object
             o[key] = value
             let data = try JSONSerialization.data(withJSONObject: o)
@@ -141,7 +149,8 @@ final class HostileFileTests: XCTestCase {
         let (header, data) = try fixtureParts()
         let h = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(header.utf8)) as? [String: Any])
         let entry = try XCTUnwrap(h["model.norm.weight"])
-        let entryText = String(decoding: try JSONSerialization.data(withJSONObject: entry, options: [.sortedKeys]), as: UTF8.self)
+        let entryText = String(
+            decoding: try JSONSerialization.data(withJSONObject: entry, options: [.sortedKeys]), as: UTF8.self)
         var text = header.trimmingCharacters(in: .whitespaces)
         text.removeLast()  // the closing brace
         text += ",\"model.norm.weight\":\(entryText)}"
@@ -149,13 +158,16 @@ final class HostileFileTests: XCTestCase {
         try writeRaw(dir.appendingPathComponent("model.safetensors"), header: text, data: data)
         expectModelError(dir, ["tensor 'model.norm.weight' appears twice"])
         XCTAssertNil(firstDuplicateTopLevelKey(Data(header.utf8)))
-        XCTAssertEqual(firstDuplicateTopLevelKey(Data(#"{"a\"b": {"x": [1, "a\"b"]}, "c": 1, "a\u0022b": 2}"#.utf8)), "a\"b")
+        XCTAssertEqual(
+            firstDuplicateTopLevelKey(Data(#"{"a\"b": {"x": [1, "a\"b"]}, "c": 1, "a\u0022b": 2}"#.utf8)), "a\"b")
     }
 
     func testNonPositiveEpsilonAndRopeBaseAreConfigErrors() throws {
         let base = try Data(contentsOf: fixture.appendingPathComponent("config.json"))
         let object = try XCTUnwrap(JSONSerialization.jsonObject(with: base) as? [String: Any])
-        for (key, value) in [("rms_norm_eps", -1.0), ("rms_norm_eps", 0.0), ("rope_theta", 0.0), ("rope_theta", -10000.0)] {
+        for (key, value) in [
+            ("rms_norm_eps", -1.0), ("rms_norm_eps", 0.0), ("rope_theta", 0.0), ("rope_theta", -10000.0),
+        ] {
             var o = object
             o[key] = value
             let data = try JSONSerialization.data(withJSONObject: o)
@@ -209,7 +221,8 @@ final class GarbageInputTests: XCTestCase {
         let config = try ModelConfig.load(from: fixture.appendingPathComponent("config.json"))
         XCTAssertNoThrow(try config.checkSequenceLength(512, what: "--ids"))
         XCTAssertThrowsError(try config.checkSequenceLength(513, what: "--ids")) { e in
-            XCTAssertTrue("\(e)".contains("--ids: 513 tokens is longer than the model's max_position_embeddings of 512"), "\(e)")
+            XCTAssertTrue(
+                "\(e)".contains("--ids: 513 tokens is longer than the model's max_position_embeddings of 512"), "\(e)")
         }
     }
 
@@ -238,10 +251,15 @@ final class FileMessageTests: XCTestCase {
 
     func testUnreadableFilesSayWhy() throws {
         let dir = try temporaryDirectory(self)
-        try FileManager.default.createDirectory(at: dir.appendingPathComponent("model.safetensors"), withIntermediateDirectories: true)
-        XCTAssertEqual(JSONDiagnostics.readProblem(CocoaError(.fileReadUnknown), path: dir.appendingPathComponent("model.safetensors").path),
-                       "is a directory, not a file")
-        XCTAssertEqual(JSONDiagnostics.readProblem(CocoaError(.fileReadUnknown), path: dir.appendingPathComponent("nope").path), "no such file")
+        try FileManager.default.createDirectory(
+            at: dir.appendingPathComponent("model.safetensors"), withIntermediateDirectories: true)
+        XCTAssertEqual(
+            JSONDiagnostics.readProblem(
+                CocoaError(.fileReadUnknown), path: dir.appendingPathComponent("model.safetensors").path),
+            "is a directory, not a file")
+        XCTAssertEqual(
+            JSONDiagnostics.readProblem(CocoaError(.fileReadUnknown), path: dir.appendingPathComponent("nope").path),
+            "no such file")
         XCTAssertNil(JSONDiagnostics.syntaxError(in: Data("{\"a\": [1, 2]}".utf8)))
         XCTAssertEqual(JSONDiagnostics.location(ofByte: 5, in: Data("ab\ncdef".utf8)).line, 2)
     }

@@ -30,7 +30,8 @@ final class ParameterStoreTests: XCTestCase {
         for (i, v) in s.variables.enumerated() {
             XCTAssertEqual(s.offsets[i], expected, s.names[i])
             XCTAssertEqual(v.value.data, s.values.data + expected, "\(s.names[i]) value is a view of the block")
-            XCTAssertEqual(v.gradientStorage?.data, s.gradients.data + expected, "\(s.names[i]) gradient is a view of the block")
+            XCTAssertEqual(
+                v.gradientStorage?.data, s.gradients.data + expected, "\(s.names[i]) gradient is a view of the block")
             expected += v.value.count
         }
         XCTAssertEqual(expected, s.count)
@@ -45,7 +46,9 @@ final class ParameterStoreTests: XCTestCase {
         let ref = try TinyReference.load()
         _ = try lossAndBackward(model, ids: ref.gradients.input_ids)
         // One pass over the block gives transformers' global norm of all parameter gradients.
-        XCTAssertEqual(model.store.gradientNorm(), ref.gradients.grad_global_l2_norm, accuracy: 1e-4 * ref.gradients.grad_global_l2_norm)
+        XCTAssertEqual(
+            model.store.gradientNorm(), ref.gradients.grad_global_l2_norm,
+            accuracy: 1e-4 * ref.gradients.grad_global_l2_norm)
         // zeroGrad is logical: a second identical backward gives the same block, not twice it.
         let first = model.store.gradients.values
         _ = try lossAndBackward(model, ids: ref.gradients.input_ids)
@@ -53,7 +56,9 @@ final class ParameterStoreTests: XCTestCase {
         // Without zeroGrad, gradients accumulate in the block.
         let h = try model.hiddenStates(ids: ref.gradients.input_ids, batch: 1, trainable: true)
         let n = ref.gradients.input_ids.count - 1
-        let (loss, _, _) = model.tokenLoss(hidden: h, targets: Array(ref.gradients.input_ids.dropFirst()) + [0], trainable: true) { i, lp, _ in
+        let (loss, _, _) = model.tokenLoss(
+            hidden: h, targets: Array(ref.gradients.input_ids.dropFirst()) + [0], trainable: true
+        ) { i, lp, _ in
             i < n ? (-lp / Float(n), -1 / Float(n), 0) : (0, 0, 0)
         }
         loss.backward()
@@ -65,7 +70,7 @@ final class ParameterStoreTests: XCTestCase {
     func testUntouchedGradientsReadAsZero() throws {
         let store = ParameterStore([("a", [2, 3]), ("b", [4])])
         store.values.fill(1)
-        store.gradients.fill(.nan)            // garbage from an earlier life of the memory
+        store.gradients.fill(.nan)  // garbage from an earlier life of the memory
         store.zeroGrad()
         let a = store.variables[0]
         let y = Ops.sum(Ops.scale(a, 3))
@@ -78,13 +83,17 @@ final class ParameterStoreTests: XCTestCase {
     func testClippingVersionAndBucketedAllReduce() throws {
         let store = ParameterStore([("a", [3]), ("b", [2, 2]), ("c", [5])])
         store.values.fill(0)
-        for (i, v) in store.variables.enumerated() { v.setGrad(Tensor(shape: v.shape, values: (0..<v.value.count).map { Float($0 + i) })) }
+        for (i, v) in store.variables.enumerated() {
+            v.setGrad(Tensor(shape: v.shape, values: (0..<v.value.count).map { Float($0 + i) }))
+        }
         // torch.nn.utils.clip_grad_norm_: factor maxNorm / (norm + 1e-6) when below 1, computed here independently.
         let g = store.gradients.values.map(Double.init)
         let norm = g.reduce(0) { $0 + $1 * $1 }.squareRoot()
         XCTAssertEqual(store.clipGradients(maxNorm: 1), norm, accuracy: 1e-9)
-        for (x, y) in zip(store.gradients.values, g) { XCTAssertEqual(Double(x), y * 1 / (norm + 1e-6), accuracy: 1e-6) }
-        XCTAssertEqual(store.clipGradients(maxNorm: 100), 1, accuracy: 1e-5)   // under the bound: untouched
+        for (x, y) in zip(store.gradients.values, g) {
+            XCTAssertEqual(Double(x), y * 1 / (norm + 1e-6), accuracy: 1e-6)
+        }
+        XCTAssertEqual(store.clipGradients(maxNorm: 100), 1, accuracy: 1e-5)  // under the bound: untouched
         // The all-reduce is handed the block in buckets that tile it exactly once.
         let reducer = RecordingReducer()
         let before = store.gradients.values
@@ -104,7 +113,9 @@ final class ParameterStoreTests: XCTestCase {
     func testLeftPaddedRowsScoreAsTheyDoAlone() throws {
         let model = try TransformerModel.load(directory: dir)
         let ref = try TinyReference.load()
-        let seqs: [[Int32]] = [Array(ref.gradients.input_ids.prefix(9)), Array(ref.gradients.input_ids.suffix(20)), [5, 6, 7]]
+        let seqs: [[Int32]] = [
+            Array(ref.gradients.input_ids.prefix(9)), Array(ref.gradients.input_ids.suffix(20)), [5, 6, 7],
+        ]
         let batch = try TokenBatch(sequences: seqs, padID: 1021)
         XCTAssertEqual(batch.length, 20)
         XCTAssertEqual(batch.keyStart, [11, 0, 17])
@@ -122,14 +133,18 @@ final class ParameterStoreTests: XCTestCase {
         // Without the key starts the padded rows would read their pads: the test above can fail.
         let unmasked = try model.hiddenStates(ids: batch.ids, batch: 3, positions: batch.positions, trainable: false)
         let (lpBad, _) = model.tokenLogProbs(hidden: unmasked, targets: batch.nextTokenTargets, trainable: false)
-        XCTAssertGreaterThan(abs(lpBad.value.data[batch.flatIndex(row: 0, token: 3)] - lp.value.data[batch.flatIndex(row: 0, token: 3)]), 1e-3)
+        XCTAssertGreaterThan(
+            abs(lpBad.value.data[batch.flatIndex(row: 0, token: 3)] - lp.value.data[batch.flatIndex(row: 0, token: 3)]),
+            1e-3)
     }
 
     /// Σ over real next-token positions of −log p / (all such positions in the whole batch), backpropagated into the store.
     func accumulate(_ model: TransformerModel, _ b: TokenBatch, totalTokens: Int) throws {
         let h = try model.hiddenStates(b, trainable: true)
         var weight = [Float](repeating: 0, count: b.rows * b.length)
-        for (r, s) in b.sequences.enumerated() where s.count > 1 { for t in 0..<(s.count - 1) { weight[b.flatIndex(row: r, token: t)] = 1 } }
+        for (r, s) in b.sequences.enumerated() where s.count > 1 {
+            for t in 0..<(s.count - 1) { weight[b.flatIndex(row: r, token: t)] = 1 }
+        }
         let scale = 1 / Float(totalTokens)
         let (loss, _, _) = model.tokenLoss(hidden: h, targets: b.nextTokenTargets, trainable: true) { i, lp, _ in
             (-lp * weight[i] * scale, -weight[i] * scale, 0)

@@ -55,15 +55,20 @@ func lossAndBackward(_ model: TransformerModel, ids: [Int32]) throws -> Float {
 
 /// Asserts every parameter's gradient is within `tol` (max abs error relative to the reference's norm) of `grads`;
 /// returns the worst ratio.
-func assertGradients(_ model: TransformerModel, match grads: SafeTensorsFile, tol: Double, label: String,
-                     file: StaticString = #filePath, line: UInt = #line) throws -> Double {
+func assertGradients(
+    _ model: TransformerModel, match grads: SafeTensorsFile, tol: Double, label: String,
+    file: StaticString = #filePath, line: UInt = #line
+) throws -> Double {
     var worst = 0.0
     for name in model.parameterNames {
-        guard let g = model.parameter(name)?.grad else { XCTFail("\(label): \(name) has no gradient", file: file, line: line); continue }
+        guard let g = model.parameter(name)?.grad else {
+            XCTFail("\(label): \(name) has no gradient", file: file, line: line); continue
+        }
         let r = try grads.tensor(name)
         let rel = Double(g.maxAbsDifference(r)) / max(r.l2Norm(), 1e-12)
         worst = max(worst, rel)
-        XCTAssertLessThanOrEqual(rel, tol, "\(label): gradient of \(name), max abs error relative to its norm", file: file, line: line)
+        XCTAssertLessThanOrEqual(
+            rel, tol, "\(label): gradient of \(name), max abs error relative to its norm", file: file, line: line)
     }
     return worst
 }
@@ -75,7 +80,9 @@ final class ParityTests: XCTestCase {
 
     /// Checks logits (position 0 and last) and next-token log-probs of every reference input against the tolerances.
     @discardableResult
-    func checkForward(_ model: TransformerModel, logitTol: Float, logprobTol: Float, label: String) throws -> (Float, Float) {
+    func checkForward(_ model: TransformerModel, logitTol: Float, logprobTol: Float, label: String) throws -> (
+        Float, Float
+    ) {
         let ref = try TinyReference.load()
         var worstLogit: Float = 0, worstLP: Float = 0
         for f in ref.forward {
@@ -88,7 +95,8 @@ final class ParityTests: XCTestCase {
             if f.length > 1 {
                 let c = model.config.hiddenSize
                 let rows = Tensor(shape: [f.length - 1, c], values: Array(h.value.values[0..<((f.length - 1) * c)]))
-                let (lp, _) = model.tokenLogProbs(hidden: Variable(rows), targets: Array(f.input_ids.dropFirst()), trainable: false)
+                let (lp, _) = model.tokenLogProbs(
+                    hidden: Variable(rows), targets: Array(f.input_ids.dropFirst()), trainable: false)
                 worstLP = max(worstLP, maxAbs(lp.value.values, f.next_token_logprobs))
             }
         }
@@ -125,7 +133,9 @@ final class ParityTests: XCTestCase {
         print("PARITY activations: max abs err \(worst) over \(acts.entries.count) tensors")
     }
 
-    func checkGradients(_ model: TransformerModel, grads: SafeTensorsFile, tol: Double, lossTol: Float, label: String) throws {
+    func checkGradients(_ model: TransformerModel, grads: SafeTensorsFile, tol: Double, lossTol: Float, label: String)
+        throws
+    {
         let ref = try TinyReference.load()
         let loss = try lossAndBackward(model, ids: ref.gradients.input_ids)
         XCTAssertEqual(loss, ref.gradients.loss, accuracy: lossTol, "\(label): loss")
@@ -148,13 +158,16 @@ final class ParityTests: XCTestCase {
         let n = ids.count - 1
         model.zeroGrad()
         let h = try model.hiddenStates(ids: ids, batch: 1, trainable: true)
-        let (loss, _, _) = model.tokenLoss(hidden: h, targets: Array(ids.dropFirst()) + [0], trainable: true) { i, lp, _ in
+        let (loss, _, _) = model.tokenLoss(hidden: h, targets: Array(ids.dropFirst()) + [0], trainable: true) {
+            i, lp, _ in
             i < n ? (-lp / Float(n), -1 / Float(n), 0) : (0, 0, 0)
         }
         loss.backward()
         XCTAssertEqual(loss.value.data[0], ref.gradients.loss, accuracy: 1e-4)
         let worst = try assertGradients(model, match: grads, tol: 1e-4, label: "fused")
-        print("PARITY fused head+loss gradients: loss \(loss.value.data[0]) vs \(ref.gradients.loss); worst max-abs-err/norm \(worst)")
+        print(
+            "PARITY fused head+loss gradients: loss \(loss.value.data[0]) vs \(ref.gradients.loss); worst max-abs-err/norm \(worst)"
+        )
     }
 }
 
@@ -170,8 +183,10 @@ final class IncrementalDecodeTests: XCTestCase {
         let full = try model.hiddenStates(ids: ids, batch: 1, trainable: false)
         var cacheK = [[Float]](repeating: [], count: c.numHiddenLayers), cacheV = cacheK
         // Prefill: the model's own forward, keeping each layer's k/v.
-        let shape = AttentionShape(batch: 1, queries: n, heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads, headDim: c.headDim)
-        let prefill = try model.executor(ids: Array(ids.prefix(n)), positions: Array(0..<n), trainable: false) { l, q, k, v in
+        let shape = AttentionShape(
+            batch: 1, queries: n, heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads, headDim: c.headDim)
+        let prefill = try model.executor(ids: Array(ids.prefix(n)), positions: Array(0..<n), trainable: false) {
+            l, q, k, v in
             cacheK[l] = k.value.values
             cacheV[l] = v.value.values
             return Ops.attention(q, k, v, shape: shape)
@@ -179,8 +194,9 @@ final class IncrementalDecodeTests: XCTestCase {
         _ = model.run(prefill)
         // Decode one token at position n into a cache of capacity n + 4.
         let cap = n + 4
-        let shape1 = AttentionShape(batch: 1, queries: 1, keys: n + 1, heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads,
-                                    headDim: c.headDim, queryOffset: n, kvRowsPerBatch: cap)
+        let shape1 = AttentionShape(
+            batch: 1, queries: 1, keys: n + 1, heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads,
+            headDim: c.headDim, queryOffset: n, kvRowsPerBatch: cap)
         let decode = try model.executor(ids: [ids[n]], positions: [n], trainable: false) { l, q, k, v in
             let kc = Tensor(zeros: [cap, kd]), vc = Tensor(zeros: [cap, kd])
             for i in 0..<(n * kd) { kc.data[i] = cacheK[l][i]; vc.data[i] = cacheV[l][i] }

@@ -63,11 +63,13 @@ final class Qwen3ParityTests: XCTestCase {
         for f in ref.forward {
             let h = try model.hiddenStates(ids: f.input_ids, batch: 1, trainable: false)
             let all = model.logits(hidden: h.value).values
-            worstLogit = max(worstLogit, maxAbs(Array(all[0..<v]), f.logits_position_0),
-                             maxAbs(Array(all[(f.length - 1) * v..<(f.length * v)]), f.logits_last_position))
+            worstLogit = max(
+                worstLogit, maxAbs(Array(all[0..<v]), f.logits_position_0),
+                maxAbs(Array(all[(f.length - 1) * v..<(f.length * v)]), f.logits_last_position))
             if f.length > 1 {
                 let rows = Tensor(shape: [f.length - 1, c], values: Array(h.value.values[0..<((f.length - 1) * c)]))
-                let (lp, _) = model.tokenLogProbs(hidden: Variable(rows), targets: Array(f.input_ids.dropFirst()), trainable: false)
+                let (lp, _) = model.tokenLogProbs(
+                    hidden: Variable(rows), targets: Array(f.input_ids.dropFirst()), trainable: false)
                 worstLP = max(worstLP, maxAbs(lp.value.values, f.next_token_logprobs))
             }
         }
@@ -79,8 +81,10 @@ final class Qwen3ParityTests: XCTestCase {
     func testActivationsMatchTransformers() throws {
         let model = try TransformerModel.load(directory: dir)
         let acts = try SafeTensorsFile(url: dir.appendingPathComponent("activations.safetensors"))
-        let ids = (acts.metadata["input_ids"] ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "[]")).split(separator: ",")
-            .compactMap { Int32($0.trimmingCharacters(in: .whitespaces)) }
+        let ids = (acts.metadata["input_ids"] ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "[]")).split(
+            separator: ","
+        )
+        .compactMap { Int32($0.trimmingCharacters(in: .whitespaces)) }
         XCTAssertEqual(ids.count, 7)
         var got: [String: Tensor] = [:]
         let h = try model.hiddenStates(ids: ids, batch: 1, trainable: false) { name, t in got[name] = t.copy() }
@@ -102,7 +106,9 @@ final class Qwen3ParityTests: XCTestCase {
         let ref = try Qwen3Reference.load()
         let loss = try lossAndBackward(model, ids: ref.gradients.input_ids)
         XCTAssertEqual(loss, ref.gradients.loss, accuracy: 1e-4)
-        XCTAssertEqual(model.store.gradientNorm(), ref.gradients.grad_global_l2_norm, accuracy: 1e-4 * ref.gradients.grad_global_l2_norm)
+        XCTAssertEqual(
+            model.store.gradientNorm(), ref.gradients.grad_global_l2_norm,
+            accuracy: 1e-4 * ref.gradients.grad_global_l2_norm)
         let worst = try assertGradients(model, match: grads, tol: 1e-4, label: "qwen3")
         print("PARITY qwen3 gradients: loss \(loss) vs \(ref.gradients.loss); worst max-abs-err/norm \(worst)")
     }

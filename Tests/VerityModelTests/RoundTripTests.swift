@@ -19,7 +19,7 @@ func temporaryDirectory(_ test: XCTestCase) throws -> URL {
 func nearestBFloat16(_ x: Float) -> Float {
     let bits = x.bitPattern
     let low = Float(bitPattern: bits & 0xFFFF_0000)
-    let high = Float(bitPattern: (bits & 0xFFFF_0000) &+ 0x1_0000)   // the next bfloat16 in magnitude (may be ±inf)
+    let high = Float(bitPattern: (bits & 0xFFFF_0000) &+ 0x1_0000)  // the next bfloat16 in magnitude (may be ±inf)
     if low == x { return x }
     // Past the largest bfloat16 the next step is ±2^128, which rounds to ±infinity.
     let highValue = high.isInfinite ? (x < 0 ? -0x1p128 : 0x1p128) : Double(high)
@@ -63,18 +63,23 @@ final class RoundTripTests: XCTestCase {
         let dir = try temporaryDirectory(self)
         try model.save(to: dir, dtype: .bf16)
         // For the manual transformers load-back check (Reference/make_bf16_reference.py --check DIR).
-        if let keep = ProcessInfo.processInfo.environment["VERITY_SAVE_BF16_TO"] { try model.save(to: URL(fileURLWithPath: keep), dtype: .bf16) }
+        if let keep = ProcessInfo.processInfo.environment["VERITY_SAVE_BF16_TO"] {
+            try model.save(to: URL(fileURLWithPath: keep), dtype: .bf16)
+        }
         let file = try SafeTensorsFile(url: dir.appendingPathComponent("model.safetensors"))
         XCTAssertTrue(file.entries.values.allSatisfy { $0.dtype == "BF16" })
         XCTAssertEqual(file.metadata["format"], "pt")
         let back = try TransformerModel.load(directory: dir)
         // Weights: exactly the round-to-nearest-even bfloat16 of the originals.
         for name in model.parameterNames {
-            guard let a = model.parameter(name)?.value, let b = back.parameter(name)?.value else { XCTFail(name); continue }
+            guard let a = model.parameter(name)?.value, let b = back.parameter(name)?.value else {
+                XCTFail(name); continue
+            }
             XCTAssertEqual(a.values.map(nearestBFloat16), b.values, name)
         }
         // Outputs: transformers on the same rounded weights, same tolerances as float32 (no widening needed).
-        let ref = try JSONDecoder().decode(Bf16Reference.self, from: Data(contentsOf: reference.appendingPathComponent("bf16_reference.json")))
+        let ref = try JSONDecoder().decode(
+            Bf16Reference.self, from: Data(contentsOf: reference.appendingPathComponent("bf16_reference.json")))
         var worstLogit: Float = 0, worstLP: Float = 0
         for f in ref.forward {
             let r = try ModelScoring.score(model: back, ids: f.input_ids)
@@ -90,7 +95,9 @@ final class RoundTripTests: XCTestCase {
         let loss = try lossAndBackward(back, ids: ref.gradients.input_ids)
         XCTAssertEqual(loss, ref.gradients.loss, accuracy: 1e-4)
         let worstGrad = try assertGradients(back, match: grads, tol: 1e-4, label: "bf16")
-        print("PARITY bf16 round trip: logits max abs err \(worstLogit), logprobs \(worstLP), gradients worst max-abs-err/norm \(worstGrad), loss \(loss) vs \(ref.gradients.loss)")
+        print(
+            "PARITY bf16 round trip: logits max abs err \(worstLogit), logprobs \(worstLP), gradients worst max-abs-err/norm \(worstGrad), loss \(loss) vs \(ref.gradients.loss)"
+        )
     }
 
     /// float32 → bfloat16 bits, pinned: round to nearest, ties to even, carry into the exponent, overflow to infinity,
@@ -106,32 +113,38 @@ final class RoundTripTests: XCTestCase {
         for (f, b) in cases {
             XCTAssertEqual(floatToBFloat16(Float(bitPattern: f)), b, String(f, radix: 16))
             XCTAssertEqual(roundToBFloat16(Float(bitPattern: f)).bitPattern, UInt32(b) << 16, String(f, radix: 16))
-            XCTAssertEqual(nearestBFloat16(Float(bitPattern: f)).bitPattern, UInt32(b) << 16, "test's own rounding, \(String(f, radix: 16))")
+            XCTAssertEqual(
+                nearestBFloat16(Float(bitPattern: f)).bitPattern, UInt32(b) << 16,
+                "test's own rounding, \(String(f, radix: 16))")
         }
         XCTAssertTrue(roundToBFloat16(.nan).isNaN)
         let dir = try temporaryDirectory(self)
         let url = dir.appendingPathComponent("b.safetensors")
-        try SafeTensorsWriter.write([("t", Tensor(shape: [cases.count], values: cases.map { Float(bitPattern: $0.0) }))], to: url, dtype: .bf16)
+        try SafeTensorsWriter.write(
+            [("t", Tensor(shape: [cases.count], values: cases.map { Float(bitPattern: $0.0) }))], to: url, dtype: .bf16)
         let data = try Data(contentsOf: url)
         let headerLength = data.prefix(8).enumerated().reduce(0) { $0 | Int($1.1) << (8 * $1.0) }
         let payload = Array(data.dropFirst(8 + headerLength))
         XCTAssertEqual(payload.count, 2 * cases.count)
         for (i, (f, b)) in cases.enumerated() {
-            XCTAssertEqual(UInt16(payload[2 * i]) | UInt16(payload[2 * i + 1]) << 8, b, "written bits of \(String(f, radix: 16))")
+            XCTAssertEqual(
+                UInt16(payload[2 * i]) | UInt16(payload[2 * i + 1]) << 8, b, "written bits of \(String(f, radix: 16))")
         }
     }
 
     func testShardedCheckpointLoads() throws {
         let model = try TransformerModel.load(directory: fixture)
         let dir = try temporaryDirectory(self)
-        try FileManager.default.copyItem(at: fixture.appendingPathComponent("config.json"), to: dir.appendingPathComponent("config.json"))
+        try FileManager.default.copyItem(
+            at: fixture.appendingPathComponent("config.json"), to: dir.appendingPathComponent("config.json"))
         let names = model.parameterNames
         let half = names.count / 2
         var map: [String: String] = [:]
         for (i, part) in [Array(names[..<half]), Array(names[half...])].enumerated() {
             let file = "model-0000\(i + 1)-of-00002.safetensors"
-            try SafeTensorsWriter.write(part.compactMap { n in model.parameter(n).map { (n, $0.value) } },
-                                        to: dir.appendingPathComponent(file), dtype: i == 0 ? .bf16 : .f32)
+            try SafeTensorsWriter.write(
+                part.compactMap { n in model.parameter(n).map { (n, $0.value) } },
+                to: dir.appendingPathComponent(file), dtype: i == 0 ? .bf16 : .f32)
             for n in part { map[n] = file }
         }
         let index = try JSONSerialization.data(withJSONObject: ["metadata": ["total_size": 0], "weight_map": map])
@@ -154,7 +167,9 @@ final class RoundTripTests: XCTestCase {
         var len = UInt64(header.utf8.count).littleEndian
         withUnsafeBytes(of: &len) { bytes.append(contentsOf: $0) }
         bytes.append(contentsOf: Array(header.utf8))
-        for h: UInt16 in [0x3C00, 0xC100, 0x7BFF, 0x0001] { var le = h.littleEndian; withUnsafeBytes(of: &le) { bytes.append(contentsOf: $0) } }
+        for h: UInt16 in [0x3C00, 0xC100, 0x7BFF, 0x0001] {
+            var le = h.littleEndian; withUnsafeBytes(of: &le) { bytes.append(contentsOf: $0) }
+        }
         let url = dir.appendingPathComponent("h.safetensors")
         try bytes.write(to: url)
         XCTAssertEqual(try SafeTensorsFile(url: url).tensor("t").values, [1, -2.5, 65504, 0x1p-24])

@@ -65,7 +65,8 @@ final class EngineTests: XCTestCase {
         let ref = try GenerationReference.load().generation
         let engine = try tinyEngine()
         XCTAssertTrue(engine.eosTokenIds.isSuperset(of: ref.eos_token_ids.map { Int32($0) }))
-        let req = GenerationRequest(prompts: ref.single.map(\.input_ids), maxNewTokens: ref.max_new_tokens, sampling: .greedy)
+        let req = GenerationRequest(
+            prompts: ref.single.map(\.input_ids), maxNewTokens: ref.max_new_tokens, sampling: .greedy)
         let out = try engine.generate(req)
         XCTAssertEqual(out.samples.count, ref.single.count)
         for (s, r) in zip(out.samples, ref.single) {
@@ -81,7 +82,9 @@ final class EngineTests: XCTestCase {
         let engine = try tinyEngine()
         // The engine batches prompts of different lengths without padding; each row must equal transformers' padded batch row.
         let rows = ref.left_padded_batch.rows
-        let out = try engine.generate(GenerationRequest(prompts: rows.map(\.prompt_ids_unpadded), maxNewTokens: ref.max_new_tokens, sampling: .greedy))
+        let out = try engine.generate(
+            GenerationRequest(
+                prompts: rows.map(\.prompt_ids_unpadded), maxNewTokens: ref.max_new_tokens, sampling: .greedy))
         XCTAssertEqual(out.samples.count, rows.count)
         for (s, r) in zip(out.samples, rows) {
             XCTAssertEqual(s.tokens, r.new_token_ids)
@@ -92,15 +95,22 @@ final class EngineTests: XCTestCase {
 
     /// Samples with a shared-prefix prompt set, recording the logits each token was drawn from.
     func sampledRun(share: Bool = true, weights: WeightFormat = .float32) throws
-        -> (RolloutEngine, GenerationRequest, GenerationResult, [String: [Float]]) {
-        let engine = try tinyEngine { $0.sharePrefixes = share; $0.weights = weights }
+        -> (RolloutEngine, GenerationRequest, GenerationResult, [String: [Float]])
+    {
+        let engine = try tinyEngine {
+            $0.sharePrefixes = share; $0.weights = weights
+        }
         let ref = try GenerationReference.load().generation
         let base = ref.single[0].input_ids
-        let prompts: [[Int32]] = [base, base + [17, 18, 19], Array(base.prefix(3)) + [400, 401], ref.single[1].input_ids]
-        let req = GenerationRequest(prompts: prompts, samplesPerPrompt: 3, maxNewTokens: 20,
-                                    sampling: SamplingParams(temperature: 1.0), seed: 42)
+        let prompts: [[Int32]] = [
+            base, base + [17, 18, 19], Array(base.prefix(3)) + [400, 401], ref.single[1].input_ids,
+        ]
+        let req = GenerationRequest(
+            prompts: prompts, samplesPerPrompt: 3, maxNewTokens: 20,
+            sampling: SamplingParams(temperature: 1.0), seed: 42)
         var seen: [String: [Float]] = [:]
-        let out = try engine.generate(req, observer: { e in seen["\(e.promptIndex)/\(e.sampleIndex)/\(e.tokenIndex)"] = Array(e.logits) })
+        let out = try engine.generate(
+            req, observer: { e in seen["\(e.promptIndex)/\(e.sampleIndex)/\(e.tokenIndex)"] = Array(e.logits) })
         return (engine, req, out, seen)
     }
 
@@ -114,7 +124,9 @@ final class EngineTests: XCTestCase {
             let full = engine.model.logits(hidden: hidden.value)
             let v = engine.model.config.vocabSize
             for i in 0..<s.tokens.count {
-                guard let cached = seen["\(s.promptIndex)/\(s.sampleIndex)/\(i)"] else { return XCTFail("no logits for token \(i)") }
+                guard let cached = seen["\(s.promptIndex)/\(s.sampleIndex)/\(i)"] else {
+                    return XCTFail("no logits for token \(i)")
+                }
                 let row = Array(UnsafeBufferPointer(start: full.data + (prompt.count - 1 + i) * v, count: v))
                 worst = max(worst, maxAbs(cached, row))
                 scale = max(scale, row.map(abs).max() ?? 0)
@@ -132,15 +144,19 @@ final class EngineTests: XCTestCase {
                 // The whole sequence so far as a fresh prompt: no cache reuse, one prefill pass.
                 let seq = req.prompts[s.promptIndex] + s.tokens.prefix(i)
                 var fresh: [Float] = []
-                _ = try engine.generate(GenerationRequest(prompts: [seq], maxNewTokens: 1, sampling: .greedy),
-                                        observer: { e in fresh = Array(e.logits) })
-                XCTAssertEqual(seen["\(s.promptIndex)/\(s.sampleIndex)/\(i)"], fresh, "sample \(s.promptIndex)/\(s.sampleIndex) token \(i)")
+                _ = try engine.generate(
+                    GenerationRequest(prompts: [seq], maxNewTokens: 1, sampling: .greedy),
+                    observer: { e in fresh = Array(e.logits) })
+                XCTAssertEqual(
+                    seen["\(s.promptIndex)/\(s.sampleIndex)/\(i)"], fresh,
+                    "sample \(s.promptIndex)/\(s.sampleIndex) token \(i)")
             }
         }
     }
 
     /// Max |sampler log-prob − trainer (float32) log-prob| over every token of `out`.
-    func trainerLogprobError(_ engine: RolloutEngine, _ req: GenerationRequest, _ out: GenerationResult) throws -> Float {
+    func trainerLogprobError(_ engine: RolloutEngine, _ req: GenerationRequest, _ out: GenerationResult) throws -> Float
+    {
         var worst: Float = 0
         for s in out.samples {
             let seq = req.prompts[s.promptIndex] + s.tokens
@@ -165,14 +181,17 @@ final class EngineTests: XCTestCase {
         XCTAssertGreaterThan(worst, 1e-4, "bf16 vs float32 model log-probs: \(worst)")
         print("bf16 sampler vs float32 trainer log-prob, max abs over \(out.samples.count) samples: \(worst)")
         // bfloat16 rows are batch- and thread-invariant too.
-        let one = try tinyEngine { $0.weights = .bfloat16; $0.maxBatch = 1; $0.threads = 2 }.generate(req)
+        let one = try tinyEngine {
+            $0.weights = .bfloat16; $0.maxBatch = 1; $0.threads = 2
+        }.generate(req)
         XCTAssertEqual(one.samples, out.samples)
     }
 
     func testStaleWeightsAreRepackedWhenTheStoreVersionMoves() throws {
         let engine = try tinyEngine()
         let ref = try GenerationReference.load().generation
-        let req = GenerationRequest(prompts: ref.single.map(\.input_ids), maxNewTokens: 8, sampling: SamplingParams(temperature: 1), seed: 9)
+        let req = GenerationRequest(
+            prompts: ref.single.map(\.input_ids), maxNewTokens: 8, sampling: SamplingParams(temperature: 1), seed: 9)
         let before = try engine.generate(req)
         XCTAssertEqual(engine.packedVersion, engine.model.store.version)
         // An optimizer step changes the weights in place and bumps the store's version: the next generate repacks.
@@ -226,11 +245,14 @@ final class EngineTests: XCTestCase {
     func testSameTokensForBatchSizesAndThreads() throws {
         let ref = try GenerationReference.load().generation
         let prompts = ref.single.map(\.input_ids)
-        let req = GenerationRequest(prompts: prompts, samplesPerPrompt: 22, maxNewTokens: 12,
-                                    sampling: SamplingParams(temperature: 0.9, topK: 50, topP: 0.95), seed: 7)
+        let req = GenerationRequest(
+            prompts: prompts, samplesPerPrompt: 22, maxNewTokens: 12,
+            sampling: SamplingParams(temperature: 0.9, topK: 50, topP: 0.95), seed: 7)
         var outputs: [[GeneratedSample]] = []
         for (batch, threads) in [(1, 1), (7, 1), (64, 1), (1, 2), (7, 2), (64, 2)] {
-            let engine = try tinyEngine { $0.maxBatch = batch; $0.threads = threads }
+            let engine = try tinyEngine {
+                $0.maxBatch = batch; $0.threads = threads
+            }
             let out = try engine.generate(req)
             XCTAssertEqual(out.stats.peakLiveRows, min(batch, 66))
             outputs.append(out.samples)
@@ -247,7 +269,8 @@ final class EngineTests: XCTestCase {
     func testPrefixSharingPrefillsOnce() throws {
         let ref = try GenerationReference.load().generation
         let prompt = ref.single[2].input_ids
-        let req = GenerationRequest(prompts: [prompt], samplesPerPrompt: 8, maxNewTokens: 6, sampling: SamplingParams(temperature: 1), seed: 3)
+        let req = GenerationRequest(
+            prompts: [prompt], samplesPerPrompt: 8, maxNewTokens: 6, sampling: SamplingParams(temperature: 1), seed: 3)
         let shared = try tinyEngine().generate(req)
         let alone = try tinyEngine { $0.sharePrefixes = false }.generate(req)
         XCTAssertEqual(shared.stats.prefillTokens, prompt.count)
@@ -264,7 +287,8 @@ final class EngineTests: XCTestCase {
         for (i, p) in prompts.enumerated() {
             let single = try tinyEngine().generate(GenerationRequest(prompts: [p], maxNewTokens: 10, sampling: .greedy))
             XCTAssertEqual(tree.samples[i].tokens, single.samples[0].tokens, "prompt \(i) alone vs in the shared tree")
-            XCTAssertEqual(tree.samples[i].logprobs, single.samples[0].logprobs, "prompt \(i) alone vs in the shared tree")
+            XCTAssertEqual(
+                tree.samples[i].logprobs, single.samples[0].logprobs, "prompt \(i) alone vs in the shared tree")
         }
     }
 
@@ -294,8 +318,9 @@ final class EngineTests: XCTestCase {
     func testContinuousBatchingAndMemoryBudget() throws {
         let ref = try GenerationReference.load().generation
         let prompts = ref.single.map(\.input_ids)
-        let req = GenerationRequest(prompts: prompts, samplesPerPrompt: 4, maxNewTokens: 16,
-                                    sampling: SamplingParams(temperature: 1.2), seed: 11, stopTokenIds: [Int32](0..<60))
+        let req = GenerationRequest(
+            prompts: prompts, samplesPerPrompt: 4, maxNewTokens: 16,
+            sampling: SamplingParams(temperature: 1.2), seed: 11, stopTokenIds: [Int32](0..<60))
         let free = try tinyEngine().generate(req)
         let lengths = Set(free.samples.map(\.tokens.count))
         XCTAssertGreaterThan(lengths.count, 1, "rows should finish at different steps")
@@ -333,7 +358,10 @@ final class EngineTests: XCTestCase {
         w.data[3] = Float.nan
         engine.model.store.bumpVersion()
         for sampling in [SamplingParams.greedy, SamplingParams(temperature: 1)] {
-            XCTAssertThrowsError(try engine.generate(GenerationRequest(prompts: [[5, 6, 7], [8, 9]], maxNewTokens: 4, sampling: sampling))) { e in
+            XCTAssertThrowsError(
+                try engine.generate(
+                    GenerationRequest(prompts: [[5, 6, 7], [8, 9]], maxNewTokens: 4, sampling: sampling))
+            ) { e in
                 XCTAssertEqual(e as? SamplingError, .nonFiniteLogits(prompt: 0, sample: 0, token: 0))
                 XCTAssertTrue("\(e)".contains("NaN or infinite"), "\(e)")
             }
@@ -343,24 +371,35 @@ final class EngineTests: XCTestCase {
     func testTokensDependOnGlobalIndicesNotOnHowTheBatchIsSplit() throws {
         let engine = try tinyEngine()
         let prompts: [[Int32]] = [[5, 6, 7], [8, 9], [10, 11, 12, 13], [5, 6, 7]]
-        let whole = try engine.generate(GenerationRequest(prompts: prompts, samplesPerPrompt: 4, maxNewTokens: 10,
-                                                          sampling: SamplingParams(temperature: 1), seed: 5))
+        let whole = try engine.generate(
+            GenerationRequest(
+                prompts: prompts, samplesPerPrompt: 4, maxNewTokens: 10,
+                sampling: SamplingParams(temperature: 1), seed: 5))
         // As two processes would: prompts 0-1 and 2-3, each told its first prompt's global index.
         var parts: [GeneratedSample] = []
         for (first, slice) in [(0, prompts[0..<2]), (2, prompts[2..<4])] {
-            var req = GenerationRequest(prompts: Array(slice), samplesPerPrompt: 4, maxNewTokens: 10, sampling: SamplingParams(temperature: 1), seed: 5)
+            var req = GenerationRequest(
+                prompts: Array(slice), samplesPerPrompt: 4, maxNewTokens: 10, sampling: SamplingParams(temperature: 1),
+                seed: 5)
             req.firstPromptIndex = first
-            parts += try engine.generate(req).samples.map { var s = $0; s.promptIndex += first; return s }
+            parts += try engine.generate(req).samples.map {
+                var s = $0; s.promptIndex += first; return s
+            }
         }
         XCTAssertEqual(parts, whole.samples)
         // Samples 2-3 of every prompt on their own, told their first sample index.
-        var tail = GenerationRequest(prompts: prompts, samplesPerPrompt: 2, maxNewTokens: 10, sampling: SamplingParams(temperature: 1), seed: 5)
+        var tail = GenerationRequest(
+            prompts: prompts, samplesPerPrompt: 2, maxNewTokens: 10, sampling: SamplingParams(temperature: 1), seed: 5)
         tail.firstSampleIndex = 2
         let t = try engine.generate(tail).samples
         XCTAssertEqual(t.map(\.tokens), whole.samples.filter { $0.sampleIndex >= 2 }.map(\.tokens))
         // The indices matter: without them prompt 3 (sent as the part's prompt 1) draws other tokens than in the whole batch.
-        let unindexed = try engine.generate(GenerationRequest(prompts: Array(prompts[2..<4]), samplesPerPrompt: 4, maxNewTokens: 10,
-                                                              sampling: SamplingParams(temperature: 1), seed: 5))
-        XCTAssertNotEqual(unindexed.samples.filter { $0.promptIndex == 1 }.map(\.tokens), whole.samples.filter { $0.promptIndex == 3 }.map(\.tokens))
+        let unindexed = try engine.generate(
+            GenerationRequest(
+                prompts: Array(prompts[2..<4]), samplesPerPrompt: 4, maxNewTokens: 10,
+                sampling: SamplingParams(temperature: 1), seed: 5))
+        XCTAssertNotEqual(
+            unindexed.samples.filter { $0.promptIndex == 1 }.map(\.tokens),
+            whole.samples.filter { $0.promptIndex == 3 }.map(\.tokens))
     }
 }

@@ -8,11 +8,15 @@ import VerityFixtures
 @testable import VeritySampling
 
 final class HostileParameterTests: XCTestCase {
-    func expectBadParameter(_ name: String, options: EngineOptions = EngineOptions(), _ request: GenerationRequest,
-                            line: UInt = #line) throws {
+    func expectBadParameter(
+        _ name: String, options: EngineOptions = EngineOptions(), _ request: GenerationRequest,
+        line: UInt = #line
+    ) throws {
         let engine = try RolloutEngine.load(directory: Fixtures.url("tiny-qwen2"), options: options)
         XCTAssertThrowsError(try engine.generate(request), line: line) { e in
-            guard case SamplingError.badParameter(let n, _, _)? = e as? SamplingError else { return XCTFail("\(e)", line: line) }
+            guard case SamplingError.badParameter(let n, _, _)? = e as? SamplingError else {
+                return XCTFail("\(e)", line: line)
+            }
             XCTAssertEqual(n, name, line: line)
         }
     }
@@ -26,7 +30,8 @@ final class HostileParameterTests: XCTestCase {
         try expectBadParameter("n", GenerationRequest(prompts: [[1, 2, 3]], samplesPerPrompt: 1_000_000_000))
         try expectBadParameter("n", GenerationRequest(prompts: [[1, 2, 3]], samplesPerPrompt: Int.max))
         // Each factor within its limit, the product not.
-        try expectBadParameter("n", GenerationRequest(prompts: Array(repeating: [1, 2, 3], count: 4096), samplesPerPrompt: 4096))
+        try expectBadParameter(
+            "n", GenerationRequest(prompts: Array(repeating: [1, 2, 3], count: 4096), samplesPerPrompt: 4096))
     }
 
     func testThreadCountBatchAndBudgetAreChecked() throws {
@@ -47,7 +52,9 @@ final class HostileParameterTests: XCTestCase {
 
     func testOrdinaryRequestStillRunsAndKeepsOrder() throws {
         let engine = try RolloutEngine.load(directory: Fixtures.url("tiny-qwen2"), options: EngineOptions())
-        let r = try engine.generate(GenerationRequest(prompts: [[1, 2, 3], [4, 5]], samplesPerPrompt: 3, maxNewTokens: 3))
-        XCTAssertEqual(r.samples.map { "\($0.promptIndex).\($0.sampleIndex)" }, ["0.0", "0.1", "0.2", "1.0", "1.1", "1.2"])
+        let r = try engine.generate(
+            GenerationRequest(prompts: [[1, 2, 3], [4, 5]], samplesPerPrompt: 3, maxNewTokens: 3))
+        XCTAssertEqual(
+            r.samples.map { "\($0.promptIndex).\($0.sampleIndex)" }, ["0.0", "0.1", "0.2", "1.0", "1.1", "1.2"])
     }
 }

@@ -8,7 +8,9 @@ final class PromptInputTests: XCTestCase {
     func testEmptyIdItemIsAnError() {
         for text in ["1,,2", "1,2,", ""] {
             XCTAssertThrowsError(try PromptInput.parseIds(text), text) { e in
-                guard case SamplingError.badParameter(let name, _, _)? = e as? SamplingError else { return XCTFail("\(e)") }
+                guard case SamplingError.badParameter(let name, _, _)? = e as? SamplingError else {
+                    return XCTFail("\(e)")
+                }
                 XCTAssertEqual(name, "--prompt-ids")
             }
         }

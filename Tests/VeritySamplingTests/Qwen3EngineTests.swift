@@ -25,7 +25,8 @@ final class Qwen3EngineTests: XCTestCase {
     }
 
     func testGreedyMatchesTransformers() throws {
-        let ref = try JSONDecoder().decode(Qwen3Generation.self, from: Fixtures.data("tiny-qwen3/reference.json")).generation
+        let ref = try JSONDecoder().decode(Qwen3Generation.self, from: Fixtures.data("tiny-qwen3/reference.json"))
+            .generation
         XCTAssertEqual(ref.count, 2)
         let e = try engine()
         let out = try e.generate(GenerationRequest(prompts: ref.map(\.input_ids), maxNewTokens: 16, sampling: .greedy))
@@ -40,8 +41,9 @@ final class Qwen3EngineTests: XCTestCase {
 
     func testSampledLogprobsEqualTrainerAndRowsAreBatchInvariant() throws {
         let e = try engine()
-        let req = GenerationRequest(prompts: [[5, 6, 7, 8], [5, 6, 9], [300, 301, 302, 303, 304]], samplesPerPrompt: 3, maxNewTokens: 16,
-                                    sampling: SamplingParams(temperature: 1), seed: 7)
+        let req = GenerationRequest(
+            prompts: [[5, 6, 7, 8], [5, 6, 9], [300, 301, 302, 303, 304]], samplesPerPrompt: 3, maxNewTokens: 16,
+            sampling: SamplingParams(temperature: 1), seed: 7)
         let out = try e.generate(req)
         var worst: Float = 0
         for s in out.samples {
@@ -52,7 +54,9 @@ final class Qwen3EngineTests: XCTestCase {
         }
         XCTAssertLessThanOrEqual(worst, 1e-5)
         print("qwen3 sampler vs trainer log-prob, max abs over \(out.samples.count) samples: \(worst)")
-        let one = try engine { $0.maxBatch = 1; $0.threads = 1; $0.sharePrefixes = false }.generate(req)
+        let one = try engine {
+            $0.maxBatch = 1; $0.threads = 1; $0.sharePrefixes = false
+        }.generate(req)
         XCTAssertEqual(one.samples, out.samples)
     }
 }

@@ -53,7 +53,9 @@ final class SamplerTests: XCTestCase {
         XCTAssertLessThan(worstP, 1e-5, "model log-prob", file: file, line: line)
         for i in q.indices {
             let f = Double(counts[i]) / Double(draws)
-            XCTAssertEqual(f, q[i], accuracy: 4 * (q[i] * (1 - q[i]) / Double(draws)).squareRoot() + 1e-3, "token \(i)", file: file, line: line)
+            XCTAssertEqual(
+                f, q[i], accuracy: 4 * (q[i] * (1 - q[i]) / Double(draws)).squareRoot() + 1e-3, "token \(i)",
+                file: file, line: line)
         }
     }
 
@@ -76,7 +78,8 @@ final class SamplerTests: XCTestCase {
                 for _ in 0..<400 {
                     let d = SamplingParams(temperature: 1, topP: topP).draw(logits: base, vocab: 4, generator: &g)
                     seen.insert(d.token)
-                    XCTAssertEqual(Double(d.samplingLogprob), -Foundation.log(Double(kept)), accuracy: 1e-6, "top-p \(topP)")
+                    XCTAssertEqual(
+                        Double(d.samplingLogprob), -Foundation.log(Double(kept)), accuracy: 1e-6, "top-p \(topP)")
                 }
             }
             XCTAssertEqual(seen.count, kept, "top-p \(topP): tokens drawn \(seen.sorted())")
@@ -101,7 +104,8 @@ final class SamplerTests: XCTestCase {
                 var acc = 0.0, pick = z.count - 1
                 for (j, x) in w.enumerated() { acc += x; if acc > u * total { pick = j; break } }
                 XCTAssertEqual(Int(d.token), pick, "seed \(seed)")
-                XCTAssertEqual(d.samplingLogprob, Float(Double((z[pick] - mx) * invT) - Foundation.log(total)), "seed \(seed)")
+                XCTAssertEqual(
+                    d.samplingLogprob, Float(Double((z[pick] - mx) * invT) - Foundation.log(total)), "seed \(seed)")
             }
         }
     }
@@ -149,28 +153,39 @@ final class SamplerTests: XCTestCase {
         var g = SeededGenerator(seed: 4)
         // k > 256 and not a multiple of it (K slices), n = 2 full panels + a partial one, m up to 70 (row chunks of 64).
         let k = 300, n = 45, mMax = 70
-        let x = Tensor.normal([mMax, k], generator: &g), w = Tensor.normal([n, k], generator: &g), b = Tensor.normal([n], generator: &g)
+        let x = Tensor.normal([mMax, k], generator: &g), w = Tensor.normal([n, k], generator: &g),
+            b = Tensor.normal([n], generator: &g)
         let packed = PackedWeights(w.data, outputs: n, inner: k, format: format, threads: 2)
         XCTAssertEqual(packed.panels, 3)
         let wv = w.values, bv = b.values
         func stored(_ j: Int, _ kk: Int) -> Float { format == .float32 ? wv[j * k + kk] : Self.bf16(wv[j * k + kk]) }
-        for j in [0, 17, 44] { for kk in [0, 150, 299] { XCTAssertEqual(packed.weight(output: j, inner: kk), stored(j, kk)) } }
+        for j in [0, 17, 44] {
+            for kk in [0, 150, 299] { XCTAssertEqual(packed.weight(output: j, inner: kk), stored(j, kk)) }
+        }
         // The expected bits of every element, from the specified fma chain.
         var expect = [Float](repeating: 0, count: mMax * n)
-        for i in 0..<mMax { for j in 0..<n { expect[i * n + j] = Self.fmaChain(x.data + i * k, { stored(j, $0) }, k, bv[j]) } }
+        for i in 0..<mMax {
+            for j in 0..<n { expect[i * n + j] = Self.fmaChain(x.data + i * k, { stored(j, $0) }, k, bv[j]) }
+        }
         for m in [1, 2, 3, 4, 6, 7, 8, 13, 14, 15, 16, 17, 64, 70] {
             let out = Tensor(zeros: [m, n])
             DecodeKernels.matmul(x: x.data, rows: m, weight: packed, bias: b.data, out: out.data, threads: 2)
             XCTAssertEqual(out.values, Array(expect[0..<(m * n)]), "\(format) portable \(portable) m \(m)")
             // Any split over panels gives the same bits.
             let split = Tensor(zeros: [m, n])
-            for r in [0..<1, 1..<3] { DecodeKernels.matmulPanels(x: x.data, rows: m, weight: packed, panels: r, bias: b.data, out: split.data) }
+            for r in [0..<1, 1..<3] {
+                DecodeKernels.matmulPanels(x: x.data, rows: m, weight: packed, panels: r, bias: b.data, out: split.data)
+            }
             XCTAssertEqual(split.values, out.values, "\(format) m \(m) split")
         }
         // Without bias: the bare chain.
         let nb = Tensor(zeros: [5, n])
         DecodeKernels.matmul(x: x.data + 3 * k, rows: 5, weight: packed, bias: nil, out: nb.data, threads: 1)
-        for i in 0..<5 { for j in 0..<n { XCTAssertEqual(nb.values[i * n + j], Self.fmaChain(x.data + (3 + i) * k, { stored(j, $0) }, k, nil)) } }
+        for i in 0..<5 {
+            for j in 0..<n {
+                XCTAssertEqual(nb.values[i * n + j], Self.fmaChain(x.data + (3 + i) * k, { stored(j, $0) }, k, nil))
+            }
+        }
     }
 
     func testPanelProductFollowsTheFmaChainF32() { checkPanelProduct(format: .float32, portable: false) }
@@ -212,7 +227,8 @@ final class SamplerTests: XCTestCase {
                 let lse = DecodeKernels.logSumExp(z.data, n)
                 XCTAssertEqual(Double(lse), ref, accuracy: 2e-6 * max(1, abs(ref)), "n \(n) portable \(portable)")
                 bits.append(lse.bitPattern)
-                XCTAssertEqual(DecodeKernels.argmax(z.data, n), z.values.firstIndex(of: mx), "n \(n) portable \(portable)")
+                XCTAssertEqual(
+                    DecodeKernels.argmax(z.data, n), z.values.firstIndex(of: mx), "n \(n) portable \(portable)")
             }
             XCTAssertEqual(bits[0], bits[1], "AVX2 and portable logsumexp differ at n \(n)")
         }
@@ -226,20 +242,28 @@ final class SamplerTests: XCTestCase {
         // k > 256 (two K slices of shared packed x); m from the few-row kernel to two row chunks (64 + 6) of packed x.
         let k = 300
         let x = Tensor.normal([70, k], generator: &g)
-        let ws = [Tensor.normal([50, k], generator: &g), Tensor.normal([16, k], generator: &g), Tensor.normal([33, k], generator: &g)]
+        let ws = [
+            Tensor.normal([50, k], generator: &g), Tensor.normal([16, k], generator: &g),
+            Tensor.normal([33, k], generator: &g),
+        ]
         for format in WeightFormat.allCases {
             let packed = ws.map { PackedWeights($0.data, outputs: $0.shape[0], inner: k, format: format) }
             let workspace = DecodeWorkspace()
             for m in [3, 14, 70] {
                 // Two threads taking one- or two-panel chunks of all three products from a shared counter, x packed once.
                 let outs = ws.map { Tensor(zeros: [m, $0.shape[0]]) }
-                DecodeKernels.matmulGroup(x: x.data, rows: m, zip(packed, outs).map { .init(weight: $0.0, bias: nil, out: $0.1.data) }, threads: 2,
-                                           minPanelsPerTask: 1, workspace: workspace)
+                DecodeKernels.matmulGroup(
+                    x: x.data, rows: m, zip(packed, outs).map { .init(weight: $0.0, bias: nil, out: $0.1.data) },
+                    threads: 2,
+                    minPanelsPerTask: 1, workspace: workspace)
                 for i in 0..<3 {
                     // Each product alone on this thread, x packed by the kernel itself.
                     let alone = Tensor(zeros: [m, ws[i].shape[0]])
-                    DecodeKernels.matmulPanels(x: x.data, rows: m, weight: packed[i], panels: 0..<packed[i].panels, bias: nil, out: alone.data)
-                    XCTAssertEqual(outs[i].values.map(\.bitPattern), alone.values.map(\.bitPattern), "\(format) m \(m) product \(i)")
+                    DecodeKernels.matmulPanels(
+                        x: x.data, rows: m, weight: packed[i], panels: 0..<packed[i].panels, bias: nil, out: alone.data)
+                    XCTAssertEqual(
+                        outs[i].values.map(\.bitPattern), alone.values.map(\.bitPattern),
+                        "\(format) m \(m) product \(i)")
                     XCTAssertNotEqual(outs[i].values, [Float](repeating: 0, count: outs[i].count))
                 }
             }
@@ -269,16 +293,20 @@ final class SamplerTests: XCTestCase {
     func checkCachedAttention(heads: Int, kvHeads: Int, file: StaticString = #filePath, line: UInt = #line) {
         var g = SeededGenerator(seed: 8)
         let d = 20, n = 13, kvd = kvHeads * d
-        let q = Tensor.normal([1, heads * d], generator: &g), keys = Tensor.normal([n, kvd], generator: &g), vals = Tensor.normal([n, kvd], generator: &g)
+        let q = Tensor.normal([1, heads * d], generator: &g), keys = Tensor.normal([n, kvd], generator: &g),
+            vals = Tensor.normal([n, kvd], generator: &g)
         let label = "\(heads)/\(kvHeads) heads"
         func run(_ cuts: [Int], portable: Bool) -> [Float] {
             DecodeKernels.forcePortablePath(portable)
             defer { DecodeKernels.forcePortablePath(false) }
             let out = Tensor(zeros: [1, heads * d])
             let bounds = [0] + cuts + [n]
-            let spans = zip(bounds, bounds.dropFirst()).map { DecodeKernels.Span(keys: keys.data + $0 * kvd, values: vals.data + $0 * kvd, count: $1 - $0) }
-            DecodeKernels.cachedAttention(q: q.data, out: out.data, rows: 1, spans: spans, spanStart: [0, spans.count], heads: heads,
-                                          kvHeads: kvHeads, headDim: d, maxKeys: n, threads: 2)
+            let spans = zip(bounds, bounds.dropFirst()).map {
+                DecodeKernels.Span(keys: keys.data + $0 * kvd, values: vals.data + $0 * kvd, count: $1 - $0)
+            }
+            DecodeKernels.cachedAttention(
+                q: q.data, out: out.data, rows: 1, spans: spans, spanStart: [0, spans.count], heads: heads,
+                kvHeads: kvHeads, headDim: d, maxKeys: n, threads: 2)
             return out.values
         }
         let whole = run([], portable: false)
@@ -288,7 +316,10 @@ final class SamplerTests: XCTestCase {
         var worst = 0.0
         for h in 0..<heads {
             let kvh = h * kvHeads / heads
-            let s = (0..<n).map { j in (0..<d).reduce(0.0) { $0 + Double(q.values[h * d + $1]) * Double(keys.values[j * kvd + kvh * d + $1]) } / Double(d).squareRoot() }
+            let s = (0..<n).map { j in
+                (0..<d).reduce(0.0) { $0 + Double(q.values[h * d + $1]) * Double(keys.values[j * kvd + kvh * d + $1]) }
+                    / Double(d).squareRoot()
+            }
             let mx = s.max() ?? 0, e = s.map { Foundation.exp($0 - mx) }, z = e.reduce(0, +)
             for c in 0..<d {
                 let ref = (0..<n).reduce(0.0) { $0 + e[$1] / z * Double(vals.values[$1 * kvd + kvh * d + c]) }
@@ -301,18 +332,22 @@ final class SamplerTests: XCTestCase {
     func testPanelProductMatchesBLAS() {
         var g = SeededGenerator(seed: 5)
         let m = 9, k = 75, n = 45
-        let x = Tensor.normal([m, k], generator: &g), w = Tensor.normal([n, k], generator: &g), b = Tensor.normal([n], generator: &g)
+        let x = Tensor.normal([m, k], generator: &g), w = Tensor.normal([n, k], generator: &g),
+            b = Tensor.normal([n], generator: &g)
         let out = Tensor(zeros: [m, n]), ref = Tensor(zeros: [m, n])
-        DecodeKernels.matmul(x: x.data, rows: m, weight: PackedWeights(w.data, outputs: n, inner: k, format: .float32), bias: b.data,
-                             out: out.data, threads: 2)
+        DecodeKernels.matmul(
+            x: x.data, rows: m, weight: PackedWeights(w.data, outputs: n, inner: k, format: .float32), bias: b.data,
+            out: out.data, threads: 2)
         for r in 0..<m { (ref.data + r * n).update(from: b.data, count: n) }
         BLAS.gemm(transB: true, m: m, n: n, k: k, a: x.data, lda: k, b: w.data, ldb: k, beta: 1, c: ref.data, ldc: n)
         XCTAssertLessThan(out.maxAbsDifference(ref), 1e-4)
     }
 
     func testGenerationConfigReadsEOSListOrInt() throws {
-        XCTAssertEqual(try GenerationConfig.decode(Data(#"{"eos_token_id": [3, 4]}"#.utf8), file: "g").eosTokenIds, [3, 4])
-        XCTAssertEqual(try GenerationConfig.decode(Data(#"{"eos_token_id": 7, "top_p": 0.8}"#.utf8), file: "g").eosTokenIds, [7])
+        XCTAssertEqual(
+            try GenerationConfig.decode(Data(#"{"eos_token_id": [3, 4]}"#.utf8), file: "g").eosTokenIds, [3, 4])
+        XCTAssertEqual(
+            try GenerationConfig.decode(Data(#"{"eos_token_id": 7, "top_p": 0.8}"#.utf8), file: "g").eosTokenIds, [7])
         XCTAssertThrowsError(try GenerationConfig.decode(Data(#"{"eos_token_id": "x"}"#.utf8), file: "gen.json")) { e in
             XCTAssertTrue("\(e)".contains("gen.json"))
         }

@@ -14,8 +14,9 @@ final class TokenizerWiringTests: XCTestCase {
         let engine = try tinyEngine()
         let single = reference.single[0]
         let greedy = try engine.generate(
-            GenerationRequest(prompts: [single.input_ids], samplesPerPrompt: 1, maxNewTokens: reference.max_new_tokens,
-                              sampling: .greedy),
+            GenerationRequest(
+                prompts: [single.input_ids], samplesPerPrompt: 1, maxNewTokens: reference.max_new_tokens,
+                sampling: .greedy),
             detokenizer: tokenizer.detokenizerFactory())
         let sample = try XCTUnwrap(greedy.samples.first)
         XCTAssertEqual(sample.tokens, single.new_token_ids)
@@ -25,14 +26,18 @@ final class TokenizerWiringTests: XCTestCase {
         // weights also emit bytes that are not valid UTF-8; those decode to U+FFFD and make poor stops).
         let full = tokenizer.decode(single.new_token_ids)
         let chars = Array(full)
-        let at = try XCTUnwrap(chars.indices.dropLast().first { chars[$0].isASCII && chars[$0].isLetter && chars[$0 + 1].isASCII && chars[$0 + 1].isLetter })
+        let at = try XCTUnwrap(
+            chars.indices.dropLast().first {
+                chars[$0].isASCII && chars[$0].isLetter && chars[$0 + 1].isASCII && chars[$0 + 1].isLetter
+            })
         let stop = String(chars[at...at + 1])
         // The first token at which the decoded text contains the stop string.
         var expectedCount = 1
         while !tokenizer.decode(single.new_token_ids.prefix(expectedCount)).contains(stop) { expectedCount += 1 }
         let stopped = try engine.generate(
-            GenerationRequest(prompts: [single.input_ids], samplesPerPrompt: 1, maxNewTokens: reference.max_new_tokens,
-                              sampling: .greedy, stopStrings: [stop]),
+            GenerationRequest(
+                prompts: [single.input_ids], samplesPerPrompt: 1, maxNewTokens: reference.max_new_tokens,
+                sampling: .greedy, stopStrings: [stop]),
             detokenizer: tokenizer.detokenizerFactory())
         let s = try XCTUnwrap(stopped.samples.first)
         XCTAssertEqual(s.finishReason, .stop)

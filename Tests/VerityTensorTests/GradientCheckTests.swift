@@ -8,16 +8,22 @@ import XCTest
 // MARK: - Harness
 
 /// Checks `build`'s gradients for every tracked input by central differences.
-func gradientCheck(_ label: String, inputs: [Tensor], tracked: [Bool]? = nil, eps: Float = 1e-2, rtol: Double = 2e-2,
-                   samples: Int = 24, seed: UInt64 = 7, build: ([Variable]) -> Variable,
-                   file: StaticString = #filePath, line: UInt = #line) {
-    let results = GradientCheck.run(inputs: inputs, tracked: tracked, eps: eps, samples: samples, seed: seed, build: build)
-    XCTAssertEqual(results.count, (tracked ?? inputs.map { _ in true }).filter { $0 }.count, "\(label): one result per tracked input",
-                   file: file, line: line)
+func gradientCheck(
+    _ label: String, inputs: [Tensor], tracked: [Bool]? = nil, eps: Float = 1e-2, rtol: Double = 2e-2,
+    samples: Int = 24, seed: UInt64 = 7, build: ([Variable]) -> Variable,
+    file: StaticString = #filePath, line: UInt = #line
+) {
+    let results = GradientCheck.run(
+        inputs: inputs, tracked: tracked, eps: eps, samples: samples, seed: seed, build: build)
+    XCTAssertEqual(
+        results.count, (tracked ?? inputs.map { _ in true }).filter { $0 }.count,
+        "\(label): one result per tracked input",
+        file: file, line: line)
     for r in results {
         XCTAssertTrue(r.hasGradient, "\(label): input \(r.input) got no gradient", file: file, line: line)
-        XCTAssertLessThanOrEqual(r.worstRelativeError, rtol, "\(label): input \(r.input) gradient, worst error relative to max |grad|",
-                                 file: file, line: line)
+        XCTAssertLessThanOrEqual(
+            r.worstRelativeError, rtol, "\(label): input \(r.input) gradient, worst error relative to max |grad|",
+            file: file, line: line)
     }
 }
 
@@ -30,10 +36,15 @@ func randomTensor(_ shape: [Int], std: Float = 1, seed: UInt64) -> Tensor {
 
 final class GradientCheckTests: XCTestCase {
     func testLinear() {
-        gradientCheck("linear", inputs: [randomTensor([5, 7], seed: 1), randomTensor([3, 7], seed: 2), randomTensor([3], seed: 3)]) {
+        gradientCheck(
+            "linear",
+            inputs: [randomTensor([5, 7], seed: 1), randomTensor([3, 7], seed: 2), randomTensor([3], seed: 3)]
+        ) {
             Ops.linear($0[0], $0[1], $0[2])
         }
-        gradientCheck("linear no bias", inputs: [randomTensor([2, 4, 6], seed: 4), randomTensor([5, 6], seed: 5)]) { Ops.linear($0[0], $0[1]) }
+        gradientCheck("linear no bias", inputs: [randomTensor([2, 4, 6], seed: 4), randomTensor([5, 6], seed: 5)]) {
+            Ops.linear($0[0], $0[1])
+        }
     }
 
     func testElementwiseAndReductions() {
@@ -54,31 +65,52 @@ final class GradientCheckTests: XCTestCase {
     }
 
     func testRoPE() {
-        let table = RopeTable(positions: [0, 3, 17, 5], inverseFrequencies: RopeTable.inverseFrequencies(headDim: 20, theta: 10000))
+        let table = RopeTable(
+            positions: [0, 3, 17, 5], inverseFrequencies: RopeTable.inverseFrequencies(headDim: 20, theta: 10000))
         gradientCheck("rope", inputs: [randomTensor([4, 3 * 20], seed: 5)]) { Ops.rope($0[0], table: table, heads: 3) }
     }
 
     func testSwiGLU() {
-        gradientCheck("swiglu", inputs: [randomTensor([5, 19], seed: 6), randomTensor([5, 19], seed: 7)]) { Ops.swiglu($0[0], $0[1]) }
+        gradientCheck("swiglu", inputs: [randomTensor([5, 19], seed: 6), randomTensor([5, 19], seed: 7)]) {
+            Ops.swiglu($0[0], $0[1])
+        }
     }
 
     func testEmbedding() {
-        gradientCheck("embedding", inputs: [randomTensor([9, 10], seed: 8)]) { Ops.embedding($0[0], ids: [3, 0, 3, 8, 1]) }
+        gradientCheck("embedding", inputs: [randomTensor([9, 10], seed: 8)]) {
+            Ops.embedding($0[0], ids: [3, 0, 3, 8, 1])
+        }
     }
 
     func testAttentionGQA() {
         let sh = AttentionShape(batch: 2, queries: 5, heads: 4, kvHeads: 2, headDim: 8)
-        gradientCheck("attention", inputs: [randomTensor([10, 32], seed: 9), randomTensor([10, 16], seed: 10), randomTensor([10, 16], seed: 11)]) {
+        gradientCheck(
+            "attention",
+            inputs: [
+                randomTensor([10, 32], seed: 9), randomTensor([10, 16], seed: 10), randomTensor([10, 16], seed: 11),
+            ]
+        ) {
             Ops.attention($0[0], $0[1], $0[2], shape: sh)
         }
         // Queries at an offset into a longer key sequence, with the first keys of row 1 masked (left padding).
         let sh2 = AttentionShape(batch: 2, queries: 3, keys: 6, heads: 2, kvHeads: 1, headDim: 8, queryOffset: 3)
-        gradientCheck("attention offset", inputs: [randomTensor([6, 16], seed: 12), randomTensor([12, 8], seed: 13), randomTensor([12, 8], seed: 14)]) {
+        gradientCheck(
+            "attention offset",
+            inputs: [
+                randomTensor([6, 16], seed: 12), randomTensor([12, 8], seed: 13), randomTensor([12, 8], seed: 14),
+            ]
+        ) {
             Ops.attention($0[0], $0[1], $0[2], shape: sh2, keyStart: [0, 2])
         }
         // Keys/values in a larger per-row buffer (a cache of capacity 8 holding 6 keys).
-        let sh3 = AttentionShape(batch: 2, queries: 2, keys: 6, heads: 2, kvHeads: 1, headDim: 8, queryOffset: 4, kvRowsPerBatch: 8)
-        gradientCheck("attention cache layout", inputs: [randomTensor([4, 16], seed: 17), randomTensor([16, 8], seed: 18), randomTensor([16, 8], seed: 19)]) {
+        let sh3 = AttentionShape(
+            batch: 2, queries: 2, keys: 6, heads: 2, kvHeads: 1, headDim: 8, queryOffset: 4, kvRowsPerBatch: 8)
+        gradientCheck(
+            "attention cache layout",
+            inputs: [
+                randomTensor([4, 16], seed: 17), randomTensor([16, 8], seed: 18), randomTensor([16, 8], seed: 19),
+            ]
+        ) {
             Ops.attention($0[0], $0[1], $0[2], shape: sh3)
         }
     }
@@ -86,7 +118,10 @@ final class GradientCheckTests: XCTestCase {
     func testTokenLogProbsAndEntropy() {
         let targets: [Int32] = [3, 0, 10, 7, 7, 1, 2]
         for chunk in [2, 64] {
-            gradientCheck("tokenLogProbs chunk \(chunk)", inputs: [randomTensor([7, 6], seed: 15), randomTensor([11, 6], seed: 16)]) {
+            gradientCheck(
+                "tokenLogProbs chunk \(chunk)",
+                inputs: [randomTensor([7, 6], seed: 15), randomTensor([11, 6], seed: 16)]
+            ) {
                 let (lp, ent) = Ops.tokenLogProbs($0[0], weight: $0[1], targets: targets, chunkRows: chunk)
                 return Ops.add(lp, Ops.scale(ent, 0.7))
             }
@@ -102,7 +137,9 @@ final class GradientCheckTests: XCTestCase {
     func testFusedTokenLossGradient() {
         let targets: [Int32] = [3, 0, 10, 7, 7, 1, 2]
         for chunk in [2, 3, 64] {
-            gradientCheck("tokenLoss chunk \(chunk)", inputs: [randomTensor([7, 6], seed: 15), randomTensor([11, 6], seed: 16)]) {
+            gradientCheck(
+                "tokenLoss chunk \(chunk)", inputs: [randomTensor([7, 6], seed: 15), randomTensor([11, 6], seed: 16)]
+            ) {
                 Ops.tokenLoss($0[0], weight: $0[1], targets: targets, chunkRows: chunk, loss: Self.tokenTerm).loss
             }
         }
@@ -116,7 +153,8 @@ final class GradientCheckTests: XCTestCase {
         let (lp, ent) = Ops.tokenLogProbs(h1, weight: w1, targets: targets, chunkRows: 4)
         // Linearise around the forward values: L = Σ dLogprob·lp + dEntropy·ent has the fused op's gradients.
         let terms = (0..<9).map { Self.tokenTerm($0, lp.value.data[$0], ent.value.data[$0]) }
-        let unfused = Ops.add(Ops.weightedSum(lp, weights: terms.map(\.dLogprob)), Ops.weightedSum(ent, weights: terms.map(\.dEntropy)))
+        let unfused = Ops.add(
+            Ops.weightedSum(lp, weights: terms.map(\.dLogprob)), Ops.weightedSum(ent, weights: terms.map(\.dEntropy)))
         unfused.backward()
         let h2 = Variable(h.copy(), requiresGrad: true), w2 = Variable(w.copy(), requiresGrad: true)
         let (fused, flp, fent) = Ops.tokenLoss(h2, weight: w2, targets: targets, chunkRows: 4, loss: Self.tokenTerm)
@@ -125,7 +163,9 @@ final class GradientCheckTests: XCTestCase {
         XCTAssertEqual(Double(fused.value.data[0]), expectedLoss, accuracy: 1e-5)
         XCTAssertLessThanOrEqual(flp.maxAbsDifference(lp.value), 0)
         XCTAssertLessThanOrEqual(fent.maxAbsDifference(ent.value), 0)
-        guard let gh1 = h1.grad, let gh2 = h2.grad, let gw1 = w1.grad, let gw2 = w2.grad else { return XCTFail("missing gradients") }
+        guard let gh1 = h1.grad, let gh2 = h2.grad, let gw1 = w1.grad, let gw2 = w2.grad else {
+            return XCTFail("missing gradients")
+        }
         XCTAssertLessThanOrEqual(gh2.maxAbsDifference(gh1), 1e-5)
         XCTAssertLessThanOrEqual(gw2.maxAbsDifference(gw1), 1e-5)
         // Frozen weight: only the hidden gradient is produced.
@@ -182,7 +222,8 @@ final class GradientCheckTests: XCTestCase {
         let starts = [0, 70]
         let sh = AttentionShape(batch: bsz, queries: t, keys: s, heads: h, kvHeads: g, headDim: d, queryOffset: off)
         XCTAssertGreaterThan(t, Kernels.attentionQueryBlock)
-        let q = randomTensor([bsz * t, h * d], seed: 40), k = randomTensor([bsz * s, g * d], seed: 41), v = randomTensor([bsz * s, g * d], seed: 42)
+        let q = randomTensor([bsz * t, h * d], seed: 40), k = randomTensor([bsz * s, g * d], seed: 41),
+            v = randomTensor([bsz * s, g * d], seed: 42)
         let out = Ops.attention(Variable(q), Variable(k), Variable(v), shape: sh, keyStart: starts).value
         var worst = 0.0
         for b in 0..<bsz {
@@ -193,13 +234,19 @@ final class GradientCheckTests: XCTestCase {
                     var sc = [Double](), mx = -Double.infinity
                     for j in keys {
                         var dot = 0.0
-                        for e in 0..<d { dot += Double(q.data[(b * t + i) * h * d + hh * d + e]) * Double(k.data[(b * s + j) * g * d + kv * d + e]) }
+                        for e in 0..<d {
+                            dot +=
+                                Double(q.data[(b * t + i) * h * d + hh * d + e])
+                                * Double(k.data[(b * s + j) * g * d + kv * d + e])
+                        }
                         sc.append(dot / 2); mx = max(mx, dot / 2)
                     }
                     let z = sc.reduce(0) { $0 + Foundation.exp($1 - mx) }
                     for e in 0..<d {
                         var o = 0.0
-                        for (n, j) in keys.enumerated() { o += Foundation.exp(sc[n] - mx) / z * Double(v.data[(b * s + j) * g * d + kv * d + e]) }
+                        for (n, j) in keys.enumerated() {
+                            o += Foundation.exp(sc[n] - mx) / z * Double(v.data[(b * s + j) * g * d + kv * d + e])
+                        }
                         worst = max(worst, abs(Double(out.data[(b * t + i) * h * d + hh * d + e]) - o))
                     }
                 }
@@ -226,7 +273,8 @@ final class GradientCheckTests: XCTestCase {
     /// both gradients depend on eps at the 1% level or more; checked against the formula in Double (Qwen2RMSNorm).
     func testRMSNormSmallActivationsWhereEpsDominates() {
         let rows = 5, c = 24
-        let x = randomTensor([rows, c], std: 1e-4, seed: 61), w = randomTensor([c], std: 0.5, seed: 62), dy = randomTensor([rows, c], seed: 63)
+        let x = randomTensor([rows, c], std: 1e-4, seed: 61), w = randomTensor([c], std: 0.5, seed: 62),
+            dy = randomTensor([rows, c], seed: 63)
         for eps: Float in [1e-6, 1e-5] {
             let xv = Variable(x, requiresGrad: true), wv = Variable(w, requiresGrad: true)
             let y = Ops.rmsNorm(xv, wv, eps: eps)
@@ -245,7 +293,8 @@ final class GradientCheckTests: XCTestCase {
                     let yRef = xh * Double(w.data[j])
                     let dxRef = s * (Double(dy.data[r * c + j]) * Double(w.data[j]) - xh * dot / Double(c))
                     worstY = max(worstY, abs(Double(y.value.data[r * c + j]) - yRef)); scaleY = max(scaleY, abs(yRef))
-                    worstDx = max(worstDx, abs(Double(xv.grad?.data[r * c + j] ?? .nan) - dxRef)); scaleDx = max(scaleDx, abs(dxRef))
+                    worstDx = max(worstDx, abs(Double(xv.grad?.data[r * c + j] ?? .nan) - dxRef));
+                    scaleDx = max(scaleDx, abs(dxRef))
                     dwRef[j] += Double(dy.data[r * c + j]) * xh
                 }
             }
@@ -256,7 +305,10 @@ final class GradientCheckTests: XCTestCase {
             XCTAssertLessThan(worstDw / scaleDw, 1e-5, "dw, eps \(eps)")
         }
         // Central differences agree too (step 1e-6, well under the activations' scale).
-        gradientCheck("rmsNorm small", inputs: [randomTensor([3, 24], std: 1e-4, seed: 64), randomTensor([24], std: 0.5, seed: 65)], eps: 1e-6) {
+        gradientCheck(
+            "rmsNorm small",
+            inputs: [randomTensor([3, 24], std: 1e-4, seed: 64), randomTensor([24], std: 0.5, seed: 65)], eps: 1e-6
+        ) {
             Ops.rmsNorm($0[0], $0[1], eps: 1e-6)
         }
     }
@@ -275,14 +327,18 @@ final class GradientCheckTests: XCTestCase {
             1: [0x910A_2DEC_8902_5CC1, 0xBEEB_8DA1_658E_EC67, 0xF893_A2EE_FB32_555E, 0x71C1_8690_EE42_C90B],
             42: [0xBDD7_3226_2FEB_6E95, 0x28EF_E333_B266_F103, 0x4752_6757_130F_9F52, 0x581C_E1FF_0E4A_E394],
             1234567: [0x599E_D017_FB08_FC85, 0x2C73_F084_5854_0FA5, 0x883E_BCE5_A3F2_7C77, 0x3FBE_F740_E917_7B3F],
-            0xFFFF_FFFF_FFFF_FFFF: [0xE4D9_7177_1B65_2C20, 0xE99F_F867_DBF6_82C9, 0x382F_F84C_B272_81E9, 0x6D1D_B36C_CBA9_82D2],
+            0xFFFF_FFFF_FFFF_FFFF: [
+                0xE4D9_7177_1B65_2C20, 0xE99F_F867_DBF6_82C9, 0x382F_F84C_B272_81E9, 0x6D1D_B36C_CBA9_82D2,
+            ],
         ]
         for (seed, want) in pinned {
             var g = SeededGenerator(seed: seed)
             XCTAssertEqual((0..<want.count).map { _ in g.next() }, want, "seed \(seed)")
         }
         // Different seeds give different streams (a constant or seed-blind generator fails here).
-        let streams = (0..<16).map { seed -> [UInt64] in var g = SeededGenerator(seed: UInt64(seed)); return (0..<4).map { _ in g.next() } }
+        let streams = (0..<16).map { seed -> [UInt64] in
+            var g = SeededGenerator(seed: UInt64(seed)); return (0..<4).map { _ in g.next() }
+        }
         XCTAssertEqual(Set(streams).count, 16)
         XCTAssertEqual(Set(streams.flatMap { $0 }).count, 64, "no repeated draw within or across the first streams")
         // uniform() is the top 24 bits scaled into [0, 1).
@@ -297,7 +353,8 @@ final class ParallelPathTests: XCTestCase {
     /// RMSNorm, SwiGLU, RoPE and add above the threading threshold, against plain Double loops.
     func testLargeKernelsMatchPlainLoops() {
         let rows = 700, c = 128
-        let x = randomTensor([rows, c], seed: 40), w = randomTensor([c], seed: 41), dy = randomTensor([rows, c], seed: 42)
+        let x = randomTensor([rows, c], seed: 40), w = randomTensor([c], seed: 41),
+            dy = randomTensor([rows, c], seed: 42)
         let xv = Variable(x, requiresGrad: true), wv = Variable(w, requiresGrad: true)
         let y = Ops.rmsNorm(xv, wv, eps: 1e-6)
         y.backward(seed: dy)
@@ -317,7 +374,8 @@ final class ParallelPathTests: XCTestCase {
                 dwRef[j] += Double(dy.data[r * c + j]) * xh
             }
         }
-        let worstDw = (0..<c).map { abs(Double(wv.grad?.data[$0] ?? 0) - dwRef[$0]) / max(1, abs(dwRef[$0])) }.max() ?? 0
+        let worstDw =
+            (0..<c).map { abs(Double(wv.grad?.data[$0] ?? 0) - dwRef[$0]) / max(1, abs(dwRef[$0])) }.max() ?? 0
         XCTAssertLessThan(worstY, 1e-4)
         XCTAssertLessThan(worstDx, 1e-4)
         XCTAssertLessThan(worstDw, 1e-4)
@@ -346,7 +404,9 @@ final class ParallelPathTests: XCTestCase {
                 for j in 0..<8 {
                     let a = Double(q.data[r * 32 + h * 16 + j]), b = Double(q.data[r * 32 + h * 16 + j + 8])
                     let ang = Double(Float(positions[r]) * inv[j])
-                    worstR = max(worstR, abs(Double(rq.data[r * 32 + h * 16 + j]) - (a * Foundation.cos(ang) - b * Foundation.sin(ang))))
+                    worstR = max(
+                        worstR,
+                        abs(Double(rq.data[r * 32 + h * 16 + j]) - (a * Foundation.cos(ang) - b * Foundation.sin(ang))))
                 }
             }
         }

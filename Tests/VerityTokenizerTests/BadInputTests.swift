@@ -12,10 +12,13 @@ final class BadInputTests: XCTestCase {
     // MARK: Helpers
 
     /// A small, valid byte-level BPE tokenizer.json with `model` members overridden by `model`.
-    func tokenizerJSON(model: String? = nil, preTokenizerRegex: String = SplitPattern.qwen2Regex,
-                       normalizer: String = #"{"type": "NFC"}"#, decoder: String = #"{"type": "ByteLevel"}"#) -> String {
+    func tokenizerJSON(
+        model: String? = nil, preTokenizerRegex: String = SplitPattern.qwen2Regex,
+        normalizer: String = #"{"type": "NFC"}"#, decoder: String = #"{"type": "ByteLevel"}"#
+    ) -> String {
         let regex = jsonStringLiteral(preTokenizerRegex)
-        let defaultModel = #"{"type": "BPE", "dropout": null, "unk_token": null, "vocab": {"a": 0, "b": 1, "ab": 2, "Ġ": 3}, "merges": ["a b"]}"#
+        let defaultModel =
+            #"{"type": "BPE", "dropout": null, "unk_token": null, "vocab": {"a": 0, "b": 1, "ab": 2, "Ġ": 3}, "merges": ["a b"]}"#
         return """
             {"version": "1.0",
              "added_tokens": [{"id": 4, "content": "<|end|>", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true}],
@@ -36,8 +39,10 @@ final class BadInputTests: XCTestCase {
     }
 
     /// Asserts that `body` throws a TokenizerError whose message names `file` and contains `fragments`.
-    func assertError(_ file: String, _ fragments: [String], line: UInt = #line,
-                     _ body: () throws -> Tokenizer) -> TokenizerError? {
+    func assertError(
+        _ file: String, _ fragments: [String], line: UInt = #line,
+        _ body: () throws -> Tokenizer
+    ) -> TokenizerError? {
         do {
             _ = try body()
             XCTFail("expected an error naming \(file)", line: line)
@@ -45,7 +50,9 @@ final class BadInputTests: XCTestCase {
         } catch let error as TokenizerError {
             let message = error.description
             XCTAssertTrue(message.contains(file), "message does not name \(file): \(message)", line: line)
-            for f in fragments { XCTAssertTrue(message.contains(f), "message lacks \(f.debugDescription): \(message)", line: line) }
+            for f in fragments {
+                XCTAssertTrue(message.contains(f), "message lacks \(f.debugDescription): \(message)", line: line)
+            }
             return error
         } catch {
             XCTFail("unexpected error type: \(error)", line: line)
@@ -67,16 +74,21 @@ final class BadInputTests: XCTestCase {
 
     func testUnigramModelIsRejected() throws {
         let folder = try temporaryFolder(self)
-        let url = try write(tokenizerJSON(model: #"{"type": "Unigram", "unk_id": 0, "vocab": [["<unk>", 0.0], ["a", -1.0]]}"#),
-                            "unigram.json", in: folder)
+        let url = try write(
+            tokenizerJSON(model: #"{"type": "Unigram", "unk_id": 0, "vocab": [["<unk>", 0.0], ["a", -1.0]]}"#),
+            "unigram.json", in: folder)
         let error = assertError("unigram.json", ["model.type", "Unigram"]) { try Tokenizer(tokenizerJSON: url) }
         XCTAssertEqual(error, .unsupported(file: url.path, key: "model.type", value: "Unigram"))
     }
 
     func testWordPieceModelIsRejected() throws {
         let folder = try temporaryFolder(self)
-        let url = try write(tokenizerJSON(model: ###"{"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##", "max_input_chars_per_word": 100, "vocab": {"[UNK]": 0, "a": 1}}"###),
-                            "wordpiece.json", in: folder)
+        let url = try write(
+            tokenizerJSON(
+                model:
+                    ###"{"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##", "max_input_chars_per_word": 100, "vocab": {"[UNK]": 0, "a": 1}}"###
+            ),
+            "wordpiece.json", in: folder)
         _ = assertError("wordpiece.json", ["model.type", "WordPiece"]) { try Tokenizer(tokenizerJSON: url) }
     }
 
@@ -90,7 +102,8 @@ final class BadInputTests: XCTestCase {
         let folder = try temporaryFolder(self)
         let n = try write(tokenizerJSON(normalizer: #"{"type": "NFKC"}"#), "nfkc.json", in: folder)
         _ = assertError("nfkc.json", ["normalizer.type", "NFKC"]) { try Tokenizer(tokenizerJSON: n) }
-        let d = try write(tokenizerJSON(decoder: #"{"type": "Metaspace", "replacement": "▁"}"#), "metaspace.json", in: folder)
+        let d = try write(
+            tokenizerJSON(decoder: #"{"type": "Metaspace", "replacement": "▁"}"#), "metaspace.json", in: folder)
         _ = assertError("metaspace.json", ["decoder.type", "Metaspace"]) { try Tokenizer(tokenizerJSON: d) }
     }
 
@@ -118,7 +131,9 @@ final class BadInputTests: XCTestCase {
         let folder = try temporaryFolder(self)
         let url = try write("{\n  \"model\": {\"type\": \"BPE\",,\n}}", "broken.json", in: folder)
         let error = assertError("broken.json", ["malformed JSON"]) { try Tokenizer(tokenizerJSON: url) }
-        guard case let .malformedJSON(_, line, column, _)? = error else { return XCTFail("wrong case \(String(describing: error))") }
+        guard case let .malformedJSON(_, line, column, _)? = error else {
+            return XCTFail("wrong case \(String(describing: error))")
+        }
         XCTAssertEqual(line, 2)
         XCTAssertEqual(column, 27)
     }
@@ -128,7 +143,8 @@ final class BadInputTests: XCTestCase {
         let full = try Fixtures.data("qwen2.5-tokenizer/vocab.json")
         try full.prefix(5000).write(to: folder.appendingPathComponent("vocab.json"))
         _ = try write("a b\n", "merges.txt", in: folder)
-        try Fixtures.data("qwen2.5-tokenizer/tokenizer_config.json").write(to: folder.appendingPathComponent("tokenizer_config.json"))
+        try Fixtures.data("qwen2.5-tokenizer/tokenizer_config.json").write(
+            to: folder.appendingPathComponent("tokenizer_config.json"))
         _ = assertError("vocab.json", ["truncated"]) { try Tokenizer(folder: folder) }
     }
 
@@ -137,7 +153,9 @@ final class BadInputTests: XCTestCase {
         let vocab = try write(#"{"a": 0, "b": 1, "ab": 2}"#, "vocab.json", in: folder)
         let merges = try write("a b\nab\n", "merges.txt", in: folder)
         let config = try write(#"{"tokenizer_class": "Qwen2Tokenizer"}"#, "tokenizer_config.json", in: folder)
-        let error = assertError("merges.txt", ["merges.txt:2", "\"ab\""]) { try Tokenizer(vocab: vocab, merges: merges, config: config) }
+        let error = assertError("merges.txt", ["merges.txt:2", "\"ab\""]) {
+            try Tokenizer(vocab: vocab, merges: merges, config: config)
+        }
         XCTAssertEqual(error, .malformedMerge(file: merges.path, line: 2, text: "ab"))
     }
 
@@ -151,8 +169,9 @@ final class BadInputTests: XCTestCase {
 
     func testMergeNamingUnknownTokenInTokenizerJSON() throws {
         let folder = try temporaryFolder(self)
-        let url = try write(tokenizerJSON(model: #"{"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b", "a zz"]}"#),
-                            "tokenizer.json", in: folder)
+        let url = try write(
+            tokenizerJSON(model: #"{"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b", "a zz"]}"#),
+            "tokenizer.json", in: folder)
         let error = assertError("tokenizer.json", ["model.merges[1]", "\"zz\""]) { try Tokenizer(tokenizerJSON: url) }
         XCTAssertEqual(error, .unknownMergeToken(file: url.path, place: "model.merges[1]", token: "zz"))
     }
@@ -163,7 +182,9 @@ final class BadInputTests: XCTestCase {
         let merges = try write("#version: 0.2\na b\nb a\n", "merges.txt", in: folder)
         let config = try write(#"{"tokenizer_class": "Qwen2Tokenizer"}"#, "tokenizer_config.json", in: folder)
         // "b a" is made of known tokens but its result "ba" is not in the vocabulary.
-        let error = assertError("merges.txt", ["line 3", "\"ba\""]) { try Tokenizer(vocab: vocab, merges: merges, config: config) }
+        let error = assertError("merges.txt", ["line 3", "\"ba\""]) {
+            try Tokenizer(vocab: vocab, merges: merges, config: config)
+        }
         XCTAssertEqual(error, .unknownMergeToken(file: merges.path, place: "line 3", token: "ba"))
     }
 
@@ -178,7 +199,9 @@ final class BadInputTests: XCTestCase {
         let vocab = folder.appendingPathComponent("vocab.json")
         let merges = try write("a b\n", "merges.txt", in: folder)
         let config = try write(#"{"tokenizer_class": "Qwen2Tokenizer"}"#, "tokenizer_config.json", in: folder)
-        let error = assertError("vocab.json", ["invalid UTF-8"]) { try Tokenizer(vocab: vocab, merges: merges, config: config) }
+        let error = assertError("vocab.json", ["invalid UTF-8"]) {
+            try Tokenizer(vocab: vocab, merges: merges, config: config)
+        }
         XCTAssertEqual(error, .invalidUTF8(file: vocab.path, line: 2, column: 12))
     }
 
@@ -186,7 +209,8 @@ final class BadInputTests: XCTestCase {
         let folder = try temporaryFolder(self)
         var bytes = Array(tokenizerJSON().utf8)
         let marker = Array(#""ab": 2"#.utf8)
-        let at = try XCTUnwrap((0..<(bytes.count - marker.count)).first { Array(bytes[$0..<($0 + marker.count)]) == marker })
+        let at = try XCTUnwrap(
+            (0..<(bytes.count - marker.count)).first { Array(bytes[$0..<($0 + marker.count)]) == marker })
         bytes.insert(0xFF, at: at + 2)
         let url = folder.appendingPathComponent("tokenizer.json")
         try Data(bytes).write(to: url)
@@ -199,7 +223,9 @@ final class BadInputTests: XCTestCase {
         let merges = folder.appendingPathComponent("merges.txt")
         try Data([0x61, 0x20, 0x62, 0x0A, 0x61, 0xFE, 0x20, 0x62, 0x0A]).write(to: merges)
         let config = try write(#"{"tokenizer_class": "Qwen2Tokenizer"}"#, "tokenizer_config.json", in: folder)
-        let error = assertError("merges.txt", ["invalid UTF-8"]) { try Tokenizer(vocab: vocab, merges: merges, config: config) }
+        let error = assertError("merges.txt", ["invalid UTF-8"]) {
+            try Tokenizer(vocab: vocab, merges: merges, config: config)
+        }
         XCTAssertEqual(error, .invalidUTF8(file: merges.path, line: 2, column: 2))
     }
 
@@ -214,7 +240,9 @@ final class BadInputTests: XCTestCase {
 
     func testNonIntegerVocabID() throws {
         let folder = try temporaryFolder(self)
-        let url = try write(tokenizerJSON(model: #"{"type": "BPE", "vocab": {"a": 0, "b": "one"}, "merges": []}"#), "tokenizer.json", in: folder)
+        let url = try write(
+            tokenizerJSON(model: #"{"type": "BPE", "vocab": {"a": 0, "b": "one"}, "merges": []}"#), "tokenizer.json",
+            in: folder)
         _ = assertError("tokenizer.json", ["model.vocab[\"b\"]"]) { try Tokenizer(tokenizerJSON: url) }
     }
 }

@@ -24,7 +24,9 @@ final class CommandLineContractTests: XCTestCase {
         let url = folder.appendingPathComponent("bad.jsonl")
         try Data("\"fine\"\n{\"not\": \"a string\"}\n".utf8).write(to: url)
         XCTAssertThrowsError(try tokenizer.encodeJSONLines(url)) { error in
-            XCTAssertEqual(error as? TokenizerError, .invalidValue(file: url.path, key: "line 2", reason: "expected a JSON string, found an object"))
+            XCTAssertEqual(
+                error as? TokenizerError,
+                .invalidValue(file: url.path, key: "line 2", reason: "expected a JSON string, found an object"))
         }
         try Data("\"fine\"\n\"unterminated\n".utf8).write(to: url)
         XCTAssertThrowsError(try tokenizer.encodeJSONLines(url)) { error in

@@ -39,7 +39,9 @@ func temporaryFolder(_ test: XCTestCase) throws -> URL {
 final class ExtraReferenceTests: XCTestCase {
     /// The Qwen2.5 tokenizer.json with its normalizer, pre-tokenizer and ignore_merges replaced by a variant.
     func variantTokenizer(_ name: String, folder: URL) throws -> Tokenizer {
-        let fixture = try JSONSerialization.jsonObject(with: Fixtures.data("qwen2.5-tokenizer/extra_reference.json")) as? [String: Any]
+        let fixture =
+            try JSONSerialization.jsonObject(with: Fixtures.data("qwen2.5-tokenizer/extra_reference.json"))
+            as? [String: Any]
         let variants = try XCTUnwrap(fixture?["variants"] as? [String: Any])
         let variant = try XCTUnwrap(variants[name] as? [String: Any])
         func text(_ value: Any?) throws -> String {
@@ -49,8 +51,11 @@ final class ExtraReferenceTests: XCTestCase {
         var json = String(decoding: try Fixtures.data("qwen2.5-tokenizer/tokenizer.json"), as: UTF8.self)
         let start = try XCTUnwrap(json.range(of: "\"normalizer\": {"))
         let end = try XCTUnwrap(json.range(of: "\"post_processor\":"))
-        json.replaceSubrange(start.lowerBound..<end.lowerBound,
-                             with: "\"normalizer\": \(try text(variant["normalizer"])), \"pre_tokenizer\": \(try text(variant["pre_tokenizer"])), ")
+        json.replaceSubrange(
+            start.lowerBound..<end.lowerBound,
+            with:
+                "\"normalizer\": \(try text(variant["normalizer"])), \"pre_tokenizer\": \(try text(variant["pre_tokenizer"])), "
+        )
         if (variant["ignore_merges"] as? Bool) == true {
             let flag = try XCTUnwrap(json.range(of: "\"byte_fallback\": false,"))
             json.replaceSubrange(flag, with: "\"byte_fallback\": false, \"ignore_merges\": true,")
@@ -61,25 +66,31 @@ final class ExtraReferenceTests: XCTestCase {
     }
 
     func testSplitPatternVariantsMatchTokenizers() throws {
-        let reference = try JSONDecoder().decode(ExtraReference.self, from: Fixtures.data("qwen2.5-tokenizer/extra_reference.json"))
+        let reference = try JSONDecoder().decode(
+            ExtraReference.self, from: Fixtures.data("qwen2.5-tokenizer/extra_reference.json"))
         let folder = try temporaryFolder(self)
-        let expectedPatterns: [String: SplitPattern?] = ["qwen2": .qwen2, "llama3": .llama3, "gpt2": .gpt2, "qwen2_ignore_merges": .qwen2]
+        let expectedPatterns: [String: SplitPattern?] = [
+            "qwen2": .qwen2, "llama3": .llama3, "gpt2": .gpt2, "qwen2_ignore_merges": .qwen2,
+        ]
         XCTAssertEqual(Set(reference.encode.keys), Set(expectedPatterns.keys))
         for (name, encodings) in reference.encode.sorted(by: { $0.key < $1.key }) {
             let tokenizer = try variantTokenizer(name, folder: folder)
             XCTAssertEqual(tokenizer.splitPattern, expectedPatterns[name] ?? nil, name)
             XCTAssertEqual(encodings.parse.count, reference.texts.count)
             for (k, text) in reference.texts.enumerated() {
-                XCTAssertEqual(tokenizer.encode(text), encodings.parse[k], "\(name) parse case \(k): \(text.debugDescription)")
-                XCTAssertEqual(tokenizer.encode(text, specialTokens: .plainText), encodings.plain[k],
-                               "\(name) plain-text case \(k): \(text.debugDescription)")
+                XCTAssertEqual(
+                    tokenizer.encode(text), encodings.parse[k], "\(name) parse case \(k): \(text.debugDescription)")
+                XCTAssertEqual(
+                    tokenizer.encode(text, specialTokens: .plainText), encodings.plain[k],
+                    "\(name) plain-text case \(k): \(text.debugDescription)")
             }
         }
     }
 
     /// The hand-written matchers cut every text exactly where `tokenizers`' regex does.
     func testSplitPiecesMatchTokenizers() throws {
-        let reference = try JSONDecoder().decode(ExtraReference.self, from: Fixtures.data("qwen2.5-tokenizer/extra_reference.json"))
+        let reference = try JSONDecoder().decode(
+            ExtraReference.self, from: Fixtures.data("qwen2.5-tokenizer/extra_reference.json"))
         let patterns: [String: SplitPattern] = ["qwen2": .qwen2, "llama3": .llama3, "gpt2": .gpt2]
         XCTAssertEqual(Set(reference.splits.keys), Set(patterns.keys))
         for (name, pattern) in patterns {
@@ -108,20 +119,26 @@ final class ExtraReferenceTests: XCTestCase {
             let ids = try XCTUnwrap(c["ids"] as? [Int])
             XCTAssertEqual(tokenizer.encode(text), ids, text.debugDescription)
             XCTAssertEqual(tokenizer.decode(ids), text.precomposedStringWithCanonicalMapping)
-            multiDigit += ids.filter { (tokenizer.token(forID: $0)?.count ?? 0) == 3 && tokenizer.token(forID: $0)?.allSatisfy(\.isNumber) == true }.count
+            multiDigit +=
+                ids.filter {
+                    (tokenizer.token(forID: $0)?.count ?? 0) == 3
+                        && tokenizer.token(forID: $0)?.allSatisfy(\.isNumber) == true
+                }.count
         }
         XCTAssertGreaterThan(multiDigit, 3, "the cases must use three-digit tokens")
     }
 
     func testPlainTextSpecialTokensWithShippedTokenizer() throws {
-        let reference = try JSONDecoder().decode(ExtraReference.self, from: Fixtures.data("qwen2.5-tokenizer/extra_reference.json"))
+        let reference = try JSONDecoder().decode(
+            ExtraReference.self, from: Fixtures.data("qwen2.5-tokenizer/extra_reference.json"))
         let tokenizer = try Loaded.qwenJSON.get()
         let vocabForm = try Loaded.qwenVocab.get()
         let encodings = try XCTUnwrap(reference.encode["qwen2"])
         var differs = 0
         for (k, text) in reference.texts.enumerated() {
             XCTAssertEqual(tokenizer.encode(text, specialTokens: .plainText), encodings.plain[k], "case \(k)")
-            XCTAssertEqual(vocabForm.encode(text, specialTokens: .plainText), encodings.plain[k], "vocab form case \(k)")
+            XCTAssertEqual(
+                vocabForm.encode(text, specialTokens: .plainText), encodings.plain[k], "vocab form case \(k)")
             XCTAssertEqual(vocabForm.encode(text), encodings.parse[k], "vocab form case \(k)")
             if encodings.plain[k] != encodings.parse[k] { differs += 1 }
         }
@@ -129,12 +146,15 @@ final class ExtraReferenceTests: XCTestCase {
     }
 
     func testDecodeInvalidUTF8MatchesTokenizers() throws {
-        let reference = try JSONDecoder().decode(ExtraReference.self, from: Fixtures.data("qwen2.5-tokenizer/extra_reference.json"))
+        let reference = try JSONDecoder().decode(
+            ExtraReference.self, from: Fixtures.data("qwen2.5-tokenizer/extra_reference.json"))
         let tokenizer = try Loaded.qwenJSON.get()
         XCTAssertGreaterThan(reference.decode.count, 30)
         for (k, c) in reference.decode.enumerated() {
             XCTAssertEqual(tokenizer.decode(c.ids), c.text, "decode case \(k) \(c.ids)")
-            XCTAssertEqual(tokenizer.decode(c.ids, skipSpecialTokens: true), c.text_skip_special, "decode case \(k) skipping specials")
+            XCTAssertEqual(
+                tokenizer.decode(c.ids, skipSpecialTokens: true), c.text_skip_special,
+                "decode case \(k) skipping specials")
             for skip in [false, true] {
                 var stream = tokenizer.streamingDecoder(skipSpecialTokens: skip)
                 var text = ""

@@ -41,7 +41,8 @@ final class HostileIdTests: XCTestCase {
     }
 
     func testAddedTokenIdBeyondInt32IsAnError() {
-        expectError(tokenizerJSON(addedID: "1000000000000"), ["added_tokens[0].id", "beyond the largest supported token id"])
+        expectError(
+            tokenizerJSON(addedID: "1000000000000"), ["added_tokens[0].id", "beyond the largest supported token id"])
     }
 
     func testAddedTokenIdFarPastTheVocabularyIsAnError() {
@@ -50,7 +51,9 @@ final class HostileIdTests: XCTestCase {
     }
 
     func testVocabularyIdFarPastItsSizeIsAnError() {
-        expectError(tokenizerJSON(vocab: #"{"a": 0, "b": 1, "ab": 2147483646, "Ġ": 3}"#), ["model.vocab", "far beyond"])
-        expectError(tokenizerJSON(vocab: #"{"a": 0, "b": 1, "ab": 1000000000000, "Ġ": 3}"#), ["model.vocab", "far beyond"])
+        expectError(
+            tokenizerJSON(vocab: #"{"a": 0, "b": 1, "ab": 2147483646, "Ġ": 3}"#), ["model.vocab", "far beyond"])
+        expectError(
+            tokenizerJSON(vocab: #"{"a": 0, "b": 1, "ab": 1000000000000, "Ġ": 3}"#), ["model.vocab", "far beyond"])
     }
 }

@@ -38,12 +38,14 @@ struct TinyReference: Decodable {
 /// Tokenizers loaded once per test process (loading the 151k vocabulary in a debug build takes a moment).
 enum Loaded {
     static let qwenJSON: Result<Tokenizer, Error> = Result {
-        try Tokenizer(tokenizerJSON: Fixtures.url("qwen2.5-tokenizer/tokenizer.json"),
-                      config: Fixtures.url("qwen2.5-tokenizer/tokenizer_config.json"))
+        try Tokenizer(
+            tokenizerJSON: Fixtures.url("qwen2.5-tokenizer/tokenizer.json"),
+            config: Fixtures.url("qwen2.5-tokenizer/tokenizer_config.json"))
     }
     static let qwenVocab: Result<Tokenizer, Error> = Result {
-        try Tokenizer(vocab: Fixtures.url("qwen2.5-tokenizer/vocab.json"), merges: Fixtures.url("qwen2.5-tokenizer/merges.txt"),
-                      config: Fixtures.url("qwen2.5-tokenizer/tokenizer_config.json"))
+        try Tokenizer(
+            vocab: Fixtures.url("qwen2.5-tokenizer/vocab.json"), merges: Fixtures.url("qwen2.5-tokenizer/merges.txt"),
+            config: Fixtures.url("qwen2.5-tokenizer/tokenizer_config.json"))
     }
     static let tiny: Result<Tokenizer, Error> = Result { try Tokenizer(folder: Fixtures.url("tiny-qwen2")) }
     static let qwenReference: Result<QwenReference, Error> = Result {
@@ -79,7 +81,9 @@ final class ReferenceTests: XCTestCase {
             XCTAssertEqual(c.ids.map { tokenizer.token(forID: $0) ?? "<nil>" }, c.tokens, "\(label) case \(k) tokens")
             XCTAssertEqual(tokenizer.decode(c.ids), c.decoded, "\(label) case \(k) decode")
             if let skip = c.decoded_skip_special {
-                XCTAssertEqual(tokenizer.decode(c.ids, skipSpecialTokens: true), skip, "\(label) case \(k) decode skipping specials")
+                XCTAssertEqual(
+                    tokenizer.decode(c.ids, skipSpecialTokens: true), skip,
+                    "\(label) case \(k) decode skipping specials")
             }
             if c.roundtrip_equal { XCTAssertEqual(tokenizer.decode(c.ids), c.text, "\(label) case \(k) round trip") }
             var stream = tokenizer.streamingDecoder()

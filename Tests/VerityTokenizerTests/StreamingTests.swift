@@ -22,7 +22,9 @@ final class StreamingTests: XCTestCase {
             chunks.append(stream.finish())
             XCTAssertEqual(chunks.joined(), c.decoded, c.text.debugDescription)
             XCTAssertEqual(chunks.joined(), tokenizer.decode(c.ids))
-            for chunk in chunks { XCTAssertFalse(chunk.unicodeScalars.contains("\u{FFFD}"), "split UTF-8 in \(c.text.debugDescription)") }
+            for chunk in chunks {
+                XCTAssertFalse(chunk.unicodeScalars.contains("\u{FFFD}"), "split UTF-8 in \(c.text.debugDescription)")
+            }
         }
         XCTAssertGreaterThan(heldBack, 5, "the fixture must split characters across tokens")
     }

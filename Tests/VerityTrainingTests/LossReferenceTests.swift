@@ -20,11 +20,16 @@ final class LossReferenceTests: XCTestCase {
         guard let mine else { XCTFail("\(path): missing from the report"); return 0 }
         switch ref {
         case .object(let o):
-            return o.keys.sorted().reduce(0) { $0 + compare(mine[$1], o[$1] ?? .null, path: path + "." + $1, mask: mask, worst: &worst) }
+            return o.keys.sorted().reduce(0) {
+                $0 + compare(mine[$1], o[$1] ?? .null, path: path + "." + $1, mask: mask, worst: &worst)
+            }
         case .array(let items):
-            guard case .array(let got) = mine, got.count == items.count else { XCTFail("\(path): shape differs"); return 0 }
+            guard case .array(let got) = mine, got.count == items.count else {
+                XCTFail("\(path): shape differs"); return 0
+            }
             var n = 0
-            let isBT = items.count == mask.count && path.contains("grad_clip") == false && path.contains("adamw") == false
+            let isBT =
+                items.count == mask.count && path.contains("grad_clip") == false && path.contains("adamw") == false
             for (i, (g, r)) in zip(got, items).enumerated() {
                 if isBT, case .array(let rowRef) = r, case .array(let rowGot) = g, rowRef.count == mask[i].count {
                     for (t, (gt, rt)) in zip(rowGot, rowRef).enumerated() where mask[i][t] != 0 {
@@ -43,7 +48,9 @@ final class LossReferenceTests: XCTestCase {
             // KL terms and ppo_kl are differences of two log-probs of magnitude ~1, and the trainer's log-prob is float32
             // (ulp up to 2.4e-7 there): their error is absolute, within 2 ulps (5e-7), however small the difference. Everything else: 1e-5
             // relative; gradients 1e-4 of their scale (≈ 1e-2 here).
-            let tol = path.contains("grad_logits") ? 1e-6 : (path.contains("kl") ? max(5e-7, 1e-5 * abs(b)) : 1e-5 * max(abs(b), 1e-3))
+            let tol =
+                path.contains("grad_logits")
+                ? 1e-6 : (path.contains("kl") ? max(5e-7, 1e-5 * abs(b)) : 1e-5 * max(abs(b), 1e-3))
             let err = abs(a - b)
             worst = max(worst, err / max(abs(b), 1e-3))
             XCTAssertLessThanOrEqual(err, tol, "\(path): \(a) vs \(b)")
@@ -55,7 +62,9 @@ final class LossReferenceTests: XCTestCase {
         let (inputs, outputs) = try load()
         let mine = try LossReport.compute(inputs: inputs)
         guard case .array(let rows)? = inputs["response_mask"] else { return XCTFail("fixture without response_mask") }
-        let mask = rows.map { r -> [Double] in if case .array(let x) = r { return x.compactMap(\.doubleValue) }; return [] }
+        let mask = rows.map { r -> [Double] in
+            if case .array(let x) = r { return x.compactMap(\.doubleValue) }; return []
+        }
         var worst = 0.0
         let n = compare(mine, outputs, path: "outputs", mask: mask, worst: &worst)
         XCTAssertGreaterThan(n, 700, "leaves compared")

@@ -17,7 +17,8 @@ final class TensorBoardTests: XCTestCase {
         let w = try TensorBoardWriter(directory: dir)
         try w.write(step: 1, scalars: ["reward_mean": 0.25, "lr": 1e-6, "nan": .nan])
         try w.write(step: 2, scalars: ["reward_mean": 0.5, "eval/math500/accuracy": 0.75])
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scripts/read_tensorboard.py")
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "Scripts/read_tensorboard.py")
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = ["python3", script.path, w.url.path]
@@ -26,7 +27,9 @@ final class TensorBoardTests: XCTestCase {
         p.standardError = FileHandle.nullDevice
         do { try p.run() } catch { throw XCTSkip("python3 is not installed") }
         p.waitUntilExit()
-        if p.terminationStatus == 3 || p.terminationStatus == 127 { throw XCTSkip("the tensorboard package is not installed") }
+        if p.terminationStatus == 3 || p.terminationStatus == 127 {
+            throw XCTSkip("the tensorboard package is not installed")
+        }
         XCTAssertEqual(p.terminationStatus, 0)
         struct Read: Decodable { let file_version: String?; let scalars: [String: [[Double]]] }
         let read = try JSONDecoder().decode(Read.self, from: out.fileHandleForReading.readDataToEndOfFile())

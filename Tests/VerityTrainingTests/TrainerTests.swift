@@ -16,27 +16,30 @@ final class ToyRun {
     init(steps: Int, lr: Double, saveEvery: Int, extra: String = "") throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("verity-train-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        try Data("{\"prompt\": \"The answer is\", \"answer\": \"e\"}\n{\"prompt\": \"Let me see the\", \"answer\": \"e\"}\n".utf8)
-            .write(to: root.appendingPathComponent("data.jsonl"))
+        try Data(
+            "{\"prompt\": \"The answer is\", \"answer\": \"e\"}\n{\"prompt\": \"Let me see the\", \"answer\": \"e\"}\n"
+                .utf8
+        )
+        .write(to: root.appendingPathComponent("data.jsonl"))
         let recipe = """
-        return {
-          name = "toy",
-          model = "\(Fixtures.url("tiny-qwen2").path)",
-          train = { data = "\(root.path)/data.jsonl", repeat_to = 4, batch_size = 4, required_fields = { "prompt" } },
-          prompt = require "prompts.raw",
-          reward = function(sample)
-            local _, c = string.gsub(sample.response, "e", "")
-            return c / math.max(1, #sample.response), { length = #sample.response }
-          end,
-          rollout = { n = 4, temperature = 1.0, max_tokens = 12, max_prompt_tokens = 64 },
-          optimizer = { lr = \(lr), weight_decay = 0.0, max_grad_norm = 1.0 },
-          update = { mini_batch_size = 4, micro_batch_size = 6 },
-          loss = function(step, terms) return { pg = 1.0 } end,
-          schedules = { lr = function(step, total) return \(lr) end },
-          steps = \(steps), save_every = \(saveEvery), seed = 3,
-          \(extra)
-        }
-        """
+            return {
+              name = "toy",
+              model = "\(Fixtures.url("tiny-qwen2").path)",
+              train = { data = "\(root.path)/data.jsonl", repeat_to = 4, batch_size = 4, required_fields = { "prompt" } },
+              prompt = require "prompts.raw",
+              reward = function(sample)
+                local _, c = string.gsub(sample.response, "e", "")
+                return c / math.max(1, #sample.response), { length = #sample.response }
+              end,
+              rollout = { n = 4, temperature = 1.0, max_tokens = 12, max_prompt_tokens = 64 },
+              optimizer = { lr = \(lr), weight_decay = 0.0, max_grad_norm = 1.0 },
+              update = { mini_batch_size = 4, micro_batch_size = 6 },
+              loss = function(step, terms) return { pg = 1.0 } end,
+              schedules = { lr = function(step, total) return \(lr) end },
+              steps = \(steps), save_every = \(saveEvery), seed = 3,
+              \(extra)
+            }
+            """
         try Data(recipe.utf8).write(to: root.appendingPathComponent("toy.lua"))
     }
     deinit { try? FileManager.default.removeItem(at: root) }
@@ -52,7 +55,9 @@ final class ToyRun {
     }
 
     func metrics(_ run: String = "run") throws -> [[String: Double]] {
-        try String(contentsOf: root.appendingPathComponent("\(run)/metrics.jsonl"), encoding: .utf8).split(separator: "\n").map {
+        try String(contentsOf: root.appendingPathComponent("\(run)/metrics.jsonl"), encoding: .utf8).split(
+            separator: "\n"
+        ).map {
             try JSONDecoder().decode([String: Double?].self, from: Data($0.utf8)).compactMapValues { $0 }
         }
     }
@@ -60,7 +65,10 @@ final class ToyRun {
 
 /// Metrics without the wall-clock ones.
 func deterministic(_ m: [String: Double]) -> [String: Double] {
-    m.filter { !["seconds", "seconds_rollout", "seconds_reward", "seconds_update", "tokens_per_s", "peak_rss_mb"].contains($0.key) }
+    m.filter {
+        !["seconds", "seconds_rollout", "seconds_reward", "seconds_update", "tokens_per_s", "peak_rss_mb"].contains(
+            $0.key)
+    }
 }
 
 final class TrainerTests: XCTestCase {
@@ -69,23 +77,32 @@ final class TrainerTests: XCTestCase {
         let t = try run.trainer()
         let m = try t.run()
         XCTAssertEqual(m.count, 10)
-        let first = m.prefix(3).map { $0["reward_mean"] ?? 0 }.reduce(0, +) / 3, last = m.suffix(3).map { $0["reward_mean"] ?? 0 }.reduce(0, +) / 3
+        let first = m.prefix(3).map { $0["reward_mean"] ?? 0 }.reduce(0, +) / 3,
+            last = m.suffix(3).map { $0["reward_mean"] ?? 0 }.reduce(0, +) / 3
         XCTAssertGreaterThan(last, first + 0.1, "toy reward from \(first) to \(last)")
         for s in m {
-            XCTAssertLessThan(s["logprob_mismatch_mean_abs"] ?? 1, 1e-5, "step \(s["step"] ?? 0): sampler vs trainer log-probs")
+            XCTAssertLessThan(
+                s["logprob_mismatch_mean_abs"] ?? 1, 1e-5, "step \(s["step"] ?? 0): sampler vs trainer log-probs")
             XCTAssertEqual(s["ratio_outside_0.9_1.1"], 0)
             XCTAssertEqual(s["optimizer_steps"], 1)
             XCTAssertNotNil(s["reward/length"])
         }
         // Files of the run folder.
         XCTAssertEqual(try run.metrics().count, 10)
-        for key in ["step", "reward_mean", "reward_std", "accuracy", "zero_adv_fraction", "pg_loss", "pg_clipfrac", "pg_clipfrac_lower",
-                    "ppo_kl", "entropy", "response_length_mean", "response_length_max", "truncated_fraction", "grad_norm", "lr",
-                    "seconds_rollout", "seconds_reward", "seconds_logprobs", "seconds_update", "tokens_per_s", "peak_rss_mb"] {
+        for key in [
+            "step", "reward_mean", "reward_std", "accuracy", "zero_adv_fraction", "pg_loss", "pg_clipfrac",
+            "pg_clipfrac_lower",
+            "ppo_kl", "entropy", "response_length_mean", "response_length_max", "truncated_fraction", "grad_norm", "lr",
+            "seconds_rollout", "seconds_reward", "seconds_logprobs", "seconds_update", "tokens_per_s", "peak_rss_mb",
+        ] {
             XCTAssertNotNil(m[0][key], key)
         }
-        for f in ["recipe.lua", "scripts.sha256", "samples/step-1.jsonl", "samples/step-10.jsonl", "checkpoints/step-5/model.safetensors", "checkpoints/step-10/config.json",
-                  "checkpoints/step-10/tokenizer.json", "checkpoints/step-10/optimizer.safetensors", "checkpoints/step-10/trainer.json"] {
+        for f in [
+            "recipe.lua", "scripts.sha256", "samples/step-1.jsonl", "samples/step-10.jsonl",
+            "checkpoints/step-5/model.safetensors", "checkpoints/step-10/config.json",
+            "checkpoints/step-10/tokenizer.json", "checkpoints/step-10/optimizer.safetensors",
+            "checkpoints/step-10/trainer.json",
+        ] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: run.root.appendingPathComponent("run/\(f)").path), f)
         }
         // A checkpoint is a Hugging Face folder the model loader (and transformers) reads.
@@ -98,7 +115,7 @@ final class TrainerTests: XCTestCase {
         let run = try ToyRun(steps: 4, lr: 1e-2, saveEvery: 2)
         let whole = try run.trainer(run: "a")
         try whole.run()
-        _ = try run.trainer(run: "b", maxSteps: 3).run()      // stops after step 3; the checkpoint is step 2
+        _ = try run.trainer(run: "b", maxSteps: 3).run()  // stops after step 3; the checkpoint is step 2
         let resumed = try run.trainer(run: "b", resume: true)
         XCTAssertEqual(resumed.step, 0)
         try resumed.run()
@@ -117,18 +134,23 @@ final class TrainerTests: XCTestCase {
         let ppo = "algorithm = \"ppo\", critic = { lr = 1e-2, gamma = 1.0, lambda = 0.95, value_clip = 0.5 },"
         let run = try ToyRun(steps: 10, lr: 3e-2, saveEvery: 5, extra: ppo)
         let m = try run.trainer().run()
-        let first = m.prefix(3).map { $0["reward_mean"] ?? 0 }.reduce(0, +) / 3, last = m.suffix(3).map { $0["reward_mean"] ?? 0 }.reduce(0, +) / 3
+        let first = m.prefix(3).map { $0["reward_mean"] ?? 0 }.reduce(0, +) / 3,
+            last = m.suffix(3).map { $0["reward_mean"] ?? 0 }.reduce(0, +) / 3
         XCTAssertGreaterThan(last, first + 0.1, "toy reward under PPO from \(first) to \(last)")
         XCTAssertNotNil(m[0]["vf_loss"])
         XCTAssertNotEqual(m.last?["values_mean"], 0, "the critic learned values")
-        XCTAssertTrue(FileManager.default.fileExists(atPath: run.root.appendingPathComponent("run/checkpoints/step-5/critic/value_head.safetensors").path))
+        XCTAssertTrue(
+            FileManager.default.fileExists(
+                atPath: run.root.appendingPathComponent("run/checkpoints/step-5/critic/value_head.safetensors").path))
         // Resume from step 5 reproduces steps 6-10 exactly, critic included.
         let b = try ToyRun(steps: 10, lr: 3e-2, saveEvery: 5, extra: ppo)
         _ = try b.trainer(maxSteps: 6).run()
         let resumed = try b.trainer(resume: true)
         try resumed.run()
         XCTAssertEqual(try run.metrics().map(deterministic), try b.metrics().map(deterministic))
-        print("TRAIN toy PPO: reward \(first) -> \(last) over 10 steps, vf_loss \(m.first?["vf_loss"] ?? 0) -> \(m.last?["vf_loss"] ?? 0)")
+        print(
+            "TRAIN toy PPO: reward \(first) -> \(last) over 10 steps, vf_loss \(m.first?["vf_loss"] ?? 0) -> \(m.last?["vf_loss"] ?? 0)"
+        )
     }
 
     func testCheckpointLoadsInTransformersAndScoresTheSame() throws {
@@ -137,7 +159,8 @@ final class TrainerTests: XCTestCase {
         try t.run()
         let ck = run.root.appendingPathComponent("run/checkpoints/step-2")
         let ids: [Int32] = [12, 7, 99, 500, 3, 1000, 42, 42, 8]
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scripts/score_checkpoint.py")
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "Scripts/score_checkpoint.py")
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = ["python3", script.path, ck.path, ids.map(String.init).joined(separator: ",")]
@@ -146,12 +169,15 @@ final class TrainerTests: XCTestCase {
         p.standardError = FileHandle.nullDevice
         do { try p.run() } catch { throw XCTSkip("python3 is not installed") }
         p.waitUntilExit()
-        if p.terminationStatus == 3 || p.terminationStatus == 127 { throw XCTSkip("torch/transformers are not installed") }
+        if p.terminationStatus == 3 || p.terminationStatus == 127 {
+            throw XCTSkip("torch/transformers are not installed")
+        }
         XCTAssertEqual(p.terminationStatus, 0)
         let theirs = try JSONDecoder().decode([Double].self, from: out.fileHandleForReading.readDataToEndOfFile())
         let model = try TransformerModel.load(directory: ck)
         let h = try model.hiddenStates(ids: Array(ids.dropLast()), batch: 1, trainable: false)
-        let mine = model.tokenLogProbs(hidden: h, targets: Array(ids.dropFirst()), trainable: false).logprobs.value.values
+        let mine = model.tokenLogProbs(hidden: h, targets: Array(ids.dropFirst()), trainable: false).logprobs.value
+            .values
         XCTAssertEqual(theirs.count, mine.count)
         let worst = zip(mine, theirs).map { abs(Double($0) - $1) }.max() ?? 1
         XCTAssertLessThan(worst, 1e-4)
@@ -164,20 +190,26 @@ final class TrainerTests: XCTestCase {
     func testEvaluationBeforeAndDuringTraining() throws {
         let probe = try ToyRun(steps: 1, lr: 1e-3, saveEvery: 0)
         let evalFile = probe.root.appendingPathComponent("eval.jsonl")
-        try Data("{\"problem\": \"The answer is\", \"answer\": \"e\"}\n{\"problem\": \"Say\", \"answer\": \"3\"}\n".utf8).write(to: evalFile)
-        let extra = "eval = { every = 2, before_train = true, sets = { \"\(evalFile.path)\" }, max_tokens = 4, required_fields = { \"problem\", \"answer\" } },"
+        try Data(
+            "{\"problem\": \"The answer is\", \"answer\": \"e\"}\n{\"problem\": \"Say\", \"answer\": \"3\"}\n".utf8
+        ).write(to: evalFile)
+        let extra =
+            "eval = { every = 2, before_train = true, sets = { \"\(evalFile.path)\" }, max_tokens = 4, required_fields = { \"problem\", \"answer\" } },"
         let run = try ToyRun(steps: 4, lr: 1e-2, saveEvery: 0, extra: extra)
         try run.trainer().run()
         let m = try run.metrics()
         XCTAssertEqual(m.map { $0["step"] ?? -1 }, [0, 1, 2, 3, 4])
         for (i, line) in m.enumerated() {
-            XCTAssertEqual(line["eval/eval/accuracy"] != nil, [0, 2, 4].contains(i), "step \(i): \(line.keys.sorted())")
+            XCTAssertEqual(
+                line["eval/eval/accuracy"] != nil, [0, 2, 4].contains(i), "step \(i): \(line.keys.sorted())")
         }
         for step in [0, 2, 4] {
             let r = run.root.appendingPathComponent("run/eval/step-\(step)/eval/responses.jsonl")
             XCTAssertEqual(try String(contentsOf: r, encoding: .utf8).split(separator: "\n").count, 2, r.path)
         }
-        XCTAssertTrue(FileManager.default.fileExists(atPath: run.root.appendingPathComponent("run/checkpoints/step-2/model.safetensors").path))
+        XCTAssertTrue(
+            FileManager.default.fileExists(
+                atPath: run.root.appendingPathComponent("run/checkpoints/step-2/model.safetensors").path))
     }
 
     func testRewardErrorsLongPromptsAndGroupingPolicies() throws {
@@ -185,37 +217,57 @@ final class TrainerTests: XCTestCase {
         let zero = try ToyRun(steps: 1, lr: 1e-3, saveEvery: 0, extra: "advantage = { group_by = \"example\" },")
         let recipe = zero.root.appendingPathComponent("toy.lua")
         let text = try String(contentsOf: recipe, encoding: .utf8)
-            .replacingOccurrences(of: "local _, c = string.gsub(sample.response, \"e\", \"\")", with: "if sample.tokens > 0 then error(\"boom\") end local _, c = 0, 0")
-        try Data(text.replacingOccurrences(of: "max_prompt_tokens = 64 }", with: "max_prompt_tokens = 64, reward_error = \"zero\" }").utf8)
-            .write(to: recipe)
+            .replacingOccurrences(
+                of: "local _, c = string.gsub(sample.response, \"e\", \"\")",
+                with: "if sample.tokens > 0 then error(\"boom\") end local _, c = 0, 0")
+        try Data(
+            text.replacingOccurrences(
+                of: "max_prompt_tokens = 64 }", with: "max_prompt_tokens = 64, reward_error = \"zero\" }"
+            ).utf8
+        )
+        .write(to: recipe)
         let m = try zero.trainer().run()
         XCTAssertEqual(m[0]["reward_errors"], 16)
         XCTAssertEqual(m[0]["reward_mean"], 0)
         try Data(text.utf8).write(to: recipe)
-        XCTAssertThrowsError(try zero.trainer(run: "stop").run()) { e in XCTAssertTrue("\(e)".contains("boom"), "\(e)") }
+        XCTAssertThrowsError(try zero.trainer(run: "stop").run()) { e in XCTAssertTrue("\(e)".contains("boom"), "\(e)")
+        }
         // Long prompts: skipped and counted by default, or the run stops naming the example and the limit.
         let long = try ToyRun(steps: 1, lr: 1e-3, saveEvery: 0)
         let lr = long.root.appendingPathComponent("toy.lua")
         let lt = try String(contentsOf: lr, encoding: .utf8)
-        try Data(lt.replacingOccurrences(of: "max_prompt_tokens = 64 }", with: "max_prompt_tokens = 1, long_prompt = \"stop\" }").utf8).write(to: lr)
-        XCTAssertThrowsError(try long.trainer().run()) { e in XCTAssertTrue("\(e)".contains("rollout.max_prompt_tokens = 1"), "\(e)") }
-        try Data(lt.replacingOccurrences(of: "max_prompt_tokens = 64 }", with: "max_prompt_tokens = 1 }").utf8).write(to: lr)
-        XCTAssertThrowsError(try long.trainer(run: "skip").run()) { e in XCTAssertTrue("\(e)".contains("every prompt"), "\(e)") }
+        try Data(
+            lt.replacingOccurrences(
+                of: "max_prompt_tokens = 64 }", with: "max_prompt_tokens = 1, long_prompt = \"stop\" }"
+            ).utf8
+        ).write(to: lr)
+        XCTAssertThrowsError(try long.trainer().run()) { e in
+            XCTAssertTrue("\(e)".contains("rollout.max_prompt_tokens = 1"), "\(e)")
+        }
+        try Data(lt.replacingOccurrences(of: "max_prompt_tokens = 64 }", with: "max_prompt_tokens = 1 }").utf8).write(
+            to: lr)
+        XCTAssertThrowsError(try long.trainer(run: "skip").run()) { e in
+            XCTAssertTrue("\(e)".contains("every prompt"), "\(e)")
+        }
     }
 
     func testRunFoldersAreNotOverwrittenOrResumedFromNothing() throws {
         let run = try ToyRun(steps: 1, lr: 1e-3, saveEvery: 0)
         try run.trainer().run()
         XCTAssertThrowsError(try run.trainer().run()) { e in XCTAssertTrue("\(e)".contains("--resume"), "\(e)") }
-        XCTAssertThrowsError(try run.trainer(run: "fresh", resume: true).run()) { e in XCTAssertTrue("\(e)".contains("no checkpoint"), "\(e)") }
+        XCTAssertThrowsError(try run.trainer(run: "fresh", resume: true).run()) { e in
+            XCTAssertTrue("\(e)".contains("no checkpoint"), "\(e)")
+        }
     }
 
     func testStopRequestWritesACheckpointAndResumes() throws {
         let run = try ToyRun(steps: 4, lr: 1e-2, saveEvery: 0)
         let t = try run.trainer()
-        t.stopRequest.set()                       // as the CLI's SIGINT handler does
+        t.stopRequest.set()  // as the CLI's SIGINT handler does
         XCTAssertThrowsError(try t.run()) { e in XCTAssertEqual((e as? TrainingInterrupted)?.step, 1) }
-        XCTAssertTrue(FileManager.default.fileExists(atPath: run.root.appendingPathComponent("run/checkpoints/step-1/trainer.json").path))
+        XCTAssertTrue(
+            FileManager.default.fileExists(
+                atPath: run.root.appendingPathComponent("run/checkpoints/step-1/trainer.json").path))
         let resumed = try run.trainer(resume: true)
         try resumed.run()
         XCTAssertEqual(resumed.step, 4)
@@ -225,7 +277,8 @@ final class TrainerTests: XCTestCase {
     func testNonFiniteRewardStopsTheStep() throws {
         let run = try ToyRun(steps: 1, lr: 1e-3, saveEvery: 0, extra: "")
         let text = try String(contentsOf: run.root.appendingPathComponent("toy.lua"), encoding: .utf8)
-            .replacingOccurrences(of: "return c / math.max(1, #sample.response), { length = #sample.response }", with: "return 0/0")
+            .replacingOccurrences(
+                of: "return c / math.max(1, #sample.response), { length = #sample.response }", with: "return 0/0")
         try Data(text.utf8).write(to: run.root.appendingPathComponent("toy.lua"))
         XCTAssertThrowsError(try run.trainer().run()) { e in XCTAssertTrue("\(e)".contains("returned NaN"), "\(e)") }
     }

@@ -34,7 +34,8 @@ func loadJSONL(_ relative: String) throws -> [[String: Any]] {
 /// The value of `key` as `T`, or an error naming the file, line and key (a missing label is an error, never false).
 func field<T>(_ o: [String: Any], _ key: String, _ file: String, _ line: Int, as: T.Type = T.self) throws -> T {
     guard let v = o[key] as? T else {
-        throw FixtureError(description: "\(file):\(line): key '\(key)' missing or not \(T.self) (\(String(describing: o[key])))")
+        throw FixtureError(
+            description: "\(file):\(line): key '\(key)' missing or not \(T.self) (\(String(describing: o[key])))")
     }
     return v
 }
@@ -44,15 +45,22 @@ func loadCases() throws -> [Case] {
     return try loadJSONL(file).enumerated().map { (i, o) in
         let line = i + 1
         let kindName: String = try field(o, "kind", file, line)
-        guard let kind = AnswerKind(rawValue: kindName) else { throw FixtureError(description: "\(file):\(line): kind '\(kindName)'") }
+        guard let kind = AnswerKind(rawValue: kindName) else {
+            throw FixtureError(description: "\(file):\(line): kind '\(kindName)'")
+        }
         let intent: String = try field(o, "intent", file, line)
-        guard ["equivalent", "different", "ambiguous"].contains(intent) else { throw FixtureError(description: "\(file):\(line): intent '\(intent)'") }
-        return Case(id: try field(o, "id", file, line), gold: try field(o, "gold", file, line),
-                    prediction: try field(o, "prediction", file, line), kind: kind, source: try field(o, "source", file, line),
-                    intent: intent,
-                    labels: [.paper: try field(o, "verl_deepscaler", file, line), .qwenEval: try field(o, "qwen_eval", file, line),
-                             .mathVerify: try field(o, "math_verify", file, line)],
-                    qwenPred: try field(o, "qwen_pred", file, line), qwenGold: try field(o, "qwen_gold", file, line))
+        guard ["equivalent", "different", "ambiguous"].contains(intent) else {
+            throw FixtureError(description: "\(file):\(line): intent '\(intent)'")
+        }
+        return Case(
+            id: try field(o, "id", file, line), gold: try field(o, "gold", file, line),
+            prediction: try field(o, "prediction", file, line), kind: kind, source: try field(o, "source", file, line),
+            intent: intent,
+            labels: [
+                .paper: try field(o, "verl_deepscaler", file, line), .qwenEval: try field(o, "qwen_eval", file, line),
+                .mathVerify: try field(o, "math_verify", file, line),
+            ],
+            qwenPred: try field(o, "qwen_pred", file, line), qwenGold: try field(o, "qwen_gold", file, line))
     }
 }
 
@@ -86,16 +94,21 @@ final class ConformanceTests: XCTestCase {
             s[0] += ok ? 1 : 0; s[1] += 1
             a.bySource[c.source] = s
         }
-        let parts = a.bySource.keys.sorted().map { k in "\(k) \(a.bySource[k]![0])/\(a.bySource[k]![1])" }.joined(separator: ", ")
-        print("AGREEMENT \(profile.rawValue): \(a.agree)/\(a.total) = \(String(format: "%.2f", Double(a.agree) / Double(max(a.total, 1)) * 100))% (\(parts))")
+        let parts = a.bySource.keys.sorted().map { k in "\(k) \(a.bySource[k]![0])/\(a.bySource[k]![1])" }.joined(
+            separator: ", ")
+        print(
+            "AGREEMENT \(profile.rawValue): \(a.agree)/\(a.total) = \(String(format: "%.2f", Double(a.agree) / Double(max(a.total, 1)) * 100))% (\(parts))"
+        )
         print("DISAGREEING \(profile.rawValue): \(a.disagreeing.sorted().joined(separator: " "))")
         return a
     }
 
     /// Asserts the exact figures of docs/verifier.md's conformance table and the exact set of disagreeing cases:
     /// any change in agreement, either way, fails here and is looked at (then the doc and the pins change together).
-    func check(_ profile: GradingProfile, total: Int, bySource: [String: [Int]], disagreeing: [String],
-               file: StaticString = #filePath, line: UInt = #line) throws {
+    func check(
+        _ profile: GradingProfile, total: Int, bySource: [String: [Int]], disagreeing: [String],
+        file: StaticString = #filePath, line: UInt = #line
+    ) throws {
         let a = agreement(profile, try loadCases())
         XCTAssertEqual(a.total, total, "cases checked", file: file, line: line)
         XCTAssertEqual(a.agree, total - disagreeing.count, file: file, line: line)
@@ -103,28 +116,38 @@ final class ConformanceTests: XCTestCase {
         let pinned = Set(disagreeing)
         XCTAssertEqual(pinned.count, disagreeing.count, "duplicate pinned ids", file: file, line: line)
         XCTAssertEqual(a.disagreeing.subtracting(pinned).sorted(), [], "new disagreements", file: file, line: line)
-        XCTAssertEqual(pinned.subtracting(a.disagreeing).sorted(), [], "pinned disagreements that now agree", file: file, line: line)
+        XCTAssertEqual(
+            pinned.subtracting(a.disagreeing).sorted(), [], "pinned disagreements that now agree", file: file,
+            line: line)
     }
 
     func testPaperProfileMatchesDeepScaleR() throws {
         // docs/verifier.md: 1039/1040, the one sympy Float round-off case.
-        try check(.paper, total: 1040, bySource: ["math500-perturb": [757, 757], "handmade": [153, 154], "math-verify-suite": [129, 129]],
-                  disagreeing: PinnedDisagreements.paper)
+        try check(
+            .paper, total: 1040,
+            bySource: ["math500-perturb": [757, 757], "handmade": [153, 154], "math-verify-suite": [129, 129]],
+            disagreeing: PinnedDisagreements.paper)
     }
 
     func testQwenEvalProfileMatchesQwenMathEqual() throws {
-        try check(.qwenEval, total: 1040, bySource: ["math500-perturb": [753, 757], "handmade": [153, 154], "math-verify-suite": [126, 129]],
-                  disagreeing: PinnedDisagreements.qwenEval)
+        try check(
+            .qwenEval, total: 1040,
+            bySource: ["math500-perturb": [753, 757], "handmade": [153, 154], "math-verify-suite": [126, 129]],
+            disagreeing: PinnedDisagreements.qwenEval)
     }
 
     func testMathVerifyProfileMatchesMathVerify() throws {
-        try check(.mathVerify, total: 1040, bySource: ["math500-perturb": [757, 757], "handmade": [151, 154], "math-verify-suite": [118, 129]],
-                  disagreeing: PinnedDisagreements.mathVerify)
+        try check(
+            .mathVerify, total: 1040,
+            bySource: ["math500-perturb": [757, 757], "handmade": [151, 154], "math-verify-suite": [118, 129]],
+            disagreeing: PinnedDisagreements.mathVerify)
     }
 
     func testVerityProfileMatchesIntent() throws {
-        try check(.verity, total: 929, bySource: ["math500-perturb": [694, 694], "handmade": [107, 107], "math-verify-suite": [111, 128]],
-                  disagreeing: PinnedDisagreements.verity)
+        try check(
+            .verity, total: 929,
+            bySource: ["math500-perturb": [694, 694], "handmade": [107, 107], "math-verify-suite": [111, 128]],
+            disagreeing: PinnedDisagreements.verity)
     }
 
     /// The reference graders' own agreement with `intent` (docs/verifier.md: math_verify 890/929,
@@ -136,7 +159,9 @@ final class ConformanceTests: XCTestCase {
         let documented: [GradingProfile: Int] = [.mathVerify: 890, .qwenEval: 759, .paper: 741]
         for p in [GradingProfile.paper, .qwenEval, .mathVerify] {
             let right = cases.filter { $0.labels[p] == ($0.intent == "equivalent") }.count
-            print("REFERENCE-VS-INTENT \(p.rawValue): \(right)/\(cases.count) = \(String(format: "%.2f", Double(right) / Double(cases.count) * 100))%")
+            print(
+                "REFERENCE-VS-INTENT \(p.rawValue): \(right)/\(cases.count) = \(String(format: "%.2f", Double(right) / Double(cases.count) * 100))%"
+            )
             XCTAssertEqual(right, documented[p], p.rawValue)
         }
     }
@@ -170,20 +195,26 @@ final class ConformanceTests: XCTestCase {
             let id: String = try field(r, "id", file, i + 1)
             let resp: String = try field(r, "response", file, i + 1), gold: String = try field(r, "gold", file, i + 1)
             // verl_extracted is null where verl finds no box: the key must still be there.
-            guard let verlRaw = r["verl_extracted"] else { throw FixtureError(description: "\(file):\(i + 1): no verl_extracted") }
+            guard let verlRaw = r["verl_extracted"] else {
+                throw FixtureError(description: "\(file):\(i + 1): no verl_extracted")
+            }
             let verl = verlRaw is NSNull ? nil : try field(r, "verl_extracted", file, i + 1, as: String.self)
             let qwenRef: String = try field(r, "qwen_extracted", file, i + 1)
             let ref: [String] = try field(r, "math_verify_extracted", file, i + 1)
             if Grader(profile: .paper).grade(response: resp, gold: gold).extracted == verl { paper += 1 }
             if Grader(profile: .qwenEval).grade(response: resp, gold: gold).extracted == qwenRef { qwen += 1 }
             let got = Grader(profile: .mathVerify).extract(resp)
-            if ref.isEmpty ? got == nil : got.map({ $0 == ref[1] || Grader(profile: .mathVerify).equal(gold: ref[1], prediction: $0) }) == true {
+            if ref.isEmpty
+                ? got == nil
+                : got.map({ $0 == ref[1] || Grader(profile: .mathVerify).equal(gold: ref[1], prediction: $0) }) == true
+            {
                 mv += 1
             } else {
                 mvMisses.insert(id)
             }
         }
-        print("EXTRACTION paper \(paper)/\(rows.count), qwen-eval \(qwen)/\(rows.count), math-verify \(mv)/\(rows.count)")
+        print(
+            "EXTRACTION paper \(paper)/\(rows.count), qwen-eval \(qwen)/\(rows.count), math-verify \(mv)/\(rows.count)")
         print("EXTRACTION-MISSES math-verify: \(mvMisses.sorted().joined(separator: " "))")
         XCTAssertEqual(paper, 130)
         XCTAssertEqual(qwen, 130)
@@ -193,8 +224,11 @@ final class ConformanceTests: XCTestCase {
 
     /// `answer_qwen` of every data/eval set is `parse_ground_truth` (RULES.md A.6), on every line of each set.
     func testQwenGoldAnswersOfEvalSets() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let sizes = ["aime24": 30, "aime25": 30, "amc23": 40, "math500": 500, "minerva_math": 272, "olympiadbench": 675]
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let sizes = [
+            "aime24": 30, "aime25": 30, "amc23": 40, "math500": 500, "minerva_math": 272, "olympiadbench": 675,
+        ]
         for set in sizes.keys.sorted() {
             let url = root.appendingPathComponent("data/eval/\(set).jsonl")
             guard let data = try? Data(contentsOf: url) else { XCTFail("missing \(url.path)"); continue }
@@ -202,11 +236,13 @@ final class ConformanceTests: XCTestCase {
             for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
                 lines += 1
                 guard let d = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                      let want = d["answer_qwen"] as? String else { XCTFail("\(set):\(lines): no answer_qwen"); continue }
+                    let want = d["answer_qwen"] as? String
+                else { XCTFail("\(set):\(lines): no answer_qwen"); continue }
                 let src: String
                 switch set {
                 case "math500", "minerva_math": src = try field(d, "solution", set, lines)
-                case "olympiadbench": src = try XCTUnwrap((try field(d, "final_answer", set, lines, as: [String].self)).first)
+                case "olympiadbench":
+                    src = try XCTUnwrap((try field(d, "final_answer", set, lines, as: [String].self)).first)
                 case "amc23": src = "\(try XCTUnwrap(d["answer_raw"], "\(set):\(lines): no answer_raw"))"
                 default: src = "\(try XCTUnwrap(d["answer"], "\(set):\(lines): no answer"))"
                 }
@@ -225,7 +261,7 @@ final class ConformanceTests: XCTestCase {
 enum PinnedDisagreements {
     /// 1: sympy Float round-off (6.0 \\times 10^{-4} vs 0.0006).
     static let paper: [String] = [
-        "case-1387",
+        "case-1387"
     ]
     /// 8: 1*sqrt(51); U as union (2); base subscript; \\displaystyle7; raw golds with several boxes (2); and case-1677, where
     /// the reference extracts nothing from either side and calls "" equal to "": Verity never matches an empty gold (issue 13.7).

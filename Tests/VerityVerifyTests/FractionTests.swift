@@ -12,12 +12,16 @@ final class FractionSignTests: XCTestCase {
     struct Form { var text: String; var minusSigns: Int; var negative: Bool { minusSigns % 2 == 1 } }
 
     static let halves: [Form] = [
-        Form(text: "-\\frac{1}{2}", minusSigns: 1), Form(text: "\\frac{-1}{2}", minusSigns: 1), Form(text: "\\frac{1}{-2}", minusSigns: 1),
+        Form(text: "-\\frac{1}{2}", minusSigns: 1), Form(text: "\\frac{-1}{2}", minusSigns: 1),
+        Form(text: "\\frac{1}{-2}", minusSigns: 1),
         Form(text: "\\frac{-1}{-2}", minusSigns: 2), Form(text: "-\\frac{-1}{2}", minusSigns: 2),
-        Form(text: "\\frac{1}{2}", minusSigns: 0), Form(text: "-\\frac{1}{-2}", minusSigns: 2), Form(text: "-\\frac{-1}{-2}", minusSigns: 3),
+        Form(text: "\\frac{1}{2}", minusSigns: 0), Form(text: "-\\frac{1}{-2}", minusSigns: 2),
+        Form(text: "-\\frac{-1}{-2}", minusSigns: 3),
     ]
     /// Golds of known sign: the same value written without a fraction.
-    static let golds: [(String, Bool)] = [("-0.5", true), ("0.5", false), ("-\\frac{1}{2}", true), ("\\frac{1}{2}", false)]
+    static let golds: [(String, Bool)] = [
+        ("-0.5", true), ("0.5", false), ("-\\frac{1}{2}", true), ("\\frac{1}{2}", false),
+    ]
 
     /// Each form against each gold, both ways round, in every profile: equal exactly when the signs agree.
     func testSignsOfHalvesInEveryProfile() {
@@ -26,8 +30,12 @@ final class FractionSignTests: XCTestCase {
             for form in Self.halves {
                 for (gold, goldNegative) in Self.golds {
                     let want = form.negative == goldNegative
-                    XCTAssertEqual(g.equal(gold: gold, prediction: form.text), want, "\(profile.rawValue): gold \(gold), prediction \(form.text)")
-                    XCTAssertEqual(g.equal(gold: form.text, prediction: gold), want, "\(profile.rawValue): gold \(form.text), prediction \(gold)")
+                    XCTAssertEqual(
+                        g.equal(gold: gold, prediction: form.text), want,
+                        "\(profile.rawValue): gold \(gold), prediction \(form.text)")
+                    XCTAssertEqual(
+                        g.equal(gold: form.text, prediction: gold), want,
+                        "\(profile.rawValue): gold \(form.text), prediction \(gold)")
                 }
             }
         }
@@ -46,7 +54,9 @@ final class FractionSignTests: XCTestCase {
             for (gold, pred, want) in cases {
                 // paper: a bare integer gold against a prediction that is not an integer string is false (RULES.md D.6).
                 let expected = profile == .paper && Int(gold) != nil ? false : want
-                XCTAssertEqual(g.equal(gold: gold, prediction: pred), expected, "\(profile.rawValue): gold \(gold), prediction \(pred)")
+                XCTAssertEqual(
+                    g.equal(gold: gold, prediction: pred), expected,
+                    "\(profile.rawValue): gold \(gold), prediction \(pred)")
             }
         }
     }
@@ -68,14 +78,20 @@ final class FractionFormTests: XCTestCase {
     struct Named { var name: String; var gold: String; var prediction: String; var want: [GradingProfile: Bool] }
 
     static func all(_ b: Bool) -> [GradingProfile: Bool] { [.paper: b, .qwenEval: b, .mathVerify: b, .verity: b] }
-    static func exceptPaper(_ b: Bool) -> [GradingProfile: Bool] { [.paper: !b, .qwenEval: b, .mathVerify: b, .verity: b] }
+    static func exceptPaper(_ b: Bool) -> [GradingProfile: Bool] {
+        [.paper: !b, .qwenEval: b, .mathVerify: b, .verity: b]
+    }
 
     func run(_ cases: [Named], file: StaticString = #filePath, line: UInt = #line) {
         for c in cases {
             for profile in GradingProfile.allCases {
-                guard let want = c.want[profile] else { XCTFail("\(c.name): no expectation for \(profile.rawValue)", file: file, line: line); continue }
-                XCTAssertEqual(Grader(profile: profile).equal(gold: c.gold, prediction: c.prediction), want,
-                               "\(c.name) [\(profile.rawValue)]: gold \(c.gold), prediction \(c.prediction)", file: file, line: line)
+                guard let want = c.want[profile] else {
+                    XCTFail("\(c.name): no expectation for \(profile.rawValue)", file: file, line: line); continue
+                }
+                XCTAssertEqual(
+                    Grader(profile: profile).equal(gold: c.gold, prediction: c.prediction), want,
+                    "\(c.name) [\(profile.rawValue)]: gold \(c.gold), prediction \(c.prediction)", file: file,
+                    line: line)
             }
         }
     }
@@ -122,20 +138,27 @@ final class FractionFormTests: XCTestCase {
     /// it as a·b/c (its label on case-1233 is false); paper turns "digit space digit" into a sum, so −1 1/2 is −1 + 1/2 (D.6).
     func testMixedNumbers() {
         run([
-            Named(name: "12 4/5 vs 12.8", gold: "12\\frac{4}{5}", prediction: "12.8",
-                  want: [.paper: true, .qwenEval: false, .mathVerify: true, .verity: true]),
-            Named(name: "12 4/5 vs 48/5", gold: "12\\frac{4}{5}", prediction: "\\frac{48}{5}",
-                  want: [.paper: false, .qwenEval: true, .mathVerify: false, .verity: false]),
-            Named(name: "2 1/2 vs 2.5", gold: "2\\frac{1}{2}", prediction: "2.5",
-                  want: [.paper: true, .qwenEval: false, .mathVerify: true, .verity: true]),
-            Named(name: "2 1/2 vs 1", gold: "2\\frac{1}{2}", prediction: "1",
-                  want: [.paper: false, .qwenEval: true, .mathVerify: false, .verity: false]),
-            Named(name: "31/4 vs 7 3/4", gold: "\\frac{31}{4}", prediction: "7\\frac{3}{4}",
-                  want: [.paper: true, .qwenEval: false, .mathVerify: true, .verity: true]),
-            Named(name: "-1 1/2 vs -1.5", gold: "-1\\frac{1}{2}", prediction: "-1.5",
-                  want: [.paper: false, .qwenEval: false, .mathVerify: true, .verity: true]),
-            Named(name: "-0.5 vs -1 1/2", gold: "-0.5", prediction: "-1\\frac{1}{2}",
-                  want: [.paper: true, .qwenEval: true, .mathVerify: false, .verity: false]),
+            Named(
+                name: "12 4/5 vs 12.8", gold: "12\\frac{4}{5}", prediction: "12.8",
+                want: [.paper: true, .qwenEval: false, .mathVerify: true, .verity: true]),
+            Named(
+                name: "12 4/5 vs 48/5", gold: "12\\frac{4}{5}", prediction: "\\frac{48}{5}",
+                want: [.paper: false, .qwenEval: true, .mathVerify: false, .verity: false]),
+            Named(
+                name: "2 1/2 vs 2.5", gold: "2\\frac{1}{2}", prediction: "2.5",
+                want: [.paper: true, .qwenEval: false, .mathVerify: true, .verity: true]),
+            Named(
+                name: "2 1/2 vs 1", gold: "2\\frac{1}{2}", prediction: "1",
+                want: [.paper: false, .qwenEval: true, .mathVerify: false, .verity: false]),
+            Named(
+                name: "31/4 vs 7 3/4", gold: "\\frac{31}{4}", prediction: "7\\frac{3}{4}",
+                want: [.paper: true, .qwenEval: false, .mathVerify: true, .verity: true]),
+            Named(
+                name: "-1 1/2 vs -1.5", gold: "-1\\frac{1}{2}", prediction: "-1.5",
+                want: [.paper: false, .qwenEval: false, .mathVerify: true, .verity: true]),
+            Named(
+                name: "-0.5 vs -1 1/2", gold: "-0.5", prediction: "-1\\frac{1}{2}",
+                want: [.paper: true, .qwenEval: true, .mathVerify: false, .verity: false]),
         ])
         XCTAssertTrue(Grader(profile: .paper).equal(gold: "7 3/4", prediction: "\\frac{31}{4}"), "D.6: 7 3/4 = 7+3/4")
     }

@@ -16,14 +16,19 @@ final class SafetyTests: XCTestCase {
             let g = Grader(profile: p)
             for gold in ["", " ", "\n\t"] {
                 for response in ["\\boxed{}", "\\boxed{ }", "", "The answer is \\boxed{2}."] {
-                    XCTAssertFalse(g.grade(response: response, gold: gold).correct, "\(p.rawValue) \(response) vs \(gold.debugDescription)")
-                    XCTAssertFalse(g.grade(gold: gold, prediction: response, kind: .raw).correct, "\(p.rawValue) raw \(response)")
+                    XCTAssertFalse(
+                        g.grade(response: response, gold: gold).correct,
+                        "\(p.rawValue) \(response) vs \(gold.debugDescription)")
+                    XCTAssertFalse(
+                        g.grade(gold: gold, prediction: response, kind: .raw).correct, "\(p.rawValue) raw \(response)")
                 }
                 XCTAssertFalse(g.equal(gold: gold, prediction: ""), p.rawValue)
                 XCTAssertFalse(g.equal(gold: gold, prediction: gold), p.rawValue)
             }
-            XCTAssertFalse(g.grade(gold: "\\boxed{}", prediction: "\\boxed{}", kind: .raw).correct, "\(p.rawValue) raw boxed")
-            XCTAssertEqual(g.grade(response: "so \\boxed{2}", gold: "").extracted, g.extract("so \\boxed{2}"), p.rawValue)
+            XCTAssertFalse(
+                g.grade(gold: "\\boxed{}", prediction: "\\boxed{}", kind: .raw).correct, "\(p.rawValue) raw boxed")
+            XCTAssertEqual(
+                g.grade(response: "so \\boxed{2}", gold: "").extracted, g.extract("so \\boxed{2}"), p.rawValue)
             XCTAssertTrue(g.grade(response: "\\boxed{2}", gold: "2").correct, p.rawValue)
         }
     }
@@ -65,9 +70,13 @@ final class SafetyTests: XCTestCase {
     }
 
     func testPathologicalExpressions() {
-        let inputs = [String(repeating: "x^", count: 2000) + "2", String(repeating: "\\sqrt{", count: 1000),
-                      String(repeating: "(", count: 3000), "99999999999999!", "(" + String(repeating: "x+", count: 1500) + "x)^{99999}",
-                      "\\frac{1}{0}", "0^{-1}", "\\sqrt{-1}", "\\log 0", "\\begin{pmatrix}" + String(repeating: "1&", count: 500) + "1\\end{pmatrix}"]
+        let inputs = [
+            String(repeating: "x^", count: 2000) + "2", String(repeating: "\\sqrt{", count: 1000),
+            String(repeating: "(", count: 3000), "99999999999999!",
+            "(" + String(repeating: "x+", count: 1500) + "x)^{99999}",
+            "\\frac{1}{0}", "0^{-1}", "\\sqrt{-1}", "\\log 0",
+            "\\begin{pmatrix}" + String(repeating: "1&", count: 500) + "1\\end{pmatrix}",
+        ]
         for p in GradingProfile.allCases {
             let g = Grader(profile: p)
             for s in inputs {
@@ -79,7 +88,10 @@ final class SafetyTests: XCTestCase {
     }
 
     func testConcurrentGradingIsConsistent() {
-        let pairs = [("\\frac{1}{2}", "0.5"), ("12.8", "64/5"), ("(1,2)", "(1,3)"), ("x^2-1", "(x-1)(x+1)"), ("C", "\\text{(C)}")]
+        let pairs = [
+            ("\\frac{1}{2}", "0.5"), ("12.8", "64/5"), ("(1,2)", "(1,3)"), ("x^2-1", "(x-1)(x+1)"),
+            ("C", "\\text{(C)}"),
+        ]
         let expected = pairs.map { Grader().equal(gold: $0.0, prediction: $0.1) }
         XCTAssertEqual(expected, [true, true, false, true, true])
         nonisolated(unsafe) let results = UnsafeMutableBufferPointer<Bool>.allocate(capacity: 400)

@@ -13,8 +13,10 @@ public enum Qwen2Architecture: DecoderArchitecture {
     public static func parameterShapes(_ config: ModelConfig) -> [(String, [Int])] { standardDecoderShapes(config) }
 
     /// One decoder layer.
-    public static func layer<E: ModelExecutor>(_ e: E, _ x: E.Activation, _ p: LayerParameters, layer l: Int,
-                                               config c: ModelConfig) -> E.Activation {
+    public static func layer<E: ModelExecutor>(
+        _ e: E, _ x: E.Activation, _ p: LayerParameters, layer l: Int,
+        config c: ModelConfig
+    ) -> E.Activation {
         let eps = Float(c.rmsNormEps)
         let n1 = e.rmsNorm(x, p.inputNorm, eps: eps)
         e.record(.inputNorm, layer: l, n1)
@@ -26,7 +28,9 @@ public enum Qwen2Architecture: DecoderArchitecture {
     }
 
     /// h + down(silu(gate(RMSNorm₂(h))) ⊙ up(RMSNorm₂(h))): the MLP half of the layer, shared by the family.
-    static func mlpBlock<E: ModelExecutor>(_ e: E, residual h: E.Activation, _ p: LayerParameters, eps: Float) -> E.Activation {
+    static func mlpBlock<E: ModelExecutor>(_ e: E, residual h: E.Activation, _ p: LayerParameters, eps: Float)
+        -> E.Activation
+    {
         let n2 = e.rmsNorm(h, p.postNorm, eps: eps)
         let gu = e.linears(n2, [(p.gate, p.gateBias), (p.up, p.upBias)])
         return e.add(h, e.linear(e.swiglu(gu[0], gu[1]), p.down, p.downBias))

@@ -12,14 +12,21 @@ public enum Qwen3Architecture: DecoderArchitecture {
     /// The standard decoder tensors plus q_norm and k_norm per layer.
     public static func parameterShapes(_ c: ModelConfig) -> [(String, [Int])] {
         standardDecoderShapes(c) { l in
-            [("model.layers.\(l).self_attn.q_norm.weight", [c.headDim]), ("model.layers.\(l).self_attn.k_norm.weight", [c.headDim])]
+            [
+                ("model.layers.\(l).self_attn.q_norm.weight", [c.headDim]),
+                ("model.layers.\(l).self_attn.k_norm.weight", [c.headDim]),
+            ]
         }
     }
 
     /// One decoder layer.
-    public static func layer<E: ModelExecutor>(_ e: E, _ x: E.Activation, _ p: LayerParameters, layer l: Int,
-                                               config c: ModelConfig) -> E.Activation {
-        guard let qNorm = p.qNorm, let kNorm = p.kNorm else { preconditionFailure("qwen3 layer \(l) without q_norm/k_norm") }
+    public static func layer<E: ModelExecutor>(
+        _ e: E, _ x: E.Activation, _ p: LayerParameters, layer l: Int,
+        config c: ModelConfig
+    ) -> E.Activation {
+        guard let qNorm = p.qNorm, let kNorm = p.kNorm else {
+            preconditionFailure("qwen3 layer \(l) without q_norm/k_norm")
+        }
         let eps = Float(c.rmsNormEps)
         let n1 = e.rmsNorm(x, p.inputNorm, eps: eps)
         e.record(.inputNorm, layer: l, n1)
