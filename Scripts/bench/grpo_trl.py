@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""TRL's GRPOTrainer on CPU PyTorch, the side-by-side peer of `verity bench train`.
+
+Same shapes as `verity bench train`: a randomly initialised Qwen2.5-0.5B-shaped model, 8 prompts of exactly 64
+tokens (the real Qwen2.5 tokenizer from Tests/Fixtures/qwen2.5-tokenizer), 8 samples each forced to 256 new
+tokens (min_new_tokens = max_completion_length), a constant reward, KL to a reference (beta 0.001) as the
+paper's loss, 2 threads, one optimizer step. Prints one JSON object: the step's wall time, the time inside
+generation (measured around the model's generate), the rest, and the peak RSS.
+
+    pip install torch transformers trl        # never needed by Verity's tests
+    python3 Scripts/bench/grpo_trl.py [--layers 24] [--threads 2]
+"""
+import argparse
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--layers", type=int, default=24)
+parser.add_argument("--threads", type=int, default=2)
+parser.add_argument("--prompts", type=int, default=8)
+parser.add_argument("--samples", type=int, default=8)
+parser.add_argument("--prompt-tokens", type=int, default=64)
+parser.add_argument("--new-tokens", type=int, default=256)
+parser.add_argument("--tokenizer", default="Tests/Fixtures/qwen2.5-tokenizer")
+args = parser.parse_args()
+
+os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+import torch  # noqa: E402
+from datasets import Dataset  # noqa: E402
+from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM  # noqa: E402
+from trl import GRPOConfig, GRPOTrainer  # noqa: E402
+import trl  # noqa: E402
+import transformers  # noqa: E402
+
+torch.set_num_threads(args.threads)
+torch.manual_seed(1)
+tok = AutoTokenizer.from_pretrained(args.tokenizer)
+tok.padding_side = "left"
+if tok.pad_token is None:
+    tok.pad_token = "<|endoftext|>"
+config = Qwen2Config(vocab_size=151936, hidden_size=896, intermediate_size=4864, num_hidden_layers=args.layers,
+                     num_attention_heads=14, num_key_value_heads=2, rms_norm_eps=1e-6, rope_theta=1e6,
+                     tie_word_embeddings=True, max_position_embeddings=32768)
+model_dir = tempfile.mkdtemp(prefix="grpo-trl-model-")
+Qwen2ForCausalLM(config).float().save_pretrained(model_dir)   # TRL builds its reference model from the policy's path
+tok.save_pretrained(model_dir)
+model = Qwen2ForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+
+prompts = []
+for p in range(args.prompts):
+    text = f"Problem{p}:"
+    while len(tok(text)["input_ids"]) < args.prompt_tokens:
+        text += " x"
+    assert len(tok(text)["input_ids"]) == args.prompt_tokens
+    prompts.append(text)
+dataset = Dataset.from_dict({"prompt": prompts})
+
+generate_seconds = [0.0]
+original_generate = model.generate
+
+
+def timed_generate(*a, **k):
+    t0 = time.perf_counter()
+    out = original_generate(*a, **k)
+    generate_seconds[0] += time.perf_counter() - t0
+    return out
+
+
+model.generate = timed_generate
+
+out_dir = tempfile.mkdtemp(prefix="grpo-trl-")
+cfg = GRPOConfig(output_dir=out_dir, per_device_train_batch_size=args.prompts * args.samples, num_generations=args.samples,
+                 max_completion_length=args.new_tokens, generation_kwargs={"min_new_tokens": args.new_tokens},
+                 beta=0.001, learning_rate=1e-6, max_steps=1, logging_steps=1, report_to=[], use_cpu=True, bf16=False,
+                 save_strategy="no", temperature=1.0, num_train_epochs=1, dataloader_num_workers=0)
+trainer = GRPOTrainer(model=model, reward_funcs=[lambda completions, **kw: [0.0] * len(completions)], args=cfg,
+                      train_dataset=dataset, processing_class=tok)
+t0 = time.perf_counter()
+trainer.train()
+total = time.perf_counter() - t0
+print(json.dumps({
+    "peer": "trl", "trl_version": trl.__version__, "transformers_version": transformers.__version__,
+    "torch_version": torch.__version__, "threads": args.threads, "prompts": args.prompts, "samples": args.samples,
+    "prompt_tokens": args.prompt_tokens, "new_tokens": args.new_tokens, "layers": args.layers,
+    "seconds_total": total, "seconds_generate": generate_seconds[0], "seconds_rest": total - generate_seconds[0],
+    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+}))
+sys.stdout.flush()
