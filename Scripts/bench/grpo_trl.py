@@ -59,6 +59,18 @@ for p in range(args.prompts):
     prompts.append(text)
 dataset = Dataset.from_dict({"prompt": prompts})
 
+def peak_rss_mb():
+    """VmHWM of this process (ru_maxrss would include the parent's peak when started by `verity bench train`, since
+    Linux keeps it across exec)."""
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 generate_seconds = [0.0]
 original_generate = model.generate
 
@@ -87,6 +99,6 @@ print(json.dumps({
     "torch_version": torch.__version__, "threads": args.threads, "prompts": args.prompts, "samples": args.samples,
     "prompt_tokens": args.prompt_tokens, "new_tokens": args.new_tokens, "layers": args.layers,
     "seconds_total": total, "seconds_generate": generate_seconds[0], "seconds_rest": total - generate_seconds[0],
-    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "peak_rss_mb": peak_rss_mb(),
 }))
 sys.stdout.flush()

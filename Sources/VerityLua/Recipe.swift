@@ -25,6 +25,8 @@ public enum Algorithm: String, CaseIterable, Encodable, Sendable {
     case reinforcePlusPlus = "reinforce++"
     /// PPO with a critic and GAE.
     case ppo
+    /// Supervised fine-tuning on given responses (`verity sft`; the `sft` table says which field).
+    case sft
 }
 
 /// KL estimators a recipe may name (`kl.estimator`; verl's names, `low_var_kl` is k3 clamped to [-10, 10]).
@@ -378,6 +380,40 @@ public struct Recipe {
         }
     }
 
+    /// Supervised fine-tuning (`sft`; used when `algorithm = "sft"`): the next-token loss on each example's response
+    /// (the field `response_field`, then the end-of-text token), the prompt masked.
+    public struct SFT: Equatable, Codable {
+        /// The example field holding the response.
+        public var responseField = "solution"
+        /// Longest prompt + response in tokens; longer examples follow `rollout.long_prompt` (skip or stop).
+        public var maxTokens = 1024
+        /// Append the tokenizer's end-of-text token to each response (so the model learns to stop).
+        public var appendEOS = true
+        /// Tokens per packed row (several examples share a row, each attending only to itself); 0 = one example a row.
+        public var packTokens = 0
+
+        /// Settings with every default.
+        public init() {}
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case responseField = "response_field", maxTokens = "max_tokens", appendEOS = "append_eos"
+            case packTokens = "pack_tokens"
+        }
+
+        /// Reads and checks the `sft` table.
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            responseField = try c.value(.responseField, or: responseField, "a non-empty field name") { !$0.isEmpty }
+            maxTokens = try c.value(.maxTokens, or: maxTokens, "an integer from 2 to 1048576") {
+                (2...1_048_576).contains($0)
+            }
+            appendEOS = try c.value(.appendEOS, or: appendEOS)
+            packTokens = try c.value(.packTokens, or: packTokens, "0 (off) or an integer from 2 to 1048576") {
+                $0 == 0 || (2...1_048_576).contains($0)
+            }
+        }
+    }
+
     /// KL settings (`kl`).
     public struct KL: Equatable, Codable {
         /// The estimator.
@@ -433,6 +469,8 @@ public struct Recipe {
     public var kl = KL()
     /// The PPO critic.
     public var critic = Critic()
+    /// Supervised fine-tuning settings.
+    public var sft = SFT()
     /// Loss-mix plugin (required).
     public var loss: LossMixPlugin
     /// Schedules by name (`lr`, `temperature`, any coefficient); `lr` and `temperature` are checked ≥ 0 at every call.
@@ -449,7 +487,8 @@ public struct Recipe {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, description, model, tokenizer, train, eval, prompt, chatFormat = "chat_format", reward, grader,
             algorithm
-        case advantage, rollout, optimizer, update, kl, critic, loss, schedules, steps, seed, saveEvery = "save_every"
+        case advantage, rollout, optimizer, update, kl, critic, sft, loss, schedules, steps, seed
+        case saveEvery = "save_every"
     }
 }
 
@@ -494,6 +533,12 @@ extension Recipe: Codable {
         }
         kl = try c.value(.kl, or: kl)
         critic = try c.value(.critic, or: critic)
+        sft = try c.value(.sft, or: sft)
+        if algorithm == .sft, sft.packTokens > 0, sft.packTokens < sft.maxTokens {
+            throw RecipeIssue(
+                [CodingKeys.sft, SFT.CodingKeys.packTokens],
+                .invalid(expected: "0 or at least sft.max_tokens (\(sft.maxTokens))", got: "\(sft.packTokens)", hint: nil))
+        }
         loss = try c.decode(LossMixPlugin.self, forKey: .loss)
         schedules = try c.value(.schedules, or: schedules)
         steps = try c.decode(Int.self, forKey: .steps)
@@ -722,6 +767,7 @@ extension Recipe {
             (.optimizer, Optimizer.CodingKeys.allCases.map(\.rawValue)),
             (.update, Update.CodingKeys.allCases.map(\.rawValue)),
             (.kl, KL.CodingKeys.allCases.map(\.rawValue)), (.critic, Critic.CodingKeys.allCases.map(\.rawValue)),
+            (.sft, SFT.CodingKeys.allCases.map(\.rawValue)),
         ]
         return CodingKeys.allCases.map(\.rawValue)
             + tables.flatMap { table, keys in keys.map { "\(table.rawValue).\($0)" } }

@@ -108,8 +108,12 @@ public enum RecipeLoader {
             }
         }
         let examples = try readExamples(
-            data, display: recipe.train.data, requiredFields: recipe.train.requiredFields,
-            key: "train.required_fields", recipeFile: path, onBlank: blank(recipe.train.data))
+            data, display: recipe.train.data,
+            requiredFields: recipe.train.requiredFields
+                + (recipe.algorithm == .sft && !recipe.train.requiredFields.contains(recipe.sft.responseField)
+                    ? [recipe.sft.responseField] : []),
+            key: recipe.algorithm == .sft ? "train.required_fields or sft.response_field" : "train.required_fields",
+            recipeFile: path, onBlank: blank(recipe.train.data))
         var evalSets: [EvalSet] = []
         for (i, set) in recipe.eval.sets.enumerated() {
             let setURL = try resolveData(

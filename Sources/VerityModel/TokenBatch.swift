@@ -3,7 +3,10 @@
 // at positions 0..<len (as transformers' position_ids = cumsum(mask) − 1), and its queries see only
 // keys from its first real token on (`keyStart`), so a row's numbers do not depend on the others.
 // `micro(batches:)` splits a batch into micro-batches that bound activation memory; gradients
-// accumulate in the parameter store across their backwards. It does not tokenize or choose targets.
+// accumulate in the parameter store across their backwards. Packed rows (SFT) hold several
+// sequences one after another: positions restart at each, and each query sees only keys of its own
+// sequence (`segmentStart`), so a packed row computes what its sequences would alone. It does not
+// tokenize or choose targets.
 import Foundation
 import VerityTensor
 
@@ -21,6 +24,10 @@ public struct TokenBatch: Sendable, Equatable {
     public let keyStart: [Int]
     /// The id written on pads.
     public let padID: Int32
+    /// Packed rows: each row's sequence lengths in order (nil: one sequence a row).
+    public let segments: [[Int]]?
+    /// Packed rows: [B·T] the first key each query sees (the start of its sequence in the padded row); nil otherwise.
+    public let segmentStart: [Int32]?
 
     /// A batch of `sequences` (none empty) padded to the longest with `padID` (any id in the vocabulary).
     public init(sequences: [[Int32]], padID: Int32 = 0) throws {
@@ -45,6 +52,40 @@ public struct TokenBatch: Sendable, Equatable {
         self.ids = ids
         positions = pos
         keyStart = starts
+        segments = nil
+        segmentStart = nil
+    }
+
+    /// Packed rows: each row is several sequences (none empty) one after another, left-padded to the longest row.
+    public init(packedRows rows: [[[Int32]]], padID: Int32 = 0) throws {
+        guard !rows.isEmpty else { throw ModelError.badInput(detail: "a token batch needs at least one row") }
+        if let i = rows.firstIndex(where: { $0.isEmpty || $0.contains(where: \.isEmpty) }) {
+            throw ModelError.badInput(detail: "packed row \(i) is empty or holds an empty sequence")
+        }
+        sequences = rows.map { $0.flatMap { $0 } }
+        self.padID = padID
+        let t = sequences.map(\.count).max() ?? 0
+        length = t
+        var ids: [Int32] = [], pos: [Int] = [], starts: [Int] = [], seg: [Int32] = []
+        for row in rows {
+            let pad = t - row.reduce(0) { $0 + $1.count }
+            starts.append(pad)
+            ids.append(contentsOf: repeatElement(padID, count: pad))
+            pos.append(contentsOf: repeatElement(0, count: pad))
+            seg.append(contentsOf: (0..<pad).map { Int32($0) })
+            var at = pad
+            for s in row {
+                ids.append(contentsOf: s)
+                pos.append(contentsOf: 0..<s.count)
+                seg.append(contentsOf: repeatElement(Int32(at), count: s.count))
+                at += s.count
+            }
+        }
+        self.ids = ids
+        positions = pos
+        keyStart = starts
+        segments = rows.map { $0.map(\.count) }
+        segmentStart = seg
     }
 
     /// The number of rows B.
@@ -53,11 +94,17 @@ public struct TokenBatch: Sendable, Equatable {
     /// The flat row index in [B·T] of token `token` of sequence `row`.
     public func flatIndex(row: Int, token: Int) -> Int { row * length + keyStart[row] + token }
 
-    /// Next-token targets [B·T]: at token t of a row, the row's token t+1; 0 on pads and at each row's last token (mask those).
+    /// Next-token targets [B·T]: at token t of a row, the row's token t+1; 0 on pads and at each sequence's last token (mask
+    /// those).
     public var nextTokenTargets: [Int32] {
         var out = [Int32](repeating: 0, count: rows * length)
         for (r, s) in sequences.enumerated() where s.count > 1 {
             for t in 0..<(s.count - 1) { out[flatIndex(row: r, token: t)] = s[t + 1] }
+            // Packed rows: a sequence's last token does not predict the next sequence's first.
+            if let lengths = segments?[r] {
+                var end = 0
+                for n in lengths { end += n; out[flatIndex(row: r, token: end - 1)] = 0 }
+            }
         }
         return out
     }
@@ -68,7 +115,16 @@ public struct TokenBatch: Sendable, Equatable {
             throw ModelError.badInput(detail: "micro-batch rows must be ≥ 1, got \(rowsPerBatch)")
         }
         return try stride(from: 0, to: rows, by: rowsPerBatch).map { start in
-            try TokenBatch(sequences: Array(sequences[start..<min(rows, start + rowsPerBatch)]), padID: padID)
+            let range = start..<min(rows, start + rowsPerBatch)
+            guard let segments else { return try TokenBatch(sequences: Array(sequences[range]), padID: padID) }
+            return try TokenBatch(
+                packedRows: range.map { r in
+                    var at = 0
+                    return segments[r].map { n in
+                        defer { at += n }
+                        return Array(sequences[r][at..<(at + n)])
+                    }
+                }, padID: padID)
         }
     }
 }
@@ -78,6 +134,7 @@ extension TransformerModel {
     public func hiddenStates(_ batch: TokenBatch, trainable: Bool) throws -> Variable {
         try hiddenStates(
             ids: batch.ids, batch: batch.rows, positions: batch.positions,
-            keyStart: batch.keyStart.allSatisfy { $0 == 0 } ? nil : batch.keyStart, trainable: trainable)
+            keyStart: batch.keyStart.allSatisfy { $0 == 0 } ? nil : batch.keyStart, segmentStart: batch.segmentStart,
+            trainable: trainable)
     }
 }

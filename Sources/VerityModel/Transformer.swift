@@ -107,11 +107,12 @@ public final class TransformerModel {
     // MARK: - Forward
 
     /// Final-normed hidden states [B·T, C] for `ids` laid out [B, T] (row-major). Positions are 0..<T per row unless given;
-    /// `keyStart[b]` (left padding) makes row b's queries see only keys from that index on. `trainable` tracks parameter
+    /// `keyStart[b]` (left padding) makes row b's queries see only keys from that index on; `segmentStart[b·T + i]` (packed
+    /// rows) makes query i of row b see only keys from that index on. `trainable` tracks parameter
     /// gradients; `record` receives named intermediates (transformers' module names).
     public func hiddenStates(
-        ids: [Int32], batch: Int, positions: [Int]? = nil, keyStart: [Int]? = nil, trainable: Bool,
-        record: ((String, Tensor) -> Void)? = nil
+        ids: [Int32], batch: Int, positions: [Int]? = nil, keyStart: [Int]? = nil, segmentStart: [Int32]? = nil,
+        trainable: Bool, record: ((String, Tensor) -> Void)? = nil
     ) throws -> Variable {
         guard batch > 0, ids.count % batch == 0, !ids.isEmpty else {
             throw ModelError.badInput(detail: "\(ids.count) token ids do not split into \(batch) equal rows")
@@ -124,11 +125,27 @@ public final class TransformerModel {
         if let keyStart, keyStart.count != batch || keyStart.contains(where: { $0 < 0 || $0 >= t }) {
             throw ModelError.badInput(detail: "key starts \(keyStart) for \(batch) rows of \(t) tokens")
         }
+        if let segmentStart {
+            // Each query's first key: within its row, not after the query, non-decreasing along the row.
+            guard segmentStart.count == ids.count else {
+                throw ModelError.badInput(detail: "\(segmentStart.count) segment starts for \(ids.count) ids")
+            }
+            for b in 0..<batch {
+                var previous: Int32 = 0
+                for i in 0..<t {
+                    let v = segmentStart[b * t + i]
+                    guard v >= previous, Int(v) <= i else {
+                        throw ModelError.badInput(detail: "segment start \(v) at row \(b), token \(i) is not a valid packed layout")
+                    }
+                    previous = v
+                }
+            }
+        }
         let shape = AttentionShape(
             batch: batch, queries: t, heads: config.numAttentionHeads, kvHeads: config.numKeyValueHeads,
             headDim: config.headDim)
         let e = try executor(ids: ids, positions: pos, trainable: trainable, record: record) { _, q, k, v in
-            Ops.attention(q, k, v, shape: shape, keyStart: keyStart)
+            Ops.attention(q, k, v, shape: shape, keyStart: keyStart, segmentStart: segmentStart)
         }
         return run(e)
     }

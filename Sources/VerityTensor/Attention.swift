@@ -54,13 +54,14 @@ extension Kernels {
     /// masked upper triangle (about 40% of the score products at T = 256, approaching half for long sequences).
     public static let attentionQueryBlock = 64
 
-    /// Causal GQA attention: out[b,t,h,:] = softmax_s(q·k/√D, s ≤ offset+t, s ≥ keyStart[b]) · v.
+    /// Causal GQA attention: out[b,t,h,:] = softmax_s(q·k/√D, s ≤ offset+t, s ≥ keyStart[b], s ≥ segmentStart[b,t]) · v.
     /// q [B·T, H·D], k/v [B·S, KV·D], out [B·T, H·D]; writes the row logsumexp into lse [B, H, T] when given (0 for a row
-    /// that sees no key, whose output is 0).
+    /// that sees no key, whose output is 0). `segmentStart` [B·T] (packed rows: several sequences in one row) is the first
+    /// key each query may see, non-decreasing along a row and never after the query itself.
     public static func attentionForward(
         q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
         out: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>?,
-        shape sh: AttentionShape, keyStart: [Int]? = nil
+        shape sh: AttentionShape, keyStart: [Int]? = nil, segmentStart: [Int32]? = nil
     ) {
         let (t, s, h, g, d) = (sh.queries, sh.keys, sh.heads, sh.kvHeads, sh.headDim)
         let group = h / g, bq = attentionQueryBlock
@@ -74,12 +75,14 @@ extension Kernels {
                 let scores = scratch.data
                 for u in (units * task / tasks)..<(units * (task + 1) / tasks) {
                     let b = u / h, hh = u % h, kvh = hh / group
-                    let kLo = min(keyStart?[b] ?? 0, s)
-                    let kb = k + (b * sh.kvRowsPerBatch + kLo) * g * d + kvh * d
-                    let vb = v + (b * sh.kvRowsPerBatch + kLo) * g * d + kvh * d
+                    let rowLo = min(keyStart?[b] ?? 0, s)
                     var i0 = 0
                     while i0 < t {
                         let m = min(bq, t - i0)
+                        // A block multiplies keys from the first one its first query sees (segment starts grow along a row).
+                        let kLo = segmentStart.map { max(rowLo, min(s, Int($0[b * t + i0]))) } ?? rowLo
+                        let kb = k + (b * sh.kvRowsPerBatch + kLo) * g * d + kvh * d
+                        let vb = v + (b * sh.kvRowsPerBatch + kLo) * g * d + kvh * d
                         let qb = q + (b * t + i0) * h * d + hh * d
                         let ob = out + (b * t + i0) * h * d + hh * d
                         // Keys [kLo, kHi) are the ones some query of the block sees.
@@ -97,9 +100,12 @@ extension Kernels {
                         for i in 0..<m {
                             let row = scores + i * width
                             let valid = min(s, sh.queryOffset + i0 + i + 1) - kLo
+                            // Keys before the query's segment (packed rows) get probability 0.
+                            let lo = segmentStart.map { min(max(0, Int($0[b * t + i0 + i]) - kLo), max(valid, 0)) } ?? 0
                             let l: Float
-                            if valid > 0 {
-                                l = softmaxRow(row, n: width, valid: valid)
+                            if valid > lo {
+                                if lo > 0 { row.update(repeating: 0, count: lo) }
+                                l = softmaxRow(row + lo, n: width - lo, valid: valid - lo)
                             } else {
                                 row.update(repeating: 0, count: width)
                                 l = 0
@@ -118,7 +124,8 @@ extension Kernels {
     public static func attentionBackward(
         dOut: UnsafePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
         lse: UnsafePointer<Float>, dq: UnsafeMutablePointer<Float>?, dk: UnsafeMutablePointer<Float>?,
-        dv: UnsafeMutablePointer<Float>?, shape sh: AttentionShape, keyStart: [Int]? = nil
+        dv: UnsafeMutablePointer<Float>?, shape sh: AttentionShape, keyStart: [Int]? = nil,
+        segmentStart: [Int32]? = nil
     ) {
         let (t, s, h, g, d) = (sh.queries, sh.keys, sh.heads, sh.kvHeads, sh.headDim)
         let group = h / g, bq = attentionQueryBlock
@@ -134,13 +141,14 @@ extension Kernels {
                 let p = scratch.data, dp = scratch.data + block
                 for u in (units * task / tasks)..<(units * (task + 1) / tasks) {
                     let b = u / g, kvh = u % g
-                    let kLo = min(keyStart?[b] ?? 0, s)
-                    let kvOffset = (b * sh.kvRowsPerBatch + kLo) * g * d + kvh * d
-                    let kb = k + kvOffset, vb = v + kvOffset
+                    let rowLo = min(keyStart?[b] ?? 0, s)
                     for hh in (kvh * group)..<((kvh + 1) * group) {
                         var i0 = 0
                         while i0 < t {
                             let m = min(bq, t - i0)
+                            let kLo = segmentStart.map { max(rowLo, min(s, Int($0[b * t + i0]))) } ?? rowLo
+                            let kvOffset = (b * sh.kvRowsPerBatch + kLo) * g * d + kvh * d
+                            let kb = k + kvOffset, vb = v + kvOffset
                             let width = min(s, sh.queryOffset + i0 + m) - kLo
                             let rowOffset = (b * t + i0) * h * d + hh * d
                             let qb = q + rowOffset, dob = dOut + rowOffset
@@ -152,8 +160,15 @@ extension Kernels {
                                 transB: true, m: m, n: width, k: d, a: dob, lda: h * d, b: vb, ldb: g * d, c: dp,
                                 ldc: width)
                             for i in 0..<m {
-                                let pr = p + i * width, dr = dp + i * width
-                                let valid = max(0, min(s, sh.queryOffset + i0 + i + 1) - kLo)
+                                let full = max(0, min(s, sh.queryOffset + i0 + i + 1) - kLo)
+                                // Keys before the query's segment (packed rows): zero probability and gradient.
+                                let lo = segmentStart.map { min(max(0, Int($0[b * t + i0 + i]) - kLo), full) } ?? 0
+                                if lo > 0 {
+                                    (p + i * width).update(repeating: 0, count: lo)
+                                    (dp + i * width).update(repeating: 0, count: lo)
+                                }
+                                let pr = p + i * width + lo, dr = dp + i * width + lo
+                                let valid = full - lo, span = width - lo
                                 let l = lse[(b * h + hh) * t + i0 + i]
                                 var delta: Float = 0
                                 let l8 = F8(repeating: l)
@@ -173,9 +188,9 @@ extension Kernels {
                                 }
                                 while j < valid { dr[j] = pr[j] * (dr[j] - delta) * scale; j += 1 }
                                 // Masked entries: zero probability and zero score gradient.
-                                if valid < width {
-                                    (pr + valid).update(repeating: 0, count: width - valid);
-                                    (dr + valid).update(repeating: 0, count: width - valid)
+                                if valid < span {
+                                    (pr + valid).update(repeating: 0, count: span - valid);
+                                    (dr + valid).update(repeating: 0, count: span - valid)
                                 }
                             }
                             // p now holds P, dp holds dScores·scale, both [m, width].

@@ -186,10 +186,13 @@ public enum Ops {
         }
     }
 
-    /// Causal grouped-query attention: q [B·T, H·D], k/v [B·S, KV·D] → [B·T, H·D].
+    /// Causal grouped-query attention: q [B·T, H·D], k/v [B·S, KV·D] → [B·T, H·D]. `keyStart` [B]: each row's first key
+    /// (left padding); `segmentStart` [B·T]: each query's first key (packed rows of several sequences).
     public static func attention(
-        _ q: Variable, _ k: Variable, _ v: Variable, shape: AttentionShape, keyStart: [Int]? = nil
+        _ q: Variable, _ k: Variable, _ v: Variable, shape: AttentionShape, keyStart: [Int]? = nil,
+        segmentStart: [Int32]? = nil
     ) -> Variable {
+        precondition(segmentStart.map { $0.count == shape.batch * shape.queries } ?? true, "attention: segment starts")
         let hd = shape.heads * shape.headDim, kd = shape.kvHeads * shape.headDim
         precondition(q.value.count == shape.batch * shape.queries * hd, "attention: q \(q.shape) vs \(shape)")
         precondition(
@@ -199,11 +202,12 @@ public enum Ops {
         let lse = Tensor(uninitialized: [shape.batch, shape.heads, shape.queries])
         Kernels.attentionForward(
             q: q.value.data, k: k.value.data, v: v.value.data, out: y.data, lse: lse.data, shape: shape,
-            keyStart: keyStart)
+            keyStart: keyStart, segmentStart: segmentStart)
         return Variable(result: y, parents: [q, k, v], op: "attention") { dy in
             Kernels.attentionBackward(
                 dOut: dy.data, q: q.value.data, k: k.value.data, v: v.value.data, lse: lse.data,
-                dq: q.gradPointer(), dk: k.gradPointer(), dv: v.gradPointer(), shape: shape, keyStart: keyStart)
+                dq: q.gradPointer(), dk: k.gradPointer(), dv: v.gradPointer(), shape: shape, keyStart: keyStart,
+                segmentStart: segmentStart)
         }
     }
 

@@ -6,7 +6,7 @@
 // per-token objective (coefficients from the Lua loss mix), global-norm clipping and AdamW with the
 // schedule's learning rate. The engine repacks its weights after every optimizer step (the store's
 // version). Metrics go to metrics.jsonl and a progress line; checkpoints are written atomically and a
-// run resumes exactly from the latest one. PPO with a critic is not here yet (refused at start).
+// run resumes exactly from the latest one. PPO adds a critic (Critic.swift) and GAE advantages.
 import Foundation
 import VerityCore
 import VerityTensor
@@ -87,9 +87,9 @@ public final class Trainer {
     /// The objective's surrogate, KL estimator and aggregation.
     public let objective: Objective
     /// Which examples each step draws.
-    public private(set) var sampler: BatchSampler
+    public internal(set) var sampler: BatchSampler
     /// Steps completed.
-    public private(set) var step = 0
+    public internal(set) var step = 0
     /// The model folder.
     public let modelDirectory: URL
     let options: TrainerOptions
@@ -100,6 +100,9 @@ public final class Trainer {
     public let stopRequest = StopFlag()
     /// The samples of the last step (prompt index, response, reward, extracted answer), for samples/step-N.jsonl.
     var lastSamples: [String] = []
+    /// Each example's training accuracy every time it was drawn (the share of its n samples with a positive
+    /// reward), by example position; written to history.json for `verity select`.
+    public private(set) var history: [Int: [Double]] = [:]
 
     /// A trainer for `loaded` (the model folder resolved against the current directory, then the recipe's folder).
     public init(loaded: LoadedRecipe, options: TrainerOptions) throws {
@@ -264,6 +267,14 @@ public final class Trainer {
             }
         }
         let rewardSeconds = Date().timeIntervalSince(trw)
+        var correct = [Int](repeating: 0, count: rows.count), drawn = correct
+        for (s, score) in zip(gen.samples, scores) {
+            drawn[s.promptIndex] += 1
+            if score > 0 { correct[s.promptIndex] += 1 }
+        }
+        for (k, row) in rows.enumerated() where drawn[k] > 0 {
+            history[row.example, default: []].append(Double(correct[k]) / Double(drawn[k]))
+        }
         if BufferPool.cached > options.releaseCachedBuffersAbove { BufferPool.releaseCached() }
 
         // Advantages over [samples, T] response matrices (each batch row is its own group of n samples, as the paper's code).
@@ -279,6 +290,8 @@ public final class Trainer {
         var rolloutValues = TokenMatrix(rows: mask.rows, columns: tmax), returns = rolloutValues
         let advantages: TokenMatrix
         switch r.algorithm {
+        case .sft:
+            throw TrainingError("\(r.file): an SFT recipe has no rollouts (its steps are sftStep's)")
         case .grpo where r.advantage.normalizeStd:
             advantages = Advantages.outcome(
                 .grpo, scores: scores, group: group, mask: mask, epsilon: r.advantage.epsilon)
@@ -502,8 +515,9 @@ public final class Trainer {
         var all: [[String: Double]] = []
         let start = Date(), firstStep = step
         while step < last {
-            var m = try trainStep()
-            let evalNow = plan != nil && r.eval.every > 0 && step % r.eval.every == 0
+            var m = try r.algorithm == .sft ? sftStep() : trainStep()
+            // The last step is always evaluated when there is an eval plan (summary.json's "after").
+            let evalNow = plan != nil && ((r.eval.every > 0 && step % r.eval.every == 0) || step == r.steps)
             let saveNow = (r.saveEvery > 0 && step % r.saveEvery == 0) || step == r.steps || evalNow
             if saveNow { try saveCheckpoint() }
             if let plan, evalNow {
@@ -514,6 +528,7 @@ public final class Trainer {
             try handle.write(contentsOf: Data((Trainer.jsonLine(m) + "\n").utf8))
             try board.write(step: step, scalars: m.filter { $0.key != "step" })
             let done = step - firstStep, per = Date().timeIntervalSince(start) / Double(max(done, 1))
+            try writeHistory()
             if options.writeSamples {
                 let sdir = dir.appendingPathComponent("samples")
                 try fm.createDirectory(at: sdir, withIntermediateDirectories: true)
@@ -521,18 +536,58 @@ public final class Trainer {
                     Data((lastSamples.joined(separator: "\n") + "\n").utf8),
                     to: sdir.appendingPathComponent("step-\(step).jsonl"))
             }
-            options.log(
-                String(
-                    format: "step %d/%d  reward %.3f  acc %.3f  entropy %.3f  %.1fs  %.0f tok/s  ETA %@", step, r.steps,
-                    m["reward_mean"] ?? 0, m["accuracy"] ?? 0, m["entropy"] ?? 0, m["seconds"] ?? 0,
-                    m["tokens_per_s"] ?? 0,
-                    Trainer.duration(per * Double(r.steps - step))))
+            let eta = Trainer.duration(per * Double(r.steps - step))
+            if r.algorithm == .sft {
+                options.log(
+                    String(
+                        format: "step %d/%d  loss %.4f  entropy %.3f  grad %.2f  lr %.2e  %.1fs  %.0f tok/s  ETA %@", step,
+                        r.steps, m["sft_loss"] ?? 0, m["entropy"] ?? 0, m["grad_norm"] ?? 0, m["lr"] ?? 0,
+                        m["seconds"] ?? 0, m["tokens_per_s"] ?? 0, eta))
+            } else {
+                options.log(
+                    String(
+                        format: "step %d/%d  reward %.3f  acc %.3f  entropy %.3f  %.1fs  %.0f tok/s  ETA %@", step,
+                        r.steps, m["reward_mean"] ?? 0, m["accuracy"] ?? 0, m["entropy"] ?? 0, m["seconds"] ?? 0,
+                        m["tokens_per_s"] ?? 0, eta))
+            }
             if stopRequest.isSet && step < last {
                 try saveCheckpoint()
                 throw TrainingInterrupted(step: step)
             }
         }
+        if step == r.steps { try writeSummary() }
         return all
+    }
+
+    /// Writes summary.json from metrics.jsonl (so a resumed run counts every step): steps, seconds (training and
+    /// evaluation), and each eval set's accuracy before training (step 0) and after (the last evaluation).
+    @discardableResult
+    public func writeSummary() throws -> RunSummary {
+        let url = options.runDirectory.appendingPathComponent("metrics.jsonl")
+        let lines = try JSONLines.read(url).compactMap { line -> [String: Double]? in
+            guard case .object(let o) = line.value else { return nil }
+            return o.compactMapValues(\.doubleValue)
+        }
+        var summary = RunSummary(run: loaded.recipe.name, steps: step)
+        for m in lines {
+            summary.seconds += (m["seconds"] ?? 0) + (m["seconds_eval"] ?? 0)
+            let stepOfLine = Int(m["step"] ?? 0)
+            for (k, v) in m where k.hasPrefix("eval/") && k.hasSuffix("/accuracy") {
+                let set = String(k.dropFirst(5).dropLast(9))
+                var e = summary.eval[set] ?? RunSummary.Eval()
+                if stepOfLine == 0 { e.before = v } else { (e.after, e.afterStep) = (v, stepOfLine) }
+                summary.eval[set] = e
+            }
+        }
+        if let first = lines.first(where: { ($0["step"] ?? 0) >= 1 }), let last = lines.last {
+            summary.trainRewardFirst = first["reward_mean"]
+            summary.trainRewardLast = last["reward_mean"]
+            summary.trainAccuracyLast = last["accuracy"]
+        }
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try enc.encode(summary), to: options.runDirectory.appendingPathComponent("summary.json"))
+        return summary
     }
 
     /// Evaluates the model folder `model` with the recipe's eval plan into eval/step-N/; returns eval/<set>/accuracy metrics.
@@ -578,6 +633,21 @@ public final class Trainer {
             }.joined(separator: ",") + "}"
     }
 
+    /// The key of example `i` in history.json: its `index` field when it has an integer one (as the paper's
+    /// data), else its 0-based position in the data file.
+    func historyKey(_ i: Int) -> String {
+        loaded.trainExamples[i]["index"]?.intValue.map(String.init) ?? String(i)
+    }
+
+    /// Writes history.json: every training example in file order with its accuracy list (empty when never drawn),
+    /// in the layout of the paper's acc_step_500.json.
+    func writeHistory() throws {
+        let h = AccuracyHistory(
+            entries: loaded.trainExamples.indices.map { (historyKey($0), history[$0] ?? []) })
+        try AtomicFile.write(
+            Data(h.jsonText().utf8), to: options.runDirectory.appendingPathComponent("history.json"))
+    }
+
     // MARK: Checkpoints
 
     /// What a resume needs besides the weights.
@@ -589,6 +659,8 @@ public final class Trainer {
         var recipeName: String
         var parameterCount: Int
         var criticAdamStep: Int?
+        /// Accuracy history by example position (absent in checkpoints written before it existed).
+        var history: [Int: [Double]]?
     }
 
     /// Writes `checkpoints/step-N/`: a Hugging Face folder (config.json, model.safetensors, tokenizer files), the optimizer's
@@ -631,7 +703,7 @@ public final class Trainer {
         let st = State(
             step: step, sampler: sampler, adamStep: optimizer.step, lastTerms: lastTerms,
             recipeName: loaded.recipe.name,
-            parameterCount: model.store.count, criticAdamStep: critic?.bodyOptimizer.step)
+            parameterCount: model.store.count, criticAdamStep: critic?.bodyOptimizer.step, history: history)
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try enc.encode(st), to: tmp.appendingPathComponent("trainer.json"))
@@ -703,6 +775,7 @@ public final class Trainer {
         sampler = st.sampler
         step = st.step
         lastTerms = st.lastTerms
+        history = st.history ?? [:]
         // Metrics written after the checkpoint are dropped: the resumed run writes those steps again.
         let url = options.runDirectory.appendingPathComponent("metrics.jsonl")
         if let lines = try? JSONLines.read(url) {
@@ -727,4 +800,58 @@ public final class StopFlag: @unchecked Sendable {
     public func set() { lock.lock(); value = true; lock.unlock() }
     /// Whether the flag is set.
     public var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+}
+
+/// summary.json: what a run did, in a few numbers.
+public struct RunSummary: Codable, Equatable, Sendable {
+    /// One eval set's accuracy before training (step 0, when `eval.before_train` is set) and after (last evaluation).
+    public struct Eval: Codable, Equatable, Sendable {
+        public var before: Double?
+        public var after: Double?
+        /// The step of the "after" evaluation.
+        public var afterStep: Int?
+        enum CodingKeys: String, CodingKey {
+            case before, after
+            case afterStep = "after_step"
+        }
+    }
+    /// The recipe's name.
+    public var run: String
+    /// Steps completed.
+    public var steps: Int
+    /// Seconds of training and evaluation, summed over metrics.jsonl (a resumed run counts each part once).
+    public var seconds = 0.0
+    /// Eval sets by name.
+    public var eval: [String: Eval] = [:]
+    /// Mean reward of the first and last steps, and the last step's accuracy.
+    public var trainRewardFirst: Double?, trainRewardLast: Double?, trainAccuracyLast: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case run, steps, seconds, eval
+        case trainRewardFirst = "train_reward_first"
+        case trainRewardLast = "train_reward_last"
+        case trainAccuracyLast = "train_accuracy_last"
+    }
+
+    /// A summary of `steps` steps of `run`.
+    public init(run: String, steps: Int) {
+        self.run = run
+        self.steps = steps
+    }
+
+    /// The lines a run prints last.
+    public var lines: [String] {
+        var out = [String(format: "summary: %d steps in %.0f s", steps, seconds)]
+        if let a = trainRewardFirst, let b = trainRewardLast {
+            out[0] += String(format: "; training reward %.3f -> %.3f", a, b)
+        }
+        for name in eval.keys.sorted() {
+            let e = eval[name]!
+            let f = { (v: Double?) in v.map { String(format: "%.1f%%", 100 * $0) } ?? "-" }
+            var line = "eval \(name): before \(f(e.before)), after \(f(e.after))"
+            if let a = e.before, let b = e.after { line += String(format: " (%+.1f points)", 100 * (b - a)) }
+            out.append(line)
+        }
+        return out
+    }
 }

@@ -20,6 +20,9 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Decoder layers (24: the real shape).") var layers = 24
     @Option(help: "Threads.") var threads = 2
     @Option(help: "A folder with the Qwen2.5 tokenizer.") var tokenizer = "Tests/Fixtures/qwen2.5-tokenizer"
+    @Option(help: "Run this peer script (Scripts/bench/grpo_trl.py: TRL's GRPOTrainer) with the same shapes and threads.")
+    var peer: String?
+    @Option(help: "Python interpreter for --peer.") var python = "python3"
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
@@ -36,11 +39,22 @@ struct BenchTrain: ParsableCommand {
         var o = TrainBenchmarkOptions()
         (o.prompts, o.samples, o.promptTokens, o.newTokens) = (prompts, samples, promptTokens, newTokens)
         (o.microBatch, o.layers, o.threads, o.tokenizer) = (microBatch, layers, threads, tokenizer)
-        let r = try TrainBenchmark.run(options: o) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+        let log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+        let r = try TrainBenchmark.run(options: o, log: log)
+        let peerJSON = try peer.map { try runPeer($0, log: log) }
+        let peerSeconds = peerJSON?["seconds_total"] as? Double
         if json {
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try enc.encode(r), as: UTF8.self))
+            let ours = try enc.encode(r)
+            guard let peerJSON, var obj = try JSONSerialization.jsonObject(with: ours) as? [String: Any] else {
+                print(String(decoding: ours, as: UTF8.self))
+                return
+            }
+            obj["trl"] = peerJSON
+            if let peerSeconds, peerSeconds > 0 { obj["speedup_vs_trl"] = peerSeconds / r.seconds_total }
+            let data = try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
         } else {
             print(
                 String(
@@ -53,5 +67,44 @@ struct BenchTrain: ParsableCommand {
                     format: "update %.1f GFLOP/s = %.1f%% of sgemm (%.1f GFLOP/s); peak RSS %.0f MiB", r.update_gflops,
                     100 * r.update_fraction_of_sgemm, r.sgemm_gflops, r.peak_rss_mb))
         }
+        if let peerJSON, !json {
+            if let peerSeconds, peerSeconds > 0 {
+                let rss = (peerJSON["peak_rss_mb"] as? Double).map { String(format: "%.0f", $0) } ?? "?"
+                print(
+                    String(
+                        format: "TRL: step %.1f s (generate %.1f s), peak RSS %@ MiB; speedup %.2fx",
+                        peerSeconds, peerJSON["seconds_generate"] as? Double ?? .nan, rss, peerSeconds / r.seconds_total
+                    ))
+            } else {
+                print("TRL: \(peerJSON["error"] ?? "no figures")")
+            }
+        }
+    }
+
+    /// Runs the peer script with the same shapes and threads; its JSON, or `{"error": ...}` when it fails
+    /// (Verity's own figures are still printed).
+    private func runPeer(_ script: String, log: (String) -> Void) throws -> [String: Any] {
+        log("running peer \(script)")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = [
+            python, script, "--threads", "\(threads)", "--layers", "\(layers)", "--prompts", "\(prompts)",
+            "--samples", "\(samples)", "--prompt-tokens", "\(promptTokens)", "--new-tokens", "\(newTokens)",
+            "--tokenizer", tokenizer,
+        ]
+        var env = ProcessInfo.processInfo.environment
+        env["HF_HUB_OFFLINE"] = env["HF_HUB_OFFLINE"] ?? "1"
+        p.environment = env
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        try p.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        // The script prints one JSON object as its last line (libraries may print before it).
+        let last = String(decoding: data, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
+        if p.terminationStatus == 0, let obj = try? JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any] {
+            return obj
+        }
+        return ["error": "peer \(script) exited with status \(p.terminationStatus) or printed no JSON"]
     }
 }

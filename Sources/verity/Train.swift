@@ -1,16 +1,14 @@
 // `verity train RECIPE.lua [--run-dir DIR] [--resume] [--set key=value ...]`: GRPO-family training
-// from a Lua recipe. Parsing and printing only; the loop is VerityTraining.Trainer.
+// from a Lua recipe, and `verity sft RECIPE.lua` (the same for an `algorithm = "sft"` recipe).
+// Parsing and printing only; the loop is VerityTraining.Trainer.
 import ArgumentParser
 import Foundation
 import VerityLua
 import VerityTraining
 import VerityTensor
 
-/// `verity train RECIPE.lua`.
-struct Train: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Train a policy with GRPO, Dr.GRPO, RLOO or REINFORCE++ from a Lua recipe.")
-
+/// The flags `verity train` and `verity sft` share.
+struct TrainingFlags: ParsableArguments {
     @Argument(help: "The recipe (.lua).") var recipe: String
     @Option(name: .customLong("run-dir"), help: "The run folder (default: runs/<recipe name>).") var runDir: String?
     @Flag(help: "Continue the run in --run-dir from its latest checkpoint.") var resume = false
@@ -28,9 +26,16 @@ struct Train: ParsableCommand {
         if let maxSteps, maxSteps < 1 { throw ValidationError("--max-steps \(maxSteps): expected at least 1") }
     }
 
-    func run() throws {
+    /// Loads the recipe (`sft`: it must be an SFT recipe; otherwise it must not be), trains, prints the summary.
+    func execute(sft: Bool) throws {
         let loaded = try RecipeLoader.load(path: recipe, overrides: overrides, services: try cliHostServices())
         for w in loaded.warnings { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
+        if sft != (loaded.recipe.algorithm == .sft) {
+            throw ValidationError(
+                sft
+                    ? "\(recipe): algorithm = \"\(loaded.recipe.algorithm.rawValue)\" is not \"sft\"; run it with `verity train`"
+                    : "\(recipe): algorithm = \"sft\"; run it with `verity sft`")
+        }
         let dir = URL(fileURLWithPath: runDir ?? "runs/\(loaded.recipe.name)")
         var options = TrainerOptions(runDirectory: dir)
         options.resume = resume
@@ -56,5 +61,33 @@ struct Train: ParsableCommand {
             throw ExitCode(130)
         }
         print("run folder: \(dir.path)")
+        // The run's last lines: its summary (steps, seconds, eval before and after), when it reached its last step.
+        if trainer.step == loaded.recipe.steps,
+            let data = try? Data(contentsOf: dir.appendingPathComponent("summary.json")),
+            let summary = try? JSONDecoder().decode(RunSummary.self, from: data)
+        {
+            for line in summary.lines { print(line) }
+        }
     }
+}
+
+/// `verity train RECIPE.lua`.
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a policy with GRPO, Dr.GRPO, RLOO, REINFORCE++ or PPO from a Lua recipe.")
+
+    @OptionGroup var flags: TrainingFlags
+
+    func run() throws { try flags.execute(sft: false) }
+}
+
+/// `verity sft RECIPE.lua`.
+struct SFTCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sft",
+        abstract: "Supervised fine-tuning (prompt masked, packed rows) from an `algorithm = \"sft\"` recipe.")
+
+    @OptionGroup var flags: TrainingFlags
+
+    func run() throws { try flags.execute(sft: true) }
 }

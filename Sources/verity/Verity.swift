@@ -11,6 +11,7 @@ struct Verity: AsyncParsableCommand {
         abstract: "Reinforcement learning with verifiable reward on language models.",
         subcommands: [
             Inspect.self,
+            ModelCommand.self,
             Score.self,
             Generate.self,
             Tokenize.self,
@@ -19,6 +20,8 @@ struct Verity: AsyncParsableCommand {
             GradeCommand.self,
             Losses.self,
             Train.self,
+            SFTCommand.self,
+            Select.self,
             Eval.self,
             ReportCommand.self,
             Bench.self,

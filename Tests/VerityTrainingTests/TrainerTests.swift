@@ -128,6 +128,9 @@ final class TrainerTests: XCTestCase {
         let fb = try Data(contentsOf: run.root.appendingPathComponent("b/checkpoints/step-4/model.safetensors"))
         XCTAssertEqual(fa, fb, "byte-identical checkpoints")
         XCTAssertEqual(whole.optimizer.firstMoment, resumed.optimizer.firstMoment)
+        XCTAssertEqual(
+            try Data(contentsOf: run.root.appendingPathComponent("a/history.json")),
+            try Data(contentsOf: run.root.appendingPathComponent("b/history.json")), "the accuracy history survives a resume")
     }
 
     func testPPOWithACriticRaisesTheRewardAndResumesExactly() throws {
@@ -210,6 +213,20 @@ final class TrainerTests: XCTestCase {
         XCTAssertTrue(
             FileManager.default.fileExists(
                 atPath: run.root.appendingPathComponent("run/checkpoints/step-2/model.safetensors").path))
+        // summary.json: before is step 0's evaluation, after the last step's.
+        let summary = try JSONDecoder().decode(
+            RunSummary.self, from: Data(contentsOf: run.root.appendingPathComponent("run/summary.json")))
+        XCTAssertEqual(summary.steps, 4)
+        XCTAssertEqual(summary.eval["eval"]?.before, m[0]["eval/eval/accuracy"])
+        XCTAssertEqual(summary.eval["eval"]?.after, m[4]["eval/eval/accuracy"])
+        XCTAssertEqual(summary.eval["eval"]?.afterStep, 4)
+        XCTAssertGreaterThan(summary.seconds, 0)
+        XCTAssertEqual(summary.lines.count, 2)
+        // history.json: both examples in file order; 4 steps of 4 rows give 16 accuracies, each a multiple of 1/4.
+        let h = try AccuracyHistory.read(run.root.appendingPathComponent("run/history.json"))
+        XCTAssertEqual(h.entries.map(\.key), ["0", "1"])
+        XCTAssertEqual(h.entries.reduce(0) { $0 + $1.values.count }, 16)
+        for e in h.entries { for v in e.values { XCTAssertEqual(v * 4, (v * 4).rounded()) } }
     }
 
     func testRewardErrorsLongPromptsAndGroupingPolicies() throws {
