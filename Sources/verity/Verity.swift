@@ -22,6 +22,7 @@ struct Verity: AsyncParsableCommand {
             Eval.self,
             ReportCommand.self,
             Bench.self,
+            DataCommand.self,
         ]
     )
 
