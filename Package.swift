@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "VerityLua", targets: ["VerityLua"]),
         .library(name: "VerityTraining", targets: ["VerityTraining"]),
         .library(name: "VerityEval", targets: ["VerityEval"]),
+        .library(name: "VerityData", targets: ["VerityData"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -46,6 +47,7 @@ let package = Package(
             name: "VeritySampling",
             dependencies: ["VerityTensor", "VerityModel", "VerityTokenizer", "VerityMeasure", "CDecodeKernels"]),
         .target(name: "VerityVerify", dependencies: ["VerityCore"]),
+        .target(name: "VerityData", dependencies: ["VerityCore", "VerityJSON"]),
         .target(
             name: "VerityScripts", path: "Scripts", exclude: ["bench", "mutate.sh", "mutations.txt", "fuzz.sh"],
             resources: [
@@ -81,7 +83,7 @@ let package = Package(
             name: "verity",
             dependencies: [
                 "VerityTensor", "VerityModel", "VerityTokenizer", "VeritySampling", "VerityVerify", "VerityLua",
-                "VerityBench", "VerityJSON", "VerityTraining", "VerityEval",
+                "VerityBench", "VerityJSON", "VerityTraining", "VerityEval", "VerityData",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -102,6 +104,7 @@ let package = Package(
             name: "VerityTrainingTests",
             dependencies: ["VerityTraining", "VerityFixtures", "VerityLua", "VerityModel"],
             exclude: ["Scripts"]),
+        .testTarget(name: "VerityDataTests", dependencies: ["VerityData", "VerityJSON", "VerityVerify"]),
         .testTarget(name: "VerityEvalTests", dependencies: ["VerityEval", "VerityFixtures", "VerityJSON"]),
         .testTarget(
             name: "VerityLuaTests",

@@ -25,6 +25,7 @@ struct Verity: AsyncParsableCommand {
             Eval.self,
             ReportCommand.self,
             Bench.self,
+            DataCommand.self,
         ]
     )
 

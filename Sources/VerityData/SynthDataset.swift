@@ -1,0 +1,219 @@
+// SynthDataset: the seeded synthetic math task family behind `verity data synth`. The whole output is a pure
+// function of (seed, counts, categories): problem i of a split is drawn by its own generator, seeded from (seed,
+// split, i, attempt), with category i mod (number of categories), so adding training problems changes neither the
+// test nor the validation split, and the first N training problems of a longer pool are the N of a shorter one.
+// Test is drawn first, then validation, then train; a candidate whose problem text was already drawn (in any split)
+// is redrawn with the next attempt number, so the splits share no problem text. Not here: the problem templates
+// (Templates.swift) and the files (SynthFiles.swift).
+import Foundation
+import VerityCore
+
+// MARK: - Errors
+
+/// A synthetic-data request that cannot be met: a bad option, or a category with too few distinct problems.
+public enum SynthError: Error, CustomStringConvertible, LocalizedError, Equatable {
+    /// Option `field` (as on the command line, without dashes) has a bad value.
+    case invalid(field: String, detail: String)
+    /// `attempts` draws in a row for `split` index `index` (`category`) repeated problems already drawn.
+    case exhausted(split: String, index: Int, category: String, attempts: Int)
+
+    /// `--field: detail`, or the exhausted category and what to do.
+    public var description: String {
+        switch self {
+        case .invalid(let field, let detail): return "--\(field): \(detail)"
+        case .exhausted(let split, let index, let category, let attempts):
+            return
+                "\(split) problem \(index) (\(category)): \(attempts) draws in a row repeated problems already drawn; ask for fewer problems"
+        }
+    }
+    /// The same text as `description`.
+    public var errorDescription: String? { description }
+}
+
+// MARK: - Splits and options
+
+/// The three splits, in the order they are drawn.
+public enum SynthSplit: String, CaseIterable, Sendable {
+    /// The held-out test split (drawn first).
+    case test
+    /// The validation split (drawn second).
+    case validation
+    /// The training pool (drawn last).
+    case train
+
+    /// The number mixed into every seed of the split (fixed forever: changing it changes the data).
+    var tag: UInt64 {
+        switch self {
+        case .test: return 0x7E57
+        case .validation: return 0x5A11D
+        case .train: return 0x7A1
+        }
+    }
+
+    /// The JSONL file of the split.
+    public var fileName: String { "\(rawValue).jsonl" }
+}
+
+/// What to generate: the seed, the number of problems per split and the categories.
+public struct SynthOptions: Sendable, Equatable {
+    /// Default training pool size.
+    public static let defaultTrain = 5000
+    /// Default validation split size.
+    public static let defaultValidation = 300
+    /// Default test split size.
+    public static let defaultTest = 500
+    /// Largest count accepted for any split.
+    public static let maxCount = 100_000
+
+    /// The seed every problem's generator is derived from.
+    public var seed: UInt64
+    /// Training problems (0 allowed).
+    public var train: Int
+    /// Validation problems (0 allowed).
+    public var validation: Int
+    /// Test problems (at least 1).
+    public var test: Int
+    /// Categories, assigned round-robin by index in this order.
+    public var categories: [SynthCategory]
+
+    /// Options with the defaults of `verity data synth` (seed 1, 5000 / 300 / 500, every category).
+    public init(
+        seed: UInt64 = 1, train: Int = defaultTrain, validation: Int = defaultValidation, test: Int = defaultTest,
+        categories: [SynthCategory] = SynthCategory.allCases
+    ) {
+        self.seed = seed
+        self.train = train
+        self.validation = validation
+        self.test = test
+        self.categories = categories
+    }
+
+    /// The count of `split`.
+    public func count(_ split: SynthSplit) -> Int {
+        switch split {
+        case .test: return test
+        case .validation: return validation
+        case .train: return train
+        }
+    }
+
+    /// Throws `SynthError.invalid` naming the option when a count is out of range or no category is given.
+    public func validate() throws {
+        for split in SynthSplit.allCases {
+            let n = count(split), low = split == .test ? 1 : 0
+            guard (low...Self.maxCount).contains(n) else {
+                throw SynthError.invalid(
+                    field: split.rawValue, detail: "\(n) is out of range (expected \(low) to \(Self.maxCount))")
+            }
+        }
+        guard !categories.isEmpty else {
+            throw SynthError.invalid(
+                field: "categories", detail: "no category given (known: \(SynthCategory.knownList))")
+        }
+        for (i, c) in categories.enumerated() where categories[..<i].contains(c) {
+            throw SynthError.invalid(field: "categories", detail: "category '\(c.rawValue)' is listed twice")
+        }
+    }
+}
+
+// MARK: - Problems
+
+/// One generated problem with its split, index and chain-of-thought solution.
+public struct SynthProblem: Sendable, Equatable {
+    /// `demo-<split>-<index>`.
+    public var id: String { "demo-\(split.rawValue)-\(index)" }
+    /// The question.
+    public var problem: String
+    /// The answer as written inside the solution's final `\boxed{}` (an integer, or `\frac{a}{b}` reduced).
+    public var answer: String
+    /// One line per step, the last "The answer is \boxed{answer}.".
+    public var solution: String
+    /// The family it belongs to.
+    public var category: SynthCategory
+    /// The split it belongs to.
+    public var split: SynthSplit
+    /// Its position in the split, from 0.
+    public var index: Int
+}
+
+// MARK: - Generation
+
+/// A generated data set: the three splits for one `SynthOptions`.
+public struct SynthDataset: Sendable {
+    /// Draws in a row that may repeat earlier problems before `generate` gives up.
+    public static let maxAttempts = 1000
+    /// The `source` field of every record.
+    public static let source = "verity-synth"
+
+    /// What was asked for.
+    public let options: SynthOptions
+    /// The held-out test split.
+    public let test: [SynthProblem]
+    /// The validation split.
+    public let validation: [SynthProblem]
+    /// The training pool.
+    public let train: [SynthProblem]
+
+    /// The problems of `split`.
+    public func problems(_ split: SynthSplit) -> [SynthProblem] {
+        switch split {
+        case .test: return test
+        case .validation: return validation
+        case .train: return train
+        }
+    }
+
+    /// The seed of the generator of problem `index` of `split`, draw `attempt` (SplitMix64's mix, chained).
+    public static func problemSeed(seed: UInt64, split: SynthSplit, index: Int, attempt: Int) -> UInt64 {
+        var h = SeededGenerator.mix(seed ^ 0x5EED_DA7A_0000_0000)
+        h = SeededGenerator.mix(h ^ split.tag)
+        h = SeededGenerator.mix(h ^ UInt64(index))
+        return SeededGenerator.mix(h ^ UInt64(attempt))
+    }
+
+    /// Generates the splits for `options` (validated first).
+    public static func generate(_ options: SynthOptions) throws -> SynthDataset {
+        try options.validate()
+        var seen = Set<String>()
+        var drawn: [SynthSplit: [SynthProblem]] = [:]
+        for split in SynthSplit.allCases {
+            drawn[split] = try draw(split, options: options, seen: &seen)
+        }
+        return SynthDataset(
+            options: options, test: drawn[.test] ?? [], validation: drawn[.validation] ?? [],
+            train: drawn[.train] ?? [])
+    }
+
+    /// The problems of one split, skipping any problem text in `seen` (which collects the new ones).
+    static func draw(_ split: SynthSplit, options: SynthOptions, seen: inout Set<String>) throws -> [SynthProblem] {
+        let n = options.count(split)
+        var out: [SynthProblem] = []
+        out.reserveCapacity(n)
+        for index in 0..<n {
+            let category = options.categories[index % options.categories.count]
+            var attempt = 0
+            while true {
+                var d = Draw(seed: problemSeed(seed: options.seed, split: split, index: index, attempt: attempt))
+                let draft = Templates.draft(category, &d)
+                if seen.insert(draft.problem).inserted {
+                    out.append(
+                        SynthProblem(
+                            problem: draft.problem, answer: draft.answer, solution: draft.solution, category: category,
+                            split: split, index: index))
+                    break
+                }
+                attempt += 1
+                guard attempt < maxAttempts else {
+                    throw SynthError.exhausted(
+                        split: split.rawValue, index: index, category: category.rawValue, attempts: attempt)
+                }
+            }
+        }
+        return out
+    }
+
+    /// How many problems of `category` `split` holds.
+    public func count(_ split: SynthSplit, _ category: SynthCategory) -> Int {
+        problems(split).reduce(0) { $0 + ($1.category == category ? 1 : 0) }
+    }
+}
