@@ -75,6 +75,11 @@ public struct SynthOptions: Sendable, Equatable {
     public var test: Int
     /// Categories, assigned round-robin by index in this order.
     public var categories: [SynthCategory]
+    /// Extra training-split problems after the pool (indices train..<train+sft), written to sft.jsonl with a
+    /// `response` field for supervised training of a base model (0: no file).
+    public var sft = 0
+    /// The share of sft.jsonl responses whose last line states the answer without `\boxed{}` ("The answer is 19.").
+    public var plainFraction = 0.5
 
     /// Options with the defaults of `verity data synth` (seed 1, 5000 / 300 / 500, every category).
     public init(
@@ -105,6 +110,12 @@ public struct SynthOptions: Sendable, Equatable {
                 throw SynthError.invalid(
                     field: split.rawValue, detail: "\(n) is out of range (expected \(low) to \(Self.maxCount))")
             }
+        }
+        guard (0...Self.maxCount).contains(sft) else {
+            throw SynthError.invalid(field: "sft", detail: "\(sft) is out of range (expected 0 to \(Self.maxCount))")
+        }
+        guard (0...1).contains(plainFraction) else {
+            throw SynthError.invalid(field: "plain-fraction", detail: "\(plainFraction) is not in [0, 1]")
         }
         guard !categories.isEmpty else {
             throw SynthError.invalid(
@@ -153,6 +164,8 @@ public struct SynthDataset: Sendable {
     public let validation: [SynthProblem]
     /// The training pool.
     public let train: [SynthProblem]
+    /// The supervised-training corpus: the training split's problems after the pool.
+    public let sft: [SynthProblem]
 
     /// The problems of `split`.
     public func problems(_ split: SynthSplit) -> [SynthProblem] {
@@ -176,12 +189,15 @@ public struct SynthDataset: Sendable {
         try options.validate()
         var seen = Set<String>()
         var drawn: [SynthSplit: [SynthProblem]] = [:]
+        var longer = options
+        longer.train += options.sft  // the sft corpus continues the training split after the pool
         for split in SynthSplit.allCases {
-            drawn[split] = try draw(split, options: options, seen: &seen)
+            drawn[split] = try draw(split, options: longer, seen: &seen)
         }
+        let train = drawn[.train] ?? []
         return SynthDataset(
             options: options, test: drawn[.test] ?? [], validation: drawn[.validation] ?? [],
-            train: drawn[.train] ?? [])
+            train: Array(train.prefix(options.train)), sft: Array(train.dropFirst(options.train)))
     }
 
     /// The problems of one split, skipping any problem text in `seen` (which collects the new ones).
@@ -210,6 +226,26 @@ public struct SynthDataset: Sendable {
             }
         }
         return out
+    }
+
+    /// Whether sft.jsonl states `p`'s answer without `\boxed{}` (a coin seeded by the problem, `plainFraction` heads).
+    public func isPlain(_ p: SynthProblem) -> Bool {
+        var g = SeededGenerator(
+            seed: SynthDataset.problemSeed(seed: options.seed, split: p.split, index: p.index, attempt: 0x5F7))
+        return Double(g.next() >> 11) / Double(1 << 53) < options.plainFraction
+    }
+
+    /// The supervised-training response of `p`: " " + its solution, the last line "The answer is 19." (a fraction as
+    /// "3/4") when `isPlain(p)`.
+    public func response(_ p: SynthProblem) -> String {
+        guard isPlain(p), let range = p.solution.range(of: "The answer is \\boxed{", options: .backwards) else {
+            return " " + p.solution
+        }
+        var answer = p.answer
+        if answer.hasPrefix("\\frac{") {
+            answer = String(answer.dropFirst(6).dropLast()).replacingOccurrences(of: "}{", with: "/")
+        }
+        return " " + p.solution[..<range.lowerBound] + "The answer is \(answer)."
     }
 
     /// How many problems of `category` `split` holds.

@@ -36,6 +36,7 @@ extension SynthDataset {
         let o = options
         return
             "verity data synth --out \(outPath) --seed \(o.seed) --train \(o.train) --validation \(o.validation) --test \(o.test) --categories \(o.categories.map(\.rawValue).joined(separator: ","))"
+            + (o.sft > 0 ? " --sft \(o.sft) --plain-fraction \(o.plainFraction)" : "")
     }
 
     /// The README.md of the output folder, naming the folder `outPath` in the regeneration command.
@@ -76,9 +77,18 @@ extension SynthDataset {
             Every problem is drawn by its own generator, seeded from (seed, split, index), so a larger training pool \
             leaves the test and validation splits unchanged and begins with the smaller pool. The test split is drawn \
             first, then validation, then train, each skipping any problem text already drawn: the splits share no \
-            problem text.
+            problem text.\(sft.isEmpty ? "" : sftNote)
 
             """
+    }
+
+    /// The README's paragraph on sft.jsonl.
+    var sftNote: String {
+        "\n\n`sft.jsonl` (\(sft.count) problems) continues the training split after the pool (indices "
+            + "\(options.train) on), so it shares no problem text with the splits; each record adds `response`: a "
+            + "space, then the solution, whose last line states the answer without `\\boxed{}` (\"The answer is 19.\") "
+            + "for \(sft.filter(isPlain).count) of them (`--plain-fraction \(options.plainFraction)`, a coin seeded by "
+            + "each problem). It is the corpus the demo base model is fine-tuned on (`verity sft`)."
     }
 
     /// Writes the three JSONL files and README.md into `directory` (created if missing), each atomically; the
@@ -95,6 +105,14 @@ extension SynthDataset {
         for split in SynthSplit.allCases {
             let url = directory.appendingPathComponent(split.fileName)
             try AtomicFile.write(Data(jsonl(split).utf8), to: url)
+            files.append(url)
+        }
+        if !sft.isEmpty {
+            let url = directory.appendingPathComponent("sft.jsonl")
+            let text = sft.map { p -> String in
+                String(p.jsonLine.dropLast()) + ", \"response\": \(jsonStringLiteral(response(p)))}\n"
+            }.joined()
+            try AtomicFile.write(Data(text.utf8), to: url)
             files.append(url)
         }
         let readmeURL = directory.appendingPathComponent("README.md")

@@ -34,13 +34,21 @@ struct DataSynth: ParsableCommand {
     @Option(help: "Test problems (1 to \(SynthOptions.maxCount)).") var test = SynthOptions.defaultTest
     @Option(help: "Comma-separated categories, assigned round-robin in this order.") var categories =
         SynthCategory.allCases.map(\.rawValue).joined(separator: ",")
+    @Option(help: "Extra training problems after the pool, written to sft.jsonl with a `response` field (0: none).")
+    var sft = 0
+    @Option(
+        name: .customLong("plain-fraction"),
+        help: "Share of sft.jsonl responses that end \"The answer is N.\" instead of \\boxed{N}.")
+    var plainFraction = 0.5
     @Flag(help: "Print the summary as JSON.") var json = false
 
     /// The options the flags ask for (typed errors naming the flag).
     func options() throws -> SynthOptions {
-        let options = SynthOptions(
+        var options = SynthOptions(
             seed: seed, train: train, validation: validation, test: test,
             categories: try SynthCategory.parseList(categories))
+        options.sft = sft
+        options.plainFraction = plainFraction
         try options.validate()
         return options
     }

@@ -48,14 +48,25 @@ struct Verity: AsyncParsableCommand {
             }
         } catch {
             guard error is ValidationError else { exit(withError: error) }
-            let name = type(of: command)._commandName
-            let usage = type(of: command).usageString()
+            let leaf = type(of: command)._commandName
+            let name = (commandPath(to: type(of: command)) ?? [leaf]).joined(separator: " ")
+            var usage = type(of: command).usageString()
+            if usage.hasPrefix(leaf) { usage.removeFirst(leaf.count) }
             let message =
-                "Error: \((error as? ValidationError)?.message ?? "\(error)")\nUsage: verity \(usage.hasPrefix(name) ? usage : name + " " + usage)\n  See 'verity \(name) --help' for more information.\n"
+                "Error: \((error as? ValidationError)?.message ?? "\(error)")\nUsage: verity \(name)\(usage.hasPrefix(" ") || usage.isEmpty ? "" : " ")\(usage)\n  See 'verity \(name) --help' for more information.\n"
             FileHandle.standardError.write(Data(message.utf8))
             Foundation.exit(ExitCode.validationFailure.rawValue)
         }
     }
+}
+
+/// The subcommand names from `root` down to `target` ("bench", "train"), or nil when it is not below `root`.
+func commandPath(to target: ParsableCommand.Type, under root: ParsableCommand.Type = Verity.self) -> [String]? {
+    for sub in root.configuration.subcommands {
+        if ObjectIdentifier(sub) == ObjectIdentifier(target) { return [sub._commandName] }
+        if let rest = commandPath(to: target, under: sub) { return [sub._commandName] + rest }
+    }
+    return nil
 }
 
 /// `verity bench WHAT`: benchmarks that print JSON figures measured against a limit taken in the same run.

@@ -37,6 +37,43 @@ final class SynthTests: XCTestCase {
         }
     }
 
+    func testTheSFTCorpusContinuesTheTrainingSplitWithMixedAnswerStyles() throws {
+        var o = Self.small
+        o.sft = 400
+        o.plainFraction = 0.5
+        let d = try SynthDataset.generate(o), plain = try SynthDataset.generate(Self.small)
+        XCTAssertEqual(d.train, plain.train, "the pool is unchanged")
+        XCTAssertEqual(d.test, plain.test)
+        XCTAssertEqual(d.sft.map(\.index), Array(60..<460))
+        let earlier = Set((d.train + d.validation + d.test).map(\.problem))
+        XCTAssertTrue(d.sft.allSatisfy { !earlier.contains($0.problem) })
+        let plainCount = d.sft.filter(d.isPlain).count
+        XCTAssertTrue((150...250).contains(plainCount), "\(plainCount) of 400 plain")
+        for p in d.sft {
+            let r = d.response(p)
+            XCTAssertTrue(r.hasPrefix(" "))
+            if d.isPlain(p) {
+                XCTAssertFalse(r.contains("boxed"), r)
+                let shown = p.answer.hasPrefix("\\frac{")
+                    ? String(p.answer.dropFirst(6).dropLast()).replacingOccurrences(of: "}{", with: "/") : p.answer
+                XCTAssertTrue(r.hasSuffix("The answer is \(shown)."), r)
+                // Everything before the last line is the boxed solution's.
+                XCTAssertEqual(
+                    r.dropFirst().components(separatedBy: "\n").dropLast(),
+                    p.solution.components(separatedBy: "\n").dropLast())
+            } else {
+                XCTAssertEqual(r, " " + p.solution)
+            }
+        }
+        let folder = try tempFolder()
+        try d.write(to: folder)
+        let lines = try String(contentsOf: folder.appendingPathComponent("sft.jsonl"), encoding: .utf8)
+            .split(separator: "\n")
+        XCTAssertEqual(lines.count, 400)
+        XCTAssertTrue(lines[0].hasSuffix(", \"response\": \(jsonStringLiteral(d.response(d.sft[0])))}"))
+        XCTAssertThrowsError(try { var b = Self.small; b.plainFraction = 1.5; try b.validate() }())
+    }
+
     func testDifferentSeedsDiffer() throws {
         var other = Self.small
         other.seed = 2
