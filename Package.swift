@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "VerityMeasure"),
         .target(name: "VerityJSON"),
         .target(name: "VerityTensor", dependencies: ["CBLAS", "VerityCore", "VerityMeasure"]),
-        .target(name: "VerityTokenizer", dependencies: ["VerityJSON"]),
+        .target(name: "VerityTokenizer", dependencies: ["VerityCore", "VerityJSON"]),
         .target(name: "VerityModel", dependencies: ["VerityTensor", "VerityTokenizer", "VerityJSON"]),
         .target(name: "CDecodeKernels"),
         .target(
@@ -97,7 +97,9 @@ let package = Package(
         .testTarget(name: "VerityTensorTests", dependencies: ["VerityTensor", "VerityFixtures"]),
         .testTarget(
             name: "VerityModelTests", dependencies: ["VerityModel", "VerityFixtures"], resources: [.copy("Reference")]),
-        .testTarget(name: "VerityTokenizerTests", dependencies: ["VerityTokenizer", "VerityJSON", "VerityFixtures"]),
+        .testTarget(
+            name: "VerityTokenizerTests", dependencies: ["VerityTokenizer", "VerityJSON", "VerityFixtures"],
+            exclude: ["Scripts"]),
         .testTarget(name: "VeritySamplingTests", dependencies: ["VeritySampling", "VerityFixtures"]),
         .testTarget(name: "VerityVerifyTests", dependencies: ["VerityVerify", "VerityFixtures"]),
         .testTarget(

@@ -39,10 +39,11 @@ build() {
         "$BIN/swiftc" -parse-as-library -O $SAN -I "$OUT/modules" Tests/Fuzz/latex.swift \
             "$OUT/modules/VerityCore.o" "$OUT/modules/VerityVerify.o" -o "$OUT/latex.fuzz" 2>&1 | grep -v "Cannot export local symbol" || true ;;
     tokenizer_json)
+        module VerityCore
         module VerityJSON
         module VerityTokenizer
         "$BIN/swiftc" -parse-as-library -O $SAN -I "$OUT/modules" Tests/Fuzz/tokenizer_json.swift \
-            "$OUT/modules/VerityJSON.o" "$OUT/modules/VerityTokenizer.o" -o "$OUT/tokenizer_json.fuzz" 2>&1 | grep -v "Cannot export local symbol" || true ;;
+            "$OUT/modules/VerityCore.o" "$OUT/modules/VerityJSON.o" "$OUT/modules/VerityTokenizer.o" -o "$OUT/tokenizer_json.fuzz" 2>&1 | grep -v "Cannot export local symbol" || true ;;
     model_files)
         module VerityCore
         module VerityMeasure

@@ -16,6 +16,7 @@ struct Verity: AsyncParsableCommand {
             Generate.self,
             Tokenize.self,
             Detokenize.self,
+            TokenizerCommand.self,
             Check.self,
             GradeCommand.self,
             Losses.self,
