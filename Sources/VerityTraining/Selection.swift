@@ -100,6 +100,26 @@ public enum HistoricalVariance {
     }
 }
 
+extension HistoricalVariance {
+    /// The lines of the JSONL file `data` whose key (the `index` field when it is an integer, else the 0-based line
+    /// position, as history.json keys them) is in `keys`, in the order of `keys`, as the file spells them.
+    public static func select(keys: [String], from data: URL) throws -> [String] {
+        let lines = try JSONLines.read(data)
+        let text = try String(contentsOf: data, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        var byKey: [String: String] = [:]
+        for (position, line) in lines.enumerated() {
+            let key = line.value["index"]?.intValue.map(String.init) ?? String(position)
+            byKey[key] = String(text[line.number - 1])
+        }
+        return try keys.map { key in
+            guard let line = byKey[key] else {
+                throw TrainingError("\(data.path): no example with key \(key) (its `index` field, else its line position)")
+            }
+            return line
+        }
+    }
+}
+
 /// Reads `{"key": [number, ...], ...}` keeping key order; errors name the file and line.
 struct HistoryParser {
     let bytes: [UInt8]

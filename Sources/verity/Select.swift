@@ -3,6 +3,7 @@
 // paper's acc_step_500.json, or the history.json that `verity train` writes. Parsing and printing only.
 import ArgumentParser
 import Foundation
+import VerityCore
 import VerityJSON
 import VerityTraining
 
@@ -16,6 +17,8 @@ struct Select: ParsableCommand {
     @Option(help: "std (the paper's: population std of each list) | lim (LIMR-style).") var method = "std"
     @Option(help: "Print the first N (0: all).") var top = 10
     @Flag(help: "Print a JSON list of {\"index\": ..., \"score\": ...} in rank order.") var json = false
+    @Option(help: "With --out: the training data whose examples the history ranks (JSONL).") var data: String?
+    @Option(help: "Write the first --top examples of --data, in rank order, to this JSONL file.") var out: String?
 
     func validate() throws {
         guard SelectionMethod(rawValue: method) != nil else {
@@ -23,12 +26,18 @@ struct Select: ParsableCommand {
                 "--method '\(method)': expected one of \(SelectionMethod.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         guard top >= 0 else { throw ValidationError("--top \(top): expected 0 (all) or more") }
+        guard (data == nil) == (out == nil) else { throw ValidationError("--data and --out go together") }
     }
 
     func run() throws {
         let h = try AccuracyHistory.read(URL(fileURLWithPath: history))
         let ranked = HistoricalVariance.rank(h, method: SelectionMethod(rawValue: method)!)
         let shown = top == 0 ? ranked : Array(ranked.prefix(top))
+        if let data, let out {
+            let lines = try HistoricalVariance.select(keys: shown.map(\.key), from: URL(fileURLWithPath: data))
+            try AtomicFile.write(Data((lines.joined(separator: "\n") + "\n").utf8), to: URL(fileURLWithPath: out))
+            FileHandle.standardError.write(Data("wrote \(lines.count) example(s) of \(data) to \(out)\n".utf8))
+        }
         if json {
             // Keys that are integers print as numbers (the paper's DSR-sub `index`), others as strings.
             let items = shown.map { s -> String in

@@ -68,6 +68,21 @@ final class SelectionTests: XCTestCase {
     }
 }
 
+extension SelectionTests {
+    func testSelectedExamplesAreCopiedInRankOrder() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("sel-\(UUID().uuidString).jsonl")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try Data("{\"index\": 7, \"p\": \"a\"}\n\n{\"index\": 3,  \"p\": \"b\"}\n{\"p\": \"c\"}\n".utf8).write(to: url)
+        XCTAssertEqual(
+            try HistoricalVariance.select(keys: ["3", "7"], from: url),
+            ["{\"index\": 3,  \"p\": \"b\"}", "{\"index\": 7, \"p\": \"a\"}"])
+        XCTAssertEqual(try HistoricalVariance.select(keys: ["2"], from: url), ["{\"p\": \"c\"}"], "no index: position")
+        XCTAssertThrowsError(try HistoricalVariance.select(keys: ["9"], from: url)) {
+            XCTAssertTrue("\($0)".contains("no example with key 9"), "\($0)")
+        }
+    }
+}
+
 final class PackedRowsTests: XCTestCase {
     /// Log-probs and gradients of sequences packed into one row equal those of the same sequences in separate rows.
     func testPackedRowsComputeWhatSeparateRowsDo() throws {
