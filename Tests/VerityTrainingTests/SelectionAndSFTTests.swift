@@ -69,6 +69,17 @@ final class SelectionTests: XCTestCase {
 }
 
 extension SelectionTests {
+    /// The demo's 1-shot example is what `verity select --method std --top 1` picks from the full-pool run's history.
+    func testTheDemosPi1IsTheFirstByHistoricalVariance() throws {
+        let h = try AccuracyHistory.read(Self.repo.appendingPathComponent("data/demo/pool500_history.json"))
+        XCTAssertEqual(h.entries.count, 500)
+        let top = HistoricalVariance.rank(h, method: .std)[0]
+        let pi1 = try String(contentsOf: Self.repo.appendingPathComponent("data/demo/pi1.jsonl"), encoding: .utf8)
+        XCTAssertEqual(
+            try HistoricalVariance.select(keys: [top.key], from: Self.repo.appendingPathComponent("data/demo/pool500.jsonl"))
+                .map { $0 + "\n" }.joined(), pi1)
+    }
+
     func testSelectedExamplesAreCopiedInRankOrder() throws {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("sel-\(UUID().uuidString).jsonl")
         defer { try? FileManager.default.removeItem(at: url) }
