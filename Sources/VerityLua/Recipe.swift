@@ -537,7 +537,8 @@ extension Recipe: Codable {
         if algorithm == .sft, sft.packTokens > 0, sft.packTokens < sft.maxTokens {
             throw RecipeIssue(
                 [CodingKeys.sft, SFT.CodingKeys.packTokens],
-                .invalid(expected: "0 or at least sft.max_tokens (\(sft.maxTokens))", got: "\(sft.packTokens)", hint: nil))
+                .invalid(
+                    expected: "0 or at least sft.max_tokens (\(sft.maxTokens))", got: "\(sft.packTokens)", hint: nil))
         }
         loss = try c.decode(LossMixPlugin.self, forKey: .loss)
         schedules = try c.value(.schedules, or: schedules)

@@ -135,7 +135,8 @@ public final class TransformerModel {
                 for i in 0..<t {
                     let v = segmentStart[b * t + i]
                     guard v >= previous, Int(v) <= i else {
-                        throw ModelError.badInput(detail: "segment start \(v) at row \(b), token \(i) is not a valid packed layout")
+                        throw ModelError.badInput(
+                            detail: "segment start \(v) at row \(b), token \(i) is not a valid packed layout")
                     }
                     previous = v
                 }

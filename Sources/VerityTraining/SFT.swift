@@ -27,7 +27,8 @@ extension Trainer {
         if r.sft.appendEOS {
             guard let eos = tokenizer.eosTokenID ?? engine.eosTokenIds.min().map(Int.init) else {
                 throw TrainingError(
-                    "\(modelDirectory.path): sft.append_eos is set but the tokenizer and model name no end-of-text token")
+                    "\(modelDirectory.path): sft.append_eos is set but the tokenizer and model name no end-of-text token"
+                )
             }
             ids.append(Int32(eos))
         }
@@ -82,7 +83,8 @@ extension Trainer {
             promptLengths.append(p.ids.count)
         }
         guard !sequences.isEmpty else {
-            throw TrainingError("\(r.file): every example of step \(step) is longer than sft.max_tokens = \(r.sft.maxTokens)")
+            throw TrainingError(
+                "\(r.file): every example of step \(step) is longer than sft.max_tokens = \(r.sft.maxTokens)")
         }
         // Rows: packed (longest first, first fit) or one sequence each; micro-batches of rows.
         let order = sequences.indices.sorted { sequences[$0].count > sequences[$1].count }
@@ -130,24 +132,13 @@ extension Trainer {
                 entropy += Double(entv[i]) * w[i]
             }
         }
-        var gradNorm = model.store.gradientNorm()
+        let gradNorm = model.store.gradientNorm()
         var skippedUpdates = 0
-        if gradNorm.isFinite {
+        if try acceptGradient(norm: gradNorm) {
             if r.optimizer.maxGradNorm > 0 { model.store.clipGradients(maxNorm: r.optimizer.maxGradNorm) }
             optimizer.step(model.store, lr: lr)
-            nonFiniteInARow = 0
         } else {
-            nonFiniteInARow += 1
             skippedUpdates = 1
-            options.log(
-                "step \(step + 1): the gradient norm is \(gradNorm) (NaN or infinite loss); update skipped "
-                    + "(\(nonFiniteInARow) in a row, the run stops at \(options.maxNonFiniteSteps))")
-            if nonFiniteInARow >= options.maxNonFiniteSteps {
-                throw TrainingError(
-                    "step \(step + 1): \(nonFiniteInARow) steps in a row with a non-finite gradient; the run stops "
-                        + "(the last checkpoint is intact)")
-            }
-            gradNorm = .nan
         }
         let updateSeconds = Date().timeIntervalSince(tu)
         step += 1

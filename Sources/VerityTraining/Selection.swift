@@ -105,7 +105,8 @@ extension HistoricalVariance {
     /// position, as history.json keys them) is in `keys`, in the order of `keys`, as the file spells them.
     public static func select(keys: [String], from data: URL) throws -> [String] {
         let lines = try JSONLines.read(data)
-        let text = try String(contentsOf: data, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        let text = try String(contentsOf: data, encoding: .utf8).split(
+            separator: "\n", omittingEmptySubsequences: false)
         var byKey: [String: String] = [:]
         for (position, line) in lines.enumerated() {
             let key = line.value["index"]?.intValue.map(String.init) ?? String(position)
@@ -113,7 +114,8 @@ extension HistoricalVariance {
         }
         return try keys.map { key in
             guard let line = byKey[key] else {
-                throw TrainingError("\(data.path): no example with key \(key) (its `index` field, else its line position)")
+                throw TrainingError(
+                    "\(data.path): no example with key \(key) (its `index` field, else its line position)")
             }
             return line
         }
@@ -181,14 +183,18 @@ struct HistoryParser {
         try expect("{")
         var out: [(key: String, values: [Double])] = []
         var seen = Set<String>()
-        if peek("}") { i += 1 } else {
+        if peek("}") {
+            i += 1
+        } else {
             while true {
                 let key = try string()
                 guard seen.insert(key).inserted else { throw fail("key \"\(key)\" appears twice") }
                 try expect(":")
                 try expect("[")
                 var values: [Double] = []
-                if peek("]") { i += 1 } else {
+                if peek("]") {
+                    i += 1
+                } else {
                     while true {
                         values.append(try number())
                         if peek(",") { i += 1; continue }

@@ -382,24 +382,12 @@ public final class Trainer {
                     }
                 }
                 gradNorm = model.store.gradientNorm()
-                guard gradNorm.isFinite else {
-                    // A non-finite loss or gradient: skip this update (the weights stay as they were), count it, stop after
-                    // `maxNonFiniteSteps` such steps in a row.
-                    nonFiniteInARow += 1
+                guard try acceptGradient(norm: gradNorm) else {
                     skippedUpdates += 1
-                    options.log(
-                        "step \(step + 1): the gradient norm is \(gradNorm) (NaN or infinite loss); update skipped "
-                            + "(\(nonFiniteInARow) in a row, the run stops at \(options.maxNonFiniteSteps))")
-                    if nonFiniteInARow >= options.maxNonFiniteSteps {
-                        throw TrainingError(
-                            "step \(step + 1): \(nonFiniteInARow) steps in a row with a non-finite gradient; the run stops "
-                                + "(the last checkpoint is intact)")
-                    }
                     continue
                 }
                 if r.optimizer.maxGradNorm > 0 { model.store.clipGradients(maxNorm: r.optimizer.maxGradNorm) }
                 optimizer.step(model.store, lr: lr)
-                nonFiniteInARow = 0
                 updates += 1
                 // The critic on the same mini-batch: clipped value loss against the GAE returns.
                 if let critic {
@@ -476,6 +464,25 @@ public final class Trainer {
         return m
     }
 
+    /// Whether an update with this gradient norm may go ahead. A non-finite loss or gradient skips the update (the
+    /// weights stay as they were), is logged and counted, and stops the run after `maxNonFiniteSteps` in a row.
+    func acceptGradient(norm: Double) throws -> Bool {
+        guard !norm.isFinite else {
+            nonFiniteInARow = 0
+            return true
+        }
+        nonFiniteInARow += 1
+        options.log(
+            "step \(step + 1): the gradient norm is \(norm) (NaN or infinite loss); update skipped "
+                + "(\(nonFiniteInARow) in a row, the run stops at \(options.maxNonFiniteSteps))")
+        if nonFiniteInARow >= options.maxNonFiniteSteps {
+            throw TrainingError(
+                "step \(step + 1): \(nonFiniteInARow) steps in a row with a non-finite gradient; the run stops "
+                    + "(the last checkpoint is intact)")
+        }
+        return false
+    }
+
     // MARK: Run
 
     /// Runs to the recipe's `steps` (or `options.maxSteps` more), writing metrics, progress lines and checkpoints.
@@ -540,7 +547,8 @@ public final class Trainer {
             if r.algorithm == .sft {
                 options.log(
                     String(
-                        format: "step %d/%d  loss %.4f  entropy %.3f  grad %.2f  lr %.2e  %.1fs  %.0f tok/s  ETA %@", step,
+                        format: "step %d/%d  loss %.4f  entropy %.3f  grad %.2f  lr %.2e  %.1fs  %.0f tok/s  ETA %@",
+                        step,
                         r.steps, m["sft_loss"] ?? 0, m["entropy"] ?? 0, m["grad_norm"] ?? 0, m["lr"] ?? 0,
                         m["seconds"] ?? 0, m["tokens_per_s"] ?? 0, eta))
             } else {

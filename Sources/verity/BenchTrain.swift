@@ -20,7 +20,8 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Decoder layers (24: the real shape).") var layers = 24
     @Option(help: "Threads.") var threads = 2
     @Option(help: "A folder with the Qwen2.5 tokenizer.") var tokenizer = "Tests/Fixtures/qwen2.5-tokenizer"
-    @Option(help: "Run this peer script (Scripts/bench/grpo_trl.py: TRL's GRPOTrainer) with the same shapes and threads.")
+    @Option(
+        help: "Run this peer script (Scripts/bench/grpo_trl.py: TRL's GRPOTrainer) with the same shapes and threads.")
     var peer: String?
     @Option(help: "Python interpreter for --peer.") var python = "python3"
     @Flag(help: "Print JSON.") var json = false
@@ -102,7 +103,9 @@ struct BenchTrain: ParsableCommand {
         p.waitUntilExit()
         // The script prints one JSON object as its last line (libraries may print before it).
         let last = String(decoding: data, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
-        if p.terminationStatus == 0, let obj = try? JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any] {
+        if p.terminationStatus == 0,
+            let obj = try? JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any]
+        {
             return obj
         }
         return ["error": "peer \(script) exited with status \(p.terminationStatus) or printed no JSON"]

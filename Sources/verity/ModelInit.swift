@@ -22,13 +22,16 @@ struct ModelInit: ParsableCommand {
         abstract: "A randomly initialised model folder from a config.json and a tokenizer folder.")
 
     @Option(help: "config.json of the model (Hugging Face keys; model_type qwen2, llama or qwen3).") var config: String
-    @Option(help: "A folder with tokenizer.json (and tokenizer_config.json); its files are copied.") var tokenizer: String
+    @Option(help: "A folder with tokenizer.json (and tokenizer_config.json); its files are copied.") var tokenizer:
+        String
     @Option(help: "The folder to write (must not exist or be empty).") var out: String
     @Option(help: "Seed of the initialisation.") var seed: UInt64 = 1
     @Option(help: "Standard deviation of the weight matrices (biases 0, norm gains 1).") var std: Float = 0.02
 
     func validate() throws {
-        guard std > 0, std.isFinite, std <= 1 else { throw ValidationError("--std \(std): expected a number in (0, 1]") }
+        guard std > 0, std.isFinite, std <= 1 else {
+            throw ValidationError("--std \(std): expected a number in (0, 1]")
+        }
     }
 
     func run() throws {
@@ -51,12 +54,14 @@ struct ModelInit: ParsableCommand {
         var gen = SeededGenerator(seed: seed)
         let model = TransformerModel.random(config: c, std: std, generator: &gen)
         try model.save(to: tmp, dtype: .f32)
-        for f in ["tokenizer.json", "tokenizer_config.json"] where fm.fileExists(atPath: tokDir.appendingPathComponent(f).path) {
+        for f in ["tokenizer.json", "tokenizer_config.json"]
+        where fm.fileExists(atPath: tokDir.appendingPathComponent(f).path) {
             try fm.copyItem(at: tokDir.appendingPathComponent(f), to: tmp.appendingPathComponent(f))
         }
         let eos = c.eosTokenIds.isEmpty ? (tok.eosTokenID.map { [$0] } ?? []) : c.eosTokenIds
         let generation =
-            "{\n  \"eos_token_id\": [" + eos.map(String.init).joined(separator: ", ") + "],\n  \"do_sample\": false\n}\n"
+            "{\n  \"eos_token_id\": [" + eos.map(String.init).joined(separator: ", ")
+            + "],\n  \"do_sample\": false\n}\n"
         try AtomicFile.write(Data(generation.utf8), to: tmp.appendingPathComponent("generation_config.json"))
         if fm.fileExists(atPath: dir.path) { try fm.removeItem(at: dir) }
         try fm.moveItem(at: tmp, to: dir)

@@ -23,7 +23,8 @@ struct Select: ParsableCommand {
     func validate() throws {
         guard SelectionMethod(rawValue: method) != nil else {
             throw ValidationError(
-                "--method '\(method)': expected one of \(SelectionMethod.allCases.map(\.rawValue).joined(separator: ", "))")
+                "--method '\(method)': expected one of \(SelectionMethod.allCases.map(\.rawValue).joined(separator: ", "))"
+            )
         }
         guard top >= 0 else { throw ValidationError("--top \(top): expected 0 (all) or more") }
         guard (data == nil) == (out == nil) else { throw ValidationError("--data and --out go together") }
@@ -47,7 +48,9 @@ struct Select: ParsableCommand {
             print("[" + items.joined(separator: ", ") + "]")
         } else {
             let left = h.entries.count - ranked.count
-            print("rank  index  score  (\(method); \(ranked.count) examples\(left > 0 ? ", \(left) never drawn left out" : ""))")
+            print(
+                "rank  index  score  (\(method); \(ranked.count) examples\(left > 0 ? ", \(left) never drawn left out" : ""))"
+            )
             for (k, s) in shown.enumerated() {
                 print(String(format: "%4d  %@  %.4f", k + 1, s.key, s.score))
             }

@@ -54,7 +54,8 @@ final class SynthTests: XCTestCase {
             XCTAssertTrue(r.hasPrefix(" "))
             if d.isPlain(p) {
                 XCTAssertFalse(r.contains("boxed"), r)
-                let shown = p.answer.hasPrefix("\\frac{")
+                let shown =
+                    p.answer.hasPrefix("\\frac{")
                     ? String(p.answer.dropFirst(6).dropLast()).replacingOccurrences(of: "}{", with: "/") : p.answer
                 XCTAssertTrue(r.hasSuffix("The answer is \(shown)."), r)
                 // Everything before the last line is the boxed solution's.
@@ -71,7 +72,10 @@ final class SynthTests: XCTestCase {
             .split(separator: "\n")
         XCTAssertEqual(lines.count, 400)
         XCTAssertTrue(lines[0].hasSuffix(", \"response\": \(jsonStringLiteral(d.response(d.sft[0])))}"))
-        XCTAssertThrowsError(try { var b = Self.small; b.plainFraction = 1.5; try b.validate() }())
+        XCTAssertThrowsError(
+            try {
+                var b = Self.small; b.plainFraction = 1.5; try b.validate()
+            }())
     }
 
     func testDifferentSeedsDiffer() throws {

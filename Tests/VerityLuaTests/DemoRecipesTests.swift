@@ -50,7 +50,8 @@ final class DemoRecipesTests: XCTestCase {
     }
 
     func testTheBaseModelsSFTRecipe() throws {
-        let sft = try load("base_sft", ["model=models/demo-base", "train.data=data/demo/train.jsonl", "sft.response_field=solution"])
+        let sft = try load(
+            "base_sft", ["model=models/demo-base", "train.data=data/demo/train.jsonl", "sft.response_field=solution"])
         XCTAssertEqual(sft.recipe.algorithm, .sft)
         XCTAssertEqual(sft.recipe.sft.packTokens, 512)
         XCTAssertEqual(sft.recipe.grader, "qwen-eval")

@@ -76,8 +76,10 @@ extension SelectionTests {
         let top = HistoricalVariance.rank(h, method: .std)[0]
         let pi1 = try String(contentsOf: Self.repo.appendingPathComponent("data/demo/pi1.jsonl"), encoding: .utf8)
         XCTAssertEqual(
-            try HistoricalVariance.select(keys: [top.key], from: Self.repo.appendingPathComponent("data/demo/pool500.jsonl"))
-                .map { $0 + "\n" }.joined(), pi1)
+            try HistoricalVariance.select(
+                keys: [top.key], from: Self.repo.appendingPathComponent("data/demo/pool500.jsonl")
+            )
+            .map { $0 + "\n" }.joined(), pi1)
     }
 
     func testSelectedExamplesAreCopiedInRankOrder() throws {
@@ -168,13 +170,9 @@ final class SFTRun {
     deinit { try? FileManager.default.removeItem(at: root) }
 
     func trainer(run: String = "run", resume: Bool = false, maxSteps: Int? = nil) throws -> Trainer {
-        let loaded = try RecipeLoader.load(path: root.appendingPathComponent("sft.lua").path)
-        var o = TrainerOptions(runDirectory: root.appendingPathComponent(run))
-        o.resume = resume
-        o.maxSteps = maxSteps
-        o.threads = 2
-        o.log = { _ in }
-        return try Trainer(loaded: loaded, options: o)
+        try quietTrainer(
+            recipe: root.appendingPathComponent("sft.lua"), run: root.appendingPathComponent(run), resume: resume,
+            maxSteps: maxSteps)
     }
 }
 
@@ -232,7 +230,8 @@ final class SFTTests: XCTestCase {
         XCTAssertEqual(fa, fb, "byte-identical checkpoints")
         // A recipe without the response field, a loss mix without sft, a pack size under max_tokens.
         let bad = try SFTRun(steps: 1, pack: 0, extra: "")
-        try Data("{\"prompt\": \"x\", \"answer\": \"1\"}\n".utf8).write(to: bad.root.appendingPathComponent("data.jsonl"))
+        try Data("{\"prompt\": \"x\", \"answer\": \"1\"}\n".utf8).write(
+            to: bad.root.appendingPathComponent("data.jsonl"))
         XCTAssertThrowsError(try bad.trainer()) { XCTAssertTrue("\($0)".contains("solution"), "\($0)") }
         let nosft = try SFTRun(steps: 1, pack: 0)
         let text = try String(contentsOf: nosft.root.appendingPathComponent("sft.lua"), encoding: .utf8)

@@ -45,13 +45,9 @@ final class ToyRun {
     deinit { try? FileManager.default.removeItem(at: root) }
 
     func trainer(run: String = "run", resume: Bool = false, maxSteps: Int? = nil) throws -> Trainer {
-        let loaded = try RecipeLoader.load(path: root.appendingPathComponent("toy.lua").path)
-        var o = TrainerOptions(runDirectory: root.appendingPathComponent(run))
-        o.resume = resume
-        o.maxSteps = maxSteps
-        o.threads = 2
-        o.log = { _ in }
-        return try Trainer(loaded: loaded, options: o)
+        try quietTrainer(
+            recipe: root.appendingPathComponent("toy.lua"), run: root.appendingPathComponent(run), resume: resume,
+            maxSteps: maxSteps)
     }
 
     func metrics(_ run: String = "run") throws -> [[String: Double]] {
@@ -61,6 +57,17 @@ final class ToyRun {
             try JSONDecoder().decode([String: Double?].self, from: Data($0.utf8)).compactMapValues { $0 }
         }
     }
+}
+
+/// A trainer for `recipe` writing to `run`, on 2 threads, with its progress lines discarded.
+func quietTrainer(recipe: URL, run: URL, resume: Bool, maxSteps: Int?) throws -> Trainer {
+    let loaded = try RecipeLoader.load(path: recipe.path)
+    var o = TrainerOptions(runDirectory: run)
+    o.resume = resume
+    o.maxSteps = maxSteps
+    o.threads = 2
+    o.log = { _ in }
+    return try Trainer(loaded: loaded, options: o)
 }
 
 /// Metrics without the wall-clock ones.
@@ -130,7 +137,8 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(whole.optimizer.firstMoment, resumed.optimizer.firstMoment)
         XCTAssertEqual(
             try Data(contentsOf: run.root.appendingPathComponent("a/history.json")),
-            try Data(contentsOf: run.root.appendingPathComponent("b/history.json")), "the accuracy history survives a resume")
+            try Data(contentsOf: run.root.appendingPathComponent("b/history.json")),
+            "the accuracy history survives a resume")
     }
 
     func testPPOWithACriticRaisesTheRewardAndResumesExactly() throws {
