@@ -56,7 +56,8 @@ def score(rows, category=None):
     return 100 * sum(bool(r["correct"]) for r in rows) / max(1, len(rows))
 
 
-def boxed(rows):
+def boxed(rows, category=None):
+    rows = [r for r in rows if category is None or CATEGORY.get(r["item_id"]) == category]
     return 100 * sum("\\boxed{" in r["response"] for r in rows) / max(1, len(rows))
 
 
@@ -77,7 +78,7 @@ def row_at(run, step, split, category=None):
     else:
         lf = lenient_folder(run, step)
     l = responses(lf, split)
-    return (score(s, category) if s else None, score(l, category) if l else None, boxed(s) if s else None)
+    return (score(s, category) if s else None, score(l, category) if l else None, boxed(s, category) if s else None)
 
 
 def group(prefix):
@@ -120,13 +121,17 @@ one = group("one_shot-s*")
 if one:
     pi1 = jsonl("data/demo/pi1.jsonl")[0]
     print(f"\n## Per category (test split; pi1 is `{pi1['category']}`; 1-shot at its last step, mean over seeds)\n")
-    print("| category | base strict | 1-shot strict | base lenient | 1-shot lenient |")
-    print("|---|---|---|---|---|")
+    print("| category | base strict | 1-shot strict | format-only strict | base lenient | 1-shot lenient | "
+          "base boxed | 1-shot boxed |")
+    print("|---|---|---|---|---|---|---|---|")
+    fo = group("format_only-s*")
     for c in CATEGORIES:
         b = row_at(one[0], 0, "test", c)
         a = [row_at(r, steps(r)[-1], "test", c) for r in one]
+        f = [row_at(r, steps(r)[-1], "test", c) for r in fo]
         mark = " (pi1's)" if c == pi1["category"] else ""
-        print(f"| {c}{mark} | {fmt([b[0]])} | {fmt([x[0] for x in a])} | {fmt([b[1]])} | {fmt([x[1] for x in a])} |")
+        print(f"| {c}{mark} | {fmt([b[0]])} | {fmt([x[0] for x in a])} | {fmt([x[0] for x in f])} | {fmt([b[1]])} | "
+              f"{fmt([x[1] for x in a])} | {fmt([b[2]])} | {fmt([x[2] for x in a])} |")
 
     print("\n## Over steps (1-shot, mean over seeds): training accuracy on pi1 against test accuracy\n")
     print("| step | training accuracy (pi1, strict) | test strict | test lenient |")

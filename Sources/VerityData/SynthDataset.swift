@@ -80,6 +80,44 @@ public struct SynthOptions: Sendable, Equatable {
     public var sft = 0
     /// The share of sft.jsonl responses whose last line states the answer without `\boxed{}` ("The answer is 19.").
     public var plainFraction = 0.5
+    /// Per-category shares that replace `plainFraction` for the categories listed (a corpus whose answer style
+    /// depends on the kind of problem, as a base model's pre-training sources do).
+    public var plainByCategory: [SynthCategory: Double] = [:]
+
+    /// The plain-answer share of sft.jsonl responses in `category`.
+    public func plainFraction(for category: SynthCategory) -> Double {
+        plainByCategory[category] ?? plainFraction
+    }
+
+    /// The `--plain-by-category` text of `plainByCategory` (`mul_div=0.85,fractions=0.85`), in category order.
+    public var plainByCategoryText: String {
+        SynthCategory.allCases.compactMap { c in plainByCategory[c].map { "\(c.rawValue)=\($0)" } }
+            .joined(separator: ",")
+    }
+
+    /// Parses `--plain-by-category` text: comma-separated `category=share` pairs; unknown, repeated or malformed
+    /// entries are errors naming the entry.
+    public static func parsePlainByCategory(_ text: String) throws -> [SynthCategory: Double] {
+        var out: [SynthCategory: Double] = [:]
+        let field = "plain-by-category"
+        for entry in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let parts = entry.split(separator: "=", omittingEmptySubsequences: false).map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
+            guard parts.count == 2, let share = Double(parts[1]) else {
+                throw SynthError.invalid(field: field, detail: "'\(entry)' is not category=share")
+            }
+            guard let c = SynthCategory(rawValue: parts[0]) else {
+                throw SynthError.invalid(
+                    field: field, detail: "unknown category '\(parts[0])' (known: \(SynthCategory.knownList))")
+            }
+            guard out[c] == nil else {
+                throw SynthError.invalid(field: field, detail: "category '\(parts[0])' is listed twice")
+            }
+            out[c] = share
+        }
+        return out
+    }
 
     /// Options with the defaults of `verity data synth` (seed 1, 5000 / 300 / 500, every category).
     public init(
@@ -116,6 +154,12 @@ public struct SynthOptions: Sendable, Equatable {
         }
         guard (0...1).contains(plainFraction) else {
             throw SynthError.invalid(field: "plain-fraction", detail: "\(plainFraction) is not in [0, 1]")
+        }
+        for c in SynthCategory.allCases {
+            if let share = plainByCategory[c], !(0...1).contains(share) {
+                throw SynthError.invalid(
+                    field: "plain-by-category", detail: "\(c.rawValue)=\(share): \(share) is not in [0, 1]")
+            }
         }
         guard !categories.isEmpty else {
             throw SynthError.invalid(
@@ -228,11 +272,12 @@ public struct SynthDataset: Sendable {
         return out
     }
 
-    /// Whether sft.jsonl states `p`'s answer without `\boxed{}` (a coin seeded by the problem, `plainFraction` heads).
+    /// Whether sft.jsonl states `p`'s answer without `\boxed{}` (a coin seeded by the problem, heads with the
+    /// plain share of its category).
     public func isPlain(_ p: SynthProblem) -> Bool {
         var g = SeededGenerator(
             seed: SynthDataset.problemSeed(seed: options.seed, split: p.split, index: p.index, attempt: 0x5F7))
-        return Double(g.next() >> 11) / Double(1 << 53) < options.plainFraction
+        return Double(g.next() >> 11) / Double(1 << 53) < options.plainFraction(for: p.category)
     }
 
     /// The supervised-training response of `p`: " " + its solution, the last line "The answer is 19." (a fraction as

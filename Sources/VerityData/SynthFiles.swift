@@ -37,6 +37,7 @@ extension SynthDataset {
         return
             "verity data synth --out \(outPath) --seed \(o.seed) --train \(o.train) --validation \(o.validation) --test \(o.test) --categories \(o.categories.map(\.rawValue).joined(separator: ","))"
             + (o.sft > 0 ? " --sft \(o.sft) --plain-fraction \(o.plainFraction)" : "")
+            + (o.sft > 0 && !o.plainByCategory.isEmpty ? " --plain-by-category \(o.plainByCategoryText)" : "")
     }
 
     /// The README.md of the output folder, naming the folder `outPath` in the regeneration command.
@@ -87,8 +88,20 @@ extension SynthDataset {
         "\n\n`sft.jsonl` (\(sft.count) problems) continues the training split after the pool (indices "
             + "\(options.train) on), so it shares no problem text with the splits; each record adds `response`: a "
             + "space, then the solution, whose last line states the answer without `\\boxed{}` (\"The answer is 19.\") "
-            + "for \(sft.filter(isPlain).count) of them (`--plain-fraction \(options.plainFraction)`, a coin seeded by "
-            + "each problem). It is the corpus the demo base model is fine-tuned on (`verity sft`)."
+            + "for \(sft.filter(isPlain).count) of them (`--plain-fraction \(options.plainFraction)`"
+            + (options.plainByCategory.isEmpty ? "" : ", `--plain-by-category \(options.plainByCategoryText)`")
+            + ", a coin seeded by each problem\(plainCounts)). It is the corpus the demo base model is fine-tuned on "
+            + "(`verity sft`)."
+    }
+
+    /// Plain answers by category (`; by category: add_sub 10 of 67, ...`), when shares differ by category.
+    var plainCounts: String {
+        guard !options.plainByCategory.isEmpty else { return "" }
+        let parts = options.categories.map { c -> String in
+            let all = sft.filter { $0.category == c }
+            return "\(c.rawValue) \(all.filter(isPlain).count) of \(all.count)"
+        }
+        return "; by category: " + parts.joined(separator: ", ")
     }
 
     /// Writes the three JSONL files and README.md into `directory` (created if missing), each atomically; the

@@ -40,6 +40,10 @@ struct DataSynth: ParsableCommand {
         name: .customLong("plain-fraction"),
         help: "Share of sft.jsonl responses that end \"The answer is N.\" instead of \\boxed{N}.")
     var plainFraction = 0.5
+    @Option(
+        name: .customLong("plain-by-category"),
+        help: "Per-category shares that replace --plain-fraction, e.g. mul_div=0.85,fractions=0.85.")
+    var plainByCategory: String?
     @Flag(help: "Print the summary as JSON.") var json = false
 
     /// The options the flags ask for (typed errors naming the flag).
@@ -49,6 +53,7 @@ struct DataSynth: ParsableCommand {
             categories: try SynthCategory.parseList(categories))
         options.sft = sft
         options.plainFraction = plainFraction
+        if let text = plainByCategory { options.plainByCategory = try SynthOptions.parsePlainByCategory(text) }
         try options.validate()
         return options
     }

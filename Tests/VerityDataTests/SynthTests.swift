@@ -78,6 +78,35 @@ final class SynthTests: XCTestCase {
             }())
     }
 
+    func testPlainSharesCanDependOnTheCategory() throws {
+        var o = Self.small
+        o.sft = 600
+        o.plainFraction = 0.1
+        o.plainByCategory = try SynthOptions.parsePlainByCategory("mul_div=0.9,unit_rate=1")
+        XCTAssertEqual(o.plainByCategoryText, "mul_div=0.9,unit_rate=1.0")
+        let d = try SynthDataset.generate(o)
+        for c in SynthCategory.allCases {
+            let all = d.sft.filter { $0.category == c }, plain = all.filter(d.isPlain).count
+            XCTAssertEqual(all.count, 100, c.rawValue)
+            switch c {
+            case .mulDiv: XCTAssertTrue((80...97).contains(plain), "\(c.rawValue): \(plain) of 100")
+            case .unitRate: XCTAssertEqual(plain, 100)
+            default: XCTAssertTrue((3...20).contains(plain), "\(c.rawValue): \(plain) of 100")
+            }
+        }
+        XCTAssertTrue(
+            d.command(outPath: "D").hasSuffix("--sft 600 --plain-fraction 0.1 --plain-by-category mul_div=0.9,unit_rate=1.0"))
+        XCTAssertTrue(d.readme(outPath: "D").contains("by category: add_sub "))
+        for bad in ["mul_div", "mul_div=x", "nope=0.5", "mul_div=0.5,mul_div=0.2", ""] {
+            XCTAssertThrowsError(try SynthOptions.parsePlainByCategory(bad), bad) { error in
+                XCTAssertTrue("\(error)".hasPrefix("--plain-by-category: "), "\(error)")
+            }
+        }
+        var b = o
+        b.plainByCategory = [.percent: -0.5]
+        XCTAssertThrowsError(try b.validate()) { XCTAssertTrue("\($0)".contains("percent=-0.5"), "\($0)") }
+    }
+
     func testDifferentSeedsDiffer() throws {
         var other = Self.small
         other.seed = 2

@@ -1,9 +1,11 @@
 -- Builds the embedded demo's base model (models/demo-base): supervised fine-tuning of a randomly
 -- initialised 4-layer Qwen2 (Scripts/demo/config.json, 3.4M parameters) on 60,000 synthetic word
--- problems with worked solutions, half ending in \boxed{N} and half in "The answer is N." (so, like a
--- base model, it boxes its answer only sometimes). The corpus continues the training split after the
--- RL pool, so it shares no problem with data/demo/{train,validation,test}.jsonl. The checkpoint is
--- chosen on the validation split (never the test split); models/demo-base/README.md has the commands.
+-- problems with worked solutions. Like a base model's pre-training sources, the answer style depends on
+-- the kind of problem: mul_div, fractions and unit_rate answers end "The answer is N." 85% of the time,
+-- the other categories' end in \boxed{N} 85% of the time (verity data synth --plain-fraction 0.15
+-- --plain-by-category ...=0.85). The corpus continues the training split after the RL pool, so it shares
+-- no problem with data/demo/{train,validation,test}.jsonl. The checkpoint is chosen on the validation
+-- split (never the test split); models/demo-base/README.md has the commands.
 local cosine = require "schedules.cosine"
 
 return {
