@@ -82,17 +82,18 @@ def row_at(run, step, split, category=None):
 
 
 def group(prefix):
-    return sorted(glob.glob(os.path.join(OUT, prefix)))
+    return sorted(p for p in glob.glob(os.path.join(OUT, prefix)) if os.path.isdir(p))
 
 
 result = {}
-print("## Learning rate of the 1-shot run (seed 1; validation only)\n")
-print("| lr | step | validation strict | validation lenient | boxed |")
-print("|---|---|---|---|---|")
-for run in group("lr-*"):
-    for step in [0] + steps(run):
-        s, l, b = row_at(run, step, "validation")
-        print(f"| {run.rsplit('lr-', 1)[1]} | {step} | {fmt([s])} | {fmt([l])} | {fmt([b])} |")
+if group("lr-*"):
+  print("## Learning rate of the 1-shot run (seed 1; validation only)\n")
+  print("| lr | step | validation strict | validation lenient | boxed |")
+  print("|---|---|---|---|---|")
+  for run in group("lr-*"):
+      for step in [0] + steps(run):
+          s, l, b = row_at(run, step, "validation")
+          print(f"| {run.rsplit('lr-', 1)[1]} | {step} | {fmt([s])} | {fmt([l])} | {fmt([b])} |")
 
 print("\n## Before and after (test split, last step; mean ± std over seeds)\n")
 print("| run | seeds | steps | test strict | test lenient | boxed | validation strict | validation lenient |")

@@ -44,6 +44,11 @@ struct ModelInit: ParsableCommand {
                 "\(config): vocab_size \(c.vocabSize) is smaller than the tokenizer's \(tok.vocabularySize) tokens (\(tokenizer))"
             )
         }
+        if let tokenizerEOS = tok.eosTokenID, !c.eosTokenIds.isEmpty, !c.eosTokenIds.contains(tokenizerEOS) {
+            throw ValidationError(
+                "\(config): eos_token_id \(c.eosTokenIds) does not name the tokenizer's end-of-text token \(tokenizerEOS) (\(tokenizer)); sampling would stop on an ordinary token"
+            )
+        }
         let dir = URL(fileURLWithPath: out)
         if let items = try? fm.contentsOfDirectory(atPath: dir.path), !items.isEmpty {
             throw ValidationError("--out \(out): the folder exists and is not empty")
