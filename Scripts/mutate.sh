@@ -18,7 +18,8 @@
 #   TESTS        XCTest selectors for the test binary, comma-separated: Target.Class or Target.Class/testName
 # Fields are taken literally (no escapes); REPLACEMENT may be empty (two TABs in a row).
 #
-# Exit status: 0 when every mutation was caught, 1 when any survived or hung, 2 on a setup error or a bad line.
+# Exit status: 0 when every mutation was caught, 1 when any survived or hung, 2 on a setup error or a bad line (checked
+# for every line before anything is built: a line whose ORIGINAL is not found exactly once fails the script at once).
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -28,7 +29,7 @@ only=""
 while (($#)); do
   case "$1" in
     -k) only="$2"; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) list="$1"; shift ;;
   esac
 done
@@ -51,10 +52,6 @@ log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT
 
 build() { timeout 1800 swift build --build-tests -j "$jobs" >"$log/build" 2>&1; }
-echo "mutate.sh: baseline build"
-if ! build; then tail -n 30 "$log/build"; echo "mutate.sh: the unmutated copy does not build" >&2; exit 2; fi
-bin=$(swift build --show-bin-path)/VerityPackageTests.xctest
-[[ -x $bin ]] || { echo "mutate.sh: no test binary at $bin" >&2; exit 2; }
 
 # Runs the selectors; prints caught|survived|hung|no-tests.
 run_tests() {
@@ -82,6 +79,28 @@ mapfile -t lines < <(grep -v -e '^[[:space:]]*#' -e '^[[:space:]]*$' "$list")
 if [[ -n $only ]]; then
   mapfile -t lines < <(printf '%s\n' "${lines[@]}" | grep -F -e "$only")
 fi
+
+# Every line must name a file, tests, and an original that occurs exactly once, before anything is built: a line that
+# matches nothing tests nothing, and must fail the script rather than drop silently out of the count.
+bad=0
+i=0
+for line in "${lines[@]}"; do
+  i=$((i + 1))
+  split_line "$line"
+  if [[ -z ${tests:-} || ! -f $file ]]; then
+    echo "mutate.sh: line $i: no tests or no file $file" >&2; bad=$((bad + 1)); continue
+  fi
+  count=$(ORIG="$original" perl -0777 -ne 'my $o = $ENV{ORIG}; my $c = () = /\Q$o\E/g; print $c' "$file")
+  if [[ $count != 1 ]]; then
+    echo "mutate.sh: line $i: '$original' found $count times in $file (must be exactly once)" >&2; bad=$((bad + 1))
+  fi
+done
+if ((bad)); then echo "mutate.sh: $bad bad line(s) in $list: re-aim them at the code (nothing was run)" >&2; exit 2; fi
+
+echo "mutate.sh: baseline build"
+if ! build; then tail -n 30 "$log/build"; echo "mutate.sh: the unmutated copy does not build" >&2; exit 2; fi
+bin=$(swift build --show-bin-path)/VerityPackageTests.xctest
+[[ -x $bin ]] || { echo "mutate.sh: no test binary at $bin" >&2; exit 2; }
 
 # Baseline: every selector set must pass on the unmutated copy, or its mutations would count as caught for nothing.
 declare -A baseline=()
@@ -134,7 +153,7 @@ done
 
 # Leave the scratch copy built unmutated, so that the next run starts incremental.
 build || true
-((bad)) && echo "mutate.sh: $bad line(s) bad, not built or matching no test (not counted below)"
+((bad)) && echo "mutate.sh: $bad mutation(s) did not build or ran no test (not counted below)"
 echo "caught $caught, survived $survived, hung $hung"
 ((bad)) && exit 2
 ((survived + hung)) && exit 1

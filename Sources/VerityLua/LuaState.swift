@@ -187,6 +187,22 @@ public final class LuaState {
         return Unmanaged<LuaState>.fromOpaque(raw).takeUnretainedValue()
     }
 
+    /// The standard libraries the C layer opened: the keys of the registry's `_LOADED` table, read through the C
+    /// API. The prelude hides io and os from scripts whatever this holds; this is the layer under it, which no
+    /// sandboxed script can observe, so tests of the C gate read it here.
+    var openedLibraries: Set<String> {
+        let top = lua_gettop(L)
+        defer { lua_settop(L, top) }
+        var names: Set<String> = []
+        guard lua_getfield(L, registryIndex, "_LOADED") == LUA_TTABLE else { return names }
+        lua_pushnil(L)
+        while lua_next(L, -2) != 0 {
+            if lua_type(L, -2) == LUA_TSTRING, let name = string(at: -2) { names.insert(name) }
+            lua_settop(L, -2)
+        }
+        return names
+    }
+
     /// Bytes the state holds now.
     public var memoryUsed: Int { Int(verity_memory_used(L)) }
 

@@ -2,7 +2,7 @@
 // message naming the file and line (issue 4, item 11), plus the pcall loop that would otherwise
 // swallow a budget stop.
 import Foundation
-import VerityLua
+@testable import VerityLua
 import XCTest
 
 final class SandboxTests: XCTestCase {
@@ -36,6 +36,19 @@ final class SandboxTests: XCTestCase {
     func testAllowIOOpensIoAndOs() throws {
         let r = try runLua("return type(io.open), type(os.time)", options: LuaOptions(allowIO: true))
         XCTAssertEqual(r, [.string("function"), .string("function")])
+    }
+
+    /// The C gate alone: `verity_open_sandbox` must not open io and os unless asked, whatever the prelude does
+    /// above it (the prelude replaces the globals, so only the C API sees what C opened).
+    func testTheCLayerOpensIoAndOsOnlyWhenAllowed() throws {
+        let closed = try LuaState(services: testServices()).openedLibraries
+        XCTAssertTrue(closed.isSuperset(of: ["_G", "string", "table", "math", "utf8"]), "\(closed)")
+        XCTAssertFalse(closed.contains("io"), "\(closed)")
+        XCTAssertFalse(closed.contains("os"), "\(closed)")
+        XCTAssertFalse(closed.contains("debug"), "\(closed)")
+        XCTAssertFalse(closed.contains("package"), "\(closed)")
+        let open = try LuaState(options: LuaOptions(allowIO: true), services: testServices()).openedLibraries
+        XCTAssertTrue(open.isSuperset(of: ["io", "os"]), "\(open)")
     }
 
     func testRequireOutsideRootsIsRefused() throws {

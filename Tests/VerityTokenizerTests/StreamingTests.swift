@@ -47,4 +47,16 @@ final class StreamingTests: XCTestCase {
         XCTAssertEqual(StreamingDecoder.completePrefixLength([0xFF]), 1)
         XCTAssertEqual(StreamingDecoder.completePrefixLength([]), 0)
     }
+
+    /// The scan's lowest position (three bytes back): a four-byte character split after its third byte has its lead
+    /// exactly there, one more byte back is out of reach, and a run of continuation bytes reaching past it is emitted.
+    func testCompletePrefixLengthAtTheLowestPosition() {
+        XCTAssertEqual(StreamingDecoder.completePrefixLength([0x41, 0xF0, 0x9F, 0x98]), 1, "lead at n-3: held back")
+        XCTAssertEqual(StreamingDecoder.completePrefixLength([0xF0, 0x9F, 0x98, 0x80]), 4, "complete at n-4")
+        XCTAssertEqual(StreamingDecoder.completePrefixLength([0xF0, 0x9F, 0x98, 0x80, 0xF0]), 4, "a new lead at n-1")
+        XCTAssertEqual(StreamingDecoder.completePrefixLength([0x41, 0x9F, 0x98, 0x80]), 4, "no lead within reach")
+        XCTAssertEqual(StreamingDecoder.completePrefixLength([0x9F, 0x98, 0x80]), 3, "continuations only")
+        XCTAssertEqual(StreamingDecoder.completePrefixLength([0x41, 0xF4, 0x90, 0x80]), 4, "F4 past U+10FFFF: emit")
+        XCTAssertEqual(StreamingDecoder.completePrefixLength([0x41, 0xE0, 0xA0]), 1, "E0 A0: a valid start")
+    }
 }

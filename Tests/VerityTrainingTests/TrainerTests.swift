@@ -1,8 +1,21 @@
 // End-to-end GRPO on the tiny-qwen2 fixture with a toy reward (the share of "e" characters in the
-// response): the run writes metrics, checkpoints and its resolved recipe; with a fixed seed the
-// reward rises over a fixed number of steps; the sampler's log-probs equal the trainer's at every
+// response): the run writes metrics, checkpoints and its resolved recipe; the reward rises by a margin
+// that holds for any correct float32 GEMM (below); the sampler's log-probs equal the trainer's at every
 // step (stale sampler weights would fail); a run stopped and resumed from its checkpoint gives the
 // same metrics and weights as one uninterrupted run; bad run folders are refused.
+//
+// Training-outcome margins (issue 22). A different GEMM kernel rounds differently, and a toy run from a fixed seed
+// then takes another trajectory, so a seed is a draw, not a fixture. The margins come from
+// Scripts/audit/toy_spread.py: these very recipes over 64 seeds under OpenBLAS's Haswell, SkylakeX and Cooperlake
+// kernels (192 runs each, 2026-12-06), with the statistic the tests use, the mean reward of the last three steps
+// minus that of the first three:
+//   GRPO, 16 steps, n = 8:          mean +0.412, std 0.132, min +0.169
+//   PPO,  16 steps, n = 8:          mean +0.376, std 0.142, min +0.068 (one run in 192 below +0.1: the policy
+//                                   collapsed onto a low-reward string); mean of 3 consecutive seeds: mean +0.376,
+//                                   std 0.077, min +0.186
+//   either with lr = 0 (no learning): mean +0.001, std 0.005, min -0.011
+// The asserted +0.1 sits 19 std above the no-learning spread and below every measured run (GRPO) or every
+// measured 3-seed mean (PPO). Exact checks stay exact: resume is compared within one run of the suite, on one machine.
 import Foundation
 import XCTest
 import VerityFixtures
@@ -13,7 +26,7 @@ import VerityModel
 /// A temporary run: the toy recipe, its data, and a run folder.
 final class ToyRun {
     let root: URL
-    init(steps: Int, lr: Double, saveEvery: Int, extra: String = "") throws {
+    init(steps: Int, lr: Double, saveEvery: Int, n: Int = 4, seed: Int = 3, extra: String = "") throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("verity-train-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         try Data(
@@ -31,12 +44,12 @@ final class ToyRun {
                 local _, c = string.gsub(sample.response, "e", "")
                 return c / math.max(1, #sample.response), { length = #sample.response }
               end,
-              rollout = { n = 4, temperature = 1.0, max_tokens = 12, max_prompt_tokens = 64 },
+              rollout = { n = \(n), temperature = 1.0, max_tokens = 12, max_prompt_tokens = 64 },
               optimizer = { lr = \(lr), weight_decay = 0.0, max_grad_norm = 1.0 },
               update = { mini_batch_size = 4, micro_batch_size = 6 },
               loss = function(step, terms) return { pg = 1.0 } end,
               schedules = { lr = function(step, total) return \(lr) end },
-              steps = \(steps), save_every = \(saveEvery), seed = 3,
+              steps = \(steps), save_every = \(saveEvery), seed = \(seed),
               \(extra)
             }
             """
@@ -70,6 +83,13 @@ func quietTrainer(recipe: URL, run: URL, resume: Bool, maxSteps: Int?) throws ->
     return try Trainer(loaded: loaded, options: o)
 }
 
+/// The training-outcome statistic: the mean reward of the last three steps minus that of the first three.
+func rewardRise(_ m: [[String: Double]]) -> (first: Double, last: Double) {
+    let first = m.prefix(3).map { $0["reward_mean"] ?? 0 }.reduce(0, +) / 3,
+        last = m.suffix(3).map { $0["reward_mean"] ?? 0 }.reduce(0, +) / 3
+    return (first, last)
+}
+
 /// Metrics without the wall-clock ones.
 func deterministic(_ m: [String: Double]) -> [String: Double] {
     m.filter {
@@ -80,12 +100,12 @@ func deterministic(_ m: [String: Double]) -> [String: Double] {
 
 final class TrainerTests: XCTestCase {
     func testRewardRisesAndSamplerMatchesTrainerAtEveryStep() throws {
-        let run = try ToyRun(steps: 10, lr: 3e-2, saveEvery: 5)
+        let run = try ToyRun(steps: 16, lr: 3e-2, saveEvery: 5, n: 8)
         let t = try run.trainer()
         let m = try t.run()
-        XCTAssertEqual(m.count, 10)
-        let first = m.prefix(3).map { $0["reward_mean"] ?? 0 }.reduce(0, +) / 3,
-            last = m.suffix(3).map { $0["reward_mean"] ?? 0 }.reduce(0, +) / 3
+        XCTAssertEqual(m.count, 16)
+        let (first, last) = rewardRise(m)
+        // Margin: see the file's header (192 runs over seeds and kernels, min +0.169).
         XCTAssertGreaterThan(last, first + 0.1, "toy reward from \(first) to \(last)")
         for s in m {
             XCTAssertLessThan(
@@ -95,7 +115,7 @@ final class TrainerTests: XCTestCase {
             XCTAssertNotNil(s["reward/length"])
         }
         // Files of the run folder.
-        XCTAssertEqual(try run.metrics().count, 10)
+        XCTAssertEqual(try run.metrics().count, 16)
         for key in [
             "step", "reward_mean", "reward_std", "accuracy", "zero_adv_fraction", "pg_loss", "pg_clipfrac",
             "pg_clipfrac_lower",
@@ -107,15 +127,15 @@ final class TrainerTests: XCTestCase {
         for f in [
             "recipe.lua", "scripts.sha256", "samples/step-1.jsonl", "samples/step-10.jsonl",
             "checkpoints/step-5/model.safetensors", "checkpoints/step-10/config.json",
-            "checkpoints/step-10/tokenizer.json", "checkpoints/step-10/optimizer.safetensors",
-            "checkpoints/step-10/trainer.json",
+            "checkpoints/step-10/tokenizer.json", "checkpoints/step-16/optimizer.safetensors",
+            "checkpoints/step-16/trainer.json", "samples/step-16.jsonl",
         ] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: run.root.appendingPathComponent("run/\(f)").path), f)
         }
         // A checkpoint is a Hugging Face folder the model loader (and transformers) reads.
-        let back = try TransformerModel.load(directory: run.root.appendingPathComponent("run/checkpoints/step-10"))
+        let back = try TransformerModel.load(directory: run.root.appendingPathComponent("run/checkpoints/step-16"))
         XCTAssertEqual(back.store.values.values, t.model.store.values.values)
-        print("TRAIN toy GRPO: reward \(first) -> \(last) over 10 steps")
+        print("TRAIN toy GRPO: reward \(first) -> \(last) over 16 steps")
     }
 
     func testResumeGivesTheUninterruptedRun() throws {
@@ -143,24 +163,37 @@ final class TrainerTests: XCTestCase {
 
     func testPPOWithACriticRaisesTheRewardAndResumesExactly() throws {
         let ppo = "algorithm = \"ppo\", critic = { lr = 1e-2, gamma = 1.0, lambda = 0.95, value_clip = 0.5 },"
-        let run = try ToyRun(steps: 10, lr: 3e-2, saveEvery: 5, extra: ppo)
-        let m = try run.trainer().run()
-        let first = m.prefix(3).map { $0["reward_mean"] ?? 0 }.reduce(0, +) / 3,
-            last = m.suffix(3).map { $0["reward_mean"] ?? 0 }.reduce(0, +) / 3
-        XCTAssertGreaterThan(last, first + 0.1, "toy reward under PPO from \(first) to \(last)")
+        // The outcome is the mean over three seeds: a single PPO seed can collapse onto a low-reward string (see the
+        // file's header: one run in 192 rose by only +0.068; the 3-seed mean's minimum was +0.186).
+        var rises: [Double] = []
+        var m: [[String: Double]] = []
+        for seed in 1...3 {
+            let run = try ToyRun(steps: 16, lr: 3e-2, saveEvery: 5, n: 8, seed: seed, extra: ppo)
+            let metrics = try run.trainer().run()
+            let (first, last) = rewardRise(metrics)
+            rises.append(last - first)
+            if seed == 1 {
+                m = metrics
+                XCTAssertTrue(
+                    FileManager.default.fileExists(
+                        atPath: run.root.appendingPathComponent("run/checkpoints/step-5/critic/value_head.safetensors")
+                            .path))
+            }
+        }
+        let rise = rises.reduce(0, +) / 3
+        XCTAssertGreaterThan(rise, 0.1, "toy reward under PPO rose by \(rises) over three seeds")
         XCTAssertNotNil(m[0]["vf_loss"])
         XCTAssertNotEqual(m.last?["values_mean"], 0, "the critic learned values")
-        XCTAssertTrue(
-            FileManager.default.fileExists(
-                atPath: run.root.appendingPathComponent("run/checkpoints/step-5/critic/value_head.safetensors").path))
-        // Resume from step 5 reproduces steps 6-10 exactly, critic included.
-        let b = try ToyRun(steps: 10, lr: 3e-2, saveEvery: 5, extra: ppo)
+        // Resume from step 5 reproduces steps 6-8 exactly, critic included (same machine, same binary).
+        let a = try ToyRun(steps: 8, lr: 3e-2, saveEvery: 5, extra: ppo)
+        _ = try a.trainer().run()
+        let b = try ToyRun(steps: 8, lr: 3e-2, saveEvery: 5, extra: ppo)
         _ = try b.trainer(maxSteps: 6).run()
         let resumed = try b.trainer(resume: true)
         try resumed.run()
-        XCTAssertEqual(try run.metrics().map(deterministic), try b.metrics().map(deterministic))
+        XCTAssertEqual(try a.metrics().map(deterministic), try b.metrics().map(deterministic))
         print(
-            "TRAIN toy PPO: reward \(first) -> \(last) over 10 steps, vf_loss \(m.first?["vf_loss"] ?? 0) -> \(m.last?["vf_loss"] ?? 0)"
+            "TRAIN toy PPO: reward rise \(rises) over 16 steps (mean \(rise)), vf_loss \(m.first?["vf_loss"] ?? 0) -> \(m.last?["vf_loss"] ?? 0)"
         )
     }
 
