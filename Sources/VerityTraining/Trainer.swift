@@ -171,10 +171,35 @@ public final class Trainer {
 
     // MARK: Step
 
-    /// One training step; returns its metrics.
+    /// One training step; returns its metrics. The step is its data flow, one phase after another, each a method
+    /// that tests can drive alone: settings (learning rate and loss mix from the recipe), batch (examples and their
+    /// prompts), rollout (the sampler), rewards (the recipe's reward on every sample), advantages (per algorithm,
+    /// with the critic's values for PPO), update (the policy's epochs x mini-batches x micro-batches, the reference
+    /// pass and the critic), metrics.
     public func trainStep() throws -> [String: Double] {
-        let r = loaded.recipe, state = loaded.state
         let t0 = Date()
+        let settings = try stepSettings()
+        let batch = try nextBatch()
+        let rollout = try self.rollout(batch)
+        let rewards = try self.rewards(rollout, batch)
+        let advantages = try self.advantages(rollout, batch, rewards)
+        let update = try self.update(rollout, batch, advantages, settings)
+        step += 1
+        return stepMetrics(
+            settings: settings, batch: batch, rollout: rollout, rewards: rewards, advantages: advantages,
+            update: update, seconds: Date().timeIntervalSince(t0))
+    }
+
+    /// The step's learning rate and loss mix, from the recipe's schedules (Lua), after reseeding Lua's generators
+    /// from (run seed, step).
+    struct StepSettings {
+        var lr: Double
+        var mix: [String: Double]
+        var coefficients: LossCoefficients
+    }
+
+    func stepSettings() throws -> StepSettings {
+        let r = loaded.recipe, state = loaded.state
         try state.seed(run: UInt64(bitPattern: Int64(r.seed)), step: step)
         let lr = try r.learningRate(step: step, in: state)
         let mix = try r.lossMix(step: step, terms: lastTerms, in: state)
@@ -186,11 +211,19 @@ public final class Trainer {
                 "\(r.file): the loss mix gives kl = \(mix["kl"] ?? 0) at step \(step), but it gave 0 at step 0, so no reference model was loaded"
             )
         }
+        return StepSettings(lr: lr, mix: mix, coefficients: coefficients)
+    }
 
-        // Batch and prompts (over-long prompts are skipped and counted).
+    /// The step's examples with their rendered prompts; over-long prompts are skipped and counted (or stop the run).
+    struct StepBatch {
+        var rows: [(example: Int, prompt: (text: String, ids: [Int32], table: LuaTableRef))]
+        var skipped: Int
+    }
+
+    func nextBatch() throws -> StepBatch {
+        let r = loaded.recipe
         let indices = sampler.next(r.train.batchSize)
-        var rows: [(example: Int, prompt: (text: String, ids: [Int32], table: LuaTableRef))] = []
-        var skipped = 0
+        var batch = StepBatch(rows: [], skipped: 0)
         for i in indices {
             let p = try prompt(i)
             if p.ids.count > r.rollout.maxPromptTokens {
@@ -200,21 +233,34 @@ public final class Trainer {
                             + "rollout.max_prompt_tokens = \(r.rollout.maxPromptTokens) (rollout.long_prompt = \"stop\")"
                     )
                 }
-                skipped += 1
+                batch.skipped += 1
                 continue
             }
-            rows.append((i, p))
+            batch.rows.append((i, p))
         }
-        guard !rows.isEmpty else {
+        guard !batch.rows.isEmpty else {
             throw TrainingError(
                 "\(r.file): every prompt of step \(step) is longer than rollout.max_prompt_tokens = \(r.rollout.maxPromptTokens)"
             )
         }
+        return batch
+    }
 
-        // Rollouts.
-        let n = r.rollout.n
+    /// The sampler's n samples of every prompt, and the [samples, T] response layout the later phases share.
+    struct StepRollout {
+        var gen: GenerationResult
+        var seconds: Double
+        /// Prompt + response ids of each sample, and the prompt's length.
+        var sequences: [[Int32]]
+        var promptLengths: [Int]
+        /// 1 at each sample's response tokens, over [samples, longest response].
+        var mask: TokenMatrix
+    }
+
+    func rollout(_ batch: StepBatch) throws -> StepRollout {
+        let r = loaded.recipe
         var req = GenerationRequest(
-            prompts: rows.map(\.prompt.ids), samplesPerPrompt: n, maxNewTokens: r.rollout.maxTokens,
+            prompts: batch.rows.map(\.prompt.ids), samplesPerPrompt: r.rollout.n, maxNewTokens: r.rollout.maxTokens,
             sampling: SamplingParams(
                 temperature: Float(r.rollout.temperature), topK: r.rollout.topK,
                 topP: Float(r.rollout.topP)),
@@ -223,13 +269,30 @@ public final class Trainer {
         req.ignoreEOS = options.ignoreEOS
         let tr = Date()
         let gen = try engine.generate(req, detokenizer: tokenizer.detokenizerFactory(skipSpecialTokens: true))
-        let rolloutSeconds = Date().timeIntervalSince(tr)
+        let seconds = Date().timeIntervalSince(tr)
+        let tmax = gen.samples.map(\.tokens.count).max() ?? 1
+        var mask = TokenMatrix(rows: gen.samples.count, columns: tmax)
+        for (b, s) in gen.samples.enumerated() { for t in 0..<s.tokens.count { mask[b, t] = 1 } }
+        return StepRollout(
+            gen: gen, seconds: seconds,
+            sequences: gen.samples.map { batch.rows[$0.promptIndex].prompt.ids + $0.tokens },
+            promptLengths: gen.samples.map { batch.rows[$0.promptIndex].prompt.ids.count }, mask: mask)
+    }
 
-        // Rewards.
+    /// The recipe's reward on every sample (a reward error stops the step or scores 0, by `rollout.reward_error`),
+    /// the reward's own metrics averaged over samples, and each example's accuracy appended to the history.
+    struct StepRewards {
+        var scores: [Double]
+        var extra: [String: Double]
+        var errors: Int
+        var seconds: Double
+    }
+
+    func rewards(_ rollout: StepRollout, _ batch: StepBatch) throws -> StepRewards {
+        let r = loaded.recipe, state = loaded.state, gen = rollout.gen, rows = batch.rows
         let trw = Date()
-        var scores: [Double] = [], extra: [String: Double] = [:]
+        var out = StepRewards(scores: [], extra: [:], errors: 0, seconds: 0)
         let grader = Grader(profile: GradingProfile(rawValue: r.grader) ?? .paper)
-        var rewardErrors = 0
         lastSamples = []
         for s in gen.samples {
             let row = rows[s.promptIndex], ex = loaded.trainExamples[row.example]
@@ -246,8 +309,8 @@ public final class Trainer {
                 options.log(
                     "step \(step + 1), example \(row.example + 1), sample \(s.sampleIndex): reward error scored 0: \(error)"
                 )
-                rewardErrors += 1
-                scores.append(0)
+                out.errors += 1
+                out.scores.append(0)
                 continue
             }
             guard res.reward.isFinite else {
@@ -255,8 +318,8 @@ public final class Trainer {
                     "\(r.file): the reward returned \(res.reward) for prompt \(s.promptIndex) sample \(s.sampleIndex) of step \(step)"
                 )
             }
-            scores.append(res.reward)
-            for (k, v) in res.metrics { extra[k, default: 0] += v / Double(gen.samples.count) }
+            out.scores.append(res.reward)
+            for (k, v) in res.metrics { out.extra[k, default: 0] += v / Double(gen.samples.count) }
             if options.writeSamples {
                 let extracted = grader.extract(s.text ?? "").map(jsonStringLiteral) ?? "null"
                 lastSamples.append(
@@ -266,9 +329,9 @@ public final class Trainer {
                         + "\"tokens\":\(s.tokens.count)}")
             }
         }
-        let rewardSeconds = Date().timeIntervalSince(trw)
+        out.seconds = Date().timeIntervalSince(trw)
         var correct = [Int](repeating: 0, count: rows.count), drawn = correct
-        for (s, score) in zip(gen.samples, scores) {
+        for (s, score) in zip(gen.samples, out.scores) {
             drawn[s.promptIndex] += 1
             if score > 0 { correct[s.promptIndex] += 1 }
         }
@@ -276,17 +339,24 @@ public final class Trainer {
             history[row.example, default: []].append(Double(correct[k]) / Double(drawn[k]))
         }
         if BufferPool.cached > options.releaseCachedBuffersAbove { BufferPool.releaseCached() }
+        return out
+    }
 
-        // Advantages over [samples, T] response matrices (each batch row is its own group of n samples, as the paper's code).
-        let tmax = gen.samples.map(\.tokens.count).max() ?? 1
-        var mask = TokenMatrix(rows: gen.samples.count, columns: tmax)
-        for (b, s) in gen.samples.enumerated() { for t in 0..<s.tokens.count { mask[b, t] = 1 } }
+    /// Advantages over the [samples, T] response matrix, and for PPO the critic's values at the rollout and the GAE
+    /// returns its value loss aims at.
+    struct StepAdvantages {
+        var advantages: TokenMatrix
+        var rolloutValues: TokenMatrix
+        var returns: TokenMatrix
+    }
+
+    func advantages(_ rollout: StepRollout, _ batch: StepBatch, _ rewards: StepRewards) throws -> StepAdvantages {
+        let r = loaded.recipe, gen = rollout.gen, mask = rollout.mask, scores = rewards.scores
+        let tmax = mask.columns
         // Groups: each batch row's n samples (the paper's code), or every sample of the same example.
         let group =
             r.advantage.groupBy == "example"
-            ? gen.samples.map { rows[$0.promptIndex].example } : gen.samples.map(\.promptIndex)
-        let sequences = gen.samples.map { rows[$0.promptIndex].prompt.ids + $0.tokens }
-        let promptLengths = gen.samples.map { rows[$0.promptIndex].prompt.ids.count }
+            ? gen.samples.map { batch.rows[$0.promptIndex].example } : gen.samples.map(\.promptIndex)
         var rolloutValues = TokenMatrix(rows: mask.rows, columns: tmax), returns = rolloutValues
         let advantages: TokenMatrix
         switch r.algorithm {
@@ -300,38 +370,61 @@ public final class Trainer {
         case .rloo:
             advantages = Advantages.outcome(.rloo, scores: scores, group: group, mask: mask)
         case .reinforcePlusPlus:
-            var rewards = TokenMatrix(rows: mask.rows, columns: tmax)
-            for (b, s) in gen.samples.enumerated() { rewards[b, s.tokens.count - 1] = scores[b] }
-            advantages = Advantages.reinforcePlusPlus(rewards: rewards, mask: mask, gamma: 1)
+            var tokenRewards = TokenMatrix(rows: mask.rows, columns: tmax)
+            for (b, s) in gen.samples.enumerated() { tokenRewards[b, s.tokens.count - 1] = scores[b] }
+            advantages = Advantages.reinforcePlusPlus(rewards: tokenRewards, mask: mask, gamma: 1)
         case .ppo:
             // GAE on the critic's values at the positions that predict each response token; the outcome reward on the last.
             guard let critic else { throw TrainingError("ppo without a critic") }
-            var rewards = TokenMatrix(rows: mask.rows, columns: tmax)
+            var tokenRewards = TokenMatrix(rows: mask.rows, columns: tmax)
+            let sequences = rollout.sequences, promptLengths = rollout.promptLengths
             for mstart in stride(from: 0, to: sequences.count, by: r.update.microBatchSize) {
                 let micro = Array(mstart..<min(sequences.count, mstart + r.update.microBatchSize))
-                let batch = try TokenBatch(sequences: micro.map { sequences[$0] })
-                let v = try critic.values(batch)
+                let tokens = try TokenBatch(sequences: micro.map { sequences[$0] })
+                let v = try critic.values(tokens)
                 for (j, b) in micro.enumerated() {
                     for t in 0..<gen.samples[b].tokens.count {
-                        rolloutValues[b, t] = Double(v[batch.flatIndex(row: j, token: promptLengths[b] + t - 1)])
+                        rolloutValues[b, t] = Double(v[tokens.flatIndex(row: j, token: promptLengths[b] + t - 1)])
                     }
                 }
             }
-            for (b, s) in gen.samples.enumerated() { rewards[b, s.tokens.count - 1] = scores[b] }
+            for (b, s) in gen.samples.enumerated() { tokenRewards[b, s.tokens.count - 1] = scores[b] }
             let g = Advantages.gae(
-                rewards: rewards, values: rolloutValues, mask: mask, gamma: r.critic.gamma, lambda: r.critic.lambda)
+                rewards: tokenRewards, values: rolloutValues, mask: mask, gamma: r.critic.gamma,
+                lambda: r.critic.lambda)
             var a = g.advantages
             for i in a.values.indices { a.values[i] *= mask.values[i] }
             advantages = a
             returns = g.returns
         }
+        return StepAdvantages(advantages: advantages, rolloutValues: rolloutValues, returns: returns)
+    }
 
-        // Update: epochs × mini-batches (prompts × n sequences) × micro-batches.
-        var valueLoss = 0.0, valueClipped = 0.0, valueTokens = 0.0, logprobSeconds = 0.0
-        let perMini = min(r.update.miniBatchSize, rows.count) * n
-        var stepMetrics: [String: Double] = [:]
-        var metricCount = 0.0
-        var gradNorm = 0.0, updates = 0, skippedUpdates = 0
+    /// What the update phase measured: the objective's metrics summed over tokens (epoch 0), the last gradient norm,
+    /// optimizer steps taken and skipped, the critic's value loss, and where the time went.
+    struct StepUpdate {
+        var sums: [String: Double] = [:]
+        var tokens = 0.0
+        var gradNorm = 0.0
+        var updates = 0
+        var skipped = 0
+        var valueLoss = 0.0, valueClipped = 0.0, valueTokens = 0.0
+        var miniBatches = 0
+        var logprobSeconds = 0.0
+        var seconds = 0.0
+    }
+
+    /// Epochs x mini-batches (prompts x n sequences) x micro-batches: the reference's no-grad pass, the policy's
+    /// fused loss and backward, one optimizer step per mini-batch, then the critic on the same mini-batch.
+    func update(
+        _ rollout: StepRollout, _ batch: StepBatch, _ adv: StepAdvantages, _ settings: StepSettings
+    ) throws -> StepUpdate {
+        let r = loaded.recipe, gen = rollout.gen, sequences = rollout.sequences
+        let promptLengths = rollout.promptLengths, mask = rollout.mask, tmax = mask.columns
+        let advantages = adv.advantages, mix = settings.mix
+        var u = StepUpdate()
+        let perMini = min(r.update.miniBatchSize, batch.rows.count) * r.rollout.n
+        u.miniBatches = (sequences.count + perMini - 1) / perMini
         let tu = Date()
         for epoch in 0..<r.update.epochs {
             for start in stride(from: 0, to: sequences.count, by: perMini) {
@@ -344,8 +437,8 @@ public final class Trainer {
                     let micro = Array(members[mstart..<min(members.count, mstart + r.update.microBatchSize)])
                     let batch = try TokenBatch(sequences: micro.map { sequences[$0] })
                     let count = batch.rows * batch.length
-                    var adv = [Double](repeating: 0, count: count), old = adv, w = adv
-                    var ref: [Double]? = reference == nil ? nil : adv
+                    var a = [Double](repeating: 0, count: count), old = a, w = a
+                    var ref: [Double]? = reference == nil ? nil : a
                     // Reference log-probs: a no-grad forward of the frozen model over the same rows.
                     var refLP: [Float] = []
                     if let reference {
@@ -354,13 +447,13 @@ public final class Trainer {
                         refLP =
                             reference.tokenLogProbs(hidden: h, targets: batch.nextTokenTargets, trainable: false)
                             .logprobs.value.values
-                        logprobSeconds += Date().timeIntervalSince(tl)
+                        u.logprobSeconds += Date().timeIntervalSince(tl)
                     }
                     for (j, b) in micro.enumerated() {
                         let s = gen.samples[b], miniRow = mstart + j
                         for t in 0..<s.tokens.count {
                             let flat = batch.flatIndex(row: j, token: promptLengths[b] + t - 1)
-                            adv[flat] = advantages[b, t]
+                            a[flat] = advantages[b, t]
                             old[flat] = Double(s.logprobs[t])
                             w[flat] = weights[miniRow, t]
                             if ref != nil { ref?[flat] = Double(refLP[flat]) }
@@ -368,27 +461,27 @@ public final class Trainer {
                     }
                     // The first epoch is on-policy: old log-probs are the sampler's, which equal the trainer's within 1e-5
                     // (metrics report the gap); later epochs compare with them too, as PPO does.
-                    let ob = ObjectiveBatch(advantages: adv, oldLogprobs: old, refLogprobs: ref, weights: w)
+                    let ob = ObjectiveBatch(advantages: a, oldLogprobs: old, refLogprobs: ref, weights: w)
                     let h = try model.hiddenStates(batch, trainable: true)
                     let (loss, lp, ent) = model.tokenLoss(
                         hidden: h, targets: batch.nextTokenTargets, trainable: true,
-                        loss: objective.tokenTerm(ob, coefficients))
+                        loss: objective.tokenTerm(ob, settings.coefficients))
                     loss.backward()
                     if epoch == 0 {
                         let m = objective.metrics(ob, logprobs: lp.values, entropy: ent.values)
                         let k = m["tokens"] ?? 0
-                        for (name, v) in m where name != "tokens" { stepMetrics[name, default: 0] += v * k }
-                        metricCount += k
+                        for (name, v) in m where name != "tokens" { u.sums[name, default: 0] += v * k }
+                        u.tokens += k
                     }
                 }
-                gradNorm = model.store.gradientNorm()
-                guard try acceptGradient(norm: gradNorm) else {
-                    skippedUpdates += 1
+                u.gradNorm = model.store.gradientNorm()
+                guard try acceptGradient(norm: u.gradNorm) else {
+                    u.skipped += 1
                     continue
                 }
                 if r.optimizer.maxGradNorm > 0 { model.store.clipGradients(maxNorm: r.optimizer.maxGradNorm) }
-                optimizer.step(model.store, lr: lr)
-                updates += 1
+                optimizer.step(model.store, lr: settings.lr)
+                u.updates += 1
                 // The critic on the same mini-batch: clipped value loss against the GAE returns.
                 if let critic {
                     critic.zeroGrad()
@@ -401,14 +494,18 @@ public final class Trainer {
                         for (j, b) in micro.enumerated() {
                             for t in 0..<gen.samples[b].tokens.count {
                                 let flat = batch.flatIndex(row: j, token: promptLengths[b] + t - 1)
-                                old[flat] = rolloutValues[b, t]
-                                ret[flat] = returns[b, t]
+                                old[flat] = adv.rolloutValues[b, t]
+                                ret[flat] = adv.returns[b, t]
                                 w[flat] = weights[mstart + j, t] * (mix["value"] ?? 1)
                             }
                         }
                         let res = try critic.accumulateLoss(
                             batch, rolloutValues: old, returns: ret, weights: w, loss: vl)
-                        if epoch == 0 { valueLoss += res.loss; valueClipped += res.clipped; valueTokens += res.tokens }
+                        if epoch == 0 {
+                            u.valueLoss += res.loss
+                            u.valueClipped += res.clipped
+                            u.valueTokens += res.tokens
+                        }
                     }
                     if critic.step(lr: r.critic.lr, maxNorm: r.optimizer.maxGradNorm) == nil {
                         options.log("step \(step + 1): the critic's gradient is not finite; its update is skipped")
@@ -416,16 +513,21 @@ public final class Trainer {
                 }
             }
         }
-        let updateSeconds = Date().timeIntervalSince(tu) - logprobSeconds
+        u.seconds = Date().timeIntervalSince(tu) - u.logprobSeconds
         if BufferPool.cached > options.releaseCachedBuffersAbove { BufferPool.releaseCached() }
-        step += 1
+        return u
+    }
 
-        // Metrics (names as verl's where they exist).
+    /// The step's metrics (names as verl's where they exist); also keeps the loss terms the next step's mix sees.
+    func stepMetrics(
+        settings: StepSettings, batch: StepBatch, rollout: StepRollout, rewards: StepRewards,
+        advantages adv: StepAdvantages, update u: StepUpdate, seconds: Double
+    ) -> [String: Double] {
+        let r = loaded.recipe, gen = rollout.gen, scores = rewards.scores, advantages = adv.advantages
         var m: [String: Double] = [:]
-        for (k, v) in stepMetrics { m[k] = v / max(metricCount, 1) }
-        for (k, v) in extra { m["reward/" + k] = v }
+        for (k, v) in u.sums { m[k] = v / max(u.tokens, 1) }
+        for (k, v) in rewards.extra { m["reward/" + k] = v }
         let newTokens = gen.samples.reduce(0) { $0 + $1.tokens.count }
-        let seconds = Date().timeIntervalSince(t0)
         let meanReward = scores.reduce(0, +) / Double(scores.count)
         m["step"] = Double(step)
         m["reward_mean"] = meanReward
@@ -439,25 +541,25 @@ public final class Trainer {
         m["response_length_max"] = Double(gen.samples.map(\.tokens.count).max() ?? 0)
         m["truncated_fraction"] =
             Double(gen.samples.filter { $0.finishReason == .length }.count) / Double(gen.samples.count)
-        m["lr"] = lr
-        m["grad_norm"] = gradNorm
+        m["lr"] = settings.lr
+        m["grad_norm"] = u.gradNorm
         m["seconds"] = seconds
-        m["seconds_rollout"] = rolloutSeconds
-        m["seconds_reward"] = rewardSeconds
+        m["seconds_rollout"] = rollout.seconds
+        m["seconds_reward"] = rewards.seconds
         // Old log-probs are the sampler's (equal to the trainer's within 1e-5): no extra pass; this is the reference's.
-        m["seconds_logprobs"] = logprobSeconds
-        m["update_tokens"] = Double(sequences.reduce(0) { $0 + $1.count }) * Double(r.update.epochs)
-        m["seconds_update"] = updateSeconds
-        m["tokens_per_s"] = Double(newTokens) / max(rolloutSeconds, 1e-9)
+        m["seconds_logprobs"] = u.logprobSeconds
+        m["update_tokens"] = Double(rollout.sequences.reduce(0) { $0 + $1.count }) * Double(r.update.epochs)
+        m["seconds_update"] = u.seconds
+        m["tokens_per_s"] = Double(newTokens) / max(rollout.seconds, 1e-9)
         m["peak_rss_mb"] = Trainer.peakRSSMegabytes()
-        m["skipped_prompts"] = Double(skipped)
-        m["reward_errors"] = Double(rewardErrors)
-        m["skipped_updates"] = Double(skippedUpdates)
-        m["optimizer_steps"] = Double(updates)
+        m["skipped_prompts"] = Double(batch.skipped)
+        m["reward_errors"] = Double(rewards.errors)
+        m["skipped_updates"] = Double(u.skipped)
+        m["optimizer_steps"] = Double(u.updates)
         if critic != nil {
-            m["vf_loss"] = valueLoss / Double(max(1, (sequences.count + perMini - 1) / perMini))
-            m["vf_clipfrac"] = valueClipped / max(valueTokens, 1)
-            m["values_mean"] = Aggregation.tokenMean.aggregate(rolloutValues, mask: mask)
+            m["vf_loss"] = u.valueLoss / Double(max(1, u.miniBatches))
+            m["vf_clipfrac"] = u.valueClipped / max(u.valueTokens, 1)
+            m["values_mean"] = Aggregation.tokenMean.aggregate(adv.rolloutValues, mask: rollout.mask)
         }
         if let pg = m["pg_loss_weighted"] { m["pg_loss"] = pg; m["pg_loss_weighted"] = nil }
         lastTerms = ["pg": m["pg_loss"] ?? 0, "entropy": m["entropy"] ?? 0, "kl": m["kl"] ?? 0]

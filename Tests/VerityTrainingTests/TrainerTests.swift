@@ -197,6 +197,53 @@ final class TrainerTests: XCTestCase {
         )
     }
 
+    /// The step's phases, driven one at a time: each hands the next what it needs, and the composition is
+    /// `trainStep` (the same metrics as a step run whole, on a twin trainer).
+    func testTheStepsPhasesOneAtATime() throws {
+        let run = try ToyRun(steps: 2, lr: 3e-2, saveEvery: 0)
+        let t = try run.trainer(run: "phases"), whole = try run.trainer(run: "whole")
+        let settings = try t.stepSettings()
+        XCTAssertEqual(settings.lr, 3e-2)
+        XCTAssertEqual(settings.coefficients.pg, 1)
+        let batch = try t.nextBatch()
+        XCTAssertEqual(batch.rows.count, 4)
+        XCTAssertEqual(batch.skipped, 0)
+        let rollout = try t.rollout(batch)
+        XCTAssertEqual(rollout.gen.samples.count, 16, "4 prompts x n = 4")
+        for (b, s) in rollout.gen.samples.enumerated() {
+            let prompt = batch.rows[s.promptIndex].prompt.ids
+            XCTAssertEqual(rollout.sequences[b], prompt + s.tokens)
+            XCTAssertEqual(rollout.promptLengths[b], prompt.count)
+            XCTAssertEqual(
+                rollout.mask.values[(b * rollout.mask.columns)..<((b + 1) * rollout.mask.columns)].reduce(0, +),
+                Double(s.tokens.count))
+        }
+        let rewards = try t.rewards(rollout, batch)
+        for (s, score) in zip(rollout.gen.samples, rewards.scores) {
+            let text = s.text ?? ""
+            let es = text.utf8.filter { $0 == UInt8(ascii: "e") }.count
+            XCTAssertEqual(score, Double(es) / Double(max(1, text.utf8.count)), accuracy: 1e-12, "the recipe's reward")
+        }
+        XCTAssertEqual(t.history.values.map(\.count).reduce(0, +), 4, "one accuracy per batch row")
+        let adv = try t.advantages(rollout, batch, rewards)
+        // GRPO: each prompt's n advantages are its scores standardized within the group, so they sum to zero.
+        for p in 0..<4 {
+            let members = rollout.gen.samples.indices.filter { rollout.gen.samples[$0].promptIndex == p }
+            let sum = members.map { adv.advantages[$0, 0] }.reduce(0, +)
+            XCTAssertEqual(sum, 0, accuracy: 1e-9, "group \(p)")
+        }
+        let before = t.model.store.values.values
+        let update = try t.update(rollout, batch, adv, settings)
+        XCTAssertEqual(update.updates, 1)
+        XCTAssertNotEqual(t.model.store.values.values, before, "the update moved the weights")
+        t.step += 1
+        let m = t.stepMetrics(
+            settings: settings, batch: batch, rollout: rollout, rewards: rewards, advantages: adv, update: update,
+            seconds: 0)
+        XCTAssertEqual(deterministic(m), deterministic(try whole.trainStep()))
+        XCTAssertEqual(t.model.store.values.values, whole.model.store.values.values)
+    }
+
     func testCheckpointLoadsInTransformersAndScoresTheSame() throws {
         let run = try ToyRun(steps: 2, lr: 3e-2, saveEvery: 0)
         let t = try run.trainer()
