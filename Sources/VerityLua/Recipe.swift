@@ -315,6 +315,11 @@ public struct Recipe {
         public var lossAggregation = "token-mean"
         /// Sequences per forward pass (bounds activation memory; gradients accumulate across them).
         public var microBatchSize = 8
+        /// Packed micro-batches (verl's dynamic batch size, with padding removed): when > 0, the update, the reference
+        /// pass and the critic put a mini-batch's sequences one after another in rows of at most this many tokens (a
+        /// longer sequence gets a row of its own), each attending only to itself, instead of `micro_batch_size`
+        /// left-padded rows. 0 = off.
+        public var maxTokensPerMicroBatch = 0
 
         /// Settings with every default.
         public init() {}
@@ -322,6 +327,7 @@ public struct Recipe {
         enum CodingKeys: String, CodingKey, CaseIterable {
             case clipRatio = "clip_ratio", epochs, miniBatchSize = "mini_batch_size", clipRatioHigh = "clip_ratio_high"
             case dualClip = "dual_clip", lossAggregation = "loss_agg_mode", microBatchSize = "micro_batch_size"
+            case maxTokensPerMicroBatch = "max_tokens_per_micro_batch"
         }
 
         /// Reads and checks the `update` table.
@@ -347,6 +353,12 @@ public struct Recipe {
                 .microBatchSize, or: microBatchSize, "an integer from 1 to \(RecipeLimits.batch)"
             ) {
                 (1...RecipeLimits.batch).contains($0)
+            }
+            maxTokensPerMicroBatch = try c.value(
+                .maxTokensPerMicroBatch, or: maxTokensPerMicroBatch,
+                "0 (off) or a token count from 1 to \(RecipeLimits.tokens)"
+            ) {
+                (0...RecipeLimits.tokens).contains($0)
             }
         }
     }

@@ -378,13 +378,11 @@ public final class Trainer {
             guard let critic else { throw TrainingError("ppo without a critic") }
             var tokenRewards = TokenMatrix(rows: mask.rows, columns: tmax)
             let sequences = rollout.sequences, promptLengths = rollout.promptLengths
-            for mstart in stride(from: 0, to: sequences.count, by: r.update.microBatchSize) {
-                let micro = Array(mstart..<min(sequences.count, mstart + r.update.microBatchSize))
-                let tokens = try TokenBatch(sequences: micro.map { sequences[$0] })
-                let v = try critic.values(tokens)
-                for (j, b) in micro.enumerated() {
+            for micro in try microBatches(rollout, Array(sequences.indices)) {
+                let v = try critic.values(micro.batch)
+                for (j, b) in micro.members.enumerated() {
                     for t in 0..<gen.samples[b].tokens.count {
-                        rolloutValues[b, t] = Double(v[tokens.flatIndex(row: j, token: promptLengths[b] + t - 1)])
+                        rolloutValues[b, t] = Double(v[micro.flatIndex(j, token: promptLengths[b] + t - 1)])
                     }
                 }
             }
@@ -419,9 +417,7 @@ public final class Trainer {
     func update(
         _ rollout: StepRollout, _ batch: StepBatch, _ adv: StepAdvantages, _ settings: StepSettings
     ) throws -> StepUpdate {
-        let r = loaded.recipe, gen = rollout.gen, sequences = rollout.sequences
-        let promptLengths = rollout.promptLengths, mask = rollout.mask, tmax = mask.columns
-        let advantages = adv.advantages, mix = settings.mix
+        let r = loaded.recipe, sequences = rollout.sequences
         var u = StepUpdate()
         let perMini = min(r.update.miniBatchSize, batch.rows.count) * r.rollout.n
         u.miniBatches = (sequences.count + perMini - 1) / perMini
@@ -429,51 +425,11 @@ public final class Trainer {
         for epoch in 0..<r.update.epochs {
             for start in stride(from: 0, to: sequences.count, by: perMini) {
                 let members = Array(start..<min(sequences.count, start + perMini))
-                var miniMask = TokenMatrix(rows: members.count, columns: tmax)
-                for (j, b) in members.enumerated() { for t in 0..<tmax { miniMask[j, t] = mask[b, t] } }
-                let weights = objective.aggregation.weights(mask: miniMask, normalizer: Double(r.rollout.maxTokens))
+                let weights = miniBatchWeights(rollout, members)
                 model.zeroGrad()
-                for mstart in stride(from: 0, to: members.count, by: r.update.microBatchSize) {
-                    let micro = Array(members[mstart..<min(members.count, mstart + r.update.microBatchSize)])
-                    let batch = try TokenBatch(sequences: micro.map { sequences[$0] })
-                    let count = batch.rows * batch.length
-                    var a = [Double](repeating: 0, count: count), old = a, w = a
-                    var ref: [Double]? = reference == nil ? nil : a
-                    // Reference log-probs: a no-grad forward of the frozen model over the same rows.
-                    var refLP: [Float] = []
-                    if let reference {
-                        let tl = Date()
-                        let h = try reference.hiddenStates(batch, trainable: false)
-                        refLP =
-                            reference.tokenLogProbs(hidden: h, targets: batch.nextTokenTargets, trainable: false)
-                            .logprobs.value.values
-                        u.logprobSeconds += Date().timeIntervalSince(tl)
-                    }
-                    for (j, b) in micro.enumerated() {
-                        let s = gen.samples[b], miniRow = mstart + j
-                        for t in 0..<s.tokens.count {
-                            let flat = batch.flatIndex(row: j, token: promptLengths[b] + t - 1)
-                            a[flat] = advantages[b, t]
-                            old[flat] = Double(s.logprobs[t])
-                            w[flat] = weights[miniRow, t]
-                            if ref != nil { ref?[flat] = Double(refLP[flat]) }
-                        }
-                    }
-                    // The first epoch is on-policy: old log-probs are the sampler's, which equal the trainer's within 1e-5
-                    // (metrics report the gap); later epochs compare with them too, as PPO does.
-                    let ob = ObjectiveBatch(advantages: a, oldLogprobs: old, refLogprobs: ref, weights: w)
-                    let h = try model.hiddenStates(batch, trainable: true)
-                    let (loss, lp, ent) = model.tokenLoss(
-                        hidden: h, targets: batch.nextTokenTargets, trainable: true,
-                        loss: objective.tokenTerm(ob, settings.coefficients))
-                    loss.backward()
-                    if epoch == 0 {
-                        let m = objective.metrics(ob, logprobs: lp.values, entropy: ent.values)
-                        let k = m["tokens"] ?? 0
-                        for (name, v) in m where name != "tokens" { u.sums[name, default: 0] += v * k }
-                        u.tokens += k
-                    }
-                }
+                try accumulatePolicyGradient(
+                    rollout, adv, members: members, weights: weights, coefficients: settings.coefficients,
+                    metrics: epoch == 0, into: &u)
                 u.gradNorm = model.store.gradientNorm()
                 guard try acceptGradient(norm: u.gradNorm) else {
                     u.skipped += 1
@@ -485,28 +441,9 @@ public final class Trainer {
                 // The critic on the same mini-batch: clipped value loss against the GAE returns.
                 if let critic {
                     critic.zeroGrad()
-                    let vl = ValueLoss(clip: r.critic.valueClip)
-                    for mstart in stride(from: 0, to: members.count, by: r.update.microBatchSize) {
-                        let micro = Array(members[mstart..<min(members.count, mstart + r.update.microBatchSize)])
-                        let batch = try TokenBatch(sequences: micro.map { sequences[$0] })
-                        let count = batch.rows * batch.length
-                        var old = [Double](repeating: 0, count: count), ret = old, w = old
-                        for (j, b) in micro.enumerated() {
-                            for t in 0..<gen.samples[b].tokens.count {
-                                let flat = batch.flatIndex(row: j, token: promptLengths[b] + t - 1)
-                                old[flat] = adv.rolloutValues[b, t]
-                                ret[flat] = adv.returns[b, t]
-                                w[flat] = weights[mstart + j, t] * (mix["value"] ?? 1)
-                            }
-                        }
-                        let res = try critic.accumulateLoss(
-                            batch, rolloutValues: old, returns: ret, weights: w, loss: vl)
-                        if epoch == 0 {
-                            u.valueLoss += res.loss
-                            u.valueClipped += res.clipped
-                            u.valueTokens += res.tokens
-                        }
-                    }
+                    try accumulateCriticGradient(
+                        rollout, adv, members: members, weights: weights, valueCoefficient: settings.mix["value"] ?? 1,
+                        metrics: epoch == 0, into: &u)
                     if critic.step(lr: r.critic.lr, maxNorm: r.optimizer.maxGradNorm) == nil {
                         options.log("step \(step + 1): the critic's gradient is not finite; its update is skipped")
                     }
@@ -516,6 +453,134 @@ public final class Trainer {
         u.seconds = Date().timeIntervalSince(tu) - u.logprobSeconds
         if BufferPool.cached > options.releaseCachedBuffersAbove { BufferPool.releaseCached() }
         return u
+    }
+
+    /// The aggregation's per-token weights [members, T] of one mini-batch (rows in `members` order).
+    func miniBatchWeights(_ rollout: StepRollout, _ members: [Int]) -> TokenMatrix {
+        let mask = rollout.mask, tmax = mask.columns
+        var miniMask = TokenMatrix(rows: members.count, columns: tmax)
+        for (j, b) in members.enumerated() { for t in 0..<tmax { miniMask[j, t] = mask[b, t] } }
+        return objective.aggregation.weights(mask: miniMask, normalizer: Double(loaded.recipe.rollout.maxTokens))
+    }
+
+    /// The policy's loss over one mini-batch, micro-batch by micro-batch, with the gradients accumulated in the
+    /// store (not zeroed here) and, when `metrics`, the objective's metrics summed into `u`. The reference's log-probs
+    /// come from a no-grad forward over the same micro-batch. `maxTokens` overrides `update.max_tokens_per_micro_batch`
+    /// (the packing tests compare both layouts).
+    func accumulatePolicyGradient(
+        _ rollout: StepRollout, _ adv: StepAdvantages, members: [Int], weights: TokenMatrix,
+        coefficients: LossCoefficients, metrics: Bool, maxTokens: Int? = nil, into u: inout StepUpdate
+    ) throws {
+        let gen = rollout.gen, promptLengths = rollout.promptLengths, first = members.first ?? 0
+        for micro in try microBatches(rollout, members, maxTokens: maxTokens) {
+            let batch = micro.batch
+            let count = batch.rows * batch.length
+            var a = [Double](repeating: 0, count: count), old = a, w = a
+            var ref: [Double]? = reference == nil ? nil : a
+            // Reference log-probs: a no-grad forward of the frozen model over the same rows.
+            var refLP: [Float] = []
+            if let reference {
+                let tl = Date()
+                let h = try reference.hiddenStates(batch, trainable: false)
+                refLP =
+                    reference.tokenLogProbs(hidden: h, targets: batch.nextTokenTargets, trainable: false)
+                    .logprobs.value.values
+                u.logprobSeconds += Date().timeIntervalSince(tl)
+            }
+            for (j, b) in micro.members.enumerated() {
+                let s = gen.samples[b], miniRow = b - first
+                for t in 0..<s.tokens.count {
+                    let flat = micro.flatIndex(j, token: promptLengths[b] + t - 1)
+                    a[flat] = adv.advantages[b, t]
+                    old[flat] = Double(s.logprobs[t])
+                    w[flat] = weights[miniRow, t]
+                    if ref != nil { ref?[flat] = Double(refLP[flat]) }
+                }
+            }
+            // The first epoch is on-policy: old log-probs are the sampler's, which equal the trainer's within 1e-5
+            // (metrics report the gap); later epochs compare with them too, as PPO does.
+            let ob = ObjectiveBatch(advantages: a, oldLogprobs: old, refLogprobs: ref, weights: w)
+            let h = try model.hiddenStates(batch, trainable: true)
+            let (loss, lp, ent) = model.tokenLoss(
+                hidden: h, targets: batch.nextTokenTargets, trainable: true,
+                loss: objective.tokenTerm(ob, coefficients))
+            loss.backward()
+            if metrics {
+                let m = objective.metrics(ob, logprobs: lp.values, entropy: ent.values)
+                let k = m["tokens"] ?? 0
+                for (name, v) in m where name != "tokens" { u.sums[name, default: 0] += v * k }
+                u.tokens += k
+            }
+        }
+    }
+
+    /// The critic's clipped value loss over one mini-batch, with its gradients accumulated (not zeroed here).
+    func accumulateCriticGradient(
+        _ rollout: StepRollout, _ adv: StepAdvantages, members: [Int], weights: TokenMatrix,
+        valueCoefficient: Double, metrics: Bool, maxTokens: Int? = nil, into u: inout StepUpdate
+    ) throws {
+        guard let critic else { return }
+        let gen = rollout.gen, promptLengths = rollout.promptLengths, first = members.first ?? 0
+        let vl = ValueLoss(clip: loaded.recipe.critic.valueClip)
+        for micro in try microBatches(rollout, members, maxTokens: maxTokens) {
+            let batch = micro.batch
+            let count = batch.rows * batch.length
+            var old = [Double](repeating: 0, count: count), ret = old, w = old
+            for (j, b) in micro.members.enumerated() {
+                for t in 0..<gen.samples[b].tokens.count {
+                    let flat = micro.flatIndex(j, token: promptLengths[b] + t - 1)
+                    old[flat] = adv.rolloutValues[b, t]
+                    ret[flat] = adv.returns[b, t]
+                    w[flat] = weights[b - first, t] * valueCoefficient
+                }
+            }
+            let res = try critic.accumulateLoss(batch, rolloutValues: old, returns: ret, weights: w, loss: vl)
+            if metrics {
+                u.valueLoss += res.loss
+                u.valueClipped += res.clipped
+                u.valueTokens += res.tokens
+            }
+        }
+    }
+
+    /// One forward's worth of a mini-batch: the rollout samples it holds and their token batch.
+    struct MicroBatch {
+        /// Rollout sample indices, in the order their sequences sit in the batch.
+        var members: [Int]
+        var batch: TokenBatch
+        /// Per member: its row, and where its sequence starts within the row's real tokens (0 unless packed).
+        var rows: [Int]
+        var offsets: [Int]
+
+        /// The flat [B·T] index of token `token` of member `j`'s sequence.
+        func flatIndex(_ j: Int, token: Int) -> Int { batch.flatIndex(row: rows[j], token: offsets[j] + token) }
+    }
+
+    /// The micro-batches of `members`: `update.micro_batch_size` left-padded rows each, or, with a token budget
+    /// (`update.max_tokens_per_micro_batch`, or `maxTokens`), the sequences packed first-fit in order into one row of
+    /// at most that many tokens (a longer one alone), attending only to themselves: no compute on padding.
+    func microBatches(_ rollout: StepRollout, _ members: [Int], maxTokens: Int? = nil) throws -> [MicroBatch] {
+        let r = loaded.recipe, sequences = rollout.sequences
+        let budget = maxTokens ?? r.update.maxTokensPerMicroBatch
+        guard budget > 0 else {
+            return try stride(from: 0, to: members.count, by: r.update.microBatchSize).map { mstart in
+                let micro = Array(members[mstart..<min(members.count, mstart + r.update.microBatchSize)])
+                return MicroBatch(
+                    members: micro, batch: try TokenBatch(sequences: micro.map { sequences[$0] }),
+                    rows: Array(0..<micro.count), offsets: Array(repeating: 0, count: micro.count))
+            }
+        }
+        return try Trainer.pack(members.map { sequences[$0].count }, capacity: budget).map { group in
+            let micro = group.map { members[$0] }
+            var offsets: [Int] = [], at = 0
+            for b in micro {
+                offsets.append(at)
+                at += sequences[b].count
+            }
+            return MicroBatch(
+                members: micro, batch: try TokenBatch(packedRows: [micro.map { sequences[$0] }]),
+                rows: Array(repeating: 0, count: micro.count), offsets: offsets)
+        }
     }
 
     /// The step's metrics (names as verl's where they exist); also keeps the loss terms the next step's mix sees.

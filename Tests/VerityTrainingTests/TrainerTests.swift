@@ -73,8 +73,8 @@ final class ToyRun {
 }
 
 /// A trainer for `recipe` writing to `run`, on 2 threads, with its progress lines discarded.
-func quietTrainer(recipe: URL, run: URL, resume: Bool, maxSteps: Int?) throws -> Trainer {
-    let loaded = try RecipeLoader.load(path: recipe.path)
+func quietTrainer(recipe: URL, run: URL, resume: Bool, maxSteps: Int?, set: [String] = []) throws -> Trainer {
+    let loaded = try RecipeLoader.load(path: recipe.path, overrides: set)
     var o = TrainerOptions(runDirectory: run)
     o.resume = resume
     o.maxSteps = maxSteps
