@@ -75,7 +75,7 @@ let package = Package(
         .target(
             name: "VerityBench",
             dependencies: [
-                "VerityMeasure", "VerityTensor", "VerityModel", "VerityTokenizer", "VeritySampling", "VerityTraining",
+                "VerityCore", "VerityMeasure", "VerityTensor", "VerityModel", "VerityTokenizer", "VeritySampling", "VerityTraining",
                 "VerityEval",
                 "VerityVerify", "VerityLua",
             ]),

@@ -4,8 +4,11 @@
 // n samples forced to `newTokens` new tokens, the paper's reward (boxed answer) and loss mix (pg,
 // entropy, low_var_kl against a frozen reference). It reports the step's time split (rollout,
 // reward, reference log-probs, update), the update's FLOP/s as a fraction of the sgemm rate measured
-// in the same run, and the peak resident memory. It does not run TRL (Scripts/bench/grpo_trl.py is
-// the side-by-side peer).
+// in the same run, and the peak resident memory. With `lengths` the responses are forced to lengths drawn
+// from a distribution (real batches vary) and the update may pack its rows (`maxTokensPerMicroBatch`); the
+// result then counts the tokens the algorithm needs against those computed (padding), and the update's
+// FLOP/s on the needed ones only. `repeatPrompt` puts one prompt in several rows (the 1-shot shape). It
+// does not run TRL (Scripts/bench/grpo_trl.py is the side-by-side peer).
 import Foundation
 import VerityMeasure
 import VerityTensor
@@ -32,6 +35,14 @@ public struct TrainBenchmarkOptions: Sendable {
     public var threads = 2
     /// A folder with the Qwen2.5 tokenizer (tokenizer.json or vocab.json + merges.txt).
     public var tokenizer = "Tests/Fixtures/qwen2.5-tokenizer"
+    /// Response lengths (nil: every response `newTokens` long).
+    public var lengths: ResponseLengths? = nil
+    /// The seed the lengths are drawn with.
+    public var seed: UInt64 = 0
+    /// Rows that repeat each prompt (the 1-shot shape: `prompts = 1`, `repeatPrompt = 16`).
+    public var repeatPrompt = 1
+    /// The update's token budget per packed micro-batch (0: `microBatch` left-padded rows).
+    public var maxTokensPerMicroBatch = 0
 
     /// The issue's settings: 8 prompts × 8 samples, 64-token prompts, 256 new tokens, 2 threads.
     public init() {}
@@ -50,13 +61,22 @@ public struct TrainBenchmarkResult: Codable, Sendable {
         seconds_update: Double
     /// New tokens per second of the rollout.
     public var rollout_tokens_per_s: Double
-    /// Tokens through the update's forward+backward, its FLOPs (3 × forward: 2 × weight-matrix params per token + causal
-    /// attention) and FLOP/s.
+    /// Tokens through the update's forward+backward that the algorithm needs (padding not counted), their FLOPs
+    /// (3 × forward: 2 × weight-matrix params per token + causal attention per sequence) and FLOP/s.
     public var update_tokens: Int, update_flops: Double, update_gflops: Double
     /// sgemm GFLOP/s measured before and after the step (median), and the update's fraction of it.
     public var sgemm_gflops: Double, update_fraction_of_sgemm: Double
     /// Peak resident memory of the process (MiB).
     public var peak_rss_mb: Double
+    /// The response-length spec ("fixed:N" when not given), rows per prompt, and the update's packing budget (0: off).
+    public var lengths: String = "", repeat_prompt: Int = 1, max_tokens_per_micro_batch: Int = 0
+    /// Tokens the algorithm needs (prompt + response of every row, over epochs), token positions the update's
+    /// forwards computed (padding included), the padded share, and prompt tokens not recomputed thanks to a shared
+    /// prefix (0: not implemented yet).
+    public var real_tokens: Int = 0, computed_tokens: Int = 0, padding_fraction: Double = 0,
+        prefix_tokens_saved: Int = 0
+    /// The forced response lengths, in (prompt, sample) order: a peer given them sees the same batch.
+    public var response_lengths: [Int] = []
     /// Share of the CPU other processes took during the step.
     public var other_cpu_share: Double?
 }
@@ -84,14 +104,17 @@ public enum TrainBenchmark {
             lines.append("{\"prompt\": \(jsonStringLiteral(text)), \"answer\": \"1\"}")
         }
         try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: root.appendingPathComponent("data.jsonl"))
+        let rows = o.prompts * o.repeatPrompt
+        let forced = o.lengths?.draw(count: rows * o.samples, seed: o.seed)
+        let maxNew = o.lengths?.maximum ?? o.newTokens
         let recipe = """
             return {
               name = "bench-train", model = "\(modelDir.path)",
-              train = { data = "\(root.path)/data.jsonl", batch_size = \(o.prompts), shuffle = false, required_fields = { "prompt", "answer" } },
+              train = { data = "\(root.path)/data.jsonl", batch_size = \(rows), repeat_to = \(rows), shuffle = false, required_fields = { "prompt", "answer" } },
               prompt = require "prompts.raw", reward = require "rewards.boxed_equal", grader = "paper", algorithm = "grpo",
-              rollout = { n = \(o.samples), temperature = 1.0, max_tokens = \(o.newTokens), max_prompt_tokens = \(o.promptTokens) },
+              rollout = { n = \(o.samples), temperature = 1.0, max_tokens = \(maxNew), max_prompt_tokens = \(o.promptTokens) },
               optimizer = { lr = 1e-6, weight_decay = 0.01, max_grad_norm = 1.0 },
-              update = { mini_batch_size = \(o.prompts), micro_batch_size = \(o.microBatch) },
+              update = { mini_batch_size = \(rows), micro_batch_size = \(o.microBatch), max_tokens_per_micro_batch = \(o.maxTokensPerMicroBatch) },
               loss = require "losses.paper", steps = 1, seed = 0,
             }
             """
@@ -102,10 +125,11 @@ public enum TrainBenchmark {
         to.threads = o.threads
         to.ignoreEOS = true
         to.writeSamples = false
+        to.forcedLengths = forced
         to.log = log
         let trainer = try Trainer(loaded: loaded, options: to)
-        let seq = o.promptTokens + o.newTokens
-        let sg = [o.microBatch * seq, c.intermediateSize, c.hiddenSize]
+        let seq = o.promptTokens + maxNew
+        let sg = [o.maxTokensPerMicroBatch > 0 ? o.maxTokensPerMicroBatch : o.microBatch * seq, c.intermediateSize, c.hiddenSize]
         BLAS.setThreads(o.threads)
         let before = ModelBenchmark.sgemmGFlops(m: sg[0], n: sg[1], k: sg[2], repeats: 3)
         log("sgemm \(sg): \(String(format: "%.1f", before)) GFLOP/s; running one GRPO step")
@@ -116,13 +140,20 @@ public enum TrainBenchmark {
         let nonEmbedding = c.parameterShapes.filter { $0.1.count == 2 && $0.0 != "model.embed_tokens.weight" }.reduce(0)
         { $0 + $1.1.reduce(1, *) }
         let matmulParams = Double(nonEmbedding + c.vocabSize * c.hiddenSize)
-        let attn = 2.0 * 2.0 * Double(c.numHiddenLayers * c.numAttentionHeads * c.headDim) * Double(seq) / 2
+        // FLOPs on the tokens the algorithm needs: per sequence, 2 x matmul params per token and causal attention
+        // (QK^T and AV, 2 x 2 x layers x heads x head dim x len^2 / 2); x3 for forward and backward; over epochs.
+        let lengths = (forced ?? Array(repeating: o.newTokens, count: rows * o.samples)).map { o.promptTokens + $0 }
+        let perSeq = lengths.reduce(0.0) { total, len in
+            total + 2 * matmulParams * Double(len) + 2.0 * 2.0
+                * Double(c.numHiddenLayers * c.numAttentionHeads * c.headDim) * Double(len) * Double(len) / 2
+        }
         let tokens = Int(m["update_tokens"] ?? 0)
-        let flops = 3 * (2 * matmulParams + attn) * Double(tokens)
+        let flops = 3 * perSeq * Double(tokens) / Double(max(1, lengths.reduce(0, +)))
         let upd = m["seconds_update"] ?? 0
         let gflops = flops / max(upd, 1e-9) / 1e9
         let limit = median([before, after])
-        return TrainBenchmarkResult(
+        let computed = Int(m["update_computed_tokens"] ?? 0)
+        var result = TrainBenchmarkResult(
             shape:
                 "Qwen2.5-0.5B (\(c.numHiddenLayers) layers, hidden \(c.hiddenSize), vocab \(c.vocabSize)), random weights",
             prompts: o.prompts, samples: o.samples, prompt_tokens: o.promptTokens, new_tokens: o.newTokens,
@@ -133,6 +164,14 @@ public enum TrainBenchmark {
             rollout_tokens_per_s: m["tokens_per_s"] ?? 0,
             update_tokens: tokens, update_flops: flops, update_gflops: gflops, sgemm_gflops: limit,
             update_fraction_of_sgemm: gflops / limit, peak_rss_mb: m["peak_rss_mb"] ?? 0, other_cpu_share: share)
+        result.lengths = o.lengths.map { "\($0.spec)" } ?? "fixed:\(o.newTokens)"
+        result.repeat_prompt = o.repeatPrompt
+        result.max_tokens_per_micro_batch = o.maxTokensPerMicroBatch
+        result.real_tokens = tokens
+        result.computed_tokens = computed
+        result.padding_fraction = computed > 0 ? 1 - Double(tokens) / Double(computed) : 0
+        result.response_lengths = forced ?? []
+        return result
     }
 }
 

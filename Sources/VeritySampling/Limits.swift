@@ -36,6 +36,17 @@ extension GenerationRequest {
                 detail:
                     "\(prompts.count) prompts × n samples is more than \(GenerationLimits.maxSamples) in one request")
         }
+        if let forcedLengths {
+            guard forcedLengths.count == total else {
+                throw SamplingError.badParameter(
+                    name: "forced_lengths", value: "\(forcedLengths.count) lengths",
+                    detail: "must give one length per sample (\(total))")
+            }
+            if let bad = forcedLengths.first(where: { !(1...maxNewTokens).contains($0) }) {
+                throw SamplingError.badParameter(
+                    name: "forced_lengths", value: "\(bad)", detail: "each must be in 1...\(maxNewTokens) (max_tokens)")
+            }
+        }
     }
 }
 

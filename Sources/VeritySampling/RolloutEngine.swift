@@ -58,6 +58,9 @@ public struct GenerationRequest: Sendable {
     public var stopStrings: [String]
     /// Never stop on the EOS ids (benchmarks force a fixed length).
     public var ignoreEOS: Bool
+    /// Benchmarks: sample s of prompt p ends (finish reason `length`) after `forcedLengths[p * n + s]` new tokens, each
+    /// in 1...maxNewTokens; with `ignoreEOS` this forces varying response lengths. nil: `maxNewTokens` for all.
+    public var forcedLengths: [Int]? = nil
 
     /// A request; defaults: 1 sample, 256 new tokens, temperature 1, seed 0.
     public init(
@@ -414,7 +417,8 @@ public final class RolloutEngine {
                     if let s = req.stopStrings.first(where: { window.contains($0) }) { reason = .stop; matched = s }
                 }
             }
-            if reason == nil && row.tokens.count >= req.maxNewTokens { reason = .length }
+            let cap = req.forcedLengths?[row.promptIndex * n + row.sampleIndex] ?? req.maxNewTokens
+            if reason == nil && row.tokens.count >= cap { reason = .length }
             guard let reason else { return false }
             if row.detok != nil { row.text += row.detok?.finish() ?? "" }
             results[row.promptIndex * n + row.sampleIndex] = GeneratedSample(

@@ -39,6 +39,8 @@ public struct TrainerOptions {
     public var writeSamples = true
     /// Generate to `rollout.max_tokens` regardless of EOS (benchmarks force a fixed length).
     public var ignoreEOS = false
+    /// Benchmarks: each sample's response length, forced (with `ignoreEOS`), in the rollout's (prompt, sample) order.
+    public var forcedLengths: [Int]? = nil
     /// Hand the buffer pool's cached memory back between the rollout and the update when it holds more than this many
     /// bytes (their shapes differ, so on a tight machine one phase's cache would crowd the other); default: an eighth of
     /// physical memory.
@@ -267,6 +269,7 @@ public final class Trainer {
             seed: SeededGenerator.mix(UInt64(bitPattern: Int64(r.seed)) ^ SeededGenerator.mix(UInt64(step))))
         req.firstPromptIndex = 0
         req.ignoreEOS = options.ignoreEOS
+        req.forcedLengths = options.forcedLengths
         let tr = Date()
         let gen = try engine.generate(req, detokenizer: tokenizer.detokenizerFactory(skipSpecialTokens: true))
         let seconds = Date().timeIntervalSince(tr)
@@ -408,6 +411,8 @@ public final class Trainer {
         var skipped = 0
         var valueLoss = 0.0, valueClipped = 0.0, valueTokens = 0.0
         var miniBatches = 0
+        /// Token positions the policy's forwards computed (rows × padded length, over every epoch), padding included.
+        var computedTokens = 0.0
         var logprobSeconds = 0.0
         var seconds = 0.0
     }
@@ -475,6 +480,7 @@ public final class Trainer {
         for micro in try microBatches(rollout, members, maxTokens: maxTokens) {
             let batch = micro.batch
             let count = batch.rows * batch.length
+            u.computedTokens += Double(count)
             var a = [Double](repeating: 0, count: count), old = a, w = a
             var ref: [Double]? = reference == nil ? nil : a
             // Reference log-probs: a no-grad forward of the frozen model over the same rows.
@@ -614,6 +620,9 @@ public final class Trainer {
         // Old log-probs are the sampler's (equal to the trainer's within 1e-5): no extra pass; this is the reference's.
         m["seconds_logprobs"] = u.logprobSeconds
         m["update_tokens"] = Double(rollout.sequences.reduce(0) { $0 + $1.count }) * Double(r.update.epochs)
+        // What the policy's forwards computed, padding included (packed micro-batches compute none).
+        m["update_computed_tokens"] = u.computedTokens
+        m["update_padding_fraction"] = u.computedTokens > 0 ? 1 - (m["update_tokens"] ?? 0) / u.computedTokens : 0
         m["seconds_update"] = u.seconds
         m["tokens_per_s"] = Double(newTokens) / max(rollout.seconds, 1e-9)
         m["peak_rss_mb"] = Trainer.peakRSSMegabytes()

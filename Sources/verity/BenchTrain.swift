@@ -21,6 +21,18 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Threads.") var threads = 2
     @Option(help: "A folder with the Qwen2.5 tokenizer.") var tokenizer = "Tests/Fixtures/qwen2.5-tokenizer"
     @Option(
+        help:
+            "Response lengths: fixed:N, uniform:LO:HI or file:F.json (a list, or a run's samples/step-N.jsonl); drawn with --seed (default: --new-tokens for all)."
+    )
+    var lengths: String?
+    @Option(help: "Seed of the length draw.") var seed: UInt64 = 0
+    @Option(name: .customLong("repeat-prompt"), help: "Rows per prompt (the 1-shot shape: --prompts 1 --repeat-prompt 16).")
+    var repeatPrompt = 1
+    @Option(
+        name: .customLong("max-tokens-per-micro-batch"),
+        help: "Pack the update's rows into micro-batches of at most this many tokens (0: --micro-batch padded rows).")
+    var maxTokensPerMicroBatch = 0
+    @Option(
         help: "Run this peer script (Scripts/bench/grpo_trl.py: TRL's GRPOTrainer) with the same shapes and threads.")
     var peer: String?
     @Option(help: "Python interpreter for --peer.") var python = "python3"
@@ -30,19 +42,25 @@ struct BenchTrain: ParsableCommand {
         for (name, v, hi) in [
             ("prompts", prompts, 4096), ("samples", samples, 1024), ("prompt-tokens", promptTokens, 32768),
             ("new-tokens", newTokens, 32768), ("micro-batch", microBatch, 4096), ("layers", layers, 256),
-            ("threads", threads, 256),
+            ("threads", threads, 256), ("repeat-prompt", repeatPrompt, 4096),
         ] where !(1...hi).contains(v) {
             throw ValidationError("--\(name) \(v): expected 1 to \(hi)")
         }
+        guard (0...(1 << 20)).contains(maxTokensPerMicroBatch) else {
+            throw ValidationError("--max-tokens-per-micro-batch \(maxTokensPerMicroBatch): expected 0 (off) to \(1 << 20)")
+        }
+        if let lengths { _ = try ResponseLengths.parse(lengths) }
     }
 
     func run() throws {
         var o = TrainBenchmarkOptions()
         (o.prompts, o.samples, o.promptTokens, o.newTokens) = (prompts, samples, promptTokens, newTokens)
         (o.microBatch, o.layers, o.threads, o.tokenizer) = (microBatch, layers, threads, tokenizer)
+        o.lengths = try lengths.map(ResponseLengths.parse)
+        (o.seed, o.repeatPrompt, o.maxTokensPerMicroBatch) = (seed, repeatPrompt, maxTokensPerMicroBatch)
         let log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         let r = try TrainBenchmark.run(options: o, log: log)
-        let peerJSON = try peer.map { try runPeer($0, log: log) }
+        let peerJSON = try peer.map { try runPeer($0, lengths: r.response_lengths, log: log) }
         let peerSeconds = peerJSON?["seconds_total"] as? Double
         if json {
             let enc = JSONEncoder()
@@ -67,6 +85,10 @@ struct BenchTrain: ParsableCommand {
                 String(
                     format: "update %.1f GFLOP/s = %.1f%% of sgemm (%.1f GFLOP/s); peak RSS %.0f MiB", r.update_gflops,
                     100 * r.update_fraction_of_sgemm, r.sgemm_gflops, r.peak_rss_mb))
+            print(
+                String(
+                    format: "update tokens: %d needed, %d computed (%.1f%% padding); lengths %@",
+                    r.real_tokens, r.computed_tokens, 100 * r.padding_fraction, r.lengths))
         }
         if let peerJSON, !json {
             if let peerSeconds, peerSeconds > 0 {
@@ -84,7 +106,7 @@ struct BenchTrain: ParsableCommand {
 
     /// Runs the peer script with the same shapes and threads; its JSON, or `{"error": ...}` when it fails
     /// (Verity's own figures are still printed).
-    private func runPeer(_ script: String, log: (String) -> Void) throws -> [String: Any] {
+    private func runPeer(_ script: String, lengths: [Int], log: (String) -> Void) throws -> [String: Any] {
         log("running peer \(script)")
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -93,6 +115,16 @@ struct BenchTrain: ParsableCommand {
             "--samples", "\(samples)", "--prompt-tokens", "\(promptTokens)", "--new-tokens", "\(newTokens)",
             "--tokenizer", tokenizer,
         ]
+        if repeatPrompt != 1 { p.arguments? += ["--repeat-prompt", "\(repeatPrompt)"] }
+        var lengthsFile: URL?
+        defer { if let lengthsFile { try? FileManager.default.removeItem(at: lengthsFile) } }
+        if !lengths.isEmpty {
+            // The same forced lengths, in (prompt, sample) order.
+            let f = FileManager.default.temporaryDirectory.appendingPathComponent("verity-lengths-\(UUID().uuidString).json")
+            try Data("[\(lengths.map(String.init).joined(separator: ","))]".utf8).write(to: f)
+            lengthsFile = f
+            p.arguments? += ["--lengths-file", f.path]
+        }
         var env = ProcessInfo.processInfo.environment
         env["HF_HUB_OFFLINE"] = env["HF_HUB_OFFLINE"] ?? "1"
         p.environment = env
