@@ -75,7 +75,8 @@ let package = Package(
         .target(
             name: "VerityBench",
             dependencies: [
-                "VerityCore", "VerityMeasure", "VerityTensor", "VerityModel", "VerityTokenizer", "VeritySampling", "VerityTraining",
+                "VerityCore", "VerityMeasure", "VerityTensor", "VerityModel", "VerityTokenizer", "VeritySampling",
+                "VerityTraining",
                 "VerityEval",
                 "VerityVerify", "VerityLua",
             ]),

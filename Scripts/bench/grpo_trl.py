@@ -26,7 +26,14 @@ parser.add_argument("--samples", type=int, default=8)
 parser.add_argument("--prompt-tokens", type=int, default=64)
 parser.add_argument("--new-tokens", type=int, default=256)
 parser.add_argument("--tokenizer", default="Tests/Fixtures/qwen2.5-tokenizer")
+parser.add_argument("--repeat-prompt", type=int, default=1)
+parser.add_argument("--lengths-file", default=None)
 args = parser.parse_args()
+if args.repeat_prompt != 1 or args.lengths_file:
+    # Varying forced lengths and repeated prompts (issue 24's shapes) are not implemented in this peer yet: say so in
+    # the JSON that `verity bench train` reads, rather than measure another shape.
+    print(json.dumps({"error": "this peer does not support --repeat-prompt or --lengths-file yet"}))
+    sys.exit(2)
 
 os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
 import torch  # noqa: E402

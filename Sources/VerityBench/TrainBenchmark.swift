@@ -129,7 +129,10 @@ public enum TrainBenchmark {
         to.log = log
         let trainer = try Trainer(loaded: loaded, options: to)
         let seq = o.promptTokens + maxNew
-        let sg = [o.maxTokensPerMicroBatch > 0 ? o.maxTokensPerMicroBatch : o.microBatch * seq, c.intermediateSize, c.hiddenSize]
+        let sg = [
+            o.maxTokensPerMicroBatch > 0 ? o.maxTokensPerMicroBatch : o.microBatch * seq, c.intermediateSize,
+            c.hiddenSize,
+        ]
         BLAS.setThreads(o.threads)
         let before = ModelBenchmark.sgemmGFlops(m: sg[0], n: sg[1], k: sg[2], repeats: 3)
         log("sgemm \(sg): \(String(format: "%.1f", before)) GFLOP/s; running one GRPO step")

@@ -26,7 +26,8 @@ struct BenchTrain: ParsableCommand {
     )
     var lengths: String?
     @Option(help: "Seed of the length draw.") var seed: UInt64 = 0
-    @Option(name: .customLong("repeat-prompt"), help: "Rows per prompt (the 1-shot shape: --prompts 1 --repeat-prompt 16).")
+    @Option(
+        name: .customLong("repeat-prompt"), help: "Rows per prompt (the 1-shot shape: --prompts 1 --repeat-prompt 16).")
     var repeatPrompt = 1
     @Option(
         name: .customLong("max-tokens-per-micro-batch"),
@@ -47,7 +48,8 @@ struct BenchTrain: ParsableCommand {
             throw ValidationError("--\(name) \(v): expected 1 to \(hi)")
         }
         guard (0...(1 << 20)).contains(maxTokensPerMicroBatch) else {
-            throw ValidationError("--max-tokens-per-micro-batch \(maxTokensPerMicroBatch): expected 0 (off) to \(1 << 20)")
+            throw ValidationError(
+                "--max-tokens-per-micro-batch \(maxTokensPerMicroBatch): expected 0 (off) to \(1 << 20)")
         }
         if let lengths { _ = try ResponseLengths.parse(lengths) }
     }
@@ -120,7 +122,8 @@ struct BenchTrain: ParsableCommand {
         defer { if let lengthsFile { try? FileManager.default.removeItem(at: lengthsFile) } }
         if !lengths.isEmpty {
             // The same forced lengths, in (prompt, sample) order.
-            let f = FileManager.default.temporaryDirectory.appendingPathComponent("verity-lengths-\(UUID().uuidString).json")
+            let f = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "verity-lengths-\(UUID().uuidString).json")
             try Data("[\(lengths.map(String.init).joined(separator: ","))]".utf8).write(to: f)
             lengthsFile = f
             p.arguments? += ["--lengths-file", f.path]

@@ -114,6 +114,28 @@ final class EngineTests: XCTestCase {
         return (engine, req, out, seen)
     }
 
+    /// Benchmarks force varying lengths: each sample ends after its own length, its tokens are the free run's
+    /// prefix (the length cap changes no draw), and a list of the wrong size or a length past max_tokens is refused.
+    func testForcedLengthsEndEachSampleAtItsOwnLength() throws {
+        let engine = try tinyEngine { _ in }
+        let ref = try GenerationReference.load().generation
+        var req = GenerationRequest(
+            prompts: [ref.single[0].input_ids, ref.single[1].input_ids], samplesPerPrompt: 3, maxNewTokens: 12,
+            sampling: SamplingParams(temperature: 1.0), seed: 7, ignoreEOS: true)
+        let free = try engine.generate(req)
+        req.forcedLengths = [1, 12, 5, 7, 3, 9]
+        let forced = try engine.generate(req)
+        for (k, s) in forced.samples.enumerated() {
+            XCTAssertEqual(s.tokens.count, req.forcedLengths?[k], "sample \(k)")
+            XCTAssertEqual(s.finishReason, .length)
+            XCTAssertEqual(s.tokens, Array(free.samples[k].tokens.prefix(s.tokens.count)), "sample \(k)")
+        }
+        req.forcedLengths = [1, 2, 3]
+        XCTAssertThrowsError(try engine.generate(req)) { XCTAssertTrue("\($0)".contains("forced_lengths"), "\($0)") }
+        req.forcedLengths = [1, 2, 3, 4, 5, 13]
+        XCTAssertThrowsError(try engine.generate(req)) { XCTAssertTrue("\($0)".contains("13"), "\($0)") }
+    }
+
     func testCachedDecodeLogitsEqualFullRecompute() throws {
         let (engine, req, out, seen) = try sampledRun()
         var worst: Float = 0, scale: Float = 1
