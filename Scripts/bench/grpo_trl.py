@@ -8,7 +8,11 @@ paper's loss, 2 threads, one optimizer step. Prints one JSON object: the step's 
 generation (measured around the model's generate), the rest, and the peak RSS.
 
     pip install torch transformers trl        # never needed by Verity's tests
-    python3 Scripts/bench/grpo_trl.py [--layers 24] [--threads 2]
+    python3 Scripts/bench/grpo_trl.py [--layers 24] [--threads 2] [--repeat-prompt R] [--lengths-file F.json]
+
+With --lengths-file (a JSON list, one length per row in (prompt, sample) order, as `verity bench train --lengths`
+writes it) each response is forced to its own length by a logits processor: EOS barred before, forced at the
+length.
 """
 import argparse
 import json
@@ -29,11 +33,17 @@ parser.add_argument("--tokenizer", default="Tests/Fixtures/qwen2.5-tokenizer")
 parser.add_argument("--repeat-prompt", type=int, default=1)
 parser.add_argument("--lengths-file", default=None)
 args = parser.parse_args()
-if args.repeat_prompt != 1 or args.lengths_file:
-    # Varying forced lengths and repeated prompts (issue 24's shapes) are not implemented in this peer yet: say so in
-    # the JSON that `verity bench train` reads, rather than measure another shape.
-    print(json.dumps({"error": "this peer does not support --repeat-prompt or --lengths-file yet"}))
-    sys.exit(2)
+# Forced response lengths, one per generated row in (prompt, sample) order (`verity bench train --lengths` hands the
+# list it drew); without them every response is --new-tokens long.
+lengths = None
+if args.lengths_file:
+    with open(args.lengths_file) as f:
+        lengths = [int(x) for x in json.load(f)]
+    rows = args.prompts * args.repeat_prompt * args.samples
+    if len(lengths) != rows:
+        print(json.dumps({"error": f"--lengths-file has {len(lengths)} lengths for {rows} rows"}))
+        sys.exit(2)
+max_new = max(lengths) if lengths else args.new_tokens
 
 os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
 import torch  # noqa: E402
@@ -64,6 +74,7 @@ for p in range(args.prompts):
         text += " x"
     assert len(tok(text)["input_ids"]) == args.prompt_tokens
     prompts.append(text)
+prompts = [p for p in prompts for _ in range(args.repeat_prompt)]   # the 1-shot shape: one prompt in several rows
 dataset = Dataset.from_dict({"prompt": prompts})
 
 def peak_rss_mb():
@@ -82,7 +93,31 @@ generate_seconds = [0.0]
 original_generate = model.generate
 
 
+class ForcedLengths(transformers.LogitsProcessor):
+    """Row i ends with EOS as its lengths[i]-th token (TRL counts the EOS in the completion, Verity's forced rows have
+    no EOS: the same number of completion tokens either way); before that EOS is barred."""
+
+    def __init__(self, lengths, prompt_tokens, eos):
+        self.lengths, self.prompt_tokens, self.eos = lengths, prompt_tokens, eos
+
+    def __call__(self, input_ids, scores):
+        made = input_ids.shape[1] - self.prompt_tokens
+        for i in range(scores.shape[0]):
+            target = self.lengths[i % len(self.lengths)]
+            if made < target - 1:
+                scores[i, self.eos] = -float("inf")
+            else:
+                keep = scores[i, self.eos].clone()
+                scores[i, :] = -float("inf")
+                scores[i, self.eos] = keep if torch.isfinite(keep) else 0.0
+        return scores
+
+
 def timed_generate(*a, **k):
+    if lengths:
+        k["logits_processor"] = transformers.LogitsProcessorList(
+            list(k.get("logits_processor") or []) + [ForcedLengths(lengths, args.prompt_tokens, tok.eos_token_id)])
+        k["min_new_tokens"] = 0
     t0 = time.perf_counter()
     out = original_generate(*a, **k)
     generate_seconds[0] += time.perf_counter() - t0
@@ -92,8 +127,10 @@ def timed_generate(*a, **k):
 model.generate = timed_generate
 
 out_dir = tempfile.mkdtemp(prefix="grpo-trl-")
-cfg = GRPOConfig(output_dir=out_dir, per_device_train_batch_size=args.prompts * args.samples, num_generations=args.samples,
-                 max_completion_length=args.new_tokens, generation_kwargs={"min_new_tokens": args.new_tokens},
+rows = args.prompts * args.repeat_prompt
+cfg = GRPOConfig(output_dir=out_dir, per_device_train_batch_size=rows * args.samples, num_generations=args.samples,
+                 max_completion_length=max_new,
+                 generation_kwargs={"min_new_tokens": 0 if lengths else args.new_tokens},
                  beta=0.001, learning_rate=1e-6, max_steps=1, logging_steps=1, report_to=[], use_cpu=True, bf16=False,
                  save_strategy="no", temperature=1.0, num_train_epochs=1, dataloader_num_workers=0)
 trainer = GRPOTrainer(model=model, reward_funcs=[lambda completions, **kw: [0.0] * len(completions)], args=cfg,
@@ -101,10 +138,13 @@ trainer = GRPOTrainer(model=model, reward_funcs=[lambda completions, **kw: [0.0]
 t0 = time.perf_counter()
 trainer.train()
 total = time.perf_counter() - t0
+logged = {k: v for h in trainer.state.log_history for k, v in h.items() if k.startswith("completions/")}
 print(json.dumps({
+    "completion_lengths": {k.split("/", 1)[1]: v for k, v in logged.items() if "length" in k},
     "peer": "trl", "trl_version": trl.__version__, "transformers_version": transformers.__version__,
     "torch_version": torch.__version__, "threads": args.threads, "prompts": args.prompts, "samples": args.samples,
     "prompt_tokens": args.prompt_tokens, "new_tokens": args.new_tokens, "layers": args.layers,
+    "repeat_prompt": args.repeat_prompt, "response_lengths": lengths or [],
     "seconds_total": total, "seconds_generate": generate_seconds[0], "seconds_rest": total - generate_seconds[0],
     "peak_rss_mb": peak_rss_mb(),
 }))
