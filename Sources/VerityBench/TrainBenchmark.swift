@@ -144,14 +144,14 @@ public enum TrainBenchmark {
         { $0 + $1.1.reduce(1, *) }
         let matmulParams = Double(nonEmbedding + c.vocabSize * c.hiddenSize)
         // FLOPs on the tokens the algorithm needs: per sequence, 2 x matmul params per token and causal attention
-        // (QK^T and AV, 2 x 2 x layers x heads x head dim x len^2 / 2); x3 for forward and backward; over epochs.
+        // (QK^T and AV, 2 x 2 x layers x heads x head dim x len^2 / 2); x3 for forward and backward (one epoch).
         let lengths = (forced ?? Array(repeating: o.newTokens, count: rows * o.samples)).map { o.promptTokens + $0 }
         let perSeq = lengths.reduce(0.0) { total, len in
             total + 2 * matmulParams * Double(len) + 2.0 * 2.0
                 * Double(c.numHiddenLayers * c.numAttentionHeads * c.headDim) * Double(len) * Double(len) / 2
         }
         let tokens = Int(m["update_tokens"] ?? 0)
-        let flops = 3 * perSeq * Double(tokens) / Double(max(1, lengths.reduce(0, +)))
+        let flops = 3 * perSeq
         let upd = m["seconds_update"] ?? 0
         let gflops = flops / max(upd, 1e-9) / 1e9
         let limit = median([before, after])
@@ -167,7 +167,7 @@ public enum TrainBenchmark {
             rollout_tokens_per_s: m["tokens_per_s"] ?? 0,
             update_tokens: tokens, update_flops: flops, update_gflops: gflops, sgemm_gflops: limit,
             update_fraction_of_sgemm: gflops / limit, peak_rss_mb: m["peak_rss_mb"] ?? 0, other_cpu_share: share)
-        result.lengths = o.lengths.map { "\($0.spec)" } ?? "fixed:\(o.newTokens)"
+        result.lengths = o.lengths?.spec ?? "fixed:\(o.newTokens)"
         result.repeat_prompt = o.repeatPrompt
         result.max_tokens_per_micro_batch = o.maxTokensPerMicroBatch
         result.real_tokens = tokens

@@ -121,12 +121,7 @@ extension Trainer {
             paddedTokens += count
             let zeros = [Double](repeating: 0, count: count)
             let ob = ObjectiveBatch(advantages: zeros, oldLogprobs: zeros, refLogprobs: nil, weights: w)
-            let h = try model.hiddenStates(batch, trainable: true)
-            let (loss, lp, ent) = model.tokenLoss(
-                hidden: h, targets: batch.nextTokenTargets, trainable: true,
-                loss: objective.tokenTerm(ob, coefficients))
-            loss.backward()
-            let lpv = lp.values, entv = ent.values
+            let (lpv, entv) = try lossBackward(batch, ob, coefficients)
             for i in 0..<count where w[i] != 0 {
                 nll -= Double(lpv[i]) * w[i]
                 entropy += Double(entv[i]) * w[i]

@@ -381,7 +381,7 @@ public final class Trainer {
             guard let critic else { throw TrainingError("ppo without a critic") }
             var tokenRewards = TokenMatrix(rows: mask.rows, columns: tmax)
             let sequences = rollout.sequences, promptLengths = rollout.promptLengths
-            for micro in try microBatches(rollout, Array(sequences.indices)) {
+            for micro in try microBatches(rollout, sequences.indices) {
                 let v = try critic.values(micro.batch)
                 for (j, b) in micro.members.enumerated() {
                     for t in 0..<gen.samples[b].tokens.count {
@@ -429,7 +429,7 @@ public final class Trainer {
         let tu = Date()
         for epoch in 0..<r.update.epochs {
             for start in stride(from: 0, to: sequences.count, by: perMini) {
-                let members = Array(start..<min(sequences.count, start + perMini))
+                let members = start..<min(sequences.count, start + perMini)
                 let weights = miniBatchWeights(rollout, members)
                 model.zeroGrad()
                 try accumulatePolicyGradient(
@@ -460,8 +460,8 @@ public final class Trainer {
         return u
     }
 
-    /// The aggregation's per-token weights [members, T] of one mini-batch (rows in `members` order).
-    func miniBatchWeights(_ rollout: StepRollout, _ members: [Int]) -> TokenMatrix {
+    /// The aggregation's per-token weights [members, T] of one mini-batch (row j is sample members.lowerBound + j).
+    func miniBatchWeights(_ rollout: StepRollout, _ members: Range<Int>) -> TokenMatrix {
         let mask = rollout.mask, tmax = mask.columns
         var miniMask = TokenMatrix(rows: members.count, columns: tmax)
         for (j, b) in members.enumerated() { for t in 0..<tmax { miniMask[j, t] = mask[b, t] } }
@@ -473,10 +473,10 @@ public final class Trainer {
     /// come from a no-grad forward over the same micro-batch. `maxTokens` overrides `update.max_tokens_per_micro_batch`
     /// (the packing tests compare both layouts).
     func accumulatePolicyGradient(
-        _ rollout: StepRollout, _ adv: StepAdvantages, members: [Int], weights: TokenMatrix,
+        _ rollout: StepRollout, _ adv: StepAdvantages, members: Range<Int>, weights: TokenMatrix,
         coefficients: LossCoefficients, metrics: Bool, maxTokens: Int? = nil, into u: inout StepUpdate
     ) throws {
-        let gen = rollout.gen, promptLengths = rollout.promptLengths, first = members.first ?? 0
+        let gen = rollout.gen, promptLengths = rollout.promptLengths, first = members.lowerBound
         for micro in try microBatches(rollout, members, maxTokens: maxTokens) {
             let batch = micro.batch
             let count = batch.rows * batch.length
@@ -506,13 +506,9 @@ public final class Trainer {
             // The first epoch is on-policy: old log-probs are the sampler's, which equal the trainer's within 1e-5
             // (metrics report the gap); later epochs compare with them too, as PPO does.
             let ob = ObjectiveBatch(advantages: a, oldLogprobs: old, refLogprobs: ref, weights: w)
-            let h = try model.hiddenStates(batch, trainable: true)
-            let (loss, lp, ent) = model.tokenLoss(
-                hidden: h, targets: batch.nextTokenTargets, trainable: true,
-                loss: objective.tokenTerm(ob, coefficients))
-            loss.backward()
+            let (lp, ent) = try lossBackward(batch, ob, coefficients)
             if metrics {
-                let m = objective.metrics(ob, logprobs: lp.values, entropy: ent.values)
+                let m = objective.metrics(ob, logprobs: lp, entropy: ent)
                 let k = m["tokens"] ?? 0
                 for (name, v) in m where name != "tokens" { u.sums[name, default: 0] += v * k }
                 u.tokens += k
@@ -520,13 +516,25 @@ public final class Trainer {
         }
     }
 
+    /// The policy's forward over `batch` with the objective fused into the output head, and its backward (gradients
+    /// accumulate in the store); returns the per-token log-probs and entropies [B·T]. The RL update and SFT share it.
+    func lossBackward(_ batch: TokenBatch, _ ob: ObjectiveBatch, _ coefficients: LossCoefficients) throws
+        -> (logprobs: [Float], entropy: [Float])
+    {
+        let h = try model.hiddenStates(batch, trainable: true)
+        let (loss, lp, ent) = model.tokenLoss(
+            hidden: h, targets: batch.nextTokenTargets, trainable: true, loss: objective.tokenTerm(ob, coefficients))
+        loss.backward()
+        return (lp.values, ent.values)
+    }
+
     /// The critic's clipped value loss over one mini-batch, with its gradients accumulated (not zeroed here).
     func accumulateCriticGradient(
-        _ rollout: StepRollout, _ adv: StepAdvantages, members: [Int], weights: TokenMatrix,
+        _ rollout: StepRollout, _ adv: StepAdvantages, members: Range<Int>, weights: TokenMatrix,
         valueCoefficient: Double, metrics: Bool, maxTokens: Int? = nil, into u: inout StepUpdate
     ) throws {
         guard let critic else { return }
-        let gen = rollout.gen, promptLengths = rollout.promptLengths, first = members.first ?? 0
+        let gen = rollout.gen, promptLengths = rollout.promptLengths, first = members.lowerBound
         let vl = ValueLoss(clip: loaded.recipe.critic.valueClip)
         for micro in try microBatches(rollout, members, maxTokens: maxTokens) {
             let batch = micro.batch
@@ -565,19 +573,19 @@ public final class Trainer {
     /// The micro-batches of `members`: `update.micro_batch_size` left-padded rows each, or, with a token budget
     /// (`update.max_tokens_per_micro_batch`, or `maxTokens`), the sequences packed first-fit in order into one row of
     /// at most that many tokens (a longer one alone), attending only to themselves: no compute on padding.
-    func microBatches(_ rollout: StepRollout, _ members: [Int], maxTokens: Int? = nil) throws -> [MicroBatch] {
+    func microBatches(_ rollout: StepRollout, _ members: Range<Int>, maxTokens: Int? = nil) throws -> [MicroBatch] {
         let r = loaded.recipe, sequences = rollout.sequences
         let budget = maxTokens ?? r.update.maxTokensPerMicroBatch
         guard budget > 0 else {
-            return try stride(from: 0, to: members.count, by: r.update.microBatchSize).map { mstart in
-                let micro = Array(members[mstart..<min(members.count, mstart + r.update.microBatchSize)])
+            return try stride(from: members.lowerBound, to: members.upperBound, by: r.update.microBatchSize).map {
+                let micro = Array($0..<min(members.upperBound, $0 + r.update.microBatchSize))
                 return MicroBatch(
                     members: micro, batch: try TokenBatch(sequences: micro.map { sequences[$0] }),
                     rows: Array(0..<micro.count), offsets: Array(repeating: 0, count: micro.count))
             }
         }
         return try Trainer.pack(members.map { sequences[$0].count }, capacity: budget).map { group in
-            let micro = group.map { members[$0] }
+            let micro = group.map { members.lowerBound + $0 }
             var offsets: [Int] = [], at = 0
             for b in micro {
                 offsets.append(at)

@@ -26,7 +26,7 @@ final class PackedUpdateTests: XCTestCase {
         let rollout = try t.rollout(batch)
         let rewards = try t.rewards(rollout, batch)
         let padded = try t.advantages(rollout, batch, rewards)
-        let members = Array(rollout.sequences.indices)
+        let members = rollout.sequences.indices
         let weights = t.miniBatchWeights(rollout, members)
         let longest = rollout.sequences.map(\.count).max() ?? 0
         let total = rollout.sequences.reduce(0) { $0 + $1.count }
@@ -44,7 +44,7 @@ final class PackedUpdateTests: XCTestCase {
         XCTAssertGreaterThan(base.grads.map { abs($0) }.max() ?? 0, 0, "the loss has a gradient")
         for budget in [1, longest, 2 * longest + 1, total] {
             let plan = try t.microBatches(rollout, members, maxTokens: budget)
-            XCTAssertEqual(plan.flatMap(\.members).sorted(), members, "every sequence once")
+            XCTAssertEqual(plan.flatMap(\.members).sorted(), Array(members), "every sequence once")
             for micro in plan {
                 XCTAssertEqual(micro.batch.rows, 1, "one packed row")
                 XCTAssertTrue(micro.members.count == 1 || micro.batch.length <= budget, "budget \(budget)")
