@@ -320,6 +320,10 @@ public struct Recipe {
         /// longer sequence gets a row of its own), each attending only to itself, instead of `micro_batch_size`
         /// left-padded rows. 0 = off.
         public var maxTokensPerMicroBatch = 0
+        /// With packed micro-batches: sequences of one micro-batch that share a prompt (a group's n samples; every row
+        /// in the 1-shot batch) put the prompt in the row once and continue it, so its forward and backward run once
+        /// and its gradients sum over the sequences. On by default; it applies only where two or more share.
+        public var sharePrompt = true
 
         /// Settings with every default.
         public init() {}
@@ -327,7 +331,7 @@ public struct Recipe {
         enum CodingKeys: String, CodingKey, CaseIterable {
             case clipRatio = "clip_ratio", epochs, miniBatchSize = "mini_batch_size", clipRatioHigh = "clip_ratio_high"
             case dualClip = "dual_clip", lossAggregation = "loss_agg_mode", microBatchSize = "micro_batch_size"
-            case maxTokensPerMicroBatch = "max_tokens_per_micro_batch"
+            case maxTokensPerMicroBatch = "max_tokens_per_micro_batch", sharePrompt = "share_prompt"
         }
 
         /// Reads and checks the `update` table.
@@ -360,6 +364,7 @@ public struct Recipe {
             ) {
                 (0...RecipeLimits.tokens).contains($0)
             }
+            sharePrompt = try c.value(.sharePrompt, or: sharePrompt, "a boolean") { _ in true }
         }
     }
 

@@ -5,8 +5,11 @@
 // `micro(batches:)` splits a batch into micro-batches that bound activation memory; gradients
 // accumulate in the parameter store across their backwards. Packed rows (SFT) hold several
 // sequences one after another: positions restart at each, and each query sees only keys of its own
-// sequence (`segmentStart`), so a packed row computes what its sequences would alone. It does not
-// tokenize or choose targets.
+// sequence (`segmentStart`), so a packed row computes what its sequences would alone. A packed
+// sequence may continue an earlier one of its row (`prefixOf`: a group's shared prompt, computed
+// once): its positions go on from the prefix's end and its queries also see the prefix's keys
+// (`sharedPrefix`), so it computes what prefix + sequence would alone. It does not tokenize or
+// choose targets.
 import Foundation
 import VerityTensor
 
@@ -28,6 +31,10 @@ public struct TokenBatch: Sendable, Equatable {
     public let segments: [[Int]]?
     /// Packed rows: [B·T] the first key each query sees (the start of its sequence in the padded row); nil otherwise.
     public let segmentStart: [Int32]?
+    /// Packed rows: per row, per sequence, the index of the earlier sequence of the row it continues (nil: none).
+    public let prefixOf: [[Int?]]?
+    /// Packed rows with continuing sequences: [B·T] the prefix keys each query sees besides its own sequence's.
+    public let sharedPrefix: SharedPrefix?
 
     /// A batch of `sequences` (none empty) padded to the longest with `padID` (any id in the vocabulary).
     public init(sequences: [[Int32]], padID: Int32 = 0) throws {
@@ -54,30 +61,68 @@ public struct TokenBatch: Sendable, Equatable {
         keyStart = starts
         segments = nil
         segmentStart = nil
+        prefixOf = nil
+        sharedPrefix = nil
     }
 
     /// Packed rows: each row is several sequences (none empty) one after another, left-padded to the longest row.
-    public init(packedRows rows: [[[Int32]]], padID: Int32 = 0) throws {
+    /// `prefixOf[row][i]`, when given and not nil, is the earlier sequence of the row that sequence i continues: the
+    /// prefix's tokens are not repeated, i's positions go on from the prefix's length, and i's queries see the prefix.
+    /// A prefix continues nothing itself.
+    public init(packedRows rows: [[[Int32]]], prefixOf: [[Int?]]? = nil, padID: Int32 = 0) throws {
         guard !rows.isEmpty else { throw ModelError.badInput(detail: "a token batch needs at least one row") }
         if let i = rows.firstIndex(where: { $0.isEmpty || $0.contains(where: \.isEmpty) }) {
             throw ModelError.badInput(detail: "packed row \(i) is empty or holds an empty sequence")
         }
+        if let prefixOf {
+            guard prefixOf.map(\.count) == rows.map(\.count) else {
+                throw ModelError.badInput(detail: "prefixOf has \(prefixOf.map(\.count)) entries for rows of \(rows.map(\.count))")
+            }
+            for (r, row) in prefixOf.enumerated() {
+                for (i, p) in row.enumerated() {
+                    guard let p else { continue }
+                    guard p >= 0, p < i, row[p] == nil else {
+                        throw ModelError.badInput(
+                            detail: "packed row \(r): sequence \(i) continues \(p), which is not an earlier sequence that "
+                                + "continues nothing")
+                    }
+                }
+            }
+        }
+        let shares = prefixOf?.contains { $0.contains { $0 != nil } } ?? false
         sequences = rows.map { $0.flatMap { $0 } }
         self.padID = padID
         let t = sequences.map(\.count).max() ?? 0
         length = t
         var ids: [Int32] = [], pos: [Int] = [], starts: [Int] = [], seg: [Int32] = []
-        for row in rows {
+        var pStart: [Int32] = [], pEnd: [Int32] = []
+        for (r, row) in rows.enumerated() {
             let pad = t - row.reduce(0) { $0 + $1.count }
             starts.append(pad)
             ids.append(contentsOf: repeatElement(padID, count: pad))
             pos.append(contentsOf: repeatElement(0, count: pad))
             seg.append(contentsOf: (0..<pad).map { Int32($0) })
-            var at = pad
-            for s in row {
+            if shares {
+                pStart.append(contentsOf: repeatElement(0, count: pad))
+                pEnd.append(contentsOf: repeatElement(0, count: pad))
+            }
+            var at = pad, startOf: [Int] = []
+            for (i, s) in row.enumerated() {
+                startOf.append(at)
                 ids.append(contentsOf: s)
-                pos.append(contentsOf: 0..<s.count)
                 seg.append(contentsOf: repeatElement(Int32(at), count: s.count))
+                if let p = prefixOf?[r][i] {
+                    let first = row[p].count
+                    pos.append(contentsOf: first..<(first + s.count))
+                    pStart.append(contentsOf: repeatElement(Int32(startOf[p]), count: s.count))
+                    pEnd.append(contentsOf: repeatElement(Int32(startOf[p] + first), count: s.count))
+                } else {
+                    pos.append(contentsOf: 0..<s.count)
+                    if shares {
+                        pStart.append(contentsOf: repeatElement(0, count: s.count))
+                        pEnd.append(contentsOf: repeatElement(0, count: s.count))
+                    }
+                }
                 at += s.count
             }
         }
@@ -86,6 +131,8 @@ public struct TokenBatch: Sendable, Equatable {
         keyStart = starts
         segments = rows.map { $0.map(\.count) }
         segmentStart = seg
+        self.prefixOf = shares ? prefixOf : nil
+        sharedPrefix = shares ? SharedPrefix(start: pStart, end: pEnd) : nil
     }
 
     /// The number of rows B.
@@ -124,7 +171,7 @@ public struct TokenBatch: Sendable, Equatable {
                         defer { at += n }
                         return Array(sequences[r][at..<(at + n)])
                     }
-                }, padID: padID)
+                }, prefixOf: prefixOf.map { Array($0[range]) }, padID: padID)
         }
     }
 }
@@ -135,6 +182,6 @@ extension TransformerModel {
         try hiddenStates(
             ids: batch.ids, batch: batch.rows, positions: batch.positions,
             keyStart: batch.keyStart.allSatisfy { $0 == 0 } ? nil : batch.keyStart, segmentStart: batch.segmentStart,
-            trainable: trainable)
+            prefix: batch.sharedPrefix, trainable: trainable)
     }
 }

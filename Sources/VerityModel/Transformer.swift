@@ -108,11 +108,12 @@ public final class TransformerModel {
 
     /// Final-normed hidden states [B·T, C] for `ids` laid out [B, T] (row-major). Positions are 0..<T per row unless given;
     /// `keyStart[b]` (left padding) makes row b's queries see only keys from that index on; `segmentStart[b·T + i]` (packed
-    /// rows) makes query i of row b see only keys from that index on. `trainable` tracks parameter
+    /// rows) makes query i of row b see only keys from that index on, and `prefix` adds a shared prefix's keys [start,
+    /// end) to what it sees (ending at or before its segment start). `trainable` tracks parameter
     /// gradients; `record` receives named intermediates (transformers' module names).
     public func hiddenStates(
         ids: [Int32], batch: Int, positions: [Int]? = nil, keyStart: [Int]? = nil, segmentStart: [Int32]? = nil,
-        trainable: Bool, record: ((String, Tensor) -> Void)? = nil
+        prefix: SharedPrefix? = nil, trainable: Bool, record: ((String, Tensor) -> Void)? = nil
     ) throws -> Variable {
         guard batch > 0, ids.count % batch == 0, !ids.isEmpty else {
             throw ModelError.badInput(detail: "\(ids.count) token ids do not split into \(batch) equal rows")
@@ -142,11 +143,25 @@ public final class TransformerModel {
                 }
             }
         }
+        if let prefix {
+            // Each query's shared prefix: within its row, ending at or before its own segment.
+            guard let segmentStart, prefix.start.count == ids.count, prefix.end.count == ids.count else {
+                throw ModelError.badInput(detail: "a shared prefix needs segment starts and one range per token id")
+            }
+            for q in 0..<ids.count {
+                let (a, e) = (prefix.start[q], prefix.end[q])
+                guard a >= 0, a <= e, e <= segmentStart[q] else {
+                    throw ModelError.badInput(
+                        detail: "shared prefix \(a)..<\(e) at row \(q / t), token \(q % t) is not before its segment "
+                            + "(\(segmentStart[q]))")
+                }
+            }
+        }
         let shape = AttentionShape(
             batch: batch, queries: t, heads: config.numAttentionHeads, kvHeads: config.numKeyValueHeads,
             headDim: config.headDim)
         let e = try executor(ids: ids, positions: pos, trainable: trainable, record: record) { _, q, k, v in
-            Ops.attention(q, k, v, shape: shape, keyStart: keyStart, segmentStart: segmentStart)
+            Ops.attention(q, k, v, shape: shape, keyStart: keyStart, segmentStart: segmentStart, prefix: prefix)
         }
         return run(e)
     }

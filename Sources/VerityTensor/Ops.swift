@@ -187,12 +187,16 @@ public enum Ops {
     }
 
     /// Causal grouped-query attention: q [B·T, H·D], k/v [B·S, KV·D] → [B·T, H·D]. `keyStart` [B]: each row's first key
-    /// (left padding); `segmentStart` [B·T]: each query's first key (packed rows of several sequences).
+    /// (left padding); `segmentStart` [B·T]: each query's first key (packed rows of several sequences); `prefix`: the
+    /// shared prefix each query also sees (packed rows whose sequences continue one prompt).
     public static func attention(
         _ q: Variable, _ k: Variable, _ v: Variable, shape: AttentionShape, keyStart: [Int]? = nil,
-        segmentStart: [Int32]? = nil
+        segmentStart: [Int32]? = nil, prefix: SharedPrefix? = nil
     ) -> Variable {
         precondition(segmentStart.map { $0.count == shape.batch * shape.queries } ?? true, "attention: segment starts")
+        precondition(
+            prefix.map { segmentStart != nil && $0.start.count == shape.batch * shape.queries } ?? true,
+            "attention: a shared prefix needs segment starts, one range per query")
         let hd = shape.heads * shape.headDim, kd = shape.kvHeads * shape.headDim
         precondition(q.value.count == shape.batch * shape.queries * hd, "attention: q \(q.shape) vs \(shape)")
         precondition(
@@ -202,12 +206,12 @@ public enum Ops {
         let lse = Tensor(uninitialized: [shape.batch, shape.heads, shape.queries])
         Kernels.attentionForward(
             q: q.value.data, k: k.value.data, v: v.value.data, out: y.data, lse: lse.data, shape: shape,
-            keyStart: keyStart, segmentStart: segmentStart)
+            keyStart: keyStart, segmentStart: segmentStart, prefix: prefix)
         return Variable(result: y, parents: [q, k, v], op: "attention") { dy in
             Kernels.attentionBackward(
                 dOut: dy.data, q: q.value.data, k: k.value.data, v: v.value.data, lse: lse.data,
                 dq: q.gradPointer(), dk: k.gradPointer(), dv: v.gradPointer(), shape: shape, keyStart: keyStart,
-                segmentStart: segmentStart)
+                segmentStart: segmentStart, prefix: prefix)
         }
     }
 

@@ -50,6 +50,26 @@ extension Trainer {
         return rows
     }
 
+    /// First-fit packing (in the given order) into rows of at most `capacity` tokens where a sequence whose prefix
+    /// (`prefixes[i]`, nil: none) another sequence of the row already has costs only its tokens after the prefix. With
+    /// no prefixes it is `pack`.
+    static func packSharing(_ lengths: [Int], prefixes: [[Int32]?], capacity: Int) -> [[Int]] {
+        var rows: [[Int]] = [], room: [Int] = [], held: [Set<[Int32]>] = []
+        for (i, n) in lengths.enumerated() {
+            let cost = { (r: Int) in prefixes[i].map { held[r].contains($0) ? n - $0.count : n } ?? n }
+            if let r = room.indices.first(where: { room[$0] >= cost($0) }) {
+                room[r] -= cost(r)
+                rows[r].append(i)
+                if let p = prefixes[i] { held[r].insert(p) }
+            } else {
+                rows.append([i])
+                room.append(capacity - n)
+                held.append(prefixes[i].map { [$0] } ?? [])
+            }
+        }
+        return rows
+    }
+
     /// One SFT step; returns its metrics.
     func sftStep() throws -> [String: Double] {
         let r = loaded.recipe, state = loaded.state

@@ -413,6 +413,8 @@ public final class Trainer {
         var miniBatches = 0
         /// Token positions the policy's forwards computed (rows × padded length, over every epoch), padding included.
         var computedTokens = 0.0
+        /// Prompt tokens a shared prefix spared the policy's forwards (over every epoch).
+        var prefixTokensSaved = 0.0
         var logprobSeconds = 0.0
         var seconds = 0.0
     }
@@ -470,17 +472,19 @@ public final class Trainer {
 
     /// The policy's loss over one mini-batch, micro-batch by micro-batch, with the gradients accumulated in the
     /// store (not zeroed here) and, when `metrics`, the objective's metrics summed into `u`. The reference's log-probs
-    /// come from a no-grad forward over the same micro-batch. `maxTokens` overrides `update.max_tokens_per_micro_batch`
-    /// (the packing tests compare both layouts).
+    /// come from a no-grad forward over the same micro-batch. `maxTokens` and `sharePrompt` override
+    /// `update.max_tokens_per_micro_batch` and `update.share_prompt` (the packing tests compare the layouts).
     func accumulatePolicyGradient(
         _ rollout: StepRollout, _ adv: StepAdvantages, members: Range<Int>, weights: TokenMatrix,
-        coefficients: LossCoefficients, metrics: Bool, maxTokens: Int? = nil, into u: inout StepUpdate
+        coefficients: LossCoefficients, metrics: Bool, maxTokens: Int? = nil, sharePrompt: Bool? = nil,
+        into u: inout StepUpdate
     ) throws {
         let gen = rollout.gen, promptLengths = rollout.promptLengths, first = members.lowerBound
-        for micro in try microBatches(rollout, members, maxTokens: maxTokens) {
+        for micro in try microBatches(rollout, members, maxTokens: maxTokens, sharePrompt: sharePrompt) {
             let batch = micro.batch
             let count = batch.rows * batch.length
             u.computedTokens += Double(count)
+            u.prefixTokensSaved += Double(micro.prefixTokensSaved)
             var a = [Double](repeating: 0, count: count), old = a, w = a
             var ref: [Double]? = reference == nil ? nil : a
             // Reference log-probs: a no-grad forward of the frozen model over the same rows.
@@ -531,12 +535,13 @@ public final class Trainer {
     /// The critic's clipped value loss over one mini-batch, with its gradients accumulated (not zeroed here).
     func accumulateCriticGradient(
         _ rollout: StepRollout, _ adv: StepAdvantages, members: Range<Int>, weights: TokenMatrix,
-        valueCoefficient: Double, metrics: Bool, maxTokens: Int? = nil, into u: inout StepUpdate
+        valueCoefficient: Double, metrics: Bool, maxTokens: Int? = nil, sharePrompt: Bool? = nil,
+        into u: inout StepUpdate
     ) throws {
         guard let critic else { return }
         let gen = rollout.gen, promptLengths = rollout.promptLengths, first = members.lowerBound
         let vl = ValueLoss(clip: loaded.recipe.critic.valueClip)
-        for micro in try microBatches(rollout, members, maxTokens: maxTokens) {
+        for micro in try microBatches(rollout, members, maxTokens: maxTokens, sharePrompt: sharePrompt) {
             let batch = micro.batch
             let count = batch.rows * batch.length
             var old = [Double](repeating: 0, count: count), ret = old, w = old
@@ -565,15 +570,30 @@ public final class Trainer {
         /// Per member: its row, and where its sequence starts within the row's real tokens (0 unless packed).
         var rows: [Int]
         var offsets: [Int]
+        /// Per member: its leading tokens held in a shared prefix segment of the row, not in its own (0 unless shared).
+        var shared: [Int]
 
-        /// The flat [B·T] index of token `token` of member `j`'s sequence.
-        func flatIndex(_ j: Int, token: Int) -> Int { batch.flatIndex(row: rows[j], token: offsets[j] + token) }
+        /// The flat [B·T] index of token `token` of member `j`'s sequence (a token after its shared prefix, if any).
+        func flatIndex(_ j: Int, token: Int) -> Int {
+            precondition(token >= shared[j], "token \(token) of member \(j) sits in the shared prefix")
+            return batch.flatIndex(row: rows[j], token: offsets[j] + token - shared[j])
+        }
+
+        /// Prompt tokens the shared prefixes spared (a prefix computed once instead of once per sequence).
+        var prefixTokensSaved: Int { shared.reduce(0, +) - prefixTokens }
+        /// Tokens of the prefix segments themselves.
+        var prefixTokens = 0
     }
 
     /// The micro-batches of `members`: `update.micro_batch_size` left-padded rows each, or, with a token budget
     /// (`update.max_tokens_per_micro_batch`, or `maxTokens`), the sequences packed first-fit in order into one row of
-    /// at most that many tokens (a longer one alone), attending only to themselves: no compute on padding.
-    func microBatches(_ rollout: StepRollout, _ members: Range<Int>, maxTokens: Int? = nil) throws -> [MicroBatch] {
+    /// at most that many tokens (a longer one alone), attending only to themselves: no compute on padding. With
+    /// `update.share_prompt` (or `sharePrompt`), sequences of one micro-batch with the same prompt hold it once: the
+    /// prompt less its last token (whose position predicts the first response token, so each sequence keeps it) is a
+    /// prefix segment that they continue.
+    func microBatches(
+        _ rollout: StepRollout, _ members: Range<Int>, maxTokens: Int? = nil, sharePrompt: Bool? = nil
+    ) throws -> [MicroBatch] {
         let r = loaded.recipe, sequences = rollout.sequences
         let budget = maxTokens ?? r.update.maxTokensPerMicroBatch
         guard budget > 0 else {
@@ -581,19 +601,53 @@ public final class Trainer {
                 let micro = Array($0..<min(members.upperBound, $0 + r.update.microBatchSize))
                 return MicroBatch(
                     members: micro, batch: try TokenBatch(sequences: micro.map { sequences[$0] }),
-                    rows: Array(0..<micro.count), offsets: Array(repeating: 0, count: micro.count))
+                    rows: Array(0..<micro.count), offsets: Array(repeating: 0, count: micro.count),
+                    shared: Array(repeating: 0, count: micro.count))
             }
         }
-        return try Trainer.pack(members.map { sequences[$0].count }, capacity: budget).map { group in
-            let micro = group.map { members.lowerBound + $0 }
-            var offsets: [Int] = [], at = 0
-            for b in micro {
-                offsets.append(at)
-                at += sequences[b].count
+        // The prefix a sequence may share: its prompt less the last token (none for a one-token prompt).
+        let share = sharePrompt ?? r.update.sharePrompt
+        let prefixes: [[Int32]?] = members.map { b in
+            let n = rollout.promptLengths[b] - 1
+            return share && n > 0 ? Array(sequences[b][0..<n]) : nil
+        }
+        let bins = Trainer.packSharing(
+            members.map { sequences[$0].count }, prefixes: prefixes, capacity: budget)
+        return try bins.map { bin in
+            // Layout: sequences in bin order, except that those of a shared prefix follow it, grouped where it first
+            // appears; a prefix only one sequence of the bin has is not split off.
+            var counts: [[Int32]: Int] = [:]
+            for i in bin { if let p = prefixes[i] { counts[p, default: 0] += 1 } }
+            var segments: [[Int32]] = [], prefixOf: [Int?] = [], micro: [Int] = []
+            var offsets: [Int] = [], shared: [Int] = [], placed = Set<Int>(), at = 0, prefixTokens = 0
+            for i in bin where !placed.contains(i) {
+                let b = members.lowerBound + i
+                guard let p = prefixes[i], counts[p, default: 0] > 1 else {
+                    placed.insert(i)
+                    segments.append(sequences[b]); prefixOf.append(nil)
+                    micro.append(b); offsets.append(at); shared.append(0)
+                    at += sequences[b].count
+                    continue
+                }
+                let head = segments.count
+                segments.append(p); prefixOf.append(nil)
+                at += p.count
+                prefixTokens += p.count
+                for k in bin where !placed.contains(k) && prefixes[k] == p {
+                    placed.insert(k)
+                    let c = members.lowerBound + k
+                    segments.append(Array(sequences[c][p.count...])); prefixOf.append(head)
+                    micro.append(c); offsets.append(at); shared.append(p.count)
+                    at += sequences[c].count - p.count
+                }
             }
-            return MicroBatch(
-                members: micro, batch: try TokenBatch(packedRows: [micro.map { sequences[$0] }]),
-                rows: Array(repeating: 0, count: micro.count), offsets: offsets)
+            let sharing = prefixOf.contains { $0 != nil }
+            var mb = MicroBatch(
+                members: micro,
+                batch: try TokenBatch(packedRows: [segments], prefixOf: sharing ? [prefixOf] : nil),
+                rows: Array(repeating: 0, count: micro.count), offsets: offsets, shared: shared)
+            mb.prefixTokens = prefixTokens
+            return mb
         }
     }
 
@@ -630,7 +684,10 @@ public final class Trainer {
         m["update_tokens"] = Double(rollout.sequences.reduce(0) { $0 + $1.count }) * Double(r.update.epochs)
         // What the policy's forwards computed, padding included (packed micro-batches compute none).
         m["update_computed_tokens"] = u.computedTokens
-        m["update_padding_fraction"] = u.computedTokens > 0 ? 1 - (m["update_tokens"] ?? 0) / u.computedTokens : 0
+        // Prompt tokens computed once for several sequences instead of once each (update.share_prompt).
+        m["update_prefix_tokens_saved"] = u.prefixTokensSaved
+        let needed = (m["update_tokens"] ?? 0) - u.prefixTokensSaved
+        m["update_padding_fraction"] = u.computedTokens > 0 ? 1 - needed / u.computedTokens : 0
         m["seconds_update"] = u.seconds
         m["tokens_per_s"] = Double(newTokens) / max(rollout.seconds, 1e-9)
         m["peak_rss_mb"] = Trainer.peakRSSMegabytes()
