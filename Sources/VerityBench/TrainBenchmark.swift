@@ -43,6 +43,8 @@ public struct TrainBenchmarkOptions: Sendable {
     public var repeatPrompt = 1
     /// The update's token budget per packed micro-batch (0: `microBatch` left-padded rows).
     public var maxTokensPerMicroBatch = 0
+    /// With packing, whether sequences of a micro-batch that share a prompt hold it once (`update.share_prompt`).
+    public var sharePrompt = true
 
     /// The issue's settings: 8 prompts × 8 samples, 64-token prompts, 256 new tokens, 2 threads.
     public init() {}
@@ -70,11 +72,16 @@ public struct TrainBenchmarkResult: Codable, Sendable {
     public var peak_rss_mb: Double
     /// The response-length spec ("fixed:N" when not given), rows per prompt, and the update's packing budget (0: off).
     public var lengths: String = "", repeat_prompt: Int = 1, max_tokens_per_micro_batch: Int = 0
-    /// Tokens the algorithm needs (prompt + response of every row, over epochs), token positions the update's
-    /// forwards computed (padding included), the padded share, and prompt tokens not recomputed thanks to a shared
-    /// prefix (0: not implemented yet).
+    /// Tokens of the batch (prompt + response of every row, over epochs), token positions the update's forwards
+    /// computed (padding included, each shared prompt once), the padded share of those, and the prompt tokens a shared
+    /// prefix spared (`real_tokens - prefix_tokens_saved` are the ones the algorithm needs to compute).
     public var real_tokens: Int = 0, computed_tokens: Int = 0, padding_fraction: Double = 0,
         prefix_tokens_saved: Int = 0
+    /// Whether shared prompts were computed once.
+    public var share_prompt: Bool = false
+    /// The FLOPs of the same update with every prompt computed once per row (as a trainer without prefix sharing
+    /// does, padding not counted), and that work per second as a fraction of sgemm: above 1 where sharing spares work.
+    public var update_flops_unshared: Double = 0, update_effective_fraction_of_sgemm: Double = 0
     /// The forced response lengths, in (prompt, sample) order: a peer given them sees the same batch.
     public var response_lengths: [Int] = []
     /// Share of the CPU other processes took during the step.
@@ -114,7 +121,7 @@ public enum TrainBenchmark {
               prompt = require "prompts.raw", reward = require "rewards.boxed_equal", grader = "paper", algorithm = "grpo",
               rollout = { n = \(o.samples), temperature = 1.0, max_tokens = \(maxNew), max_prompt_tokens = \(o.promptTokens) },
               optimizer = { lr = 1e-6, weight_decay = 0.01, max_grad_norm = 1.0 },
-              update = { mini_batch_size = \(rows), micro_batch_size = \(o.microBatch), max_tokens_per_micro_batch = \(o.maxTokensPerMicroBatch) },
+              update = { mini_batch_size = \(rows), micro_batch_size = \(o.microBatch), max_tokens_per_micro_batch = \(o.maxTokensPerMicroBatch), share_prompt = \(o.sharePrompt) },
               loss = require "losses.paper", steps = 1, seed = 0,
             }
             """
@@ -144,14 +151,20 @@ public enum TrainBenchmark {
         { $0 + $1.1.reduce(1, *) }
         let matmulParams = Double(nonEmbedding + c.vocabSize * c.hiddenSize)
         // FLOPs on the tokens the algorithm needs: per sequence, 2 x matmul params per token and causal attention
-        // (QK^T and AV, 2 x 2 x layers x heads x head dim x len^2 / 2); x3 for forward and backward (one epoch).
+        // (QK^T and AV, 2 x 2 x layers x heads x head dim x len^2 / 2); x3 for forward and backward (one epoch). A shared
+        // prompt (every bench prompt has the same length, shared less its last token) is computed once per micro-batch:
+        // each spared copy takes its tokens' matmuls and their causal attention off.
         let lengths = (forced ?? Array(repeating: o.newTokens, count: rows * o.samples)).map { o.promptTokens + $0 }
+        let attention = 2.0 * 2.0 * Double(c.numHiddenLayers * c.numAttentionHeads * c.headDim)
         let perSeq = lengths.reduce(0.0) { total, len in
-            total + 2 * matmulParams * Double(len) + 2.0 * 2.0
-                * Double(c.numHiddenLayers * c.numAttentionHeads * c.headDim) * Double(len) * Double(len) / 2
+            total + 2 * matmulParams * Double(len) + attention * Double(len) * Double(len) / 2
         }
         let tokens = Int(m["update_tokens"] ?? 0)
-        let flops = 3 * perSeq
+        let saved = Int(m["update_prefix_tokens_saved"] ?? 0)
+        let shared = Double(max(o.promptTokens - 1, 1))
+        let spared = Double(saved) * 2 * matmulParams + Double(saved) / shared * attention * shared * shared / 2
+        let unshared = 3 * perSeq
+        let flops = unshared - 3 * spared
         let upd = m["seconds_update"] ?? 0
         let gflops = flops / max(upd, 1e-9) / 1e9
         let limit = median([before, after])
@@ -172,7 +185,11 @@ public enum TrainBenchmark {
         result.max_tokens_per_micro_batch = o.maxTokensPerMicroBatch
         result.real_tokens = tokens
         result.computed_tokens = computed
-        result.padding_fraction = computed > 0 ? 1 - Double(tokens) / Double(computed) : 0
+        result.padding_fraction = computed > 0 ? 1 - Double(tokens - saved) / Double(computed) : 0
+        result.prefix_tokens_saved = saved
+        result.share_prompt = o.sharePrompt && o.maxTokensPerMicroBatch > 0
+        result.update_flops_unshared = unshared
+        result.update_effective_fraction_of_sgemm = unshared / max(upd, 1e-9) / 1e9 / limit
         result.response_lengths = forced ?? []
         return result
     }

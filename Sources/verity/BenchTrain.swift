@@ -33,6 +33,10 @@ struct BenchTrain: ParsableCommand {
         name: .customLong("max-tokens-per-micro-batch"),
         help: "Pack the update's rows into micro-batches of at most this many tokens (0: --micro-batch padded rows).")
     var maxTokensPerMicroBatch = 0
+    @Flag(
+        name: .customLong("share-prompt"), inversion: .prefixedNo,
+        help: "With packing: sequences of a micro-batch that share a prompt hold it once (update.share_prompt).")
+    var sharePrompt = true
     @Option(
         help: "Run this peer script (Scripts/bench/grpo_trl.py: TRL's GRPOTrainer) with the same shapes and threads.")
     var peer: String?
@@ -60,6 +64,7 @@ struct BenchTrain: ParsableCommand {
         (o.microBatch, o.layers, o.threads, o.tokenizer) = (microBatch, layers, threads, tokenizer)
         o.lengths = try lengths.map(ResponseLengths.parse)
         (o.seed, o.repeatPrompt, o.maxTokensPerMicroBatch) = (seed, repeatPrompt, maxTokensPerMicroBatch)
+        o.sharePrompt = sharePrompt
         let log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         let r = try TrainBenchmark.run(options: o, log: log)
         let peerJSON = try peer.map { try runPeer($0, lengths: r.response_lengths, log: log) }
@@ -89,8 +94,8 @@ struct BenchTrain: ParsableCommand {
                     100 * r.update_fraction_of_sgemm, r.sgemm_gflops, r.peak_rss_mb))
             print(
                 String(
-                    format: "update tokens: %d needed, %d computed (%.1f%% padding); lengths %@",
-                    r.real_tokens, r.computed_tokens, 100 * r.padding_fraction, r.lengths))
+                    format: "update tokens: %d needed, %d computed (%.1f%% padding, %d prompt tokens shared); lengths %@",
+                    r.real_tokens, r.computed_tokens, 100 * r.padding_fraction, r.prefix_tokens_saved, r.lengths))
         }
         if let peerJSON, !json {
             if let peerSeconds, peerSeconds > 0 {
