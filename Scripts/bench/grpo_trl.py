@@ -9,6 +9,7 @@ generation (measured around the model's generate), the rest, and the peak RSS.
 
     pip install torch transformers trl        # never needed by Verity's tests
     python3 Scripts/bench/grpo_trl.py [--layers 24] [--threads 2] [--repeat-prompt R] [--lengths-file F.json]
+                                      [--micro-batch M]
 
 With --lengths-file (a JSON list, one length per row in (prompt, sample) order, as `verity bench train --lengths`
 writes it) each response is forced to its own length by a logits processor: EOS barred before, forced at the
@@ -32,6 +33,9 @@ parser.add_argument("--new-tokens", type=int, default=256)
 parser.add_argument("--tokenizer", default="Tests/Fixtures/qwen2.5-tokenizer")
 parser.add_argument("--repeat-prompt", type=int, default=1)
 parser.add_argument("--lengths-file", default=None)
+parser.add_argument("--micro-batch", type=int, default=0,
+                    help="sequences per forward of the update (0: the whole batch in one); the optimizer step still "
+                         "takes the whole batch, by gradient accumulation, as Verity's mini-batch does")
 args = parser.parse_args()
 # Forced response lengths, one per generated row in (prompt, sample) order (`verity bench train --lengths` hands the
 # list it drew); without them every response is --new-tokens long.
@@ -128,7 +132,13 @@ model.generate = timed_generate
 
 out_dir = tempfile.mkdtemp(prefix="grpo-trl-")
 rows = args.prompts * args.repeat_prompt
-cfg = GRPOConfig(output_dir=out_dir, per_device_train_batch_size=rows * args.samples, num_generations=args.samples,
+batch = rows * args.samples
+micro = args.micro_batch if args.micro_batch > 0 else batch
+if batch % micro:
+    print(json.dumps({"error": f"--micro-batch {micro} does not divide the batch of {batch}"}))
+    sys.exit(2)
+cfg = GRPOConfig(output_dir=out_dir, per_device_train_batch_size=micro, gradient_accumulation_steps=batch // micro,
+                 generation_batch_size=batch, num_generations=args.samples,
                  max_completion_length=max_new,
                  generation_kwargs={"min_new_tokens": 0 if lengths else args.new_tokens},
                  beta=0.001, learning_rate=1e-6, max_steps=1, logging_steps=1, report_to=[], use_cpu=True, bf16=False,
@@ -144,7 +154,8 @@ print(json.dumps({
     "peer": "trl", "trl_version": trl.__version__, "transformers_version": transformers.__version__,
     "torch_version": torch.__version__, "threads": args.threads, "prompts": args.prompts, "samples": args.samples,
     "prompt_tokens": args.prompt_tokens, "new_tokens": args.new_tokens, "layers": args.layers,
-    "repeat_prompt": args.repeat_prompt, "response_lengths": lengths or [],
+    "repeat_prompt": args.repeat_prompt, "response_lengths": lengths or [], "micro_batch": micro,
+    "optimizer_steps": trainer.state.global_step,
     "seconds_total": total, "seconds_generate": generate_seconds[0], "seconds_rest": total - generate_seconds[0],
     "peak_rss_mb": peak_rss_mb(),
 }))

@@ -40,6 +40,10 @@ struct BenchTrain: ParsableCommand {
     @Option(
         help: "Run this peer script (Scripts/bench/grpo_trl.py: TRL's GRPOTrainer) with the same shapes and threads.")
     var peer: String?
+    @Option(
+        name: .customLong("peer-micro-batch"),
+        help: "Sequences per forward of the peer's update (0: the whole batch in one, as TRL's default config does).")
+    var peerMicroBatch = 0
     @Option(help: "Python interpreter for --peer.") var python = "python3"
     @Flag(help: "Print JSON.") var json = false
 
@@ -50,6 +54,9 @@ struct BenchTrain: ParsableCommand {
             ("threads", threads, 256), ("repeat-prompt", repeatPrompt, 4096),
         ] where !(1...hi).contains(v) {
             throw ValidationError("--\(name) \(v): expected 1 to \(hi)")
+        }
+        guard (0...4096).contains(peerMicroBatch) else {
+            throw ValidationError("--peer-micro-batch \(peerMicroBatch): expected 0 (the whole batch) to 4096")
         }
         guard (0...(1 << 20)).contains(maxTokensPerMicroBatch) else {
             throw ValidationError(
@@ -123,6 +130,7 @@ struct BenchTrain: ParsableCommand {
             "--tokenizer", tokenizer,
         ]
         if repeatPrompt != 1 { p.arguments? += ["--repeat-prompt", "\(repeatPrompt)"] }
+        if peerMicroBatch > 0 { p.arguments? += ["--micro-batch", "\(peerMicroBatch)"] }
         var lengthsFile: URL?
         defer { if let lengthsFile { try? FileManager.default.removeItem(at: lengthsFile) } }
         if !lengths.isEmpty {
