@@ -127,8 +127,9 @@ extension Tensor {
 
 /// Reuses large tensor buffers. A training step allocates the same activation and gradient shapes every step;
 /// handing freed buffers back out avoids the page faults and kernel zeroing of fresh memory (several percent of a
-/// step). Large buffers are allocated in size classes (eight per power of two, so at most ~9% over the request) so
-/// that shapes which vary a little (prompt lengths, live rows) still reuse each other's memory. The cache holds at
+/// step). Large buffers are allocated in size classes (eight per power of two, so at most ~9% over the request), and a
+/// cached buffer serves requests up to `reachClasses` classes smaller, so that shapes which vary (prompt lengths, live
+/// rows, packed micro-batches) still reuse each other's memory instead of caching a copy per class. The cache holds at
 /// most `limitBytes`; past that the buffers freed longest ago are released first. Buffers under `minimumFloats` go
 /// straight to the allocator.
 public enum BufferPool {
@@ -149,17 +150,30 @@ public enum BufferPool {
         return (count + step - 1) / step * step
     }
 
+    /// A cached buffer may serve a request up to this many size classes smaller (at most ~30% over it): a packed
+    /// micro-batch's shapes vary by a few classes from one to the next, and exact-class reuse alone would cache a set
+    /// of activations per class.
+    static let reachClasses = 3
+    /// Buffers handed out from a larger class than their request's, by pointer, so that `give` files them back under
+    /// their real capacity.
+    nonisolated(unsafe) static var lent: [UnsafeMutablePointer<Float>: Int] = [:]
+
     /// A buffer of at least `count` floats (uninitialised), 64-byte aligned.
     static func take(_ count: Int) -> UnsafeMutablePointer<Float> {
         guard count >= minimumFloats else { return allocate(count) }
         let size = sizeClass(count)
         lock.lock()
         defer { lock.unlock() }
-        if var list = free[size], let p = list.popLast() {
-            free[size] = list.isEmpty ? nil : list
-            if let i = freedOrder.lastIndex(where: { $0.pointer == p }) { freedOrder.remove(at: i) }
-            cachedBytes -= size * 4
-            return p
+        var cls = size
+        for _ in 0...reachClasses {
+            if var list = free[cls], let p = list.popLast() {
+                free[cls] = list.isEmpty ? nil : list
+                if let i = freedOrder.lastIndex(where: { $0.pointer == p }) { freedOrder.remove(at: i) }
+                cachedBytes -= cls * 4
+                if cls != size { lent[p] = cls }
+                return p
+            }
+            cls = sizeClass(cls + 1)
         }
         return allocate(size)
     }
@@ -167,8 +181,8 @@ public enum BufferPool {
     /// Returns a buffer that `take(count)` gave out.
     static func give(_ p: UnsafeMutablePointer<Float>, _ count: Int) {
         guard count >= minimumFloats else { UnsafeMutableRawPointer(p).deallocate(); return }
-        let size = sizeClass(count)
         lock.lock()
+        let size = lent.removeValue(forKey: p) ?? sizeClass(count)
         free[size, default: []].append(p)
         freedOrder.append((size, p))
         cachedBytes += size * 4

@@ -4,6 +4,7 @@
 import ArgumentParser
 import Foundation
 import VerityBench
+import VerityTensor
 
 /// `verity bench train`.
 struct BenchTrain: ParsableCommand {
@@ -74,6 +75,10 @@ struct BenchTrain: ParsableCommand {
         o.sharePrompt = sharePrompt
         let log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         let r = try TrainBenchmark.run(options: o, log: log)
+        // The peer runs while this process waits: hand back the buffers cached for the step first, so that the two
+        // do not hold memory at once.
+        BufferPool.releaseCached()
+        if peer != nil { log("resident before the peer: \(Int(residentMegabytes())) MiB") }
         let peerJSON = try peer.map { try runPeer($0, lengths: r.response_lengths, log: log) }
         let peerSeconds = peerJSON?["seconds_total"] as? Double
         if json {
@@ -157,5 +162,13 @@ struct BenchTrain: ParsableCommand {
             return obj
         }
         return ["error": "peer \(script) exited with status \(p.terminationStatus) or printed no JSON"]
+    }
+
+    /// VmRSS of this process (MiB), 0 when /proc is not there.
+    private func residentMegabytes() -> Double {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })
+        else { return 0 }
+        return (Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
     }
 }
