@@ -579,10 +579,10 @@ public final class Trainer {
             return batch.flatIndex(row: rows[j], token: offsets[j] + token - shared[j])
         }
 
+        /// Tokens of the row's prefix segments themselves.
+        var prefixTokens = 0
         /// Prompt tokens the shared prefixes spared (a prefix computed once instead of once per sequence).
         var prefixTokensSaved: Int { shared.reduce(0, +) - prefixTokens }
-        /// Tokens of the prefix segments themselves.
-        var prefixTokens = 0
     }
 
     /// The micro-batches of `members`: `update.micro_batch_size` left-padded rows each, or, with a token budget
