@@ -37,17 +37,7 @@ extension Trainer {
 
     /// Greedy first-fit packing of sequences (in the given order) into rows of at most `capacity` tokens.
     static func pack(_ lengths: [Int], capacity: Int) -> [[Int]] {
-        var rows: [[Int]] = [], room: [Int] = []
-        for (i, n) in lengths.enumerated() {
-            if let r = room.firstIndex(where: { $0 >= n }) {
-                rows[r].append(i)
-                room[r] -= n
-            } else {
-                rows.append([i])
-                room.append(capacity - n)
-            }
-        }
-        return rows
+        packSharing(lengths, prefixes: Array(repeating: nil, count: lengths.count), capacity: capacity)
     }
 
     /// First-fit packing (in the given order) into rows of at most `capacity` tokens where a sequence whose prefix
