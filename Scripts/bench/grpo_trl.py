@@ -24,7 +24,12 @@ import tempfile
 import time
 
 parser = argparse.ArgumentParser()
-parser.add_argument("--layers", type=int, default=24)
+parser.add_argument("--shape", choices=["qwen2.5-0.5b", "qwen2.5-math-1.5b"], default="qwen2.5-0.5b",
+                    help="the model shape (random weights): Qwen2.5-0.5B, or Qwen2.5-Math-1.5B (the paper's model)")
+parser.add_argument("--layers", type=int, default=None, help="decoder layers (default: the shape's)")
+parser.add_argument("--lora-rank", type=int, default=0,
+                    help="train LoRA adapters of this rank through peft (alpha = 2 x rank, all seven projections, "
+                         "dropout 0), the base being the reference; 0: full fine-tuning")
 parser.add_argument("--threads", type=int, default=2)
 parser.add_argument("--prompts", type=int, default=8)
 parser.add_argument("--samples", type=int, default=8)
@@ -63,9 +68,14 @@ tok = AutoTokenizer.from_pretrained(args.tokenizer)
 tok.padding_side = "left"
 if tok.pad_token is None:
     tok.pad_token = "<|endoftext|>"
-config = Qwen2Config(vocab_size=151936, hidden_size=896, intermediate_size=4864, num_hidden_layers=args.layers,
-                     num_attention_heads=14, num_key_value_heads=2, rms_norm_eps=1e-6, rope_theta=1e6,
-                     tie_word_embeddings=True, max_position_embeddings=32768)
+if args.shape == "qwen2.5-math-1.5b":   # Tests/Fixtures/configs/qwen2.5-math-1.5b/config.json
+    config = Qwen2Config(vocab_size=151936, hidden_size=1536, intermediate_size=8960,
+                         num_hidden_layers=args.layers or 28, num_attention_heads=12, num_key_value_heads=2,
+                         rms_norm_eps=1e-6, rope_theta=10000.0, tie_word_embeddings=True, max_position_embeddings=4096)
+else:
+    config = Qwen2Config(vocab_size=151936, hidden_size=896, intermediate_size=4864,
+                         num_hidden_layers=args.layers or 24, num_attention_heads=14, num_key_value_heads=2,
+                         rms_norm_eps=1e-6, rope_theta=1e6, tie_word_embeddings=True, max_position_embeddings=32768)
 model_dir = tempfile.mkdtemp(prefix="grpo-trl-model-")
 Qwen2ForCausalLM(config).float().save_pretrained(model_dir)   # TRL builds its reference model from the policy's path
 tok.save_pretrained(model_dir)
@@ -143,8 +153,15 @@ cfg = GRPOConfig(output_dir=out_dir, per_device_train_batch_size=micro, gradient
                  generation_kwargs={"min_new_tokens": 0 if lengths else args.new_tokens},
                  beta=0.001, learning_rate=1e-6, max_steps=1, logging_steps=1, report_to=[], use_cpu=True, bf16=False,
                  save_strategy="no", temperature=1.0, num_train_epochs=1, dataloader_num_workers=0)
+peft_config = None
+if args.lora_rank > 0:
+    from peft import LoraConfig  # noqa: E402
+    peft_config = LoraConfig(r=args.lora_rank, lora_alpha=2 * args.lora_rank, lora_dropout=0.0, bias="none",
+                             task_type="CAUSAL_LM",
+                             target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
+                                             "down_proj"])
 trainer = GRPOTrainer(model=model, reward_funcs=[lambda completions, **kw: [0.0] * len(completions)], args=cfg,
-                      train_dataset=dataset, processing_class=tok)
+                      train_dataset=dataset, processing_class=tok, peft_config=peft_config)
 t0 = time.perf_counter()
 trainer.train()
 total = time.perf_counter() - t0
@@ -153,7 +170,8 @@ print(json.dumps({
     "completion_lengths": {k.split("/", 1)[1]: v for k, v in logged.items() if "length" in k},
     "peer": "trl", "trl_version": trl.__version__, "transformers_version": transformers.__version__,
     "torch_version": torch.__version__, "threads": args.threads, "prompts": args.prompts, "samples": args.samples,
-    "prompt_tokens": args.prompt_tokens, "new_tokens": args.new_tokens, "layers": args.layers,
+    "prompt_tokens": args.prompt_tokens, "new_tokens": args.new_tokens, "layers": config.num_hidden_layers,
+    "shape": args.shape, "lora_rank": args.lora_rank,
     "repeat_prompt": args.repeat_prompt, "response_lengths": lengths or [], "micro_batch": micro,
     "optimizer_steps": trainer.state.global_step,
     "seconds_total": total, "seconds_generate": generate_seconds[0], "seconds_rest": total - generate_seconds[0],

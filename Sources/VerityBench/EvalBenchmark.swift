@@ -57,7 +57,7 @@ public enum EvalBenchmark {
         let root = fm.temporaryDirectory.appendingPathComponent("verity-bench-eval-\(UUID().uuidString)")
         defer { try? fm.removeItem(at: root) }
         let modelDir = root.appendingPathComponent("model")
-        _ = try writeRandomModel(to: modelDir, layers: o.layers, tokenizer: o.tokenizer, log: log)
+        _ = try writeRandomModel(to: modelDir, shape: "qwen2.5-0.5b", layers: o.layers, tokenizer: o.tokenizer, log: log)
         var settings = EvalSettings()
         settings.benchmarks = ["math500"]
         settings.limit = o.items

@@ -48,6 +48,19 @@ public func qwen25HalfBShape(layers: Int = 24) -> ModelConfig {
     return c
 }
 
+/// Qwen2.5-Math-1.5B's shape (Tests/Fixtures/configs/qwen2.5-math-1.5b) with `layers` decoder layers.
+public func qwen25Math15BShape(layers: Int = 28) -> ModelConfig {
+    let json = """
+        {"model_type":"qwen2","hidden_size":1536,"intermediate_size":8960,"num_hidden_layers":\(layers),"num_attention_heads":12,
+         "num_key_value_heads":2,"vocab_size":151936,"rms_norm_eps":1e-6,"rope_theta":10000.0,"tie_word_embeddings":true,
+         "max_position_embeddings":4096,"hidden_act":"silu"}
+        """
+    guard let c = try? ModelConfig.decode(Data(json.utf8), file: "(built-in Qwen2.5-Math-1.5B shape)") else {
+        preconditionFailure("built-in config must decode")
+    }
+    return c
+}
+
 // MARK: - Result
 
 /// Figures of one benchmark run (JSON keys in snake_case).

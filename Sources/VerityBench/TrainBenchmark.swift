@@ -45,6 +45,13 @@ public struct TrainBenchmarkOptions: Sendable {
     public var maxTokensPerMicroBatch = 0
     /// With packing, whether sequences of a micro-batch that share a prompt hold it once (`update.share_prompt`).
     public var sharePrompt = true
+    /// Activation recompute per layer in the update (`update.recompute`).
+    public var recompute = false
+    /// The model shape: "qwen2.5-0.5b" or "qwen2.5-math-1.5b" (the paper's model), random weights.
+    public var shape = "qwen2.5-0.5b"
+    /// LoRA adapters of this rank on all seven projections (alpha = 2 x rank), the base as the reference; 0: full
+    /// fine-tuning.
+    public var loraRank = 0
 
     /// The issue's settings: 8 prompts × 8 samples, 64-token prompts, 256 new tokens, 2 threads.
     public init() {}
@@ -79,6 +86,10 @@ public struct TrainBenchmarkResult: Codable, Sendable {
         prefix_tokens_saved: Int = 0
     /// Whether shared prompts were computed once.
     public var share_prompt: Bool = false
+    /// Whether the update recomputed each layer in its backward (activation recompute).
+    public var recompute: Bool = false
+    /// The LoRA rank (0: full fine-tuning), and the memory plan's estimated peak (MiB) to hold against `peak_rss_mb`.
+    public var lora_rank: Int = 0, memory_plan_mb: Double = 0
     /// The FLOPs of the same update with every prompt computed once per row (as a trainer without prefix sharing
     /// does, padding not counted), and that work per second as a fraction of sgemm: above 1 where sharing spares work.
     public var update_flops_unshared: Double = 0, update_effective_fraction_of_sgemm: Double = 0
@@ -98,7 +109,7 @@ public enum TrainBenchmark {
         let root = fm.temporaryDirectory.appendingPathComponent("verity-bench-train-\(UUID().uuidString)")
         defer { try? fm.removeItem(at: root) }
         let modelDir = root.appendingPathComponent("model")
-        let c = try writeRandomModel(to: modelDir, layers: o.layers, tokenizer: o.tokenizer, log: log)
+        let c = try writeRandomModel(to: modelDir, shape: o.shape, layers: o.layers, tokenizer: o.tokenizer, log: log)
         let tok = try Tokenizer(folder: modelDir)
         // Prompts of exactly `promptTokens` tokens: a distinct first word, then " x" tokens.
         var lines: [String] = []
@@ -121,7 +132,8 @@ public enum TrainBenchmark {
               prompt = require "prompts.raw", reward = require "rewards.boxed_equal", grader = "paper", algorithm = "grpo",
               rollout = { n = \(o.samples), temperature = 1.0, max_tokens = \(maxNew), max_prompt_tokens = \(o.promptTokens) },
               optimizer = { lr = 1e-6, weight_decay = 0.01, max_grad_norm = 1.0 },
-              update = { mini_batch_size = \(rows), micro_batch_size = \(o.microBatch), max_tokens_per_micro_batch = \(o.maxTokensPerMicroBatch), share_prompt = \(o.sharePrompt) },
+              update = { mini_batch_size = \(rows), micro_batch_size = \(o.microBatch), max_tokens_per_micro_batch = \(o.maxTokensPerMicroBatch), share_prompt = \(o.sharePrompt), recompute = \(o.recompute) },
+              \(o.loraRank > 0 ? "lora = { rank = \(o.loraRank), alpha = \(2 * o.loraRank) }," : "")
               loss = require "losses.paper", steps = 1, seed = 0,
             }
             """
@@ -134,6 +146,10 @@ public enum TrainBenchmark {
         to.writeSamples = false
         to.forcedLengths = forced
         to.log = log
+        BufferPool.releaseCached()
+        let plan = try MemoryPlan.forRecipe(loaded)
+        log(plan.summaryLine)
+        to.memoryPlanBytes = plan.totalBytes
         let trainer = try Trainer(loaded: loaded, options: to)
         let seq = o.promptTokens + maxNew
         let sg = [
@@ -163,15 +179,17 @@ public enum TrainBenchmark {
         let saved = Int(m["update_prefix_tokens_saved"] ?? 0)
         let shared = Double(max(o.promptTokens - 1, 1))
         let spared = Double(saved) * 2 * matmulParams + Double(saved) / shared * attention * shared * shared / 2
-        let unshared = 3 * perSeq
-        let flops = unshared - 3 * spared
+        // Under LoRA the backward needs dx only (the frozen weights take no gradient): forward + one product, x2.
+        let passes = o.loraRank > 0 ? 2.0 : 3.0
+        let unshared = passes * perSeq
+        let flops = unshared - passes * spared
         let upd = m["seconds_update"] ?? 0
         let gflops = flops / max(upd, 1e-9) / 1e9
         let limit = median([before, after])
         let computed = Int(m["update_computed_tokens"] ?? 0)
         var result = TrainBenchmarkResult(
             shape:
-                "Qwen2.5-0.5B (\(c.numHiddenLayers) layers, hidden \(c.hiddenSize), vocab \(c.vocabSize)), random weights",
+                "\(o.shape == "qwen2.5-math-1.5b" ? "Qwen2.5-Math-1.5B" : "Qwen2.5-0.5B") (\(c.numHiddenLayers) layers, hidden \(c.hiddenSize), vocab \(c.vocabSize)), random weights",
             prompts: o.prompts, samples: o.samples, prompt_tokens: o.promptTokens, new_tokens: o.newTokens,
             threads: o.threads,
             seconds_total: m["seconds"] ?? 0, seconds_rollout: m["seconds_rollout"] ?? 0,
@@ -188,6 +206,9 @@ public enum TrainBenchmark {
         result.padding_fraction = computed > 0 ? 1 - Double(tokens - saved) / Double(computed) : 0
         result.prefix_tokens_saved = saved
         result.share_prompt = o.sharePrompt && o.maxTokensPerMicroBatch > 0
+        result.recompute = o.recompute
+        result.lora_rank = o.loraRank
+        result.memory_plan_mb = plan.totalBytes / 1_048_576
         result.update_flops_unshared = unshared
         result.update_effective_fraction_of_sgemm = unshared / max(upd, 1e-9) / 1e9 / limit
         result.response_lengths = forced ?? []
@@ -195,12 +216,15 @@ public enum TrainBenchmark {
     }
 }
 
-/// Writes a randomly initialised Qwen2.5-0.5B-shaped model (float32) and the tokenizer files of `tokenizer` to `directory`.
-func writeRandomModel(to directory: URL, layers: Int, tokenizer: String, log: (String) -> Void) throws -> ModelConfig {
+/// Writes a randomly initialised model of `shape` ("qwen2.5-0.5b" or "qwen2.5-math-1.5b"; float32) and the tokenizer
+/// files of `tokenizer` to `directory`.
+func writeRandomModel(to directory: URL, shape: String, layers: Int, tokenizer: String, log: (String) -> Void) throws
+    -> ModelConfig
+{
     let fm = FileManager.default
-    let c = qwen25HalfBShape(layers: layers)
+    let c = shape == "qwen2.5-math-1.5b" ? qwen25Math15BShape(layers: layers) : qwen25HalfBShape(layers: layers)
     var gen = SeededGenerator(seed: 1)
-    log("writing a random \(c.numHiddenLayers)-layer Qwen2.5-0.5B-shaped model to \(directory.path)")
+    log("writing a random \(c.numHiddenLayers)-layer \(shape)-shaped model to \(directory.path)")
     try TransformerModel.random(config: c, std: 0.02, generator: &gen).save(to: directory, dtype: .f32)
     let tokDir = URL(fileURLWithPath: tokenizer)
     for f in ["tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt"]

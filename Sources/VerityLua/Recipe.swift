@@ -324,6 +324,9 @@ public struct Recipe {
         /// in the 1-shot batch) put the prompt in the row once and continue it, so its forward and backward run once
         /// and its gradients sum over the sequences. On by default; it applies only where two or more share.
         public var sharePrompt = true
+        /// Activation recompute per layer: the backward recomputes each decoder layer's forward instead of keeping its
+        /// activations (the policy and the critic). Same gradients within float32 rounding; one more forward of compute.
+        public var recompute = false
 
         /// Settings with every default.
         public init() {}
@@ -331,7 +334,7 @@ public struct Recipe {
         enum CodingKeys: String, CodingKey, CaseIterable {
             case clipRatio = "clip_ratio", epochs, miniBatchSize = "mini_batch_size", clipRatioHigh = "clip_ratio_high"
             case dualClip = "dual_clip", lossAggregation = "loss_agg_mode", microBatchSize = "micro_batch_size"
-            case maxTokensPerMicroBatch = "max_tokens_per_micro_batch", sharePrompt = "share_prompt"
+            case maxTokensPerMicroBatch = "max_tokens_per_micro_batch", sharePrompt = "share_prompt", recompute
         }
 
         /// Reads and checks the `update` table.
@@ -365,6 +368,7 @@ public struct Recipe {
                 (0...RecipeLimits.tokens).contains($0)
             }
             sharePrompt = try c.value(.sharePrompt, or: sharePrompt, "a boolean") { _ in true }
+            recompute = try c.value(.recompute, or: recompute)
         }
     }
 
@@ -431,6 +435,47 @@ public struct Recipe {
         }
     }
 
+    /// Low-rank adapters (`lora`; absent: full fine-tuning). Only the adapters train; the base is frozen and, with the
+    /// adapters switched off, it is the reference policy.
+    public struct LoRA: Equatable, Codable {
+        /// The projections a recipe may name in `targets` (short names; PEFT's `q_proj`... are accepted too).
+        public static let knownTargets = ["q", "k", "v", "o", "gate", "up", "down"]
+        /// The adapters' rank r (at most a targeted matrix's smaller side, checked against the model).
+        public var rank = 16
+        /// α: the adapters' update is scaled by α/r.
+        public var alpha = 32.0
+        /// Dropout on the adapters' input: 0 only (the sampler's log-probs must equal the trainer's).
+        public var dropout = 0.0
+        /// The adapted projections, in every layer.
+        public var targets = knownTargets
+
+        /// Settings with every default.
+        public init() {}
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case rank, alpha, dropout, targets
+        }
+
+        /// Reads and checks the `lora` table.
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            rank = try c.value(.rank, or: rank, "an integer ≥ 1") { $0 >= 1 && $0 <= RecipeLimits.tokens }
+            alpha = try c.value(.alpha, or: alpha, "a finite number > 0") { $0 > 0 && $0.isFinite }
+            dropout = try c.value(
+                .dropout, or: dropout, "0 (the sampler does not drop, and its log-probs must equal the trainer's)"
+            ) { $0 == 0 }
+            targets = try c.value(.targets, or: targets)
+            try c.check(targets, .targets, "a non-empty list of projections") { !$0.isEmpty }
+            let modules = LoRA.knownTargets.map { $0 + "_proj" }
+            for t in targets where !LoRA.knownTargets.contains(t) && !modules.contains(t) {
+                try c.check(
+                    t, .targets, "projections among " + LoRA.knownTargets.map(luaQuote).joined(separator: ", "),
+                    hint: nearestName(t, among: LoRA.knownTargets).map { "did you mean \(luaQuote($0))?" }
+                ) { _ in false }
+            }
+        }
+    }
+
     /// KL settings (`kl`).
     public struct KL: Equatable, Codable {
         /// The estimator.
@@ -488,6 +533,8 @@ public struct Recipe {
     public var critic = Critic()
     /// Supervised fine-tuning settings.
     public var sft = SFT()
+    /// Low-rank adapters (nil: full fine-tuning).
+    public var lora: LoRA?
     /// Loss-mix plugin (required).
     public var loss: LossMixPlugin
     /// Schedules by name (`lr`, `temperature`, any coefficient); `lr` and `temperature` are checked ≥ 0 at every call.
@@ -504,7 +551,7 @@ public struct Recipe {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, description, model, tokenizer, train, eval, prompt, chatFormat = "chat_format", reward, grader,
             algorithm
-        case advantage, rollout, optimizer, update, kl, critic, sft, loss, schedules, steps, seed
+        case advantage, rollout, optimizer, update, kl, critic, sft, lora, loss, schedules, steps, seed
         case saveEvery = "save_every"
     }
 }
@@ -551,6 +598,7 @@ extension Recipe: Codable {
         kl = try c.value(.kl, or: kl)
         critic = try c.value(.critic, or: critic)
         sft = try c.value(.sft, or: sft)
+        lora = try c.decodeIfPresent(LoRA.self, forKey: .lora)
         if algorithm == .sft, sft.packTokens > 0, sft.packTokens < sft.maxTokens {
             throw RecipeIssue(
                 [CodingKeys.sft, SFT.CodingKeys.packTokens],
@@ -785,7 +833,7 @@ extension Recipe {
             (.optimizer, Optimizer.CodingKeys.allCases.map(\.rawValue)),
             (.update, Update.CodingKeys.allCases.map(\.rawValue)),
             (.kl, KL.CodingKeys.allCases.map(\.rawValue)), (.critic, Critic.CodingKeys.allCases.map(\.rawValue)),
-            (.sft, SFT.CodingKeys.allCases.map(\.rawValue)),
+            (.sft, SFT.CodingKeys.allCases.map(\.rawValue)), (.lora, LoRA.CodingKeys.allCases.map(\.rawValue)),
         ]
         return CodingKeys.allCases.map(\.rawValue)
             + tables.flatMap { table, keys in keys.map { "\(table.rawValue).\($0)" } }

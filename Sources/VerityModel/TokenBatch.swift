@@ -178,10 +178,11 @@ public struct TokenBatch: Sendable, Equatable {
 
 extension TransformerModel {
     /// Final-normed hidden states [B·T, C] of a left-padded batch (pad rows hold finite values that callers mask).
-    public func hiddenStates(_ batch: TokenBatch, trainable: Bool) throws -> Variable {
+    /// `adapters: false` runs the base alone when LoRA adapters are attached (the reference policy).
+    public func hiddenStates(_ batch: TokenBatch, trainable: Bool, adapters: Bool = true) throws -> Variable {
         try hiddenStates(
             ids: batch.ids, batch: batch.rows, positions: batch.positions,
             keyStart: batch.keyStart.allSatisfy { $0 == 0 } ? nil : batch.keyStart, segmentStart: batch.segmentStart,
-            prefix: batch.sharedPrefix, trainable: trainable)
+            prefix: batch.sharedPrefix, trainable: trainable, adapters: adapters)
     }
 }

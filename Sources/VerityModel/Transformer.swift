@@ -29,6 +29,12 @@ public final class TransformerModel {
     public let outputIndex: Int
     /// RoPE inverse frequencies [D/2].
     public let inverseFrequencies: [Float]
+    /// LoRA adapters on the projections (nil: none). When attached, the forward adds them (unless a call switches them
+    /// off), `trainable` tracks their parameters only, and the base's store is frozen.
+    public private(set) var adapters: LoRAAdapters?
+    /// Whether a tracked forward keeps only each layer's input and recomputes the layer in the backward
+    /// (`update.recompute`): activation memory of one layer instead of all, for one more forward's compute.
+    public var recompute = false
 
     /// A model from named float32 tensors; every tensor the architecture lists must be given with its shape. `fill` writes
     /// tensor `name` of `shape` into the store's view.
@@ -61,8 +67,10 @@ public final class TransformerModel {
         }
     }
 
-    /// Loads `directory/config.json` and its safetensors (single or sharded), checking every tensor.
+    /// Loads `directory/config.json` and its safetensors (single or sharded), checking every tensor. A folder of PEFT
+    /// adapters (adapter_config.json, no model.safetensors) loads its base with the adapters merged in.
     public static func load(directory: URL) throws -> TransformerModel {
+        if holdsAdapters(directory) { return try loadMergingAdapters(directory: directory) }
         let config = try ModelConfig.load(from: directory.appendingPathComponent("config.json"))
         let ckpt = try SafeTensorsCheckpoint(directory: directory)
         return try TransformerModel(config: config) { name, shape in try ckpt.tensor(name, shape: shape) }
@@ -101,8 +109,22 @@ public final class TransformerModel {
     /// The number of parameters (tied embeddings counted once).
     public var parameterCount: Int { store.count }
 
-    /// Makes every gradient logically zero.
-    public func zeroGrad() { store.zeroGrad() }
+    /// Makes every gradient of the trained parameters (the adapters', when attached) logically zero.
+    public func zeroGrad() { trainableStore.zeroGrad() }
+
+    /// The parameters training changes: the adapters' store when attached, else the model's.
+    public var trainableStore: ParameterStore { adapters?.store ?? store }
+
+    /// Attaches LoRA adapters laid out for this model (or detaches them with nil); the base is frozen from then on.
+    public func attach(_ adapters: LoRAAdapters?) {
+        if let adapters { precondition(adapters.fits(self), "LoRA adapters laid out for another model") }
+        self.adapters = adapters
+        store.bumpVersion()
+    }
+
+    /// Changes whenever the weights the forward computes with change: the store's version plus the adapters' (both only
+    /// grow, so a copy that recorded the sum can tell it is stale).
+    public var weightsVersion: UInt64 { store.version &+ (adapters?.store.version ?? 0) }
 
     // MARK: - Forward
 
@@ -113,7 +135,8 @@ public final class TransformerModel {
     /// gradients; `record` receives named intermediates (transformers' module names).
     public func hiddenStates(
         ids: [Int32], batch: Int, positions: [Int]? = nil, keyStart: [Int]? = nil, segmentStart: [Int32]? = nil,
-        prefix: SharedPrefix? = nil, trainable: Bool, record: ((String, Tensor) -> Void)? = nil
+        prefix: SharedPrefix? = nil, trainable: Bool, adapters useAdapters: Bool = true,
+        record: ((String, Tensor) -> Void)? = nil
     ) throws -> Variable {
         guard batch > 0, ids.count % batch == 0, !ids.isEmpty else {
             throw ModelError.badInput(detail: "\(ids.count) token ids do not split into \(batch) equal rows")
@@ -160,23 +183,27 @@ public final class TransformerModel {
         let shape = AttentionShape(
             batch: batch, queries: t, heads: config.numAttentionHeads, kvHeads: config.numKeyValueHeads,
             headDim: config.headDim)
-        let e = try executor(ids: ids, positions: pos, trainable: trainable, record: record) { _, q, k, v in
+        let e = try executor(ids: ids, positions: pos, trainable: trainable, adapters: useAdapters, record: record) {
+            _, q, k, v in
             Ops.attention(q, k, v, shape: shape, keyStart: keyStart, segmentStart: segmentStart, prefix: prefix)
         }
-        return run(e)
+        return trainable && recompute && record == nil ? runRecomputing(e) : run(e)
     }
 
     /// A training executor over `ids` at `positions`; `attend(layer, q, k, v)` is the attention (full causal attention over
-    /// the rows themselves in `hiddenStates`; a test may attend over a cache instead).
+    /// the rows themselves in `hiddenStates`; a test may attend over a cache instead). `adapters: false` runs the base
+    /// alone (the reference policy under LoRA).
     public func executor(
-        ids: [Int32], positions: [Int], trainable: Bool, record: ((String, Tensor) -> Void)? = nil,
+        ids: [Int32], positions: [Int], trainable: Bool, adapters useAdapters: Bool = true,
+        record: ((String, Tensor) -> Void)? = nil,
         attend: @escaping (Int, Variable, Variable, Variable) -> Variable
     ) throws -> TrainingExecutor {
         if let bad = ids.first(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
             throw ModelError.badInput(detail: "token id \(bad) outside the vocabulary 0..<\(config.vocabSize)")
         }
         return TrainingExecutor(
-            store: store, ids: ids, trainable: trainable,
+            store: store, ids: ids, trainable: trainable && adapters == nil,
+            lora: useAdapters ? adapters : nil, adaptersTrainable: trainable,
             rope: RopeTable(positions: positions, inverseFrequencies: inverseFrequencies), attend: attend,
             recorder: record)
     }
@@ -194,6 +221,19 @@ public final class TransformerModel {
         return out
     }
 
+    /// `run` with each layer under `Ops.recomputed`: the forward keeps the residual stream between layers only, and the
+    /// backward recomputes each layer with tracking before back-propagating through it.
+    func runRecomputing(_ e: TrainingExecutor) -> Variable {
+        var x = e.embed(embeddingIndex)
+        let frozen = e.untracked
+        for (l, p) in layers.enumerated() {
+            x = Ops.recomputed(x, anchors: e.trackedLeaves(p)) { [architecture, config] input, track in
+                architecture.layer(track ? e : frozen, input, p, layer: l, config: config)
+            }
+        }
+        return e.rmsNorm(x, finalNormIndex, eps: Float(config.rmsNormEps))
+    }
+
     /// Full logits [B·T, V] of the given rows of hidden states (no gradient; for scoring and tests, not for batches of training).
     public func logits(hidden: Tensor) -> Tensor {
         let n = hidden.rows, cdim = config.hiddenSize, v = config.vocabSize
@@ -208,7 +248,8 @@ public final class TransformerModel {
     public func tokenLogProbs(hidden: Variable, targets: [Int32], trainable: Bool) -> (
         logprobs: Variable, entropy: Variable
     ) {
-        Ops.tokenLogProbs(hidden, weight: trainable ? outputWeight : Variable(outputWeight.value), targets: targets)
+        Ops.tokenLogProbs(
+            hidden, weight: trainable && adapters == nil ? outputWeight : Variable(outputWeight.value), targets: targets)
     }
 
     /// Σᵢ loss(i, logpᵢ, Hᵢ) from hidden states [N, C] through the output projection, fused with its gradient (Ops.tokenLoss):
@@ -218,7 +259,8 @@ public final class TransformerModel {
         loss: Ops.TokenLossTerm
     ) -> (loss: Variable, logprobs: Tensor, entropy: Tensor) {
         Ops.tokenLoss(
-            hidden, weight: trainable ? outputWeight : Variable(outputWeight.value), targets: targets, loss: loss)
+            hidden, weight: trainable && adapters == nil ? outputWeight : Variable(outputWeight.value), targets: targets,
+            loss: loss)
     }
 
     // MARK: - Saving
@@ -253,13 +295,34 @@ public struct TrainingExecutor: ModelExecutor {
     public typealias Activation = Variable
     let store: ParameterStore
     let ids: [Int32]
+    /// Whether the base's parameters are tracked (false under LoRA, whose base is frozen).
     let trainable: Bool
+    /// The adapters the linears add (nil: none, or switched off).
+    let lora: LoRAAdapters?
+    /// Whether the adapters' parameters are tracked.
+    let adaptersTrainable: Bool
     let rope: RopeTable
     let attend: (Int, Variable, Variable, Variable) -> Variable
     let recorder: ((String, Tensor) -> Void)?
 
     /// Parameter `i` as used in the forward.
     func w(_ i: Int) -> Variable { trainable ? store.variables[i] : Variable(store.variables[i].value) }
+
+    /// The same executor with nothing tracked (the forward half of a recomputed layer).
+    var untracked: TrainingExecutor {
+        TrainingExecutor(
+            store: store, ids: ids, trainable: false, lora: lora, adaptersTrainable: false, rope: rope, attend: attend,
+            recorder: nil)
+    }
+
+    /// A tracked parameter that layer `p` reads (the base's when it trains, else one of the layer's adapters), or none.
+    func trackedLeaves(_ p: LayerParameters) -> [Variable] {
+        if trainable { return [store.variables[p.inputNorm]] }
+        if adaptersTrainable, let lora, let pair = p.matrices.lazy.compactMap({ lora.pairs[$0] }).first {
+            return [lora.store.variables[pair.a]]
+        }
+        return []
+    }
 
     public func embed(_ table: Int) -> Variable { Ops.embedding(w(table), ids: ids) }
 
@@ -271,7 +334,13 @@ public struct TrainingExecutor: ModelExecutor {
     }
 
     public func linears(_ x: Variable, _ projections: [(weight: Int, bias: Int?)]) -> [Variable] {
-        projections.map { Ops.linear(x, w($0.weight), $0.bias.map(w)) }
+        projections.map { pr in
+            guard let lora, let pair = lora.pairs[pr.weight] else { return Ops.linear(x, w(pr.weight), pr.bias.map(w)) }
+            func a(_ i: Int) -> Variable {
+                adaptersTrainable ? lora.store.variables[i] : Variable(lora.store.variables[i].value)
+            }
+            return Ops.loraLinear(x, w(pr.weight), pr.bias.map(w), a: a(pair.a), bUp: a(pair.b), scale: lora.scale)
+        }
     }
 
     public func rope(_ x: Variable, heads: Int) -> Variable { Ops.rope(x, table: rope, heads: heads) }

@@ -284,26 +284,42 @@ public final class RolloutEngine {
         func pack(_ i: Int) -> PackedWeights {
             let t = store.variables[i].value
             precondition(t.shape.count == 2, "weight matrix")
-            return PackedWeights(t.data, outputs: t.shape[0], inner: t.shape[1], format: fmt, threads: th)
+            return RolloutEngine.withWeight(i, of: model) {
+                PackedWeights($0, outputs: t.shape[0], inner: t.shape[1], format: fmt, threads: th)
+            }
         }
         var packed = [PackedWeights?](repeating: nil, count: store.variables.count)
         for L in model.layers { for i in L.matrices { packed[i] = pack(i) } }
         self.packed = packed
         outputPacked = pack(model.outputIndex)
-        packedVersion = store.version
+        packedVersion = model.weightsVersion
     }
 
-    /// Repacks the weight matrices from the model's parameter store and records its version; norms, biases and the
-    /// embedding are read in place and need nothing. `generate` calls it when the store's version has moved on.
+    /// Calls `body` with weight matrix `i` as the forward uses it: the store's values, or W + s·B·A in a scratch buffer
+    /// when LoRA adapters are attached and adapt it (the adapters merged into the sampler's copy at each refresh).
+    static func withWeight<R>(_ i: Int, of model: TransformerModel, _ body: (UnsafeMutablePointer<Float>) -> R) -> R {
+        let t = model.store.variables[i].value
+        guard let adapters = model.adapters, adapters.pairs[i] != nil else { return body(t.data) }
+        let scratch = Tensor(uninitialized: t.shape)
+        adapters.mergedWeight(i, base: t.data, into: scratch.data, model: model)
+        return body(scratch.data)
+    }
+
+    /// Repacks the weight matrices from the model's parameter store (with its adapters merged, under LoRA) and records
+    /// its weights' version; norms, biases and the embedding are read in place and need nothing. `generate` calls it when
+    /// the version has moved on.
     public func refreshWeights() {
-        let th = max(1, options.threads), store = model.store
-        for (i, pw) in packed.enumerated() { pw?.repack(from: store.variables[i].value.data, threads: th) }
-        outputPacked.repack(from: store.variables[model.outputIndex].value.data, threads: th)
-        packedVersion = store.version
+        let th = max(1, options.threads)
+        for (i, pw) in packed.enumerated() {
+            guard let pw else { continue }
+            RolloutEngine.withWeight(i, of: model) { pw.repack(from: $0, threads: th) }
+        }
+        RolloutEngine.withWeight(model.outputIndex, of: model) { outputPacked.repack(from: $0, threads: th) }
+        packedVersion = model.weightsVersion
     }
 
-    /// Whether the packed weights were made from the store's current version.
-    public var weightsAreCurrent: Bool { packedVersion == model.store.version }
+    /// Whether the packed weights were made from the model's current weights (store and adapters).
+    public var weightsAreCurrent: Bool { packedVersion == model.weightsVersion }
 
     /// Bytes of the packed weight matrices (what one decode step reads).
     public var packedWeightBytes: Int {
@@ -347,7 +363,7 @@ public final class RolloutEngine {
             switch options.stalePolicy {
             case .repack: refreshWeights()
             case .fail:
-                throw SamplingError.staleWeights(packedVersion: packedVersion, storeVersion: model.store.version)
+                throw SamplingError.staleWeights(packedVersion: packedVersion, storeVersion: model.weightsVersion)
             }
         }
         let savedThreads = BLAS.threads

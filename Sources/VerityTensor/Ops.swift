@@ -72,6 +72,82 @@ public enum Ops {
         }
     }
 
+    /// x·Wᵀ (+ b) + s·(x·Aᵀ)·Bᵀ: a linear layer with a low-rank adapter (LoRA, Hu et al. 2021; PEFT's `lora.Linear` with
+    /// dropout 0). x [N, in], W [out, in], A [r, in], B [out, r]; the rank-r product t = x·Aᵀ [N, r] is kept for the
+    /// backward, which gives dx = dy·W + s·(dy·B)·A, dA = s·(dy·B)ᵀ·x, dB = s·dyᵀ·t (and dW, db where they are tracked:
+    /// under LoRA the base is frozen and they are not).
+    public static func loraLinear(
+        _ x: Variable, _ w: Variable, _ b: Variable?, a: Variable, bUp: Variable, scale s: Float
+    ) -> Variable {
+        let cin = w.shape[1], cout = w.shape[0], r = a.shape[0]
+        precondition(x.value.lastDim == cin, "loraLinear: input \(x.shape) vs weight \(w.shape)")
+        precondition(a.shape == [r, cin] && bUp.shape == [cout, r], "loraLinear: A \(a.shape), B \(bUp.shape) for \(w.shape)")
+        let n = x.value.rows
+        let y = Tensor(uninitialized: Array(x.shape.dropLast()) + [cout])
+        if let b {
+            for row in 0..<n { (y.data + row * cout).update(from: b.value.data, count: cout) }
+        }
+        BLAS.gemm(
+            transB: true, m: n, n: cout, k: cin, a: x.value.data, lda: cin, b: w.value.data, ldb: cin,
+            beta: b == nil ? 0 : 1, c: y.data, ldc: cout)
+        let t = Tensor(uninitialized: [n, r])
+        BLAS.gemm(transB: true, m: n, n: r, k: cin, a: x.value.data, lda: cin, b: a.value.data, ldb: cin, c: t.data, ldc: r)
+        BLAS.gemm(
+            transB: true, m: n, n: cout, k: r, alpha: s, a: t.data, lda: r, b: bUp.value.data, ldb: r, beta: 1,
+            c: y.data, ldc: cout)
+        var parents = [x, w, a, bUp]
+        if let b { parents.append(b) }
+        return Variable(result: y, parents: parents, op: "lora_linear") { dy in
+            // u = dy·B [N, r], shared by dx and dA.
+            var u: Tensor?
+            if x.requiresGrad || a.requiresGrad {
+                let ut = Tensor(uninitialized: [n, r])
+                BLAS.gemm(m: n, n: r, k: cout, a: dy.data, lda: cout, b: bUp.value.data, ldb: r, c: ut.data, ldc: r)
+                u = ut
+            }
+            if let (dx, beta) = x.gradProductTarget(), let u {
+                BLAS.gemm(
+                    m: n, n: cin, k: cout, a: dy.data, lda: cout, b: w.value.data, ldb: cin, beta: beta, c: dx, ldc: cin)
+                BLAS.gemm(m: n, n: cin, k: r, alpha: s, a: u.data, lda: r, b: a.value.data, ldb: cin, beta: 1, c: dx, ldc: cin)
+            }
+            if let (dw, beta) = w.gradProductTarget() {
+                BLAS.gemm(
+                    transA: true, m: cout, n: cin, k: n, a: dy.data, lda: cout, b: x.value.data, ldb: cin, beta: beta,
+                    c: dw, ldc: cin)
+            }
+            if let (da, beta) = a.gradProductTarget(), let u {
+                BLAS.gemm(
+                    transA: true, m: r, n: cin, k: n, alpha: s, a: u.data, lda: r, b: x.value.data, ldb: cin, beta: beta,
+                    c: da, ldc: cin)
+            }
+            if let (db, beta) = bUp.gradProductTarget() {
+                BLAS.gemm(
+                    transA: true, m: cout, n: r, k: n, alpha: s, a: dy.data, lda: cout, b: t.data, ldb: r, beta: beta,
+                    c: db, ldc: r)
+            }
+            if let b, let dbias = b.gradPointer() {
+                for row in 0..<n { Kernels.axpy(1, dy.data + row * cout, into: dbias, count: cout) }
+            }
+        }
+    }
+
+    /// body(x) without keeping its activations (activation checkpointing, Chen et al. 2016, "Training Deep Nets with
+    /// Sublinear Memory Cost"): the forward runs `body(x, false)` untracked and keeps only x and the result; the backward
+    /// runs `body(leaf, true)` again over a leaf holding x's value, with tracking, back-propagates dy through it (the
+    /// parameters' gradients accumulate where body's ops put them), then adds the leaf's gradient into x's. `anchors`
+    /// are tracked leaves that body reads (its parameters): they make the result tracked when x is not (a frozen
+    /// embedding under LoRA). body must compute the same values both times (no dropout).
+    public static func recomputed(
+        _ x: Variable, anchors: [Variable], _ body: @escaping (Variable, Bool) -> Variable
+    ) -> Variable {
+        let y = body(Variable(x.value), false).value
+        return Variable(result: y, parents: [x] + anchors, op: "recompute") { dy in
+            let input = Variable(x.value, requiresGrad: x.requiresGrad)
+            body(input, true).backward(seed: dy)
+            if let g = input.grad, let dx = x.gradPointer() { Kernels.axpy(1, g.data, into: dx, count: g.count) }
+        }
+    }
+
     /// a + b, same element count (residual connections).
     public static func add(_ a: Variable, _ b: Variable) -> Variable {
         precondition(a.value.count == b.value.count, "add: \(a.shape) vs \(b.shape)")

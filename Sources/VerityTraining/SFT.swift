@@ -137,11 +137,11 @@ extension Trainer {
                 entropy += Double(entv[i]) * w[i]
             }
         }
-        let gradNorm = model.store.gradientNorm()
+        let gradNorm = model.trainableStore.gradientNorm()
         var skippedUpdates = 0
         if try acceptGradient(norm: gradNorm) {
-            if r.optimizer.maxGradNorm > 0 { model.store.clipGradients(maxNorm: r.optimizer.maxGradNorm) }
-            optimizer.step(model.store, lr: lr)
+            if r.optimizer.maxGradNorm > 0 { model.trainableStore.clipGradients(maxNorm: r.optimizer.maxGradNorm) }
+            optimizer.step(model.trainableStore, lr: lr)
         } else {
             skippedUpdates = 1
         }

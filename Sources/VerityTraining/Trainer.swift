@@ -45,6 +45,8 @@ public struct TrainerOptions {
     /// bytes (their shapes differ, so on a tight machine one phase's cache would crowd the other); default: an eighth of
     /// physical memory.
     public var releaseCachedBuffersAbove = Int(ProcessInfo.processInfo.physicalMemory / 8)
+    /// The memory plan's estimated peak (`MemoryPlan.totalBytes`), reported beside `peak_rss_mb` as `memory_plan_mb`.
+    public var memoryPlanBytes: Double? = nil
 
     /// Options for a run in `runDirectory`.
     public init(runDirectory: URL) { self.runDirectory = runDirectory }
@@ -76,8 +78,13 @@ public final class Trainer {
     public let loaded: LoadedRecipe
     /// The policy.
     public let model: TransformerModel
-    /// The frozen reference policy (loaded only when the loss mix gives KL a non-zero coefficient at step 0).
+    /// The frozen reference policy (loaded only when the loss mix gives KL a non-zero coefficient at step 0; under LoRA
+    /// none is loaded: the base with the adapters switched off is the reference).
     public let reference: TransformerModel?
+    /// Whether the KL term's reference is the policy's own base with its LoRA adapters switched off.
+    public let referenceIsBase: Bool
+    /// Whether a reference policy is available for the KL term.
+    public var hasReference: Bool { reference != nil || referenceIsBase }
     /// PPO's critic (nil for the critic-free algorithms).
     public let critic: ValueModel?
     /// The sampler over the policy's parameter store.
@@ -113,6 +120,21 @@ public final class Trainer {
         let r = loaded.recipe
         modelDirectory = try Trainer.resolve(r.model, key: "model", recipe: r)
         model = try TransformerModel.load(directory: modelDirectory)
+        model.recompute = r.update.recompute
+        if let lora = r.lora {
+            // PEFT's initialisation (B = 0: the policy starts equal to the base), drawn from the run seed.
+            var g = SeededGenerator(seed: SeededGenerator.mix(UInt64(bitPattern: Int64(r.seed)) ^ 0x4C6F_5241))
+            do {
+                model.attach(
+                    try LoRAAdapters.initialized(
+                        for: model, settings: Trainer.loraSettings(lora), generator: &g, source: r.file))
+            } catch let e as ModelError {
+                if case .badConfig(_, let key, let detail) = e {
+                    throw TrainingError("\(r.file): lora.\(key): \(detail)")
+                }
+                throw e
+            }
+        }
         let tokDir =
             r.tokenizer.isEmpty ? modelDirectory : try Trainer.resolve(r.tokenizer, key: "tokenizer", recipe: r)
         tokenizer = try Tokenizer(folder: tokDir)
@@ -123,11 +145,13 @@ public final class Trainer {
             model: model, eosTokenIds: Array(Set(model.config.eosTokenIds + gen.eosTokenIds)).sorted(), options: eo)
         let terms = Dictionary(uniqueKeysWithValues: knownLossTerms.map { ($0, 0.0) })
         let mix0 = try r.lossMix(step: 0, terms: terms, in: loaded.state)
-        reference = (mix0["kl"] ?? 0) != 0 ? try TransformerModel.load(directory: modelDirectory) : nil
+        let wantsReference = (mix0["kl"] ?? 0) != 0
+        referenceIsBase = wantsReference && r.lora != nil
+        reference = wantsReference && r.lora == nil ? try TransformerModel.load(directory: modelDirectory) : nil
         let adam = AdamWConfig(
             beta1: r.optimizer.betas.0, beta2: r.optimizer.betas.1, eps: r.optimizer.eps,
             weightDecay: r.optimizer.weightDecay)
-        optimizer = AdamW(count: model.store.count, config: adam)
+        optimizer = AdamW(count: model.trainableStore.count, config: adam)
         critic =
             r.algorithm == .ppo
             ? try ValueModel(
@@ -135,6 +159,7 @@ public final class Trainer {
                     ? modelDirectory : try Trainer.resolve(r.critic.model, key: "critic.model", recipe: r),
                 config: adam)
             : nil
+        critic?.body.recompute = r.update.recompute
         let agg = Aggregation(rawValue: r.update.lossAggregation) ?? .tokenMean
         objective = Objective(
             policy: PolicyLoss(
@@ -144,6 +169,11 @@ public final class Trainer {
         sampler = BatchSampler(
             count: loaded.trainExamples.count, repeatTo: r.train.repeatTo, shuffle: r.train.shuffle,
             seed: UInt64(bitPattern: Int64(r.seed)))
+    }
+
+    /// The model's LoRA settings from the recipe's `lora` table (targets already checked by the recipe's decoder).
+    static func loraSettings(_ lora: Recipe.LoRA) -> LoRASettings {
+        LoRASettings(rank: lora.rank, alpha: lora.alpha, targets: lora.targets.compactMap { LoRATarget(name: $0) })
     }
 
     /// A path from the recipe: as given when it exists (relative to the current directory), else beside the recipe.
@@ -206,9 +236,9 @@ public final class Trainer {
         let lr = try r.learningRate(step: step, in: state)
         let mix = try r.lossMix(step: step, terms: lastTerms, in: state)
         let coefficients = LossCoefficients(
-            pg: mix["pg"] ?? 0, entropy: mix["entropy"] ?? 0, kl: reference == nil ? 0 : (mix["kl"] ?? 0),
+            pg: mix["pg"] ?? 0, entropy: mix["entropy"] ?? 0, kl: hasReference ? (mix["kl"] ?? 0) : 0,
             sft: mix["sft"] ?? 0)
-        if (mix["kl"] ?? 0) != 0 && reference == nil {
+        if (mix["kl"] ?? 0) != 0 && !hasReference {
             throw TrainingError(
                 "\(r.file): the loss mix gives kl = \(mix["kl"] ?? 0) at step \(step), but it gave 0 at step 0, so no reference model was loaded"
             )
@@ -437,13 +467,15 @@ public final class Trainer {
                 try accumulatePolicyGradient(
                     rollout, adv, members: members, weights: weights, coefficients: settings.coefficients,
                     metrics: epoch == 0, into: &u)
-                u.gradNorm = model.store.gradientNorm()
+                u.gradNorm = model.trainableStore.gradientNorm()
                 guard try acceptGradient(norm: u.gradNorm) else {
                     u.skipped += 1
                     continue
                 }
-                if r.optimizer.maxGradNorm > 0 { model.store.clipGradients(maxNorm: r.optimizer.maxGradNorm) }
-                optimizer.step(model.store, lr: settings.lr)
+                if r.optimizer.maxGradNorm > 0 {
+                    model.trainableStore.clipGradients(maxNorm: r.optimizer.maxGradNorm)
+                }
+                optimizer.step(model.trainableStore, lr: settings.lr)
                 u.updates += 1
                 // The critic on the same mini-batch: clipped value loss against the GAE returns.
                 if let critic {
@@ -486,14 +518,16 @@ public final class Trainer {
             u.computedTokens += Double(count)
             u.prefixTokensSaved += Double(micro.prefixTokensSaved)
             var a = [Double](repeating: 0, count: count), old = a, w = a
-            var ref: [Double]? = reference == nil ? nil : a
-            // Reference log-probs: a no-grad forward of the frozen model over the same rows.
+            var ref: [Double]? = hasReference ? a : nil
+            // Reference log-probs: a no-grad forward of the frozen model over the same rows (under LoRA, the policy's
+            // base with the adapters switched off).
             var refLP: [Float] = []
-            if let reference {
+            if hasReference {
                 let tl = Date()
-                let h = try reference.hiddenStates(batch, trainable: false)
+                let refModel = reference ?? model
+                let h = try refModel.hiddenStates(batch, trainable: false, adapters: false)
                 refLP =
-                    reference.tokenLogProbs(hidden: h, targets: batch.nextTokenTargets, trainable: false)
+                    refModel.tokenLogProbs(hidden: h, targets: batch.nextTokenTargets, trainable: false)
                     .logprobs.value.values
                 u.logprobSeconds += Date().timeIntervalSince(tl)
             }
@@ -691,6 +725,7 @@ public final class Trainer {
         m["seconds_update"] = u.seconds
         m["tokens_per_s"] = Double(newTokens) / max(rollout.seconds, 1e-9)
         m["peak_rss_mb"] = Trainer.peakRSSMegabytes()
+        if let plan = options.memoryPlanBytes { m["memory_plan_mb"] = plan / 1_048_576 }
         m["skipped_prompts"] = Double(batch.skipped)
         m["reward_errors"] = Double(rewards.errors)
         m["skipped_updates"] = Double(u.skipped)
@@ -912,8 +947,9 @@ public final class Trainer {
         var history: [Int: [Double]]?
     }
 
-    /// Writes `checkpoints/step-N/`: a Hugging Face folder (config.json, model.safetensors, tokenizer files), the optimizer's
-    /// moments (optimizer.safetensors) and trainer.json; built in a temporary folder and renamed into place.
+    /// Writes `checkpoints/step-N/`: a Hugging Face folder (config.json, model.safetensors, tokenizer files; under LoRA,
+    /// PEFT's adapter_config.json and adapter_model.safetensors instead of the weights), the optimizer's moments
+    /// (optimizer.safetensors) and trainer.json; built in a temporary folder and renamed into place.
     public func saveCheckpoint() throws {
         let fm = FileManager.default
         let root = options.runDirectory.appendingPathComponent("checkpoints")
@@ -921,7 +957,14 @@ public final class Trainer {
         let final = root.appendingPathComponent("step-\(step)")
         let tmp = root.appendingPathComponent(".step-\(step).tmp-\(getpid())")
         try? fm.removeItem(at: tmp)
-        try model.save(to: tmp, dtype: .f32)
+        if let adapters = model.adapters {
+            // PEFT's layout: the adapters alone, naming the base folder; config.json beside them for the tools that
+            // read a model's shape.
+            try adapters.save(to: tmp, baseModel: modelDirectory.standardizedFileURL.path)
+            try fm.copyItem(at: modelDirectory.appendingPathComponent("config.json"), to: tmp.appendingPathComponent("config.json"))
+        } else {
+            try model.save(to: tmp, dtype: .f32)
+        }
         for f in ["tokenizer.json", "tokenizer_config.json", "generation_config.json", "vocab.json", "merges.txt"] {
             let src = modelDirectory.appendingPathComponent(f)
             if fm.fileExists(atPath: src.path) { try fm.copyItem(at: src, to: tmp.appendingPathComponent(f)) }
@@ -952,7 +995,7 @@ public final class Trainer {
         let st = State(
             step: step, sampler: sampler, adamStep: optimizer.step, lastTerms: lastTerms,
             recipeName: loaded.recipe.name,
-            parameterCount: model.store.count, criticAdamStep: critic?.bodyOptimizer.step, history: history)
+            parameterCount: model.trainableStore.count, criticAdamStep: critic?.bodyOptimizer.step, history: history)
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try enc.encode(st), to: tmp.appendingPathComponent("trainer.json"))
@@ -984,17 +1027,31 @@ public final class Trainer {
         } catch {
             throw TrainingError("\(ck.path)/trainer.json: cannot be read: \(error.localizedDescription)")
         }
-        guard st.parameterCount == model.store.count else {
+        let trained = model.trainableStore
+        guard st.parameterCount == trained.count, TransformerModel.holdsAdapters(ck) == (model.adapters != nil) else {
+            let what = model.adapters == nil ? "the recipe's model" : "the recipe's LoRA adapters"
             throw TrainingError(
-                "\(ck.path): the checkpoint has \(st.parameterCount) parameters, the recipe's model \(model.store.count)"
-            )
+                "\(ck.path): the checkpoint has \(st.parameterCount) trained parameters"
+                    + (TransformerModel.holdsAdapters(ck) ? " (LoRA adapters)" : "") + ", \(what) \(trained.count)")
         }
-        let weights = try SafeTensorsCheckpoint(directory: ck)
-        for (name, v) in zip(model.store.names, model.store.variables) {
-            let t = try weights.tensor(name, shape: v.shape)
-            v.value.data.update(from: t.data, count: t.count)
+        if let adapters = model.adapters {
+            let (saved, _) = try LoRAAdapters.readConfig(directory: ck)
+            guard saved == adapters.settings else {
+                throw TrainingError(
+                    "\(ck.path)/adapter_config.json: the checkpoint's adapters (rank \(saved.rank), alpha \(saved.alpha), "
+                        + "targets \(saved.targets.map(\.rawValue))) do not match the recipe's lora table (rank "
+                        + "\(adapters.settings.rank), alpha \(adapters.settings.alpha), targets "
+                        + "\(adapters.settings.targets.map(\.rawValue)))")
+            }
+            try adapters.loadValues(from: ck)
+        } else {
+            let weights = try SafeTensorsCheckpoint(directory: ck)
+            for (name, v) in zip(model.store.names, model.store.variables) {
+                let t = try weights.tensor(name, shape: v.shape)
+                v.value.data.update(from: t.data, count: t.count)
+            }
+            model.store.bumpVersion()
         }
-        model.store.bumpVersion()
         let opt = try SafeTensorsFile(url: ck.appendingPathComponent("optimizer.safetensors"))
         optimizer.restore(
             firstMoment: try opt.tensor("exp_avg").values, secondMoment: try opt.tensor("exp_avg_sq").values,

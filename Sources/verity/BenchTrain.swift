@@ -18,7 +18,13 @@ struct BenchTrain: ParsableCommand {
     @Option(name: .customLong("prompt-tokens"), help: "Tokens per prompt.") var promptTokens = 64
     @Option(name: .customLong("new-tokens"), help: "New tokens per sample (forced).") var newTokens = 256
     @Option(name: .customLong("micro-batch"), help: "Sequences per forward pass of the update.") var microBatch = 8
-    @Option(help: "Decoder layers (24: the real shape).") var layers = 24
+    @Option(help: "The model shape (random weights): qwen2.5-0.5b, or qwen2.5-math-1.5b (the paper's model).")
+    var shape = "qwen2.5-0.5b"
+    @Option(help: "Decoder layers (default: the shape's, 24 or 28).") var layers: Int?
+    @Option(
+        name: .customLong("lora-rank"),
+        help: "Train LoRA adapters of this rank (alpha = 2 x rank, all seven projections; 0: full fine-tuning).")
+    var loraRank = 0
     @Option(help: "Threads.") var threads = 2
     @Option(help: "A folder with the Qwen2.5 tokenizer.") var tokenizer = "Tests/Fixtures/qwen2.5-tokenizer"
     @Option(
@@ -38,6 +44,8 @@ struct BenchTrain: ParsableCommand {
         name: .customLong("share-prompt"), inversion: .prefixedNo,
         help: "With packing: sequences of a micro-batch that share a prompt hold it once (update.share_prompt).")
     var sharePrompt = true
+    @Flag(help: "Recompute each layer's forward in the update's backward instead of keeping its activations.")
+    var recompute = false
     @Option(
         help: "Run this peer script (Scripts/bench/grpo_trl.py: TRL's GRPOTrainer) with the same shapes and threads.")
     var peer: String?
@@ -48,13 +56,22 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Python interpreter for --peer.") var python = "python3"
     @Flag(help: "Print JSON.") var json = false
 
+    /// The decoder layers: --layers, else the shape's.
+    var layerCount: Int { layers ?? (shape == "qwen2.5-math-1.5b" ? 28 : 24) }
+
     func validate() throws {
         for (name, v, hi) in [
             ("prompts", prompts, 4096), ("samples", samples, 1024), ("prompt-tokens", promptTokens, 32768),
-            ("new-tokens", newTokens, 32768), ("micro-batch", microBatch, 4096), ("layers", layers, 256),
+            ("new-tokens", newTokens, 32768), ("micro-batch", microBatch, 4096), ("layers", layerCount, 256),
             ("threads", threads, 256), ("repeat-prompt", repeatPrompt, 4096),
         ] where !(1...hi).contains(v) {
             throw ValidationError("--\(name) \(v): expected 1 to \(hi)")
+        }
+        guard ["qwen2.5-0.5b", "qwen2.5-math-1.5b"].contains(shape) else {
+            throw ValidationError("--shape \(shape): expected qwen2.5-0.5b or qwen2.5-math-1.5b")
+        }
+        guard (0...4096).contains(loraRank) else {
+            throw ValidationError("--lora-rank \(loraRank): expected 0 (full fine-tuning) to 4096")
         }
         guard (0...4096).contains(peerMicroBatch) else {
             throw ValidationError("--peer-micro-batch \(peerMicroBatch): expected 0 (the whole batch) to 4096")
@@ -69,10 +86,12 @@ struct BenchTrain: ParsableCommand {
     func run() throws {
         var o = TrainBenchmarkOptions()
         (o.prompts, o.samples, o.promptTokens, o.newTokens) = (prompts, samples, promptTokens, newTokens)
-        (o.microBatch, o.layers, o.threads, o.tokenizer) = (microBatch, layers, threads, tokenizer)
+        (o.microBatch, o.layers, o.threads, o.tokenizer) = (microBatch, layerCount, threads, tokenizer)
+        (o.shape, o.loraRank) = (shape, loraRank)
         o.lengths = try lengths.map(ResponseLengths.parse)
         (o.seed, o.repeatPrompt, o.maxTokensPerMicroBatch) = (seed, repeatPrompt, maxTokensPerMicroBatch)
         o.sharePrompt = sharePrompt
+        o.recompute = recompute
         let log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         let r = try TrainBenchmark.run(options: o, log: log)
         // The peer runs while this process waits: hand back the buffers cached for the step first, so that the two
@@ -102,8 +121,8 @@ struct BenchTrain: ParsableCommand {
                     r.seconds_update))
             print(
                 String(
-                    format: "update %.1f GFLOP/s = %.1f%% of sgemm (%.1f GFLOP/s); peak RSS %.0f MiB", r.update_gflops,
-                    100 * r.update_fraction_of_sgemm, r.sgemm_gflops, r.peak_rss_mb))
+                    format: "update %.1f GFLOP/s = %.1f%% of sgemm (%.1f GFLOP/s); peak RSS %.0f MiB (memory plan %.0f MiB)",
+                    r.update_gflops, 100 * r.update_fraction_of_sgemm, r.sgemm_gflops, r.peak_rss_mb, r.memory_plan_mb))
             print(
                 String(
                     format: "update tokens: %d needed, %d computed (%.1f%% padding, %d prompt tokens shared); lengths %@",
@@ -130,7 +149,8 @@ struct BenchTrain: ParsableCommand {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = [
-            python, script, "--threads", "\(threads)", "--layers", "\(layers)", "--prompts", "\(prompts)",
+            python, script, "--threads", "\(threads)", "--layers", "\(layerCount)", "--prompts", "\(prompts)",
+            "--shape", shape, "--lora-rank", "\(loraRank)",
             "--samples", "\(samples)", "--prompt-tokens", "\(promptTokens)", "--new-tokens", "\(newTokens)",
             "--tokenizer", tokenizer,
         ]

@@ -6,6 +6,7 @@
 import ArgumentParser
 import Foundation
 import VerityLua
+import VerityTraining
 
 /// `verity check`: validate a recipe before training.
 struct Check: ParsableCommand {
@@ -33,6 +34,15 @@ struct Check: ParsableCommand {
     @Option(name: .customLong("tokenizer"), help: "A folder with tokenizer files, for `verity.tokens` in scripts.")
     var tokenizer: String?
 
+    @Flag(
+        help:
+            "Print the estimated peak memory by component and fail when it exceeds the memory available (or --memory-limit-gb)."
+    )
+    var memory = false
+
+    @Option(name: .customLong("memory-limit-gb"), help: "With --memory: the limit in GiB (default: the memory available now).")
+    var memoryLimitGB: Double?
+
     @Option(name: .customLong("lua-instructions"), help: "Instruction budget per Lua call (0 = unlimited).")
     var instructions: Int = LuaOptions().instructionBudget
 
@@ -43,6 +53,9 @@ struct Check: ParsableCommand {
     var seconds: Double = LuaOptions().timeLimit
 
     func validate() throws {
+        if let memoryLimitGB, !(memoryLimitGB > 0) || !memoryLimitGB.isFinite {
+            throw ValidationError("--memory-limit-gb \(memoryLimitGB): expected a number of GiB above 0")
+        }
         do {
             _ = try LuaOptions.fromFlags(instructions: instructions, memoryMB: memoryMB, seconds: seconds)
         } catch let error as LuaError {
@@ -97,6 +110,23 @@ struct Check: ParsableCommand {
             for s in loaded.state.loadedScripts { print("  \(s.sha256)  \(s.displayName)") }
             for w in loaded.warnings { print("warning: \(w)") }
             if allowIO { print("warning: io and os were opened to scripts (--allow-io)") }
+            if memory {
+                let plan = try MemoryPlan.forRecipe(loaded)
+                print("memory plan (estimated peak of `verity train`, by component):")
+                for line in plan.table { print(line) }
+                let limit = memoryLimitGB.map { ($0 * 1_073_741_824, "given by --memory-limit-gb") }
+                    ?? MemoryPlan.availableBytes().map { ($0, "available now (MemAvailable)") }
+                if let limit {
+                    let (bytes, source) = limit
+                    do {
+                        try plan.check(limit: bytes, source: source, recipe: r)
+                        print("fits: \(MemoryPlan.gib(plan.totalBytes)) of the \(MemoryPlan.gib(bytes)) \(source)")
+                    } catch let e as TrainingError {
+                        FileHandle.standardError.write(Data("verity check: \(e)\n".utf8))
+                        throw ExitCode(1)
+                    }
+                }
+            }
             if let runDir {
                 try RunRecord.write(loaded, to: URL(fileURLWithPath: runDir))
                 print("wrote \(runDir)/recipe.lua, scripts.sha256, sandbox.json")

@@ -18,8 +18,15 @@ struct TrainingFlags: ParsableArguments {
         name: .customLong("max-steps"), help: "Stop after this many steps in this process (the run can be resumed).")
     var maxSteps: Int?
     @Option(help: "Threads (1 to the number of cores).") var threads: Int = Parallel.cores
+    @Option(
+        name: .customLong("memory-limit-gb"),
+        help: "Refuse a run whose estimated peak is over this many GiB (default: the memory available now).")
+    var memoryLimitGB: Double?
 
     func validate() throws {
+        if let memoryLimitGB, !(memoryLimitGB > 0) || !memoryLimitGB.isFinite {
+            throw ValidationError("--memory-limit-gb \(memoryLimitGB): expected a number of GiB above 0")
+        }
         guard (1...max(1, Parallel.cores)).contains(threads) else {
             throw ValidationError("--threads \(threads): expected 1 to \(Parallel.cores) (the cores of this machine)")
         }
@@ -36,11 +43,20 @@ struct TrainingFlags: ParsableArguments {
                     ? "\(recipe): algorithm = \"\(loaded.recipe.algorithm.rawValue)\" is not \"sft\"; run it with `verity train`"
                     : "\(recipe): algorithm = \"sft\"; run it with `verity sft`")
         }
+        // The memory plan, before anything is written: a run that cannot fit is refused with the settings to change.
+        let plan = try MemoryPlan.forRecipe(loaded)
+        print(plan.summaryLine)
+        if let limit = memoryLimitGB.map({ $0 * 1_073_741_824 }) {
+            try plan.check(limit: limit, source: "given by --memory-limit-gb", recipe: loaded.recipe)
+        } else if let available = MemoryPlan.availableBytes() {
+            try plan.check(limit: available, source: "available now (MemAvailable)", recipe: loaded.recipe)
+        }
         let dir = URL(fileURLWithPath: runDir ?? "runs/\(loaded.recipe.name)")
         var options = TrainerOptions(runDirectory: dir)
         options.resume = resume
         options.threads = threads
         options.maxSteps = maxSteps
+        options.memoryPlanBytes = plan.totalBytes
         let trainer = try Trainer(loaded: loaded, options: options)
         // Ctrl-C: finish the current step, write a checkpoint, exit 130 (a second Ctrl-C exits at once).
         signal(SIGINT, SIG_IGN)

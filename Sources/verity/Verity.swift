@@ -13,6 +13,7 @@ struct Verity: AsyncParsableCommand {
             Inspect.self,
             ModelCommand.self,
             Score.self,
+            Merge.self,
             Generate.self,
             Tokenize.self,
             Detokenize.self,

@@ -159,6 +159,24 @@ final class RecipeSchemaTests: XCTestCase {
             ])
     }
 
+    func testLoRATable() throws {
+        try assertRejected("lora = { rank = 0 },", ["invalid value for `lora.rank`", "expected an integer ≥ 1, got 0"])
+        try assertRejected("lora = { alpha = -1 },", ["`lora.alpha`", "got -1.0"])
+        try assertRejected("lora = { dropout = 0.1 },", ["`lora.dropout`", "got 0.1"])
+        try assertRejected("lora = { targets = {} },", ["`lora.targets`", "a non-empty list"])
+        try assertRejected(
+            "lora = { targets = { \"q\", \"qq\" } },", ["`lora.targets`", "got \"qq\"", "did you mean \"q\"?"])
+        let tmp = try TempFolder()
+        try tmp.write("data/one.jsonl", example)
+        try tmp.write("recipes/x.lua", with("lora = { rank = 8, targets = { \"q_proj\", \"v\" } },"))
+        let loaded = try RecipeLoader.load(path: "recipes/x.lua", services: testServices(), currentDirectory: tmp.url)
+        XCTAssertEqual(loaded.recipe.lora?.rank, 8)
+        XCTAssertEqual(loaded.recipe.lora?.alpha, 32)
+        XCTAssertEqual(loaded.recipe.lora?.targets, ["q_proj", "v"])
+        try tmp.write("recipes/x.lua", with(""))
+        XCTAssertNil(try RecipeLoader.load(path: "recipes/x.lua", services: testServices(), currentDirectory: tmp.url).recipe.lora)
+    }
+
     func testStepsBatchNameAndModel() throws {
         let steps = try loadError(
             Self.template.replacingOccurrences(of: "steps = 3", with: "steps = -1").replacingOccurrences(

@@ -47,6 +47,34 @@ final class GradientCheckTests: XCTestCase {
         }
     }
 
+    /// LoRA's linear: every input's gradient by central differences (x, W, A, B, bias), then with the base frozen as the
+    /// trainer runs it (W and the bias untracked: A, B and x only), and the forward against x·(W + s·B·A)ᵀ + b.
+    func testLoRALinear() {
+        let x = randomTensor([2, 3, 7], seed: 11), w = randomTensor([5, 7], seed: 12), a = randomTensor([2, 7], seed: 13)
+        let b = randomTensor([5, 2], seed: 14), bias = randomTensor([5], seed: 15)
+        gradientCheck("lora linear", inputs: [x, w, a, b, bias]) {
+            Ops.loraLinear($0[0], $0[1], $0[4], a: $0[2], bUp: $0[3], scale: 1.5)
+        }
+        gradientCheck("lora linear, base frozen", inputs: [x, w, a, b, bias], tracked: [true, false, true, true, false]) {
+            Ops.loraLinear($0[0], $0[1], $0[4], a: $0[2], bUp: $0[3], scale: 0.75)
+        }
+        gradientCheck("lora linear, rank 1, no bias", inputs: [x, w, randomTensor([1, 7], seed: 16), randomTensor([5, 1], seed: 17)]) {
+            Ops.loraLinear($0[0], $0[1], nil, a: $0[2], bUp: $0[3], scale: 2)
+        }
+        let merged = Tensor(uninitialized: [5, 7])
+        for o in 0..<5 {
+            for i in 0..<7 {
+                var m = w.data[o * 7 + i]
+                for k in 0..<2 { m += 1.5 * b.data[o * 2 + k] * a.data[k * 7 + i] }
+                merged.data[o * 7 + i] = m
+            }
+        }
+        let y = Ops.loraLinear(Variable(x), Variable(w), Variable(bias), a: Variable(a), bUp: Variable(b), scale: 1.5)
+        let ref = Ops.linear(Variable(x), Variable(merged), Variable(bias))
+        XCTAssertEqual(y.shape, [2, 3, 5])
+        for e in 0..<ref.value.count { XCTAssertEqual(y.value.data[e], ref.value.data[e], accuracy: 1e-5) }
+    }
+
     func testElementwiseAndReductions() {
         let a = randomTensor([4, 6], seed: 1), b = randomTensor([4, 6], seed: 2)
         gradientCheck("add", inputs: [a, b]) { Ops.add($0[0], $0[1]) }

@@ -93,7 +93,10 @@ func rewardRise(_ m: [[String: Double]]) -> (first: Double, last: Double) {
 /// Metrics without the wall-clock ones.
 func deterministic(_ m: [String: Double]) -> [String: Double] {
     m.filter {
-        !["seconds", "seconds_rollout", "seconds_reward", "seconds_update", "tokens_per_s", "peak_rss_mb"].contains(
+        ![
+            "seconds", "seconds_rollout", "seconds_reward", "seconds_update", "seconds_logprobs", "tokens_per_s",
+            "peak_rss_mb",
+        ].contains(
             $0.key)
     }
 }
