@@ -10,18 +10,19 @@ import VerityFixtures
 import VerityLua
 import VerityModel
 import VerityTensor
+import VerityTokenizer
 @testable import VerityTraining
 
 final class MemoryPlanTests: XCTestCase {
     /// A recipe table with the given extra settings (decoded by the real loader).
-    func recipe(_ extra: String, root: URL) throws -> LoadedRecipe {
+    func recipe(_ extra: String, root: URL, promptTokens: Int = 16) throws -> LoadedRecipe {
         try Data("{\"prompt\": \"The answer is\", \"answer\": \"e\"}\n".utf8).write(to: root.appendingPathComponent("d.jsonl"))
         let text = """
             return {
               model = "\(root.appendingPathComponent("model").path)",
               train = { data = "\(root.path)/d.jsonl", repeat_to = 4, batch_size = 4, required_fields = { "prompt" } },
               prompt = require "prompts.raw", reward = function(s) return 0 end,
-              rollout = { n = 4, max_tokens = 16, max_prompt_tokens = 16 },
+              rollout = { n = 4, max_tokens = 16, max_prompt_tokens = \(promptTokens) },
               loss = function(step, terms) return { pg = 1.0, kl = 0.001 } end,
               steps = 2, seed = 1,
               \(extra)
@@ -101,7 +102,10 @@ final class MemoryPlanTests: XCTestCase {
             try FileManager.default.copyItem(
                 at: Fixtures.url("tiny-qwen2/\(f)"), to: modelDir.appendingPathComponent(f))
         }
-        let loaded = try recipe("update = { micro_batch_size = 16 },", root: root)
+        // The plan counts every sequence at its cap: give the run exactly that (the prompt's own length as the cap, and
+        // every response forced to max_tokens), so the test checks the plan's accounting, not how short the data is.
+        let promptTokens = try Tokenizer(folder: modelDir).encode("The answer is").count
+        let loaded = try recipe("update = { micro_batch_size = 16 },", root: root, promptTokens: promptTokens)
         BufferPool.releaseCached()
         // Reset VmHWM to the current resident size (Linux: "5" to clear_refs), so earlier tests' peaks do not count.
         let reset = try XCTUnwrap(FileHandle(forWritingAtPath: "/proc/self/clear_refs"))
@@ -112,6 +116,7 @@ final class MemoryPlanTests: XCTestCase {
         o.threads = 2
         o.log = { _ in }
         o.memoryPlanBytes = plan.totalBytes
+        o.ignoreEOS = true
         let m = try Trainer(loaded: loaded, options: o).run()
         let measured = m.compactMap { $0["peak_rss_mb"] }.max() ?? 0
         let estimated = try XCTUnwrap(m.last?["memory_plan_mb"])
