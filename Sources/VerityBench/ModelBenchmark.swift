@@ -37,25 +37,28 @@ public struct ModelBenchmarkOptions: Sendable {
 
 /// The model shape the benchmark uses: Qwen2.5-0.5B (hidden 896, 24 layers, 14 heads, 2 KV heads, intermediate 4864, vocab 151936, tied).
 public func qwen25HalfBShape(layers: Int = 24) -> ModelConfig {
-    let json = """
-        {"model_type":"qwen2","hidden_size":896,"intermediate_size":4864,"num_hidden_layers":\(layers),"num_attention_heads":14,
-         "num_key_value_heads":2,"vocab_size":151936,"rms_norm_eps":1e-6,"rope_theta":1000000.0,"tie_word_embeddings":true,
-         "max_position_embeddings":32768,"hidden_act":"silu"}
-        """
-    guard let c = try? ModelConfig.decode(Data(json.utf8), file: "(built-in Qwen2.5-0.5B shape)") else {
-        preconditionFailure("built-in config must decode")
-    }
-    return c
+    builtInQwen2Shape(
+        "Qwen2.5-0.5B", hidden: 896, intermediate: 4864, layers: layers, heads: 14, ropeTheta: 1_000_000,
+        maxPositions: 32768)
 }
 
 /// Qwen2.5-Math-1.5B's shape (Tests/Fixtures/configs/qwen2.5-math-1.5b) with `layers` decoder layers.
 public func qwen25Math15BShape(layers: Int = 28) -> ModelConfig {
+    builtInQwen2Shape(
+        "Qwen2.5-Math-1.5B", hidden: 1536, intermediate: 8960, layers: layers, heads: 12, ropeTheta: 10000,
+        maxPositions: 4096)
+}
+
+/// A Qwen2.5-family config (2 KV heads, vocab 151,936, tied embeddings) with the given sizes.
+func builtInQwen2Shape(
+    _ name: String, hidden: Int, intermediate: Int, layers: Int, heads: Int, ropeTheta: Double, maxPositions: Int
+) -> ModelConfig {
     let json = """
-        {"model_type":"qwen2","hidden_size":1536,"intermediate_size":8960,"num_hidden_layers":\(layers),"num_attention_heads":12,
-         "num_key_value_heads":2,"vocab_size":151936,"rms_norm_eps":1e-6,"rope_theta":10000.0,"tie_word_embeddings":true,
-         "max_position_embeddings":4096,"hidden_act":"silu"}
+        {"model_type":"qwen2","hidden_size":\(hidden),"intermediate_size":\(intermediate),"num_hidden_layers":\(layers),
+         "num_attention_heads":\(heads),"num_key_value_heads":2,"vocab_size":151936,"rms_norm_eps":1e-6,
+         "rope_theta":\(ropeTheta),"tie_word_embeddings":true,"max_position_embeddings":\(maxPositions),"hidden_act":"silu"}
         """
-    guard let c = try? ModelConfig.decode(Data(json.utf8), file: "(built-in Qwen2.5-Math-1.5B shape)") else {
+    guard let c = try? ModelConfig.decode(Data(json.utf8), file: "(built-in \(name) shape)") else {
         preconditionFailure("built-in config must decode")
     }
     return c
