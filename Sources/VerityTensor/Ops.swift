@@ -41,18 +41,25 @@ public struct RopeTable {
 
 /// Differentiable operations on Variables; each records its backward when an input tracks gradients.
 public enum Ops {
+    /// The value x·Wᵀ (+ b) [..., Cout] (the forward of `linear` and `loraLinear`).
+    static func linearValue(_ x: Tensor, _ w: Tensor, _ b: Tensor?) -> Tensor {
+        let cin = w.shape[1], cout = w.shape[0], n = x.rows
+        let y = Tensor(uninitialized: Array(x.shape.dropLast()) + [cout])
+        if let b {
+            for r in 0..<n { (y.data + r * cout).update(from: b.data, count: cout) }
+        }
+        BLAS.gemm(
+            transB: true, m: n, n: cout, k: cin, a: x.data, lda: cin, b: w.data, ldb: cin, beta: b == nil ? 0 : 1,
+            c: y.data, ldc: cout)
+        return y
+    }
+
     /// y = x·Wᵀ + b over the last dimension: x [..., Cin], W [Cout, Cin], b [Cout] (nn.Linear).
     public static func linear(_ x: Variable, _ w: Variable, _ b: Variable? = nil) -> Variable {
         let cin = w.shape[1], cout = w.shape[0]
         precondition(x.value.lastDim == cin, "linear: input \(x.shape) vs weight \(w.shape)")
         let n = x.value.rows
-        let y = Tensor(uninitialized: Array(x.shape.dropLast()) + [cout])
-        if let b {
-            for r in 0..<n { (y.data + r * cout).update(from: b.value.data, count: cout) }
-        }
-        BLAS.gemm(
-            transB: true, m: n, n: cout, k: cin, a: x.value.data, lda: cin, b: w.value.data, ldb: cin,
-            beta: b == nil ? 0 : 1, c: y.data, ldc: cout)
+        let y = linearValue(x.value, w.value, b?.value)
         var parents = [x, w]
         if let b { parents.append(b) }
         return Variable(result: y, parents: parents, op: "linear") { dy in
@@ -83,13 +90,7 @@ public enum Ops {
         precondition(x.value.lastDim == cin, "loraLinear: input \(x.shape) vs weight \(w.shape)")
         precondition(a.shape == [r, cin] && bUp.shape == [cout, r], "loraLinear: A \(a.shape), B \(bUp.shape) for \(w.shape)")
         let n = x.value.rows
-        let y = Tensor(uninitialized: Array(x.shape.dropLast()) + [cout])
-        if let b {
-            for row in 0..<n { (y.data + row * cout).update(from: b.value.data, count: cout) }
-        }
-        BLAS.gemm(
-            transB: true, m: n, n: cout, k: cin, a: x.value.data, lda: cin, b: w.value.data, ldb: cin,
-            beta: b == nil ? 0 : 1, c: y.data, ldc: cout)
+        let y = linearValue(x.value, w.value, b?.value)
         let t = Tensor(uninitialized: [n, r])
         BLAS.gemm(transB: true, m: n, n: r, k: cin, a: x.value.data, lda: cin, b: a.value.data, ldb: cin, c: t.data, ldc: r)
         BLAS.gemm(
