@@ -90,6 +90,26 @@ static void widen_portable(const uint16_t *src, long count, float *dst) {
     for (long i = 0; i < count; i++) dst[i] = from_bf16(src[i]);
 }
 
+/// Packs columns 16p ..< 16p+16 of the row-major matrix W [n, k] (float32, or bfloat16 when `wbf16`), inner range
+/// kb ..< kb+kl, as a float32 panel slice [kl][16] (columns past n zero): the slice a packed copy would hold, made on the
+/// fly so the sampler can read the trainer's own weights (no second copy). Moves and widens data only.
+static void pack_rows_portable(const void *w, int wbf16, long n, long k, long p, long kb, long kl, float *dst) {
+    for (int c = 0; c < P; c++) {
+        long j = p * P + c;
+        if (j < n) {
+            if (wbf16) {
+                const uint16_t *row = (const uint16_t *)w + j * k + kb;
+                for (long kk = 0; kk < kl; kk++) dst[kk * P + c] = from_bf16(row[kk]);
+            } else {
+                const float *row = (const float *)w + j * k + kb;
+                for (long kk = 0; kk < kl; kk++) dst[kk * P + c] = row[kk];
+            }
+        } else {
+            for (long kk = 0; kk < kl; kk++) dst[kk * P + c] = 0.0f;
+        }
+    }
+}
+
 // MARK: - Portable path
 
 /// R rows x 16 columns over a float32 panel slice of kc rows: the reference operation order.
@@ -273,6 +293,127 @@ kern2_avx2(int R, int bf16, const float *x, long ldx, const void *pan, long k, f
 }
 #endif
 
+#ifdef VERITY_X86
+/// `pack_rows_portable` with 8 x 8 transposes (the same values).
+__attribute__((target("avx2,fma"))) static void pack_rows_avx2(const void *w, int wbf16, long n, long k, long p, long kb, long kl,
+                                                               float *dst) {
+    for (int c0 = 0; c0 < P; c0 += 8) {
+        long j0 = p * P + c0;
+        long rows = n - j0 < 8 ? (n - j0 > 0 ? n - j0 : 0) : 8;
+        long kk = 0;
+        for (; kk + 8 <= kl; kk += 8) {
+            __m256 r[8];
+            for (int i = 0; i < 8; i++) {
+                if (i >= rows) {
+                    r[i] = _mm256_setzero_ps();
+                } else if (wbf16) {
+                    __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)w + (j0 + i) * k + kb + kk));
+                    r[i] = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+                } else {
+                    r[i] = _mm256_loadu_ps((const float *)w + (j0 + i) * k + kb + kk);
+                }
+            }
+            __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+            __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+            __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+            __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+            __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+            __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+            __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+            __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+            float *d = dst + kk * P + c0;
+            _mm256_storeu_ps(d + 0 * P, _mm256_permute2f128_ps(u0, u4, 0x20));
+            _mm256_storeu_ps(d + 1 * P, _mm256_permute2f128_ps(u1, u5, 0x20));
+            _mm256_storeu_ps(d + 2 * P, _mm256_permute2f128_ps(u2, u6, 0x20));
+            _mm256_storeu_ps(d + 3 * P, _mm256_permute2f128_ps(u3, u7, 0x20));
+            _mm256_storeu_ps(d + 4 * P, _mm256_permute2f128_ps(u0, u4, 0x31));
+            _mm256_storeu_ps(d + 5 * P, _mm256_permute2f128_ps(u1, u5, 0x31));
+            _mm256_storeu_ps(d + 6 * P, _mm256_permute2f128_ps(u2, u6, 0x31));
+            _mm256_storeu_ps(d + 7 * P, _mm256_permute2f128_ps(u3, u7, 0x31));
+        }
+        for (; kk < kl; kk++)
+            for (long i = 0; i < 8; i++) {
+                float v = 0.0f;
+                if (i < rows)
+                    v = wbf16 ? from_bf16(((const uint16_t *)w)[(j0 + i) * k + kb + kk]) : ((const float *)w)[(j0 + i) * k + kb + kk];
+                dst[kk * P + c0 + i] = v;
+            }
+    }
+}
+#endif
+
+#ifdef VERITY_X86
+/// Rows j0 ..< j0+8 of a row-major W (float32 or bfloat16; rows at or past n read as zero), columns kk ..< kk+8,
+/// transposed in registers: t[q] holds W[j0 + i][kk + q] in lane i.
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+load_t8(const void *w, int wbf16, long n, long k, long j0, long kk, __m256 t[8]) {
+    __m256 r[8];
+    for (int i = 0; i < 8; i++) {
+        if (j0 + i >= n) r[i] = _mm256_setzero_ps();
+        else if (wbf16) {
+            __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)w + (j0 + i) * k + kk));
+            r[i] = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+        } else r[i] = _mm256_loadu_ps((const float *)w + (j0 + i) * k + kk);
+    }
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    t[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+    t[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    t[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+    t[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    t[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+    t[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    t[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+    t[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+/// R ≤ 3 rows of x against panel p of a row-major W read in place (no packing buffer): each 8 x 8 block of W is
+/// transposed in registers and consumed at once. Per element the same chain as the panel kernels: fma over kk in
+/// order from 0, then + bias.
+#define KD_BODY(R)                                                                                              \
+    __m256 a0[R], a1[R];                                                                                        \
+    long j0 = p * P;                                                                                            \
+    for (int r = 0; r < R; r++) a0[r] = a1[r] = _mm256_setzero_ps();                                            \
+    long kk = 0;                                                                                                \
+    for (; kk + 8 <= k; kk += 8) {                                                                              \
+        __m256 t[8];                                                                                            \
+        load_t8(w, wbf16, n, k, j0, kk, t);                                                                     \
+        for (int q = 0; q < 8; q++)                                                                             \
+            for (int r = 0; r < R; r++) a0[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(x + r * ldx + kk + q), t[q], a0[r]); \
+        load_t8(w, wbf16, n, k, j0 + 8, kk, t);                                                                 \
+        for (int q = 0; q < 8; q++)                                                                             \
+            for (int r = 0; r < R; r++) a1[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(x + r * ldx + kk + q), t[q], a1[r]); \
+    }                                                                                                           \
+    float acc[R][P];                                                                                            \
+    for (int r = 0; r < R; r++) {                                                                               \
+        _mm256_storeu_ps(acc[r], a0[r]);                                                                        \
+        _mm256_storeu_ps(acc[r] + 8, a1[r]);                                                                    \
+    }                                                                                                           \
+    for (int c = 0; c < cols; c++) {                                                                            \
+        for (long kt = kk; kt < k; kt++) {                                                                      \
+            float wv = wbf16 ? from_bf16(((const uint16_t *)w)[(j0 + c) * k + kt]) : ((const float *)w)[(j0 + c) * k + kt]; \
+            for (int r = 0; r < R; r++) acc[r][c] = fmaf(x[r * ldx + kt], wv, acc[r][c]);                        \
+        }                                                                                                       \
+        for (int r = 0; r < R; r++) o[r * ldo + c] = bias ? acc[r][c] + bias[c] : acc[r][c];                     \
+    }
+
+__attribute__((target("avx2,fma"))) static void kd_avx2(int R, const float *x, long ldx, const void *w, int wbf16, long n,
+                                                        long k, long p, float *o, long ldo, const float *bias) {
+    int cols = n - p * P < P ? (int)(n - p * P) : P;
+    switch (R) {
+    case 1: { KD_BODY(1) break; }
+    case 2: { KD_BODY(2) break; }
+    default: { KD_BODY(3) break; }
+    }
+}
+#endif
+
 // MARK: - Dispatch
 
 static int avx2_state = -1;
@@ -292,6 +433,18 @@ int verity_panel_uses_avx2(void) {
 }
 
 void verity_panel_force_portable(int on) { force_portable = on ? 1 : 0; }
+
+/// `pack_rows_portable` on the path in use.
+static void pack_rows(int avx, const void *w, int wbf16, long n, long k, long p, long kb, long kl, float *dst) {
+#ifdef VERITY_X86
+    if (avx) {
+        pack_rows_avx2(w, wbf16, n, k, p, kb, kl, dst);
+        return;
+    }
+#endif
+    (void)avx;
+    pack_rows_portable(w, wbf16, n, k, p, kb, kl, dst);
+}
 
 /// One R-row x 16-column tile over a slice (float32, or bfloat16 when `bf16` and the AVX2 path widens in registers);
 /// a partial panel (cols < 16) goes through a 16-wide scratch tile so the kernels always see full panels.
@@ -365,7 +518,8 @@ __attribute__((target("avx2,fma"))) static void pack_x_block(const float *src, l
 /// xpre + s·nb·XS·KC, usable once ready[s] is set by whichever thread packed it); otherwise this thread packs each slice
 /// into its own buffer. Returns 0 when that buffer cannot be allocated (the caller falls back to the unpacked path).
 static int many_rows_avx2(const float *xc, const float *xpre, const int *ready, long mm, long ldx, long k, const void *panels,
-                          int bf16, long n, long p0, long p1, const float *bias, float *oc, long ldo) {
+                          int format, long n, long p0, long p1, const float *bias, float *oc, long ldo) {
+    int bf16 = format == VERITY_W_PANELS_BF16, rows_src = format >= VERITY_W_ROWS_F32;
     long nb = (mm + MR - 1) / MR;
     long need = nb * XS * KC;
     if (!xpre && need > xp_cap) {
@@ -396,7 +550,10 @@ static int many_rows_avx2(const float *xc, const float *xpre, const int *ready, 
         }
         for (long p = p0; p < p1; p++) {
             const float *slice;
-            if (!bf16) {
+            if (rows_src) {
+                pack_rows_avx2(panels, format == VERITY_W_ROWS_BF16, n, k, p, kb, kl, buf);
+                slice = buf;
+            } else if (!bf16) {
                 slice = pf + p * P * k + kb * P;
             } else {
                 widen_avx2(ph + p * P * k + kb * P, kl * P, buf);
@@ -412,13 +569,16 @@ static int many_rows_avx2(const float *xc, const float *xpre, const int *ready, 
             const char *next = NULL;
             long lines = 0;
             long ebytes = bf16 ? 2 : 4;
-            if (VERITY_PREFETCH && p + 1 < p1) {
+            if (VERITY_PREFETCH && rows_src) {
+                // Row-major source: the packing reads 16 row streams, which the hardware prefetcher follows (software
+                // prefetch of the next panel's rows measured slower).
+            } else if (VERITY_PREFETCH && p + 1 < p1) {
                 next = (const char *)panels + ((p + 1) * P * k + kb * P) * ebytes;
                 lines = (kl * P * ebytes + 63) / 64;
                 // The next panel's output tile (one 64-byte line per row when aligned): a wide output (the 151,936-column
                 // logits) does not stay in cache between K slices, and each tile would otherwise start on cache misses.
                 for (long r = 0; r < mm; r++) __builtin_prefetch(oc + r * ldo + (p + 1) * P, 1, 3);
-            } else if (VERITY_PREFETCH && kb + kl < k) {
+            } else if (VERITY_PREFETCH && !rows_src && kb + kl < k) {
                 // The last panel of the range: the next slice starts again at the first panel (short ranges turn often).
                 long kn = k - kb - kl < KC ? k - kb - kl : KC;
                 next = (const char *)panels + (p0 * P * k + (kb + kl) * P) * ebytes;
@@ -451,9 +611,12 @@ static int packs_x(long mm) { return verity_panel_uses_avx2() && (mm + MR - 1) /
 /// The product over panels p0 ..< p1; `xp`/`ready`: x packed by `verity_mm_run` (row chunk by row chunk, slice by
 /// slice, in the order `verity_mm_pack_units` counts them), or NULL to pack per thread.
 static void panel_matmul(const float *x, const float *xp, const int *ready, long m, long ldx, long k, const void *panels,
-                         int bf16, long n, long p0, long p1, const float *bias, float *out, long ldo) {
+                         int format, long n, long p0, long p1, const float *bias, float *out, long ldo) {
     if (m <= 0 || p1 <= p0 || k <= 0) return;
     int avx = verity_panel_uses_avx2();
+    int bf16 = format == VERITY_W_PANELS_BF16, rows_src = format >= VERITY_W_ROWS_F32;
+    int wbf16 = format == VERITY_W_ROWS_BF16;
+
     const float *pf = (const float *)panels;
     const uint16_t *ph = (const uint16_t *)panels;
     float buf[KC * P];
@@ -462,6 +625,12 @@ static void panel_matmul(const float *x, const float *xp, const int *ready, long
         const float *xc = x + i0 * ldx;
         float *oc = out + i0 * ldo;
 #ifdef VERITY_X86
+        if (avx && mm <= 3 && rows_src) {
+            // Few rows from a row-major W: each 8 x 8 block transposed in registers and used at once.
+            for (long p = p0; p < p1; p++)
+                kd_avx2((int)mm, xc, ldx, panels, wbf16, n, k, p, oc + p * P, ldo, bias ? bias + p * P : NULL);
+            continue;
+        }
         if (avx && mm <= 3) {
             // Few rows: whole-K passes, two full panels at a time, bfloat16 widened in registers.
             long p = p0;
@@ -487,11 +656,11 @@ static void panel_matmul(const float *x, const float *xp, const int *ready, long
                 xp += ns * nb * XS * KC;
                 ready += ns;
             }
-            if (many_rows_avx2(xc, xc_pre, rc, mm, ldx, k, panels, bf16, n, p0, p1, bias, oc, ldo)) continue;
+            if (many_rows_avx2(xc, xc_pre, rc, mm, ldx, k, panels, format, n, p0, p1, bias, oc, ldo)) continue;
         }
 #endif
         // One row block: whole-K passes (widening bfloat16 in registers needs AVX2; the portable path widens by slice).
-        long kc = (nb == 1 && (!bf16 || avx)) ? k : KC;
+        long kc = (nb == 1 && !rows_src && (!bf16 || avx)) ? k : KC;
         int widen_in_registers = bf16 && avx && nb == 1;
         long nk = (k + kc - 1) / kc;
         // Up to 2 row blocks: panel by panel, slices inside, so the packed matrix streams front to back (memory-bound
@@ -504,7 +673,10 @@ static void panel_matmul(const float *x, const float *xp, const int *ready, long
                 long kl = k - kb < kc ? k - kb : kc;
                 const void *slice;
                 int slice_bf16 = 0;
-                if (!bf16) {
+                if (rows_src) {
+                    pack_rows(avx, panels, wbf16, n, k, p, kb, kl, buf);
+                    slice = buf;
+                } else if (!bf16) {
                     slice = pf + p * P * k + kb * P;
                 } else if (widen_in_registers) {
                     slice = ph + p * P * k + kb * P;
@@ -521,7 +693,7 @@ static void panel_matmul(const float *x, const float *xp, const int *ready, long
                 // Slice by slice, the next slice to use (next panel, same kb) is far away: the row blocks prefetch it, a share each.
                 const char *next = NULL;
                 long lines = 0;
-                if (VERITY_PREFETCH && !panel_outer && p + 1 < p1) {
+                if (VERITY_PREFETCH && !rows_src && !panel_outer && p + 1 < p1) {
                     long ebytes = bf16 ? 2 : 4;
                     next = (const char *)panels + ((p + 1) * P * k + kb * P) * ebytes;
                     lines = (kl * P * ebytes + 63) / 64;
@@ -537,9 +709,9 @@ static void panel_matmul(const float *x, const float *xp, const int *ready, long
     }
 }
 
-void verity_panel_matmul(const float *x, long m, long ldx, long k, const void *panels, int bf16, long n, long p0, long p1,
+void verity_panel_matmul(const float *x, long m, long ldx, long k, const void *panels, int format, long n, long p0, long p1,
                          const float *bias, float *out, long ldo) {
-    panel_matmul(x, NULL, NULL, m, ldx, k, panels, bf16, n, p0, p1, bias, out, ldo);
+    panel_matmul(x, NULL, NULL, m, ldx, k, panels, format, n, p0, p1, bias, out, ldo);
 }
 
 // MARK: - Shared products (dynamic chunks)
@@ -605,7 +777,7 @@ void verity_mm_run(const float *x, long m, long ldx, long k, const verity_mm_ite
             const verity_mm_item *it = items + i;
             long np = (it->n + P - 1) / P;
             long p0 = g0 - base > 0 ? g0 - base : 0, p1 = g1 - base < np ? g1 - base : np;
-            if (p1 > p0) panel_matmul(x, xp, ready, m, ldx, k, it->panels, it->bf16, it->n, p0, p1, it->bias, it->out, it->ldo);
+            if (p1 > p0) panel_matmul(x, xp, ready, m, ldx, k, it->panels, it->format, it->n, p0, p1, it->bias, it->out, it->ldo);
             base += np;
         }
     }

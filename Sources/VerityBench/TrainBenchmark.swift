@@ -52,6 +52,8 @@ public struct TrainBenchmarkOptions: Sendable {
     /// LoRA adapters of this rank on all seven projections (alpha = 2 x rank), the base as the reference; 0: full
     /// fine-tuning.
     public var loraRank = 0
+    /// How the reference (under LoRA: the frozen base) holds its layers' matrices (`reference.dtype`).
+    public var referenceDType = WeightDType.f32
 
     /// The issue's settings: 8 prompts × 8 samples, 64-token prompts, 256 new tokens, 2 threads.
     public init() {}
@@ -90,6 +92,8 @@ public struct TrainBenchmarkResult: Codable, Sendable {
     public var recompute: Bool = false
     /// The LoRA rank (0: full fine-tuning), and the memory plan's estimated peak (MiB) to hold against `peak_rss_mb`.
     public var lora_rank: Int = 0, memory_plan_mb: Double = 0
+    /// `reference.dtype`: how the reference (under LoRA, the frozen base) holds its layers' matrices.
+    public var reference_dtype: String = "f32"
     /// The FLOPs of the same update with every prompt computed once per row (as a trainer without prefix sharing
     /// does, padding not counted), and that work per second as a fraction of sgemm: above 1 where sharing spares work.
     public var update_flops_unshared: Double = 0, update_effective_fraction_of_sgemm: Double = 0
@@ -134,6 +138,7 @@ public enum TrainBenchmark {
               optimizer = { lr = 1e-6, weight_decay = 0.01, max_grad_norm = 1.0 },
               update = { mini_batch_size = \(rows), micro_batch_size = \(o.microBatch), max_tokens_per_micro_batch = \(o.maxTokensPerMicroBatch), share_prompt = \(o.sharePrompt), recompute = \(o.recompute) },
               \(o.loraRank > 0 ? "lora = { rank = \(o.loraRank), alpha = \(2 * o.loraRank) }," : "")
+              reference = { dtype = "\(o.referenceDType.rawValue)" },
               loss = require "losses.paper", steps = 1, seed = 0,
             }
             """
@@ -208,6 +213,7 @@ public enum TrainBenchmark {
         result.share_prompt = o.sharePrompt && o.maxTokensPerMicroBatch > 0
         result.recompute = o.recompute
         result.lora_rank = o.loraRank
+        result.reference_dtype = o.referenceDType.rawValue
         result.memory_plan_mb = plan.totalBytes / 1_048_576
         result.update_flops_unshared = unshared
         result.update_effective_fraction_of_sgemm = unshared / max(upd, 1e-9) / 1e9 / limit

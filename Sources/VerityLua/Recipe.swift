@@ -32,6 +32,14 @@ public enum Algorithm: String, CaseIterable, Encodable, Sendable {
 /// KL estimators a recipe may name (`kl.estimator`; verl's names, `low_var_kl` is k3 clamped to [-10, 10]).
 /// KL estimators by verl's names (`kl_penalty`): d = logp − ref; k2 is another name for mse and k3 for low_var_kl, as in
 /// verl. The per-token math is VerityTraining's (`KLEstimator.token(logp:ref:)`).
+/// How frozen weights are held: float32 (exact), or bfloat16 (half the memory, widened to float32 per product).
+public enum WeightDType: String, CaseIterable, Codable, Sendable {
+    /// float32.
+    case f32
+    /// bfloat16 (round to nearest even, once, at load).
+    case bf16
+}
+
 public enum KLEstimator: String, CaseIterable, Encodable, Sendable {
     /// d (the log ratio).
     case k1
@@ -495,6 +503,26 @@ public struct Recipe {
         }
     }
 
+    /// The reference policy of the KL term (`reference`).
+    public struct Reference: Equatable, Codable {
+        /// How its weights are held. bf16 halves its memory; under LoRA the reference is the frozen base itself, so the
+        /// base's layer matrices are held in bfloat16 and the policy computes over them too.
+        public var dtype = WeightDType.f32
+
+        /// Settings with every default.
+        public init() {}
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case dtype
+        }
+
+        /// Reads and checks the `reference` table.
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            dtype = try c.choice(.dtype, or: dtype)
+        }
+    }
+
     /// The recipe file as shown in messages.
     public var file = ""
     /// Run name (absent: the recipe file's name).
@@ -529,6 +557,8 @@ public struct Recipe {
     public var update = Update()
     /// KL settings.
     public var kl = KL()
+    /// The reference policy's settings.
+    public var reference = Reference()
     /// The PPO critic.
     public var critic = Critic()
     /// Supervised fine-tuning settings.
@@ -551,7 +581,7 @@ public struct Recipe {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, description, model, tokenizer, train, eval, prompt, chatFormat = "chat_format", reward, grader,
             algorithm
-        case advantage, rollout, optimizer, update, kl, critic, sft, lora, loss, schedules, steps, seed
+        case advantage, rollout, optimizer, update, kl, reference, critic, sft, lora, loss, schedules, steps, seed
         case saveEvery = "save_every"
     }
 }
@@ -596,6 +626,7 @@ extension Recipe: Codable {
             update.miniBatchSize = train.batchSize
         }
         kl = try c.value(.kl, or: kl)
+        reference = try c.value(.reference, or: reference)
         critic = try c.value(.critic, or: critic)
         sft = try c.value(.sft, or: sft)
         lora = try c.decodeIfPresent(LoRA.self, forKey: .lora)
@@ -832,7 +863,8 @@ extension Recipe {
             (.rollout, Rollout.CodingKeys.allCases.map(\.rawValue)),
             (.optimizer, Optimizer.CodingKeys.allCases.map(\.rawValue)),
             (.update, Update.CodingKeys.allCases.map(\.rawValue)),
-            (.kl, KL.CodingKeys.allCases.map(\.rawValue)), (.critic, Critic.CodingKeys.allCases.map(\.rawValue)),
+            (.kl, KL.CodingKeys.allCases.map(\.rawValue)),
+            (.reference, Reference.CodingKeys.allCases.map(\.rawValue)), (.critic, Critic.CodingKeys.allCases.map(\.rawValue)),
             (.sft, SFT.CodingKeys.allCases.map(\.rawValue)), (.lora, LoRA.CodingKeys.allCases.map(\.rawValue)),
         ]
         return CodingKeys.allCases.map(\.rawValue)

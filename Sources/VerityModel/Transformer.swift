@@ -35,15 +35,32 @@ public final class TransformerModel {
     /// Whether a tracked forward keeps only each layer's input and recomputes the layer in the backward
     /// (`update.recompute`): activation memory of one layer instead of all, for one more forward's compute.
     public var recompute = false
+    /// The layers' weight matrices held frozen in bfloat16 (`frozenMatricesInBF16` at init), by store index: the frozen
+    /// base under LoRA, or a bfloat16 reference model. Their float32 views in the store are never written or read (the
+    /// untouched pages take no memory); the forward widens each one per projection, and the sampler reads them in place.
+    public let frozenBF16: [Int: BF16Matrix]
 
     /// A model from named float32 tensors; every tensor the architecture lists must be given with its shape. `fill` writes
-    /// tensor `name` of `shape` into the store's view.
-    public init(config: ModelConfig, fill: (String, Tensor) throws -> Void) throws {
+    /// tensor `name` of `shape` into the store's view (into a scratch rounded to bfloat16 afterwards, for the layers'
+    /// matrices when `frozenMatricesInBF16`: such a model trains through LoRA adapters only).
+    public init(config: ModelConfig, frozenMatricesInBF16: Bool = false, fill: (String, Tensor) throws -> Void) throws {
         self.config = config
         architecture = config.architecture
         let store = ParameterStore(config.parameterShapes)
         self.store = store
-        for (name, v) in zip(store.names, store.variables) { try fill(name, v.value) }
+        let layerParameters = (0..<config.numHiddenLayers).map { LayerParameters(layer: $0, store: store) }
+        let halves = frozenMatricesInBF16 ? Set(layerParameters.flatMap(\.matrices)) : []
+        var frozen: [Int: BF16Matrix] = [:]
+        for (i, (name, v)) in zip(store.names, store.variables).enumerated() {
+            if halves.contains(i) {
+                let scratch = Tensor(uninitialized: v.value.shape)
+                try fill(name, scratch)
+                frozen[i] = BF16Matrix(scratch.data, shape: v.value.shape)
+            } else {
+                try fill(name, v.value)
+            }
+        }
+        frozenBF16 = frozen
         func index(_ n: String) -> Int {
             guard let i = store.index[n] else {
                 preconditionFailure("parameter \(n) listed by the architecture is absent")
@@ -54,13 +71,15 @@ public final class TransformerModel {
         embeddingIndex = embed
         finalNormIndex = index("model.norm.weight")
         outputIndex = config.tieWordEmbeddings ? embed : index("lm_head.weight")
-        layers = (0..<config.numHiddenLayers).map { LayerParameters(layer: $0, store: store) }
+        layers = layerParameters
         inverseFrequencies = config.ropeInverseFrequencies
     }
 
     /// A model from named float32 tensors given by `tensor(name, shape)` (copied into the store).
-    public convenience init(config: ModelConfig, tensor: (String, [Int]) throws -> Tensor) throws {
-        try self.init(config: config) { name, view in
+    public convenience init(
+        config: ModelConfig, frozenMatricesInBF16: Bool = false, tensor: (String, [Int]) throws -> Tensor
+    ) throws {
+        try self.init(config: config, frozenMatricesInBF16: frozenMatricesInBF16) { name, view in
             let t = try tensor(name, view.shape)
             precondition(t.count == view.count, "tensor \(name) \(t.shape) for \(view.shape)")
             view.data.update(from: t.data, count: t.count)
@@ -69,12 +88,29 @@ public final class TransformerModel {
 
     /// Loads `directory/config.json` and its safetensors (single or sharded), checking every tensor. A folder of PEFT
     /// adapters (adapter_config.json, no model.safetensors) loads its base with the adapters merged in.
-    public static func load(directory: URL) throws -> TransformerModel {
+    /// `frozenMatricesInBF16` holds the layers' matrices in bfloat16 (a frozen base for LoRA, or a reference).
+    public static func load(directory: URL, frozenMatricesInBF16: Bool = false) throws -> TransformerModel {
         if holdsAdapters(directory) { return try loadMergingAdapters(directory: directory) }
         let config = try ModelConfig.load(from: directory.appendingPathComponent("config.json"))
         let ckpt = try SafeTensorsCheckpoint(directory: directory)
-        return try TransformerModel(config: config) { name, shape in try ckpt.tensor(name, shape: shape) }
+        return try TransformerModel(config: config, frozenMatricesInBF16: frozenMatricesInBF16) { name, shape in
+            try ckpt.tensor(name, shape: shape)
+        }
     }
+
+    /// A copy of this model's values with the layers' matrices in bfloat16 (a bf16 reference model).
+    public func frozenBF16Copy() throws -> TransformerModel {
+        try TransformerModel(config: config, frozenMatricesInBF16: true) { name, view in
+            if let i = store.index[name], let m = frozenBF16[i] {
+                m.widen(into: view.data)
+            } else if let src = store.value(name) {
+                view.data.update(from: src.data, count: view.count)
+            }
+        }
+    }
+
+    /// Bytes the bfloat16 frozen matrices hold.
+    public var frozenBF16Bytes: Int { frozenBF16.values.reduce(0) { $0 + $1.bytes } }
 
     /// A randomly initialised model: matrices ~ N(0, std²), biases 0, norm gains 1.
     public static func random(config: ModelConfig, std: Float = 0.02, generator: inout SeededGenerator)
@@ -201,8 +237,11 @@ public final class TransformerModel {
         if let bad = ids.first(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
             throw ModelError.badInput(detail: "token id \(bad) outside the vocabulary 0..<\(config.vocabSize)")
         }
+        precondition(
+            !(trainable && adapters == nil && !frozenBF16.isEmpty),
+            "a model whose matrices are frozen in bfloat16 trains through LoRA adapters only")
         return TrainingExecutor(
-            store: store, ids: ids, trainable: trainable && adapters == nil,
+            store: store, frozen: frozenBF16, ids: ids, trainable: trainable && adapters == nil,
             lora: useAdapters ? adapters : nil, adaptersTrainable: trainable,
             rope: RopeTable(positions: positions, inverseFrequencies: inverseFrequencies), attend: attend,
             recorder: record)
@@ -267,6 +306,7 @@ public final class TransformerModel {
 
     /// Writes config.json (torch_dtype set to the written dtype) and model.safetensors into `directory`.
     public func save(to directory: URL, dtype: SafeTensorsDType) throws {
+        precondition(frozenBF16.isEmpty, "a model with bfloat16 frozen matrices is not saved whole (its adapters are)")
         do { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
             throw ModelError.writeFailed(file: directory.path, detail: "\(error)")
         }
@@ -294,6 +334,8 @@ public struct TrainingExecutor: ModelExecutor {
     /// An activation is an autograd node.
     public typealias Activation = Variable
     let store: ParameterStore
+    /// The matrices held in bfloat16 (widened per projection).
+    let frozen: [Int: BF16Matrix]
     let ids: [Int32]
     /// Whether the base's parameters are tracked (false under LoRA, whose base is frozen).
     let trainable: Bool
@@ -311,7 +353,7 @@ public struct TrainingExecutor: ModelExecutor {
     /// The same executor with nothing tracked (the forward half of a recomputed layer).
     var untracked: TrainingExecutor {
         TrainingExecutor(
-            store: store, ids: ids, trainable: false, lora: lora, adaptersTrainable: false, rope: rope, attend: attend,
+            store: store, frozen: frozen, ids: ids, trainable: false, lora: lora, adaptersTrainable: false, rope: rope, attend: attend,
             recorder: nil)
     }
 
@@ -335,9 +377,16 @@ public struct TrainingExecutor: ModelExecutor {
 
     public func linears(_ x: Variable, _ projections: [(weight: Int, bias: Int?)]) -> [Variable] {
         projections.map { pr in
-            guard let lora, let pair = lora.pairs[pr.weight] else { return Ops.linear(x, w(pr.weight), pr.bias.map(w)) }
+            let half = frozen[pr.weight]
+            guard let lora, let pair = lora.pairs[pr.weight] else {
+                if let half { return Ops.linear(x, frozen: half, pr.bias.map(w)) }
+                return Ops.linear(x, w(pr.weight), pr.bias.map(w))
+            }
             func a(_ i: Int) -> Variable {
                 adaptersTrainable ? lora.store.variables[i] : Variable(lora.store.variables[i].value)
+            }
+            if let half {
+                return Ops.loraLinear(x, frozen: half, pr.bias.map(w), a: a(pair.a), bUp: a(pair.b), scale: lora.scale)
             }
             return Ops.loraLinear(x, w(pr.weight), pr.bias.map(w), a: a(pair.a), bUp: a(pair.b), scale: lora.scale)
         }

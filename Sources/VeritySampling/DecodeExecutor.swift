@@ -1,6 +1,7 @@
 // DecodeExecutor: the sampler's way of running a model's layers (Architecture.swift's
-// `ModelExecutor`), for one prefill or decode pass of the rollout engine. Products use the packed,
-// batch-invariant panel kernels (or sgemm past `sgemmMinRows`); attention writes each token's K/V
+// `ModelExecutor`), for one prefill or decode pass of the rollout engine. Products use the
+// batch-invariant panel kernels over the model's own weights (or sgemm past `sgemmMinRows`), plus
+// LoRA's low-rank side product s·(x·Aᵀ)·Bᵀ where adapters are attached; attention writes each token's K/V
 // into its KV-cache slot and attends over its segment chain; RMSNorm, RoPE, embedding and adds are
 // the trainer's own kernels, and SwiGLU the C kernel that gives the trainer's bits. So every per-row
 // number is independent of the batch and of the thread count, and equals the training executor's
@@ -40,7 +41,9 @@ final class DecodeExecutor: ModelExecutor {
         self.logitRows = logitRows
         let c = engine.model.config
         threads = engine.options.threads
-        useBLAS = engine.weightFormat == .float32 && (engine.options.sgemmMinRows.map { ids.count >= $0 } ?? false)
+        useBLAS =
+            engine.weightFormat == .float32 && engine.model.frozenBF16.isEmpty
+            && (engine.options.sgemmMinRows.map { ids.count >= $0 } ?? false)
         kvWidth = c.numKeyValueHeads * c.headDim
         rope = RopeTable(positions: positions, inverseFrequencies: engine.model.inverseFrequencies)
         for (i, p) in plans.enumerated() {
@@ -59,7 +62,7 @@ final class DecodeExecutor: ModelExecutor {
 
     /// out[rows, outputs] = x·Wᵀ (+ b): the packed panel kernel, or sgemm on the unpacked weights past `sgemmMinRows`.
     func matmul(
-        _ x: UnsafePointer<Float>, rows m: Int, weight: PackedWeights, blas: UnsafePointer<Float>,
+        _ x: UnsafePointer<Float>, rows m: Int, weight: WeightOperand, blas: UnsafePointer<Float>,
         bias: UnsafePointer<Float>?,
         outputs: Int, out: UnsafeMutablePointer<Float>
     ) {
@@ -67,15 +70,29 @@ final class DecodeExecutor: ModelExecutor {
             engine.linearBLAS(x, rows: m, cin: weight.inner, blas, bias, cout: outputs, out: out)
         } else {
             DecodeKernels.matmul(
-                x: x, rows: m, weight: weight, bias: bias, out: out, threads: threads, workspace: engine.workspace)
+                x: x, rows: m, operand: weight, bias: bias, out: out, threads: threads, workspace: engine.workspace)
         }
     }
 
-    func packed(_ i: Int) -> PackedWeights {
-        guard let w = engine.packed[i] else {
-            preconditionFailure("parameter \(store.names[i]) is not a packed matrix")
+    func packed(_ i: Int) -> WeightOperand { engine.operand(i) }
+
+    /// Adds LoRA's side product s·(x·Aᵀ)·Bᵀ to each output whose projection has adapters (batch-invariant products, so
+    /// the sum is too); the trainer's `Ops.loraLinear` computes the same terms.
+    func addAdapters(_ x: Tensor, _ projections: [(weight: Int, bias: Int?)], _ outs: [Tensor]) {
+        guard let lora = engine.model.adapters else { return }
+        for (pr, o) in zip(projections, outs) {
+            guard let pair = lora.pairs[pr.weight] else { continue }
+            let a = lora.store.variables[pair.a].value, b = lora.store.variables[pair.b].value
+            let r = a.shape[0], cout = b.shape[0]
+            let t = Tensor(uninitialized: [x.rows, r]), v = Tensor(uninitialized: [x.rows, cout])
+            DecodeKernels.matmul(
+                x: x.data, rows: x.rows, operand: WeightOperand(rows: a.data, outputs: r, inner: a.shape[1]), bias: nil,
+                out: t.data, threads: threads, workspace: engine.workspace)
+            DecodeKernels.matmul(
+                x: t.data, rows: x.rows, operand: WeightOperand(rows: b.data, outputs: cout, inner: r), bias: nil,
+                out: v.data, threads: threads, workspace: engine.workspace)
+            Kernels.axpy(lora.scale, v.data, into: o.data, count: o.count)
         }
-        return w
     }
 
     // MARK: ModelExecutor
@@ -115,9 +132,10 @@ final class DecodeExecutor: ModelExecutor {
             DecodeKernels.matmulGroup(
                 x: x.data, rows: x.rows,
                 zip(projections, outs).map { pr, o in
-                    .init(weight: packed(pr.weight), bias: pr.bias.map { UnsafePointer(p($0)) }, out: o.data)
+                    .init(operand: packed(pr.weight), bias: pr.bias.map { UnsafePointer(p($0)) }, out: o.data)
                 }, threads: threads, workspace: engine.workspace)
         }
+        addAdapters(x, projections, outs)
         return outs
     }
 

@@ -86,6 +86,56 @@ public final class PackedWeights: @unchecked Sendable {
     }
 }
 
+/// The weight of one product as the kernels read it: packed panels (`PackedWeights`), or the row-major matrix W [N, K]
+/// itself, float32 or bfloat16, whose panels the kernel packs on the fly slice by slice. Either way every element is the
+/// fma chain of the packed float32 copy (for float32 and row-major sources, bit for bit), so the sampler can read the
+/// trainer's own store (or the frozen bfloat16 base) and keep no second copy.
+public struct WeightOperand: @unchecked Sendable {
+    let pointer: UnsafeRawPointer
+    let code: Int32
+    /// Outputs (N).
+    public let outputs: Int
+    /// Inner dimension (K).
+    public let inner: Int
+    /// Keeps packed panels alive while the operand is used.
+    let owner: AnyObject?
+
+    /// Number of 16-column panels.
+    public var panels: Int { (outputs + Int(VERITY_PANEL) - 1) / Int(VERITY_PANEL) }
+
+    /// Packed panels.
+    public init(_ packed: PackedWeights) {
+        pointer = UnsafeRawPointer(packed.storage)
+        code = packed.format == .bfloat16 ? Int32(VERITY_W_PANELS_BF16) : Int32(VERITY_W_PANELS_F32)
+        outputs = packed.outputs
+        inner = packed.inner
+        owner = packed
+    }
+
+    /// The float32 matrix `weight` [outputs, inner], row-major, read in place (it must outlive the product).
+    public init(rows weight: UnsafePointer<Float>, outputs: Int, inner: Int) {
+        precondition(outputs > 0 && inner > 0, "empty weight matrix")
+        pointer = UnsafeRawPointer(weight)
+        code = Int32(VERITY_W_ROWS_F32)
+        self.outputs = outputs
+        self.inner = inner
+        owner = nil
+    }
+
+    /// The bfloat16 matrix `weight` [outputs, inner], row-major, read in place and widened exactly.
+    public init(bf16Rows weight: UnsafePointer<UInt16>, outputs: Int, inner: Int) {
+        precondition(outputs > 0 && inner > 0, "empty weight matrix")
+        pointer = UnsafeRawPointer(weight)
+        code = Int32(VERITY_W_ROWS_BF16)
+        self.outputs = outputs
+        self.inner = inner
+        owner = nil
+    }
+
+    /// Bytes one full product reads.
+    public var bytes: Int { outputs * inner * (code == Int32(VERITY_W_ROWS_F32) || code == Int32(VERITY_W_PANELS_F32) ? 4 : 2) }
+}
+
 // MARK: - Workspace
 
 /// Buffers the shared products reuse from call to call (x packed for the microkernel), so a decode step does not allocate
@@ -123,10 +173,18 @@ public enum DecodeKernels {
         matmulGroup(x: x, rows: m, [GroupItem(weight: w, bias: bias, out: out)], threads: threads, workspace: workspace)
     }
 
+    /// `matmul` over any weight operand (packed, or a row-major matrix read in place).
+    public static func matmul(
+        x: UnsafePointer<Float>, rows m: Int, operand w: WeightOperand, bias: UnsafePointer<Float>?,
+        out: UnsafeMutablePointer<Float>, threads: Int, workspace: DecodeWorkspace? = nil
+    ) {
+        matmulGroup(x: x, rows: m, [GroupItem(operand: w, bias: bias, out: out)], threads: threads, workspace: workspace)
+    }
+
     /// One product of a group sharing the input x (q/k/v, gate/up): weight, bias, output [M, weight.outputs].
     public struct GroupItem {
-        /// The packed weight.
-        public var weight: PackedWeights
+        /// The weight.
+        public var weight: WeightOperand
         /// The bias, if any.
         public var bias: UnsafePointer<Float>?
         /// The output.
@@ -134,7 +192,12 @@ public enum DecodeKernels {
 
         /// A product of the group.
         public init(weight: PackedWeights, bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>) {
-            self.weight = weight
+            self.init(operand: WeightOperand(weight), bias: bias, out: out)
+        }
+
+        /// A product of the group over any weight operand.
+        public init(operand: WeightOperand, bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>) {
+            self.weight = operand
             self.bias = bias
             self.out = out
         }
@@ -175,7 +238,7 @@ public enum DecodeKernels {
             total: total, minChunk: minPanelsPerTask ?? max(1, (1 << 14) / panelFloats), tasks: tasks)
         let cItems = items.map {
             verity_mm_item(
-                panels: UnsafeRawPointer($0.weight.storage), bf16: $0.weight.format == .bfloat16 ? 1 : 0,
+                panels: $0.weight.pointer, format: $0.weight.code,
                 n: $0.weight.outputs, bias: $0.bias, out: $0.out, ldo: $0.weight.outputs)
         }
         let units = verity_mm_pack_units(m, k)
@@ -203,9 +266,19 @@ public enum DecodeKernels {
         x: UnsafePointer<Float>, rows m: Int, weight w: PackedWeights, panels: Range<Int>,
         bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>
     ) {
-        verity_panel_matmul(
-            x, m, w.inner, w.inner, UnsafeRawPointer(w.storage), w.format == .bfloat16 ? 1 : 0, w.outputs,
-            panels.lowerBound, panels.upperBound, bias, out, w.outputs)
+        matmulPanels(x: x, rows: m, operand: WeightOperand(w), panels: panels, bias: bias, out: out)
+    }
+
+    /// `matmulPanels` over any weight operand.
+    public static func matmulPanels(
+        x: UnsafePointer<Float>, rows m: Int, operand w: WeightOperand, panels: Range<Int>,
+        bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>
+    ) {
+        withExtendedLifetime(w.owner) {
+            verity_panel_matmul(
+                x, m, w.inner, w.inner, w.pointer, w.code, w.outputs, panels.lowerBound, panels.upperBound, bias, out,
+                w.outputs)
+        }
     }
 
     /// y = g·σ(g)·u over `count` elements (y may alias g or u), split over `threads`: the same bits as

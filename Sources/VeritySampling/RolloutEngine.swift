@@ -4,10 +4,12 @@
 // one leaf, a common system prompt is one shared node); each node is prefilled once, when its first
 // sample is admitted (nodes admitted together are prefilled in one pass). All live rows then decode
 // together, one token per row per step, so each weight matrix is read once per step for the whole
-// batch. The weight matrices are repacked once, when the engine is made, into DecodeKernels' column
-// panels (float32, or bfloat16 with `EngineOptions.weights`); the packed copy records the parameter
-// store's version, and `generate` repacks (or, by option, fails) when the store has moved on, so the
-// sampler never silently samples from an old policy. Prefill and decode are the same forward over the cache: the trainer's RMSNorm, RoPE,
+// batch. The weight matrices are read in place from the model (its float32 store, or its frozen
+// bfloat16 base), their column panels packed on the fly inside the product, so the engine holds no
+// second copy of the policy; LoRA adapters are applied as a low-rank side product. Only the opt-in
+// bfloat16 sampler (`EngineOptions.weights`) keeps a repacked copy: it records the weights' version,
+// and `generate` repacks (or, by option, fails) when the model has moved on, so the sampler never
+// silently samples from an old policy. Prefill and decode are the same forward over the cache: the trainer's RMSNorm, RoPE,
 // SwiGLU and embedding kernels, and DecodeKernels' batch-invariant product and cached attention, so
 // every per-row number (hence every token) is independent of the batch, the thread count, prefix
 // sharing and how prompts were grouped. Rows finish on EOS / stop ids / stop strings / max tokens and
@@ -92,8 +94,9 @@ public struct EngineOptions: Sendable {
     /// Decode steps with at least this many rows use sgemm instead of the batch-invariant skinny kernel (nil: never).
     /// Faster at large batches, but a row's numbers then depend on the batch size (float rounding only).
     public var sgemmMinRows: Int? = nil
-    /// How the sampler stores its weight matrices (repacked once when the engine is made): float32 (default, exact
-    /// model weights) or bfloat16 (half the bytes per decode step; log-probs then differ from the trainer's).
+    /// How the sampler reads its weight matrices: float32 (default: the model's own weights, read in place, no copy) or
+    /// bfloat16 (a repacked copy, half the bytes per decode step; log-probs then differ from the trainer's). A model whose
+    /// matrices are frozen in bfloat16 is read in place either way.
     public var weights: WeightFormat = .float32
     /// What `generate` does when the model's parameters changed since the weights were packed: repack (default) or throw.
     public var stalePolicy: StaleWeightsPolicy = .repack
@@ -253,17 +256,17 @@ func buildPrefixTree(_ seqs: [[Int32]], members: [Int], depth: Int, parent: Pref
 
 /// Batched sampling with a KV cache over a `TransformerModel`'s weights.
 public final class RolloutEngine {
-    /// The model (norms and embedding used in place; weight matrices repacked, see `refreshWeights()`).
+    /// The model (read in place; only the opt-in bfloat16 sampler repacks its matrices, see `refreshWeights()`).
     public let model: TransformerModel
     /// Token ids that end a sample (config.json and generation_config.json `eos_token_id`).
     public let eosTokenIds: Set<Int32>
     /// Threads, batch bound, memory budget, prefix sharing.
     public var options: EngineOptions
 
-    /// Packed weight matrices by parameter-store index (nil for tensors that are read in place: norms, biases, embedding).
+    /// Packed bfloat16 copies by parameter-store index (the opt-in bfloat16 sampler only; nil: read in place).
     let packed: [PackedWeights?]
-    /// The output projection, packed.
-    let outputPacked: PackedWeights
+    /// The output projection's packed copy (the bfloat16 sampler only).
+    let outputPacked: PackedWeights?
     /// The store version the packed weights were made from.
     public private(set) var packedVersion: UInt64
     let c: ModelConfig
@@ -281,12 +284,11 @@ public final class RolloutEngine {
         let fmt = options.weights, th = max(1, options.threads)
         weightFormat = fmt
         let store = model.store
-        func pack(_ i: Int) -> PackedWeights {
+        func pack(_ i: Int) -> PackedWeights? {
+            guard fmt == .bfloat16, model.frozenBF16[i] == nil else { return nil }
             let t = store.variables[i].value
             precondition(t.shape.count == 2, "weight matrix")
-            return RolloutEngine.withWeight(i, of: model) {
-                PackedWeights($0, outputs: t.shape[0], inner: t.shape[1], format: fmt, threads: th)
-            }
+            return PackedWeights(t.data, outputs: t.shape[0], inner: t.shape[1], format: fmt, threads: th)
         }
         var packed = [PackedWeights?](repeating: nil, count: store.variables.count)
         for L in model.layers { for i in L.matrices { packed[i] = pack(i) } }
@@ -295,36 +297,39 @@ public final class RolloutEngine {
         packedVersion = model.weightsVersion
     }
 
-    /// Calls `body` with weight matrix `i` as the forward uses it: the store's values, or W + s·B·A in a scratch buffer
-    /// when LoRA adapters are attached and adapt it (the adapters merged into the sampler's copy at each refresh).
-    static func withWeight<R>(_ i: Int, of model: TransformerModel, _ body: (UnsafeMutablePointer<Float>) -> R) -> R {
-        let t = model.store.variables[i].value
-        guard let adapters = model.adapters, adapters.pairs[i] != nil else { return body(t.data) }
-        let scratch = Tensor(uninitialized: t.shape)
-        adapters.mergedWeight(i, base: t.data, into: scratch.data, model: model)
-        return body(scratch.data)
+    /// Weight matrix `i` as the products read it: the bfloat16 sampler's packed copy, the model's frozen bfloat16 matrix,
+    /// or the store's float32 values, in place.
+    func operand(_ i: Int) -> WeightOperand {
+        if let p = i == model.outputIndex ? outputPacked : packed[i] { return WeightOperand(p) }
+        let shape = model.store.shapes[i]
+        precondition(shape.count == 2, "parameter \(model.store.names[i]) is not a matrix")
+        if let m = model.frozenBF16[i] { return WeightOperand(bf16Rows: m.bits, outputs: shape[0], inner: shape[1]) }
+        return WeightOperand(rows: model.store.variables[i].value.data, outputs: shape[0], inner: shape[1])
     }
 
-    /// Repacks the weight matrices from the model's parameter store (with its adapters merged, under LoRA) and records
-    /// its weights' version; norms, biases and the embedding are read in place and need nothing. `generate` calls it when
-    /// the version has moved on.
+    /// Repacks the bfloat16 sampler's copy from the model's store, and records the weights' version (store and
+    /// adapters; the float32 sampler reads both in place and has nothing to repack). `generate` calls it when the
+    /// version has moved on.
     public func refreshWeights() {
         let th = max(1, options.threads)
         for (i, pw) in packed.enumerated() {
             guard let pw else { continue }
-            RolloutEngine.withWeight(i, of: model) { pw.repack(from: $0, threads: th) }
+            pw.repack(from: model.store.variables[i].value.data, threads: th)
         }
-        RolloutEngine.withWeight(model.outputIndex, of: model) { outputPacked.repack(from: $0, threads: th) }
+        outputPacked?.repack(from: model.outputWeight.value.data, threads: th)
         packedVersion = model.weightsVersion
     }
 
     /// Whether the packed weights were made from the model's current weights (store and adapters).
     public var weightsAreCurrent: Bool { packedVersion == model.weightsVersion }
 
-    /// Bytes of the packed weight matrices (what one decode step reads).
+    /// Bytes of the weight matrices one decode step reads (layers' matrices and the output projection).
     public var packedWeightBytes: Int {
-        packed.reduce(outputPacked.bytes) { $0 + ($1?.bytes ?? 0) }
+        model.layers.flatMap(\.matrices).reduce(operand(model.outputIndex).bytes) { $0 + operand($1).bytes }
     }
+
+    /// Bytes of the sampler's own weight copy (the bfloat16 sampler's packed matrices; 0 when it reads the model in place).
+    public var weightCopyBytes: Int { packed.reduce(outputPacked?.bytes ?? 0) { $0 + ($1?.bytes ?? 0) } }
 
     /// An engine for the Hugging Face folder `directory`: its weights, and EOS ids from config.json and generation_config.json.
     public static func load(directory: URL, options: EngineOptions = EngineOptions()) throws -> RolloutEngine {
@@ -630,7 +635,8 @@ public final class RolloutEngine {
         let hidden = model.run(e)
         let logits = Tensor(uninitialized: [max(1, logitRows.count), c.vocabSize])
         e.matmul(
-            hidden.data, rows: logitRows.count, weight: outputPacked, blas: model.outputWeight.value.data, bias: nil,
+            hidden.data, rows: logitRows.count, weight: operand(model.outputIndex), blas: model.outputWeight.value.data,
+            bias: nil,
             outputs: c.vocabSize, out: logits.data)
         return logits
     }

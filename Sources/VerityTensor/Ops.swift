@@ -56,19 +56,35 @@ public enum Ops {
 
     /// y = x·Wᵀ + b over the last dimension: x [..., Cin], W [Cout, Cin], b [Cout] (nn.Linear).
     public static func linear(_ x: Variable, _ w: Variable, _ b: Variable? = nil) -> Variable {
-        let cin = w.shape[1], cout = w.shape[0]
-        precondition(x.value.lastDim == cin, "linear: input \(x.shape) vs weight \(w.shape)")
+        linear(x, w, weight: { w.value }, b)
+    }
+
+    /// `linear` with a frozen bfloat16 weight, widened to float32 for the forward product and again for the backward's
+    /// dx (no float32 copy outlives the op; W gets no gradient).
+    public static func linear(_ x: Variable, frozen w: BF16Matrix, _ b: Variable? = nil) -> Variable {
+        linear(x, nil, weight: { w.widened() }, b, shape: w.shape)
+    }
+
+    /// The linear op over W given by `weight()` (the tracked leaf's value, or a widened frozen matrix), tracked by `w`.
+    static func linear(
+        _ x: Variable, _ w: Variable?, weight: @escaping () -> Tensor, _ b: Variable?, shape: [Int]? = nil
+    ) -> Variable {
+        let wShape = shape ?? w?.shape ?? []
+        let cin = wShape[1], cout = wShape[0]
+        precondition(x.value.lastDim == cin, "linear: input \(x.shape) vs weight \(wShape)")
         let n = x.value.rows
-        let y = linearValue(x.value, w.value, b?.value)
-        var parents = [x, w]
+        let y = linearValue(x.value, weight(), b?.value)
+        var parents = [x]
+        if let w { parents.append(w) }
         if let b { parents.append(b) }
         return Variable(result: y, parents: parents, op: "linear") { dy in
             if let (dx, beta) = x.gradProductTarget() {
+                let wv = weight()
                 BLAS.gemm(
-                    m: n, n: cin, k: cout, a: dy.data, lda: cout, b: w.value.data, ldb: cin, beta: beta, c: dx, ldc: cin
+                    m: n, n: cin, k: cout, a: dy.data, lda: cout, b: wv.data, ldb: cin, beta: beta, c: dx, ldc: cin
                 )
             }
-            if let (dw, beta) = w.gradProductTarget() {
+            if let w, let (dw, beta) = w.gradProductTarget() {
                 BLAS.gemm(
                     transA: true, m: cout, n: cin, k: n, a: dy.data, lda: cout, b: x.value.data, ldb: cin, beta: beta,
                     c: dw, ldc: cin)
@@ -86,17 +102,33 @@ public enum Ops {
     public static func loraLinear(
         _ x: Variable, _ w: Variable, _ b: Variable?, a: Variable, bUp: Variable, scale s: Float
     ) -> Variable {
-        let cin = w.shape[1], cout = w.shape[0], r = a.shape[0]
-        precondition(x.value.lastDim == cin, "loraLinear: input \(x.shape) vs weight \(w.shape)")
-        precondition(a.shape == [r, cin] && bUp.shape == [cout, r], "loraLinear: A \(a.shape), B \(bUp.shape) for \(w.shape)")
+        loraLinear(x, w, weight: { w.value }, shape: w.shape, b, a: a, bUp: bUp, scale: s)
+    }
+
+    /// `loraLinear` over a frozen bfloat16 base W, widened to float32 for the forward product and again for dx.
+    public static func loraLinear(
+        _ x: Variable, frozen w: BF16Matrix, _ b: Variable?, a: Variable, bUp: Variable, scale s: Float
+    ) -> Variable {
+        loraLinear(x, nil, weight: { w.widened() }, shape: w.shape, b, a: a, bUp: bUp, scale: s)
+    }
+
+    /// The LoRA op over W given by `weight()`, tracked by `w` when given.
+    static func loraLinear(
+        _ x: Variable, _ w: Variable?, weight: @escaping () -> Tensor, shape wShape: [Int], _ b: Variable?, a: Variable,
+        bUp: Variable, scale s: Float
+    ) -> Variable {
+        let cin = wShape[1], cout = wShape[0], r = a.shape[0]
+        precondition(x.value.lastDim == cin, "loraLinear: input \(x.shape) vs weight \(wShape)")
+        precondition(a.shape == [r, cin] && bUp.shape == [cout, r], "loraLinear: A \(a.shape), B \(bUp.shape) for \(wShape)")
         let n = x.value.rows
-        let y = linearValue(x.value, w.value, b?.value)
+        let y = linearValue(x.value, weight(), b?.value)
         let t = Tensor(uninitialized: [n, r])
         BLAS.gemm(transB: true, m: n, n: r, k: cin, a: x.value.data, lda: cin, b: a.value.data, ldb: cin, c: t.data, ldc: r)
         BLAS.gemm(
             transB: true, m: n, n: cout, k: r, alpha: s, a: t.data, lda: r, b: bUp.value.data, ldb: r, beta: 1,
             c: y.data, ldc: cout)
-        var parents = [x, w, a, bUp]
+        var parents = [x, a, bUp]
+        if let w { parents.append(w) }
         if let b { parents.append(b) }
         return Variable(result: y, parents: parents, op: "lora_linear") { dy in
             // u = dy·B [N, r], shared by dx and dA.
@@ -107,11 +139,12 @@ public enum Ops {
                 u = ut
             }
             if let (dx, beta) = x.gradProductTarget(), let u {
+                let wv = weight()
                 BLAS.gemm(
-                    m: n, n: cin, k: cout, a: dy.data, lda: cout, b: w.value.data, ldb: cin, beta: beta, c: dx, ldc: cin)
+                    m: n, n: cin, k: cout, a: dy.data, lda: cout, b: wv.data, ldb: cin, beta: beta, c: dx, ldc: cin)
                 BLAS.gemm(m: n, n: cin, k: r, alpha: s, a: u.data, lda: r, b: a.value.data, ldb: cin, beta: 1, c: dx, ldc: cin)
             }
-            if let (dw, beta) = w.gradProductTarget() {
+            if let w, let (dw, beta) = w.gradProductTarget() {
                 BLAS.gemm(
                     transA: true, m: cout, n: cin, k: n, a: dy.data, lda: cout, b: x.value.data, ldb: cin, beta: beta,
                     c: dw, ldc: cin)

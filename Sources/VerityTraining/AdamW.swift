@@ -1,7 +1,7 @@
 // AdamW: the optimizer of the trainers, over a ParameterStore's two blocks in one pass (torch.optim.AdamW
 // semantics: decoupled weight decay p ← p·(1 − lr·wd), then the bias-corrected Adam step). Its state
 // (first and second moments, step count) is two more blocks of the store's layout, so a checkpoint
-// saves it as three flat arrays. Each step bumps the store's version (the sampler then repacks).
+// saves it as three flat arrays. Each step bumps the store's version (the sampler records the version it samples).
 import Foundation
 import VerityTensor
 

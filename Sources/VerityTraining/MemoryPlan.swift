@@ -6,8 +6,9 @@
 // The components follow what the code allocates:
 // - the store (and the adapters' store under LoRA);
 // - the gradient block and AdamW's two moments;
-// - the reference copy;
-// - the sampler's packed matrices, its KV cache (bounded by its budget) and its logits rows;
+// - the reference copy (float32, or its layers' matrices in bfloat16);
+// - the sampler's weights (none: it reads the model in place), its KV cache (bounded by its budget) and its
+//   logits rows;
 // - the update's activations for one micro-batch (every tensor a layer's forward keeps for the backward,
 //   or only the residual stream under recompute);
 // - the chunked output head;
@@ -67,7 +68,12 @@ public struct MemoryPlan: Sendable, Equatable {
         // Matrices the sampler packs: every layer's seven projections and the output head.
         let hd = Double(c.numAttentionHeads * c.headDim), kd = Double(c.numKeyValueHeads * c.headDim)
         let perLayerMatrices = cw * hd * 2 + cw * kd * 2 + 3 * cw * Double(c.intermediateSize)
-        let packed = layers * perLayerMatrices + v * cw
+        let matrices = layers * perLayerMatrices
+        // A model whose layers' matrices are frozen in bfloat16: those at 2 bytes, the rest (embedding, norms, biases)
+        // at 4, and the widened float32 scratch of the largest matrix, in the forward and again in the backward.
+        let largest = max(cw * hd, Double(c.intermediateSize) * cw)
+        let halfModel = matrices * 2 + (total - matrices) * f + 2 * largest * f
+        let bf16 = r.reference.dtype == .bf16
         var parts: [Component] = []
         func add(_ name: String, _ bytes: Double, _ detail: String) {
             parts.append(Component(name: name, bytes: bytes, detail: detail))
@@ -89,7 +95,12 @@ public struct MemoryPlan: Sendable, Equatable {
                 perLayer += Double(lora.rank) * (out + inp)
             }
             trained = layers * perLayer
-            add("frozen weights", total * f, String(format: "%.0fM base parameters, float32", total / 1e6))
+            add(
+                "frozen weights", bf16 ? halfModel : total * f,
+                String(
+                    format: bf16
+                        ? "%.0fM base parameters, the layers' matrices in bfloat16 (reference.dtype)"
+                        : "%.0fM base parameters, float32", total / 1e6))
             add("trainable weights", trained * f, String(format: "LoRA rank %d: %.2fM adapter parameters", lora.rank, trained / 1e6))
         } else {
             add("trainable weights", total * f, String(format: "%.0fM parameters, float32", total / 1e6))
@@ -98,10 +109,18 @@ public struct MemoryPlan: Sendable, Equatable {
         add("optimizer state (AdamW)", 2 * trained * f, "two moments per trained parameter")
         let reference = klAtStart && r.lora == nil
         add(
-            "reference", reference ? total * f : 0,
-            reference ? "a float32 copy (the loss mix gives kl a coefficient at step 0)"
+            "reference", reference ? (bf16 ? halfModel : total * f) : 0,
+            reference
+                ? (bf16
+                    ? "a copy, its layers' matrices in bfloat16 (the loss mix gives kl a coefficient at step 0)"
+                    : "a float32 copy (the loss mix gives kl a coefficient at step 0)")
                 : r.lora != nil && klAtStart ? "the base with the adapters off: no copy" : "none (no kl term at step 0)")
-        add("sampler weights", packed * f, "the packed copy of every projection and the output head")
+        let samplerCopy =
+            engine.weights == .float32 ? 0 : ((r.lora != nil && bf16 ? 0 : matrices) + v * cw) * 2
+        add(
+            "sampler weights", samplerCopy,
+            engine.weights == .float32
+                ? "none: the sampler reads the model's weights in place" : "its bfloat16 packed copy")
         // KV cache: each prompt once, each sample's response, bounded by the engine's budget.
         let rows = Double(r.train.batchSize * r.rollout.n)
         let prompts = Double(r.train.batchSize), promptLen = Double(r.rollout.maxPromptTokens)
@@ -196,7 +215,10 @@ public struct MemoryPlan: Sendable, Equatable {
             case "trainable weights", "gradients", "optimizer state (AdamW)":
                 if r.lora == nil { advice.append("lora = { rank = 16 } (train adapters, not the model)") }
             case "reference":
+                if r.reference.dtype == .f32 { advice.append("reference = { dtype = \"bf16\" }") }
                 advice.append("lora (the base is then the reference, with no copy) or no kl term")
+            case "frozen weights":
+                if r.reference.dtype == .f32 { advice.append("reference = { dtype = \"bf16\" } (the frozen base in bfloat16)") }
             case "sampler KV cache", "sampler logits":
                 advice.append("a smaller train.batch_size, rollout.n or rollout.max_tokens")
             default: break

@@ -4,8 +4,8 @@
 // from the rollout engine, rewards from the Lua reward plugin, advantages, then for each epoch and
 // mini-batch a forward over left-padded prompt+response rows in micro-batches with the fused
 // per-token objective (coefficients from the Lua loss mix), global-norm clipping and AdamW with the
-// schedule's learning rate. The engine repacks its weights after every optimizer step (the store's
-// version). Metrics go to metrics.jsonl and a progress line; checkpoints are written atomically and a
+// schedule's learning rate. The engine reads the policy's weights in place, so every rollout samples
+// from the current policy (its version is checked). Metrics go to metrics.jsonl and a progress line; checkpoints are written atomically and a
 // run resumes exactly from the latest one. PPO adds a critic (Critic.swift) and GAE advantages.
 import Foundation
 import VerityCore
@@ -119,7 +119,9 @@ public final class Trainer {
         self.options = options
         let r = loaded.recipe
         modelDirectory = try Trainer.resolve(r.model, key: "model", recipe: r)
-        model = try TransformerModel.load(directory: modelDirectory)
+        // Under LoRA the frozen base is the reference: `reference.dtype = "bf16"` holds its layers' matrices in bfloat16.
+        model = try TransformerModel.load(
+            directory: modelDirectory, frozenMatricesInBF16: r.lora != nil && r.reference.dtype == .bf16)
         model.recompute = r.update.recompute
         if let lora = r.lora {
             // PEFT's initialisation (B = 0: the policy starts equal to the base), drawn from the run seed.
@@ -147,7 +149,10 @@ public final class Trainer {
         let mix0 = try r.lossMix(step: 0, terms: terms, in: loaded.state)
         let wantsReference = (mix0["kl"] ?? 0) != 0
         referenceIsBase = wantsReference && r.lora != nil
-        reference = wantsReference && r.lora == nil ? try TransformerModel.load(directory: modelDirectory) : nil
+        reference =
+            wantsReference && r.lora == nil
+            ? try TransformerModel.load(directory: modelDirectory, frozenMatricesInBF16: r.reference.dtype == .bf16)
+            : nil
         let adam = AdamWConfig(
             beta1: r.optimizer.betas.0, beta2: r.optimizer.betas.1, eps: r.optimizer.eps,
             weightDecay: r.optimizer.weightDecay)

@@ -4,6 +4,7 @@
 import ArgumentParser
 import Foundation
 import VerityBench
+import VerityLua
 import VerityTensor
 
 /// `verity bench train`.
@@ -46,6 +47,10 @@ struct BenchTrain: ParsableCommand {
     var sharePrompt = true
     @Flag(help: "Recompute each layer's forward in the update's backward instead of keeping its activations.")
     var recompute = false
+    @Option(
+        name: .customLong("reference-dtype"),
+        help: "How the reference holds its layers' matrices: f32 or bf16 (under LoRA: the frozen base itself).")
+    var referenceDType = "f32"
     @Option(
         help: "Run this peer script (Scripts/bench/grpo_trl.py: TRL's GRPOTrainer) with the same shapes and threads.")
     var peer: String?
@@ -92,6 +97,10 @@ struct BenchTrain: ParsableCommand {
         (o.seed, o.repeatPrompt, o.maxTokensPerMicroBatch) = (seed, repeatPrompt, maxTokensPerMicroBatch)
         o.sharePrompt = sharePrompt
         o.recompute = recompute
+        guard let dtype = WeightDType(rawValue: referenceDType) else {
+            throw ValidationError("--reference-dtype \(referenceDType): expected f32 or bf16")
+        }
+        o.referenceDType = dtype
         let log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         let r = try TrainBenchmark.run(options: o, log: log)
         // The peer runs while this process waits: hand back the buffers cached for the step first, so that the two

@@ -24,6 +24,9 @@ final class PaperRecipesTests: XCTestCase {
         var weightDecay = 0.01
         /// Reward the dry run gives `\boxed{<first example's answer>}`.
         var dryRunReward = 1.0
+        /// LoRA rank 16 on all projections with a bfloat16 frozen base, recompute, a 4096-token micro-batch budget and
+        /// 10x pi1's learning rate (the pi1-lora recipe); nil: full fine-tuning with pi1's update and rate.
+        var loraRank: Int? = nil
     }
 
     static let expected: [String: Expected] = [
@@ -44,6 +47,7 @@ final class PaperRecipesTests: XCTestCase {
         "format_reward": Expected(name: "pi1-format-reward", data: "data/train/pi1.jsonl"),
         "wrong_label": Expected(name: "pi1-wrong-label", data: "data/train/pi1.jsonl", dryRunReward: 0),
         "simplified_prompt": Expected(name: "pi1-simplified-prompt", data: "data/train/pi1.jsonl"),
+        "pi1-lora": Expected(name: "pi1-lora", data: "data/train/pi1.jsonl", loraRank: 16),
     ]
 
     func load(_ recipe: String, overrides: [String] = []) throws -> LoadedRecipe {
@@ -98,12 +102,25 @@ final class PaperRecipesTests: XCTestCase {
             XCTAssertEqual(r.train.batchSize, 128, name)
             XCTAssertEqual(r.train.shuffle, true, name)
             XCTAssertEqual(r.rollout, pi1.rollout, name)
-            XCTAssertEqual(r.update, pi1.update, name)
+            let lr = want.loraRank == nil ? 1e-6 : 1e-5
+            if let rank = want.loraRank {
+                XCTAssertEqual(r.lora?.rank, rank, name)
+                XCTAssertEqual(r.lora?.alpha, 2.0 * Double(rank), name)
+                XCTAssertEqual(r.lora?.targets, Recipe.LoRA.knownTargets, name)
+                XCTAssertEqual(r.reference.dtype, .bf16, name)
+                var update = pi1.update
+                (update.recompute, update.maxTokensPerMicroBatch) = (true, 4096)
+                XCTAssertEqual(r.update, update, name)
+            } else {
+                XCTAssertNil(r.lora, name)
+                XCTAssertEqual(r.reference.dtype, .f32, name)
+                XCTAssertEqual(r.update, pi1.update, name)
+            }
             XCTAssertEqual(r.advantage, pi1.advantage, name)
             XCTAssertEqual(r.kl, pi1.kl, name)
-            XCTAssertEqual(r.optimizer.lr, 1e-6, name)
+            XCTAssertEqual(r.optimizer.lr, lr, name)
             XCTAssertEqual(r.optimizer.maxGradNorm, 1.0, name)
-            XCTAssertEqual(loaded.dryRun.schedules, ["lr": 1e-6], name)
+            XCTAssertEqual(loaded.dryRun.schedules, ["lr": lr], name)
             XCTAssertEqual(r.steps, 2000, name)
             XCTAssertEqual(r.saveEvery, 20, name)
             XCTAssertEqual(r.seed, 0, name)

@@ -151,7 +151,8 @@ final class SamplerTests: XCTestCase {
         DecodeKernels.forcePortablePath(portable)
         defer { DecodeKernels.forcePortablePath(false) }
         var g = SeededGenerator(seed: 4)
-        // k > 256 and not a multiple of it (K slices), n = 2 full panels + a partial one, m up to 70 (row chunks of 64).
+        // k > 256 and not a multiple of it (K slices) nor of 8, n = 2 full panels + a partial one, m up to 70 (row
+        // chunks of 64, the last one of 1-6 rows).
         let k = 300, n = 45, mMax = 70
         let x = Tensor.normal([mMax, k], generator: &g), w = Tensor.normal([n, k], generator: &g),
             b = Tensor.normal([n], generator: &g)
@@ -167,10 +168,25 @@ final class SamplerTests: XCTestCase {
         for i in 0..<mMax {
             for j in 0..<n { expect[i * n + j] = Self.fmaChain(x.data + i * k, { stored(j, $0) }, k, bv[j]) }
         }
-        for m in [1, 2, 3, 4, 6, 7, 8, 13, 14, 15, 16, 17, 64, 70] {
+        // The row-major matrix itself (float32, or its bfloat16 rounding), read in place: panels packed on the fly.
+        let half = BF16Matrix(w.data, shape: [n, k])
+        let rows =
+            format == .float32
+            ? WeightOperand(rows: w.data, outputs: n, inner: k)
+            : WeightOperand(bf16Rows: half.bits, outputs: n, inner: k)
+        for m in [1, 2, 3, 4, 6, 7, 8, 13, 14, 15, 16, 17, 64, 65, 66, 67, 70] {
             let out = Tensor(zeros: [m, n])
             DecodeKernels.matmul(x: x.data, rows: m, weight: packed, bias: b.data, out: out.data, threads: 2)
             XCTAssertEqual(out.values, Array(expect[0..<(m * n)]), "\(format) portable \(portable) m \(m)")
+            let inPlace = Tensor(zeros: [m, n])
+            DecodeKernels.matmul(x: x.data, rows: m, operand: rows, bias: b.data, out: inPlace.data, threads: 2)
+            XCTAssertEqual(inPlace.values, out.values, "\(format) row-major portable \(portable) m \(m)")
+            let inPlaceSplit = Tensor(zeros: [m, n])
+            for r in [0..<2, 2..<3] {
+                DecodeKernels.matmulPanels(
+                    x: x.data, rows: m, operand: rows, panels: r, bias: b.data, out: inPlaceSplit.data)
+            }
+            XCTAssertEqual(inPlaceSplit.values, out.values, "\(format) row-major m \(m) split")
             // Any split over panels gives the same bits.
             let split = Tensor(zeros: [m, n])
             for r in [0..<1, 1..<3] {

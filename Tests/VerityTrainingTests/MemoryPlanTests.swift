@@ -11,6 +11,7 @@ import VerityLua
 import VerityModel
 import VerityTensor
 import VerityTokenizer
+import VeritySampling
 @testable import VerityTraining
 
 final class MemoryPlanTests: XCTestCase {
@@ -32,6 +33,26 @@ final class MemoryPlanTests: XCTestCase {
         return try RecipeLoader.load(path: root.appendingPathComponent("r.lua").path)
     }
 
+    /// Issue 23 item 7: the paper's pi1 run with LoRA (Scripts/recipes/paper/pi1-lora.lua) fits a 24 GiB workstation,
+    /// where pi1 itself (full fine-tuning in float32) does not.
+    func testThePaperLoRARecipeFitsAWorkstation() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let config = try ModelConfig.load(from: Fixtures.url("configs/qwen2.5-math-1.5b/config.json"))
+        var engine = EngineOptions()
+        engine.memoryBudgetBytes = 6 << 30  // the engine's default KV budget on a 24 GiB machine (a quarter)
+        func plan(_ name: String) throws -> MemoryPlan {
+            let loaded = try RecipeLoader.load(
+                path: "Scripts/recipes/paper/\(name).lua", services: .standard(), currentDirectory: root)
+            return MemoryPlan.estimate(
+                config: config, recipe: loaded.recipe, klAtStart: true, processBytes: 3e8, tokenizerBytes: 7e6,
+                engine: engine)
+        }
+        let lora = try plan("pi1-lora"), full = try plan("pi1")
+        XCTAssertLessThan(lora.totalBytes, 16 * 1_073_741_824.0, lora.table.joined(separator: "\n"))
+        XCTAssertGreaterThan(full.totalBytes, 24 * 1_073_741_824.0, full.table.joined(separator: "\n"))
+    }
+
     func testPartsOnThePapersModel() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("verity-plan-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
@@ -49,10 +70,25 @@ final class MemoryPlanTests: XCTestCase {
         XCTAssertEqual(full.bytes("optimizer state (AdamW)"), params * 8)
         XCTAssertEqual(full.bytes("reference"), params * 4, "kl at step 0: a float32 copy")
         XCTAssertEqual(try plan("", kl: false).bytes("reference"), 0)
-        // The sampler packs every projection and the (tied) output head: all but the norms, biases and embedding table.
+        // The sampler reads the model in place: no copy. Its opt-in bfloat16 copy packs every projection and the (tied)
+        // output head: all but the norms, biases and embedding table.
+        XCTAssertEqual(full.bytes("sampler weights"), 0)
         let norms = Double(28 * 2 * 1536 + 1536), biases = Double(28 * (1536 + 256 + 256))
-        XCTAssertEqual(full.bytes("sampler weights"), (params - norms - biases) * 4)
+        var bf16Engine = EngineOptions()
+        bf16Engine.weights = .bfloat16
+        XCTAssertEqual(
+            MemoryPlan.estimate(
+                config: config, recipe: try recipe("", root: root).recipe, klAtStart: true, processBytes: 1e8,
+                tokenizerBytes: 0, engine: bf16Engine
+            ).bytes("sampler weights"), (params - norms - biases) * 2)
         XCTAssertEqual(full.bytes("process"), 1e8)
+        // A bfloat16 reference: the layers' matrices at 2 bytes (all but the norms, biases and the 151936 x 1536
+        // embedding), the rest at 4, and the widened scratch of the largest matrix (8960 x 1536) twice.
+        let embedding = 151_936.0 * 1536, matrices = params - norms - biases - embedding
+        let halfModel = matrices * 2 + (params - matrices) * 4 + 2 * 8960 * 1536 * 4
+        XCTAssertEqual(try plan("reference = { dtype = \"bf16\" },").bytes("reference"), halfModel)
+        XCTAssertEqual(
+            try plan("reference = { dtype = \"bf16\" }, lora = { rank = 16 },").bytes("frozen weights"), halfModel)
 
         let lora = try plan("lora = { rank = 16, alpha = 32 },")
         XCTAssertEqual(lora.bytes("trainable weights"), 18_464_768 * 4, "peft's trainable parameter count")

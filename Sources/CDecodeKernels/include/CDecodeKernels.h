@@ -21,6 +21,14 @@
 /// Columns per panel.
 #define VERITY_PANEL 16
 
+/// How a product's weight is laid out: packed panels (float32 or bfloat16), or the row-major matrix W [N, K] itself
+/// (float32 or bfloat16), whose panels are packed on the fly slice by slice (the values, and so every element's fma
+/// chain and bits, are those of the packed float32 copy; nothing persistent is made).
+#define VERITY_W_PANELS_F32 0
+#define VERITY_W_PANELS_BF16 1
+#define VERITY_W_ROWS_F32 2
+#define VERITY_W_ROWS_BF16 3
+
 /// Packs panels p0 ..< p1 of the float32 matrix w [n, k] into `panels` (the whole packed array, ceil(n/16)·16·k floats).
 void verity_pack_f32(const float *w, long n, long k, long p0, long p1, float *panels);
 
@@ -28,14 +36,14 @@ void verity_pack_f32(const float *w, long n, long k, long p0, long p1, float *pa
 void verity_pack_bf16(const float *w, long n, long k, long p0, long p1, uint16_t *panels);
 
 /// out[i·ldo + j] = Σ_kk x[i·ldx + kk]·W[j][kk] (+ bias[j]) for rows i < m and columns j of panels p0 ..< p1 (j < n),
-/// one fma chain per element as described above. `panels` is float32 when bf16 == 0, bfloat16 otherwise.
-void verity_panel_matmul(const float *x, long m, long ldx, long k, const void *panels, int bf16, long n, long p0, long p1,
+/// one fma chain per element as described above. `panels` is laid out as `format` (VERITY_W_*) says.
+void verity_panel_matmul(const float *x, long m, long ldx, long k, const void *panels, int format, long n, long p0, long p1,
                          const float *bias, float *out, long ldo);
 
 /// One product of a shared-x group for `verity_mm_run`: out[i·ldo + j] = Σ_kk x[i][kk]·W[j][kk] (+ bias[j]), W [n, k].
 typedef struct {
     const void *panels;
-    int bf16;
+    int format;
     long n;
     const float *bias;
     float *out;
