@@ -94,6 +94,8 @@ public struct TrainBenchmarkResult: Codable, Sendable {
     public var lora_rank: Int = 0, memory_plan_mb: Double = 0
     /// `reference.dtype`: how the reference (under LoRA, the frozen base) holds its layers' matrices.
     public var reference_dtype: String = "f32"
+    /// Whether `peak_rss_mb` counts from after the random model was written (VmHWM reset; false: the whole process).
+    public var peak_rss_reset_after_setup: Bool = false
     /// The FLOPs of the same update with every prompt computed once per row (as a trainer without prefix sharing
     /// does, padding not counted), and that work per second as a fraction of sgemm: above 1 where sharing spares work.
     public var update_flops_unshared: Double = 0, update_effective_fraction_of_sgemm: Double = 0
@@ -152,6 +154,8 @@ public enum TrainBenchmark {
         to.forcedLengths = forced
         to.log = log
         BufferPool.releaseCached()
+        // The peak is the step's: writing the random model (a whole float32 store, 6.2 GB on the 1.5B shape) is setup.
+        let peakReset = resetPeakResident()
         let plan = try MemoryPlan.forRecipe(loaded)
         log(plan.summaryLine)
         to.memoryPlanBytes = plan.totalBytes
@@ -214,6 +218,7 @@ public enum TrainBenchmark {
         result.recompute = o.recompute
         result.lora_rank = o.loraRank
         result.reference_dtype = o.referenceDType.rawValue
+        result.peak_rss_reset_after_setup = peakReset
         result.memory_plan_mb = plan.totalBytes / 1_048_576
         result.update_flops_unshared = unshared
         result.update_effective_fraction_of_sgemm = unshared / max(upd, 1e-9) / 1e9 / limit

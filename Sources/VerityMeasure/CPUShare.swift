@@ -62,3 +62,16 @@ public struct CPUShareProbe: Sendable {
         return f[0] + f[1] + f[2] + f[5] + f[6] + f[7]
     }
 }
+
+// MARK: - Peak resident memory
+
+/// Resets this process's peak resident size (VmHWM) to its current resident size (Linux: "5" written to
+/// /proc/self/clear_refs), so that a benchmark's peak is its measured phase's, not its setup's. Returns false where that
+/// is not possible (no /proc, or not writable): the peak then covers the whole process.
+@discardableResult
+public func resetPeakResident() -> Bool {
+    guard let h = FileHandle(forWritingAtPath: "/proc/self/clear_refs") else { return false }
+    defer { try? h.close() }
+    do { try h.write(contentsOf: Data("5".utf8)) } catch { return false }
+    return true
+}

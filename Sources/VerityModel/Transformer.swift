@@ -93,8 +93,11 @@ public final class TransformerModel {
         if holdsAdapters(directory) { return try loadMergingAdapters(directory: directory) }
         let config = try ModelConfig.load(from: directory.appendingPathComponent("config.json"))
         let ckpt = try SafeTensorsCheckpoint(directory: directory)
-        return try TransformerModel(config: config, frozenMatricesInBF16: frozenMatricesInBF16) { name, shape in
-            try ckpt.tensor(name, shape: shape)
+        return try TransformerModel(config: config, frozenMatricesInBF16: frozenMatricesInBF16) { name, view in
+            let t = try ckpt.tensor(name, shape: view.shape)
+            view.data.update(from: t.data, count: t.count)
+            // The copy is made: the mapping's pages of this tensor need not stay resident beside it.
+            ckpt.releasePages(name)
         }
     }
 

@@ -193,6 +193,27 @@ final class SFTTests: XCTestCase {
         print("SFT toy: loss \(first) -> \(last) over 8 steps; rows packed \(mp[0]["rows"] ?? 0) vs 6")
     }
 
+    /// SFT trains LoRA adapters too, over a base frozen in bfloat16: only the adapters change, the loss falls, and the
+    /// checkpoint is PEFT's layout.
+    func testLoRAUnderSFTTrainsTheAdaptersOverABFloat16Base() throws {
+        let run = try SFTRun(
+            steps: 8, pack: 64, extra: "lora = { rank = 4, alpha = 8 }, reference = { dtype = \"bf16\" },")
+        let t = try run.trainer()
+        XCTAssertNotNil(t.model.adapters)
+        XCTAssertEqual(t.model.frozenBF16.count, t.model.layers.count * 7)
+        let norm = t.model.store.variables[t.model.finalNormIndex].value.values
+        let m = try t.run()
+        let first = m[0]["sft_loss"] ?? 0, last = m[7]["sft_loss"] ?? 0
+        XCTAssertLessThan(last, first * 0.9, "SFT loss with LoRA \(first) -> \(last)")
+        XCTAssertEqual(t.model.store.variables[t.model.finalNormIndex].value.values, norm, "the base is frozen")
+        let ckpt = run.root.appendingPathComponent("run/checkpoints/step-8")
+        let fm = FileManager.default
+        XCTAssertTrue(fm.fileExists(atPath: ckpt.appendingPathComponent("adapter_model.safetensors").path))
+        XCTAssertTrue(fm.fileExists(atPath: ckpt.appendingPathComponent("adapter_config.json").path))
+        XCTAssertFalse(fm.fileExists(atPath: ckpt.appendingPathComponent("model.safetensors").path))
+        print("SFT toy with LoRA rank 4 on a bf16 base: loss \(first) -> \(last) over 8 steps")
+    }
+
     func testTheLossIsTheMeanResponseNLLWithThePromptMasked() throws {
         // Recompute step 1's loss by hand from the base model: the mean of -log p over response tokens (and EOS) only.
         let run = try SFTRun(steps: 1, pack: 0, extra: "")
