@@ -294,67 +294,8 @@ kern2_avx2(int R, int bf16, const float *x, long ldx, const void *pan, long k, f
 #endif
 
 #ifdef VERITY_X86
-/// `pack_rows_portable` with 8 x 8 transposes (the same values).
-__attribute__((target("avx2,fma"))) static void pack_rows_avx2(const void *w, int wbf16, long n, long k, long p, long kb, long kl,
-                                                               float *dst) {
-    for (int c0 = 0; c0 < P; c0 += 8) {
-        long j0 = p * P + c0;
-        long rows = n - j0 < 8 ? (n - j0 > 0 ? n - j0 : 0) : 8;
-        long kk = 0;
-        for (; kk + 8 <= kl; kk += 8) {
-            __m256 r[8];
-            for (int i = 0; i < 8; i++) {
-                if (i >= rows) {
-                    r[i] = _mm256_setzero_ps();
-                } else if (wbf16) {
-                    __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)w + (j0 + i) * k + kb + kk));
-                    r[i] = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-                } else {
-                    r[i] = _mm256_loadu_ps((const float *)w + (j0 + i) * k + kb + kk);
-                }
-            }
-            __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-            __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-            __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-            __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-            __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-            __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-            __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-            __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-            float *d = dst + kk * P + c0;
-            _mm256_storeu_ps(d + 0 * P, _mm256_permute2f128_ps(u0, u4, 0x20));
-            _mm256_storeu_ps(d + 1 * P, _mm256_permute2f128_ps(u1, u5, 0x20));
-            _mm256_storeu_ps(d + 2 * P, _mm256_permute2f128_ps(u2, u6, 0x20));
-            _mm256_storeu_ps(d + 3 * P, _mm256_permute2f128_ps(u3, u7, 0x20));
-            _mm256_storeu_ps(d + 4 * P, _mm256_permute2f128_ps(u0, u4, 0x31));
-            _mm256_storeu_ps(d + 5 * P, _mm256_permute2f128_ps(u1, u5, 0x31));
-            _mm256_storeu_ps(d + 6 * P, _mm256_permute2f128_ps(u2, u6, 0x31));
-            _mm256_storeu_ps(d + 7 * P, _mm256_permute2f128_ps(u3, u7, 0x31));
-        }
-        for (; kk < kl; kk++)
-            for (long i = 0; i < 8; i++) {
-                float v = 0.0f;
-                if (i < rows)
-                    v = wbf16 ? from_bf16(((const uint16_t *)w)[(j0 + i) * k + kb + kk]) : ((const float *)w)[(j0 + i) * k + kb + kk];
-                dst[kk * P + c0 + i] = v;
-            }
-    }
-}
-#endif
-
-#ifdef VERITY_X86
-/// Rows j0 ..< j0+8 of a row-major W (float32 or bfloat16; rows at or past n read as zero), columns kk ..< kk+8,
-/// transposed in registers: t[q] holds W[j0 + i][kk + q] in lane i.
-__attribute__((target("avx2,fma"), always_inline)) static inline void
-load_t8(const void *w, int wbf16, long n, long k, long j0, long kk, __m256 t[8]) {
-    __m256 r[8];
-    for (int i = 0; i < 8; i++) {
-        if (j0 + i >= n) r[i] = _mm256_setzero_ps();
-        else if (wbf16) {
-            __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)w + (j0 + i) * k + kk));
-            r[i] = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-        } else r[i] = _mm256_loadu_ps((const float *)w + (j0 + i) * k + kk);
-    }
+/// The 8 x 8 transpose of r: t[q] lane i = r[i] lane q.
+__attribute__((target("avx2,fma"), always_inline)) static inline void transpose8(const __m256 r[8], __m256 t[8]) {
     __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
     __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
     __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
@@ -373,6 +314,45 @@ load_t8(const void *w, int wbf16, long n, long k, long j0, long kk, __m256 t[8])
     t[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
 }
 
+/// Rows j0 ..< j0+8 of a row-major W (float32 or bfloat16; rows at or past n read as zero), columns kk ..< kk+8,
+/// transposed in registers: t[q] holds W[j0 + i][kk + q] in lane i.
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+load_t8(const void *w, int wbf16, long n, long k, long j0, long kk, __m256 t[8]) {
+    __m256 r[8];
+    for (int i = 0; i < 8; i++) {
+        if (j0 + i >= n) r[i] = _mm256_setzero_ps();
+        else if (wbf16) {
+            __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)w + (j0 + i) * k + kk));
+            r[i] = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+        } else r[i] = _mm256_loadu_ps((const float *)w + (j0 + i) * k + kk);
+    }
+    transpose8(r, t);
+}
+
+/// `pack_rows_portable` with 8 x 8 transposes (the same values).
+__attribute__((target("avx2,fma"))) static void pack_rows_avx2(const void *w, int wbf16, long n, long k, long p, long kb, long kl,
+                                                               float *dst) {
+    for (int c0 = 0; c0 < P; c0 += 8) {
+        long j0 = p * P + c0;
+        long rows = n - j0 < 8 ? (n - j0 > 0 ? n - j0 : 0) : 8;
+        long kk = 0;
+        for (; kk + 8 <= kl; kk += 8) {
+            __m256 t[8];
+            load_t8(w, wbf16, n, k, j0, kb + kk, t);
+            for (int q = 0; q < 8; q++) _mm256_storeu_ps(dst + (kk + q) * P + c0, t[q]);
+        }
+        for (; kk < kl; kk++)
+            for (long i = 0; i < 8; i++) {
+                float v = 0.0f;
+                if (i < rows)
+                    v = wbf16 ? from_bf16(((const uint16_t *)w)[(j0 + i) * k + kb + kk]) : ((const float *)w)[(j0 + i) * k + kb + kk];
+                dst[kk * P + c0 + i] = v;
+            }
+    }
+}
+#endif
+
+#ifdef VERITY_X86
 /// R ≤ 3 rows of x against panel p of a row-major W read in place (no packing buffer): each 8 x 8 block of W is
 /// transposed in registers and consumed at once. Per element the same chain as the panel kernels: fma over kk in
 /// order from 0, then + bias.
@@ -488,25 +468,10 @@ static __thread long xp_cap = 0;
 __attribute__((target("avx2,fma"))) static void pack_x_block(const float *src, long ldx, long R, long kl, float *dst) {
     long kk = 0;
     for (; kk + 8 <= kl; kk += 8) {
-        __m256 r[8];
+        __m256 r[8], t[8];
         for (int i = 0; i < 8; i++) r[i] = i < R ? _mm256_loadu_ps(src + i * ldx + kk) : _mm256_setzero_ps();
-        __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-        __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-        __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-        __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-        __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-        __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-        __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-        __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-        float *d = dst + kk * XS;
-        _mm256_storeu_ps(d + 0 * XS, _mm256_permute2f128_ps(u0, u4, 0x20));
-        _mm256_storeu_ps(d + 1 * XS, _mm256_permute2f128_ps(u1, u5, 0x20));
-        _mm256_storeu_ps(d + 2 * XS, _mm256_permute2f128_ps(u2, u6, 0x20));
-        _mm256_storeu_ps(d + 3 * XS, _mm256_permute2f128_ps(u3, u7, 0x20));
-        _mm256_storeu_ps(d + 4 * XS, _mm256_permute2f128_ps(u0, u4, 0x31));
-        _mm256_storeu_ps(d + 5 * XS, _mm256_permute2f128_ps(u1, u5, 0x31));
-        _mm256_storeu_ps(d + 6 * XS, _mm256_permute2f128_ps(u2, u6, 0x31));
-        _mm256_storeu_ps(d + 7 * XS, _mm256_permute2f128_ps(u3, u7, 0x31));
+        transpose8(r, t);
+        for (int q = 0; q < 8; q++) _mm256_storeu_ps(dst + (kk + q) * XS, t[q]);
     }
     for (; kk < kl; kk++)
         for (long i = 0; i < XS; i++) dst[kk * XS + i] = i < R ? src[i * ldx + kk] : 0.0f;

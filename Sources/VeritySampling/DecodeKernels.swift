@@ -103,33 +103,27 @@ public struct WeightOperand: @unchecked Sendable {
     /// Number of 16-column panels.
     public var panels: Int { (outputs + Int(VERITY_PANEL) - 1) / Int(VERITY_PANEL) }
 
+    init(_ pointer: UnsafeRawPointer, code: Int32, outputs: Int, inner: Int, owner: AnyObject?) {
+        precondition(outputs > 0 && inner > 0, "empty weight matrix")
+        (self.pointer, self.code, self.outputs, self.inner, self.owner) = (pointer, code, outputs, inner, owner)
+    }
+
     /// Packed panels.
     public init(_ packed: PackedWeights) {
-        pointer = UnsafeRawPointer(packed.storage)
-        code = packed.format == .bfloat16 ? Int32(VERITY_W_PANELS_BF16) : Int32(VERITY_W_PANELS_F32)
-        outputs = packed.outputs
-        inner = packed.inner
-        owner = packed
+        self.init(
+            UnsafeRawPointer(packed.storage),
+            code: packed.format == .bfloat16 ? Int32(VERITY_W_PANELS_BF16) : Int32(VERITY_W_PANELS_F32),
+            outputs: packed.outputs, inner: packed.inner, owner: packed)
     }
 
     /// The float32 matrix `weight` [outputs, inner], row-major, read in place (it must outlive the product).
     public init(rows weight: UnsafePointer<Float>, outputs: Int, inner: Int) {
-        precondition(outputs > 0 && inner > 0, "empty weight matrix")
-        pointer = UnsafeRawPointer(weight)
-        code = Int32(VERITY_W_ROWS_F32)
-        self.outputs = outputs
-        self.inner = inner
-        owner = nil
+        self.init(UnsafeRawPointer(weight), code: Int32(VERITY_W_ROWS_F32), outputs: outputs, inner: inner, owner: nil)
     }
 
     /// The bfloat16 matrix `weight` [outputs, inner], row-major, read in place and widened exactly.
     public init(bf16Rows weight: UnsafePointer<UInt16>, outputs: Int, inner: Int) {
-        precondition(outputs > 0 && inner > 0, "empty weight matrix")
-        pointer = UnsafeRawPointer(weight)
-        code = Int32(VERITY_W_ROWS_BF16)
-        self.outputs = outputs
-        self.inner = inner
-        owner = nil
+        self.init(UnsafeRawPointer(weight), code: Int32(VERITY_W_ROWS_BF16), outputs: outputs, inner: inner, owner: nil)
     }
 
     /// Bytes one full product reads.
