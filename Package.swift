@@ -1,6 +1,6 @@
 // swift-tools-version: 6.1
 // Verity: reinforcement learning with verifiable reward on language models, in one Swift program.
-// Layout and data flow: DESIGN.md. System packages: liblua5.4-dev, libopenblas-dev (Debian).
+// Layout and data flow: DESIGN.md. System packages: liblua5.4-dev, libopenblas-dev, libopenmpi-dev (Debian).
 import PackageDescription
 
 let package = Package(
@@ -27,6 +27,8 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CLua", pkgConfig: "lua5.4", providers: [.apt(["liblua5.4-dev"])]),
         .target(name: "CLuaShim", dependencies: ["CLua"]),
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
+        .target(name: "CMPIShim", dependencies: ["CMPI"]),
         .executableTarget(name: "verity-luac", dependencies: ["CLuaShim"]),
         .plugin(name: "LuaSyntaxCheck", capability: .buildTool(), dependencies: ["verity-luac"]),
         .plugin(
@@ -39,6 +41,7 @@ let package = Package(
         .target(name: "VerityCore"),
         .target(name: "VerityMeasure"),
         .target(name: "VerityJSON"),
+        .target(name: "VerityDistributed", dependencies: ["CMPIShim"]),
         .target(name: "VerityTensor", dependencies: ["CBLAS", "VerityCore", "VerityMeasure"]),
         .target(name: "VerityTokenizer", dependencies: ["VerityCore", "VerityJSON"]),
         .target(name: "VerityModel", dependencies: ["VerityTensor", "VerityTokenizer", "VerityJSON"]),
@@ -49,7 +52,7 @@ let package = Package(
         .target(name: "VerityVerify", dependencies: ["VerityCore"]),
         .target(name: "VerityData", dependencies: ["VerityCore", "VerityJSON"]),
         .target(
-            name: "VerityScripts", path: "Scripts", exclude: ["bench", "mutate.sh", "mutations.txt", "fuzz.sh"],
+            name: "VerityScripts", path: "Scripts", exclude: ["bench", "mutate.sh", "mutations.txt", "fuzz.sh", "mpi"],
             resources: [
                 .copy("lib"), .copy("rewards"), .copy("prompts"), .copy("losses"), .copy("schedules"), .copy("recipes"),
             ],
@@ -64,7 +67,7 @@ let package = Package(
             name: "VerityTraining",
             dependencies: [
                 "VerityCore", "VerityTensor", "VerityModel", "VerityTokenizer", "VeritySampling", "VerityJSON",
-                "VerityLua", "VerityEval",
+                "VerityLua", "VerityEval", "VerityDistributed",
             ]),
         .target(
             name: "VerityEval",
@@ -84,7 +87,7 @@ let package = Package(
             name: "verity",
             dependencies: [
                 "VerityTensor", "VerityModel", "VerityTokenizer", "VeritySampling", "VerityVerify", "VerityLua",
-                "VerityBench", "VerityJSON", "VerityTraining", "VerityEval", "VerityData",
+                "VerityBench", "VerityJSON", "VerityTraining", "VerityEval", "VerityData", "VerityDistributed",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -107,6 +110,7 @@ let package = Package(
             name: "VerityTrainingTests",
             dependencies: ["VerityTraining", "VerityFixtures", "VerityLua", "VerityModel"],
             exclude: ["Scripts"]),
+        .testTarget(name: "VerityDistributedTests", dependencies: ["VerityDistributed"]),
         .testTarget(name: "VerityDataTests", dependencies: ["VerityData", "VerityJSON", "VerityVerify"]),
         .testTarget(name: "VerityEvalTests", dependencies: ["VerityEval", "VerityFixtures", "VerityJSON"]),
         .testTarget(

@@ -141,6 +141,21 @@ public struct GeneratedSample: Sendable, Equatable {
     public var matchedStopString: String?
     /// The detokenized new tokens, when a detokenizer was given.
     public var text: String?
+
+    /// A sample (the engine makes them; data-parallel training rebuilds them from other ranks).
+    public init(
+        promptIndex: Int, sampleIndex: Int, tokens: [Int32], logprobs: [Float], samplingLogprobs: [Float],
+        finishReason: FinishReason, matchedStopString: String? = nil, text: String? = nil
+    ) {
+        self.promptIndex = promptIndex
+        self.sampleIndex = sampleIndex
+        self.tokens = tokens
+        self.logprobs = logprobs
+        self.samplingLogprobs = samplingLogprobs
+        self.finishReason = finishReason
+        self.matchedStopString = matchedStopString
+        self.text = text
+    }
 }
 
 /// Work counters of one `generate` call.
@@ -163,6 +178,9 @@ public struct GenerationStats: Sendable, Codable {
     public var peakLiveRows = 0
     /// The most KV-cache bytes held at once.
     public var peakCacheBytes = 0
+
+    /// Counters at zero.
+    public init() {}
 }
 
 /// The samples of a request, ordered by (prompt, sample), and the work counters.
@@ -171,6 +189,12 @@ public struct GenerationResult: Sendable {
     public var samples: [GeneratedSample]
     /// Work counters.
     public var stats: GenerationStats
+
+    /// A result of `samples` (ordered by prompt index then sample index) and their counters.
+    public init(samples: [GeneratedSample], stats: GenerationStats) {
+        self.samples = samples
+        self.stats = stats
+    }
 }
 
 /// Progress of a running `generate` call.

@@ -111,12 +111,12 @@ public final class ParameterStore {
     }
 
     /// Combines the gradient block across data-parallel workers with `reducer`, in buckets of at most `bucketFloats`.
-    public func allReduceGradients(_ reducer: GradientReducer, bucketFloats: Int = 1 << 24) {
+    public func allReduceGradients(_ reducer: GradientReducer, bucketFloats: Int = 1 << 24) throws {
         finalizeGradients()
         var start = 0
         while start < count {
             let n = min(bucketFloats, count - start)
-            reducer.allReduce(UnsafeMutableBufferPointer(start: gradients.data + start, count: n))
+            try reducer.allReduce(UnsafeMutableBufferPointer(start: gradients.data + start, count: n))
             start += n
         }
     }
@@ -133,16 +133,18 @@ public final class ParameterStore {
 
 // MARK: - Gradient hooks
 
-/// Combines gradients across data-parallel workers before the optimiser step (identity on one worker).
+/// Combines gradients across data-parallel workers before the optimiser step (identity on one worker). The trainer's
+/// workers each hold the gradient of their share of one global loss (weighted by the whole batch's token counts), so
+/// its reducer sums; a reducer over per-worker mean losses would average.
 public protocol GradientReducer: AnyObject {
-    /// Replaces each element of `bucket` (a slice of the gradient block) by its mean over all workers, in place.
-    func allReduce(_ bucket: UnsafeMutableBufferPointer<Float>)
+    /// Replaces each element of `bucket` (a slice of the gradient block) by its combination over all workers, in place.
+    func allReduce(_ bucket: UnsafeMutableBufferPointer<Float>) throws
 }
 
 /// The single-process reducer: leaves gradients unchanged.
 public final class LocalGradientReducer: GradientReducer {
     /// A reducer for one worker.
     public init() {}
-    /// Does nothing: one worker's gradient is already the mean.
-    public func allReduce(_ bucket: UnsafeMutableBufferPointer<Float>) {}
+    /// Does nothing: one worker's gradient is already the whole.
+    public func allReduce(_ bucket: UnsafeMutableBufferPointer<Float>) throws {}
 }

@@ -17,6 +17,7 @@ import VerityLua
 import VerityJSON
 import VerityVerify
 import VerityEval
+import VerityDistributed
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -47,6 +48,8 @@ public struct TrainerOptions {
     public var releaseCachedBuffersAbove = Int(ProcessInfo.processInfo.physicalMemory / 8)
     /// The memory plan's estimated peak (`MemoryPlan.totalBytes`), reported beside `peak_rss_mb` as `memory_plan_mb`.
     public var memoryPlanBytes: Double? = nil
+    /// The ranks of a data-parallel job (DataParallel.swift); one process alone by default. Rank 0 writes the run folder.
+    public var communicator: Communicator = LocalCommunicator()
 
     /// Options for a run in `runDirectory`.
     public init(runDirectory: URL) { self.runDirectory = runDirectory }
@@ -111,12 +114,16 @@ public final class Trainer {
     var lastSamples: [String] = []
     /// Each example's training accuracy every time it was drawn (the share of its n samples with a positive
     /// reward), by example position; written to history.json for `verity select`.
-    public private(set) var history: [Int: [Double]] = [:]
+    public internal(set) var history: [Int: [Double]] = [:]
+    /// Each example's mean response length when last drawn (balances a data-parallel rollout; not checkpointed).
+    var responseLengthMean: [Int: Double] = [:]
 
     /// A trainer for `loaded` (the model folder resolved against the current directory, then the recipe's folder).
     public init(loaded: LoadedRecipe, options: TrainerOptions) throws {
         self.loaded = loaded
         self.options = options
+        // The products and kernels of the update use the run's threads too, not only the sampler.
+        BLAS.setThreads(max(1, options.threads))
         let r = loaded.recipe
         modelDirectory = try Trainer.resolve(r.model, key: "model", recipe: r)
         // Under LoRA the frozen base is the reference: `reference.dtype = "bf16"` holds its layers' matrices in bfloat16.
@@ -214,7 +221,7 @@ public final class Trainer {
     /// with the critic's values for PPO), update (the policy's epochs x mini-batches x micro-batches, the reference
     /// pass and the critic), metrics.
     public func trainStep() throws -> [String: Double] {
-        let t0 = Date()
+        let t0 = Date(), c0 = comm.secondsInCollectives
         let settings = try stepSettings()
         let batch = try nextBatch()
         let rollout = try self.rollout(batch)
@@ -222,9 +229,16 @@ public final class Trainer {
         let advantages = try self.advantages(rollout, batch, rewards)
         let update = try self.update(rollout, batch, advantages, settings)
         step += 1
-        return stepMetrics(
+        var m = stepMetrics(
             settings: settings, batch: batch, rollout: rollout, rewards: rewards, advantages: advantages,
             update: update, seconds: Date().timeIntervalSince(t0))
+        if comm.size > 1 {
+            // Time in collectives, waiting for slower ranks included, and the largest peak over ranks.
+            m["ranks"] = Double(comm.size)
+            m["seconds_comm"] = comm.secondsInCollectives - c0
+            m["peak_rss_mb_max_rank"] = try comm.allReduceMax([m["peak_rss_mb"] ?? 0])[0]
+        }
+        return m
     }
 
     /// The step's learning rate and loss mix, from the recipe's schedules (Lua), after reseeding Lua's generators
@@ -306,7 +320,10 @@ public final class Trainer {
         req.ignoreEOS = options.ignoreEOS
         req.forcedLengths = options.forcedLengths
         let tr = Date()
-        let gen = try engine.generate(req, detokenizer: tokenizer.detokenizerFactory(skipSpecialTokens: true))
+        let gen =
+            comm.size > 1
+            ? try distributedGenerate(req, batch)
+            : try engine.generate(req, detokenizer: tokenizer.detokenizerFactory(skipSpecialTokens: true))
         let seconds = Date().timeIntervalSince(tr)
         let tmax = gen.samples.map(\.tokens.count).max() ?? 1
         var mask = TokenMatrix(rows: gen.samples.count, columns: tmax)
@@ -416,7 +433,8 @@ public final class Trainer {
             guard let critic else { throw TrainingError("ppo without a critic") }
             var tokenRewards = TokenMatrix(rows: mask.rows, columns: tmax)
             let sequences = rollout.sequences, promptLengths = rollout.promptLengths
-            for micro in try microBatches(rollout, sequences.indices) {
+            // Data-parallel: each rank scores its share; the others' entries are 0 until the sum over ranks.
+            for micro in try microBatches(rollout, share(rollout, sequences.indices)) {
                 let v = try critic.values(micro.batch)
                 for (j, b) in micro.members.enumerated() {
                     for t in 0..<gen.samples[b].tokens.count {
@@ -424,6 +442,7 @@ public final class Trainer {
                     }
                 }
             }
+            if comm.size > 1 { try rolloutValues.values.withUnsafeMutableBufferPointer { try comm.allReduceSum($0) } }
             for (b, s) in gen.samples.enumerated() { tokenRewards[b, s.tokens.count - 1] = scores[b] }
             let g = Advantages.gae(
                 rewards: tokenRewards, values: rolloutValues, mask: mask, gamma: r.critic.gamma,
@@ -467,11 +486,17 @@ public final class Trainer {
         for epoch in 0..<r.update.epochs {
             for start in stride(from: 0, to: sequences.count, by: perMini) {
                 let members = start..<min(sequences.count, start + perMini)
-                let weights = miniBatchWeights(rollout, members)
+                // Data-parallel: this rank's share of the mini-batch, weighted by the whole mini-batch's token counts;
+                // the gradients are then summed over ranks.
+                let mine = share(rollout, members)
+                let weights = Trainer.rows(miniBatchWeights(rollout, members), mine, first: members.lowerBound)
                 model.zeroGrad()
-                try accumulatePolicyGradient(
-                    rollout, adv, members: members, weights: weights, coefficients: settings.coefficients,
-                    metrics: epoch == 0, into: &u)
+                if !mine.isEmpty {
+                    try accumulatePolicyGradient(
+                        rollout, adv, members: mine, weights: weights, coefficients: settings.coefficients,
+                        metrics: epoch == 0, into: &u)
+                }
+                try reduceGradients(model.trainableStore)
                 u.gradNorm = model.trainableStore.gradientNorm()
                 guard try acceptGradient(norm: u.gradNorm) else {
                     u.skipped += 1
@@ -485,15 +510,20 @@ public final class Trainer {
                 // The critic on the same mini-batch: clipped value loss against the GAE returns.
                 if let critic {
                     critic.zeroGrad()
-                    try accumulateCriticGradient(
-                        rollout, adv, members: members, weights: weights, valueCoefficient: settings.mix["value"] ?? 1,
-                        metrics: epoch == 0, into: &u)
+                    if !mine.isEmpty {
+                        try accumulateCriticGradient(
+                            rollout, adv, members: mine, weights: weights, valueCoefficient: settings.mix["value"] ?? 1,
+                            metrics: epoch == 0, into: &u)
+                    }
+                    try reduceGradients(critic.body.store)
+                    try reduceGradients(critic.head)
                     if critic.step(lr: r.critic.lr, maxNorm: r.optimizer.maxGradNorm) == nil {
                         options.log("step \(step + 1): the critic's gradient is not finite; its update is skipped")
                     }
                 }
             }
         }
+        try reduceUpdateMetrics(&u)
         u.seconds = Date().timeIntervalSince(tu) - u.logprobSeconds
         if BufferPool.cached > options.releaseCachedBuffersAbove { BufferPool.releaseCached() }
         return u
@@ -772,21 +802,26 @@ public final class Trainer {
         let r = loaded.recipe
         let fm = FileManager.default
         let dir = options.runDirectory
-        try fm.createDirectory(at: dir, withIntermediateDirectories: true)
-        if options.resume {
-            try restoreLatest()
-        } else if fm.fileExists(atPath: dir.appendingPathComponent("metrics.jsonl").path) {
-            throw TrainingError(
-                "\(dir.path) already holds a run (metrics.jsonl); pass --resume to continue it or choose another --run-dir"
-            )
+        // Data-parallel: rank 0 alone reads the checkpoint and writes the run folder; the others take its state.
+        var handle: FileHandle?, board: TensorBoardWriter?
+        if isRoot {
+            try fm.createDirectory(at: dir, withIntermediateDirectories: true)
+            if options.resume {
+                try restoreLatest()
+            } else if fm.fileExists(atPath: dir.appendingPathComponent("metrics.jsonl").path) {
+                throw TrainingError(
+                    "\(dir.path) already holds a run (metrics.jsonl); pass --resume to continue it or choose another --run-dir"
+                )
+            }
+            try RunRecord.write(loaded, to: dir)
+            let metricsURL = dir.appendingPathComponent("metrics.jsonl")
+            if !fm.fileExists(atPath: metricsURL.path) { try AtomicFile.write(Data(), to: metricsURL) }
+            handle = try FileHandle(forWritingTo: metricsURL)
+            try handle?.seekToEnd()
+            board = try TensorBoardWriter(directory: dir.appendingPathComponent("tensorboard"))
         }
-        try RunRecord.write(loaded, to: dir)
-        let metricsURL = dir.appendingPathComponent("metrics.jsonl")
-        if !fm.fileExists(atPath: metricsURL.path) { try AtomicFile.write(Data(), to: metricsURL) }
-        let handle = try FileHandle(forWritingTo: metricsURL)
-        defer { try? handle.close() }
-        try handle.seekToEnd()
-        let board = try TensorBoardWriter(directory: dir.appendingPathComponent("tensorboard"))
+        defer { try? handle?.close() }
+        try synchronizeRanks(resumed: options.resume)
         let last = min(r.steps, options.maxSteps.map { step + $0 } ?? r.steps)
         // Evaluation inside training (greedy by default, the paper's validation): before the first step when
         // eval.before_train is set, then every eval.every steps, on a checkpoint of that step.
@@ -797,8 +832,8 @@ public final class Trainer {
         if let plan, r.eval.beforeTrain, step == 0 {
             var m = try evaluate(plan, model: modelDirectory, step: 0)
             m["step"] = 0
-            try handle.write(contentsOf: Data((Trainer.jsonLine(m) + "\n").utf8))
-            try board.write(step: 0, scalars: m.filter { $0.key != "step" })
+            try handle?.write(contentsOf: Data((Trainer.jsonLine(m) + "\n").utf8))
+            try board?.write(step: 0, scalars: m.filter { $0.key != "step" })
         }
         var all: [[String: Double]] = []
         let start = Date(), firstStep = step
@@ -807,14 +842,22 @@ public final class Trainer {
             // The last step is always evaluated when there is an eval plan (summary.json's "after").
             let evalNow = plan != nil && ((r.eval.every > 0 && step % r.eval.every == 0) || step == r.steps)
             let saveNow = (r.saveEvery > 0 && step % r.saveEvery == 0) || step == r.steps || evalNow
-            if saveNow { try saveCheckpoint() }
+            if saveNow { try checkpointOnRoot() }
             if let plan, evalNow {
                 let ck = options.runDirectory.appendingPathComponent("checkpoints/step-\(step)")
                 for (k, v) in try evaluate(plan, model: ck, step: step) { m[k] = v }
             }
             all.append(m)
-            try handle.write(contentsOf: Data((Trainer.jsonLine(m) + "\n").utf8))
-            try board.write(step: step, scalars: m.filter { $0.key != "step" })
+            let stopping = try anyRankStopping()
+            guard isRoot else {
+                if stopping && step < last {
+                    try checkpointOnRoot()
+                    throw TrainingInterrupted(step: step)
+                }
+                continue
+            }
+            try handle?.write(contentsOf: Data((Trainer.jsonLine(m) + "\n").utf8))
+            try board?.write(step: step, scalars: m.filter { $0.key != "step" })
             let done = step - firstStep, per = Date().timeIntervalSince(start) / Double(max(done, 1))
             try writeHistory()
             if options.writeSamples {
@@ -839,12 +882,13 @@ public final class Trainer {
                         r.steps, m["reward_mean"] ?? 0, m["accuracy"] ?? 0, m["entropy"] ?? 0, m["seconds"] ?? 0,
                         m["tokens_per_s"] ?? 0, eta))
             }
-            if stopRequest.isSet && step < last {
-                try saveCheckpoint()
+            if stopping && step < last {
+                try checkpointOnRoot()
                 throw TrainingInterrupted(step: step)
             }
         }
-        if step == r.steps { try writeSummary() }
+        if step == r.steps && isRoot { try writeSummary() }
+        try comm.barrier()
         return all
     }
 
@@ -881,6 +925,15 @@ public final class Trainer {
 
     /// Evaluates the model folder `model` with the recipe's eval plan into eval/step-N/; returns eval/<set>/accuracy metrics.
     func evaluate(_ plan: EvalPlan, model: URL, step: Int) throws -> [String: Double] {
+        // Data-parallel: rank 0 evaluates and the others take its figures.
+        if comm.size > 1 {
+            let m = isRoot ? try evaluateHere(plan, model: model, step: step) : [:]
+            return try comm.broadcast(m)
+        }
+        return try evaluateHere(plan, model: model, step: step)
+    }
+
+    func evaluateHere(_ plan: EvalPlan, model: URL, step: Int) throws -> [String: Double] {
         var eo = EvalOptions()
         eo.threads = max(1, options.threads)
         eo.log = options.log

@@ -97,7 +97,7 @@ final class ParameterStoreTests: XCTestCase {
         // The all-reduce is handed the block in buckets that tile it exactly once.
         let reducer = RecordingReducer()
         let before = store.gradients.values
-        store.allReduceGradients(reducer, bucketFloats: 5)
+        try store.allReduceGradients(reducer, bucketFloats: 5)
         XCTAssertEqual(reducer.buckets.map(\.1), [5, 5, 2])
         XCTAssertEqual(reducer.buckets.map(\.0), [0, 5, 10].map { store.gradients.data + $0 })
         XCTAssertEqual(store.gradients.values, before.map { $0 * 0.5 })
