@@ -83,9 +83,41 @@ public struct EvalOptions {
     public var log: (String) -> Void = { _ in }
     /// Generate every sample to its token limit, ignoring EOS and stop strings (benchmarks force a fixed length).
     public var forceLength = false
+    /// Data-parallel evaluation: this process grades its part of each set and the parts are joined (nil: all of it).
+    public var shard: EvalShard? = nil
 
     /// Defaults.
     public init() {}
+}
+
+/// One part of a data-parallel evaluation (evaluation inside `verity train` under MPI). Every part calls `agree` and
+/// `gather` once per set, in set order. Sampling seeds follow the item's index in its set, so the parts together
+/// grade exactly what one process grades.
+public struct EvalShard {
+    /// This part, 0 ..< count (parts that grade nothing still call the collectives).
+    public var part: Int
+    /// How many parts grade items.
+    public var count: Int
+    /// Part 0's list of item ids still to grade in a set (every part splits the same list).
+    public var agree: ([String]) throws -> [String]
+    /// Every part's records of a set, joined in part order.
+    public var gather: ([ResponseRecord]) throws -> [ResponseRecord]
+
+    public init(
+        part: Int, count: Int, agree: @escaping ([String]) throws -> [String],
+        gather: @escaping ([ResponseRecord]) throws -> [ResponseRecord]
+    ) {
+        self.part = part
+        self.count = count
+        self.agree = agree
+        self.gather = gather
+    }
+
+    /// This part's contiguous share of `n` items.
+    public func range(of n: Int) -> Range<Int> {
+        guard part < count else { return n..<n }
+        return (n * part / count)..<(n * (part + 1) / count)
+    }
 }
 
 /// An evaluation stopped on request after writing the items graded so far; rerunning with the same output folder continues.
@@ -403,18 +435,38 @@ public final class Evaluator {
                 ResponsesFile(url: $0.appendingPathComponent("responses.jsonl"), samples: p.samples)
             }
             var done = try file?.completeItems() ?? [:]
-            let pending = set.items.filter { done[$0.id] == nil }
+            var pending = set.items.filter { done[$0.id] == nil }
             if !done.isEmpty {
                 options.log(
                     "\(set.name): \(set.items.count - pending.count) of \(set.items.count) items already graded in \(folder?.path ?? "")"
                 )
             }
-            try sample(
-                set, pending: pending, protocol: p, alreadyDone: set.items.count - pending.count,
-                gradedHere: &gradedHere
-            ) { item, records in
-                try file?.append(records)
-                done[item.id] = records
+            if let shard = options.shard {
+                // Part 0's pending list, split in contiguous parts; the records are joined, and written by whoever
+                // holds the output folder (part 0).
+                let ids = Set(try shard.agree(pending.map(\.id)))
+                pending = set.items.filter { ids.contains($0.id) }
+                let mine = Array(pending[shard.range(of: pending.count)])
+                var local: [ResponseRecord] = []
+                try sample(
+                    set, pending: mine, protocol: p, alreadyDone: set.items.count - pending.count,
+                    gradedHere: &gradedHere
+                ) { _, records in local += records }
+                var byItem: [String: [ResponseRecord]] = [:]
+                for r in try shard.gather(local) { byItem[r.itemId, default: []].append(r) }
+                for item in pending {
+                    guard let records = byItem[item.id] else { continue }
+                    try file?.append(records)
+                    done[item.id] = records
+                }
+            } else {
+                try sample(
+                    set, pending: pending, protocol: p, alreadyDone: set.items.count - pending.count,
+                    gradedHere: &gradedHere
+                ) { item, records in
+                    try file?.append(records)
+                    done[item.id] = records
+                }
             }
             let records = set.items.map { done[$0.id] ?? [] }
             let ks = plan.settings.passAtK ?? PassAtK.defaultKs(samples: p.samples)

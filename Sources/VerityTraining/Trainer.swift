@@ -925,25 +925,45 @@ public final class Trainer {
 
     /// Evaluates the model folder `model` with the recipe's eval plan into eval/step-N/; returns eval/<set>/accuracy metrics.
     func evaluate(_ plan: EvalPlan, model: URL, step: Int) throws -> [String: Double] {
-        // Data-parallel: rank 0 evaluates and the others take its figures.
-        if comm.size > 1 {
-            let m = isRoot ? try evaluateHere(plan, model: model, step: step) : [:]
-            return try comm.broadcast(m)
-        }
-        return try evaluateHere(plan, model: model, step: step)
-    }
-
-    func evaluateHere(_ plan: EvalPlan, model: URL, step: Int) throws -> [String: Double] {
         var eo = EvalOptions()
         eo.threads = max(1, options.threads)
         eo.log = options.log
         let t0 = Date()
+        // Data-parallel: the ranks that can read the model folder (all of them on a shared file system, else rank 0
+        // alone) grade a part of each set each (EvalShard); rank 0 writes, and its figures are every rank's.
+        if comm.size > 1 {
+            let readable = try comm.allGather(
+                FileManager.default.fileExists(atPath: model.appendingPathComponent("config.json").path))
+            let parts = readable.indices.filter { readable[$0] || $0 == 0 }
+            eo.shard = EvalShard(
+                part: parts.firstIndex(of: comm.rank) ?? parts.count, count: parts.count,
+                agree: { ids in try self.comm.broadcast(ids) },
+                gather: { records in try self.comm.allGather(records).flatMap { $0 } })
+            var m: [String: Double] = [:]
+            if parts.contains(comm.rank) {
+                let summary = try Evaluator(model: model, plan: plan, options: eo)
+                    .run(out: isRoot ? options.runDirectory.appendingPathComponent("eval/step-\(step)") : nil)
+                m = evalMetrics(summary, step: step, seconds: Date().timeIntervalSince(t0))
+            } else {
+                // A rank without the folder still takes part in each set's two collectives.
+                for _ in plan.sets {
+                    _ = try eo.shard?.agree([])
+                    _ = try eo.shard?.gather([])
+                }
+            }
+            return try comm.broadcast(m)
+        }
         let summary = try Evaluator(model: model, plan: plan, options: eo)
             .run(out: options.runDirectory.appendingPathComponent("eval/step-\(step)"))
+        return evalMetrics(summary, step: step, seconds: Date().timeIntervalSince(t0))
+    }
+
+    /// The eval/<set>/accuracy metrics of a summary, and the progress line.
+    func evalMetrics(_ summary: EvalSummary, step: Int, seconds: Double) -> [String: Double] {
         var m: [String: Double] = [:]
         for res in summary.results { m["eval/\(res.name)/accuracy"] = res.accuracy }
         if let avg = summary.average { m["eval/average"] = avg }
-        m["seconds_eval"] = Date().timeIntervalSince(t0)
+        m["seconds_eval"] = seconds
         options.log(
             "eval at step \(step): "
                 + summary.results.map { "\($0.name) \(String(format: "%.3f", $0.accuracy))" }.joined(separator: ", "))

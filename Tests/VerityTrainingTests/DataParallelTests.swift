@@ -189,6 +189,37 @@ final class DataParallelTests: XCTestCase {
         print("MPI under LoRA: adapters ||Δ||/||w|| \(rel); \(t.model.trainableStore.count) floats all-reduced a step, of \(t.model.store.count) in the model")
     }
 
+    func testEvaluationInsideTrainingIsSplitAcrossRanksAndEqualsOneProcess() throws {
+        _ = try Self.mpirun()
+        let run = try toyRun(steps: 2)
+        let evalFile = run.root.appendingPathComponent("eval.jsonl")
+        let problems = ["The answer is", "Say", "Let me see the", "One more", "e e e"]
+        try Data(problems.map { "{\"problem\": \"\($0)\", \"answer\": \"e\"}\n" }.joined().utf8).write(to: evalFile)
+        let url = run.root.appendingPathComponent("toy.lua")
+        try String(contentsOf: url, encoding: .utf8).replacingOccurrences(
+            of: "steps = 2,",
+            with: "steps = 2, eval = { every = 2, before_train = true, sets = { \"\(evalFile.path)\" }, samples = 2, "
+                + "temperature = 1.0, max_tokens = 6, required_fields = { \"problem\", \"answer\" } },"
+        ).write(to: url, atomically: true, encoding: .utf8)
+        let one = try train(run, ranks: 1, runDir: "one")
+        XCTAssertEqual(one.status, 0, one.output)
+        let two = try train(run, ranks: 2, runDir: "two")
+        XCTAssertEqual(two.status, 0, two.output)
+        for step in [0, 2] {
+            let lines = { (r: String) throws -> [String] in
+                try String(
+                    contentsOf: run.root.appendingPathComponent("\(r)/eval/step-\(step)/eval/responses.jsonl"),
+                    encoding: .utf8
+                ).split(separator: "\n").map(String.init)
+            }
+            let a = try lines("one"), b = try lines("two")
+            XCTAssertEqual(a.count, 10, "5 items x 2 samples")
+            XCTAssertEqual(a, b, "step \(step): the graded responses, in item order")
+        }
+        XCTAssertEqual(
+            try run.metrics("one").map { $0["eval/eval/accuracy"] }, try run.metrics("two").map { $0["eval/eval/accuracy"] })
+    }
+
     func testAResumeMayUseAnotherNumberOfRanks() throws {
         _ = try Self.mpirun()
         let run = try toyRun(steps: 4)
