@@ -96,7 +96,7 @@ let package = Package(
             name: "VerityFixtures", path: "Tests/Fixtures", exclude: ["README.md"],
             resources: [
                 .copy("tiny-qwen2"), .copy("tiny-qwen3"), .copy("qwen2.5-tokenizer"), .copy("rl-losses"),
-                .copy("configs"), .copy("grader"),
+                .copy("configs"), .copy("grader"), .copy("gguf"),
             ]),
         .testTarget(name: "VerityTensorTests", dependencies: ["VerityTensor", "VerityFixtures"]),
         .testTarget(

@@ -1,6 +1,7 @@
 // The `verity` command line: a thin layer over the libraries. Each subcommand lives in its own
 // file and only parses flags, calls a library and prints; no training or numeric logic here.
 import VerityBench
+import VerityDistributed
 import ArgumentParser
 import Foundation
 
@@ -40,6 +41,15 @@ struct Verity: AsyncParsableCommand {
             command = try parseAsRoot()
         } catch {
             exit(withError: error)
+        }
+        // Only `verity train` is data-parallel. Any other command started as several MPI ranks would run whole in
+        // each (and write the same files): refuse before it starts.
+        if (Communicators.launchedSize() ?? 1) > 1 && !(command is Train) && !(command is SFTCommand) {
+            FileHandle.standardError.write(
+                Data(
+                    "Error: verity \(type(of: command)._commandName) runs in one process; under mpirun or srun only `verity train` is data-parallel (start it with -np 1)\n"
+                        .utf8))
+            Foundation.exit(ExitCode.validationFailure.rawValue)
         }
         do {
             if var asyncCommand = command as? AsyncParsableCommand {

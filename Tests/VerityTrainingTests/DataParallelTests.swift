@@ -220,6 +220,18 @@ final class DataParallelTests: XCTestCase {
             try run.metrics("one").map { $0["eval/eval/accuracy"] }, try run.metrics("two").map { $0["eval/eval/accuracy"] })
     }
 
+    func testOtherCommandsRefuseToRunAsSeveralRanks() throws {
+        let mpirun = try Self.mpirun()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("verity-mpi-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let f = try run(mpirun, Self.mpiFlags + ["-np", "2", try Self.verity(), "inspect", Fixtures.url("tiny-qwen2").path], in: dir)
+        XCTAssertNotEqual(f.status, 0)
+        XCTAssertTrue(f.output.contains("verity inspect runs in one process"), f.output)
+        let one = try run(mpirun, Self.mpiFlags + ["-np", "1", try Self.verity(), "inspect", Fixtures.url("tiny-qwen2").path], in: dir)
+        XCTAssertEqual(one.status, 0, one.output)
+    }
+
     func testAResumeMayUseAnotherNumberOfRanks() throws {
         _ = try Self.mpirun()
         let run = try toyRun(steps: 4)
