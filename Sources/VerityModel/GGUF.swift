@@ -97,7 +97,7 @@ public enum GGMLType: UInt32, Sendable {
 
     /// Whether Verity dequantises it.
     public var isSupported: Bool {
-        [.f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0].contains(self)
+        [.f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K].contains(self)
     }
 }
 
@@ -231,7 +231,7 @@ public final class GGUFFile: @unchecked Sendable {
     /// The tensor's values as float32, in row-major order of `shape` (an unsupported type is an error naming it).
     public func dequantize(_ t: GGUFTensorInfo) throws -> [Float] {
         guard t.type.isSupported else {
-            throw GGUFError(path, "tensor \(t.name): type \(t.type.name) is not supported (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 are)")
+            throw GGUFError(path, "tensor \(t.name): type \(t.type.name) is not supported (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K are)")
         }
         var out = [Float](repeating: 0, count: t.count)
         data.withUnsafeBytes { raw in
@@ -298,6 +298,67 @@ enum GGUFDequant {
                         o[j] = d * Float(lo - 16)
                         o[j + 16] = d * Float(hi - 16)
                     }
+                }
+            }
+        case .q2_K:
+            for b in 0..<n / 256 {
+                let blk = src + 84 * b, scales = blk, qs = blk + 16, o = dst + 256 * b
+                let d = f16(blk + 80), dmin = f16(blk + 82)
+                for e in 0..<256 {
+                    let h = e / 128, s = (e % 128) / 32, l = e % 32, sc = scales[e / 16]
+                    let q = Float((qs[h * 32 + l] >> UInt8(2 * s)) & 3)
+                    o[e] = d * Float(sc & 0x0F) * q - dmin * Float(sc >> 4)
+                }
+            }
+        case .q3_K:
+            for b in 0..<n / 256 {
+                let blk = src + 110 * b, hmask = blk, qs = blk + 32, sc = blk + 96, o = dst + 256 * b
+                let d = f16(blk + 108)
+                var dl = [Float](repeating: 0, count: 16)
+                for g in 0..<16 {
+                    let low = g < 8 ? sc[g] & 0x0F : sc[g - 8] >> 4
+                    let high = (sc[8 + g % 4] >> UInt8(2 * (g / 4))) & 3
+                    dl[g] = d * Float(Int(low | high << 4) - 32)
+                }
+                for e in 0..<256 {
+                    let h = e / 128, s = (e % 128) / 32, l = e % 32
+                    let low = Int((qs[h * 32 + l] >> UInt8(2 * s)) & 3)
+                    let bit = Int((hmask[l] >> UInt8(e / 32)) & 1)
+                    o[e] = dl[e / 16] * Float(low - (bit == 1 ? 0 : 4))
+                }
+            }
+        case .q4_K, .q5_K:
+            let five = type == .q5_K
+            let size = five ? 176 : 144
+            for b in 0..<n / 256 {
+                let blk = src + size * b, d = f16(blk), dmin = f16(blk + 2), sc = blk + 4
+                let qh = blk + 16, qs = blk + (five ? 48 : 16), o = dst + 256 * b
+                for g in 0..<8 {
+                    let scale: UInt8, minimum: UInt8
+                    if g < 4 {
+                        (scale, minimum) = (sc[g] & 0x3F, sc[g + 4] & 0x3F)
+                    } else {
+                        scale = (sc[g + 4] & 0x0F) | ((sc[g - 4] >> 2) & 0x30)
+                        minimum = (sc[g + 4] >> 4) | ((sc[g] >> 2) & 0x30)
+                    }
+                    let dg = d * Float(scale), mg = dmin * Float(minimum)
+                    for l in 0..<32 {
+                        let e = g * 32 + l, c = e / 64, k = (e % 64) / 32
+                        var q = Int((qs[c * 32 + l] >> UInt8(4 * k)) & 0x0F)
+                        if five { q |= Int((qh[l] >> UInt8(e / 32)) & 1) << 4 }
+                        o[e] = dg * Float(q) - mg
+                    }
+                }
+            }
+        case .q6_K:
+            for b in 0..<n / 256 {
+                let blk = src + 210 * b, ql = blk, qh = blk + 128, sc = blk + 192, o = dst + 256 * b
+                let d = f16(blk + 208)
+                for e in 0..<256 {
+                    let h = e / 128, k = (e % 128) / 64, m = e % 64, s = (e % 128) / 32, l = e % 32
+                    let low = Int((ql[h * 64 + m] >> UInt8(4 * k)) & 0x0F)
+                    let high = Int((qh[h * 32 + l] >> UInt8(2 * s)) & 3)
+                    o[e] = d * Float(Int8(bitPattern: sc[e / 16])) * Float((low | high << 4) - 32)
                 }
             }
         default:

@@ -1,5 +1,5 @@
 // The GGUF reader (issue 27, first part): the header, every metadata value type, tensor infos, and dequantisation of
-// F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0 and Q5_1 bit for bit equal to the `gguf` Python package's own
+// F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K and Q6_K bit for bit equal to the `gguf` Python package's own
 // (Tests/Fixtures/gguf/make_fixture.py wrote the file and the reference); malformed files fail with an error naming
 // the file and what is wrong, at every truncation point.
 import Foundation
@@ -36,7 +36,7 @@ final class GGUFTests: XCTestCase {
         let json = try JSONSerialization.jsonObject(
             with: Data(contentsOf: Fixtures.url("gguf").appendingPathComponent("blocks.json"))) as? [String: Any]
         let reference = try XCTUnwrap(json)
-        XCTAssertEqual(f.tensors.count, 8)
+        XCTAssertEqual(f.tensors.count, 13)
         for t in f.tensors {
             let r = try XCTUnwrap(reference[t.name] as? [String: Any], t.name)
             XCTAssertEqual(t.type.name, r["type"] as? String)
@@ -84,7 +84,8 @@ final class GGUFTests: XCTestCase {
         // Every truncation of the header and of the data is an error, never a crash.
         let f = try GGUFFile(url: url)
         let dataStart = f.tensors.map(\.offset).min() ?? good.count
-        for cut in Array(0..<dataStart) + [good.count - 1] {
+        let dataEnd = f.tensors.map { $0.offset + $0.bytes }.max() ?? good.count  // padding may follow
+        for cut in Array(0..<dataStart) + [dataEnd - 1] {
             let u = try write(Array(good[..<cut]))
             defer { try? FileManager.default.removeItem(at: u) }
             XCTAssertThrowsError(try GGUFFile(url: u), "cut at \(cut)")
@@ -102,7 +103,7 @@ final class GGUFTests: XCTestCase {
     func testAnUnsupportedTypeIsNamed() throws {
         let f = try GGUFFile(url: url)
         let t = try f.info("t.q8_0")
-        let k = GGUFTensorInfo(name: "x", dims: [256], type: .q4_K, offset: t.offset, bytes: 144)
-        XCTAssertThrowsError(try f.dequantize(k)) { e in XCTAssertTrue("\(e)".contains("Q4_K"), "\(e)") }
+        let k = GGUFTensorInfo(name: "x", dims: [256], type: .iq4_xs, offset: t.offset, bytes: 136)
+        XCTAssertThrowsError(try f.dequantize(k)) { e in XCTAssertTrue("\(e)".contains("IQ4_XS"), "\(e)") }
     }
 }
