@@ -489,7 +489,8 @@ public final class Trainer {
                 // Data-parallel: this rank's share of the mini-batch, weighted by the whole mini-batch's token counts;
                 // the gradients are then summed over ranks.
                 let mine = share(rollout, members)
-                let weights = Trainer.rows(miniBatchWeights(rollout, members), mine, first: members.lowerBound)
+                let whole = miniBatchWeights(rollout, members)
+                let weights = mine == members ? whole : Trainer.rows(whole, mine, first: members.lowerBound)
                 model.zeroGrad()
                 if !mine.isEmpty {
                     try accumulatePolicyGradient(
@@ -849,38 +850,33 @@ public final class Trainer {
             }
             all.append(m)
             let stopping = try anyRankStopping()
-            guard isRoot else {
-                if stopping && step < last {
-                    try checkpointOnRoot()
-                    throw TrainingInterrupted(step: step)
+            if isRoot {
+                try handle?.write(contentsOf: Data((Trainer.jsonLine(m) + "\n").utf8))
+                try board?.write(step: step, scalars: m.filter { $0.key != "step" })
+                let done = step - firstStep, per = Date().timeIntervalSince(start) / Double(max(done, 1))
+                try writeHistory()
+                if options.writeSamples {
+                    let sdir = dir.appendingPathComponent("samples")
+                    try fm.createDirectory(at: sdir, withIntermediateDirectories: true)
+                    try AtomicFile.write(
+                        Data((lastSamples.joined(separator: "\n") + "\n").utf8),
+                        to: sdir.appendingPathComponent("step-\(step).jsonl"))
                 }
-                continue
-            }
-            try handle?.write(contentsOf: Data((Trainer.jsonLine(m) + "\n").utf8))
-            try board?.write(step: step, scalars: m.filter { $0.key != "step" })
-            let done = step - firstStep, per = Date().timeIntervalSince(start) / Double(max(done, 1))
-            try writeHistory()
-            if options.writeSamples {
-                let sdir = dir.appendingPathComponent("samples")
-                try fm.createDirectory(at: sdir, withIntermediateDirectories: true)
-                try AtomicFile.write(
-                    Data((lastSamples.joined(separator: "\n") + "\n").utf8),
-                    to: sdir.appendingPathComponent("step-\(step).jsonl"))
-            }
-            let eta = Trainer.duration(per * Double(r.steps - step))
-            if r.algorithm == .sft {
-                options.log(
-                    String(
-                        format: "step %d/%d  loss %.4f  entropy %.3f  grad %.2f  lr %.2e  %.1fs  %.0f tok/s  ETA %@",
-                        step,
-                        r.steps, m["sft_loss"] ?? 0, m["entropy"] ?? 0, m["grad_norm"] ?? 0, m["lr"] ?? 0,
-                        m["seconds"] ?? 0, m["tokens_per_s"] ?? 0, eta))
-            } else {
-                options.log(
-                    String(
-                        format: "step %d/%d  reward %.3f  acc %.3f  entropy %.3f  %.1fs  %.0f tok/s  ETA %@", step,
-                        r.steps, m["reward_mean"] ?? 0, m["accuracy"] ?? 0, m["entropy"] ?? 0, m["seconds"] ?? 0,
-                        m["tokens_per_s"] ?? 0, eta))
+                let eta = Trainer.duration(per * Double(r.steps - step))
+                if r.algorithm == .sft {
+                    options.log(
+                        String(
+                            format: "step %d/%d  loss %.4f  entropy %.3f  grad %.2f  lr %.2e  %.1fs  %.0f tok/s  ETA %@",
+                            step,
+                            r.steps, m["sft_loss"] ?? 0, m["entropy"] ?? 0, m["grad_norm"] ?? 0, m["lr"] ?? 0,
+                            m["seconds"] ?? 0, m["tokens_per_s"] ?? 0, eta))
+                } else {
+                    options.log(
+                        String(
+                            format: "step %d/%d  reward %.3f  acc %.3f  entropy %.3f  %.1fs  %.0f tok/s  ETA %@", step,
+                            r.steps, m["reward_mean"] ?? 0, m["accuracy"] ?? 0, m["entropy"] ?? 0, m["seconds"] ?? 0,
+                            m["tokens_per_s"] ?? 0, eta))
+                }
             }
             if stopping && step < last {
                 try checkpointOnRoot()
