@@ -24,8 +24,8 @@ public protocol Communicator: AnyObject {
     func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Double>) throws
     /// The largest of each element over all ranks, in place.
     func allReduceMax(_ buffer: UnsafeMutableBufferPointer<Double>) throws
-    /// Replaces `bytes` on every rank by rank `root`'s.
-    func broadcast(_ bytes: inout [UInt8], root: Int) throws
+    /// Replaces `buffer` on every rank by rank `root`'s, in place (every rank passes the same byte count).
+    func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws
     /// Every rank's `bytes`, in rank order.
     func allGather(_ bytes: [UInt8]) throws -> [[UInt8]]
     /// Returns when every rank has called it.
@@ -54,6 +54,14 @@ extension Communicator {
         return v
     }
 
+    /// Replaces `bytes` on every rank by rank `root`'s (the count first, then the bytes).
+    public func broadcast(_ bytes: inout [UInt8], root: Int) throws {
+        var count = Int64(bytes.count)
+        try withUnsafeMutableBytes(of: &count) { try broadcast($0, root: root) }
+        if rank != root { bytes = [UInt8](repeating: 0, count: Int(count)) }
+        try bytes.withUnsafeMutableBytes { try broadcast($0, root: root) }
+    }
+
     /// Every rank's value, in rank order (JSON-encoded on the wire).
     public func allGather<T: Codable>(_ value: T) throws -> [T] {
         let parts = try allGather(Array(try JSONEncoder().encode(value)))
@@ -67,14 +75,14 @@ extension Communicator {
         return try JSONDecoder().decode(T.self, from: Data(bytes))
     }
 
-    /// Rank `root`'s floats on every rank, in place (the count must already agree).
+    /// Rank `root`'s floats on every rank, in place (no copy: a model's weights may be most of the memory). The
+    /// counts are checked first.
     public func broadcast(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int = 0) throws {
-        var bytes = [UInt8](UnsafeRawBufferPointer(buffer))
-        try broadcast(&bytes, root: root)
-        guard bytes.count == buffer.count * 4 else {
-            throw CommunicatorError("broadcast: rank \(root) sent \(bytes.count / 4) floats, this rank holds \(buffer.count)")
+        let counts = try allGather(buffer.count)
+        guard counts.allSatisfy({ $0 == counts[root] }) else {
+            throw CommunicatorError("broadcast: the ranks hold \(counts) floats; rank \(root)'s count must be every rank's")
         }
-        bytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(buffer).copyMemory(from: $0) }
+        try broadcast(UnsafeMutableRawBufferPointer(buffer), root: root)
     }
 }
 
@@ -88,7 +96,7 @@ public final class LocalCommunicator: Communicator {
     public func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws {}
     public func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Double>) throws {}
     public func allReduceMax(_ buffer: UnsafeMutableBufferPointer<Double>) throws {}
-    public func broadcast(_ bytes: inout [UInt8], root: Int) throws {}
+    public func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws {}
     public func allGather(_ bytes: [UInt8]) throws -> [[UInt8]] { [bytes] }
     public func barrier() throws {}
     public func abort(code: Int32) -> Never { exit(code) }
@@ -170,26 +178,10 @@ public final class MPICommunicator: Communicator {
         }
     }
 
-    public func broadcast(_ bytes: inout [UInt8], root: Int) throws {
-        // The length first, then the bytes.
-        var n = [Double(bytes.count)]
-        try n.withUnsafeMutableBytes { b in
-            var raw = [UInt8](b)
-            try broadcastRaw(&raw, root: root)
-            b.copyBytes(from: raw)
-        }
-        let count = Int(n[0])
-        if rank != root { bytes = [UInt8](repeating: 0, count: count) }
-        try broadcastRaw(&bytes, root: root)
-    }
-
-    func broadcastRaw(_ bytes: inout [UInt8], root: Int) throws {
-        let count = bytes.count
-        try bytes.withUnsafeMutableBytes { b in
-            guard let p = b.baseAddress, count > 0 else { return }
-            try call("broadcast of \(count) bytes from rank \(root)") {
-                verity_mpi_broadcast(p, count, Int32(root), timeout)
-            }
+    public func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws {
+        guard let p = buffer.baseAddress, buffer.count > 0 else { return try barrier() }
+        try call("broadcast of \(buffer.count) bytes from rank \(root)") {
+            verity_mpi_broadcast(p, buffer.count, Int32(root), timeout)
         }
     }
 

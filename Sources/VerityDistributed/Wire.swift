@@ -40,15 +40,17 @@ public struct WireReader {
         return bytes[at..<at + n]
     }
 
-    mutating func word64() throws -> UInt64 {
-        try take(8).reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+    /// A little-endian value of `T` at the read position (unaligned).
+    mutating func load<T: FixedWidthInteger>(_: T.Type) throws -> T {
+        let size = MemoryLayout<T>.size
+        guard size <= bytes.count - at else {
+            throw CommunicatorError("a message from another rank ends early (\(size) bytes wanted at \(at) of \(bytes.count))")
+        }
+        defer { at += size }
+        return T(littleEndian: bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: T.self) })
     }
 
-    mutating func word32() throws -> UInt32 {
-        try take(4).reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-    }
-
-    public mutating func int() throws -> Int { Int(Int64(bitPattern: try word64())) }
+    public mutating func int() throws -> Int { Int(try load(Int64.self)) }
 
     mutating func count(_ width: Int) throws -> Int {
         let n = try int()
@@ -58,15 +60,17 @@ public struct WireReader {
         return n
     }
 
-    public mutating func int32s() throws -> [Int32] {
-        let n = try count(4)
-        return try (0..<n).map { _ in Int32(bitPattern: try word32()) }
+    /// `n` 32-bit words at once (the count already checked against what is left).
+    mutating func words(_ n: Int) -> [UInt32] {
+        defer { at += 4 * n }
+        return bytes.withUnsafeBytes { raw in
+            (0..<n).map { UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: at + 4 * $0, as: UInt32.self)) }
+        }
     }
 
-    public mutating func floats() throws -> [Float] {
-        let n = try count(4)
-        return try (0..<n).map { _ in Float(bitPattern: try word32()) }
-    }
+    public mutating func int32s() throws -> [Int32] { words(try count(4)).map { Int32(bitPattern: $0) } }
+
+    public mutating func floats() throws -> [Float] { words(try count(4)).map { Float(bitPattern: $0) } }
 
     public mutating func string() throws -> String? {
         let n = try int()

@@ -441,29 +441,27 @@ public final class Evaluator {
                     "\(set.name): \(set.items.count - pending.count) of \(set.items.count) items already graded in \(folder?.path ?? "")"
                 )
             }
+            // Data-parallel: part 0's pending list, split in contiguous parts; the parts' records are joined and
+            // written by whoever holds the output folder (part 0).
+            var mine = pending, local: [ResponseRecord] = []
             if let shard = options.shard {
-                // Part 0's pending list, split in contiguous parts; the records are joined, and written by whoever
-                // holds the output folder (part 0).
                 let ids = Set(try shard.agree(pending.map(\.id)))
                 pending = set.items.filter { ids.contains($0.id) }
-                let mine = Array(pending[shard.range(of: pending.count)])
-                var local: [ResponseRecord] = []
-                try sample(
-                    set, pending: mine, protocol: p, alreadyDone: set.items.count - pending.count,
-                    gradedHere: &gradedHere
-                ) { _, records in local += records }
+                mine = Array(pending[shard.range(of: pending.count)])
+            }
+            try sample(
+                set, pending: mine, protocol: p, alreadyDone: set.items.count - pending.count,
+                gradedHere: &gradedHere
+            ) { item, records in
+                guard options.shard == nil else { return local += records }
+                try file?.append(records)
+                done[item.id] = records
+            }
+            if let shard = options.shard {
                 var byItem: [String: [ResponseRecord]] = [:]
                 for r in try shard.gather(local) { byItem[r.itemId, default: []].append(r) }
                 for item in pending {
                     guard let records = byItem[item.id] else { continue }
-                    try file?.append(records)
-                    done[item.id] = records
-                }
-            } else {
-                try sample(
-                    set, pending: pending, protocol: p, alreadyDone: set.items.count - pending.count,
-                    gradedHere: &gradedHere
-                ) { item, records in
                     try file?.append(records)
                     done[item.id] = records
                 }

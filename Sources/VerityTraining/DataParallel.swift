@@ -109,25 +109,18 @@ extension Trainer {
         try store.allReduceGradients(CommunicatorReducer(comm))
     }
 
-    /// Sums the update's metric sums over ranks, in rank order on every rank (so every rank has the same numbers).
+    /// Sums the update's metric sums and counters over ranks (the named sums joined in rank order, so every rank has
+    /// the same numbers).
     func reduceUpdateMetrics(_ u: inout StepUpdate) throws {
         guard comm.size > 1 else { return }
-        var mine = u.sums
-        mine["\u{1}tokens"] = u.tokens
-        mine["\u{1}computed"] = u.computedTokens
-        mine["\u{1}prefix"] = u.prefixTokensSaved
-        mine["\u{1}vloss"] = u.valueLoss
-        mine["\u{1}vclip"] = u.valueClipped
-        mine["\u{1}vtokens"] = u.valueTokens
         var total: [String: Double] = [:]
-        for part in try comm.allGather(mine) { for (k, v) in part { total[k, default: 0] += v } }
-        u.tokens = total.removeValue(forKey: "\u{1}tokens") ?? 0
-        u.computedTokens = total.removeValue(forKey: "\u{1}computed") ?? 0
-        u.prefixTokensSaved = total.removeValue(forKey: "\u{1}prefix") ?? 0
-        u.valueLoss = total.removeValue(forKey: "\u{1}vloss") ?? 0
-        u.valueClipped = total.removeValue(forKey: "\u{1}vclip") ?? 0
-        u.valueTokens = total.removeValue(forKey: "\u{1}vtokens") ?? 0
+        for part in try comm.allGather(u.sums) { for (k, v) in part { total[k, default: 0] += v } }
         u.sums = total
+        let c = try comm.allReduceSum([
+            u.tokens, u.computedTokens, u.prefixTokensSaved, u.valueLoss, u.valueClipped, u.valueTokens,
+        ])
+        (u.tokens, u.computedTokens, u.prefixTokensSaved) = (c[0], c[1], c[2])
+        (u.valueLoss, u.valueClipped, u.valueTokens) = (c[3], c[4], c[5])
     }
 
     // MARK: Start and stop
