@@ -42,6 +42,12 @@ public indirect enum GGUFValue: Equatable, Sendable {
         return nil
     }
 
+    /// The value as a boolean.
+    public var boolValue: Bool? {
+        if case .bool(let b) = self { return b }
+        return nil
+    }
+
     /// The value as an array.
     public var arrayValue: [GGUFValue]? {
         if case .array(let a) = self { return a }
@@ -95,10 +101,16 @@ public enum GGMLType: UInt32, Sendable {
     /// The name llama.cpp uses.
     public var name: String { "\(self)".uppercased() }
 
+    /// The types Verity dequantises.
+    public static let supported: [GGMLType] = [
+        .f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K,
+    ]
+
+    /// Their names, for errors.
+    public static var supportedNames: String { supported.map(\.name).joined(separator: ", ") }
+
     /// Whether Verity dequantises it.
-    public var isSupported: Bool {
-        [.f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K].contains(self)
-    }
+    public var isSupported: Bool { GGMLType.supported.contains(self) }
 }
 
 /// A malformed or unsupported GGUF file.
@@ -230,15 +242,20 @@ public final class GGUFFile: @unchecked Sendable {
 
     /// The tensor's values as float32, in row-major order of `shape` (an unsupported type is an error naming it).
     public func dequantize(_ t: GGUFTensorInfo) throws -> [Float] {
-        guard t.type.isSupported else {
-            throw GGUFError(path, "tensor \(t.name): type \(t.type.name) is not supported (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K are)")
-        }
         var out = [Float](repeating: 0, count: t.count)
+        try out.withUnsafeMutableBufferPointer { try dequantize(t, into: $0.baseAddress!) }
+        return out
+    }
+
+    /// Dequantises the tensor into `dst`, which holds `t.count` floats.
+    public func dequantize(_ t: GGUFTensorInfo, into dst: UnsafeMutablePointer<Float>) throws {
+        guard t.type.isSupported else {
+            throw GGUFError(path, "tensor \(t.name): type \(t.type.name) is not supported (\(GGMLType.supportedNames) are)")
+        }
         data.withUnsafeBytes { raw in
             let src = raw.baseAddress!.advanced(by: t.offset).assumingMemoryBound(to: UInt8.self)
-            out.withUnsafeMutableBufferPointer { dst in GGUFDequant.run(t.type, src, dst.baseAddress!, t.count) }
+            GGUFDequant.run(t.type, src, dst, t.count)
         }
-        return out
     }
 }
 

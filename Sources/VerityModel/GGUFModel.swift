@@ -2,8 +2,9 @@
 // Hugging Face ones, config.json's fields from the architecture's metadata keys, and for the llama architecture the
 // q and k weights un-permuted (llama.cpp's converter interleaves each head's two rotary halves: the rows of a head,
 // read as (2, head_dim / 2), are stored transposed as (head_dim / 2, 2)). The architectures Verity runs: llama, qwen2,
-// qwen3. `verity import gguf` (to come) writes these with the safetensors writer.
+// qwen3. `verity import gguf` (GGUFImport) streams these through the safetensors writer.
 import Foundation
+import VerityTensor
 
 /// The Hugging Face view of a GGUF model.
 public enum GGUFModel {
@@ -91,38 +92,99 @@ public enum GGUFModel {
     /// h·d + 2i + j of the file (i < d/2, j < 2) is row h·d + j·d/2 + i of the model (d = rows / heads).
     public static func unpermuteRotary(_ v: [Float], rows: Int, cols: Int, heads: Int) -> [Float] {
         precondition(rows % (2 * heads) == 0 && v.count == rows * cols, "rows not a multiple of 2 x heads")
-        let d = rows / heads, half = d / 2
         var out = [Float](repeating: 0, count: v.count)
-        for h in 0..<heads {
-            for i in 0..<half {
-                for j in 0..<2 {
-                    let from = (h * d + 2 * i + j) * cols, to = (h * d + j * half + i) * cols
-                    for c in 0..<cols { out[to + c] = v[from + c] }
-                }
+        v.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                unpermuteRotary(src.baseAddress!, into: dst.baseAddress!, rows: rows, cols: cols, heads: heads)
             }
         }
         return out
     }
 
-    /// Every tensor Verity uses, under its Hugging Face name, in row-major order of its shape, dequantised to
-    /// float32, with the llama architecture's q and k weights un-permuted.
-    public static func tensors(_ f: GGUFFile) throws -> [(name: String, shape: [Int], values: [Float])] {
+    static func unpermuteRotary(
+        _ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, rows: Int, cols: Int, heads: Int
+    ) {
+        let d = rows / heads, half = d / 2
+        for h in 0..<heads {
+            for i in 0..<half {
+                for j in 0..<2 {
+                    (dst + (h * d + j * half + i) * cols).update(from: src + (h * d + 2 * i + j) * cols, count: cols)
+                }
+            }
+        }
+    }
+
+    /// One tensor of the model: the file's tensor, its Hugging Face name, and the heads to un-permute by (llama's q
+    /// and k), or nil.
+    public struct Entry: Sendable {
+        public let info: GGUFTensorInfo
+        public let name: String
+        public let unpermuteHeads: Int?
+        public var shape: [Int] { info.shape }
+    }
+
+    /// The tensors Verity uses, in file order, checked: each of a supported type, none missing for the config, and
+    /// q/k rows that divide into the heads' rotary halves.
+    public static func plan(_ f: GGUFFile) throws -> [Entry] {
         let arch = try architecture(f)
         let c = try config(f)
         let heads = c["num_attention_heads"] as! Int, kvHeads = c["num_key_value_heads"] as! Int
-        var out: [(name: String, shape: [Int], values: [Float])] = []
+        var out: [Entry] = []
         for t in f.tensors {
             guard let name = huggingFaceName(t.name) else { continue }
-            var values = try f.dequantize(t)
-            if arch == "llama" && t.shape.count == 2 {
-                if name.hasSuffix("q_proj.weight") {
-                    values = unpermuteRotary(values, rows: t.shape[0], cols: t.shape[1], heads: heads)
-                } else if name.hasSuffix("k_proj.weight") {
-                    values = unpermuteRotary(values, rows: t.shape[0], cols: t.shape[1], heads: kvHeads)
-                }
+            guard t.type.isSupported else {
+                throw GGUFError(
+                    f.path, "tensor \(t.name): type \(t.type.name) is not supported (\(GGMLType.supportedNames) are)")
             }
-            out.append((name, t.shape, values))
+            var by: Int? = nil
+            if arch == "llama" && t.shape.count == 2 {
+                if name.hasSuffix("q_proj.weight") { by = heads } else if name.hasSuffix("k_proj.weight") { by = kvHeads }
+            }
+            if let by, t.shape[0] % (2 * by) != 0 {
+                throw GGUFError(f.path, "tensor \(t.name): \(t.shape[0]) rows do not split into \(by) heads' rotary halves")
+            }
+            out.append(Entry(info: t, name: name, unpermuteHeads: by))
+        }
+        let have = Set(out.map(\.name))
+        let missing = requiredNames(c).filter { !have.contains($0) }
+        if let first = missing.first {
+            throw GGUFError(f.path, "no tensor for \(first)\(missing.count > 1 ? " (and \(missing.count - 1) more)" : "")")
         }
         return out
+    }
+
+    /// The Hugging Face tensors a model of config `c` cannot do without.
+    static func requiredNames(_ c: [String: Any]) -> [String] {
+        var names = ["model.embed_tokens.weight", "model.norm.weight"]
+        if c["tie_word_embeddings"] as? Bool == false { names.append("lm_head.weight") }
+        for l in 0..<(c["num_hidden_layers"] as? Int ?? 0) {
+            for p in [
+                "input_layernorm", "post_attention_layernorm", "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
+                "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj",
+            ] {
+                names.append("model.layers.\(l).\(p).weight")
+            }
+        }
+        return names
+    }
+
+    /// One entry's values as float32, in row-major order of its shape, un-permuted where it needs it.
+    public static func tensor(_ f: GGUFFile, _ e: Entry) throws -> Tensor {
+        let out = Tensor(uninitialized: e.shape)
+        guard let heads = e.unpermuteHeads else {
+            try f.dequantize(e.info, into: out.data)
+            return out
+        }
+        let scratch = try f.dequantize(e.info)
+        scratch.withUnsafeBufferPointer {
+            unpermuteRotary($0.baseAddress!, into: out.data, rows: e.shape[0], cols: e.shape[1], heads: heads)
+        }
+        return out
+    }
+
+    /// Every tensor Verity uses, under its Hugging Face name, with its values (all in memory: for tests and small
+    /// models; the import streams `plan` through `tensor`).
+    public static func tensors(_ f: GGUFFile) throws -> [(name: String, shape: [Int], values: [Float])] {
+        try plan(f).map { e in (e.name, e.shape, try tensor(f, e).values) }
     }
 }

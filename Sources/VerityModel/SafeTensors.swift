@@ -362,6 +362,18 @@ public enum SafeTensorsWriter {
     public static func write(
         _ tensors: [(String, Tensor)], to url: URL, dtype: SafeTensorsDType, metadata: [String: String] = [:]
     ) throws {
+        try write(
+            layout: tensors.map { ($0.0, $0.1.shape) }, to: url, dtype: dtype, metadata: metadata,
+            produce: { tensors[$0].1 })
+    }
+
+    /// Writes tensors made one at a time: `layout` names each tensor and its shape (the header needs them all first),
+    /// and `produce(k)` is called once for tensor k, in order, so that only one is in memory at a time (an import
+    /// dequantises each as it goes). A produced tensor of another shape than its layout's is an error.
+    public static func write(
+        layout: [(name: String, shape: [Int])], to url: URL, dtype: SafeTensorsDType, metadata: [String: String] = [:],
+        produce: (Int) throws -> Tensor
+    ) throws {
         precondition(dtype != .f16, "Verity writes F32 or BF16")
         var header = "{\"__metadata__\":{"
         let meta = ["format": "pt"].merging(metadata) { _, new in new }
@@ -369,10 +381,10 @@ public enum SafeTensorsWriter {
             separator: ",")
         header += "}"
         var offset = 0
-        for (name, t) in tensors {
-            let bytes = t.count * dtype.size
+        for (name, shape) in layout {
+            let bytes = shape.reduce(1, *) * dtype.size
             header +=
-                ",\(jsonStringLiteral(name)):{\"dtype\":\"\(dtype.rawValue)\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}"
+                ",\(jsonStringLiteral(name)):{\"dtype\":\"\(dtype.rawValue)\",\"shape\":[\(shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}"
             offset += bytes
         }
         header += "}"
@@ -385,7 +397,12 @@ public enum SafeTensorsWriter {
             try out.write(head)
             let chunk = 1 << 20
             var buf = [UInt8](repeating: 0, count: chunk * dtype.size)
-            for (_, t) in tensors {
+            for (k, entry) in layout.enumerated() {
+                let t = try produce(k)
+                guard t.shape == entry.shape else {
+                    throw ModelError.writeFailed(
+                        file: url.path, detail: "tensor \(entry.name) came as \(t.shape), not its header's \(entry.shape)")
+                }
                 var start = 0
                 while start < t.count {
                     let n = min(chunk, t.count - start)

@@ -6,7 +6,7 @@
 // MARK: - Byte <-> character map
 
 /// The byte-level alphabet of GPT-2 and Hugging Face ByteLevel.
-enum ByteLevel {
+public enum ByteLevel {
     /// `scalarOfByte[b]` is the Unicode scalar value that stands for byte `b`.
     static let scalarOfByte: [UInt32] = {
         var table = [UInt32](repeating: 0, count: 256)
@@ -31,7 +31,7 @@ enum ByteLevel {
     }()
 
     /// The raw bytes a byte-level token string stands for, or nil if a character is outside the alphabet.
-    static func bytes(ofToken token: String) -> [UInt8]? {
+    public static func bytes(ofToken token: String) -> [UInt8]? {
         var out: [UInt8] = []
         out.reserveCapacity(token.utf8.count)
         for scalar in token.unicodeScalars {
@@ -63,7 +63,7 @@ enum ByteLevel {
     }
 
     /// The byte-level string for raw bytes.
-    static func token(ofBytes bytes: some Sequence<UInt8>) -> String {
+    public static func token(ofBytes bytes: some Sequence<UInt8>) -> String {
         var s = String.UnicodeScalarView()
         for b in bytes {
             if let scalar = Unicode.Scalar(scalarOfByte[Int(b)]) { s.append(scalar) }

@@ -382,10 +382,26 @@ private func parsePreTokenizer(_ value: JSONValue, file: String) throws -> (Spli
                 file: file, key: "pre_tokenizer.pretokenizers", reason: "missing or not an array")
         }
         let types = items.map { $0["type"]?.stringValue ?? $0.kindName }
+        if types == ["Digits", "ByteLevel"] {
+            // SmolLM2: each digit alone, then the GPT-2 regex.
+            guard items[0]["individual_digits"]?.boolValue == true else {
+                throw TokenizerError.unsupported(
+                    file: file, key: "pre_tokenizer.pretokenizers[0].individual_digits",
+                    value: "\(items[0]["individual_digits"].map { "\($0)" } ?? "missing") (only true is supported)")
+            }
+            guard items[1]["use_regex"]?.boolValue ?? true else {
+                throw TokenizerError.unsupported(file: file, key: "pre_tokenizer.pretokenizers[1].use_regex", value: "false")
+            }
+            if items[1]["add_prefix_space"]?.boolValue == true {
+                throw TokenizerError.unsupported(
+                    file: file, key: "pre_tokenizer.pretokenizers[1].add_prefix_space", value: "true")
+            }
+            return (.gpt2Digits, false)
+        }
         guard items.count == 2, types == ["Split", "ByteLevel"] else {
             throw TokenizerError.unsupported(
                 file: file, key: "pre_tokenizer.pretokenizers",
-                value: "[\(types.joined(separator: ", "))] (expected [Split, ByteLevel])")
+                value: "[\(types.joined(separator: ", "))] (expected [Split, ByteLevel] or [Digits, ByteLevel])")
         }
         let split = items[0], byteLevel = items[1]
         guard let regex = split["pattern"]?["Regex"]?.stringValue else {

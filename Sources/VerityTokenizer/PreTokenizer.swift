@@ -2,8 +2,8 @@
 // matched as the Rust `tokenizers` crate matches them (Oniguruma: leftmost match, alternatives
 // tried in order, greedy quantifiers with backtracking). Supported patterns, recognised by their
 // exact text: the Qwen2 pattern (single digits), the Llama-3 / cl100k pattern (digit groups of
-// 1–3) and the GPT-2 pattern used by ByteLevel(use_regex: true). Any other regex is rejected at
-// load time; there is no general regex engine here. Input is valid UTF-8; pieces are byte ranges.
+// 1–3), the GPT-2 pattern used by ByteLevel(use_regex: true), and that one after a Digits(individual_digits: true)
+// pre-tokenizer (SmolLM2). Any other regex is rejected at load time; there is no general regex engine here. Input is valid UTF-8; pieces are byte ranges.
 
 // MARK: - Patterns
 
@@ -15,6 +15,10 @@ public enum SplitPattern: Sendable, Equatable {
     case llama3
     /// GPT-2: `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`.
     case gpt2
+    /// SmolLM / SmolLM2 (llama.cpp's `smollm`; tokenizer.json's `Digits` with `individual_digits` before a
+    /// `ByteLevel` that uses the GPT-2 regex): every \p{N} is a piece of its own, and the GPT-2 pattern runs on the
+    /// text between numbers, so a number ends a piece as the end of the text does.
+    case gpt2Digits
 
     /// The Qwen2 regex exactly as tokenizer.json writes it.
     public static let qwen2Regex =
@@ -109,7 +113,8 @@ struct SplitScanner {
         switch pattern {
         case .qwen2: return modernEnd(i, maxDigits: 1)
         case .llama3: return modernEnd(i, maxDigits: 3)
-        case .gpt2: return gpt2End(i)
+        case .gpt2: return gpt2End(i, digits: false)
+        case .gpt2Digits: return gpt2End(i, digits: true)
         }
     }
 
@@ -159,10 +164,14 @@ struct SplitScanner {
         return spaceEnd(i, newlineRule: true)
     }
 
-    /// GPT-2 pattern.
+    /// GPT-2 pattern; with `digits`, each \p{N} alone and the pattern cut at every number (as after `Digits`).
     @inline(__always)
-    func gpt2End(_ i: Int) -> Int {
+    func gpt2End(_ i: Int, digits: Bool) -> Int {
         let b0 = p[i]
+        if digits {
+            let (c, l) = cls(i)
+            if c & CharClass.number != 0 { return i + l }
+        }
         if b0 == 0x27, i + 1 < end {
             let b1 = p[i + 1]
             if b1 == 0x73 || b1 == 0x74 || b1 == 0x6D || b1 == 0x64 { return i + 2 }
@@ -177,18 +186,20 @@ struct SplitScanner {
         var start = i
         if b0 == 0x20, i + 1 < end {
             let (c1, _) = cls(i + 1)
-            if c1 & CharClass.space == 0 { start = i + 1 }
+            let stop = digits ? CharClass.space | CharClass.number : CharClass.space
+            if c1 & stop == 0 { start = i + 1 }
         }
         let (c, l) = cls(start)
         if c & CharClass.letter != 0 { return run(start + l, CharClass.letter) }
         if c & CharClass.number != 0 { return run(start + l, CharClass.number) }
         if c & otherMask == 0 { return runOther(start + l) }
-        return spaceEnd(i, newlineRule: false)
+        return spaceEnd(i, newlineRule: false, numberEnds: digits)
     }
 
-    /// White space at `i`: `\s*[\r\n]+` (when `newlineRule`), then `\s+(?!\S)`, then `\s+`.
+    /// White space at `i`: `\s*[\r\n]+` (when `newlineRule`), then `\s+(?!\S)`, then `\s+`. With `numberEnds`, a
+    /// number after the run counts as the end of the text.
     @inline(__always)
-    func spaceEnd(_ i: Int, newlineRule: Bool) -> Int {
+    func spaceEnd(_ i: Int, newlineRule: Bool, numberEnds: Bool = false) -> Int {
         var j = i
         var lastStart = i
         var lastNewlineEnd = -1
@@ -202,7 +213,7 @@ struct SplitScanner {
         // \s*[\r\n]+ : backtracking \s* stops at the last \r or \n of the run.
         if newlineRule && lastNewlineEnd >= 0 { return lastNewlineEnd }
         // \s+(?!\S) : the whole run at the end of text, else the run minus its last scalar.
-        if j == end { return j }
+        if j == end || (numberEnds && cls(j).bits & CharClass.number != 0) { return j }
         if lastStart > i { return lastStart }
         // \s+
         return j

@@ -15,6 +15,7 @@ struct Verity: AsyncParsableCommand {
             ModelCommand.self,
             Score.self,
             Merge.self,
+            ImportCommand.self,
             Generate.self,
             Tokenize.self,
             Detokenize.self,
