@@ -61,6 +61,15 @@ public enum GGUFModel {
             throw GGUFError(f.path, "\(arch).\(key) is missing (needed for config.json)")
         }
         func double(_ key: String, default d: Double) -> Double { f.metadata["\(arch).\(key)"]?.doubleValue ?? d }
+        // Rope scaling (YaRN, linear, Llama 3.1's per-frequency factors in rope_freqs.weight) would change every
+        // position's rotation: refused rather than imported without it.
+        if let s = f.metadata["\(arch).rope.scaling.type"]?.stringValue, s != "none" {
+            throw GGUFError(f.path, "\(arch).rope.scaling.type = \"\(s)\": rope scaling is not supported by the import")
+        }
+        if f.tensors.contains(where: { $0.name == "rope_freqs.weight" }) {
+            throw GGUFError(
+                f.path, "tensor rope_freqs.weight: per-frequency rope factors (Llama 3.1 rope scaling) are not supported by the import")
+        }
         let hidden = try int("embedding_length"), heads = try int("attention.head_count")
         let embedding = try f.info("token_embd.weight")
         let vocab =

@@ -143,7 +143,9 @@ final class GGUFImportTests: XCTestCase {
             (try patched("tiny-quant.gguf", Array("blk.1.ffn_up.weight".utf8), Array("blk.1.ffn_xx.weight".utf8), in: src),
                 "no tensor for model.layers.1.mlp.up_proj.weight"),
         ]
-        for (file, fragment) in cases {
+        let ropeFreqs = src.appendingPathComponent("rope-freqs.gguf")
+        try FileManager.default.copyItem(at: gguf.appendingPathComponent("rope-freqs.gguf"), to: ropeFreqs)
+        for (file, fragment) in cases + [(ropeFreqs, "rope_freqs.weight: per-frequency rope factors")] {
             let out = dst.appendingPathComponent("model")
             XCTAssertThrowsError(try GGUFImport.write(file: file, to: out, dtype: .f32)) { e in
                 XCTAssertTrue("\(e)".contains(fragment), "\(e)")

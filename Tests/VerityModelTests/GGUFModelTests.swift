@@ -38,6 +38,26 @@ final class GGUFModelTests: XCTestCase {
         XCTAssertEqual(c["model_type"] as? String, "qwen2")
     }
 
+    func testQwen3HeadDimAndNormsComeBack() throws {
+        let dir = Fixtures.url("tiny-qwen3")
+        let f = try GGUFFile(url: Fixtures.url("gguf").appendingPathComponent("tiny-qwen3.gguf"))
+        let weights = try SafeTensorsCheckpoint(directory: dir)
+        let tensors = try GGUFModel.tensors(f)
+        XCTAssertEqual(Set(tensors.map(\.name)), Set(weights.names))
+        for t in tensors { XCTAssertEqual(t.values, try weights.tensor(t.name).values, t.name) }
+        // The config.json it makes reads as the fixture's own: head_dim 32 with hidden 64 and 4 heads.
+        let made = try ModelConfig.decode(
+            JSONSerialization.data(withJSONObject: try GGUFModel.config(f)), file: "made config.json")
+        let want = try ModelConfig.load(from: dir.appendingPathComponent("config.json"))
+        XCTAssertEqual(made.modelType, "qwen3")
+        XCTAssertEqual(made.headDim, 32)
+        XCTAssertEqual(made.parameterShapes.map(\.0), want.parameterShapes.map(\.0))
+        XCTAssertEqual(made.parameterShapes.map(\.1), want.parameterShapes.map(\.1))
+        XCTAssertEqual(made.ropeTheta, want.ropeTheta)
+        XCTAssertEqual(made.rmsNormEps, want.rmsNormEps, accuracy: 1e-12)
+        XCTAssertEqual(made.tieWordEmbeddings, want.tieWordEmbeddings)
+    }
+
     func testLlamaQAndKAreUnpermuted() throws {
         let f = try GGUFFile(url: Fixtures.url("gguf").appendingPathComponent("tiny-llama.gguf"))
         let (weights, _) = try fixture()

@@ -6,7 +6,8 @@
   Q4_K, Q5_K, Q6_K (random blocks with small scales: `gguf` cannot quantise to those). Its tokenizer is the
   tiny-qwen2 fixture's vocabulary (pre-tokenizer "qwen2") with the tiny-qwen2 chat template.
 - tok-qwen2.gguf, tok-llama-bpe.gguf, tok-gpt-2.gguf, tok-smollm.gguf: the same vocabulary under each pre-tokenizer
-  Verity imports, with no tensors.
+  Verity imports, with no tensors; rope-freqs.gguf: one tensor, rope_freqs.weight (Llama 3.1's rope scaling, which
+  the import refuses).
 - import_reference.json:
   - `logprobs`: log p(token t+1 | tokens <= t) of `ids` from transformers loading tiny-quant.gguf (gguf_file=) in
     float32;
@@ -125,6 +126,8 @@ for (name, shape), qt in zip(matrices, order):
 write("tiny-quant.gguf", "qwen2", tensors)
 for pre in ["qwen2", "llama-bpe", "gpt-2", "smollm"]:
     write(f"tok-{pre}.gguf", pre, {})
+# Llama 3.1's rope scaling as llama.cpp stores it (per-frequency factors), which the import refuses.
+write("rope-freqs.gguf", "llama-bpe", {"rope_freqs.weight": (np.ones(D // 2, dtype=np.float32), Q.F32)})
 
 # The reference.
 import torch
