@@ -268,10 +268,8 @@ enum GGUFDequant {
     static func run(_ type: GGMLType, _ src: UnsafePointer<UInt8>, _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
         switch type {
         case .f32:
-            for i in 0..<n {
-                let b = src + 4 * i
-                dst[i] = Float(bitPattern: UInt32(b[0]) | UInt32(b[1]) << 8 | UInt32(b[2]) << 16 | UInt32(b[3]) << 24)
-            }
+            // Little-endian floats, possibly unaligned: a byte copy (the hosts Verity runs on are little-endian).
+            UnsafeMutableRawPointer(dst).copyMemory(from: src, byteCount: 4 * n)
         case .f16:
             for i in 0..<n { dst[i] = f16(src + 2 * i) }
         case .bf16:
