@@ -48,7 +48,7 @@ public enum GGUFImport {
         do {
             try fm.createDirectory(at: tmp, withIntermediateDirectories: true)
             try writeJSON(config, to: tmp.appendingPathComponent("config.json"))
-            var generation: [String: Any] = ["_from": "verity import gguf"]
+            var generation: [String: Any] = [:]
             for key in ["bos_token_id", "eos_token_id"] { generation[key] = config[key] }
             if let pad = f.metadata["tokenizer.ggml.padding_token_id"]?.intValue { generation["pad_token_id"] = pad }
             try writeJSON(generation, to: tmp.appendingPathComponent("generation_config.json"))
