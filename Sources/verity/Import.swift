@@ -22,32 +22,26 @@ struct ImportGGUF: ParsableCommand {
             """)
 
     @Argument(help: "The .gguf file.") var file: String
-    @Option(help: "The folder to write (must not exist, or be empty).") var out: String
-    @Option(help: "The dtype of the written weights: f32 or bf16.") var dtype = "f32"
-
-    func validate() throws {
-        guard ["f32", "bf16"].contains(dtype) else {
-            throw ValidationError("--dtype must be f32 or bf16, not '\(dtype)'")
-        }
-    }
+    @OptionGroup var output: ModelFolderOutput
 
     func run() throws {
         let start = Date()
+        let showProgress = isatty(2) != 0
         var lastShown = -1
         let summary = try GGUFImport.write(
-            file: URL(fileURLWithPath: file), to: URL(fileURLWithPath: out), dtype: dtype == "bf16" ? .bf16 : .f32
+            file: URL(fileURLWithPath: file), to: output.url, dtype: output.safetensorsDType
         ) { k, n, _ in
             let percent = 100 * k / max(n, 1)
-            if percent / 10 != lastShown / 10 {
+            if showProgress && percent / 10 != lastShown / 10 {
                 lastShown = percent
                 FileHandle.standardError.write(Data("\rwriting tensors: \(k)/\(n)".utf8))
             }
         }
-        FileHandle.standardError.write(Data("\r".utf8))
+        if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         let types = summary.types.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         print(
-            "imported \(file) -> \(out): \(summary.architecture), \(summary.layers) layers, "
-                + "\(summary.parameters) parameters (\(types)) as \(dtype), vocabulary \(summary.vocabulary) "
+            "imported \(file) -> \(output.out): \(summary.architecture), \(summary.layers) layers, "
+                + "\(summary.parameters) parameters (\(types)) as \(output.dtype), vocabulary \(summary.vocabulary) "
                 + "(pre-tokenizer \(summary.preTokenizer)\(summary.hasChatTemplate ? ", chat template" : "")) "
                 + "in \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
         if summary.wantsBOS {

@@ -11,6 +11,17 @@ struct Merge: ParsableCommand {
 
     @Argument(help: "A folder holding adapter_config.json and adapter_model.safetensors (a LoRA run's checkpoint).")
     var checkpoint: String
+    @OptionGroup var output: ModelFolderOutput
+
+    func run() throws {
+        try AdapterMerge.write(
+            adapterFolder: URL(fileURLWithPath: checkpoint), to: output.url, dtype: output.safetensorsDType)
+        print("merged \(checkpoint) into its base: \(output.out)")
+    }
+}
+
+/// `--out DIR [--dtype f32|bf16]`: the Hugging Face folder a command writes (`merge`, `import gguf`).
+struct ModelFolderOutput: ParsableArguments {
     @Option(help: "The folder to write (must not exist, or be empty).") var out: String
     @Option(help: "The dtype of the written weights: f32 or bf16.") var dtype = "f32"
 
@@ -20,9 +31,6 @@ struct Merge: ParsableCommand {
         }
     }
 
-    func run() throws {
-        let src = URL(fileURLWithPath: checkpoint), dst = URL(fileURLWithPath: out)
-        try AdapterMerge.write(adapterFolder: src, to: dst, dtype: dtype == "bf16" ? .bf16 : .f32)
-        print("merged \(checkpoint) into its base: \(out)")
-    }
+    var url: URL { URL(fileURLWithPath: out) }
+    var safetensorsDType: SafeTensorsDType { dtype == "bf16" ? .bf16 : .f32 }
 }
