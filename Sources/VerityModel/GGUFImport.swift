@@ -38,7 +38,6 @@ public enum GGUFImport {
             throw ModelError.writeFailed(file: out.path, detail: "the folder exists and is not empty")
         }
         let f = try GGUFFile(url: file)
-        let arch = try GGUFModel.architecture(f)
         let config = try GGUFModel.config(f)
         let plan = try GGUFModel.plan(f)
         let tokenizer = try GGUFTokenizer.files(f)
@@ -75,7 +74,7 @@ public enum GGUFImport {
         var types: [String: Int] = [:]
         for e in plan { types[e.info.type.name, default: 0] += 1 }
         return Summary(
-            architecture: arch, layers: config["num_hidden_layers"] as? Int ?? 0,
+            architecture: config["model_type"] as? String ?? "", layers: config["num_hidden_layers"] as? Int ?? 0,
             parameters: plan.reduce(0) { $0 + $1.info.count }, types: types,
             preTokenizer: f.metadata["tokenizer.ggml.pre"]?.stringValue ?? "default",
             vocabulary: f.metadata["tokenizer.ggml.tokens"]?.arrayValue?.count ?? 0,
