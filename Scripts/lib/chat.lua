@@ -4,6 +4,7 @@
 --   chatml(default_system)  Qwen2.5 / Qwen2.5-Math ChatML (tokenizer_config.json "chat_template")
 --   qwen25_math             ChatML with Qwen2.5-Math's default system line
 --   qwen25                  ChatML with Qwen2.5-Instruct's default system line
+--   smollm2                 ChatML with SmolLM2-Instruct's default system line
 --   llama3                  Llama-3 Instruct (<|start_header_id|> ... <|eot_id|>)
 -- Not here: tokenization (the host does it) and tool-call rendering for assistant messages.
 local M = {}
@@ -47,6 +48,9 @@ M.qwen25 = M.chatml("You are Qwen, created by Alibaba Cloud. You are a helpful a
 local function trim(s)
   return (s:gsub("^%s+", ""):gsub("%s+$", ""))
 end
+
+-- SmolLM2-Instruct's default system line (its GGUF's tokenizer.chat_template; docs/real-model.md).
+M.smollm2 = M.chatml("You are a helpful AI assistant named SmolLM, trained by Hugging Face")
 
 -- Llama-3 Instruct (Meta-Llama-3-8B-Instruct tokenizer_config.json): <|begin_of_text|> once, then
 -- <|start_header_id|>role<|end_header_id|>\n\n + trimmed content + <|eot_id|> per message.
