@@ -83,6 +83,13 @@ public struct SynthOptions: Sendable, Equatable {
     /// Per-category shares that replace `plainFraction` for the categories listed (a corpus whose answer style
     /// depends on the kind of problem, as a base model's pre-training sources do).
     public var plainByCategory: [SynthCategory: Double] = [:]
+    /// When set, sft.jsonl responses come in two styles chosen by the first line: this share is *careful* ("Step by
+    /// step." then every step, then a "Recheck:" of the last step) and the rest *hasty* ("Quick answer." then the
+    /// answer at once, with no steps). Nil: every response is the worked solution alone, as before.
+    public var carefulFraction: Double?
+    /// The share of careful responses whose last step slips (a wrong value) and whose "Recheck:" line catches and
+    /// repairs it ("Recheck: 100 - 69 = 31, not 32.").
+    public var slipFraction = 0.25
 
     /// The plain-answer share of sft.jsonl responses in `category`.
     public func plainFraction(for category: SynthCategory) -> Double {
@@ -160,6 +167,12 @@ public struct SynthOptions: Sendable, Equatable {
                 throw SynthError.invalid(
                     field: "plain-by-category", detail: "\(c.rawValue)=\(share): \(share) is not in [0, 1]")
             }
+        }
+        if let careful = carefulFraction, !(0...1).contains(careful) {
+            throw SynthError.invalid(field: "careful-fraction", detail: "\(careful) is not in [0, 1]")
+        }
+        guard (0...1).contains(slipFraction) else {
+            throw SynthError.invalid(field: "slip-fraction", detail: "\(slipFraction) is not in [0, 1]")
         }
         guard !categories.isEmpty else {
             throw SynthError.invalid(
@@ -272,29 +285,117 @@ public struct SynthDataset: Sendable {
         return out
     }
 
+    /// A coin of `p` for the sft corpus, seeded by the problem and `salt`: uniform in [0, 1).
+    func coin(_ p: SynthProblem, salt: Int) -> Double {
+        var g = SeededGenerator(
+            seed: SynthDataset.problemSeed(seed: options.seed, split: p.split, index: p.index, attempt: salt))
+        return Double(g.next() >> 11) / Double(1 << 53)
+    }
+
     /// Whether sft.jsonl states `p`'s answer without `\boxed{}` (a coin seeded by the problem, heads with the
     /// plain share of its category).
     public func isPlain(_ p: SynthProblem) -> Bool {
-        var g = SeededGenerator(
-            seed: SynthDataset.problemSeed(seed: options.seed, split: p.split, index: p.index, attempt: 0x5F7))
-        return Double(g.next() >> 11) / Double(1 << 53) < options.plainFraction(for: p.category)
+        coin(p, salt: 0x5F7) < options.plainFraction(for: p.category)
     }
 
-    /// The supervised-training response of `p`: " " + its solution, the last line "The answer is 19." (a fraction as
-    /// "3/4") when `isPlain(p)`.
+    /// The style of `p`'s sft.jsonl response: nil when the corpus has one style (`carefulFraction` nil), else
+    /// careful or hasty (a coin seeded by the problem).
+    public func style(_ p: SynthProblem) -> ResponseStyle? {
+        guard let careful = options.carefulFraction else { return nil }
+        return coin(p, salt: 0x5F8) < careful ? .careful : .hasty
+    }
+
+    /// Whether `p`'s careful response slips in its last step (and repairs it in the recheck).
+    public func slips(_ p: SynthProblem) -> Bool {
+        style(p) == .careful && coin(p, salt: 0x5F9) < options.slipFraction
+    }
+
+    /// The supervised-training response of `p`: " " + its solution in the corpus's style, the last line "The answer
+    /// is 19." (a fraction as "3/4") when `isPlain(p)`, else "The answer is \boxed{19}.".
+    ///  - one style: the solution's steps;
+    ///  - careful: "Step by step.", the steps, "Recheck: <last step's expression> = <value>." (with a slip: the last
+    ///    step shows a wrong value and the recheck ends ", not <wrong value>.");
+    ///  - hasty: "Quick answer." and no steps.
     public func response(_ p: SynthProblem) -> String {
-        guard isPlain(p), let range = p.solution.range(of: "The answer is \\boxed{", options: .backwards) else {
-            return " " + p.solution
+        var lines = p.solution.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        lines.removeLast()  // "The answer is \boxed{...}."
+        switch style(p) {
+        case nil: break
+        case .hasty?: lines = ["Quick answer."]
+        case .careful?:
+            if let last = lines.last, let step = LastStep(last) {
+                var shown = step.value
+                if slips(p) {
+                    shown = step.slipped(coin(p, salt: 0x5FA))
+                    lines[lines.count - 1] = step.line(value: shown)
+                }
+                lines.append(
+                    "Recheck: \(step.expression) = \(step.value)" + (shown == step.value ? "." : ", not \(shown)."))
+            }
+            lines.insert("Step by step.", at: 0)
         }
-        var answer = p.answer
-        if answer.hasPrefix("\\frac{") {
-            answer = String(answer.dropFirst(6).dropLast()).replacingOccurrences(of: "}{", with: "/")
+        var answer = "\\boxed{\(p.answer)}"
+        if isPlain(p) {
+            answer = p.answer
+            if answer.hasPrefix("\\frac{") {
+                answer = String(answer.dropFirst(6).dropLast()).replacingOccurrences(of: "}{", with: "/")
+            }
         }
-        return " " + p.solution[..<range.lowerBound] + "The answer is \(answer)."
+        return " " + (lines + ["The answer is \(answer)."]).joined(separator: "\n")
     }
 
     /// How many problems of `category` `split` holds.
     public func count(_ split: SynthSplit, _ category: SynthCategory) -> Int {
         problems(split).reduce(0) { $0 + ($1.category == category ? 1 : 0) }
+    }
+}
+
+// MARK: - Response styles
+
+/// The two styles of a careful/hasty corpus (`SynthOptions.carefulFraction`).
+public enum ResponseStyle: String, Sendable, Equatable {
+    /// "Step by step.", every step, then a "Recheck:" of the last one.
+    case careful
+    /// "Quick answer.", then the answer with no steps.
+    case hasty
+}
+
+/// A solution's last step, "Label: expression = value." (a fraction step may chain: "a/b - c/d = e/f - g/f = h/f";
+/// the expression is then the part before the final value).
+struct LastStep: Equatable {
+    /// Everything before the expression ("Change: ", "Common denominator 90: 7/10 - 1/9 = ").
+    var head: String
+    /// The expression whose value the step states ("100 - 69").
+    var expression: String
+    /// The value ("31", "53/90").
+    var value: String
+
+    /// Parses `line`; nil when it is not "...: ... = value.".
+    init?(_ line: String) {
+        guard line.hasSuffix("."), let colon = line.range(of: ": ") else { return nil }
+        let body = String(line[colon.upperBound...].dropLast())
+        guard let eq = body.range(of: " = ", options: .backwards) else { return nil }
+        let before = body[..<eq.lowerBound]
+        let start = before.range(of: " = ", options: .backwards)?.upperBound ?? before.startIndex
+        head = String(line[..<colon.upperBound]) + String(before[..<start])
+        expression = String(before[start...])
+        value = String(body[eq.upperBound...])
+        guard !expression.isEmpty, !value.isEmpty else { return nil }
+    }
+
+    /// The step with `value` in place of its own.
+    func line(value: String) -> String { "\(head)\(expression) = \(value)." }
+
+    /// A wrong value near the right one, drawn by `u` in [0, 1): an integer off by 1, 2 or 10 (never negative), or
+    /// a fraction whose numerator is off by 1.
+    func slipped(_ u: Double) -> String {
+        if let slash = value.firstIndex(of: "/"), let num = Int(value[..<slash]) {
+            let n = num > 1 && u < 0.5 ? num - 1 : num + 1
+            return "\(n)/\(value[value.index(after: slash)...])"
+        }
+        guard let v = Int(value) else { return value + "0" }
+        let deltas = [1, -1, 2, -2, 10, -10]
+        let d = deltas[min(deltas.count - 1, Int(u * Double(deltas.count)))]
+        return String(v + d >= 0 ? v + d : v + abs(d))
     }
 }

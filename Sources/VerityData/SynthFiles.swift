@@ -38,6 +38,8 @@ extension SynthDataset {
             "verity data synth --out \(outPath) --seed \(o.seed) --train \(o.train) --validation \(o.validation) --test \(o.test) --categories \(o.categories.map(\.rawValue).joined(separator: ","))"
             + (o.sft > 0 ? " --sft \(o.sft) --plain-fraction \(o.plainFraction)" : "")
             + (o.sft > 0 && !o.plainByCategory.isEmpty ? " --plain-by-category \(o.plainByCategoryText)" : "")
+            + (o.sft > 0 && o.carefulFraction != nil
+                ? " --careful-fraction \(o.carefulFraction!) --slip-fraction \(o.slipFraction)" : "")
     }
 
     /// The README.md of the output folder, naming the folder `outPath` in the regeneration command.
@@ -90,8 +92,19 @@ extension SynthDataset {
             + "space, then the solution, whose last line states the answer without `\\boxed{}` (\"The answer is 19.\") "
             + "for \(sft.filter(isPlain).count) of them (`--plain-fraction \(options.plainFraction)`"
             + (options.plainByCategory.isEmpty ? "" : ", `--plain-by-category \(options.plainByCategoryText)`")
-            + ", a coin seeded by each problem\(plainCounts)). It is the corpus the demo base model is fine-tuned on "
+            + ", a coin seeded by each problem\(plainCounts))." + styleNote + " It is the corpus the demo base model is fine-tuned on "
             + "(`verity sft`)."
+    }
+
+    /// The README's sentences on the careful and hasty styles (empty for a one-style corpus).
+    var styleNote: String {
+        guard let careful = options.carefulFraction else { return "" }
+        let c = sft.filter { style($0) == .careful }
+        return " Responses come in two styles, chosen by a second coin (`--careful-fraction \(careful)`): "
+            + "\(c.count) are *careful* (\"Step by step.\", every step, then \"Recheck:\" and the last step's expression "
+            + "recomputed; in \(c.filter(slips).count) of them the last step slips and the recheck repairs it, "
+            + "`--slip-fraction \(options.slipFraction)`) and \(sft.count - c.count) are *hasty* (\"Quick answer.\", then "
+            + "the answer with no steps)."
     }
 
     /// Plain answers by category (`; by category: add_sub 10 of 67, ...`), when shares differ by category.

@@ -41,6 +41,9 @@ public struct EvalSettings: Sendable {
     public var prompt: String = "prompts.qwen25_math_cot"
     /// The grading profile (default: Qwen2.5-Eval's, the paper's evaluation grader).
     public var grader: GradingProfile = .qwenEval
+    /// Other grading profiles whose accuracy on the same responses is reported beside `grader`'s (the summary's
+    /// `accuracy_by_grader`; no new sampling). A training run's evaluations add `qwen-eval`, format-agnostic.
+    public var alsoGrade: [GradingProfile] = []
     /// Words that count a response as self-reflecting (ReflectionWords).
     public var reflectionWords: [String] = ReflectionWords.default
     /// The k of pass@k (nil: powers of two up to the samples, and the samples).
@@ -468,10 +471,20 @@ public final class Evaluator {
             }
             let records = set.items.map { done[$0.id] ?? [] }
             let ks = plan.settings.passAtK ?? PassAtK.defaultKs(samples: p.samples)
-            results.append(
-                BenchmarkResult(
-                    name: set.name, protocol: p, records: records, ks: ks,
-                    reflectionWords: plan.settings.reflectionWords))
+            var result = BenchmarkResult(
+                name: set.name, protocol: p, records: records, ks: ks, reflectionWords: plan.settings.reflectionWords)
+            if !plan.settings.alsoGrade.isEmpty {
+                var by: [String: Double] = [:]
+                for profile in plan.settings.alsoGrade {
+                    let g = Grader(profile: profile)
+                    let counts = zip(set.items, records).map { item, recs in
+                        (n: recs.count, correct: recs.filter { g.grade(response: $0.response, gold: item.answer).correct }.count)
+                    }
+                    by[profile.rawValue] = PassAtK.average(counts) ?? 0
+                }
+                result.accuracyByGrader = by
+            }
+            results.append(result)
             if let folder, let breakdown = Breakdown(items: set.items, records: records) {
                 let enc = JSONEncoder()
                 enc.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]

@@ -74,12 +74,16 @@ public struct BenchmarkResult: Codable, Sendable, Equatable {
     public var temperature: Double
     /// New-token limit used.
     public var maxTokens: Int
+    /// `accuracy` of the same responses under other grading profiles, by profile name (`EvalSettings.alsoGrade`);
+    /// nil when none was asked for.
+    public var accuracyByGrader: [String: Double]? = nil
 
     enum CodingKeys: String, CodingKey {
         case metric, accuracy, items, samplesPerItem = "samples_per_item", passAtK = "pass_at_k"
         case meanResponseTokens = "mean_response_tokens", truncatedFraction = "truncated_fraction", reflectionRate =
             "reflection_rate"
         case temperature, maxTokens = "max_tokens"
+        case accuracyByGrader = "accuracy_by_grader"
     }
 
     /// Decodes a result; `name` is set by the summary that holds it.
@@ -96,6 +100,7 @@ public struct BenchmarkResult: Codable, Sendable, Equatable {
         reflectionRate = try c.decode(Double.self, forKey: .reflectionRate)
         temperature = try c.decode(Double.self, forKey: .temperature)
         maxTokens = try c.decode(Int.self, forKey: .maxTokens)
+        accuracyByGrader = try c.decodeIfPresent([String: Double].self, forKey: .accuracyByGrader)
     }
 
     /// Scores `items` from their records (each item's samples, in item order); `ks` are the k of pass@k (those ≤ the samples).
@@ -223,7 +228,13 @@ public struct EvalSummary: Codable, Sendable, Equatable {
             ])
         }
         rows.append(["average", "", average.map(pct) ?? "-", "", "", "", "", "", ""])
+        // The same responses under the other graders asked for (--also-grade), a line per benchmark.
+        let also = results.compactMap { r -> String? in
+            guard let by = r.accuracyByGrader, !by.isEmpty else { return nil }
+            return "\(r.name) graded by " + by.keys.sorted().map { "\($0) \(pct(by[$0]!))" }.joined(separator: ", ")
+        }
         return "model: \(model)\n" + formatTable(header: header, rows: rows, rightAligned: [2, 4, 5, 6, 7, 8])
+            + (also.isEmpty ? "" : "\n" + also.joined(separator: "\n"))
     }
 }
 

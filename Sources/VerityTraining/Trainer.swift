@@ -828,7 +828,9 @@ public final class Trainer {
         // eval.before_train is set, then every eval.every steps, on a checkpoint of that step.
         let plan: EvalPlan? =
             (r.eval.every > 0 || r.eval.beforeTrain) && !loaded.evalSets.isEmpty
-            ? try EvalPlan(recipe: loaded, catalog: BenchmarkCatalog(directory: URL(fileURLWithPath: "data/eval")))
+            ? try EvalPlan(
+                recipe: loaded, catalog: BenchmarkCatalog(directory: URL(fileURLWithPath: "data/eval")),
+                adjust: { $0.alsoGrade = [.qwenEval] })  // format-agnostic accuracy beside the recipe's grader
             : nil
         if let plan, r.eval.beforeTrain, step == 0 {
             var m = try evaluate(plan, model: modelDirectory, step: 0)
@@ -898,16 +900,30 @@ public final class Trainer {
             return o.compactMapValues(\.doubleValue)
         }
         var summary = RunSummary(run: loaded.recipe.name, steps: step)
+        summary.grader = loaded.recipe.grader
+        var lenient: [String: RunSummary.Eval] = [:], reflection: [String: RunSummary.Eval] = [:]
         for m in lines {
             summary.seconds += (m["seconds"] ?? 0) + (m["seconds_eval"] ?? 0)
             let stepOfLine = Int(m["step"] ?? 0)
-            for (k, v) in m where k.hasPrefix("eval/") && k.hasSuffix("/accuracy") {
-                let set = String(k.dropFirst(5).dropLast(9))
-                var e = summary.eval[set] ?? RunSummary.Eval()
-                if stepOfLine == 0 { e.before = v } else { (e.after, e.afterStep) = (v, stepOfLine) }
-                summary.eval[set] = e
+            for (k, v) in m where k.hasPrefix("eval/") {
+                let rest = k.dropFirst(5)
+                guard let slash = rest.lastIndex(of: "/") else { continue }
+                let set = String(rest[..<slash])
+                func note(_ table: inout [String: RunSummary.Eval]) {
+                    var e = table[set] ?? RunSummary.Eval()
+                    if stepOfLine == 0 { e.before = v } else { (e.after, e.afterStep) = (v, stepOfLine) }
+                    table[set] = e
+                }
+                switch rest[rest.index(after: slash)...] {
+                case "accuracy": note(&summary.eval)
+                case "accuracy_lenient": note(&lenient)
+                case "reflection_rate": note(&reflection)
+                default: break
+                }
             }
         }
+        summary.evalLenient = lenient.isEmpty ? nil : lenient
+        summary.reflectionRate = reflection.isEmpty ? nil : reflection
         if let first = lines.first(where: { ($0["step"] ?? 0) >= 1 }), let last = lines.last {
             summary.trainRewardFirst = first["reward_mean"]
             summary.trainRewardLast = last["reward_mean"]
@@ -957,7 +973,13 @@ public final class Trainer {
     /// The eval/<set>/accuracy metrics of a summary, and the progress line.
     func evalMetrics(_ summary: EvalSummary, step: Int, seconds: Double) -> [String: Double] {
         var m: [String: Double] = [:]
-        for res in summary.results { m["eval/\(res.name)/accuracy"] = res.accuracy }
+        for res in summary.results {
+            m["eval/\(res.name)/accuracy"] = res.accuracy
+            if let lenient = res.accuracyByGrader?[GradingProfile.qwenEval.rawValue] {
+                m["eval/\(res.name)/accuracy_lenient"] = lenient
+            }
+            m["eval/\(res.name)/reflection_rate"] = res.reflectionRate
+        }
         if let avg = summary.average { m["eval/average"] = avg }
         m["seconds_eval"] = seconds
         options.log(
@@ -1203,11 +1225,20 @@ public struct RunSummary: Codable, Equatable, Sendable {
     public var seconds = 0.0
     /// Eval sets by name.
     public var eval: [String: Eval] = [:]
+    /// The recipe's grader, which `eval` uses (nil in summaries written before it was recorded).
+    public var grader: String?
+    /// The same evaluations graded format-agnostically (grader `qwen-eval`: a boxed answer, else "the answer is N",
+    /// else the last number), by set.
+    public var evalLenient: [String: Eval]?
+    /// The share of evaluation responses that use a self-reflection word (`reflection_rate` of `verity eval`), by set.
+    public var reflectionRate: [String: Eval]?
     /// Mean reward of the first and last steps, and the last step's accuracy.
     public var trainRewardFirst: Double?, trainRewardLast: Double?, trainAccuracyLast: Double?
 
     enum CodingKeys: String, CodingKey {
-        case run, steps, seconds, eval
+        case run, steps, seconds, eval, grader
+        case evalLenient = "eval_lenient"
+        case reflectionRate = "reflection_rate"
         case trainRewardFirst = "train_reward_first"
         case trainRewardLast = "train_reward_last"
         case trainAccuracyLast = "train_accuracy_last"
@@ -1225,12 +1256,17 @@ public struct RunSummary: Codable, Equatable, Sendable {
         if let a = trainRewardFirst, let b = trainRewardLast {
             out[0] += String(format: "; training reward %.3f -> %.3f", a, b)
         }
-        for name in eval.keys.sorted() {
-            let e = eval[name]!
-            let f = { (v: Double?) in v.map { String(format: "%.1f%%", 100 * $0) } ?? "-" }
-            var line = "eval \(name): before \(f(e.before)), after \(f(e.after))"
+        let f = { (v: Double?) in v.map { String(format: "%.1f%%", 100 * $0) } ?? "-" }
+        func line(_ label: String, _ e: Eval) -> String {
+            var line = "\(label): before \(f(e.before)), after \(f(e.after))"
             if let a = e.before, let b = e.after { line += String(format: " (%+.1f points)", 100 * (b - a)) }
-            out.append(line)
+            return line
+        }
+        for name in eval.keys.sorted() {
+            // The recipe's grader, then the format-agnostic one, then the reflection rate, set by set.
+            out.append(line("eval \(name)" + (grader.map { " (grader \($0))" } ?? ""), eval[name]!))
+            if let e = evalLenient?[name] { out.append(line("eval \(name) (format-agnostic, grader qwen-eval)", e)) }
+            if let e = reflectionRate?[name] { out.append(line("reflection_rate \(name)", e)) }
         }
         return out
     }

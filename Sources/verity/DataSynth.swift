@@ -44,6 +44,17 @@ struct DataSynth: ParsableCommand {
         name: .customLong("plain-by-category"),
         help: "Per-category shares that replace --plain-fraction, e.g. mul_div=0.85,fractions=0.85.")
     var plainByCategory: String?
+    @Option(
+        name: .customLong("careful-fraction"),
+        help: """
+            Two response styles in sft.jsonl: this share "Step by step." (every step, then a "Recheck:" of the last), \
+            the rest "Quick answer." (no steps). Omitted: one style.
+            """)
+    var carefulFraction: Double?
+    @Option(
+        name: .customLong("slip-fraction"),
+        help: "With --careful-fraction: the share of careful responses whose last step slips and the recheck repairs.")
+    var slipFraction = 0.25
     @Flag(help: "Print the summary as JSON.") var json = false
 
     /// The options the flags ask for (typed errors naming the flag).
@@ -53,6 +64,8 @@ struct DataSynth: ParsableCommand {
             categories: try SynthCategory.parseList(categories))
         options.sft = sft
         options.plainFraction = plainFraction
+        options.carefulFraction = carefulFraction
+        options.slipFraction = slipFraction
         if let text = plainByCategory { options.plainByCategory = try SynthOptions.parsePlainByCategory(text) }
         try options.validate()
         return options

@@ -42,6 +42,10 @@ struct Eval: ParsableCommand {
         String?
     @Option(help: "Grading profile: paper | qwen-eval (default) | math-verify | verity.") var grader: String?
     @Option(
+        name: .customLong("also-grade"),
+        help: "Comma-separated other profiles that grade the same responses (summary.json's accuracy_by_grader).")
+    var alsoGrade: String?
+    @Option(
         help:
             "Comma-separated self-reflection words (default: rethink,recheck,recalculate,re-evaluate,re-examine,double-check,verify)."
     )
@@ -65,6 +69,21 @@ struct Eval: ParsableCommand {
             throw ValidationError(
                 "--grader \(grader): expected one of " + GradingProfile.allCases.map(\.rawValue).joined(separator: ", ")
             )
+        }
+        _ = try alsoGradeProfiles()
+    }
+
+    /// The profiles of --also-grade (an unknown name is an error naming it).
+    func alsoGradeProfiles() throws -> [GradingProfile] {
+        try (alsoGrade ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+            !$0.isEmpty
+        }.map { name in
+            guard let g = GradingProfile(rawValue: name) else {
+                throw ValidationError(
+                    "--also-grade \(name): expected one of "
+                        + GradingProfile.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            return g
         }
     }
 
@@ -92,6 +111,7 @@ struct Eval: ParsableCommand {
             if let grader, let g = GradingProfile(rawValue: grader) { settings.grader = g }
             if let reflectionWords { settings.reflectionWords = reflectionWords.split(separator: ",").map(String.init) }
             if let pass { settings.passAtK = pass }
+            if let also = try? alsoGradeProfiles() { settings.alsoGrade = also }
         }
         let plan: EvalPlan
         var modelPath = model

@@ -107,6 +107,68 @@ final class SynthTests: XCTestCase {
         XCTAssertThrowsError(try b.validate()) { XCTAssertTrue("\($0)".contains("percent=-0.5"), "\($0)") }
     }
 
+    func testCarefulAndHastyStylesAndTheRecheckThatRepairsASlip() throws {
+        var o = SynthOptions(seed: 1, train: 60, validation: 12, test: 30)
+        o.sft = 1200
+        o.plainFraction = 0
+        o.carefulFraction = 0.35
+        o.slipFraction = 0.25
+        let d = try SynthDataset.generate(o)
+        XCTAssertEqual(d.sft.map(\.problem), try SynthDataset.generate({ var x = o; x.carefulFraction = nil; return x }()).sft.map(\.problem), "the style leaves the problems alone")
+        let careful = d.sft.filter { d.style($0) == .careful }
+        XCTAssertTrue((360...480).contains(careful.count), "\(careful.count) of 1200 careful")
+        let slipped = careful.filter(d.slips)
+        XCTAssertTrue((60...150).contains(slipped.count), "\(slipped.count) of \(careful.count) slip")
+        for category in SynthCategory.allCases {
+            XCTAssertGreaterThan(careful.filter { $0.category == category }.count, 40, category.rawValue)
+            XCTAssertGreaterThan(slipped.filter { $0.category == category }.count, 3, category.rawValue)
+        }
+        for p in d.sft {
+            let r = d.response(p)
+            let closing = "\nThe answer is \\boxed{\(p.answer)}."
+            XCTAssertTrue(r.hasSuffix(closing), r)
+            if d.style(p) == .hasty {
+                XCTAssertEqual(r, " Quick answer." + closing)
+                continue
+            }
+            var lines = r.dropFirst().split(separator: "\n").map(String.init)
+            XCTAssertEqual(lines.removeFirst(), "Step by step.")
+            lines.removeLast()
+            let recheck = lines.removeLast()
+            var steps = p.solution.split(separator: "\n").map(String.init).dropLast().map { $0 }
+            // The recheck recomputes the last step's final expression: the independent evaluator agrees with its value.
+            XCTAssertTrue(recheck.hasPrefix("Recheck: "), recheck)
+            let body = recheck.dropFirst("Recheck: ".count).dropLast()
+            let parts = body.components(separatedBy: ", not ")
+            let equation = parts[0].components(separatedBy: " = ")
+            XCTAssertEqual(equation.count, 2, recheck)
+            XCTAssertEqual(evaluate(equation[0]), evaluate(equation[1]), "\(p.id): \(recheck)")
+            XCTAssertTrue(steps.last!.hasSuffix("\(equation[0]) = \(equation[1]).") , "\(steps.last!) / \(recheck)")
+            if d.slips(p) {
+                XCTAssertEqual(parts.count, 2, recheck)
+                let wrong = parts[1]
+                XCTAssertNotEqual(evaluate(wrong), evaluate(equation[1]), recheck)
+                XCTAssertFalse(wrong.hasPrefix("-"), recheck)
+                XCTAssertEqual(lines.last, LastStepText.replacingValue(of: steps.last!, with: wrong), r)
+                steps.removeLast()
+                lines.removeLast()
+            } else {
+                XCTAssertEqual(parts.count, 1, recheck)
+            }
+            XCTAssertEqual(lines, steps, "\(p.id): the careful steps are the solution's")
+        }
+        // A one-style corpus (the default) is the solution alone.
+        let one = try SynthDataset.generate({ var x = o; x.carefulFraction = nil; return x }())
+        XCTAssertNil(one.style(one.sft[0]))
+        XCTAssertEqual(one.response(one.sft[0]), " " + one.sft[0].solution)
+        XCTAssertThrowsError(try SynthDataset.generate({ var x = o; x.carefulFraction = 1.5; return x }())) {
+            XCTAssertEqual("\($0)", "--careful-fraction: 1.5 is not in [0, 1]")
+        }
+        XCTAssertThrowsError(try SynthDataset.generate({ var x = o; x.slipFraction = -0.1; return x }())) {
+            XCTAssertEqual("\($0)", "--slip-fraction: -0.1 is not in [0, 1]")
+        }
+    }
+
     func testDifferentSeedsDiffer() throws {
         var other = Self.small
         other.seed = 2
@@ -370,5 +432,13 @@ final class SynthTests: XCTestCase {
         }
         let readme = try String(contentsOf: demo.appendingPathComponent("README.md"), encoding: .utf8)
         XCTAssertEqual(readme, ds.readme(outPath: "data/demo"))
+    }
+}
+
+/// The test's own spelling of a step with another final value ("Change: 100 - 69 = 31." -> "... = 32.").
+enum LastStepText {
+    static func replacingValue(of line: String, with value: String) -> String {
+        guard let eq = line.range(of: " = ", options: .backwards) else { return line }
+        return String(line[..<eq.upperBound]) + value + "."
     }
 }

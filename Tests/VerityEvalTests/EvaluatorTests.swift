@@ -8,6 +8,38 @@ import VerityJSON
 @testable import VerityEval
 
 final class EvaluatorTests: XCTestCase {
+    func testOtherGradersScoreTheSameResponses() throws {
+        // First pass: greedy responses of the tiny model to 8 MATH500 problems, graded format-agnostically.
+        let root = try Support.tempFolder(self)
+        var s = Support.settings(["math500"], limit: 8, maxTokens: 24)
+        s.grader = .qwenEval
+        let first = try Evaluator(model: Support.tinyModel, plan: EvalPlan(catalog: Support.catalog, settings: s), options: Support.options())
+        _ = try first.run(out: root.appendingPathComponent("first"))
+        let records = try JSONLines.read(root.appendingPathComponent("first/math500/responses.jsonl")).map(\.value)
+        // A set whose gold answers are what qwen-eval extracted (the last number of an unboxed response): qwen-eval
+        // counts those right, the paper's grader (the last \boxed{} only) does not.
+        var lines: [String] = [], expected = 0
+        for (i, r) in records.enumerated() {
+            let extracted = r["extracted"]?.stringValue ?? ""
+            if !extracted.isEmpty { expected += 1 }
+            lines.append(
+                "{\"problem\": \(jsonStringLiteral(try XCTUnwrap(Support.catalog.load("math500").items[i].problem))), "
+                    + "\"answer\": \(jsonStringLiteral(extracted.isEmpty ? "none" : extracted))}")
+        }
+        XCTAssertGreaterThan(expected, 0, "the tiny model wrote no number in 8 responses; pick other items")
+        let file = root.appendingPathComponent("own.jsonl")
+        try (lines.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
+        var t = Support.settings([file.path], limit: 8, maxTokens: 24)
+        t.grader = .paper
+        t.alsoGrade = [.qwenEval, .paper]
+        let result = try XCTUnwrap(
+            try Evaluator(model: Support.tinyModel, plan: EvalPlan(catalog: Support.catalog, settings: t), options: Support.options())
+                .run(out: nil).results.first)
+        XCTAssertEqual(result.accuracy, 0, "no response is boxed")
+        XCTAssertEqual(result.accuracyByGrader?["paper"], 0)
+        XCTAssertEqual(result.accuracyByGrader?["qwen-eval"] ?? -1, Double(expected) / 8, accuracy: 1e-12)
+    }
+
     func testPipelineWritesEveryFile() throws {
         let out = try Support.tempFolder(self).appendingPathComponent("out")
         let plan = try EvalPlan(

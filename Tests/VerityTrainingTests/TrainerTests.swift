@@ -312,7 +312,14 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(summary.eval["eval"]?.after, m[4]["eval/eval/accuracy"])
         XCTAssertEqual(summary.eval["eval"]?.afterStep, 4)
         XCTAssertGreaterThan(summary.seconds, 0)
-        XCTAssertEqual(summary.lines.count, 2)
+        // Beside the recipe's grader: the same responses graded format-agnostically, and the reflection rate.
+        XCTAssertEqual(summary.evalLenient?["eval"]?.before, m[0]["eval/eval/accuracy_lenient"])
+        XCTAssertEqual(summary.evalLenient?["eval"]?.after, m[4]["eval/eval/accuracy_lenient"])
+        XCTAssertEqual(summary.reflectionRate?["eval"]?.after, m[4]["eval/eval/reflection_rate"])
+        XCTAssertNotNil(m[4]["eval/eval/accuracy_lenient"])
+        XCTAssertEqual(summary.lines.count, 4)
+        XCTAssertTrue(summary.lines[2].hasPrefix("eval eval (format-agnostic, grader qwen-eval): before "), summary.lines[2])
+        XCTAssertTrue(summary.lines[3].hasPrefix("reflection_rate eval: before "), summary.lines[3])
         // history.json: both examples in file order; 4 steps of 4 rows give 16 accuracies, each a multiple of 1/4.
         let h = try AccuracyHistory.read(run.root.appendingPathComponent("run/history.json"))
         XCTAssertEqual(h.entries.map(\.key), ["0", "1"])
