@@ -1,46 +1,64 @@
 #!/usr/bin/env bash
-# Regenerates every figure of docs/demo.md from models/demo-base (about 30 minutes on 2 cores):
+# Regenerates every figure of docs/demo.md from models/demo-base (the careful/hasty base; see its README.md):
+#  0. the base model on the validation and test splits: greedy, and 8 samples at temperature 1.0 (pass@8), each graded
+#     strictly (grader paper: the last \boxed{} holds the answer) and format-agnostically (--also-grade qwen-eval);
 #  1. the full-pool GRPO run on data/demo/pool500.jsonl, whose history.json ranks the pool;
-#  2. the 1-shot example: the first by historical variance (`verity select --method std`), written to
-#     data/demo/pi1.jsonl;
+#  2. the 1-shot example pi1, the first by historical variance (`verity select --method std`), written to
+#     data/demo/pi1.jsonl; and the lowest-variance example among those drawn, data/demo/pi_low.jsonl;
 #  3. with SWEEP=1, the learning rate of the 1-shot run, chosen on the validation split (seed 1); else LR=1e-4;
-#  4. the 1-shot run and the format-only baseline at that rate with seeds 1, 2, 3; entropy-only with seed 1;
-#  5. every checkpoint (and the base model) graded format-agnostically as well (grader qwen-eval: a \boxed{}
-#     answer, else "the answer is N", else the last number), into RUN/lenient/step-N.
-# The training runs grade strictly (grader paper: the last \boxed{} must hold the answer), as the reward does.
-# Usage: Scripts/demo/experiments.sh [OUT_DIR]   (V=path/to/verity to use another binary)
+#  4. for each run kind in KINDS (default "one_shot format_only entropy low_var": 1-shot on pi1, the format-only
+#     reward, the entropy loss only, 1-shot on the lowest-variance example) and each seed in SEEDS (default "1 2 3").
+#     Finished runs are skipped, so several invocations with other KINDS/SEEDS can share OUT (not at the same time
+#     for the same run).
+# Training runs grade their evaluations with the reward's grader (paper) and, in summary.json's eval_lenient, with
+# qwen-eval; `python3 Scripts/demo/table.py OUT` prints the tables (per category, careful-style share) from the
+# runs' responses. Usage: Scripts/demo/experiments.sh [OUT_DIR]   (V=path/to/verity, THREADS=n to change them)
 set -euo pipefail
 V=${V:-.build/release/verity}
 OUT=${1:-runs/demo-experiments}
+THREADS=${THREADS:-2}
+SEEDS=${SEEDS:-1 2 3}
 mkdir -p "$OUT"
 SETS=data/demo/validation.jsonl,data/demo/test.jsonl
 
-lenient() {  # MODEL_DIR OUT_DIR: format-agnostic greedy evaluation of one model
-  [ -f "$2/summary.json" ] && return 0
-  "$V" eval --model "$1" --benchmarks "$SETS" --prompt prompts.demo --grader qwen-eval --max-tokens 192 \
-    --temperature 0 --samples 1 --out "$2" > /dev/null
+evaluate() {  # OUT_DIR SAMPLES TEMPERATURE: the base model, graded both ways
+  [ -f "$1/summary.json" ] && return 0
+  "$V" eval --model models/demo-base --benchmarks "$SETS" --prompt prompts.demo --grader paper --also-grade qwen-eval \
+    --max-tokens 192 --temperature "$3" --samples "$2" --threads "$THREADS" --out "$1" > /dev/null
 }
 
-train() {  # RECIPE RUN_DIR [--set k=v ...]: a run (resumed if interrupted), then its checkpoints graded leniently
+train() {  # RECIPE RUN_DIR [--set k=v ...]: a run, resumed if interrupted
   local recipe=$1 run=$2
   shift 2
-  if [ -f "$run/summary.json" ]; then :
-  elif [ -d "$run/checkpoints" ]; then "$V" train "$recipe" --run-dir "$run" --resume "$@"
-  else rm -rf "$run"; "$V" train "$recipe" --run-dir "$run" "$@"; fi
-  for ck in "$run"/checkpoints/step-*; do lenient "$ck" "$run/lenient/$(basename "$ck")"; done
+  if [ -f "$run/summary.json" ]; then return 0
+  elif [ -d "$run/checkpoints" ]; then "$V" train "$recipe" --run-dir "$run" --resume --threads "$THREADS" "$@"
+  else rm -rf "$run"; "$V" train "$recipe" --run-dir "$run" --threads "$THREADS" "$@"; fi
 }
 
-lenient models/demo-base "$OUT/base-lenient"
+# 0. The base model.
+evaluate "$OUT/base-greedy" 1 0
+evaluate "$OUT/base-pass8" 8 1.0
 
-# 1-2. The pool's history and the 1-shot example.
-train Scripts/recipes/demo/full_pool.lua "$OUT/full_pool"
-"$V" select --history "$OUT/full_pool/history.json" --method std --top 1 \
-  --data data/demo/pool500.jsonl --out data/demo/pi1.jsonl
-cp "$OUT/full_pool/history.json" data/demo/pool500_history.json
+# 1-2. The pool's history, pi1 and the lowest-variance example.
+if [ "${SELECT:-1}" = 1 ]; then
+  train Scripts/recipes/demo/full_pool.lua "$OUT/full_pool"
+  "$V" select --history "$OUT/full_pool/history.json" --method std --top 1 \
+    --data data/demo/pool500.jsonl --out data/demo/pi1.jsonl
+  cp "$OUT/full_pool/history.json" data/demo/pool500_history.json
+  "$V" select --history "$OUT/full_pool/history.json" --method std --top 0 --json > "$OUT/ranking.json"
+  python3 - "$OUT/ranking.json" <<'PY'
+import json, sys
+ranked = json.load(open(sys.argv[1]))  # rank order, highest std first; the last is the lowest variance
+pool = [json.loads(l) for l in open("data/demo/pool500.jsonl")]
+low = pool[ranked[-1]["index"]]
+with open("data/demo/pi_low.jsonl", "w") as f:
+    f.write(json.dumps(low) + "\n")
+print(f"pi1: {json.loads(open('data/demo/pi1.jsonl').readline())['id']}, lowest variance: {low['id']} ({ranked[-1]['score']})")
+PY
+fi
 
 # 3. The learning rate, on the validation split only (seed 1), when SWEEP=1: the best validation strict accuracy at
-# the last step, ties to the smaller rate. Otherwise LR (default 1e-4, the rate this sweep chose on the earlier
-# demo base; docs/demo.md). Seed 1 of the 1-shot run is the learning-rate run at that rate.
+# the last step, ties to the smaller rate. Seed 1 of the 1-shot run is the learning-rate run at that rate.
 if [ "${SWEEP:-0}" = 1 ]; then
   for lr in 3e-5 1e-4 3e-4; do
     train Scripts/recipes/demo/one_shot.lua "$OUT/lr-$lr" --set optimizer.lr=$lr
@@ -59,11 +77,16 @@ PY
 fi
 LR=${LR:-1e-4}
 echo "1-shot learning rate: $LR"
-for seed in 1 2 3; do
-  train Scripts/recipes/demo/one_shot.lua "$OUT/one_shot-s$seed" --set optimizer.lr=$LR --set seed=$seed
-  train Scripts/recipes/demo/format_only.lua "$OUT/format_only-s$seed" --set optimizer.lr=$LR --set seed=$seed
-  if [ "$seed" = 1 ]; then
-    train Scripts/recipes/demo/one_shot_entropy.lua "$OUT/entropy-s$seed" --set optimizer.lr=$LR --set seed=$seed
-  fi
+for kind in ${KINDS:-one_shot format_only entropy low_var}; do
+  for seed in $SEEDS; do
+    case $kind in
+      one_shot) train Scripts/recipes/demo/one_shot.lua "$OUT/one_shot-s$seed" --set optimizer.lr=$LR --set seed=$seed ;;
+      format_only) train Scripts/recipes/demo/format_only.lua "$OUT/format_only-s$seed" --set optimizer.lr=$LR --set seed=$seed ;;
+      entropy) train Scripts/recipes/demo/one_shot_entropy.lua "$OUT/entropy-s$seed" --set optimizer.lr=$LR --set seed=$seed ;;
+      low_var) train Scripts/recipes/demo/one_shot.lua "$OUT/low_var-s$seed" --set optimizer.lr=$LR --set seed=$seed \
+        --set train.data=data/demo/pi_low.jsonl ;;
+      *) echo "unknown kind $kind (one_shot, format_only, entropy, low_var)" >&2; exit 2 ;;
+    esac
+  done
 done
 echo "done: $OUT (python3 Scripts/demo/table.py $OUT prints the tables of docs/demo.md)"
