@@ -20,7 +20,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
     ],
     targets: [
         // MARK: - System libraries and the only C in the package
@@ -61,7 +60,6 @@ let package = Package(
             name: "VerityLua",
             dependencies: [
                 "CLua", "CLuaShim", "VerityScripts", "VerityCore", "VerityVerify", "VerityTokenizer", "VerityJSON",
-                .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .target(
             name: "VerityTraining",
@@ -116,8 +114,7 @@ let package = Package(
         .testTarget(
             name: "VerityLuaTests",
             dependencies: [
-                "VerityLua", "VerityFixtures", "VerityTokenizer", "VerityJSON",
-                .product(name: "Crypto", package: "swift-crypto"),
+                "VerityLua", "VerityCore", "VerityFixtures", "VerityTokenizer", "VerityJSON",
             ]),
     ]
 )

@@ -6,7 +6,6 @@
 // (Recipe.swift). Not thread-safe: make one state per thread that runs scripts.
 import CLua
 import CLuaShim
-import Crypto
 import Foundation
 import VerityCore
 import VerityJSON
@@ -244,7 +243,7 @@ public final class LuaState {
             let line = splitLuaLocation(message)?.line
             throw LuaError.syntax(file: displayName, line: line, message: message)
         }
-        let digest = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        let digest = SHA256.hex(data)
         if !loadedScripts.contains(where: { $0.displayName == displayName && $0.sha256 == digest }) {
             loadedScripts.append(LoadedScript(displayName: displayName, url: url, sha256: digest))
         }

@@ -2,7 +2,6 @@
 // the settings of data/README.md section 4; unknown keys get the nearest valid name and the line;
 // wrong types name expected and got; --set applies before validation; the run folder records the
 // resolved recipe, the SHA-256 of every loaded script and whether io/os were opened.
-import Crypto
 import Foundation
 import VerityLua
 import XCTest
@@ -232,14 +231,11 @@ final class RecipeTests: XCTestCase {
                 "Scripts/recipes/paper/pi1.lua", "Scripts/lib/chat.lua", "Scripts/schedules/constant.lua",
                 "Scripts/prompts/paper.lua", "Scripts/rewards/boxed_equal.lua", "Scripts/losses/paper.lua",
             ])
+        // coreutils' sha256sum is the reference digest.
         for (line, script) in zip(lines, loaded.state.loadedScripts) {
-            let digest = SHA256.hash(data: try Data(contentsOf: script.url)).map { String(format: "%02x", $0) }.joined()
-            XCTAssertEqual(String(line.prefix(64)), digest, script.displayName)
+            XCTAssertEqual(String(line.prefix(64)), try sha256sum(script.url), script.displayName)
         }
-        let recipeDigest = SHA256.hash(
-            data: try Data(contentsOf: repositoryRoot.appendingPathComponent("Scripts/recipes/paper/pi1.lua"))
-        )
-        .map { String(format: "%02x", $0) }.joined()
+        let recipeDigest = try sha256sum(repositoryRoot.appendingPathComponent("Scripts/recipes/paper/pi1.lua"))
         XCTAssertTrue(lines.contains { $0.hasPrefix(recipeDigest) && $0.hasSuffix("Scripts/recipes/paper/pi1.lua") })
         XCTAssertFalse(FileManager.default.fileExists(atPath: run.appendingPathComponent(".recipe.lua.tmp").path))
     }
