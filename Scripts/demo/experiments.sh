@@ -5,7 +5,7 @@
 #  1. the full-pool GRPO run on data/demo/pool500.jsonl, whose history.json ranks the pool;
 #  2. the 1-shot example pi1, the first by historical variance (`verity select --method std`), written to
 #     data/demo/pi1.jsonl; and the lowest-variance example among those drawn, data/demo/pi_low.jsonl;
-#  3. with SWEEP=1, the learning rate of the 1-shot run, chosen on the validation split (seed 1); else LR=1e-4;
+#  3. with SWEEP=1, the learning rate and step count of the 1-shot run, chosen on the validation split (seed 1);
 #  4. for each run kind in KINDS (default "one_shot format_only entropy low_var": 1-shot on pi1, the format-only
 #     reward, the entropy loss only, 1-shot on the lowest-variance example) and each seed in SEEDS (default "1 2 3").
 #     Finished runs are skipped, so several invocations with other KINDS/SEEDS can share OUT (not at the same time
@@ -57,34 +57,49 @@ print(f"pi1: {json.loads(open('data/demo/pi1.jsonl').readline())['id']}, lowest 
 PY
 fi
 
-# 3. The learning rate, on the validation split only (seed 1), when SWEEP=1: the best validation strict accuracy at
-# the last step, ties to the smaller rate. Seed 1 of the 1-shot run is the learning-rate run at that rate.
+# 3. The learning rate and the step count of the 1-shot run, on the validation split only (seed 1), when SWEEP=1: each
+# rate runs 40 steps, evaluated every 10; the pair (rate, step) with the best validation strict accuracy wins, ties to
+# the smaller rate, then the earlier step. The choice is written to OUT/chosen.json (table.py reads it); without
+# SWEEP, an earlier chosen.json is used, else 1e-4 and 40 steps. With a constant rate, the first N steps of a 40-step
+# run are the N-step run itself (same seed, same draws), so the 1-shot runs go on to step 40 to show what follows
+# saturation, and are read at the chosen step; seed 1 of the 1-shot run is the sweep's run at the chosen rate. The
+# other kinds run the chosen number of steps.
 if [ "${SWEEP:-0}" = 1 ]; then
   for lr in 3e-5 1e-4 3e-4; do
-    train Scripts/recipes/demo/one_shot.lua "$OUT/lr-$lr" --set optimizer.lr=$lr
+    train Scripts/recipes/demo/one_shot.lua "$OUT/lr-$lr" --set optimizer.lr=$lr --set steps=40
   done
-  LR=$(python3 - "$OUT" <<'PY'
+  python3 - "$OUT" <<'PY'
 import json, sys
 best = None
-for lr in ["3e-5", "1e-4", "3e-4"]:  # ascending: a tie keeps the smaller rate
-    acc = json.load(open(f"{sys.argv[1]}/lr-{lr}/summary.json"))["eval"]["validation"]["after"]
-    if best is None or acc > best[1]:
-        best = (lr, acc)
-print(best[0])
+for lr in ["3e-5", "1e-4", "3e-4"]:  # ascending rate, then ascending step: a tie keeps the earlier pair
+    for line in open(f"{sys.argv[1]}/lr-{lr}/metrics.jsonl"):
+        m = json.loads(line)
+        if m.get("step", 0) > 0 and "eval/validation/accuracy" in m:
+            if best is None or m["eval/validation/accuracy"] > best["validation_strict"]:
+                best = {"lr": lr, "step": m["step"], "validation_strict": m["eval/validation/accuracy"]}
+json.dump(best, open(f"{sys.argv[1]}/chosen.json", "w"))
+print(f"chosen on validation: {best}")
 PY
-)
+fi
+if [ -f "$OUT/chosen.json" ]; then
+  LR=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["lr"])' "$OUT/chosen.json")
+  STEPS=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["step"])' "$OUT/chosen.json")
   [ -e "$OUT/one_shot-s1" ] || ln -s "lr-$LR" "$OUT/one_shot-s1"
 fi
 LR=${LR:-1e-4}
-echo "1-shot learning rate: $LR"
+STEPS=${STEPS:-40}
+echo "1-shot learning rate $LR, $STEPS steps"
 for kind in ${KINDS:-one_shot format_only entropy low_var}; do
   for seed in $SEEDS; do
     case $kind in
-      one_shot) train Scripts/recipes/demo/one_shot.lua "$OUT/one_shot-s$seed" --set optimizer.lr=$LR --set seed=$seed ;;
-      format_only) train Scripts/recipes/demo/format_only.lua "$OUT/format_only-s$seed" --set optimizer.lr=$LR --set seed=$seed ;;
-      entropy) train Scripts/recipes/demo/one_shot_entropy.lua "$OUT/entropy-s$seed" --set optimizer.lr=$LR --set seed=$seed ;;
+      one_shot) train Scripts/recipes/demo/one_shot.lua "$OUT/one_shot-s$seed" --set optimizer.lr=$LR --set seed=$seed \
+        --set steps=40 ;;
+      format_only) train Scripts/recipes/demo/format_only.lua "$OUT/format_only-s$seed" --set optimizer.lr=$LR \
+        --set seed=$seed --set steps=$STEPS ;;
+      entropy) train Scripts/recipes/demo/one_shot_entropy.lua "$OUT/entropy-s$seed" --set optimizer.lr=$LR \
+        --set seed=$seed --set steps=$STEPS ;;
       low_var) train Scripts/recipes/demo/one_shot.lua "$OUT/low_var-s$seed" --set optimizer.lr=$LR --set seed=$seed \
-        --set train.data=data/demo/pi_low.jsonl ;;
+        --set steps=$STEPS --set train.data=data/demo/pi_low.jsonl ;;
       *) echo "unknown kind $kind (one_shot, format_only, entropy, low_var)" >&2; exit 2 ;;
     esac
   done

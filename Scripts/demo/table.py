@@ -147,9 +147,21 @@ if group("lr-*"):
             v = at(run, step, "validation")
             print(f"| {run.rsplit('lr-', 1)[1]} | {step} | {v['strict']:.1f} | {v['lenient']:.1f} | {v['careful']:.1f} |")
 
+# The step the tables read: the one chosen on validation (experiments.sh's chosen.json), else each run's last.
+CHOSEN = json.load(open(os.path.join(OUT, "chosen.json"))) if os.path.isfile(os.path.join(OUT, "chosen.json")) else None
+if CHOSEN:
+    print(f"\nChosen on validation: learning rate {CHOSEN['lr']}, step {CHOSEN['step']} "
+          f"(validation strict {100 * CHOSEN['validation_strict']:.1f}).")
+
+
+def read_step(run):
+    """The chosen step where `run` was evaluated there, else its last evaluated step."""
+    return CHOSEN["step"] if CHOSEN and CHOSEN["step"] in steps(run) else steps(run)[-1]
+
+
 RUNS = {"1-shot (pi1)": "one_shot-s*", "format reward only": "format_only-s*", "entropy loss only": "entropy-s*",
         "1-shot (lowest variance)": "low_var-s*", "full pool (500)": "full_pool"}
-print("\n## Before and after (last step; mean ± std over seeds)\n")
+print("\n## Before and after (at the chosen step; mean ± std over seeds)\n")
 print("| run | seeds | steps | test lenient | test strict | careful | reflection | boxed | validation lenient | "
       "validation strict |")
 print("|---|---|---|---|---|---|---|---|---|---|")
@@ -157,11 +169,14 @@ if os.path.isdir(greedy):
     t, v = figures(responses(greedy, "test")), figures(responses(greedy, "validation"))
     print(f"| base model | - | 0 | {t['lenient']:.1f} | {t['strict']:.1f} | {t['careful']:.1f} | {t['reflection']:.1f} | "
           f"{t['boxed']:.1f} | {v['lenient']:.1f} | {v['strict']:.1f} |")
-for name, pattern in RUNS.items():
+ROWS = [(name, pattern, read_step) for name, pattern in RUNS.items()]
+ROWS += [("1-shot (pi1), last step", "one_shot-s*", lambda r: steps(r)[-1]),
+         ("full pool (500), last step", "full_pool", lambda r: steps(r)[-1])]
+for name, pattern, step_of in ROWS:
     rs = [r for r in group(pattern) if steps(r)]
-    if not rs:
+    if not rs or (name.endswith("last step") and all(step_of(r) == read_step(r) for r in rs)):
         continue
-    last = [steps(r)[-1] for r in rs]
+    last = [step_of(r) for r in rs]
     t = [at(r, s, "test") for r, s in zip(rs, last)]
     v = [at(r, s, "validation") for r, s in zip(rs, last)]
     print(f"| {name} | {len(rs)} | {last[0]} | {col(t, 'lenient')} | {col(t, 'strict')} | {col(t, 'careful')} | "
@@ -172,24 +187,27 @@ one = [r for r in group("one_shot-s*") if steps(r)]
 if one and os.path.isdir(greedy):
     pi1 = jsonl("data/demo/pi1.jsonl")[0]
     fo = [r for r in group("format_only-s*") if steps(r)]
-    print(f"\n## Per category (test split, lenient; pi1 is `{pi1['category']}`; last step, mean over seeds)\n")
+    print(f"\n## Per category (test split, lenient; pi1 is `{pi1['category']}`; chosen step, mean over seeds)\n")
     print("| category | base | 1-shot | format-only | base careful | 1-shot careful |")
     print("|---|---|---|---|---|---|")
     for c in CATEGORIES:
         b = figures(responses(greedy, "test"), c)
-        a = [at(r, steps(r)[-1], "test", c) for r in one]
-        f = [at(r, steps(r)[-1], "test", c) for r in fo]
+        a = [at(r, read_step(r), "test", c) for r in one]
+        f = [at(r, read_step(r), "test", c) for r in fo]
         mark = " (pi1's)" if c == pi1["category"] else ""
         print(f"| {c}{mark} | {b['lenient']:.1f} | {col(a, 'lenient')} | {col(f, 'lenient')} | {b['careful']:.1f} | "
               f"{col(a, 'careful')} |")
 
-    print("\n## Over steps (1-shot, mean over seeds): training accuracy on pi1 against test accuracy\n")
+    # The 80-step continuations (kind "long") where they exist, else the 1-shot runs themselves.
+    long = [r for r in group("one_shot_long-s*") if steps(r)]
+    over = long or one
+    print(f"\n## Over steps (1-shot, mean over {len(over)} seeds): training accuracy on pi1 against test accuracy\n")
     print("| step | training accuracy (pi1, strict) | test lenient | test strict | test careful |")
     print("|---|---|---|---|---|")
-    for step in steps(one[0]):
-        train = [m.get("accuracy") for r in one for m in jsonl(os.path.join(r, "metrics.jsonl"))
+    for step in steps(over[0]):
+        train = [m.get("accuracy") for r in over for m in jsonl(os.path.join(r, "metrics.jsonl"))
                  if m.get("step") == step and "accuracy" in m]
-        t = [at(r, step, "test") for r in one]
+        t = [at(r, step, "test") for r in over]
         print(f"| {step} | {fmt([100 * x for x in train])} | {col(t, 'lenient')} | {col(t, 'strict')} | "
               f"{col(t, 'careful')} |")
 

@@ -19,6 +19,9 @@ final class DemoRecipesTests: XCTestCase {
         XCTAssertEqual(one.recipe.name, "demo-one-shot")
         XCTAssertEqual(one.recipe.model, "models/demo-base")
         XCTAssertEqual(one.trainExamples.count, 1, "1-shot: data/demo/pi1.jsonl holds one example")
+        // The learning rate and step count chosen on validation (docs/demo.md).
+        XCTAssertEqual(one.recipe.optimizer.lr, 3e-5)
+        XCTAssertEqual(one.recipe.steps, 30)
         XCTAssertEqual(one.recipe.train.batchSize, 16)
         XCTAssertEqual(one.recipe.rollout.n, 8)
         XCTAssertEqual(one.recipe.grader, "paper")
@@ -31,6 +34,8 @@ final class DemoRecipesTests: XCTestCase {
         let pool = try load("full_pool")
         XCTAssertEqual(pool.trainExamples.count, 500)
         XCTAssertEqual(pool.recipe.train.batchSize, 32)
+        XCTAssertEqual(pool.recipe.optimizer.lr, 1e-4)
+        XCTAssertEqual(pool.recipe.steps, 40)
 
         let entropy = try load("one_shot_entropy")
         XCTAssertEqual(try entropy.recipe.lossMix(step: 0, terms: [:], in: entropy.state), ["entropy": -0.001])
