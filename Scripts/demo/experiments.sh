@@ -6,8 +6,9 @@
 #  2. the 1-shot example pi1, the first by historical variance (`verity select --method std`), written to
 #     data/demo/pi1.jsonl; and the lowest-variance example among those drawn, data/demo/pi_low.jsonl;
 #  3. with SWEEP=1, the learning rate and step count of the 1-shot run, chosen on the validation split (seed 1);
-#  4. for each run kind in KINDS (default "one_shot format_only entropy low_var": 1-shot on pi1, the format-only
-#     reward, the entropy loss only, 1-shot on the lowest-variance example) and each seed in SEEDS (default "1 2 3").
+#  4. for each run kind in KINDS (default "one_shot format_only entropy low_var long": 1-shot on pi1, the format-only
+#     reward, the entropy loss only, 1-shot on the lowest-variance example, the 1-shot run continued to step 80) and
+#     each seed in SEEDS (default "1 2 3").
 #     Finished runs are skipped, so several invocations with other KINDS/SEEDS can share OUT (not at the same time
 #     for the same run).
 # Training runs grade their evaluations with the reward's grader (paper) and, in summary.json's eval_lenient, with
@@ -89,7 +90,7 @@ fi
 LR=${LR:-1e-4}
 STEPS=${STEPS:-40}
 echo "1-shot learning rate $LR, $STEPS steps"
-for kind in ${KINDS:-one_shot format_only entropy low_var}; do
+for kind in ${KINDS:-one_shot format_only entropy low_var long}; do
   for seed in $SEEDS; do
     case $kind in
       one_shot) train Scripts/recipes/demo/one_shot.lua "$OUT/one_shot-s$seed" --set optimizer.lr=$LR --set seed=$seed \
@@ -100,7 +101,15 @@ for kind in ${KINDS:-one_shot format_only entropy low_var}; do
         --set seed=$seed --set steps=$STEPS ;;
       low_var) train Scripts/recipes/demo/one_shot.lua "$OUT/low_var-s$seed" --set optimizer.lr=$LR --set seed=$seed \
         --set steps=$STEPS --set train.data=data/demo/pi_low.jsonl ;;
-      *) echo "unknown kind $kind (one_shot, format_only, entropy, low_var)" >&2; exit 2 ;;
+      long)  # the 1-shot run continued to step 80 (post-saturation); it starts from a copy of the 40-step run when
+             # there is one (a resume gives the uninterrupted run byte for byte)
+        long=$OUT/one_shot_long-s$seed
+        [ -e "$long" ] || [ ! -d "$OUT/one_shot-s$seed/checkpoints" ] || {
+          cp -rL "$OUT/one_shot-s$seed" "$long"
+          rm -f "$long/summary.json"
+        }
+        train Scripts/recipes/demo/one_shot.lua "$long" --set optimizer.lr=$LR --set seed=$seed --set steps=80 ;;
+      *) echo "unknown kind $kind (one_shot, format_only, entropy, low_var, long)" >&2; exit 2 ;;
     esac
   done
 done
