@@ -6,16 +6,7 @@
 -- with its overrides: `return require("grpo") { ... }`. The learning rate and step count (3e-5, 30
 -- steps) were chosen together on the validation split (`SWEEP=1 Scripts/demo/experiments.sh`,
 -- docs/demo.md), never on the test split.
-local function merge(base, overrides)
-  for k, v in pairs(overrides) do
-    if type(v) == "table" and type(base[k]) == "table" and v[1] == nil and next(v) ~= nil then
-      merge(base[k], v)
-    else
-      base[k] = v
-    end
-  end
-  return base
-end
+local merge = require("lib.settings").merge
 
 return function(overrides)
   return merge({

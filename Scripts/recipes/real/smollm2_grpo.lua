@@ -7,16 +7,7 @@
 -- 2 copies of the example x 8 samples a step, 4 steps. No evaluation during training: the final checkpoint
 -- is evaluated separately on the test prefix (real_model.sh). A recipe calls it with its overrides:
 -- `return require("smollm2_grpo") { ... }`.
-local function merge(base, overrides)
-  for k, v in pairs(overrides) do
-    if type(v) == "table" and type(base[k]) == "table" and v[1] == nil and next(v) ~= nil then
-      merge(base[k], v)
-    else
-      base[k] = v
-    end
-  end
-  return base
-end
+local merge = require("lib.settings").merge
 
 return function(overrides)
   return merge({
