@@ -150,8 +150,9 @@ if group("lr-*"):
 # The step the tables read: the one chosen on validation (experiments.sh's chosen.json), else each run's last.
 CHOSEN = json.load(open(os.path.join(OUT, "chosen.json"))) if os.path.isfile(os.path.join(OUT, "chosen.json")) else None
 if CHOSEN:
-    print(f"\nChosen on validation: learning rate {CHOSEN['lr']}, step {CHOSEN['step']} "
-          f"(validation strict {100 * CHOSEN['validation_strict']:.1f}).")
+    score = CHOSEN.get("validation_strict")
+    print(f"\nChosen on validation: learning rate {CHOSEN['lr']}, step {CHOSEN['step']}"
+          + (f" (validation strict {100 * score:.1f})." if score is not None else " (docs/demo.md's sweep)."))
 
 
 def read_step(run):
